@@ -1,0 +1,126 @@
+//! Ground-truth labels: one JSON line per attack campaign or benign pattern.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a labelled group of events is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CampaignKind {
+    /// One IP, hundreds of failed passwords against one host within minutes.
+    BruteForceFast,
+    /// One IP, a failure every 2–10 minutes for hours against one host.
+    BruteForceSlow,
+    /// One IP, 20–60 distinct user names, 1–2 attempts each, several hosts.
+    PasswordSpraying,
+    /// One target user failing from 10–50 distinct IPs within ~30 minutes.
+    DistributedBruteForce,
+    /// One IP, many `Invalid user` lines with distinct names.
+    UserEnumeration,
+    /// Failures then a night-time success from a new public IP, sudo,
+    /// a backdoor account and lateral movement.
+    AccountCompromise,
+    /// A harmless but noisy pattern (misconfigured script, stale password).
+    BenignNoisyScript,
+}
+
+impl CampaignKind {
+    /// Every malicious kind.
+    pub const ATTACKS: [CampaignKind; 6] = [
+        CampaignKind::BruteForceFast,
+        CampaignKind::BruteForceSlow,
+        CampaignKind::PasswordSpraying,
+        CampaignKind::DistributedBruteForce,
+        CampaignKind::UserEnumeration,
+        CampaignKind::AccountCompromise,
+    ];
+
+    /// The label keyword, e.g. `password-spraying`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignKind::BruteForceFast => "brute-force-fast",
+            CampaignKind::BruteForceSlow => "brute-force-slow",
+            CampaignKind::PasswordSpraying => "password-spraying",
+            CampaignKind::DistributedBruteForce => "distributed-brute-force",
+            CampaignKind::UserEnumeration => "user-enumeration",
+            CampaignKind::AccountCompromise => "account-compromise",
+            CampaignKind::BenignNoisyScript => "benign-noisy-script",
+        }
+    }
+
+    /// Whether the kind is an attack.
+    pub fn is_malicious(self) -> bool {
+        self != CampaignKind::BenignNoisyScript
+    }
+}
+
+impl fmt::Display for CampaignKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One labelled campaign or benign pattern.
+///
+/// `events` is the number of log events (lines of syslog or JSON output)
+/// that belong to it, all timed within `[start, end]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignLabel {
+    /// `c0001`, `c0002`, … for attacks; `b0001`, … for benign patterns.
+    pub id: String,
+    pub kind: CampaignKind,
+    pub malicious: bool,
+    /// Source addresses of its events (for account compromise also the
+    /// compromised host's internal address used for lateral movement).
+    pub source_ips: Vec<String>,
+    /// User names it uses or targets.
+    pub users: Vec<String>,
+    /// Host names its events are logged on.
+    pub hosts: Vec<String>,
+    /// Time of its first event.
+    pub start: DateTime<Utc>,
+    /// Time of its last event.
+    pub end: DateTime<Utc>,
+    /// Number of events.
+    pub events: u64,
+}
+
+/// Writes labels as JSON lines.
+pub fn write_labels(labels: &[CampaignLabel], out: &mut dyn Write) -> io::Result<()> {
+    for label in labels {
+        serde_json::to_writer(&mut *out, label)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Reads labels written by [`write_labels`]; blank lines are skipped.
+pub fn read_labels(input: impl BufRead) -> io::Result<Vec<CampaignLabel>> {
+    let mut labels = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let label = serde_json::from_str(&line)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("labels line {}: {e}", i + 1)))?;
+        labels.push(label);
+    }
+    Ok(labels)
+}
+
+/// Reads a labels file (gzip when the name ends in `.gz`).
+pub fn read_labels_file(path: impl AsRef<Path>) -> io::Result<Vec<CampaignLabel>> {
+    let path = path.as_ref();
+    let file = File::open(path)?;
+    if crate::is_gzip_path(path) {
+        read_labels(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        read_labels(BufReader::new(file))
+    }
+}

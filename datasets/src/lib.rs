@@ -1,0 +1,426 @@
+//! Deterministic generator of realistic, labelled authentication logs.
+//!
+//! A simulated organisation (servers such as `web-01`, `db-02`, `bastion-01`
+//! and workstations `ws-017`; people with office hours in the org's time
+//! zone; administrators using sudo; cron; deploy, backup and health-check
+//! accounts) produces sshd, sudo, su, CRON, useradd, usermod and passwd
+//! events. Internet scanners knock constantly, always below brute-force
+//! thresholds. Attack campaigns of six kinds are placed at seeded-random
+//! times, and three harmless but noisy patterns repeat daily; each is
+//! described by a [`CampaignLabel`].
+//!
+//! The same [`GeneratorConfig`] (seed included) gives byte-identical output.
+//! Generation streams one simulated hour at a time, so memory stays small
+//! at any size.
+//!
+//! ```
+//! use loglynx_datasets::{generate, GeneratorConfig, OutputFormat};
+//!
+//! let cfg = GeneratorConfig { events: 5_000, days: Some(2), ..GeneratorConfig::default() };
+//! let mut out = Vec::new();
+//! let summary = generate(&cfg, OutputFormat::Syslog, &mut out).unwrap();
+//! let text = String::from_utf8(out).unwrap();
+//! assert_eq!(text.lines().count() as u64, summary.lines);
+//! assert!(summary.labels.iter().any(|l| l.malicious));
+//! assert!(text.contains(" sshd["));
+//! ```
+//!
+//! # Message forms
+//!
+//! Syslog lines are `Mmm dd hh:mm:ss HOST PROG[PID]: MESSAGE` in UTC, time
+//! ordered. The messages are exactly these (`IP` is IPv4 or IPv6):
+//!
+//! | program | message |
+//! | --- | --- |
+//! | sshd | `Accepted publickey for U from IP port P ssh2: ED25519 SHA256:KEY` |
+//! | sshd | `Accepted password for U from IP port P ssh2` |
+//! | sshd | `Failed password for U from IP port P ssh2` |
+//! | sshd | `Failed password for invalid user U from IP port P ssh2` |
+//! | sshd | `Invalid user U from IP port P` |
+//! | sshd | `Did not receive identification string from IP port P` |
+//! | sshd | `Connection closed by IP port P [preauth]` |
+//! | sshd | `error: maximum authentication attempts exceeded for [invalid user ]U from IP port P ssh2 [preauth]` |
+//! | sshd | `Disconnecting authenticating user U IP port P: Too many authentication failures [preauth]` (`Disconnecting invalid user U …` for invalid names) |
+//! | sshd | `Received disconnect from IP port P:11: disconnected by user` |
+//! | sshd | `Disconnected from user U IP port P` |
+//! | sshd | `pam_unix(sshd:session): session opened for user U by (uid=0)` / `session closed for user U` |
+//! | sudo | `U : TTY=pts/N ; PWD=/home/U ; USER=root ; COMMAND=CMD` |
+//! | sudo | `U : 1 incorrect password attempt ; TTY=pts/N ; PWD=/home/U ; USER=root ; COMMAND=CMD` |
+//! | sudo | `pam_unix(sudo:auth): authentication failure; logname=U uid=UID euid=0 tty=/dev/pts/N ruser=U rhost=  user=U` |
+//! | sudo | `pam_unix(sudo:session): session opened for user root by U(uid=0)` / `session closed for user root` |
+//! | su | `(to T) U on pts/N`, `pam_unix(su:session): session opened for user T by U(uid=UID)` / `session closed for user T` |
+//! | CRON | `pam_unix(cron:session): session opened for user root by (uid=0)` / `session closed for user root` |
+//! | useradd | `new group: name=X, GID=N`, `new user: name=X, UID=N, GID=N, home=/home/X, shell=/bin/bash, from=/dev/pts/N` |
+//! | usermod | `add 'X' to group 'sudo'`, `add 'X' to shadow group 'sudo'` |
+//! | passwd | `pam_unix(passwd:chauthtok): password changed for X` |
+//!
+//! JSON lines carry the same events in ECS form and CSV only the
+//! authentication events (accepted, failed, invalid user); see
+//! [`OutputFormat`].
+//!
+//! # Labels
+//!
+//! A label's `events` counts every line of its campaign (failures, the
+//! `Invalid user` and `[preauth]` lines around them, sessions, sudo, …), all
+//! within `[start, end]`. Attack sources are public addresses used by no
+//! other event. Internet scanners use each address once, with at most three
+//! failed passwords and three invalid names, and each name (including
+//! `root`) from at most two addresses per hour, so per-source, per-name and
+//! enumeration rules stay quiet on them. The benign patterns are internal:
+//! `backup` fails three times at ~06:00 local then logs in; `healthcheck`
+//! fails six times within two minutes at ~06:10 local against one web server
+//! and never succeeds; one person fails twice, twice each working day.
+//!
+//! # Size
+//!
+//! `events` is met within a few percent from about 5 000 events up; below
+//! that the campaigns (several hundred lines) and benign patterns (~35 lines
+//! a day) can exceed the request.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+mod campaigns;
+mod event;
+pub mod labels;
+mod names;
+mod net;
+mod org;
+mod sim;
+mod timefmt;
+
+pub use labels::{read_labels, read_labels_file, write_labels, CampaignKind, CampaignLabel};
+
+use campaigns::Planner;
+use event::Formatter;
+use names::Names;
+use net::stream_rng;
+use org::Org;
+use sim::{schedule_cron, Engine};
+use timefmt::{days_from_civil, DAY};
+
+/// Output form of the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// RFC 3164 syslog lines, all hosts interleaved.
+    #[default]
+    Syslog,
+    /// ECS JSON lines: `@timestamp`, `host.name`, `source.ip`/`port`,
+    /// `user.name` (and `user.target.name`), `event.action`/`outcome`,
+    /// `process.name`/`pid` (and `command_line` for sudo), `message`.
+    Json,
+    /// `timestamp,source_ip,username,success,system` rows of the
+    /// authentication events only.
+    Csv,
+}
+
+impl OutputFormat {
+    /// The `--format` keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Syslog => "syslog",
+            OutputFormat::Json => "json",
+            OutputFormat::Csv => "csv",
+        }
+    }
+
+    /// The format a file name suggests (`.json`/`.jsonl`/`.ndjson`, `.csv`,
+    /// anything else syslog), looking through a `.gz` suffix.
+    pub fn from_path(path: &Path) -> OutputFormat {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+            OutputFormat::Json
+        } else if name.ends_with(".csv") {
+            OutputFormat::Csv
+        } else {
+            OutputFormat::Syslog
+        }
+    }
+}
+
+/// What to generate. Sizes left `None` scale with `events` and `days`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratorConfig {
+    /// Approximate number of events (syslog or JSON lines).
+    pub events: u64,
+    /// Length of the period in days; default from `events` (7–60).
+    pub days: Option<u32>,
+    /// First day of the period (starts at 00:00 UTC).
+    pub start: NaiveDate,
+    pub seed: u64,
+    /// Number of people; default from events per day.
+    pub users: Option<usize>,
+    /// Number of hosts (servers and workstations); default from events per day.
+    pub hosts: Option<usize>,
+    /// Place attack campaigns; `false` gives a quiet baseline period with
+    /// scanners and benign noise only.
+    pub attacks: bool,
+    /// The organisation's time zone as hours east of UTC (office hours and
+    /// the night of account compromises are local).
+    pub utc_offset_hours: i32,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig {
+            events: 100_000,
+            days: None,
+            start: NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid date"),
+            seed: 42,
+            users: None,
+            hosts: None,
+            attacks: true,
+            utc_offset_hours: 1,
+        }
+    }
+}
+
+/// The sizes actually used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Length of the period in days.
+    pub days: u32,
+    /// Number of people (service accounts come on top).
+    pub users: usize,
+    pub servers: usize,
+    pub workstations: usize,
+}
+
+impl GeneratorConfig {
+    /// The period length and organisation size this config gives.
+    pub fn resolve(&self) -> io::Result<Resolved> {
+        let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+        if self.events == 0 {
+            return Err(bad("events must be at least 1".into()));
+        }
+        let days = match self.days {
+            Some(d) if (1..=3660).contains(&d) => d,
+            Some(d) => return Err(bad(format!("days must be 1..=3660, got {d}"))),
+            None => self.events.div_ceil(10_000).clamp(7, 60) as u32,
+        };
+        if !(-12..=14).contains(&self.utc_offset_hours) {
+            return Err(bad(format!(
+                "UTC offset must be -12..=14 hours, got {}",
+                self.utc_offset_hours
+            )));
+        }
+        let per_day = self.events as f64 / f64::from(days);
+        let users = match self.users {
+            Some(u) if (1..=30_000).contains(&u) => u,
+            Some(u) => return Err(bad(format!("users must be 1..=30000, got {u}"))),
+            None => ((per_day / 60.0) as usize).clamp(5, 3000),
+        };
+        let (servers, workstations) = match self.hosts {
+            Some(h) if (1..=5_000).contains(&h) => {
+                let s = if h <= 6 { h } else { (h * 3 / 10).max(6) };
+                (s, h - s)
+            }
+            Some(h) => return Err(bad(format!("hosts must be 1..=5000, got {h}"))),
+            None => (
+                ((0.3 * per_day / 288.0).round() as usize).clamp(6, 400),
+                (users / 3).clamp(1, 999),
+            ),
+        };
+        Ok(Resolved {
+            days,
+            users,
+            servers,
+            workstations,
+        })
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationSummary {
+    /// Events generated (= syslog or JSON lines).
+    pub events: u64,
+    /// Lines written in the chosen format (CSV: header plus auth events).
+    pub lines: u64,
+    /// One label per attack campaign and benign pattern, by start time.
+    pub labels: Vec<CampaignLabel>,
+    /// The simulated period `[start, end)`.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub days: u32,
+    pub users: usize,
+    pub hosts: usize,
+}
+
+impl GenerationSummary {
+    /// Number of attack campaigns.
+    pub fn campaigns(&self) -> usize {
+        self.labels.iter().filter(|l| l.malicious).count()
+    }
+
+    /// Number of benign noisy patterns.
+    pub fn benign_patterns(&self) -> usize {
+        self.labels.len() - self.campaigns()
+    }
+}
+
+/// Generates the events into `out` (buffered internally) and returns the
+/// summary with the labels.
+pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write) -> io::Result<GenerationSummary> {
+    let r = cfg.resolve()?;
+    let start = days_from_civil(
+        chrono::Datelike::year(&cfg.start),
+        chrono::Datelike::month(&cfg.start),
+        chrono::Datelike::day(&cfg.start),
+    ) * DAY;
+    let end = start + i64::from(r.days) * DAY;
+    let offset = i64::from(cfg.utc_offset_hours) * 3600;
+
+    let mut names = Names::default();
+    let mut org = Org::build(
+        r.users,
+        r.servers,
+        r.workstations,
+        &mut names,
+        &mut stream_rng(cfg.seed, 1),
+    );
+    let plan = Planner::new(
+        &org,
+        &mut names,
+        stream_rng(cfg.seed, 2),
+        start,
+        end,
+        offset,
+        cfg.events,
+    )
+    .plan(cfg.attacks);
+    let background = cfg.events.saturating_sub(plan.events.len() as u64);
+    let cron_lines = schedule_cron(&mut org, &mut stream_rng(cfg.seed, 3), start, end, background);
+    let mut engine = Engine::new(
+        &org,
+        &mut names,
+        stream_rng(cfg.seed, 4),
+        cfg.seed,
+        start,
+        end,
+        offset,
+        &plan.reserved_ips,
+    );
+    let mut fmt = Formatter::new(&org, &names, format);
+    let mut w = BufWriter::with_capacity(1 << 20, out);
+    let totals = engine.run(&plan.events, cron_lines, cfg.events, &mut fmt, &mut w)?;
+    w.flush()?;
+    let time = |ts: i64| DateTime::<Utc>::from_timestamp(ts, 0).unwrap_or_default();
+    Ok(GenerationSummary {
+        events: totals.events,
+        lines: totals.lines,
+        labels: plan.labels,
+        start: time(start),
+        end: time(end),
+        days: r.days,
+        users: r.users,
+        hosts: org.hosts.len(),
+    })
+}
+
+/// Whether a path names a gzip file (`.gz`).
+pub fn is_gzip_path(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// Writes a file atomically: into a temporary file in the same directory
+/// (created if missing), renamed over `path` once complete; gzip-compressed
+/// when `path` ends in `.gz`. The path `-` means standard output.
+pub fn write_output<T>(path: &Path, body: impl FnOnce(&mut dyn Write) -> io::Result<T>) -> io::Result<T> {
+    if path.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut lock = stdout.lock();
+        let value = body(&mut lock)?;
+        lock.flush()?;
+        return Ok(value);
+    }
+    // Devices, pipes and the like are written in place; a symlink is
+    // followed so that its target is replaced, not the link.
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(target) => {
+                resolved = target;
+                resolved.as_path()
+            }
+            Err(_) => path,
+        },
+        _ => path,
+    };
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a directory", path.display()),
+            ));
+        }
+        if !m.is_file() {
+            let file = File::options().write(true).open(path)?;
+            return write_stream(path, &file, body);
+        }
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let context = |e: io::Error, what: &str| io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()));
+    std::fs::create_dir_all(dir).map_err(|e| context(e, "cannot create the directory of"))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".loglynx-gen-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| context(e, "cannot create a temporary file for"))?;
+    let file: &File = tmp.as_file();
+    let value = write_stream(path, file, body)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map_err(|e| context(e.error, "cannot write"))?;
+    Ok(value)
+}
+
+/// Runs `body` on a buffered (and, for `.gz` names, compressing) writer
+/// over `file`.
+fn write_stream<T>(path: &Path, file: &File, body: impl FnOnce(&mut dyn Write) -> io::Result<T>) -> io::Result<T> {
+    if is_gzip_path(path) {
+        let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 20, file), Compression::new(3));
+        let value = body(&mut gz)?;
+        gz.finish()?.flush()?;
+        Ok(value)
+    } else {
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let value = body(&mut w)?;
+        w.flush()?;
+        Ok(value)
+    }
+}
+
+/// Generates into `output` (`-` = stdout, `.gz` = gzip, written atomically)
+/// and, when given, writes the labels as JSON lines to `labels`.
+pub fn generate_to_path(
+    cfg: &GeneratorConfig,
+    format: OutputFormat,
+    output: &Path,
+    labels: Option<&Path>,
+) -> io::Result<GenerationSummary> {
+    let summary = write_output(output, |w| generate(cfg, format, w))?;
+    if let Some(path) = labels {
+        write_output(path, |w| write_labels(&summary.labels, w))?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests;

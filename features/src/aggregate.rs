@@ -1,0 +1,654 @@
+//! Per-entity, per-window aggregation of events into the features of
+//! [`crate::registry::FEATURES`].
+//!
+//! An [`Aggregator`] folds events one at a time; aggregators built over
+//! different blocks of input merge ([`Aggregator::merge`]), so blocks are
+//! aggregated in parallel and merged in input order. State is bounded by
+//! the number of distinct entity-windows and entity pairs, not by events.
+//! Distinct sets hold 64-bit hashes of names (FxHash, deterministic).
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::{Offset, TimeZone, Timelike};
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::smallset::{Counts, Distinct};
+use serde::{Deserialize, Serialize};
+
+use crate::enrich::IpScope;
+use crate::event::{Action, Event, Micros, Outcome};
+use crate::registry::{EntityKind, FEATURES};
+use crate::time::{MICROS_PER_MINUTE, MICROS_PER_SECOND};
+
+/// Business hours: events outside them count toward `off_hours_share`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// First business hour of the day, 0–23 (local time).
+    pub start_hour: u32,
+    /// Hour the business day ends, 1–24 (exclusive).
+    pub end_hour: u32,
+    /// Business days, ISO numbering: 1 = Monday … 7 = Sunday.
+    pub days: Vec<u32>,
+    /// IANA time zone of the hours above, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+}
+
+impl Default for BusinessHours {
+    fn default() -> Self {
+        BusinessHours {
+            start_hour: 8,
+            end_hour: 18,
+            days: vec![1, 2, 3, 4, 5],
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+/// Feature computation settings, recorded with every model trained on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// Window length in seconds (fixed, aligned to the Unix epoch).
+    pub window_secs: u64,
+    /// Business hours for `off_hours_share`.
+    pub business_hours: BusinessHours,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            window_secs: 3600,
+            business_hours: BusinessHours::default(),
+        }
+    }
+}
+
+/// A checked [`FeatureConfig`].
+#[derive(Debug, Clone)]
+pub struct ValidFeatureConfig {
+    pub config: FeatureConfig,
+    window: Micros,
+    tz: chrono_tz::Tz,
+    business_days: [bool; 8],
+}
+
+impl FeatureConfig {
+    pub fn check(self) -> Result<ValidFeatureConfig, String> {
+        if self.window_secs < 60 || self.window_secs > 31 * 86_400 {
+            return Err(format!(
+                "window of {} s: must be between 60 s and 31 days",
+                self.window_secs
+            ));
+        }
+        if self.window_secs % 60 != 0 {
+            return Err(format!("window of {} s: must be whole minutes", self.window_secs));
+        }
+        let b = &self.business_hours;
+        if b.start_hour > 23 || b.end_hour == 0 || b.end_hour > 24 || b.start_hour >= b.end_hour {
+            return Err(format!(
+                "business hours {}–{}: need 0 ≤ start < end ≤ 24",
+                b.start_hour, b.end_hour
+            ));
+        }
+        let mut business_days = [false; 8];
+        for &d in &b.days {
+            if !(1..=7).contains(&d) {
+                return Err(format!("business day {d}: use 1 (Monday) to 7 (Sunday)"));
+            }
+            business_days[d as usize] = true;
+        }
+        let tz: chrono_tz::Tz = b.time_zone.parse().map_err(|_| {
+            format!(
+                "unknown time zone `{}` (use an IANA name such as Europe/Berlin)",
+                b.time_zone
+            )
+        })?;
+        Ok(ValidFeatureConfig {
+            window: self.window_secs as i64 * MICROS_PER_SECOND,
+            config: self,
+            tz,
+            business_days,
+        })
+    }
+}
+
+impl ValidFeatureConfig {
+    pub fn window(&self) -> Micros {
+        self.window
+    }
+
+    /// Whether `t` falls outside business hours.
+    pub fn is_off_hours(&self, t: Micros) -> bool {
+        let secs = t.div_euclid(MICROS_PER_SECOND);
+        let Some(utc) = chrono::DateTime::from_timestamp(secs, 0) else {
+            return false;
+        };
+        let local = self.tz.from_utc_datetime(&utc.naive_utc());
+        let offset = local.offset().fix().local_minus_utc() as i64;
+        let local_secs = secs + offset;
+        let weekday = (local_secs.div_euclid(86_400) + 3).rem_euclid(7) + 1; // 1970-01-01 was a Thursday
+        let hour = local.hour();
+        let b = &self.config.business_hours;
+        !(self.business_days[weekday as usize] && hour >= b.start_hour && hour < b.end_hour)
+    }
+}
+
+/// 64-bit FxHash of a name (distinct counts and pair keys).
+pub fn name_hash(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Running totals for one entity in one window. Counters are `u32` and
+/// absent timestamps are sentinels: millions of these are alive at once.
+#[derive(Debug, Clone)]
+struct WindowAcc {
+    events: u32,
+    failures: u32,
+    successes: u32,
+    invalid_user: u32,
+    sudo: u32,
+    sudo_failures: u32,
+    sessions: u32,
+    off_hours: u32,
+    public_source: u32,
+    account_changes: u32,
+    scan_events: u32,
+    users: Counts<u64>,
+    hosts: Distinct,
+    sources: Distinct,
+    per_minute: Counts<u32>,
+    min_ts: Micros,
+    max_ts: Micros,
+    /// First and last timestamps in input order, for gaps across merges.
+    first_in_order: Micros,
+    last_in_order: Micros,
+    /// `i64::MAX` until two events were seen.
+    min_gap: Micros,
+    /// `i64::MAX` without failures.
+    first_failure: Micros,
+    /// `i64::MIN` without successes.
+    last_success: Micros,
+}
+
+/// What one event contributes, computed once for all three entity kinds.
+struct EventFacts {
+    t: Micros,
+    n: u32,
+    user: Option<u64>,
+    host: Option<u64>,
+    source: Option<u64>,
+    off_hours: bool,
+    public: bool,
+    failure: bool,
+    success: bool,
+    invalid_user: bool,
+    sudo: bool,
+    sudo_failure: bool,
+    session: bool,
+    account_change: bool,
+    scan: bool,
+}
+
+impl WindowAcc {
+    fn new(t: Micros) -> Self {
+        WindowAcc {
+            events: 0,
+            failures: 0,
+            successes: 0,
+            invalid_user: 0,
+            sudo: 0,
+            sudo_failures: 0,
+            sessions: 0,
+            off_hours: 0,
+            public_source: 0,
+            account_changes: 0,
+            scan_events: 0,
+            users: Counts::default(),
+            hosts: Distinct::default(),
+            sources: Distinct::default(),
+            per_minute: Counts::default(),
+            min_ts: t,
+            max_ts: t,
+            first_in_order: t,
+            last_in_order: t,
+            min_gap: i64::MAX,
+            first_failure: i64::MAX,
+            last_success: i64::MIN,
+        }
+    }
+
+    fn add(&mut self, kind: EntityKind, f: &EventFacts, window_start: Micros) {
+        if self.events > 0 {
+            let gap = if f.n > 1 { 0 } else { (f.t - self.last_in_order).abs() };
+            self.min_gap = self.min_gap.min(gap);
+        } else if f.n > 1 {
+            self.min_gap = 0;
+        }
+        self.min_ts = self.min_ts.min(f.t);
+        self.max_ts = self.max_ts.max(f.t);
+        self.last_in_order = f.t;
+        let n = f.n;
+        self.events += n;
+        self.failures += n * u32::from(f.failure);
+        self.successes += n * u32::from(f.success);
+        self.invalid_user += n * u32::from(f.invalid_user);
+        self.sudo += n * u32::from(f.sudo);
+        self.sudo_failures += n * u32::from(f.sudo_failure);
+        self.sessions += n * u32::from(f.session);
+        self.off_hours += n * u32::from(f.off_hours);
+        self.public_source += n * u32::from(f.public);
+        self.account_changes += n * u32::from(f.account_change);
+        self.scan_events += n * u32::from(f.scan);
+        if f.failure {
+            self.first_failure = self.first_failure.min(f.t);
+        }
+        if f.success {
+            self.last_success = self.last_success.max(f.t);
+        }
+        if kind != EntityKind::User {
+            if let Some(u) = f.user {
+                self.users.add(u, n);
+            }
+        }
+        if kind != EntityKind::Host {
+            if let Some(h) = f.host {
+                self.hosts.insert(h);
+            }
+        }
+        if kind != EntityKind::SourceIp {
+            if let Some(s) = f.source {
+                self.sources.insert(s);
+            }
+        }
+        let minute = ((f.t - window_start) / MICROS_PER_MINUTE) as u32;
+        self.per_minute.add(minute, n);
+    }
+
+    /// Adds `later` (aggregated over later input) into `self`.
+    fn merge(&mut self, later: WindowAcc) {
+        let gap = (later.first_in_order - self.last_in_order).abs();
+        self.min_gap = self.min_gap.min(later.min_gap).min(gap);
+        self.min_ts = self.min_ts.min(later.min_ts);
+        self.max_ts = self.max_ts.max(later.max_ts);
+        self.last_in_order = later.last_in_order;
+        self.events += later.events;
+        self.failures += later.failures;
+        self.successes += later.successes;
+        self.invalid_user += later.invalid_user;
+        self.sudo += later.sudo;
+        self.sudo_failures += later.sudo_failures;
+        self.sessions += later.sessions;
+        self.off_hours += later.off_hours;
+        self.public_source += later.public_source;
+        self.account_changes += later.account_changes;
+        self.scan_events += later.scan_events;
+        self.first_failure = self.first_failure.min(later.first_failure);
+        self.last_success = self.last_success.max(later.last_success);
+        self.users.extend(later.users);
+        self.hosts.extend(later.hosts);
+        self.sources.extend(later.sources);
+        self.per_minute.extend(later.per_minute);
+    }
+}
+
+/// Windows of one entity, sorted by start.
+type Windows = Vec<(Micros, WindowAcc)>;
+
+/// Folds events into per-entity, per-window state.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    cfg: Arc<ValidFeatureConfig>,
+    entities: [FxHashMap<Box<str>, Windows>; 3],
+    /// (user, source) → first time seen together.
+    user_source_first: FxHashMap<(u64, u64), Micros>,
+    /// (user, host) → first time seen together.
+    user_host_first: FxHashMap<(u64, u64), Micros>,
+    /// (host, source) → first time seen together.
+    host_source_first: FxHashMap<(u64, u64), Micros>,
+    /// Off-hours answer cached per 15-minute slot (offsets are whole quarters).
+    off_hours_cache: (i64, bool),
+}
+
+const SLOT: Micros = 15 * MICROS_PER_MINUTE;
+
+impl Aggregator {
+    pub fn new(cfg: Arc<ValidFeatureConfig>) -> Self {
+        Aggregator {
+            cfg,
+            entities: Default::default(),
+            user_source_first: FxHashMap::default(),
+            user_host_first: FxHashMap::default(),
+            host_source_first: FxHashMap::default(),
+            off_hours_cache: (i64::MIN, false),
+        }
+    }
+
+    fn off_hours(&mut self, t: Micros) -> bool {
+        let slot = t.div_euclid(SLOT);
+        if self.off_hours_cache.0 != slot {
+            self.off_hours_cache = (slot, self.cfg.is_off_hours(slot * SLOT));
+        }
+        self.off_hours_cache.1
+    }
+
+    /// Adds one event.
+    pub fn add(&mut self, ev: &Event<'_>) {
+        let user = ev.user.as_deref().filter(|u| !u.is_empty());
+        let host = ev.host.as_deref().filter(|h| !h.is_empty());
+        let source = ev.source_key().filter(|s| !s.is_empty() && *s != "-");
+        let failure = ev.outcome == Outcome::Failure
+            && matches!(
+                ev.action,
+                Action::Authentication | Action::Su | Action::Sudo | Action::ExplicitCredentials
+            );
+        let success = ev.outcome == Outcome::Success && matches!(ev.action, Action::Authentication | Action::Su);
+        let facts = EventFacts {
+            t: ev.timestamp,
+            n: ev.repeat.max(1),
+            user: user.map(name_hash),
+            host: host.map(name_hash),
+            source: source.map(name_hash),
+            off_hours: self.off_hours(ev.timestamp),
+            public: ev.source_ip.is_some_and(|ip| IpScope::of(ip) == IpScope::Public),
+            failure,
+            success,
+            invalid_user: ev.user_invalid || ev.action == Action::InvalidUser,
+            sudo: ev.action == Action::Sudo,
+            sudo_failure: ev.action == Action::Sudo && ev.outcome == Outcome::Failure,
+            session: ev.action == Action::SessionOpened,
+            account_change: matches!(
+                ev.action,
+                Action::UserCreated
+                    | Action::UserModified
+                    | Action::UserDeleted
+                    | Action::PasswordChanged
+                    | Action::GroupChanged
+            ),
+            scan: matches!(
+                ev.action,
+                Action::NoIdentification | Action::ReverseMappingFailed | Action::MaxAuthAttempts
+            ),
+        };
+        let window = self.cfg.window;
+        let start = ev.timestamp.div_euclid(window) * window;
+        for (kind, key) in [
+            (EntityKind::User, user),
+            (EntityKind::SourceIp, source),
+            (EntityKind::Host, host),
+        ] {
+            if let Some(key) = key {
+                let windows = match self.entities[kind.index()].get_mut(key) {
+                    Some(w) => w,
+                    None => self.entities[kind.index()].entry(key.into()).or_default(),
+                };
+                window_acc(windows, start, facts.t).add(kind, &facts, start);
+            }
+        }
+        if let (Some(u), Some(s)) = (facts.user, facts.source) {
+            min_into(&mut self.user_source_first, (u, s), facts.t);
+        }
+        if let (Some(u), Some(h)) = (facts.user, facts.host) {
+            min_into(&mut self.user_host_first, (u, h), facts.t);
+        }
+        if let (Some(h), Some(s)) = (facts.host, facts.source) {
+            min_into(&mut self.host_source_first, (h, s), facts.t);
+        }
+    }
+
+    /// Adds the state of `later`, aggregated over input that follows this one's.
+    pub fn merge(&mut self, later: Aggregator) {
+        for (mine, theirs) in self.entities.iter_mut().zip(later.entities) {
+            for (key, windows) in theirs {
+                match mine.get_mut(&key) {
+                    None => {
+                        mine.insert(key, windows);
+                    }
+                    Some(existing) => {
+                        for (start, acc) in windows {
+                            match existing.binary_search_by_key(&start, |w| w.0) {
+                                Ok(i) => existing[i].1.merge(acc),
+                                Err(i) => existing.insert(i, (start, acc)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (k, t) in later.user_source_first {
+            min_into(&mut self.user_source_first, k, t);
+        }
+        for (k, t) in later.user_host_first {
+            min_into(&mut self.user_host_first, k, t);
+        }
+        for (k, t) in later.host_source_first {
+            min_into(&mut self.host_source_first, k, t);
+        }
+    }
+
+    /// Number of entity-windows held.
+    pub fn windows(&self) -> usize {
+        self.entities
+            .iter()
+            .map(|m| m.values().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+
+    /// Computes the features of every entity-window, sorted by kind, entity
+    /// and window start.
+    pub fn finish(self) -> FeatureTable {
+        let window = self.cfg.window;
+        let window_s = window as f64 / MICROS_PER_SECOND as f64;
+        let mut table = FeatureTable::new(window);
+        table.reserve(self.windows());
+        let Aggregator {
+            entities: by_kind,
+            user_source_first,
+            user_host_first,
+            host_source_first,
+            ..
+        } = self;
+        for (kind, entities) in EntityKind::ALL.into_iter().zip(by_kind) {
+            // Consumed in entity order, so state is freed as rows are made.
+            let mut entities: Vec<(Box<str>, Windows)> = entities.into_iter().collect();
+            entities.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (entity, windows) in entities {
+                let eh = name_hash(&entity);
+                for (start, acc) in windows {
+                    let end = start + window;
+                    let is_new = |first: Option<&Micros>| first.is_some_and(|&t| t >= start && t < end);
+                    let attempts = acc.failures + acc.successes;
+                    let (mean_gap, min_gap) = if acc.events >= 2 {
+                        let mean =
+                            (acc.max_ts - acc.min_ts) as f64 / f64::from(acc.events - 1) / MICROS_PER_SECOND as f64;
+                        let min = if acc.min_gap == i64::MAX { 0 } else { acc.min_gap };
+                        (mean, min as f64 / MICROS_PER_SECOND as f64)
+                    } else {
+                        (window_s, window_s)
+                    };
+                    let share = |x: u32| f64::from(x) / f64::from(acc.events.max(1));
+                    let (new_sources, new_hosts, new_users) = match kind {
+                        EntityKind::User => (
+                            acc.sources
+                                .iter()
+                                .filter(|&s| is_new(user_source_first.get(&(eh, s))))
+                                .count(),
+                            acc.hosts
+                                .iter()
+                                .filter(|&h| is_new(user_host_first.get(&(eh, h))))
+                                .count(),
+                            0,
+                        ),
+                        EntityKind::SourceIp => (
+                            0,
+                            0,
+                            acc.users
+                                .iter()
+                                .filter(|&(u, _)| is_new(user_source_first.get(&(u, eh))))
+                                .count(),
+                        ),
+                        EntityKind::Host => (
+                            acc.sources
+                                .iter()
+                                .filter(|&src| is_new(host_source_first.get(&(eh, src))))
+                                .count(),
+                            0,
+                            acc.users
+                                .iter()
+                                .filter(|&(u, _)| is_new(user_host_first.get(&(u, eh))))
+                                .count(),
+                        ),
+                    };
+                    let entropy = {
+                        let total: u64 = acc.users.iter().map(|(_, c)| u64::from(c)).sum();
+                        if total == 0 {
+                            0.0
+                        } else {
+                            -acc.users
+                                .iter()
+                                .map(|(_, c)| {
+                                    let p = f64::from(c) / total as f64;
+                                    p * p.log2()
+                                })
+                                .sum::<f64>()
+                        }
+                    };
+                    let all: [f64; 23] = [
+                        f64::from(acc.events),
+                        f64::from(acc.failures),
+                        f64::from(acc.successes),
+                        if attempts == 0 {
+                            0.0
+                        } else {
+                            f64::from(acc.failures) / f64::from(attempts)
+                        },
+                        acc.users.len() as f64,
+                        acc.hosts.len() as f64,
+                        acc.sources.len() as f64,
+                        f64::from(acc.invalid_user),
+                        f64::from(acc.sudo),
+                        f64::from(acc.sudo_failures),
+                        f64::from(acc.sessions),
+                        f64::from(u8::from(acc.last_success > acc.first_failure)),
+                        share(acc.off_hours),
+                        f64::from(acc.per_minute.max_count()),
+                        mean_gap,
+                        min_gap,
+                        entropy,
+                        new_sources as f64,
+                        new_hosts as f64,
+                        new_users as f64,
+                        share(acc.public_source),
+                        f64::from(acc.account_changes),
+                        f64::from(acc.scan_events),
+                    ];
+                    table.push(kind, &entity, start, &all);
+                }
+            }
+        }
+        table
+    }
+}
+
+fn min_into(map: &mut FxHashMap<(u64, u64), Micros>, key: (u64, u64), t: Micros) {
+    map.entry(key).and_modify(|x| *x = (*x).min(t)).or_insert(t);
+}
+
+fn window_acc(windows: &mut Windows, start: Micros, t: Micros) -> &mut WindowAcc {
+    // Input is mostly time-ordered: the last window is the usual hit.
+    let idx = match windows.last() {
+        Some((s, _)) if *s == start => windows.len() - 1,
+        _ => match windows.binary_search_by_key(&start, |w| w.0) {
+            Ok(i) => i,
+            Err(i) => {
+                windows.insert(i, (start, WindowAcc::new(t)));
+                i
+            }
+        },
+    };
+    &mut windows[idx].1
+}
+
+/// The feature rows of a run, column-oriented.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureTable {
+    /// Window length, microseconds.
+    pub window: Micros,
+    pub kinds: Vec<EntityKind>,
+    pub entities: Vec<String>,
+    pub window_starts: Vec<Micros>,
+    /// One column per entry of [`FEATURES`]; NaN where a feature does not
+    /// apply to the row's entity kind.
+    pub columns: Vec<Vec<f64>>,
+    /// `source_scope` for source rows that are IP addresses.
+    pub source_scope: Vec<Option<&'static str>>,
+    /// `asset_criticality` for host rows found in the asset inventory.
+    pub asset_criticality: Vec<Option<String>>,
+}
+
+impl FeatureTable {
+    pub fn new(window: Micros) -> Self {
+        FeatureTable {
+            window,
+            columns: vec![Vec::new(); FEATURES.len()],
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        self.kinds.reserve_exact(rows);
+        self.entities.reserve_exact(rows);
+        self.window_starts.reserve_exact(rows);
+        for c in &mut self.columns {
+            c.reserve_exact(rows);
+        }
+        self.source_scope.reserve_exact(rows);
+        self.asset_criticality.reserve_exact(rows);
+    }
+
+    fn push(&mut self, kind: EntityKind, entity: &str, start: Micros, values: &[f64]) {
+        self.kinds.push(kind);
+        self.entities.push(entity.to_owned());
+        self.window_starts.push(start);
+        for ((col, v), f) in self.columns.iter_mut().zip(values).zip(FEATURES) {
+            col.push(if f.applies_to(kind) { *v } else { f64::NAN });
+        }
+        self.source_scope.push(match kind {
+            EntityKind::SourceIp => crate::event::parse_ip(entity).map(|ip| IpScope::of(ip).as_str()),
+            _ => None,
+        });
+        self.asset_criticality.push(None);
+    }
+
+    /// The value of feature `name` in row `row`.
+    pub fn value(&self, row: usize, name: &str) -> Option<f64> {
+        let i = crate::registry::index_of(name)?;
+        Some(self.columns[i][row]).filter(|v| !v.is_nan())
+    }
+
+    /// Row index of an entity-window, if present.
+    pub fn find(&self, kind: EntityKind, entity: &str, window_start: Micros) -> Option<usize> {
+        (0..self.len())
+            .find(|&i| self.kinds[i] == kind && self.entities[i] == entity && self.window_starts[i] == window_start)
+    }
+
+    /// Fills `asset_criticality` of host rows from an inventory.
+    pub fn enrich_assets(&mut self, inventory: &crate::enrich::AssetInventory) {
+        for i in 0..self.len() {
+            if self.kinds[i] == EntityKind::Host {
+                self.asset_criticality[i] = inventory.get(&self.entities[i]).map(|a| a.criticality.clone());
+            }
+        }
+    }
+}

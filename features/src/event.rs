@@ -1,0 +1,365 @@
+//! The one normalized event type that flows through every stage.
+//!
+//! Field names follow the Elastic Common Schema (ECS): `@timestamp`,
+//! `host.name`, `source.ip`, `source.port`, `user.name`, `event.action`,
+//! `event.outcome`, `process.name`, `process.pid`. An [`Event`] borrows its
+//! text from the line it was decoded from, so decoding allocates nothing on
+//! the hot path; [`Event::into_owned`] detaches it when it must outlive the
+//! line.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Micros = i64;
+
+/// Index of an input file in the run's file table (see [`crate::input::FileTable`]).
+pub type FileId = u32;
+
+/// What happened, as an ECS `event.action` keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// A credential check: password, public key, keyboard-interactive, PAM
+    /// `auth`, Windows logon (4624/4625), Kerberos pre-auth (4771), NTLM (4776).
+    Authentication,
+    /// A login attempt naming a user that does not exist (`Invalid user`).
+    InvalidUser,
+    /// A session was opened (pam_unix `session opened`, login).
+    SessionOpened,
+    /// A session was closed (pam_unix `session closed`, Windows 4634 logoff).
+    SessionClosed,
+    /// A command run through sudo, or a sudo authentication problem.
+    Sudo,
+    /// A switch of user with su.
+    Su,
+    /// An account was created (useradd, Windows 4720).
+    UserCreated,
+    /// An account was changed (usermod, including group membership).
+    UserModified,
+    /// An account was deleted (userdel).
+    UserDeleted,
+    /// A password was changed (passwd, chpasswd).
+    PasswordChanged,
+    /// A group was created or changed (groupadd, groupmod).
+    GroupChanged,
+    /// The server gave up after too many authentication failures.
+    MaxAuthAttempts,
+    /// A connection sent no SSH identification string (scanner).
+    NoIdentification,
+    /// Reverse DNS did not match (`POSSIBLE BREAK-IN ATTEMPT`).
+    ReverseMappingFailed,
+    /// A disconnect or closed connection, usually `[preauth]`.
+    Disconnect,
+    /// Special privileges assigned to a new logon (Windows 4672).
+    PrivilegedLogon,
+    /// A logon with explicit credentials (Windows 4648, runas).
+    ExplicitCredentials,
+    /// An account was locked out (Windows 4740).
+    AccountLocked,
+}
+
+impl Action {
+    /// Every action, in declaration order.
+    pub const ALL: [Action; 18] = [
+        Action::Authentication,
+        Action::InvalidUser,
+        Action::SessionOpened,
+        Action::SessionClosed,
+        Action::Sudo,
+        Action::Su,
+        Action::UserCreated,
+        Action::UserModified,
+        Action::UserDeleted,
+        Action::PasswordChanged,
+        Action::GroupChanged,
+        Action::MaxAuthAttempts,
+        Action::NoIdentification,
+        Action::ReverseMappingFailed,
+        Action::Disconnect,
+        Action::PrivilegedLogon,
+        Action::ExplicitCredentials,
+        Action::AccountLocked,
+    ];
+
+    /// The ECS `event.action` keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Authentication => "authentication",
+            Action::InvalidUser => "invalid-user",
+            Action::SessionOpened => "session-opened",
+            Action::SessionClosed => "session-closed",
+            Action::Sudo => "sudo",
+            Action::Su => "su",
+            Action::UserCreated => "user-created",
+            Action::UserModified => "user-modified",
+            Action::UserDeleted => "user-deleted",
+            Action::PasswordChanged => "password-changed",
+            Action::GroupChanged => "group-changed",
+            Action::MaxAuthAttempts => "max-auth-attempts",
+            Action::NoIdentification => "no-identification",
+            Action::ReverseMappingFailed => "reverse-mapping-failed",
+            Action::Disconnect => "disconnect",
+            Action::PrivilegedLogon => "privileged-logon",
+            Action::ExplicitCredentials => "explicit-credentials",
+            Action::AccountLocked => "account-locked",
+        }
+    }
+
+    /// Parses an `event.action` keyword written by [`Action::as_str`].
+    pub fn from_keyword(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ECS `event.outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// How a credential was presented, when the log says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMethod {
+    Password,
+    Publickey,
+    KeyboardInteractive,
+    None,
+    Kerberos,
+    Ntlm,
+    Other,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "password",
+            AuthMethod::Publickey => "publickey",
+            AuthMethod::KeyboardInteractive => "keyboard-interactive",
+            AuthMethod::None => "none",
+            AuthMethod::Kerberos => "kerberos",
+            AuthMethod::Ntlm => "ntlm",
+            AuthMethod::Other => "other",
+        }
+    }
+}
+
+/// Where an event came from: enough to show the analyst the raw line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence<'a> {
+    /// The input file (index into the run's file table).
+    pub file: FileId,
+    /// 1-based line number in that file (after decompression).
+    pub line: u64,
+    /// The raw line, without its line ending.
+    pub raw: Cow<'a, str>,
+}
+
+/// One normalized security event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// `@timestamp`: when it happened, UTC microseconds.
+    pub timestamp: Micros,
+    /// `host.name`: the system that logged the event.
+    pub host: Option<Cow<'a, str>>,
+    /// `source.address`: the remote peer as written (IP or host name).
+    pub source_address: Option<Cow<'a, str>>,
+    /// `source.ip`: the remote peer, when it is an IP address.
+    pub source_ip: Option<IpAddr>,
+    /// `source.port`.
+    pub source_port: Option<u16>,
+    /// `user.name`: the account acted as or attempted.
+    pub user: Option<Cow<'a, str>>,
+    /// `user.target.name`: sudo `USER=`, su target, the account of a session
+    /// opened by someone else, the group of a group-membership change.
+    pub target_user: Option<Cow<'a, str>>,
+    /// `event.action`.
+    pub action: Action,
+    /// `event.outcome`.
+    pub outcome: Outcome,
+    /// How the credential was presented.
+    pub auth_method: Option<AuthMethod>,
+    /// The attempted user name does not exist on the system.
+    pub user_invalid: bool,
+    /// Refused by policy rather than for a wrong credential (`user NOT in
+    /// sudoers`, `command not allowed`).
+    pub denied: bool,
+    /// `process.name`: the program that logged (`sshd`, `sudo`, ...).
+    pub program: Option<Cow<'a, str>>,
+    /// `process.pid`.
+    pub pid: Option<u32>,
+    /// `process.command_line` for sudo, when present.
+    pub command: Option<Cow<'a, str>>,
+    /// How many occurrences this line stands for: `message repeated N times`
+    /// and PAM's `N more authentication failures` fold several into one.
+    pub repeat: u32,
+    /// The line this event was decoded from.
+    pub evidence: Evidence<'a>,
+}
+
+impl<'a> Event<'a> {
+    /// A new event with every optional field empty, outcome unknown, repeat 1.
+    pub fn new(timestamp: Micros, action: Action, evidence: Evidence<'a>) -> Self {
+        Event {
+            timestamp,
+            host: None,
+            source_address: None,
+            source_ip: None,
+            source_port: None,
+            user: None,
+            target_user: None,
+            action,
+            outcome: Outcome::Unknown,
+            auth_method: None,
+            user_invalid: false,
+            denied: false,
+            program: None,
+            pid: None,
+            command: None,
+            repeat: 1,
+            evidence,
+        }
+    }
+
+    /// Sets `source.address` and, when it parses, `source.ip`.
+    pub fn set_source(&mut self, address: Cow<'a, str>) {
+        self.source_ip = parse_ip(&address);
+        self.source_address = Some(address);
+    }
+
+    /// The source as an entity key: the IP when there is one, else the name.
+    pub fn source_key(&self) -> Option<&str> {
+        self.source_address.as_deref()
+    }
+
+    /// Detaches the event from the line it borrows from.
+    pub fn into_owned(self) -> Event<'static> {
+        fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            c.map(|c| Cow::Owned(c.into_owned()))
+        }
+        Event {
+            timestamp: self.timestamp,
+            host: own(self.host),
+            source_address: own(self.source_address),
+            source_ip: self.source_ip,
+            source_port: self.source_port,
+            user: own(self.user),
+            target_user: own(self.target_user),
+            action: self.action,
+            outcome: self.outcome,
+            auth_method: self.auth_method,
+            user_invalid: self.user_invalid,
+            denied: self.denied,
+            program: own(self.program),
+            pid: self.pid,
+            command: own(self.command),
+            repeat: self.repeat,
+            evidence: Evidence {
+                file: self.evidence.file,
+                line: self.evidence.line,
+                raw: Cow::Owned(self.evidence.raw.into_owned()),
+            },
+        }
+    }
+}
+
+/// Parses an IPv4 or IPv6 address, also in `[v6]` brackets or with an IPv6
+/// zone (`fe80::1%eth0`); `None` for host names.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim_start_matches('[').trim_end_matches(']');
+    let s = s.split('%').next().unwrap_or(s);
+    s.parse().ok()
+}
+
+/// Why a line produced no event. Counted per reason (and per program for
+/// unrecognized messages) and reported in the run summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// Blank line.
+    Empty,
+    /// Not the shape of the input format at all (no syslog header, not JSON,
+    /// wrong number of CSV fields).
+    Malformed,
+    /// The timestamp is missing or cannot be read.
+    BadTimestamp,
+    /// The line ends early (a truncated write).
+    Truncated,
+    /// Bytes that are not UTF-8 were replaced; reported, the line still decodes.
+    InvalidUtf8,
+    /// A required field (for example the user of a CSV row) is missing.
+    MissingField,
+    /// A well-formed line whose message no decoder knows (kernel, cron, ...).
+    Unrecognized,
+    /// A Windows event ID outside the supported set.
+    UnsupportedEventId,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Empty => "empty",
+            SkipReason::Malformed => "malformed",
+            SkipReason::BadTimestamp => "bad-timestamp",
+            SkipReason::Truncated => "truncated",
+            SkipReason::InvalidUtf8 => "invalid-utf8",
+            SkipReason::MissingField => "missing-field",
+            SkipReason::Unrecognized => "unrecognized",
+            SkipReason::UnsupportedEventId => "unsupported-event-id",
+        }
+    }
+
+    /// Unrecognized messages and unsupported event IDs are expected in real
+    /// logs; the rest are malformed input, and `--strict` makes them errors.
+    pub fn is_malformed(self) -> bool {
+        !matches!(
+            self,
+            SkipReason::Empty | SkipReason::Unrecognized | SkipReason::UnsupportedEventId
+        )
+    }
+}
+
+/// A line that produced no event, with the program that wrote it when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip<'a> {
+    pub reason: SkipReason,
+    pub program: Option<Cow<'a, str>>,
+}
+
+impl<'a> Skip<'a> {
+    pub fn new(reason: SkipReason) -> Self {
+        Skip { reason, program: None }
+    }
+
+    pub fn with_program(reason: SkipReason, program: impl Into<Cow<'a, str>>) -> Self {
+        Skip {
+            reason,
+            program: Some(program.into()),
+        }
+    }
+}
+
+/// The result of decoding one line.
+pub type Decoded<'a> = Result<Event<'a>, Skip<'a>>;

@@ -1,0 +1,303 @@
+//! The ingest pipeline: sources → blocks of lines → decoded events →
+//! aggregated features, in parallel with rayon.
+//!
+//! One reader thread (the caller's) cuts every input into blocks at line
+//! boundaries; a batch of blocks, possibly from several files, is decoded and
+//! aggregated in parallel; partial results are merged in input order, so the
+//! output does not depend on thread timing. Memory holds one batch of blocks
+//! plus the aggregation state, whatever the input size.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::aggregate::{Aggregator, ValidFeatureConfig};
+use crate::compact::{CompactBatch, CompactLog};
+use crate::csv::{ColumnMap, CsvLayout};
+use crate::enrich::Allowlist;
+use crate::event::{Event, FileId, Skip, SkipReason};
+use crate::input::{self, Block, BlockReader, InputFormat, Source};
+use crate::json::FieldMap;
+use crate::output::EventBatch;
+use crate::stats::LineStats;
+use crate::syslog::{self, YearResolver};
+
+/// Default block size: large enough to amortise scheduling, small enough
+/// that a batch of blocks stays a few tens of MiB.
+pub const DEFAULT_BLOCK_SIZE: usize = 4 << 20;
+
+/// How to read and aggregate a run's inputs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Force one input format; `None` detects it per file.
+    pub format: Option<InputFormat>,
+    /// Year of the first RFC 3164 line of each file; `None` infers it from
+    /// the file's modification time (stdin: today).
+    pub year: Option<i32>,
+    pub field_map: FieldMap,
+    pub column_map: ColumnMap,
+    pub features: Arc<ValidFeatureConfig>,
+    pub allowlist: Allowlist,
+    pub block_size: usize,
+    /// Keep decoded events for `--events-out`.
+    pub collect_events: bool,
+    /// Keep every event in compact form ([`RunResult::compact`]) for rules.
+    pub collect_compact: bool,
+}
+
+/// How reading one input went.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    pub name: String,
+    pub format: Option<InputFormat>,
+    pub bytes: u64,
+    /// Why the file could not be read (fully); lines read before it count.
+    pub error: Option<String>,
+}
+
+/// Everything a run produced.
+pub struct RunResult {
+    pub aggregator: Aggregator,
+    /// Every event, in input order, when `collect_compact` was set.
+    pub compact: Option<CompactLog>,
+    pub stats: LineStats,
+    pub files: Vec<FileReport>,
+}
+
+impl RunResult {
+    pub fn file_names(&self) -> Vec<String> {
+        self.files.iter().map(|f| f.name.clone()).collect()
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files
+            .iter()
+            .filter_map(|f| f.error.as_deref().map(|e| (f.name.as_str(), e)))
+    }
+}
+
+/// Per-file decoding context.
+struct FileContext {
+    format: InputFormat,
+    years: YearResolver,
+    csv: Option<CsvLayout>,
+    /// The CSV header line, which is not data.
+    header_line: Option<u64>,
+}
+
+/// What decoding one block produced.
+struct BlockOutput {
+    aggregator: Aggregator,
+    stats: LineStats,
+    events: Option<EventBatch>,
+    compact: Option<CompactBatch>,
+}
+
+fn decode<'a>(line: &'a str, no: u64, file: FileId, ctx: &FileContext, cfg: &RunConfig) -> Result<Event<'a>, Skip<'a>> {
+    match ctx.format {
+        InputFormat::Syslog => syslog::decode_line(line, file, no, &ctx.years),
+        InputFormat::Json => crate::json::decode_json_line(line, file, no, &cfg.field_map),
+        InputFormat::Csv => match &ctx.csv {
+            Some(layout) => crate::csv::decode_csv_line(line, file, no, layout),
+            None => Err(Skip::new(SkipReason::Malformed)),
+        },
+    }
+}
+
+fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig) -> BlockOutput {
+    let mut aggregator = Aggregator::new(cfg.features.clone());
+    let mut stats = LineStats::default();
+    let mut events = cfg.collect_events.then(EventBatch::default);
+    let mut compact = cfg.collect_compact.then(CompactBatch::default);
+    for (no, bytes) in block.lines() {
+        if ctx.header_line == Some(no) {
+            continue;
+        }
+        stats.lines += 1;
+        let lossy;
+        let line = match std::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(_) => {
+                stats.invalid_utf8 += 1;
+                stats.record_skip(&Skip::new(SkipReason::InvalidUtf8), block.file, no);
+                lossy = String::from_utf8_lossy(bytes).into_owned();
+                &lossy
+            }
+        };
+        if line.bytes().all(|b| b.is_ascii_whitespace()) {
+            stats.record_skip(&Skip::new(SkipReason::Empty), block.file, no);
+            continue;
+        }
+        match decode(line, no, block.file, ctx, cfg) {
+            Ok(ev) => {
+                if !cfg.allowlist.is_empty() && cfg.allowlist.allows(ev.source_ip, ev.user.as_deref()) {
+                    stats.allowlisted += 1;
+                    continue;
+                }
+                stats.events += 1;
+                aggregator.add(&ev);
+                if let Some(batch) = &mut events {
+                    batch.push(&ev);
+                }
+                if let Some(batch) = &mut compact {
+                    batch.push(&ev);
+                }
+            }
+            Err(skip) => stats.record_skip(&skip, block.file, no),
+        }
+    }
+    BlockOutput {
+        aggregator,
+        stats,
+        events,
+        compact,
+    }
+}
+
+fn today() -> (i32, u32, u32) {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 / 86_400)
+        .unwrap_or(0);
+    crate::time::civil_from_days(days)
+}
+
+fn year_resolver(source: &Source, first_block: &[u8], year: Option<i32>) -> YearResolver {
+    match year {
+        Some(y) => {
+            let head = String::from_utf8_lossy(&first_block[..first_block.len().min(64 * 1024)]);
+            YearResolver::starting(y, syslog::first_month(&head).unwrap_or(1))
+        }
+        None => {
+            let (y, m, d) = source
+                .modified()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| crate::time::civil_from_days(d.as_secs() as i64 / 86_400))
+                .unwrap_or_else(today);
+            YearResolver::ending(y, m, d)
+        }
+    }
+}
+
+fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileContext, String> {
+    let name = source.display();
+    let format = cfg.format.unwrap_or_else(|| {
+        input::detect_format(&name, &first.data[..first.data.len().min(64 * 1024)], &cfg.column_map)
+    });
+    let years = year_resolver(source, &first.data, cfg.year);
+    let (csv, header_line) = if format == InputFormat::Csv {
+        let (no, header) = first
+            .lines()
+            .find(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .ok_or_else(|| "CSV input has no header row".to_owned())?;
+        let header = String::from_utf8_lossy(header);
+        let layout = CsvLayout::from_header(&header, &cfg.column_map).map_err(|e| format!("line {no}: {e}"))?;
+        (Some(layout), Some(no))
+    } else {
+        (None, None)
+    };
+    Ok(FileContext {
+        format,
+        years,
+        csv,
+        header_line,
+    })
+}
+
+/// Reads every source, decoding and aggregating in parallel. `on_batch` sees
+/// the decoded events of each batch in input order (only when
+/// `cfg.collect_events`); `progress` is told the bytes consumed.
+pub fn run(
+    sources: &[Source],
+    cfg: &RunConfig,
+    mut on_batch: impl FnMut(&EventBatch) -> Result<(), String>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunResult, String> {
+    let batch_blocks = rayon::current_num_threads().max(1) * 2;
+    let mut aggregator = Aggregator::new(cfg.features.clone());
+    let mut stats = LineStats::default();
+    let mut files: Vec<FileReport> = Vec::new();
+    let mut contexts: Vec<Option<FileContext>> = Vec::new();
+    let mut pending: Vec<Block> = Vec::new();
+    let mut compact = cfg.collect_compact.then(CompactLog::default);
+
+    let mut flush = |pending: &mut Vec<Block>,
+                     contexts: &[Option<FileContext>],
+                     aggregator: &mut Aggregator,
+                     stats: &mut LineStats,
+                     compact: &mut Option<CompactLog>|
+     -> Result<(), String> {
+        let outputs: Vec<BlockOutput> = pending
+            .par_iter()
+            .map(|b| process_block(b, contexts[b.file as usize].as_ref().expect("context set"), cfg))
+            .collect();
+        for (block, out) in pending.drain(..).zip(outputs) {
+            progress(block.data.len() as u64);
+            aggregator.merge(out.aggregator);
+            stats.merge(out.stats);
+            if let Some(events) = out.events {
+                on_batch(&events)?;
+            }
+            if let (Some(log), Some(batch)) = (compact.as_mut(), out.compact) {
+                log.append(batch);
+            }
+        }
+        Ok(())
+    };
+
+    for source in sources {
+        let file = files.len() as FileId;
+        files.push(FileReport {
+            name: source.display(),
+            format: None,
+            bytes: 0,
+            error: None,
+        });
+        contexts.push(None);
+        let reader: Box<dyn Read + Send> = match input::open(source) {
+            Ok(r) => r,
+            Err(e) => {
+                files[file as usize].error = Some(e.to_string());
+                continue;
+            }
+        };
+        let mut blocks = BlockReader::new(reader, file, cfg.block_size);
+        loop {
+            match blocks.next_block() {
+                Ok(Some(block)) => {
+                    if contexts[file as usize].is_none() {
+                        match file_context(source, &block, cfg) {
+                            Ok(ctx) => {
+                                files[file as usize].format = Some(ctx.format);
+                                contexts[file as usize] = Some(ctx);
+                            }
+                            Err(e) => {
+                                files[file as usize].error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    files[file as usize].bytes += block.data.len() as u64;
+                    pending.push(block);
+                    if pending.len() >= batch_blocks {
+                        flush(&mut pending, &contexts, &mut aggregator, &mut stats, &mut compact)?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    files[file as usize].error =
+                        Some(format!("read error after {} bytes: {e}", files[file as usize].bytes));
+                    break;
+                }
+            }
+        }
+    }
+    flush(&mut pending, &contexts, &mut aggregator, &mut stats, &mut compact)?;
+    Ok(RunResult {
+        aggregator,
+        compact,
+        stats,
+        files,
+    })
+}

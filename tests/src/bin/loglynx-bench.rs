@@ -1,0 +1,156 @@
+//! `loglynx-bench`: end-to-end throughput and peak memory of the loglynx
+//! binaries on generated data of realistic size. Build everything in release
+//! first (`cargo build --release --workspace`); the figures go to
+//! BENCHMARKS.md with the exact command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+/// Measure loglynx stages on generated logs: wall time, events per second, peak RSS.
+#[derive(Debug, Parser)]
+#[command(
+    name = "loglynx-bench",
+    after_help = "Example:\n  cargo build --release --workspace\n  ./target/release/loglynx-bench --events 10000000 --runs 3"
+)]
+struct Cli {
+    /// Events to generate.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where generated data and outputs are kept (reused across runs).
+    #[arg(long, default_value = "target/bench-data")]
+    data_dir: PathBuf,
+    /// Timed runs of each stage (the best and the median are reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Input form to generate and read.
+    #[arg(long, default_value = "syslog")]
+    format: String,
+}
+
+struct Measured {
+    seconds: f64,
+    max_rss_kib: i64,
+}
+
+/// Runs a command to completion and reads its peak RSS from wait4's rusage.
+fn measure(cmd: &mut Command) -> Result<Measured> {
+    let start = Instant::now();
+    let child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter for wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child; status and usage point to live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = start.elapsed().as_secs_f64();
+    if rc != pid {
+        bail!("wait4 failed for {cmd:?}");
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{cmd:?} failed with status {status}");
+    }
+    std::mem::forget(child);
+    Ok(Measured {
+        seconds,
+        max_rss_kib: usage.ru_maxrss,
+    })
+}
+
+fn release_bin(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("bench binary has no directory")?;
+    let p = dir.join(name);
+    if !p.exists() {
+        bail!(
+            "{} not found: run `cargo build --release --workspace` first",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loglynx-bench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    std::fs::create_dir_all(&cli.data_dir)?;
+    let ext = match cli.format.as_str() {
+        "syslog" => "log",
+        "json" => "jsonl",
+        "csv" => "csv",
+        other => bail!("unknown format {other}"),
+    };
+    let log = cli.data_dir.join(format!("gen-{}-seed{}.{ext}", cli.events, cli.seed));
+    if !log.exists() {
+        eprintln!("generating {} ...", log.display());
+        let m = measure(
+            Command::new(release_bin("loglynx-gen")?)
+                .args(["--events", &cli.events.to_string(), "--seed", &cli.seed.to_string()])
+                .args(["--format", &cli.format, "--quiet", "-o"])
+                .arg(&log)
+                .arg("--labels")
+                .arg(log.with_extension("labels.jsonl")),
+        )?;
+        eprintln!(
+            "generated in {:.1} s (peak RSS {} MiB)",
+            m.seconds,
+            m.max_rss_kib / 1024
+        );
+    }
+    let bytes = std::fs::metadata(&log)?.len();
+    let out = cli.data_dir.join("features.parquet");
+    let summary = cli.data_dir.join("features-summary.json");
+    let mut times = Vec::new();
+    let mut rss = 0;
+    for _ in 0..cli.runs.max(1) {
+        let m = measure(
+            Command::new(release_bin("loglynx-features")?)
+                .arg(&log)
+                .args(["--year", "2026", "--quiet", "-o"])
+                .arg(&out)
+                .arg("--summary-out")
+                .arg(&summary),
+        )?;
+        times.push(m.seconds);
+        rss = rss.max(m.max_rss_kib);
+    }
+    let events = read_events(&summary)?;
+    times.sort_by(f64::total_cmp);
+    let best = times[0];
+    let median = times[times.len() / 2];
+    println!("| stage | input | events | MB | best s | median s | events/s (best) | MB/s (best) | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| loglynx-features | {} ({}) | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
+        log.file_name().unwrap().to_string_lossy(),
+        cli.format,
+        events,
+        bytes as f64 / 1e6,
+        best,
+        median,
+        events as f64 / best,
+        bytes as f64 / 1e6 / best,
+        rss / 1024
+    );
+    Ok(())
+}
+
+fn read_events(summary: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(summary)?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    v["events"].as_u64().context("summary has no events count")
+}

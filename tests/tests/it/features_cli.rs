@@ -1,0 +1,247 @@
+//! `loglynx-features` end to end: malformed input of every kind, input
+//! forms (globs, gzip, stdin), outputs, exit codes and a golden feature table.
+
+use std::io::Write;
+use std::path::Path;
+
+use assert_cmd::Command;
+use loglynx_tests::{assert_golden, bin};
+
+fn features() -> Command {
+    Command::new(bin("loglynx-features"))
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(str::to_owned).collect();
+    let rows = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    (header, rows)
+}
+
+fn cell<'a>(header: &[String], rows: &'a [Vec<String>], kind: &str, entity: &str, col: &str) -> Vec<&'a str> {
+    let c = header
+        .iter()
+        .position(|h| h == col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    rows.iter()
+        .filter(|r| r[0] == kind && r[1] == entity)
+        .map(|r| r[c].as_str())
+        .collect()
+}
+
+const SSH: &str = "Mar  3 04:05:06 web1 sshd[811]: Failed password for root from 203.0.113.9 port 4711 ssh2";
+
+#[test]
+fn crlf_and_missing_final_newline_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, format!("{SSH}\r\n{SSH}\r\n{SSH}")).unwrap();
+    let out = dir.path().join("f.csv");
+    features()
+        .arg(&log)
+        .args(["--year", "2024", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (h, rows) = read_csv(&out);
+    assert_eq!(cell(&h, &rows, "source_ip", "203.0.113.9", "failures"), vec!["3"]);
+    assert_eq!(cell(&h, &rows, "user", "root", "events"), vec!["3"]);
+}
+
+#[test]
+fn invalid_utf8_truncated_and_garbage_lines_are_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let mut f = std::fs::File::create(&log).unwrap();
+    f.write_all(SSH.as_bytes()).unwrap();
+    f.write_all(b"\n").unwrap();
+    // Invalid UTF-8 inside the user name: replaced, still an event.
+    f.write_all(b"Mar  3 04:05:07 web1 sshd[812]: Failed password for r\xffot from 203.0.113.9 port 4712 ssh2\n")
+        .unwrap();
+    f.write_all(b"complete garbage that is not syslog\n").unwrap();
+    f.write_all(b"Feb 30 04:05:08 web1 sshd[813]: Failed password for root from 203.0.113.9 port 1 ssh2\n")
+        .unwrap();
+    f.write_all(b"\n\n").unwrap();
+    f.write_all(b"Mar  3 04:05:").unwrap(); // truncated last line
+    drop(f);
+    let out = dir.path().join("f.csv");
+    let assert = features()
+        .arg(&log)
+        .args(["--year", "2024", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("invalid-utf8"), "{stderr}");
+    assert!(stderr.contains("bad-timestamp"), "{stderr}");
+    assert!(
+        stderr.contains("auth.log:4"),
+        "first example of the bad timestamp is named: {stderr}"
+    );
+    let (h, rows) = read_csv(&out);
+    assert_eq!(cell(&h, &rows, "source_ip", "203.0.113.9", "failures"), vec!["2"]);
+
+    // --strict turns malformed lines into exit code 2, and still writes the output.
+    std::fs::remove_file(&out).unwrap();
+    features()
+        .arg(&log)
+        .args(["--year", "2024", "--strict", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2);
+    assert!(out.exists());
+}
+
+#[test]
+fn a_missing_input_is_reported_and_the_rest_is_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, format!("{SSH}\n")).unwrap();
+    let out = dir.path().join("f.csv");
+    let assert = features()
+        .arg(&log)
+        .arg(dir.path().join("nope.log"))
+        .args(["--year", "2024", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("nope.log: no such file"), "{stderr}");
+    let (h, rows) = read_csv(&out);
+    assert_eq!(cell(&h, &rows, "host", "web1", "events"), vec!["1"]);
+}
+
+#[test]
+fn globs_gzip_and_stdin_read_the_same_events() {
+    use flate2::write::GzEncoder;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.log"), format!("{SSH}\n")).unwrap();
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(format!("{SSH}\n{SSH}\n").as_bytes()).unwrap();
+    std::fs::write(dir.path().join("b.log.gz"), gz.finish().unwrap()).unwrap();
+    let out = dir.path().join("f.csv");
+    features()
+        .arg(format!("{}/*.log*", dir.path().display()))
+        .args(["--year", "2024", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (h, rows) = read_csv(&out);
+    assert_eq!(cell(&h, &rows, "source_ip", "203.0.113.9", "failures"), vec!["3"]);
+
+    let out2 = dir.path().join("g.csv");
+    features()
+        .arg("-")
+        .args(["--year", "2024", "--format", "syslog", "-o"])
+        .arg(&out2)
+        .write_stdin(format!("{SSH}\n{SSH}\n"))
+        .assert()
+        .success();
+    let (h, rows) = read_csv(&out2);
+    assert_eq!(cell(&h, &rows, "source_ip", "203.0.113.9", "failures"), vec!["2"]);
+}
+
+#[test]
+fn december_to_january_roll_over_with_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(
+        &log,
+        "Dec 31 23:59:58 h sshd[1]: Failed password for bob from 198.51.100.1 port 1 ssh2\n\
+         Jan  1 00:00:01 h sshd[2]: Failed password for bob from 198.51.100.1 port 2 ssh2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("f.csv");
+    features()
+        .arg(&log)
+        .args(["--year", "2023", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (h, rows) = read_csv(&out);
+    let starts = cell(&h, &rows, "user", "bob", "window_start");
+    assert_eq!(starts, vec!["2023-12-31T23:00:00Z", "2024-01-01T00:00:00Z"]);
+}
+
+#[test]
+fn attacker_controlled_names_cannot_inject_csv_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(
+        &log,
+        "Mar  3 04:05:06 web1 sshd[811]: Invalid user =HYPERLINK(\"http://x\") from 203.0.113.9 port 4711\n",
+    )
+    .unwrap();
+    let out = dir.path().join("f.csv");
+    features()
+        .arg(&log)
+        .args(["--year", "2024", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{text}");
+    assert!(!text.contains(",=HYPERLINK"), "{text}");
+}
+
+#[test]
+fn unknown_output_extension_is_an_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, format!("{SSH}\n")).unwrap();
+    let assert = features()
+        .arg(&log)
+        .args(["-o", "out.xlsx"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("out.xlsx"), "{stderr}");
+}
+
+#[test]
+fn parquet_output_is_readable_and_matches_csv() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, format!("{SSH}\n{SSH}\n")).unwrap();
+    let pq = dir.path().join("f.parquet");
+    let events = dir.path().join("events.parquet");
+    features()
+        .arg(&log)
+        .args(["--year", "2024", "-o"])
+        .arg(&pq)
+        .arg("--events-out")
+        .arg(&events)
+        .assert()
+        .success();
+    let df = ParquetReader::new(std::fs::File::open(&pq).unwrap()).finish().unwrap();
+    assert_eq!(df.height(), 3); // one user, one source, one host window
+    let failures = df.column("failures").unwrap().f64().unwrap().clone();
+    assert_eq!(failures.iter().flatten().collect::<Vec<_>>(), vec![2.0, 2.0, 2.0]);
+    let ev = ParquetReader::new(std::fs::File::open(&events).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(ev.height(), 2);
+    assert!(ev.column("event.action").is_ok());
+}
+
+#[test]
+fn golden_features_of_a_small_generated_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gen.log");
+    Command::new(bin("loglynx-gen"))
+        .args(["--events", "3000", "--days", "2", "--seed", "7", "--quiet", "-o"])
+        .arg(&log)
+        .assert()
+        .success();
+    let out = dir.path().join("f.csv");
+    features()
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_golden("features_seed7.csv", &std::fs::read_to_string(&out).unwrap());
+}

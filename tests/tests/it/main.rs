@@ -1,0 +1,5 @@
+//! The one integration test binary of loglynx.
+
+mod conformance;
+mod connectors;
+mod features_cli;

@@ -1,0 +1,258 @@
+//! Fitting and scoring a bundle: one [`ModelSet`] per entity kind, its
+//! feature spec taken from the feature registry (loglynx tables) or from the
+//! table's numeric columns (generic tables).
+
+use std::collections::BTreeMap;
+
+use loglynx_features::registry::{self, EntityKind, ValueKind};
+use loglynx_models::{
+    Direction, FeatureSpec, ModelBundle, ModelSet, ModelSetConfig, RowScore, TrainingMetadata, Transform,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::table::{FeatureFrame, GENERIC_KIND};
+
+/// Rows below which a kind is not trained (too few to say what is normal).
+pub const MIN_ROWS: usize = 2;
+
+/// What to train.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Hyperparameters shared by every entity kind.
+    pub config: ModelSetConfig,
+    /// Entity kinds to train; `None` = every kind in the data.
+    pub kinds: Option<Vec<String>>,
+}
+
+
+/// The feature spec of one entity kind in `frame`, or `None` when no column
+/// applies.
+pub fn spec_for(frame: &FeatureFrame, kind: &str, rows: &[usize]) -> Option<FeatureSpec> {
+    let window_secs = frame.window.map(|w| (w / 1_000_000) as u64).unwrap_or(0);
+    let (names, transforms, directions): (Vec<String>, Vec<Transform>, Vec<Direction>) = match EntityKind::parse(kind) {
+        Some(k) => registry::features_for(k)
+            .filter(|f| frame.column(f.name).is_some_and(|c| frame.has_values(c, rows)))
+            .map(|f| {
+                let t = if f.value == ValueKind::Count {
+                    Transform::Log1p
+                } else {
+                    Transform::None
+                };
+                let d = if f.value == ValueKind::Seconds {
+                    Direction::Both
+                } else {
+                    Direction::High
+                };
+                (f.name.to_owned(), t, d)
+            })
+            .fold((vec![], vec![], vec![]), |mut acc, (n, t, d)| {
+                acc.0.push(n);
+                acc.1.push(t);
+                acc.2.push(d);
+                acc
+            }),
+        None => {
+            let mut names = Vec::new();
+            let mut transforms = Vec::new();
+            for (c, name) in frame.names.iter().enumerate() {
+                if !frame.has_values(c, rows) {
+                    continue;
+                }
+                let counts = rows.iter().all(|&r| {
+                    let v = frame.columns[c][r];
+                    v.is_nan() || (v >= 0.0 && v.fract() == 0.0)
+                });
+                names.push(name.clone());
+                transforms.push(if counts { Transform::Log1p } else { Transform::None });
+            }
+            let n = names.len();
+            (names, transforms, vec![Direction::High; n])
+        }
+    };
+    if names.is_empty() {
+        return None;
+    }
+    Some(
+        FeatureSpec::new(kind, names)
+            .transforms(transforms)
+            .directions(directions)
+            .window_secs(window_secs),
+    )
+}
+
+/// Fits one model set per entity kind of `frame`. Kinds with fewer than
+/// [`MIN_ROWS`] rows are left out and named in `metadata.notes`.
+pub fn fit_bundle(
+    frame: &FeatureFrame,
+    opts: &TrainOptions,
+    mut metadata: TrainingMetadata,
+) -> Result<ModelBundle, String> {
+    opts.config.check().map_err(|e| e.to_string())?;
+    let mut kinds = frame.entity_kinds();
+    if let Some(wanted) = &opts.kinds {
+        for w in wanted {
+            if !kinds.contains(w) {
+                return Err(format!(
+                    "entity kind `{w}` has no rows in the training data (present: {})",
+                    kinds.join(", ")
+                ));
+            }
+        }
+        kinds.retain(|k| wanted.contains(k));
+    }
+    let mut sets = Vec::new();
+    let mut skipped = Vec::new();
+    for kind in kinds {
+        let rows = frame.rows_of(&kind);
+        if rows.len() < MIN_ROWS {
+            skipped.push(format!("{kind} ({} rows)", rows.len()));
+            continue;
+        }
+        let Some(spec) = spec_for(frame, &kind, &rows) else {
+            skipped.push(format!("{kind} (no feature columns)"));
+            continue;
+        };
+        let x = frame.matrix(&rows, &spec.feature_names)?;
+        tracing::info!(kind, rows = rows.len(), features = spec.feature_names.len(), "fitting");
+        let set = ModelSet::fit(x.view(), spec, opts.config.clone()).map_err(|e| format!("{kind}: {e}"))?;
+        metadata.rows_per_set.insert(kind.clone(), rows.len());
+        sets.push(set);
+    }
+    if sets.is_empty() {
+        return Err(format!(
+            "nothing to train: every entity kind has too few rows ({})",
+            if skipped.is_empty() {
+                "no rows".to_owned()
+            } else {
+                skipped.join(", ")
+            }
+        ));
+    }
+    if !skipped.is_empty() {
+        metadata.notes.insert("skipped_kinds".into(), skipped.join(", "));
+    }
+    Ok(ModelBundle {
+        spec_version: 1,
+        sets,
+        metadata,
+    })
+}
+
+/// `(row index, score)` pairs in row order, and the entity kinds without a model.
+pub type FrameScores = (Vec<(usize, RowScore)>, Vec<String>);
+
+/// Scores every row of `frame` whose entity kind the bundle has a model for.
+pub fn score_frame(
+    bundle: &ModelBundle,
+    frame: &FeatureFrame,
+) -> Result<FrameScores, String> {
+    let mut out = Vec::new();
+    let mut unscored = Vec::new();
+    for kind in frame.entity_kinds() {
+        let rows = frame.rows_of(&kind);
+        let Some(set) = bundle.set(&kind) else {
+            unscored.push(kind);
+            continue;
+        };
+        let names = &set.spec().feature_names;
+        let missing: Vec<&String> = names.iter().filter(|n| frame.column(n).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the {kind} model needs feature columns the input does not have: {}",
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let x = frame.matrix(&rows, names)?;
+        let scores = set.score(x.view()).map_err(|e| format!("{kind}: {e}"))?;
+        out.extend(rows.into_iter().zip(scores));
+    }
+    out.sort_by_key(|(r, _)| *r);
+    Ok((out, unscored))
+}
+
+/// Time range of the frame's windows as RFC 3339 strings.
+pub fn time_range(frame: &FeatureFrame) -> Option<(String, String)> {
+    let starts = frame.window_starts.iter().flatten();
+    let min = starts.clone().min()?;
+    let max = starts.max()?;
+    let end = max + frame.window.unwrap_or(0);
+    Some((
+        loglynx_features::time::format_rfc3339(*min),
+        loglynx_features::time::format_rfc3339(end),
+    ))
+}
+
+/// Per-kind counts, for summaries.
+pub fn rows_by_kind(frame: &FeatureFrame) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for k in &frame.kinds {
+        *m.entry(k.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Whether every row is generic (no loglynx entity kinds).
+pub fn is_generic(frame: &FeatureFrame) -> bool {
+    frame.kinds.iter().all(|k| k == GENERIC_KIND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_features::aggregate::{Aggregator, FeatureConfig};
+    use loglynx_features::event::{Action, Event, Evidence, Outcome};
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    fn frame_from_events(n_hours: i64) -> FeatureFrame {
+        let cfg = Arc::new(FeatureConfig::default().check().unwrap());
+        let mut agg = Aggregator::new(cfg);
+        for h in 0..n_hours {
+            for u in 0..20 {
+                let t = (1_700_000_000 + h * 3600 + u * 7) * 1_000_000;
+                let mut ev = Event::new(
+                    t,
+                    Action::Authentication,
+                    Evidence {
+                        file: 0,
+                        line: 1,
+                        raw: Cow::Borrowed(""),
+                    },
+                );
+                ev.outcome = Outcome::Success;
+                let user = format!("user{u}");
+                ev.user = Some(Cow::Owned(user));
+                ev.host = Some(Cow::Borrowed("web-01"));
+                ev.set_source(Cow::Owned(format!("10.0.0.{u}")));
+                agg.add(&ev);
+            }
+        }
+        FeatureFrame::from_feature_table(&agg.finish())
+    }
+
+    #[test]
+    fn one_set_per_kind_with_registry_features() {
+        let frame = frame_from_events(24);
+        let bundle = fit_bundle(&frame, &TrainOptions::default(), TrainingMetadata::default()).unwrap();
+        let kinds: Vec<&str> = bundle.sets.iter().map(|s| s.spec().entity_kind.as_str()).collect();
+        assert_eq!(kinds, vec!["user", "source_ip", "host"]);
+        let user = bundle.set("user").unwrap().spec();
+        assert!(user.feature_names.contains(&"failures".to_owned()));
+        assert!(!user.feature_names.contains(&"username_entropy".to_owned()));
+        let (scores, unscored) = score_frame(&bundle, &frame).unwrap();
+        assert_eq!(scores.len(), frame.len());
+        assert!(unscored.is_empty());
+    }
+
+    #[test]
+    fn unknown_kind_is_refused() {
+        let frame = frame_from_events(3);
+        let opts = TrainOptions {
+            kinds: Some(vec!["nope".into()]),
+            ..Default::default()
+        };
+        assert!(fit_bundle(&frame, &opts, TrainingMetadata::default())
+            .unwrap_err()
+            .contains("nope"));
+    }
+}

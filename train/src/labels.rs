@@ -1,0 +1,85 @@
+//! Ground truth for `--eval`: which rows of a feature frame are anomalous.
+//!
+//! Two label files are understood: the campaign labels of `loglynx-gen`
+//! (JSON lines; a row is positive when its entity takes part in a malicious
+//! campaign and its window overlaps the campaign's span), and a CSV of
+//! `id,label` for generic tables (label `1`/`0`, `true`/`false`,
+//! `anomaly`/`normal`, `abnormal`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use loglynx_datasets::labels::{read_labels_file, CampaignLabel};
+
+use crate::table::{parse_csv, FeatureFrame};
+
+/// Labels loaded from a file.
+#[derive(Debug, Clone)]
+pub enum Labels {
+    Campaigns(Vec<CampaignLabel>),
+    Ids(HashMap<String, bool>),
+}
+
+impl Labels {
+    pub fn read(path: &Path) -> Result<Labels, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if text.trim_start().starts_with('{') {
+            let labels = read_labels_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(Labels::Campaigns(labels));
+        }
+        let records = parse_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut ids = HashMap::new();
+        for (i, r) in records.iter().enumerate().skip(1) {
+            if r.len() == 1 && r[0].trim().is_empty() {
+                continue;
+            }
+            if r.len() < 2 {
+                return Err(format!("{}: line {}: expected `id,label`", path.display(), i + 1));
+            }
+            let label = match r[1].trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "anomaly" | "abnormal" | "anomalous" | "malicious" => true,
+                "0" | "false" | "normal" | "benign" => false,
+                other => {
+                    return Err(format!(
+                        "{}: line {}: label `{other}` is not 0/1",
+                        path.display(),
+                        i + 1
+                    ))
+                }
+            };
+            ids.insert(r[0].trim().to_owned(), label);
+        }
+        Ok(Labels::Ids(ids))
+    }
+
+    /// One label per row of `frame` (rows absent from an id file are normal).
+    pub fn for_rows(&self, frame: &FeatureFrame, rows: &[usize]) -> Vec<bool> {
+        match self {
+            Labels::Ids(ids) => rows
+                .iter()
+                .map(|&r| ids.get(&frame.ids[r]).copied().unwrap_or(false))
+                .collect(),
+            Labels::Campaigns(campaigns) => {
+                let window = frame.window.unwrap_or(3_600_000_000);
+                rows.iter()
+                    .map(|&r| {
+                        let Some(start) = frame.window_starts[r] else {
+                            return false;
+                        };
+                        let end = start + window;
+                        campaigns.iter().filter(|c| c.malicious).any(|c| {
+                            let members = match frame.kinds[r].as_str() {
+                                "user" => &c.users,
+                                "source_ip" => &c.source_ips,
+                                "host" => &c.hosts,
+                                _ => return false,
+                            };
+                            let (cs, ce) = (c.start.timestamp_micros(), c.end.timestamp_micros());
+                            cs < end && ce >= start && members.iter().any(|m| *m == frame.ids[r])
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}

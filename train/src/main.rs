@@ -1,0 +1,635 @@
+//! `loglynx-train`: fit isolation-forest and k-means baselines on behaviour
+//! features (or raw logs) and save them as a checksummed model bundle with a
+//! model card.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
+use loglynx_features::input::{self, InputFormat};
+use loglynx_features::output::{escape_terminal, write_atomic};
+use loglynx_features::pipeline::{self, RunConfig};
+use loglynx_models::{Combine, KMeansParams, ModelBundle, ModelSetConfig, Scaling, TrainingMetadata};
+use loglynx_train::fit::{fit_bundle, score_frame, time_range, TrainOptions};
+use loglynx_train::labels::Labels;
+use loglynx_train::metrics::{self, Evaluation};
+use loglynx_train::sequences::Sessions;
+use loglynx_train::table::FeatureFrame;
+
+const EXAMPLES: &str = "\
+Examples:
+  loglynx-train features.parquet -o baseline.llx
+  loglynx-train /var/log/auth.log.1 /var/log/auth.log.2.gz --year 2025 -o baseline.llx
+  loglynx-train quiet-week.log -o baseline.llx --eval-input attack-week.log --eval labels.jsonl
+  loglynx-train sessions.csv --id-column session -o sessions.llx --no-kmeans
+  loglynx-train baseline.parquet --config train.toml -o baseline.llx
+  loglynx-train inspect baseline.llx
+  loglynx-train eval-sequences --train hadoop_train --test-normal hadoop_test_normal --test-abnormal hadoop_test_abnormal
+
+Inputs ending in .parquet, and .csv files with an entity_kind column (or with
+--id-column), are feature tables; anything else is read as raw logs and goes
+through the features stage in-process.
+
+Exit codes: 0 ok, 2 error.";
+
+/// Fit isolation-forest and k-means baselines and save them with a model card.
+#[derive(Debug, Parser)]
+#[command(name = "loglynx-train", version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    train: TrainArgs,
+
+    /// No progress bar and no summary.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    /// More diagnostics (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the model card of a bundle (and check the file).
+    Inspect {
+        /// The model bundle.
+        model: PathBuf,
+        /// Print the card as JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate on labelled session sequences (`id,event event …` lines):
+    /// train on normal sessions, score normal and abnormal test sessions.
+    EvalSequences(SequenceArgs),
+}
+
+#[derive(Debug, Args)]
+struct SequenceArgs {
+    /// Normal sessions to train on.
+    #[arg(long)]
+    train: PathBuf,
+    /// Normal test sessions.
+    #[arg(long)]
+    test_normal: PathBuf,
+    /// Anomalous test sessions.
+    #[arg(long)]
+    test_abnormal: PathBuf,
+    /// Seeds to average over, starting at --seed.
+    #[arg(long, default_value_t = 5)]
+    runs: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Write the results as JSON here.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// Training settings; every one can also come from `--config FILE.toml`
+/// (same names, snake_case), flags winning.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainArgs {
+    /// Feature tables (.parquet, .csv) or raw logs (files, directories, globs, `-`).
+    #[arg(required = true)]
+    #[serde(skip)]
+    inputs: Vec<String>,
+
+    /// Model bundle to write; the model card goes beside it (.card.json, .card.md).
+    #[arg(short, long, default_value = "baseline.llx")]
+    #[serde(skip)]
+    output: PathBuf,
+
+    /// TOML file with any of the settings below.
+    #[arg(long)]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+
+    /// Seed for every random choice (subsamples, splits, k-means starts).
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Isolation-forest trees.
+    #[arg(long)]
+    trees: Option<usize>,
+
+    /// Isolation-forest subsample size ψ.
+    #[arg(long)]
+    subsample: Option<usize>,
+
+    /// Number of k-means peer groups; default: chosen by silhouette over --k-min..=--k-max.
+    #[arg(long)]
+    k: Option<usize>,
+
+    /// Smallest k tried by the silhouette search.
+    #[arg(long)]
+    k_min: Option<usize>,
+
+    /// Largest k tried by the silhouette search.
+    #[arg(long)]
+    k_max: Option<usize>,
+
+    /// Train no k-means peer-group model.
+    #[arg(long)]
+    #[serde(default)]
+    no_kmeans: bool,
+
+    /// Feature scaling: robust (median/IQR), standard (mean/std) or none.
+    #[arg(long)]
+    scaling: Option<String>,
+
+    /// How model scores combine: max or mean of their calibrated percentiles.
+    #[arg(long)]
+    combine: Option<String>,
+
+    /// Share of baseline windows to flag (sets the alert threshold); default 0.01.
+    #[arg(long)]
+    contamination: Option<f64>,
+
+    /// Fixed alert threshold on the combined 0–1 score instead of --contamination.
+    #[arg(long)]
+    threshold: Option<f64>,
+
+    /// Entity kinds to train (user, source_ip, host); default: all present.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Option<Vec<String>>,
+
+    /// Id column of a generic numeric table.
+    #[arg(long)]
+    id_column: Option<String>,
+
+    /// Labels to evaluate against: loglynx-gen campaign labels (JSON lines)
+    /// or a CSV of id,label.
+    #[arg(long)]
+    #[serde(skip)]
+    eval: Option<PathBuf>,
+
+    /// Data to evaluate on (default: the training data).
+    #[arg(long)]
+    #[serde(skip)]
+    eval_input: Vec<String>,
+
+    /// Write the evaluation as JSON here.
+    #[arg(long)]
+    #[serde(skip)]
+    eval_out: Option<PathBuf>,
+
+    /// Raw logs: input format (default: detected per file).
+    #[arg(long, value_enum)]
+    #[serde(skip)]
+    format: Option<InputFormat>,
+
+    /// Raw logs: year of the first line of RFC 3164 files.
+    #[arg(long)]
+    #[serde(skip)]
+    year: Option<i32>,
+
+    /// Raw logs: window length in seconds.
+    #[arg(long)]
+    window_secs: Option<u64>,
+
+    /// Raw logs: IANA time zone of business hours (8–18, Monday–Friday).
+    #[arg(long)]
+    time_zone: Option<String>,
+}
+
+impl TrainArgs {
+    /// Fills unset settings from a TOML config.
+    fn merge(mut self, file: TrainArgs) -> TrainArgs {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = file.$f; } )* };
+        }
+        take!(
+            seed,
+            trees,
+            subsample,
+            k,
+            k_min,
+            k_max,
+            scaling,
+            combine,
+            contamination,
+            threshold,
+            kinds,
+            id_column,
+            window_secs,
+            time_zone
+        );
+        self.no_kmeans |= file.no_kmeans;
+        self
+    }
+
+    fn model_config(&self) -> Result<ModelSetConfig> {
+        let seed = self.seed.unwrap_or(42);
+        let mut cfg = ModelSetConfig::default();
+        if let Some(t) = self.trees {
+            cfg.iforest = cfg.iforest.n_trees(t);
+        }
+        if let Some(s) = self.subsample {
+            cfg.iforest = cfg.iforest.subsample(s);
+        }
+        cfg.kmeans = if self.no_kmeans {
+            None
+        } else {
+            let mut k = KMeansParams::default().k(self.k);
+            let start = self.k_min.unwrap_or(*k.k_range.start());
+            let end = self.k_max.unwrap_or(*k.k_range.end());
+            k = k.k_range(start..=end);
+            Some(k)
+        };
+        cfg.scaling = match self.scaling.as_deref() {
+            None | Some("robust") => Scaling::Robust,
+            Some("standard") => Scaling::Standard,
+            Some("none") => Scaling::None,
+            Some(other) => bail!("--scaling `{other}`: use robust, standard or none"),
+        };
+        cfg.combine = match self.combine.as_deref() {
+            None | Some("max") => Combine::Max,
+            Some("mean") => Combine::Mean,
+            Some(other) => bail!("--combine `{other}`: use max or mean"),
+        };
+        cfg.contamination = self.contamination;
+        cfg.threshold = self.threshold;
+        let cfg = cfg.with_seed(seed);
+        cfg.check().context("invalid training parameters")?;
+        Ok(cfg)
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGLYNX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Some(Command::Inspect { model, json }) => inspect(&model, json),
+        Some(Command::EvalSequences(args)) => eval_sequences(args, cli.quiet),
+        None => train(cli.train, cli.quiet),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loglynx-train: error: {}", escape_terminal(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn inspect(model: &Path, json: bool) -> Result<()> {
+    let bundle = ModelBundle::load(model).with_context(|| format!("cannot load model {}", model.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&bundle.model_card())?);
+    } else {
+        print!("{}", bundle.model_card_markdown());
+    }
+    Ok(())
+}
+
+fn is_table(path: &str, id_column: Option<&str>) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+        return true;
+    }
+    if lower.ends_with(".csv") {
+        if id_column.is_some() {
+            return true;
+        }
+        // A loglynx feature table has an entity_kind column.
+        if let Ok(f) = std::fs::File::open(path) {
+            use std::io::BufRead;
+            let mut first = String::new();
+            let _ = std::io::BufReader::new(f).read_line(&mut first);
+            return first.split(',').any(|c| c.trim() == "entity_kind");
+        }
+    }
+    false
+}
+
+/// Reads inputs into one frame: tables directly, raw logs through the
+/// features pipeline.
+fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(FeatureFrame, Vec<String>)> {
+    let (tables, logs): (Vec<&String>, Vec<&String>) =
+        inputs.iter().partition(|p| is_table(p, args.id_column.as_deref()));
+    let mut frame = FeatureFrame::default();
+    let mut files = Vec::new();
+    for t in tables {
+        let f = FeatureFrame::read(Path::new(t), args.id_column.as_deref())?;
+        files.push(t.clone());
+        frame.append(f);
+    }
+    if !logs.is_empty() {
+        let logs: Vec<String> = logs.into_iter().cloned().collect();
+        let (sources, errors) = input::discover(&logs);
+        if let Some(e) = errors.first() {
+            bail!("{e}");
+        }
+        let features = FeatureConfig {
+            window_secs: args.window_secs.unwrap_or(3600),
+            business_hours: BusinessHours {
+                time_zone: args.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+                ..BusinessHours::default()
+            },
+        }
+        .check()
+        .map_err(anyhow::Error::msg)?;
+        let cfg = RunConfig {
+            format: args.format,
+            year: args.year,
+            field_map: Default::default(),
+            column_map: Default::default(),
+            features: Arc::new(features),
+            allowlist: Default::default(),
+            block_size: pipeline::DEFAULT_BLOCK_SIZE,
+            collect_events: false,
+            collect_compact: false,
+        };
+        let bar = progress_bar(quiet, "computing features");
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick()).map_err(anyhow::Error::msg)?;
+        bar.finish_and_clear();
+        if let Some((name, err)) = result.errors().next() {
+            bail!("{name}: {err}");
+        }
+        files.extend(result.file_names());
+        if !quiet {
+            eprintln!(
+                "loglynx-train: {} lines, {} events from {} log files",
+                result.stats.lines,
+                result.stats.events,
+                result.files.len()
+            );
+        }
+        frame.append(FeatureFrame::from_feature_table(&result.aggregator.finish()));
+    }
+    if frame.is_empty() {
+        bail!("the inputs hold no rows to train on");
+    }
+    Ok((frame, files))
+}
+
+fn progress_bar(quiet: bool, msg: &'static str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+    bar.set_message(msg);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+    let started = Instant::now();
+    let args = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+            let file: TrainArgs = toml::from_str(&text).with_context(|| format!("{}", p.display()))?;
+            args.merge(file)
+        }
+        None => args,
+    };
+    let config = args.model_config()?;
+    let (frame, files) = load_frame(&args.inputs, &args, quiet)?;
+    let seed = args.seed.unwrap_or(42);
+    let metadata = TrainingMetadata {
+        input_files: files,
+        time_range: time_range(&frame),
+        rows_per_set: Default::default(),
+        seed,
+        loglynx_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        notes: Default::default(),
+    };
+    let opts = TrainOptions {
+        config,
+        kinds: args.kinds.clone(),
+    };
+    let bar = progress_bar(quiet, "fitting models");
+    let bundle = fit_bundle(&frame, &opts, metadata).map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    bundle
+        .save(&args.output)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    let card_json = args.output.with_extension("card.json");
+    let card_md = args.output.with_extension("card.md");
+    write_atomic(
+        &card_json,
+        serde_json::to_string_pretty(&bundle.model_card())?.as_bytes(),
+    )?;
+    write_atomic(&card_md, bundle.model_card_markdown().as_bytes())?;
+
+    if let Some(labels_path) = &args.eval {
+        let labels = Labels::read(labels_path).map_err(anyhow::Error::msg)?;
+        let eval_frame = if args.eval_input.is_empty() {
+            frame.clone()
+        } else {
+            load_frame(&args.eval_input, &args, quiet)?.0
+        };
+        let report = evaluate(&bundle, &eval_frame, &labels)?;
+        print_evaluation(&report);
+        if let Some(p) = &args.eval_out {
+            write_atomic(p, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        }
+    }
+    if !quiet {
+        for set in &bundle.sets {
+            eprintln!(
+                "  {:<10} {:>8} rows  {:>2} features  threshold {:.4}  baseline alert rate {:.4}",
+                set.spec().entity_kind,
+                set.n_train_rows(),
+                set.spec().feature_names.len(),
+                set.threshold(),
+                set.baseline_alert_rate()
+            );
+        }
+        if let Some(note) = bundle.metadata.notes.get("skipped_kinds") {
+            eprintln!("  not trained (too few rows): {note}");
+        }
+        eprintln!(
+            "loglynx-train: {} model sets → {} (card: {}) in {:.2} s",
+            bundle.sets.len(),
+            args.output.display(),
+            card_md.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct KindEvaluation {
+    entity_kind: String,
+    #[serde(flatten)]
+    at_threshold: Evaluation,
+    best_f1: f64,
+    best_f1_threshold: f64,
+}
+
+fn evaluate(bundle: &ModelBundle, frame: &FeatureFrame, labels: &Labels) -> Result<Vec<KindEvaluation>> {
+    let (scores, _) = score_frame(bundle, frame).map_err(anyhow::Error::msg)?;
+    let mut out = Vec::new();
+    for set in &bundle.sets {
+        let kind = &set.spec().entity_kind;
+        let rows: Vec<usize> = scores
+            .iter()
+            .filter(|(r, _)| frame.kinds[*r] == *kind)
+            .map(|(r, _)| *r)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let s: Vec<f64> = scores
+            .iter()
+            .filter(|(r, _)| frame.kinds[*r] == *kind)
+            .map(|(_, s)| s.score)
+            .collect();
+        let y = labels.for_rows(frame, &rows);
+        let (t, f1) = metrics::best_f1_threshold(&s, &y);
+        out.push(KindEvaluation {
+            entity_kind: kind.clone(),
+            at_threshold: metrics::evaluate(&s, &y, set.threshold()),
+            best_f1: f1,
+            best_f1_threshold: t,
+        });
+    }
+    Ok(out)
+}
+
+fn print_evaluation(report: &[KindEvaluation]) {
+    println!("| entity kind | rows | anomalous | precision | recall | F1 | ROC-AUC | PR-AUC | best F1 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for k in report {
+        let e = &k.at_threshold;
+        println!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            k.entity_kind, e.rows, e.positives, e.precision, e.recall, e.f1, e.roc_auc, e.pr_auc, k.best_f1
+        );
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SequenceRun {
+    seed: u64,
+    model: &'static str,
+    #[serde(flatten)]
+    eval: Evaluation,
+}
+
+fn eval_sequences(args: SequenceArgs, quiet: bool) -> Result<()> {
+    let train = Sessions::read(&args.train).map_err(anyhow::Error::msg)?;
+    let normal = Sessions::read(&args.test_normal).map_err(anyhow::Error::msg)?;
+    let abnormal = Sessions::read(&args.test_abnormal).map_err(anyhow::Error::msg)?;
+    let vocab = train.vocabulary();
+    let train_frame = train.count_frame(&vocab);
+    let mut test_frame = normal.count_frame(&vocab);
+    test_frame.append(abnormal.count_frame(&vocab));
+    let labels: Vec<bool> = (0..test_frame.len()).map(|i| i >= normal.len()).collect();
+    let mut runs = Vec::new();
+    for seed in args.seed..args.seed + args.runs.max(1) {
+        for (model, kmeans) in [("isolation forest", false), ("k-means", true)] {
+            let mut cfg = ModelSetConfig::default().with_seed(seed);
+            if !kmeans {
+                cfg.kmeans = None;
+            }
+            let opts = TrainOptions {
+                config: cfg,
+                kinds: None,
+            };
+            let bundle = fit_bundle(&train_frame, &opts, TrainingMetadata::default()).map_err(anyhow::Error::msg)?;
+            let set = &bundle.sets[0];
+            let (scores, _) = score_frame(&bundle, &test_frame).map_err(anyhow::Error::msg)?;
+            let s: Vec<f64> = scores
+                .iter()
+                .map(|(_, r)| {
+                    if kmeans {
+                        r.kmeans_pct.unwrap_or(r.score)
+                    } else {
+                        r.iforest_pct
+                    }
+                })
+                .collect();
+            runs.push(SequenceRun {
+                seed,
+                model,
+                eval: metrics::evaluate(&s, &labels, set.threshold()),
+            });
+        }
+    }
+    if !quiet {
+        eprintln!(
+            "train {} sessions ({} event types), test {} normal + {} abnormal",
+            train.len(),
+            vocab.len(),
+            normal.len(),
+            abnormal.len()
+        );
+    }
+    println!("| model | runs | precision | recall | F1 | ROC-AUC | PR-AUC |");
+    println!("|---|---|---|---|---|---|---|");
+    for model in ["isolation forest", "k-means"] {
+        let r: Vec<&Evaluation> = runs.iter().filter(|x| x.model == model).map(|x| &x.eval).collect();
+        let mean = |f: fn(&Evaluation) -> f64| r.iter().map(|e| f(e)).sum::<f64>() / r.len() as f64;
+        println!(
+            "| {model} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            r.len(),
+            mean(|e| e.precision),
+            mean(|e| e.recall),
+            mean(|e| e.f1),
+            mean(|e| e.roc_auc),
+            mean(|e| e.pr_auc)
+        );
+    }
+    if let Some(p) = &args.output {
+        write_atomic(p, serde_json::to_string_pretty(&runs)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_file_fills_unset_flags_and_rejects_unknown_keys() {
+        let file: TrainArgs = toml::from_str("trees = 50\nseed = 9\nno_kmeans = true\n").unwrap();
+        let flags = TrainArgs {
+            seed: Some(1),
+            ..Default::default()
+        };
+        let merged = flags.merge(file);
+        assert_eq!(merged.seed, Some(1));
+        assert_eq!(merged.trees, Some(50));
+        assert!(merged.no_kmeans);
+        let err = toml::from_str::<TrainArgs>("tres = 50\n").unwrap_err().to_string();
+        assert!(err.contains("tres"), "{err}");
+    }
+}

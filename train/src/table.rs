@@ -1,0 +1,477 @@
+//! Feature tables in: loglynx's own (Parquet or CSV from `loglynx-features`,
+//! or a [`FeatureTable`] computed in-process) and any numeric table a data
+//! scientist brings (an id column plus numeric columns).
+//!
+//! This is the one place where tabular data becomes the models' matrix type:
+//! [`FeatureFrame::matrix`] copies the selected columns, explicitly, into an
+//! `ndarray` 0.16 `Array2<f64>` (the version linfa uses). Missing values
+//! travel as NaN; the models impute them with the baseline median.
+
+use std::path::{Path, PathBuf};
+
+use loglynx_features::aggregate::FeatureTable;
+use loglynx_models::ndarray::Array2;
+use polars::prelude::*;
+
+/// Entity kind given to rows of a generic table.
+pub const GENERIC_KIND: &str = "table";
+
+/// Errors reading a table.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: reading Parquet: {source}")]
+    Parquet { path: PathBuf, source: PolarsError },
+}
+
+/// Rows of entity-windows (or generic ids) with named numeric columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureFrame {
+    /// Entity kind per row (`user`, `source_ip`, `host`, or [`GENERIC_KIND`]).
+    pub kinds: Vec<String>,
+    /// Entity or id per row.
+    pub ids: Vec<String>,
+    /// Window start per row, UTC microseconds (absent in generic tables).
+    pub window_starts: Vec<Option<i64>>,
+    /// Window length in microseconds, when known.
+    pub window: Option<i64>,
+    /// Numeric column names.
+    pub names: Vec<String>,
+    /// One vector per name; NaN = missing.
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl FeatureFrame {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether this is a loglynx feature table (rows carry entity kinds).
+    pub fn is_loglynx(&self) -> bool {
+        self.kinds.iter().all(|k| k != GENERIC_KIND)
+    }
+
+    /// The rows of a [`FeatureTable`] computed in-process.
+    pub fn from_feature_table(t: &FeatureTable) -> Self {
+        FeatureFrame {
+            kinds: t.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+            ids: t.entities.clone(),
+            window_starts: t.window_starts.iter().map(|&s| Some(s)).collect(),
+            window: Some(t.window),
+            names: loglynx_features::registry::FEATURES
+                .iter()
+                .map(|f| f.name.to_owned())
+                .collect(),
+            columns: t.columns.clone(),
+        }
+    }
+
+    /// Entity kinds present, in first-seen order.
+    pub fn entity_kinds(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for k in &self.kinds {
+            if !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+
+    /// Row indices of one entity kind.
+    pub fn rows_of(&self, kind: &str) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.kinds[i] == kind).collect()
+    }
+
+    /// Column index of a name.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Whether a column has a value (not NaN) in any of `rows`.
+    pub fn has_values(&self, col: usize, rows: &[usize]) -> bool {
+        rows.iter().any(|&r| !self.columns[col][r].is_nan())
+    }
+
+    /// The explicit conversion to the models' matrix: `rows` × `names`.
+    pub fn matrix(&self, rows: &[usize], names: &[String]) -> Result<Array2<f64>, String> {
+        let cols: Vec<usize> = names
+            .iter()
+            .map(|n| self.column(n).ok_or_else(|| format!("the table has no column `{n}`")))
+            .collect::<Result<_, _>>()?;
+        Ok(Array2::from_shape_fn((rows.len(), cols.len()), |(i, j)| {
+            self.columns[cols[j]][rows[i]]
+        }))
+    }
+
+    /// Appends another frame's rows; columns are matched by name and a
+    /// column missing on one side is NaN there.
+    pub fn append(&mut self, other: FeatureFrame) {
+        if self.names.is_empty() && self.is_empty() {
+            *self = other;
+            return;
+        }
+        if self.window != other.window {
+            self.window = None;
+        }
+        let before = self.len();
+        for name in &other.names {
+            if self.column(name).is_none() {
+                self.names.push(name.clone());
+                self.columns.push(vec![f64::NAN; before]);
+            }
+        }
+        for (c, name) in self.names.iter().enumerate() {
+            match other.column(name) {
+                Some(oc) => self.columns[c].extend_from_slice(&other.columns[oc]),
+                None => self.columns[c].extend(std::iter::repeat_n(f64::NAN, other.len())),
+            }
+        }
+        self.kinds.extend(other.kinds);
+        self.ids.extend(other.ids);
+        self.window_starts.extend(other.window_starts);
+    }
+
+    /// Reads a Parquet or CSV table. A loglynx table is recognised by its
+    /// `entity_kind` and `entity` columns; any other table needs an id
+    /// column (`id_column`, else a column named `id`, else the first
+    /// non-numeric column) and uses every other numeric column.
+    pub fn read(path: &Path, id_column: Option<&str>) -> Result<FeatureFrame, TableError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let raw = match ext.as_str() {
+            "parquet" | "pq" => read_parquet(path)?,
+            _ => read_csv(path)?,
+        };
+        raw.into_frame(path, id_column)
+    }
+}
+
+/// A column as read, before we know which columns are features.
+enum RawColumn {
+    Numeric(Vec<f64>),
+    Text(Vec<Option<String>>),
+    /// Timestamps, UTC microseconds.
+    Time(Vec<Option<i64>>),
+}
+
+struct RawTable {
+    names: Vec<String>,
+    columns: Vec<RawColumn>,
+    height: usize,
+}
+
+fn read_parquet(path: &Path) -> Result<RawTable, TableError> {
+    let pq = |source| TableError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let df = ParquetReader::new(file).finish().map_err(pq)?;
+    let mut names = Vec::new();
+    let mut columns = Vec::new();
+    for col in df.columns() {
+        names.push(col.name().to_string());
+        let dtype = col.dtype();
+        let raw = if dtype.is_primitive_numeric() || dtype == &DataType::Boolean {
+            let c = col.cast(&DataType::Float64).map_err(pq)?;
+            RawColumn::Numeric(c.f64().map_err(pq)?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+        } else if let DataType::Datetime(unit, _) = dtype {
+            let per_us = match unit {
+                TimeUnit::Nanoseconds => 1_000,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => -1_000,
+            };
+            let c = col.cast(&DataType::Int64).map_err(pq)?;
+            RawColumn::Time(
+                c.i64()
+                    .map_err(pq)?
+                    .iter()
+                    .map(|v| v.map(|x| if per_us > 0 { x / per_us } else { x * -per_us }))
+                    .collect(),
+            )
+        } else {
+            let c = col.cast(&DataType::String).map_err(pq)?;
+            RawColumn::Text(c.str().map_err(pq)?.iter().map(|v| v.map(str::to_owned)).collect())
+        };
+        columns.push(raw);
+    }
+    Ok(RawTable {
+        names,
+        columns,
+        height: df.height(),
+    })
+}
+
+/// Splits CSV text into records (RFC 4180: quotes, doubled quotes, line
+/// breaks inside quotes; CRLF or LF).
+pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut in_quotes = false;
+    let mut line = 1;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => in_quotes = true,
+            ',' => record.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+                line += 1;
+                any = false;
+            }
+            _ => field.push(c),
+        }
+    }
+    if in_quotes {
+        return Err(format!("line {line}: a quoted field is not closed"));
+    }
+    if any {
+        record.push(field);
+        records.push(record);
+    }
+    Ok(records)
+}
+
+fn read_csv(path: &Path) -> Result<RawTable, TableError> {
+    let invalid = |reason: String| TableError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut records = parse_csv(&text).map_err(invalid)?.into_iter();
+    let names: Vec<String> = records.next().ok_or_else(|| invalid("empty table".into()))?;
+    let rows: Vec<Vec<String>> = records.filter(|r| !(r.len() == 1 && r[0].trim().is_empty())).collect();
+    for (i, r) in rows.iter().enumerate() {
+        if r.len() != names.len() {
+            return Err(invalid(format!(
+                "line {}: {} fields, the header has {}",
+                i + 2,
+                r.len(),
+                names.len()
+            )));
+        }
+    }
+    let mut columns = Vec::new();
+    for (c, name) in names.iter().enumerate() {
+        let values: Vec<&str> = rows.iter().map(|r| r[c].trim()).collect();
+        let numeric: Option<Vec<f64>> = values
+            .iter()
+            .map(|v| {
+                if v.is_empty() {
+                    Some(f64::NAN)
+                } else {
+                    v.parse::<f64>().ok()
+                }
+            })
+            .collect();
+        let is_time = name == "window_start" || name == "window_end";
+        columns.push(match numeric {
+            Some(n) if !is_time => RawColumn::Numeric(n),
+            _ if is_time => RawColumn::Time(
+                values
+                    .iter()
+                    .map(|v| loglynx_features::json::parse_timestamp(v))
+                    .collect(),
+            ),
+            _ => RawColumn::Text(values.iter().map(|v| (!v.is_empty()).then(|| v.to_string())).collect()),
+        });
+    }
+    Ok(RawTable {
+        names,
+        columns,
+        height: rows.len(),
+    })
+}
+
+impl RawTable {
+    fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    fn text(&self, i: usize) -> Vec<String> {
+        match &self.columns[i] {
+            RawColumn::Text(v) => v.iter().map(|s| s.clone().unwrap_or_default()).collect(),
+            RawColumn::Numeric(v) => v.iter().map(|x| format!("{x}")).collect(),
+            RawColumn::Time(v) => v.iter().map(|t| t.map(|t| t.to_string()).unwrap_or_default()).collect(),
+        }
+    }
+
+    fn into_frame(self, path: &Path, id_column: Option<&str>) -> Result<FeatureFrame, TableError> {
+        let invalid = |reason: String| TableError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let loglynx =
+            self.position("entity_kind").is_some() && self.position("entity").is_some() && id_column.is_none();
+        let (kinds, ids, id_cols) = if loglynx {
+            let k = self.position("entity_kind").expect("checked");
+            let e = self.position("entity").expect("checked");
+            let kinds = self.text(k);
+            if let Some(bad) = kinds
+                .iter()
+                .find(|k| loglynx_features::registry::EntityKind::parse(k).is_none())
+            {
+                return Err(invalid(format!("unknown entity_kind `{bad}`")));
+            }
+            (kinds, self.text(e), vec![k, e])
+        } else {
+            let id = match id_column {
+                Some(name) => self
+                    .position(name)
+                    .ok_or_else(|| invalid(format!("no id column `{name}` (columns: {})", self.names.join(", "))))?,
+                None => self
+                    .position("id")
+                    .or_else(|| self.columns.iter().position(|c| !matches!(c, RawColumn::Numeric(_))))
+                    .ok_or_else(|| invalid("no id column: name one with --id-column".into()))?,
+            };
+            (vec![GENERIC_KIND.to_owned(); self.height], self.text(id), vec![id])
+        };
+        let window_starts = match self.position("window_start").map(|i| &self.columns[i]) {
+            Some(RawColumn::Time(v)) => v.clone(),
+            _ => vec![None; self.height],
+        };
+        let window = match (self.position("window_start"), self.position("window_end")) {
+            (Some(s), Some(e)) => match (&self.columns[s], &self.columns[e]) {
+                (RawColumn::Time(s), RawColumn::Time(e)) => {
+                    s.first().zip(e.first()).and_then(|(s, e)| Some((*e)? - (*s)?))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut names = Vec::new();
+        let mut columns = Vec::new();
+        for (i, (name, col)) in self.names.iter().zip(self.columns).enumerate() {
+            if id_cols.contains(&i) {
+                continue;
+            }
+            if let RawColumn::Numeric(v) = col {
+                if v.iter().any(|x| x.is_infinite()) {
+                    return Err(invalid(format!("column `{name}` holds an infinite value")));
+                }
+                names.push(name.clone());
+                columns.push(v);
+            }
+        }
+        if names.is_empty() {
+            return Err(invalid("no numeric columns to train on".into()));
+        }
+        Ok(FeatureFrame {
+            kinds,
+            ids,
+            window_starts,
+            window,
+            names,
+            columns,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_records_with_quotes_and_breaks() {
+        let recs = parse_csv("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\n\"multi\nline\",3").unwrap();
+        assert_eq!(
+            recs,
+            vec![vec!["a", "b"], vec!["x,1", "say \"hi\""], vec!["multi\nline", "3"]]
+        );
+        assert!(parse_csv("a\n\"open").is_err());
+    }
+
+    #[test]
+    fn generic_numeric_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "session,e1,e2,label_text\ns1,3,0,x\ns2,1,,y\n").unwrap();
+        let f = FeatureFrame::read(&p, None).unwrap();
+        assert_eq!(f.ids, vec!["s1", "s2"]);
+        assert_eq!(f.names, vec!["e1", "e2"]);
+        assert!(f.columns[1][1].is_nan());
+        assert!(!f.is_loglynx());
+        let m = f.matrix(&[1, 0], &["e1".to_owned()]).unwrap();
+        assert_eq!(m.into_raw_vec_and_offset().0, vec![1.0, 3.0]);
+    }
+
+    #[test]
+    fn bad_tables_name_the_file_and_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        std::fs::write(&p, "id,x\na,1,2\n").unwrap();
+        let e = FeatureFrame::read(&p, None).unwrap_err().to_string();
+        assert!(e.contains("bad.csv") && e.contains("line 2"), "{e}");
+        std::fs::write(&p, "id,x\na,inf\n").unwrap();
+        assert!(FeatureFrame::read(&p, None)
+            .unwrap_err()
+            .to_string()
+            .contains("infinite"));
+        std::fs::write(&p, "id,name\na,b\n").unwrap();
+        assert!(FeatureFrame::read(&p, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no numeric"));
+    }
+
+    #[test]
+    fn append_matches_columns_by_name() {
+        let mut a = FeatureFrame {
+            kinds: vec!["table".into()],
+            ids: vec!["a".into()],
+            window_starts: vec![None],
+            window: None,
+            names: vec!["x".into()],
+            columns: vec![vec![1.0]],
+        };
+        let b = FeatureFrame {
+            kinds: vec!["table".into()],
+            ids: vec!["b".into()],
+            window_starts: vec![None],
+            window: None,
+            names: vec!["y".into(), "x".into()],
+            columns: vec![vec![5.0], vec![2.0]],
+        };
+        a.append(b);
+        assert_eq!(a.names, vec!["x", "y"]);
+        assert_eq!(a.columns[0], vec![1.0, 2.0]);
+        assert!(a.columns[1][0].is_nan());
+        assert_eq!(a.columns[1][1], 5.0);
+    }
+}
