@@ -54,6 +54,15 @@ pub struct FeatureConfig {
     pub window_secs: u64,
     /// Business hours for `off_hours_share`.
     pub business_hours: BusinessHours,
+    /// Novelty features (`new_*`) count nothing during this many seconds
+    /// from the start of the data: everything is new before there is a
+    /// history to compare with.
+    #[serde(default = "default_novelty_warmup")]
+    pub novelty_warmup_secs: u64,
+}
+
+fn default_novelty_warmup() -> u64 {
+    86_400
 }
 
 impl Default for FeatureConfig {
@@ -61,6 +70,7 @@ impl Default for FeatureConfig {
         FeatureConfig {
             window_secs: 3600,
             business_hours: BusinessHours::default(),
+            novelty_warmup_secs: default_novelty_warmup(),
         }
     }
 }
@@ -157,21 +167,23 @@ struct WindowAcc {
     public_source: u32,
     account_changes: u32,
     scan_events: u32,
-    users: Counts<u64>,
+    users: Counts<u64, 1>,
     hosts: Distinct,
     sources: Distinct,
-    per_minute: Counts<u32>,
-    min_ts: Micros,
-    max_ts: Micros,
-    /// First and last timestamps in input order, for gaps across merges.
-    first_in_order: Micros,
-    last_in_order: Micros,
-    /// `i64::MAX` until two events were seen.
-    min_gap: Micros,
-    /// `i64::MAX` without failures.
-    first_failure: Micros,
-    /// `i64::MIN` without successes.
-    last_success: Micros,
+    per_minute: Counts<u32, 2>,
+    // Times are milliseconds from the window start (a window is at most
+    // 31 days, which fits in u32).
+    min_ms: u32,
+    max_ms: u32,
+    /// First and last times in input order, for gaps across merges.
+    first_in_order: u32,
+    last_in_order: u32,
+    /// `u32::MAX` until two events were seen.
+    min_gap: u32,
+    /// `u32::MAX` without failures.
+    first_failure: u32,
+    /// Time of the last success plus one; 0 without successes.
+    last_success_plus1: u32,
 }
 
 /// What one event contributes, computed once for all three entity kinds.
@@ -194,7 +206,7 @@ struct EventFacts {
 }
 
 impl WindowAcc {
-    fn new(t: Micros) -> Self {
+    fn new(t: u32) -> Self {
         WindowAcc {
             events: 0,
             failures: 0,
@@ -211,26 +223,27 @@ impl WindowAcc {
             hosts: Distinct::default(),
             sources: Distinct::default(),
             per_minute: Counts::default(),
-            min_ts: t,
-            max_ts: t,
+            min_ms: t,
+            max_ms: t,
             first_in_order: t,
             last_in_order: t,
-            min_gap: i64::MAX,
-            first_failure: i64::MAX,
-            last_success: i64::MIN,
+            min_gap: u32::MAX,
+            first_failure: u32::MAX,
+            last_success_plus1: 0,
         }
     }
 
     fn add(&mut self, kind: EntityKind, f: &EventFacts, window_start: Micros) {
+        let t = ((f.t - window_start) / 1000) as u32;
         if self.events > 0 {
-            let gap = if f.n > 1 { 0 } else { (f.t - self.last_in_order).abs() };
+            let gap = if f.n > 1 { 0 } else { t.abs_diff(self.last_in_order) };
             self.min_gap = self.min_gap.min(gap);
         } else if f.n > 1 {
             self.min_gap = 0;
         }
-        self.min_ts = self.min_ts.min(f.t);
-        self.max_ts = self.max_ts.max(f.t);
-        self.last_in_order = f.t;
+        self.min_ms = self.min_ms.min(t);
+        self.max_ms = self.max_ms.max(t);
+        self.last_in_order = t;
         let n = f.n;
         self.events += n;
         self.failures += n * u32::from(f.failure);
@@ -244,10 +257,10 @@ impl WindowAcc {
         self.account_changes += n * u32::from(f.account_change);
         self.scan_events += n * u32::from(f.scan);
         if f.failure {
-            self.first_failure = self.first_failure.min(f.t);
+            self.first_failure = self.first_failure.min(t);
         }
         if f.success {
-            self.last_success = self.last_success.max(f.t);
+            self.last_success_plus1 = self.last_success_plus1.max(t + 1);
         }
         if kind != EntityKind::User {
             if let Some(u) = f.user {
@@ -270,10 +283,10 @@ impl WindowAcc {
 
     /// Adds `later` (aggregated over later input) into `self`.
     fn merge(&mut self, later: WindowAcc) {
-        let gap = (later.first_in_order - self.last_in_order).abs();
+        let gap = later.first_in_order.abs_diff(self.last_in_order);
         self.min_gap = self.min_gap.min(later.min_gap).min(gap);
-        self.min_ts = self.min_ts.min(later.min_ts);
-        self.max_ts = self.max_ts.max(later.max_ts);
+        self.min_ms = self.min_ms.min(later.min_ms);
+        self.max_ms = self.max_ms.max(later.max_ms);
         self.last_in_order = later.last_in_order;
         self.events += later.events;
         self.failures += later.failures;
@@ -287,7 +300,7 @@ impl WindowAcc {
         self.account_changes += later.account_changes;
         self.scan_events += later.scan_events;
         self.first_failure = self.first_failure.min(later.first_failure);
-        self.last_success = self.last_success.max(later.last_success);
+        self.last_success_plus1 = self.last_success_plus1.max(later.last_success_plus1);
         self.users.extend(later.users);
         self.hosts.extend(later.hosts);
         self.sources.extend(later.sources);
@@ -311,6 +324,8 @@ pub struct Aggregator {
     host_source_first: FxHashMap<(u64, u64), Micros>,
     /// Off-hours answer cached per 15-minute slot (offsets are whole quarters).
     off_hours_cache: (i64, bool),
+    /// Earliest event time seen.
+    data_start: Micros,
 }
 
 const SLOT: Micros = 15 * MICROS_PER_MINUTE;
@@ -324,6 +339,7 @@ impl Aggregator {
             user_host_first: FxHashMap::default(),
             host_source_first: FxHashMap::default(),
             off_hours_cache: (i64::MIN, false),
+            data_start: i64::MAX,
         }
     }
 
@@ -373,6 +389,7 @@ impl Aggregator {
                 Action::NoIdentification | Action::ReverseMappingFailed | Action::MaxAuthAttempts
             ),
         };
+        self.data_start = self.data_start.min(ev.timestamp);
         let window = self.cfg.window;
         let start = ev.timestamp.div_euclid(window) * window;
         for (kind, key) in [
@@ -401,6 +418,7 @@ impl Aggregator {
 
     /// Adds the state of `later`, aggregated over input that follows this one's.
     pub fn merge(&mut self, later: Aggregator) {
+        self.data_start = self.data_start.min(later.data_start);
         for (mine, theirs) in self.entities.iter_mut().zip(later.entities) {
             for (key, windows) in theirs {
                 match mine.get_mut(&key) {
@@ -440,10 +458,20 @@ impl Aggregator {
     /// Computes the features of every entity-window, sorted by kind, entity
     /// and window start.
     pub fn finish(self) -> FeatureTable {
+        let mut table = FeatureTable::new(self.cfg.window);
+        self.finish_chunks(usize::MAX, |chunk| table.append(chunk));
+        table
+    }
+
+    /// Like [`Aggregator::finish`], but hands the rows over in chunks of at
+    /// most `chunk_rows` while the aggregation state is freed, so the whole
+    /// table never has to be in memory.
+    pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
         let window = self.cfg.window;
         let window_s = window as f64 / MICROS_PER_SECOND as f64;
-        let mut table = FeatureTable::new(window);
-        table.reserve(self.windows());
+        let novel_from = self
+            .data_start
+            .saturating_add(self.cfg.config.novelty_warmup_secs as i64 * MICROS_PER_SECOND);
         let Aggregator {
             entities: by_kind,
             user_source_first,
@@ -451,6 +479,8 @@ impl Aggregator {
             host_source_first,
             ..
         } = self;
+        let chunk_rows = chunk_rows.max(1);
+        let mut table = FeatureTable::new(window);
         for (kind, entities) in EntityKind::ALL.into_iter().zip(by_kind) {
             // Consumed in entity order, so state is freed as rows are made.
             let mut entities: Vec<(Box<str>, Windows)> = entities.into_iter().collect();
@@ -459,13 +489,13 @@ impl Aggregator {
                 let eh = name_hash(&entity);
                 for (start, acc) in windows {
                     let end = start + window;
-                    let is_new = |first: Option<&Micros>| first.is_some_and(|&t| t >= start && t < end);
+                    let is_new =
+                        |first: Option<&Micros>| first.is_some_and(|&t| t >= start && t < end && t >= novel_from);
                     let attempts = acc.failures + acc.successes;
                     let (mean_gap, min_gap) = if acc.events >= 2 {
-                        let mean =
-                            (acc.max_ts - acc.min_ts) as f64 / f64::from(acc.events - 1) / MICROS_PER_SECOND as f64;
-                        let min = if acc.min_gap == i64::MAX { 0 } else { acc.min_gap };
-                        (mean, min as f64 / MICROS_PER_SECOND as f64)
+                        let mean = f64::from(acc.max_ms - acc.min_ms) / f64::from(acc.events - 1) / 1000.0;
+                        let min = if acc.min_gap == u32::MAX { 0 } else { acc.min_gap };
+                        (mean, f64::from(min) / 1000.0)
                     } else {
                         (window_s, window_s)
                     };
@@ -532,7 +562,11 @@ impl Aggregator {
                         f64::from(acc.sudo),
                         f64::from(acc.sudo_failures),
                         f64::from(acc.sessions),
-                        f64::from(u8::from(acc.last_success > acc.first_failure)),
+                        f64::from(u8::from(
+                            acc.last_success_plus1 > 0
+                                && acc.first_failure != u32::MAX
+                                && acc.last_success_plus1 - 1 > acc.first_failure,
+                        )),
                         share(acc.off_hours),
                         f64::from(acc.per_minute.max_count()),
                         mean_gap,
@@ -546,10 +580,15 @@ impl Aggregator {
                         f64::from(acc.scan_events),
                     ];
                     table.push(kind, &entity, start, &all);
+                    if table.len() >= chunk_rows {
+                        emit(std::mem::replace(&mut table, FeatureTable::new(window)));
+                    }
                 }
             }
         }
-        table
+        if !table.is_empty() {
+            emit(table);
+        }
     }
 }
 
@@ -564,7 +603,7 @@ fn window_acc(windows: &mut Windows, start: Micros, t: Micros) -> &mut WindowAcc
         _ => match windows.binary_search_by_key(&start, |w| w.0) {
             Ok(i) => i,
             Err(i) => {
-                windows.insert(i, (start, WindowAcc::new(t)));
+                windows.insert(i, (start, WindowAcc::new(((t - start) / 1000) as u32)));
                 i
             }
         },
@@ -606,15 +645,20 @@ impl FeatureTable {
         self.kinds.is_empty()
     }
 
-    fn reserve(&mut self, rows: usize) {
-        self.kinds.reserve_exact(rows);
-        self.entities.reserve_exact(rows);
-        self.window_starts.reserve_exact(rows);
-        for c in &mut self.columns {
-            c.reserve_exact(rows);
+    /// Appends the rows of `other` (same window length).
+    pub fn append(&mut self, mut other: FeatureTable) {
+        if self.is_empty() {
+            *self = other;
+            return;
         }
-        self.source_scope.reserve_exact(rows);
-        self.asset_criticality.reserve_exact(rows);
+        self.kinds.append(&mut other.kinds);
+        self.entities.append(&mut other.entities);
+        self.window_starts.append(&mut other.window_starts);
+        for (a, b) in self.columns.iter_mut().zip(other.columns.iter_mut()) {
+            a.append(b);
+        }
+        self.source_scope.append(&mut other.source_scope);
+        self.asset_criticality.append(&mut other.asset_criticality);
     }
 
     fn push(&mut self, kind: EntityKind, entity: &str, start: Micros, values: &[f64]) {

@@ -774,7 +774,8 @@ fn decode_windows<'a>(
             ev.auth_method = text("AuthenticationPackageName").and_then(|p| match p.to_ascii_lowercase().as_str() {
                 "ntlm" => Some(AuthMethod::Ntlm),
                 "kerberos" => Some(AuthMethod::Kerberos),
-                _ => None,
+                "" | "-" => None,
+                _ => Some(AuthMethod::Other),
             });
             ev.user_invalid = id == 4625
                 && (status("SubStatus") == Some(STATUS_NO_SUCH_USER) || status("Status") == Some(STATUS_NO_SUCH_USER));

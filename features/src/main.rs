@@ -217,6 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             days: parse_range(&cli.business_days, "--business-days")?,
             time_zone: cli.time_zone.clone(),
         },
+        ..FeatureConfig::default()
     }
     .check()
     .map_err(anyhow::Error::msg)?;
@@ -305,17 +306,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let stats = result.stats.clone();
     let windows = result.aggregator.windows();
-    let mut table = result.aggregator.finish();
-    if let Some(inv) = &assets {
-        table.enrich_assets(inv);
-    }
-    tracing::info!(
-        seconds = started.elapsed().as_secs_f64(),
-        rows = table.len(),
-        "features computed"
-    );
-    output::write_features(&table, &cli.output, output_format)?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "features written");
+    // Rows are written in chunks while the aggregation state is freed; a
+    // writer thread encodes one chunk while the next is computed.
+    let mut writer = output::FeatureWriter::create(&cli.output, output_format)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<loglynx_features::aggregate::FeatureTable>(1);
+    let aggregator = result.aggregator;
+    let written: Result<u64> = std::thread::scope(|scope| {
+        let handle = scope.spawn(move || -> Result<u64> {
+            for chunk in rx {
+                writer.write(&chunk)?;
+            }
+            let rows = writer.rows;
+            writer.finish()?;
+            Ok(rows)
+        });
+        aggregator.finish_chunks(256 * 1024, |mut chunk| {
+            if let Some(inv) = &assets {
+                chunk.enrich_assets(inv);
+            }
+            // A send fails only when the writer stopped on an error, which
+            // the join below reports.
+            let _ = tx.send(chunk);
+        });
+        drop(tx);
+        handle.join().expect("writer thread")
+    });
+    let rows = written?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), rows, "features written");
     let events_written = match events_writer {
         Some(w) => Some(w.finish()?),
         None => None,
@@ -345,7 +362,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "unrecognized_share": stats.unrecognized_share(),
             "skipped": stats.skipped,
             "entity_windows": windows,
-            "rows": table.len(),
+            "rows": rows,
             "output": cli.output,
             "events_out": cli.events_out,
             "seconds": elapsed,

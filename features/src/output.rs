@@ -183,53 +183,125 @@ const PARQUET_CHUNK: usize = 256 * 1024;
 
 /// Writes a feature table in `format` to `path`, atomically.
 pub fn write_features(table: &FeatureTable, path: &Path, format: TableFormat) -> Result<(), OutputError> {
-    let mut out = AtomicFile::create(path)?;
-    let pq = |source| OutputError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    match format {
-        TableFormat::Parquet => {
-            let file = out.file().try_clone().map_err(io_err(path))?;
-            let first = feature_dataframe(table, 0..table.len().min(PARQUET_CHUNK)).map_err(pq)?;
-            let mut writer = ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Zstd(None))
-                .batched(first.schema())
-                .map_err(pq)?;
-            writer.write_batch(&first).map_err(pq)?;
-            drop(first);
-            let mut at = PARQUET_CHUNK;
-            while at < table.len() {
-                let end = (at + PARQUET_CHUNK).min(table.len());
-                let df = feature_dataframe(table, at..end).map_err(pq)?;
-                writer.write_batch(&df).map_err(pq)?;
-                at = end;
-            }
-            writer.finish().map_err(pq)?;
-        }
-        TableFormat::Csv => {
-            let mut w = BufWriter::new(out.file());
-            write_features_csv(table, &mut w).map_err(io_err(path))?;
-            w.flush().map_err(io_err(path))?;
-        }
-        TableFormat::Ndjson => {
-            let mut w = BufWriter::new(out.file());
-            write_features_ndjson(table, &mut w).map_err(io_err(path))?;
-            w.flush().map_err(io_err(path))?;
-        }
+    let mut w = FeatureWriter::create(path, format)?;
+    w.write(table)?;
+    w.finish()
+}
+
+enum FeatureSink {
+    Parquet(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>),
+    Text(BufWriter<File>, TableFormat, bool),
+}
+
+/// Streams a feature table to a file chunk by chunk, atomically: the file
+/// appears on [`FeatureWriter::finish`].
+pub struct FeatureWriter {
+    out: AtomicFile,
+    sink: FeatureSink,
+    pub rows: u64,
+}
+
+impl FeatureWriter {
+    pub fn create(path: &Path, format: TableFormat) -> Result<Self, OutputError> {
+        let mut out = AtomicFile::create(path)?;
+        let sink = match format {
+            TableFormat::Parquet => FeatureSink::Parquet(None),
+            f => FeatureSink::Text(BufWriter::new(out.file().try_clone().map_err(io_err(path))?), f, false),
+        };
+        Ok(FeatureWriter { out, sink, rows: 0 })
     }
-    out.commit()
+
+    pub fn write(&mut self, table: &FeatureTable) -> Result<(), OutputError> {
+        let path = self.out.path().to_path_buf();
+        let pq = |source| OutputError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        match &mut self.sink {
+            FeatureSink::Parquet(writer) => {
+                let mut at = 0;
+                loop {
+                    let end = (at + PARQUET_CHUNK).min(table.len());
+                    let df = feature_dataframe(table, at..end).map_err(pq)?;
+                    if writer.is_none() {
+                        let file = self.out.file().try_clone().map_err(io_err(&path))?;
+                        *writer = Some(Box::new(
+                            ParquetWriter::new(file)
+                                .with_compression(ParquetCompression::Zstd(None))
+                                .batched(df.schema())
+                                .map_err(pq)?,
+                        ));
+                    }
+                    if end > at || table.is_empty() {
+                        writer.as_mut().expect("set above").write_batch(&df).map_err(pq)?;
+                    }
+                    at = end;
+                    if at >= table.len() {
+                        break;
+                    }
+                }
+            }
+            FeatureSink::Text(w, format, header) => {
+                let res = match format {
+                    TableFormat::Csv => {
+                        if !*header {
+                            write_features_csv_header(w).map_err(io_err(&path))?;
+                        }
+                        write_features_csv_rows(table, w)
+                    }
+                    _ => write_features_ndjson(table, w),
+                };
+                res.map_err(io_err(&path))?;
+                *header = true;
+            }
+        }
+        self.rows += table.len() as u64;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        let path = self.out.path().to_path_buf();
+        match &mut self.sink {
+            FeatureSink::Parquet(writer) => {
+                if writer.is_none() {
+                    self.write(&FeatureTable::new(0))?;
+                }
+                if let FeatureSink::Parquet(Some(w)) = &mut self.sink {
+                    w.finish().map_err(|source| OutputError::Parquet {
+                        path: path.clone(),
+                        source,
+                    })?;
+                }
+            }
+            FeatureSink::Text(w, format, header) => {
+                if *format == TableFormat::Csv && !*header {
+                    write_features_csv_header(w).map_err(io_err(&path))?;
+                }
+                w.flush().map_err(io_err(&path))?;
+            }
+        }
+        drop(self.sink);
+        self.out.commit()
+    }
 }
 
 /// Writes the feature table as CSV with a header row.
 pub fn write_features_csv(table: &FeatureTable, w: &mut dyn Write) -> io::Result<()> {
+    write_features_csv_header(w)?;
+    write_features_csv_rows(table, w)
+}
+
+fn write_features_csv_header(w: &mut dyn Write) -> io::Result<()> {
     let header: Vec<&str> = KEY_COLUMNS
         .iter()
         .copied()
         .chain(FEATURES.iter().map(|f| f.name))
         .chain(crate::registry::CONTEXT_COLUMNS.iter().copied())
         .collect();
-    writeln!(w, "{}", header.join(","))?;
+    writeln!(w, "{}", header.join(","))
+}
+
+fn write_features_csv_rows(table: &FeatureTable, w: &mut dyn Write) -> io::Result<()> {
     for i in 0..table.len() {
         let start = table.window_starts[i];
         write!(

@@ -211,39 +211,71 @@ fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileC
 pub fn run(
     sources: &[Source],
     cfg: &RunConfig,
-    mut on_batch: impl FnMut(&EventBatch) -> Result<(), String>,
+    on_batch: impl FnMut(&EventBatch) -> Result<(), String> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, String> {
     let batch_blocks = rayon::current_num_threads().max(1) * 2;
-    let mut aggregator = Aggregator::new(cfg.features.clone());
-    let mut stats = LineStats::default();
+    let aggregator = Aggregator::new(cfg.features.clone());
+    let stats = LineStats::default();
     let mut files: Vec<FileReport> = Vec::new();
     let mut contexts: Vec<Option<FileContext>> = Vec::new();
     let mut pending: Vec<Block> = Vec::new();
-    let mut compact = cfg.collect_compact.then(CompactLog::default);
+    let compact = cfg.collect_compact.then(CompactLog::default);
 
-    let mut flush = |pending: &mut Vec<Block>,
-                     contexts: &[Option<FileContext>],
-                     aggregator: &mut Aggregator,
-                     stats: &mut LineStats,
-                     compact: &mut Option<CompactLog>|
-     -> Result<(), String> {
-        let outputs: Vec<BlockOutput> = pending
-            .par_iter()
-            .map(|b| process_block(b, contexts[b.file as usize].as_ref().expect("context set"), cfg))
-            .collect();
-        for (block, out) in pending.drain(..).zip(outputs) {
-            progress(block.data.len() as u64);
-            aggregator.merge(out.aggregator);
-            stats.merge(out.stats);
-            if let Some(events) = out.events {
-                on_batch(&events)?;
+    // Merging a batch's results runs while the next batch is decoded, so
+    // both cores stay busy; merge order is still input order.
+    struct Merger<'f, F> {
+        aggregator: Aggregator,
+        stats: LineStats,
+        compact: Option<CompactLog>,
+        on_batch: F,
+        progress: &'f (dyn Fn(u64) + Sync),
+    }
+    impl<F: FnMut(&EventBatch) -> Result<(), String>> Merger<'_, F> {
+        fn merge(&mut self, outputs: Vec<(u64, BlockOutput)>) -> Result<(), String> {
+            for (bytes, out) in outputs {
+                (self.progress)(bytes);
+                self.aggregator.merge(out.aggregator);
+                self.stats.merge(out.stats);
+                if let Some(events) = out.events {
+                    (self.on_batch)(&events)?;
+                }
+                if let (Some(log), Some(batch)) = (self.compact.as_mut(), out.compact) {
+                    log.append(batch);
+                }
             }
-            if let (Some(log), Some(batch)) = (compact.as_mut(), out.compact) {
-                log.append(batch);
-            }
+            Ok(())
         }
-        Ok(())
+    }
+    let mut merger = Merger {
+        aggregator,
+        stats,
+        compact,
+        on_batch,
+        progress,
+    };
+    let mut decoded: Vec<(u64, BlockOutput)> = Vec::new();
+    let flush = |pending: &mut Vec<Block>,
+                 contexts: &[Option<FileContext>],
+                 decoded: &mut Vec<(u64, BlockOutput)>,
+                 merger: &mut Merger<'_, _>|
+     -> Result<(), String> {
+        let previous = std::mem::take(decoded);
+        let (outputs, merged) = rayon::join(
+            || {
+                pending
+                    .par_iter()
+                    .map(|b| {
+                        let ctx = contexts[b.file as usize].as_ref().expect("context set");
+                        (b.data.len() as u64, process_block(b, ctx, cfg))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || merger.merge(previous),
+        );
+        pending.clear();
+        *decoded = outputs;
+        merged
     };
 
     for source in sources {
@@ -281,7 +313,7 @@ pub fn run(
                     files[file as usize].bytes += block.data.len() as u64;
                     pending.push(block);
                     if pending.len() >= batch_blocks {
-                        flush(&mut pending, &contexts, &mut aggregator, &mut stats, &mut compact)?;
+                        flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
                     }
                 }
                 Ok(None) => break,
@@ -293,11 +325,12 @@ pub fn run(
             }
         }
     }
-    flush(&mut pending, &contexts, &mut aggregator, &mut stats, &mut compact)?;
+    flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
+    merger.merge(decoded)?;
     Ok(RunResult {
-        aggregator,
-        compact,
-        stats,
+        aggregator: merger.aggregator,
+        compact: merger.compact,
+        stats: merger.stats,
         files,
     })
 }

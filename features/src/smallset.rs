@@ -67,20 +67,20 @@ impl Distinct {
     }
 }
 
-/// Counts per key (user name hash, minute of the window).
+/// Counts per key (user name hash, minute of the window); `N` inline.
 #[derive(Debug, Clone)]
-pub enum Counts<K: Copy + Eq + std::hash::Hash> {
-    Few(SmallVec<[(K, u32); 2]>),
+pub enum Counts<K: Copy + Eq + std::hash::Hash, const N: usize> {
+    Few(SmallVec<[(K, u32); N]>),
     Many(Box<FxHashMap<K, u32>>),
 }
 
-impl<K: Copy + Eq + std::hash::Hash> Default for Counts<K> {
+impl<K: Copy + Eq + std::hash::Hash, const N: usize> Default for Counts<K, N> {
     fn default() -> Self {
         Counts::Few(SmallVec::new())
     }
 }
 
-impl<K: Copy + Eq + std::hash::Hash> Counts<K> {
+impl<K: Copy + Eq + std::hash::Hash, const N: usize> Counts<K, N> {
     pub fn add(&mut self, k: K, n: u32) {
         match self {
             Counts::Few(few) => {
@@ -120,7 +120,7 @@ impl<K: Copy + Eq + std::hash::Hash> Counts<K> {
         self.iter().map(|(_, c)| c).max().unwrap_or(0)
     }
 
-    pub fn extend(&mut self, other: Counts<K>) {
+    pub fn extend(&mut self, other: Counts<K, N>) {
         for (k, n) in other.iter() {
             self.add(k, n);
         }
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn counts_add_up_across_the_switch() {
-        let mut c: Counts<u32> = Counts::default();
+        let mut c: Counts<u32, 2> = Counts::default();
         for i in 0..60u32 {
             c.add(i, 1);
             c.add(i % 3, 2);

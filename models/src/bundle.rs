@@ -43,6 +43,10 @@ pub struct ModelBundle {
     pub spec_version: u32,
     pub sets: Vec<ModelSet>,
     pub metadata: TrainingMetadata,
+    /// Terms seen in the baseline, for new-term detection: key = the fields
+    /// (`user+source`), value = every combination seen. Empty when the
+    /// baseline came from feature tables rather than events.
+    pub history: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl ModelBundle {
@@ -181,6 +185,7 @@ impl ModelBundle {
             "spec_version": self.spec_version,
             "metadata": self.metadata,
             "sets": self.sets.iter().map(ModelSet::card).collect::<Vec<_>>(),
+            "history": self.history.iter().map(|(k, v)| (k.clone(), v.len())).collect::<BTreeMap<_, _>>(),
         })
     }
 

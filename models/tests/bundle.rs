@@ -50,6 +50,10 @@ fn fit_bundle() -> ModelBundle {
             created_at: "2026-02-01T00:00:00Z".into(),
             notes: BTreeMap::from([("by".into(), "test".into())]),
         },
+        history: BTreeMap::from([(
+            "user+source".into(),
+            ["alice\u{1f}10.0.0.5".to_owned()].into_iter().collect(),
+        )]),
     }
 }
 

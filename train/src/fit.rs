@@ -24,7 +24,6 @@ pub struct TrainOptions {
     pub kinds: Option<Vec<String>>,
 }
 
-
 /// The feature spec of one entity kind in `frame`, or `None` when no column
 /// applies.
 pub fn spec_for(frame: &FeatureFrame, kind: &str, rows: &[usize]) -> Option<FeatureSpec> {
@@ -135,6 +134,7 @@ pub fn fit_bundle(
         spec_version: 1,
         sets,
         metadata,
+        history: Default::default(),
     })
 }
 
@@ -142,10 +142,7 @@ pub fn fit_bundle(
 pub type FrameScores = (Vec<(usize, RowScore)>, Vec<String>);
 
 /// Scores every row of `frame` whose entity kind the bundle has a model for.
-pub fn score_frame(
-    bundle: &ModelBundle,
-    frame: &FeatureFrame,
-) -> Result<FrameScores, String> {
+pub fn score_frame(bundle: &ModelBundle, frame: &FeatureFrame) -> Result<FrameScores, String> {
     let mut out = Vec::new();
     let mut unscored = Vec::new();
     for kind in frame.entity_kinds() {

@@ -78,9 +78,14 @@ struct SequenceArgs {
     /// Normal sessions to train on.
     #[arg(long)]
     train: PathBuf,
-    /// Normal test sessions.
+    /// Normal test sessions; without it, --holdout of the training sessions
+    /// (every other one by default) are held out as the normal test set.
     #[arg(long)]
-    test_normal: PathBuf,
+    test_normal: Option<PathBuf>,
+    /// Share of training sessions held out as normal test sessions when
+    /// --test-normal is not given.
+    #[arg(long, default_value_t = 0.5)]
+    holdout: f64,
     /// Anomalous test sessions.
     #[arg(long)]
     test_abnormal: PathBuf,
@@ -93,6 +98,13 @@ struct SequenceArgs {
     /// Write the results as JSON here.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// K-means clusters; 0 = one per distinct training session (nearest
+    /// normal session); default: chosen by silhouette.
+    #[arg(long)]
+    k: Option<usize>,
+    /// Feature scaling: robust, standard or none.
+    #[arg(long, default_value = "robust")]
+    scaling: String,
 }
 
 /// Training settings; every one can also come from `--config FILE.toml`
@@ -353,6 +365,7 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
                 time_zone: args.time_zone.clone().unwrap_or_else(|| "UTC".into()),
                 ..BusinessHours::default()
             },
+            ..FeatureConfig::default()
         }
         .check()
         .map_err(anyhow::Error::msg)?;
@@ -539,44 +552,82 @@ struct SequenceRun {
 }
 
 fn eval_sequences(args: SequenceArgs, quiet: bool) -> Result<()> {
-    let train = Sessions::read(&args.train).map_err(anyhow::Error::msg)?;
-    let normal = Sessions::read(&args.test_normal).map_err(anyhow::Error::msg)?;
+    let all_train = Sessions::read(&args.train).map_err(anyhow::Error::msg)?;
+    let (train, normal) = match &args.test_normal {
+        Some(p) => (all_train, Sessions::read(p).map_err(anyhow::Error::msg)?),
+        None => {
+            if !(args.holdout > 0.0 && args.holdout < 1.0) {
+                bail!("--holdout must be between 0 and 1");
+            }
+            // Deterministic interleaved split: session i goes to the test set
+            // when the running share of held-out sessions is below --holdout.
+            let (mut tr, mut te) = (Sessions::default(), Sessions::default());
+            for (i, (id, ev)) in all_train.ids.into_iter().zip(all_train.events).enumerate() {
+                if (te.len() as f64) < args.holdout * (i + 1) as f64 {
+                    te.ids.push(id);
+                    te.events.push(ev);
+                } else {
+                    tr.ids.push(id);
+                    tr.events.push(ev);
+                }
+            }
+            (tr, te)
+        }
+    };
     let abnormal = Sessions::read(&args.test_abnormal).map_err(anyhow::Error::msg)?;
     let vocab = train.vocabulary();
     let train_frame = train.count_frame(&vocab);
     let mut test_frame = normal.count_frame(&vocab);
     test_frame.append(abnormal.count_frame(&vocab));
     let labels: Vec<bool> = (0..test_frame.len()).map(|i| i >= normal.len()).collect();
+    let distinct_sessions = {
+        let mut seen: Vec<Vec<u64>> = (0..train_frame.len())
+            .map(|r| train_frame.columns.iter().map(|c| c[r].to_bits()).collect())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen.len()
+    };
     let mut runs = Vec::new();
     for seed in args.seed..args.seed + args.runs.max(1) {
-        for (model, kmeans) in [("isolation forest", false), ("k-means", true)] {
-            let mut cfg = ModelSetConfig::default().with_seed(seed);
-            if !kmeans {
-                cfg.kmeans = None;
-            }
-            let opts = TrainOptions {
-                config: cfg,
-                kinds: None,
-            };
-            let bundle = fit_bundle(&train_frame, &opts, TrainingMetadata::default()).map_err(anyhow::Error::msg)?;
-            let set = &bundle.sets[0];
-            let (scores, _) = score_frame(&bundle, &test_frame).map_err(anyhow::Error::msg)?;
-            let s: Vec<f64> = scores
-                .iter()
-                .map(|(_, r)| {
-                    if kmeans {
-                        r.kmeans_pct.unwrap_or(r.score)
-                    } else {
-                        r.iforest_pct
-                    }
-                })
-                .collect();
+        let mut cfg = ModelSetConfig::default().with_seed(seed);
+        cfg.scaling = match args.scaling.as_str() {
+            "robust" => Scaling::Robust,
+            "standard" => Scaling::Standard,
+            "none" => Scaling::None,
+            other => bail!("--scaling `{other}`: use robust, standard or none"),
+        };
+        if let Some(k) = args.k {
+            let k = if k == 0 { distinct_sessions } else { k };
+            cfg.kmeans = Some(KMeansParams::default().k(Some(k)).seed(seed));
+        }
+        let opts = TrainOptions {
+            config: cfg,
+            kinds: None,
+        };
+        let bundle = fit_bundle(&train_frame, &opts, TrainingMetadata::default()).map_err(anyhow::Error::msg)?;
+        let (scores, _) = score_frame(&bundle, &test_frame).map_err(anyhow::Error::msg)?;
+        let iforest: Vec<f64> = scores.iter().map(|(_, r)| r.iforest_raw).collect();
+        let kmeans: Vec<f64> = scores.iter().map(|(_, r)| r.kmeans_raw.unwrap_or(0.0)).collect();
+        let flags: Vec<f64> = scores.iter().map(|(_, r)| f64::from(u8::from(r.is_anomaly))).collect();
+        for (model, raw) in [("isolation forest", &iforest), ("k-means distance", &kmeans)] {
+            let (t, _) = metrics::best_f1_threshold(raw, &labels);
             runs.push(SequenceRun {
                 seed,
                 model,
-                eval: metrics::evaluate(&s, &labels, set.threshold()),
+                eval: metrics::evaluate(raw, &labels, t),
             });
         }
+        // The model's own decision: both models, threshold from 1% contamination.
+        let mut decision = metrics::evaluate(&flags, &labels, 0.5);
+        let combined: Vec<f64> = scores.iter().map(|(_, r)| r.score).collect();
+        decision.roc_auc = metrics::roc_auc(&combined, &labels);
+        decision.pr_auc = metrics::average_precision(&combined, &labels);
+        runs.push(SequenceRun {
+            seed,
+            model: "loglynx decision",
+            eval: decision,
+        });
     }
     if !quiet {
         eprintln!(
@@ -587,9 +638,9 @@ fn eval_sequences(args: SequenceArgs, quiet: bool) -> Result<()> {
             abnormal.len()
         );
     }
-    println!("| model | runs | precision | recall | F1 | ROC-AUC | PR-AUC |");
+    println!("| scores | runs | precision | recall | F1 | ROC-AUC | PR-AUC |");
     println!("|---|---|---|---|---|---|---|");
-    for model in ["isolation forest", "k-means"] {
+    for model in ["isolation forest", "k-means distance", "loglynx decision"] {
         let r: Vec<&Evaluation> = runs.iter().filter(|x| x.model == model).map(|x| &x.eval).collect();
         let mean = |f: fn(&Evaluation) -> f64| r.iter().map(|e| f(e)).sum::<f64>() / r.len() as f64;
         println!(

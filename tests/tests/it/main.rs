@@ -3,3 +3,4 @@
 mod conformance;
 mod connectors;
 mod features_cli;
+mod score_cli;

@@ -1,0 +1,738 @@
+//! Rule hits and anomalous entity-windows merged into few, prioritized,
+//! explained alerts.
+//!
+//! 1. Every rule hit becomes a detection keyed by its primary entity: the
+//!    source address when the rule groups by one, else the user, else the
+//!    host. Detections of one primary entity whose spans lie within the
+//!    suppression window of each other chain into one incident, so an
+//!    attacker seen across several hosts is one alert listing every target,
+//!    and repeats update the alert instead of adding new ones.
+//! 2. Anomalous windows that share an entity (the source, a user or a host
+//!    of an incident) and time with an incident corroborate it: its risk
+//!    rises and the explanation joins the alert.
+//! 3. Anomalies that corroborate nothing become alerts of their own only
+//!    when a security-relevant feature drives them (failures, invalid
+//!    users, new sources, sudo failures, account changes, …).
+//! 4. An incident of LOW or MEDIUM rule hits from a private address (or
+//!    anomalies alone of an internal entity) that recurs on several days
+//!    is known noise (a script that fails every morning): it is suppressed
+//!    and counted. The model cannot tell: against the whole population
+//!    such a script stays rare, every day.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use loglynx_features::compact::CompactLog;
+use loglynx_features::enrich::{Allowlist, IpScope};
+use loglynx_features::event::{parse_ip, Micros};
+use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
+use serde::Serialize;
+
+use crate::rules::{RuleHit, RuleSet, Severity};
+
+/// Features whose unusual values point at an attack rather than at a busy
+/// day; a standalone anomaly alert needs one of them among its drivers.
+pub const SECURITY_FEATURES: &[&str] = &[
+    "failures",
+    "failure_ratio",
+    "invalid_user_attempts",
+    "distinct_users",
+    "distinct_source_ips",
+    "sudo_failures",
+    "success_after_failures",
+    "username_entropy",
+    "new_source_ips",
+    "new_hosts",
+    "new_users",
+    "account_changes",
+    "public_source_share",
+];
+
+/// Features that describe how an account is used (rather than attacked).
+pub const USER_USE_FEATURES: &[&str] = &[
+    "new_source_ips",
+    "new_hosts",
+    "sudo_failures",
+    "account_changes",
+    "success_after_failures",
+    "public_source_share",
+];
+
+/// How detections become alerts.
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    /// Detections of one entity closer than this merge into one alert.
+    pub suppression: Micros,
+    /// Raw log lines kept per alert.
+    pub evidence_lines: usize,
+    /// Smallest combined anomaly score (0–1) for an alert made of anomalies
+    /// alone.
+    pub anomaly_alert_score: f64,
+    /// Smallest score for an anomaly-only alert on a public source address
+    /// whose failures, invalid users or user names exceed the baseline p99
+    /// (a slow brute force stays under rule thresholds by design).
+    pub public_source_score: f64,
+    /// Days on which a private-source, low/medium rule pattern must recur
+    /// (without anomaly) to count as known noise.
+    pub recurring_days: usize,
+    pub allowlist: Allowlist,
+    /// Alerts below this severity are dropped.
+    pub min_severity: Severity,
+    /// Model bundle identity, recorded in alerts.
+    pub model_version: Option<String>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            suppression: MICROS_PER_HOUR,
+            evidence_lines: 5,
+            anomaly_alert_score: 0.999,
+            public_source_score: 0.98,
+            recurring_days: 3,
+            allowlist: Allowlist::default(),
+            min_severity: Severity::Low,
+            model_version: None,
+        }
+    }
+}
+
+/// One scored entity-window that the model flagged.
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomaly {
+    pub entity_kind: String,
+    pub entity: String,
+    pub window_start: Micros,
+    pub window_end: Micros,
+    /// Combined calibrated score, 0–1.
+    pub score: f64,
+    /// `failures = 27 (baseline p99 = 2)`, most important first.
+    pub explanation: Vec<String>,
+    /// The features behind the explanation, same order.
+    pub drivers: Vec<Driver>,
+    /// Above the model's alert threshold (else only near it, see
+    /// [`AlertConfig::public_source_score`]).
+    pub flagged: bool,
+    /// The window has a successful login or session of this entity (users).
+    pub account_used: bool,
+}
+
+/// One feature behind an anomaly.
+#[derive(Debug, Clone, Serialize)]
+pub struct Driver {
+    pub feature: String,
+    pub value: f64,
+    pub baseline_p99: f64,
+}
+
+impl Driver {
+    /// A security-relevant feature well above its baseline: more than
+    /// twice its p99 plus one (so one stray sudo typo is not a signal).
+    pub fn is_security_signal(&self) -> bool {
+        SECURITY_FEATURES.contains(&self.feature.as_str()) && self.value > 2.0 * self.baseline_p99 + 1.0
+    }
+
+    /// Failed credentials well above the baseline.
+    pub fn is_failure_signal(&self) -> bool {
+        self.feature == "failures" && self.value > 2.0 * self.baseline_p99 + 1.0
+    }
+}
+
+/// A raw log line behind an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvidenceLine {
+    pub file: String,
+    pub line: u64,
+    /// Filled in by [`crate::evidence::fill`]; empty until then.
+    pub raw: String,
+    #[serde(skip)]
+    pub file_id: u32,
+}
+
+/// Anomaly context of an alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyContext {
+    pub entity_kind: String,
+    pub entity: String,
+    pub window_start: String,
+    pub score: f64,
+    pub explanation: Vec<String>,
+}
+
+/// One prioritized, explained alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    /// Stable id derived from the fingerprint.
+    pub id: String,
+    /// Hash of what the alert is about (primary entity, rules, first hour):
+    /// the same incident gets the same fingerprint on every run.
+    pub fingerprint: String,
+    pub title: String,
+    pub severity: Severity,
+    /// 0–100, for sorting across severities.
+    pub risk_score: u8,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub source_ips: Vec<String>,
+    pub target_hosts: Vec<String>,
+    pub users: Vec<String>,
+    /// Matching events behind the rule hits (weighted by repeats).
+    pub events: u64,
+    /// One line per merged detection, e.g. `27 failed logins in 3 minutes, 4 distinct users`.
+    pub summary: String,
+    pub description: String,
+    pub recommended_action: String,
+    pub tags: Vec<String>,
+    pub rule_ids: Vec<String>,
+    pub model_version: Option<String>,
+    pub anomalies: Vec<AnomalyContext>,
+    pub evidence: Vec<EvidenceLine>,
+    /// Detections merged into this alert.
+    pub detections: usize,
+    #[serde(skip)]
+    pub first: Micros,
+    #[serde(skip)]
+    pub last: Micros,
+}
+
+/// What merging produced besides the alerts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MergeStats {
+    pub rule_hits: usize,
+    pub anomalies: usize,
+    pub anomalies_corroborating: usize,
+    pub anomaly_alerts: usize,
+    pub suppressed_recurring: usize,
+    pub allowlisted: usize,
+    pub below_min_severity: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Incident {
+    primary: (String, String),
+    first: Micros,
+    last: Micros,
+    hits: Vec<usize>,
+    anomalies: Vec<usize>,
+}
+
+fn primary_of(hit: &RuleHit) -> (String, String) {
+    for field in ["source", "user", "host"] {
+        if let Some((_, v)) = hit.group.iter().find(|(f, _)| f == field) {
+            return (field.to_owned(), v.clone());
+        }
+    }
+    if let Some(s) = hit.sources.first().filter(|_| hit.distinct_sources == 1) {
+        return ("source".into(), s.clone());
+    }
+    if let Some(u) = hit.users.first().filter(|_| hit.distinct_users == 1) {
+        return ("user".into(), u.clone());
+    }
+    ("rule".into(), hit.rule_id.clone())
+}
+
+fn is_public(addr: &str) -> bool {
+    parse_ip(addr).is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
+}
+
+fn fnv64(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Merges rule hits and anomalies into alerts, highest risk first.
+pub fn merge(
+    hits: &[RuleHit],
+    anomalies: &[Anomaly],
+    rules: &RuleSet,
+    log: &CompactLog,
+    file_names: &[String],
+    cfg: &AlertConfig,
+) -> (Vec<Alert>, MergeStats) {
+    let mut stats = MergeStats {
+        rule_hits: hits.len(),
+        anomalies: anomalies.len(),
+        ..Default::default()
+    };
+
+    // 1. Rule hits → incidents per primary entity, chained in time.
+    let mut by_primary: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, h) in hits.iter().enumerate() {
+        let primary = primary_of(h);
+        let allowed = match primary.0.as_str() {
+            "source" => cfg.allowlist.allows(parse_ip(&primary.1), None),
+            "user" => cfg.allowlist.allows(None, Some(&primary.1)),
+            _ => false,
+        };
+        if allowed {
+            stats.allowlisted += 1;
+            continue;
+        }
+        by_primary.entry(primary).or_default().push(i);
+    }
+    let mut incidents: Vec<Incident> = Vec::new();
+    for (primary, mut idx) in by_primary {
+        idx.sort_by_key(|&i| (hits[i].first, hits[i].last));
+        let mut current: Option<Incident> = None;
+        for i in idx {
+            let h = &hits[i];
+            match &mut current {
+                Some(inc) if h.first <= inc.last + cfg.suppression => {
+                    inc.last = inc.last.max(h.last);
+                    inc.hits.push(i);
+                }
+                _ => {
+                    if let Some(done) = current.take() {
+                        incidents.push(done);
+                    }
+                    current = Some(Incident {
+                        primary: primary.clone(),
+                        first: h.first,
+                        last: h.last,
+                        hits: vec![i],
+                        anomalies: vec![],
+                    });
+                }
+            }
+        }
+        incidents.extend(current);
+    }
+
+    // 2. Anomalies corroborate incidents that share an entity and time.
+    let mut standalone: Vec<usize> = Vec::new();
+    for (a_idx, a) in anomalies.iter().enumerate() {
+        let mut attached = false;
+        for inc in incidents.iter_mut().filter(|_| a.flagged) {
+            if a.window_start > inc.last + cfg.suppression || a.window_end + cfg.suppression < inc.first {
+                continue;
+            }
+            let shares = inc.hits.iter().any(|&i| {
+                let h = &hits[i];
+                match a.entity_kind.as_str() {
+                    "source_ip" => h.sources.contains(&a.entity),
+                    "user" => h.users.contains(&a.entity),
+                    "host" => h.hosts.contains(&a.entity) && h.distinct_hosts <= 3,
+                    _ => false,
+                }
+            });
+            if shares {
+                inc.anomalies.push(a_idx);
+                attached = true;
+            }
+        }
+        if attached {
+            stats.anomalies_corroborating += 1;
+        } else if standalone_worthy(a, cfg) {
+            let allowed = match a.entity_kind.as_str() {
+                "source_ip" => cfg.allowlist.allows(parse_ip(&a.entity), None),
+                "user" => cfg.allowlist.allows(None, Some(&a.entity)),
+                _ => false,
+            };
+            if allowed {
+                stats.allowlisted += 1;
+            } else {
+                standalone.push(a_idx);
+            }
+        }
+    }
+    // 3. Standalone anomalies chain per entity.
+    let mut by_entity: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for a in standalone {
+        let an = &anomalies[a];
+        by_entity
+            .entry((an.entity_kind.clone(), an.entity.clone()))
+            .or_default()
+            .push(a);
+    }
+    for (primary, mut idx) in by_entity {
+        idx.sort_by_key(|&a| anomalies[a].window_start);
+        let mut current: Option<Incident> = None;
+        for a in idx {
+            let an = &anomalies[a];
+            match &mut current {
+                Some(inc) if an.window_start <= inc.last + cfg.suppression => {
+                    inc.last = inc.last.max(an.window_end);
+                    inc.anomalies.push(a);
+                }
+                _ => {
+                    if let Some(done) = current.take() {
+                        incidents.push(done);
+                    }
+                    current = Some(Incident {
+                        primary: primary.clone(),
+                        first: an.window_start,
+                        last: an.window_end,
+                        hits: vec![],
+                        anomalies: vec![a],
+                    });
+                }
+            }
+        }
+        incidents.extend(current);
+    }
+
+    // 4. Known recurring noise: same primary and rules, private source, no
+    // anomaly, on several days.
+    let mut days_by_pattern: BTreeMap<(String, Vec<String>), BTreeSet<i64>> = BTreeMap::new();
+    let pattern = |inc: &Incident| -> (String, Vec<String>) {
+        let mut rules: Vec<String> = inc.hits.iter().map(|&i| hits[i].rule_id.clone()).collect();
+        rules.sort();
+        rules.dedup();
+        (format!("{}={}", inc.primary.0, inc.primary.1), rules)
+    };
+    for inc in &incidents {
+        days_by_pattern
+            .entry(pattern(inc))
+            .or_default()
+            .insert(inc.first.div_euclid(MICROS_PER_DAY));
+    }
+
+    let anomaly_evidence = events_of_anomalies(
+        incidents
+            .iter()
+            .filter(|i| i.hits.is_empty())
+            .flat_map(|i| i.anomalies.iter().copied()),
+        anomalies,
+        log,
+        cfg.evidence_lines * 4,
+    );
+    let mut alerts = Vec::new();
+    for inc in &incidents {
+        let max_rule_sev = inc.hits.iter().map(|&i| hits[i].severity).max();
+        let private_primary = inc.primary.0 == "source" && !is_public(&inc.primary.1);
+        let recurring = days_by_pattern.get(&pattern(inc)).map_or(0, BTreeSet::len) >= cfg.recurring_days;
+        let weak_rules =
+            max_rule_sev.is_some_and(|sev| sev <= Severity::Medium) && (private_primary || inc.primary.0 != "source");
+        let public_primary = inc.primary.0.starts_with("source") && is_public(&inc.primary.1);
+        let anomalies_only = inc.hits.is_empty() && !public_primary;
+        if recurring && (weak_rules || anomalies_only) {
+            stats.suppressed_recurring += 1;
+            continue;
+        }
+        let alert = build_alert(inc, &anomaly_evidence, hits, anomalies, rules, log, file_names, cfg);
+        if alert.severity < cfg.min_severity {
+            stats.below_min_severity += 1;
+            continue;
+        }
+        if inc.hits.is_empty() {
+            stats.anomaly_alerts += 1;
+        }
+        alerts.push(alert);
+    }
+    alerts.sort_by(|a, b| {
+        b.risk_score
+            .cmp(&a.risk_score)
+            .then(b.severity.cmp(&a.severity))
+            .then(a.first.cmp(&b.first))
+            .then(a.id.cmp(&b.id))
+    });
+    (alerts, stats)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_alert(
+    inc: &Incident,
+    anomaly_evidence: &BTreeMap<usize, Vec<usize>>,
+    hits: &[RuleHit],
+    anomalies: &[Anomaly],
+    rules: &RuleSet,
+    log: &CompactLog,
+    file_names: &[String],
+    cfg: &AlertConfig,
+) -> Alert {
+    let mut sources = BTreeSet::new();
+    let mut hosts = BTreeSet::new();
+    let mut users = BTreeSet::new();
+    let mut rule_ids: Vec<String> = Vec::new();
+    let mut tags = BTreeSet::new();
+    let mut summaries = Vec::new();
+    let mut descriptions = Vec::new();
+    let mut actions = Vec::new();
+    let mut events = 0;
+    let mut severity = Severity::Low;
+    let mut evidence_idx: Vec<usize> = Vec::new();
+    let mut first = inc.first;
+    let mut last = inc.last;
+    for &i in &inc.hits {
+        let h = &hits[i];
+        sources.extend(h.sources.iter().cloned());
+        hosts.extend(h.hosts.iter().cloned());
+        users.extend(h.users.iter().cloned());
+        events += h.count;
+        severity = severity.max(h.severity);
+        first = first.min(h.first);
+        last = last.max(h.last);
+        evidence_idx.extend(h.evidence.iter().copied());
+        if !rule_ids.contains(&h.rule_id) {
+            rule_ids.push(h.rule_id.clone());
+            if let Some(rule) = rules.get(&h.rule_id) {
+                tags.extend(rule.tags.iter().cloned());
+                descriptions.push(format!("{}: {}", rule.name, rule.description));
+                actions.push(rule.recommended_action.clone());
+            }
+        }
+        summaries.push(h.summary.clone());
+    }
+    let mut anomaly_ctx = Vec::new();
+    let mut best_anomaly: f64 = 0.0;
+    for &a in &inc.anomalies {
+        let an = &anomalies[a];
+        best_anomaly = best_anomaly.max(an.score);
+        match an.entity_kind.as_str() {
+            "source_ip" => {
+                sources.insert(an.entity.clone());
+            }
+            "user" => {
+                users.insert(an.entity.clone());
+            }
+            "host" => {
+                hosts.insert(an.entity.clone());
+            }
+            _ => {}
+        }
+        anomaly_ctx.push(AnomalyContext {
+            entity_kind: an.entity_kind.clone(),
+            entity: an.entity.clone(),
+            window_start: format_rfc3339(an.window_start),
+            score: an.score,
+            explanation: an.explanation.clone(),
+        });
+    }
+    anomaly_ctx.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.window_start.cmp(&b.window_start)));
+    anomaly_ctx.truncate(5);
+
+    let (kind, entity) = (&inc.primary.0, &inc.primary.1);
+    let title = if inc.hits.is_empty() {
+        let top = anomaly_ctx
+            .first()
+            .and_then(|a| a.explanation.first())
+            .cloned()
+            .unwrap_or_default();
+        severity = if best_anomaly >= 0.9999 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        descriptions.push(format!(
+            "The behaviour of {} {entity} is rarer than {:.2}% of the baseline windows of its kind.",
+            kind.replace('_', " "),
+            100.0 * best_anomaly
+        ));
+        actions.push(format!(
+            "Review the activity of {} {entity} in this period with its owner; confirm or dismiss it as a verdict.",
+            kind.replace('_', " ")
+        ));
+        summaries.push(format!("anomalous {} windows: {top}", inc.anomalies.len()));
+        format!("Unusual activity of {} {entity}", kind.replace('_', " "))
+    } else {
+        let names: Vec<String> = rule_ids
+            .iter()
+            .map(|id| rules.get(id).map(|r| r.name.clone()).unwrap_or_else(|| id.clone()))
+            .collect();
+        let what = match kind.as_str() {
+            "rule" => String::new(),
+            "source" => format!(" from {entity}"),
+            _ => format!(" for {} {entity}", kind.replace('_', " ")),
+        };
+        let targets = if hosts.len() > 1 {
+            format!(" against {} hosts", hosts.len())
+        } else {
+            String::new()
+        };
+        format!("{}{what}{targets}", names.join(" + "))
+    };
+    // Corroboration by the model raises the priority of rule alerts.
+    if !inc.hits.is_empty() && best_anomaly > 0.0 && severity < Severity::Critical && best_anomaly >= 0.99 {
+        severity = match severity {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            s => s,
+        };
+    }
+    let base: u32 = match severity {
+        Severity::Low => 20,
+        Severity::Medium => 45,
+        Severity::High => 70,
+        Severity::Critical => 90,
+    };
+    let mut risk = base;
+    if !inc.anomalies.is_empty() {
+        risk += (10.0 * best_anomaly).round() as u32;
+    }
+    risk += (hosts.len().saturating_sub(1) as u32 * 2).min(8);
+    if sources.iter().any(|s| is_public(s)) {
+        risk += 2;
+    }
+    let risk_score = risk.min(100) as u8;
+
+    evidence_idx.sort_unstable();
+    evidence_idx.dedup();
+    if evidence_idx.is_empty() {
+        for &a in &inc.anomalies {
+            if let Some(found) = anomaly_evidence.get(&a) {
+                evidence_idx.extend(found.iter().copied());
+            }
+        }
+        evidence_idx.sort_unstable();
+        evidence_idx.dedup();
+    }
+    let evidence_idx = spread(&evidence_idx, cfg.evidence_lines);
+    let evidence = evidence_idx
+        .iter()
+        .filter_map(|&i| log.events.get(i))
+        .map(|e| EvidenceLine {
+            file: file_names.get(e.file as usize).cloned().unwrap_or_default(),
+            line: e.line,
+            raw: String::new(),
+            file_id: e.file,
+        })
+        .collect();
+
+    let mut fp_rules = rule_ids.clone();
+    fp_rules.sort();
+    let first_hour = (first.div_euclid(MICROS_PER_HOUR)).to_string();
+    let fingerprint = format!("{:016x}", fnv64(&[kind, entity, &fp_rules.join(","), &first_hour]));
+    actions.dedup();
+    Alert {
+        id: format!("LLX-{}", &fingerprint[..12]),
+        fingerprint,
+        title,
+        severity,
+        risk_score,
+        first_seen: format_rfc3339(first),
+        last_seen: format_rfc3339(last),
+        source_ips: sources.into_iter().collect(),
+        target_hosts: hosts.into_iter().collect(),
+        users: users.into_iter().collect(),
+        events,
+        summary: {
+            summaries.dedup();
+            let n = summaries.len();
+            let mut s: Vec<String> = summaries.into_iter().take(3).collect();
+            if n > 3 {
+                s.push(format!("and {} more detections", n - 3));
+            }
+            s.join("; ")
+        },
+        description: descriptions.join(" "),
+        recommended_action: actions.join(" "),
+        tags: tags.into_iter().collect(),
+        rule_ids,
+        model_version: if inc.anomalies.is_empty() {
+            None
+        } else {
+            cfg.model_version.clone()
+        },
+        anomalies: anomaly_ctx,
+        evidence,
+        detections: inc.hits.len() + inc.anomalies.len(),
+        first,
+        last,
+    }
+}
+
+/// Indices of events behind each anomaly (its entity, inside its window),
+/// at most `cap` each, found in one pass over the log.
+fn events_of_anomalies(
+    wanted: impl Iterator<Item = usize>,
+    anomalies: &[Anomaly],
+    log: &CompactLog,
+    cap: usize,
+) -> BTreeMap<usize, Vec<usize>> {
+    use loglynx_features::compact::Sym;
+    let mut keys: BTreeMap<(u8, Sym, Micros), Vec<usize>> = BTreeMap::new();
+    for a in wanted {
+        let an = &anomalies[a];
+        let kind = match an.entity_kind.as_str() {
+            "user" => 0,
+            "source_ip" => 1,
+            "host" => 2,
+            _ => continue,
+        };
+        if let Some(sym) = log.strings.lookup(&an.entity) {
+            keys.entry((kind, sym, an.window_start)).or_default().push(a);
+        }
+    }
+    let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    if keys.is_empty() {
+        return out;
+    }
+    let window = anomalies.first().map_or(1, |a| (a.window_end - a.window_start).max(1));
+    for (i, e) in log.events.iter().enumerate() {
+        let start = e.timestamp.div_euclid(window) * window;
+        for (kind, sym) in [(0u8, e.user), (1, e.source), (2, e.host)] {
+            if sym.is_none() {
+                continue;
+            }
+            if let Some(list) = keys.get(&(kind, sym, start)) {
+                for &a in list {
+                    let v = out.entry(a).or_default();
+                    if v.len() < cap {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether an anomaly that corroborates no rule hit deserves an alert: a
+/// security-relevant driver well above its baseline p99, and either a
+/// public source (flagged, or near the threshold with many failures) or a
+/// very rare window of a real account (one that logged in) or host.
+fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
+    let top = || a.drivers.iter().take(3);
+    if !top().any(Driver::is_security_signal) {
+        return false;
+    }
+    match a.entity_kind.as_str() {
+        "source_ip" if is_public(&a.entity) => {
+            a.score >= cfg.public_source_score && (a.flagged || top().any(Driver::is_failure_signal))
+        }
+        "source_ip" => a.flagged && a.score >= cfg.anomaly_alert_score,
+        // Attacks on an account are the rules' job; the model speaks to how
+        // a real account is used.
+        "user" => {
+            a.flagged
+                && a.score >= cfg.anomaly_alert_score
+                && a.account_used
+                && top().any(|d| d.is_security_signal() && USER_USE_FEATURES.contains(&d.feature.as_str()))
+        }
+        _ => a.flagged && a.score >= cfg.anomaly_alert_score,
+    }
+}
+
+/// At most `n` items, evenly spread, always keeping the first and last.
+fn spread(items: &[usize], n: usize) -> Vec<usize> {
+    if items.len() <= n || n == 0 {
+        return items.iter().copied().take(n.max(items.len().min(n))).collect();
+    }
+    if n == 1 {
+        return vec![items[0]];
+    }
+    (0..n).map(|k| items[k * (items.len() - 1) / (n - 1)]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_keeps_ends() {
+        assert_eq!(spread(&[1, 2, 3], 5), vec![1, 2, 3]);
+        assert_eq!(spread(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4), vec![0, 3, 6, 9]);
+        assert_eq!(spread(&[4, 5], 0), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn fingerprints_are_stable() {
+        assert_eq!(fnv64(&["source", "203.0.113.9"]), fnv64(&["source", "203.0.113.9"]));
+        assert_ne!(fnv64(&["a", "bc"]), fnv64(&["ab", "c"]));
+    }
+}

@@ -1,0 +1,468 @@
+//! `loglynx-score`: new logs in, prioritized and explained alerts out.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
+use loglynx_features::compact::CompactLog;
+use loglynx_features::enrich::Allowlist;
+use loglynx_features::input::{self, InputFormat, Source};
+use loglynx_features::output::{escape_terminal, write_atomic, TableFormat};
+use loglynx_features::pipeline::{self, RunConfig};
+use loglynx_models::{ModelBundle, ModelSetConfig, TrainingMetadata};
+use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
+use loglynx_score::rules::{self, History, RuleSet, Severity};
+use loglynx_score::{eval, evidence, report};
+use loglynx_train::fit::{fit_bundle, score_frame, TrainOptions};
+use loglynx_train::table::FeatureFrame;
+
+const EXAMPLES: &str = "\
+Examples:
+  loglynx-score auth.log                         # fits a baseline on the input itself
+  loglynx-score --model baseline.llx /var/log/auth.log -o alerts.ndjson
+  loglynx-score --model baseline.llx 'logs/*.gz' -o alerts.csv --scores-out scores.parquet
+  loglynx-score --rules my-rules/ --fail-on high auth.log     # exit 1 on HIGH or CRITICAL
+  zcat auth.log.gz | loglynx-score - --format syslog --year 2025
+
+Exit codes: 0 ok (no alert at or above --fail-on), 1 alerts at or above
+--fail-on, 2 error (unreadable input, corrupt or incompatible model, bad rules).";
+
+/// Score logs against a baseline, run detection rules, and write prioritized alerts.
+#[derive(Debug, Parser)]
+#[command(name = "loglynx-score", version, about, after_help = EXAMPLES)]
+struct Cli {
+    /// Logs (files, directories, globs, `-` for stdin) or feature tables (.parquet).
+    #[arg(required = true)]
+    inputs: Vec<String>,
+
+    /// Model bundle from loglynx-train; without it a baseline is fitted on the input itself.
+    #[arg(long)]
+    model: Option<PathBuf>,
+
+    /// Alerts file: .ndjson (default), .csv or .parquet.
+    #[arg(short, long, default_value = "alerts.ndjson")]
+    output: PathBuf,
+
+    /// Format of --output; default from its extension.
+    #[arg(long, value_enum)]
+    output_format: Option<TableFormat>,
+
+    /// Every entity-window's scores (.parquet, .csv or .ndjson).
+    #[arg(long)]
+    scores_out: Option<PathBuf>,
+
+    /// Directory of rule files (.toml) that add to or override the built-in rules by id.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+
+    /// Exit with code 1 when an alert of this severity or higher is raised.
+    #[arg(long, value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+
+    /// Drop alerts below this severity.
+    #[arg(long, default_value = "low", value_parser = parse_severity)]
+    min_severity: Severity,
+
+    /// Allowlist TOML (`networks = [...]`, `users = [...]`).
+    #[arg(long)]
+    allowlist: Option<PathBuf>,
+
+    /// Detections of one entity closer than this merge into one alert (s, m, h, d).
+    #[arg(long, default_value = "1h")]
+    suppression: String,
+
+    /// Raw log lines of evidence per alert.
+    #[arg(long, default_value_t = 5)]
+    evidence: usize,
+
+    /// Smallest anomaly score (0–1) for alerts raised by the model alone.
+    #[arg(long, default_value_t = 0.999)]
+    anomaly_alert_score: f64,
+
+    /// Campaign labels from loglynx-gen: report detection and false alerts
+    /// against them and against a naive threshold detector.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+
+    /// Write the --labels evaluation as JSON here.
+    #[arg(long)]
+    eval_out: Option<PathBuf>,
+
+    /// Input format (default: detected per file).
+    #[arg(long, value_enum)]
+    format: Option<InputFormat>,
+
+    /// Year of the first line of RFC 3164 files (default: from file times).
+    #[arg(long)]
+    year: Option<i32>,
+
+    /// Window length in seconds when no model is given (a model brings its own).
+    #[arg(long, default_value_t = 3600)]
+    window_secs: u64,
+
+    /// IANA time zone of business hours (8–18, Monday–Friday) when no model is given.
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+
+    /// Seed of the baseline fitted when no model is given.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+
+    /// Alerts shown in the terminal summary.
+    #[arg(long, default_value_t = 15)]
+    show: usize,
+
+    /// No progress bar, no summary.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// More diagnostics (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "low" => Ok(Severity::Low),
+        "medium" => Ok(Severity::Medium),
+        "high" => Ok(Severity::High),
+        "critical" => Ok(Severity::Critical),
+        _ => Err(format!("`{s}`: use low, medium, high or critical")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("`{s}` is not a duration like 30m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("`{s}`: unit must be s, m, h or d"),
+    };
+    Ok(secs * 1_000_000)
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGLYNX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loglynx-score: error: {}", escape_terminal(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Copies stdin to a temporary file so evidence lines can be re-read.
+fn spool_stdin(sources: &mut [Source]) -> Result<Option<(usize, tempfile::TempPath)>> {
+    let Some(i) = sources.iter().position(|s| *s == Source::Stdin) else {
+        return Ok(None);
+    };
+    let mut tmp = tempfile::NamedTempFile::new().context("spooling stdin")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut tmp).context("reading stdin")?;
+    let path = tmp.into_temp_path();
+    sources[i] = Source::File(path.to_path_buf());
+    Ok(Some((i, path)))
+}
+
+fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+    bar.set_message(msg);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let started = Instant::now();
+    let output_format = match cli.output_format {
+        Some(f) => f,
+        None => TableFormat::from_path(&cli.output).with_context(|| {
+            format!(
+                "{}: cannot tell the output format from the extension; use --output-format",
+                cli.output.display()
+            )
+        })?,
+    };
+    let scores_format = match &cli.scores_out {
+        Some(p) => Some(
+            TableFormat::from_path(p)
+                .with_context(|| format!("{}: --scores-out must end in .parquet, .csv or .ndjson", p.display()))?,
+        ),
+        None => None,
+    };
+    let suppression = parse_duration(&cli.suppression)?;
+    let model = match &cli.model {
+        Some(p) => Some(ModelBundle::load(p).with_context(|| format!("cannot use model {}", p.display()))?),
+        None => None,
+    };
+    let mut rule_set = RuleSet::builtin();
+    if let Some(dir) = &cli.rules {
+        rule_set.merge(RuleSet::load_dir(dir)?);
+    }
+    let allowlist = match &cli.allowlist {
+        Some(p) => Allowlist::from_toml_file(p).map_err(anyhow::Error::msg)?,
+        None => Allowlist::default(),
+    };
+
+    // Feature tables score with the model alone; logs go through the full pipeline.
+    let tables: Vec<&String> = cli
+        .inputs
+        .iter()
+        .filter(|p| p.to_ascii_lowercase().ends_with(".parquet"))
+        .collect();
+    let (mut sources, input_errors) = input::discover(
+        &cli.inputs
+            .iter()
+            .filter(|p| !tables.contains(p))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    if let Some(e) = input_errors.first() {
+        bail!("{e}");
+    }
+    let spooled = spool_stdin(&mut sources)?;
+
+    let window_secs = model
+        .as_ref()
+        .and_then(|m| m.sets.iter().map(|s| s.spec().window_secs).find(|&w| w > 0))
+        .unwrap_or(cli.window_secs);
+    let features = FeatureConfig {
+        window_secs,
+        business_hours: BusinessHours {
+            time_zone: cli.time_zone.clone(),
+            ..BusinessHours::default()
+        },
+        ..FeatureConfig::default()
+    }
+    .check()
+    .map_err(anyhow::Error::msg)?;
+
+    let mut frame = FeatureFrame::default();
+    let mut log = CompactLog::default();
+    let mut file_names: Vec<String> = Vec::new();
+    let mut lines = 0;
+    if !sources.is_empty() {
+        let cfg = RunConfig {
+            format: cli.format,
+            year: cli.year,
+            field_map: Default::default(),
+            column_map: Default::default(),
+            features: Arc::new(features),
+            allowlist: Allowlist::default(),
+            block_size: pipeline::DEFAULT_BLOCK_SIZE,
+            collect_events: false,
+            collect_compact: true,
+        };
+        let bar = spinner(cli.quiet, "reading logs");
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {}).map_err(anyhow::Error::msg)?;
+        bar.finish_and_clear();
+        if let Some((name, err)) = result.errors().next() {
+            bail!("{}: {err}", name);
+        }
+        file_names = result.file_names();
+        if let Some((i, _)) = &spooled {
+            if let Some(n) = file_names.get_mut(*i) {
+                *n = "-".into();
+            }
+        }
+        lines = result.stats.lines;
+        log = result.compact.unwrap_or_default();
+        frame = FeatureFrame::from_feature_table(&result.aggregator.finish());
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            events = log.len(),
+            rows = frame.len(),
+            "features computed"
+        );
+    }
+    for t in &tables {
+        frame.append(FeatureFrame::read(Path::new(t), None)?);
+    }
+    if frame.is_empty() {
+        bail!("the inputs hold no events to score");
+    }
+
+    // The baseline: the given model, or one fitted on the input itself.
+    let fitted_on_input = model.is_none();
+    let bundle = match model {
+        Some(m) => m,
+        None => {
+            let bar = spinner(cli.quiet, "fitting a baseline on the input");
+            let opts = TrainOptions {
+                config: ModelSetConfig::default().with_seed(cli.seed),
+                kinds: None,
+            };
+            let b = fit_bundle(&frame, &opts, TrainingMetadata::default()).map_err(anyhow::Error::msg)?;
+            bar.finish_and_clear();
+            b
+        }
+    };
+    let (scores, unscored) = score_frame(&bundle, &frame).map_err(anyhow::Error::msg)?;
+    let alert_defaults = AlertConfig::default();
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "scored");
+    let successes = frame.column("successes");
+    let sessions = frame.column("sessions");
+    let anomalies: Vec<Anomaly> = scores
+        .iter()
+        .filter(|(r, s)| {
+            s.is_anomaly || (frame.kinds[*r] == "source_ip" && s.score >= alert_defaults.public_source_score)
+        })
+        .filter_map(|(r, s)| {
+            let start = frame.window_starts[*r]?;
+            let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][*r] > 0.0);
+            Some(Anomaly {
+                entity_kind: frame.kinds[*r].clone(),
+                entity: frame.ids[*r].clone(),
+                window_start: start,
+                window_end: start + frame.window.unwrap_or(0),
+                score: s.score,
+                explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
+                drivers: s
+                    .explanation
+                    .iter()
+                    .map(|c| Driver {
+                        feature: c.feature.clone(),
+                        value: c.value,
+                        baseline_p99: c.baseline_p99,
+                    })
+                    .collect(),
+                flagged: s.is_anomaly,
+                account_used: used(successes) || used(sessions),
+            })
+        })
+        .collect();
+
+    // Rules, with new-term history from the model when it has one.
+    let history = (!fitted_on_input && !bundle.history.is_empty()).then(|| History {
+        terms: bundle.history.clone(),
+    });
+    let (hits, notes) = rules::evaluate(&rule_set, &log, history.as_ref());
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        hits = hits.len(),
+        "rules evaluated"
+    );
+
+    let model_version = (!fitted_on_input).then(|| {
+        format!(
+            "{} ({})",
+            cli.model.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            bundle.metadata.created_at
+        )
+    });
+    let alert_cfg = AlertConfig {
+        suppression,
+        evidence_lines: cli.evidence,
+        anomaly_alert_score: cli.anomaly_alert_score,
+        allowlist,
+        min_severity: cli.min_severity,
+        model_version: model_version.or_else(|| Some("fitted on the input".into())),
+        ..alert_defaults
+    };
+    let (mut alerts, merge_stats) = alerts::merge(&hits, &anomalies, &rule_set, &log, &file_names, &alert_cfg);
+    evidence::fill(&mut alerts, &sources);
+
+    report::write_alerts(&alerts, &cli.output, output_format)?;
+    if let (Some(p), Some(f)) = (&cli.scores_out, scores_format) {
+        report::write_scores(&frame, &scores, p, f)?;
+    }
+    let evaluation = match &cli.labels {
+        Some(p) => {
+            let labels = loglynx_datasets::labels::read_labels_file(p).with_context(|| format!("{}", p.display()))?;
+            let e = eval::evaluate(&alerts, &log, &labels);
+            if let Some(out) = &cli.eval_out {
+                write_atomic(out, serde_json::to_string_pretty(&e)?.as_bytes())?;
+            }
+            Some(e)
+        }
+        None => None,
+    };
+
+    if !cli.quiet {
+        let colour = std::io::stderr().is_terminal();
+        eprint!("{}", report::render_summary(&alerts, cli.show, colour));
+        if fitted_on_input {
+            eprintln!("loglynx-score: no --model given: the baseline was fitted on the input itself; new-term rules are skipped");
+        }
+        for n in &notes {
+            tracing::info!("{n}");
+        }
+        if !unscored.is_empty() {
+            eprintln!("  no model for entity kinds: {}", unscored.join(", "));
+        }
+        let count = |s: Severity| alerts.iter().filter(|a| a.severity == s).count();
+        eprintln!(
+            "loglynx-score: {} lines, {} events, {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns suppressed → {} in {:.2} s",
+            lines,
+            log.len(),
+            frame.len(),
+            anomalies.len(),
+            hits.len(),
+            alerts.len(),
+            count(Severity::Critical),
+            count(Severity::High),
+            count(Severity::Medium),
+            count(Severity::Low),
+            merge_stats.suppressed_recurring,
+            cli.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(e) = &evaluation {
+        print!("{}", eval::render(e));
+    }
+    let failing = cli.fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min));
+    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_severities() {
+        assert_eq!(parse_duration("90m").unwrap(), 90 * 60 * 1_000_000);
+        assert!(parse_duration("1w").is_err());
+        assert_eq!(parse_severity("HIGH"), Ok(Severity::High));
+        assert!(parse_severity("urgent").is_err());
+    }
+}

@@ -1,0 +1,739 @@
+//! Evaluation of one rule over a log.
+//!
+//! Matching events are grouped by the rule's key, each group is sorted by
+//! time (then file, line and index, so input order does not matter) and
+//! scanned once: two pointers bound the sliding window, and qualifying
+//! windows closer than `window` to the current burst extend it instead of
+//! starting a new hit.
+
+use std::collections::VecDeque;
+
+use loglynx_features::compact::{CompactEvent, CompactLog, Interner, Sym};
+use loglynx_features::event::{Action, Micros, Outcome};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::rule::{Field, Filter, Kind, Rule, TermField};
+use super::{History, RuleHit, Severity, EVIDENCE_EACH_END, MAX_LISTED};
+
+/// A group or term key: up to six symbols (the hour for [`TermField::Hour`]),
+/// unused slots `u32::MAX`.
+pub(super) type Key = [u32; 6];
+
+/// A [`Filter`] resolved against one log's interner.
+pub(super) struct Matcher {
+    /// Bit `a as u32` set for each allowed action.
+    actions: u32,
+    /// Bit `o as u8` set for each allowed outcome.
+    outcomes: u8,
+    user_invalid: Option<bool>,
+    denied: Option<bool>,
+    has_source: Option<bool>,
+    scopes: Option<u8>,
+    auth_methods: Option<u8>,
+    /// Sorted symbols; names absent from the log are dropped, so an empty
+    /// list matches nothing.
+    users: Option<Vec<Sym>>,
+    target_users: Option<Vec<Sym>>,
+    programs: Option<Vec<Sym>>,
+}
+
+impl Matcher {
+    pub(super) fn new(f: &Filter, strings: &Interner) -> Matcher {
+        fn mask<T: Copy>(v: &Option<Vec<T>>, bit: impl Fn(T) -> u32) -> Option<u32> {
+            v.as_ref().map(|v| v.iter().fold(0, |m, &x| m | 1 << bit(x)))
+        }
+        let syms = |v: &Option<Vec<String>>| {
+            v.as_ref().map(|names| {
+                let mut s: Vec<Sym> = names.iter().filter_map(|n| strings.lookup(n)).collect();
+                s.sort_unstable();
+                s.dedup();
+                s
+            })
+        };
+        Matcher {
+            actions: mask(&f.action, |a| a as u32).unwrap_or(u32::MAX),
+            outcomes: mask(&f.outcome, |o| o as u32).unwrap_or(u32::MAX) as u8,
+            user_invalid: f.user_invalid,
+            denied: f.denied,
+            has_source: f.has_source,
+            scopes: mask(&f.source_scope, |s| s as u32).map(|m| m as u8),
+            auth_methods: mask(&f.auth_method, |a| a as u32).map(|m| m as u8),
+            users: syms(&f.user),
+            target_users: syms(&f.target_user),
+            programs: syms(&f.program),
+        }
+    }
+
+    #[inline]
+    pub(super) fn matches(&self, e: &CompactEvent) -> bool {
+        fn listed(set: &Option<Vec<Sym>>, s: Sym) -> bool {
+            set.as_ref().is_none_or(|set| set.binary_search(&s).is_ok())
+        }
+        self.actions & (1 << e.action as u32) != 0
+            && self.outcomes & (1 << e.outcome as u8) != 0
+            && self
+                .user_invalid
+                .is_none_or(|v| (e.user_invalid || e.action == Action::InvalidUser) == v)
+            && self.denied.is_none_or(|v| e.denied == v)
+            && self.has_source.is_none_or(|v| e.source.is_some() == v)
+            && self
+                .scopes
+                .is_none_or(|m| e.source_scope.is_some_and(|s| m & (1 << s as u8) != 0))
+            && self
+                .auth_methods
+                .is_none_or(|m| e.auth_method.is_some_and(|a| m & (1 << a as u8) != 0))
+            && listed(&self.users, e.user)
+            && listed(&self.target_users, e.target_user)
+            && listed(&self.programs, e.program)
+    }
+}
+
+fn sym_of(e: &CompactEvent, f: Field) -> Sym {
+    match f {
+        Field::User => e.user,
+        Field::Host => e.host,
+        Field::Source => e.source,
+        Field::TargetUser => e.target_user,
+        Field::Program => e.program,
+    }
+}
+
+/// UTC hour of day.
+pub(super) fn hour_of(ts: Micros) -> u32 {
+    ts.div_euclid(3_600_000_000).rem_euclid(24) as u32
+}
+
+/// The group key, `None` when the event lacks one of the fields.
+fn group_key(e: &CompactEvent, fields: &[Field]) -> Option<Key> {
+    let mut k = [u32::MAX; 6];
+    for (slot, &f) in k.iter_mut().zip(fields) {
+        let s = sym_of(e, f);
+        if s.is_none() {
+            return None;
+        }
+        *slot = s.0;
+    }
+    Some(k)
+}
+
+/// The term key, `None` when the event lacks one of the fields.
+pub(super) fn term_key(e: &CompactEvent, fields: &[TermField]) -> Option<Key> {
+    let mut k = [u32::MAX; 6];
+    for (slot, &f) in k.iter_mut().zip(fields) {
+        *slot = match f.field() {
+            None => hour_of(e.timestamp),
+            Some(f) => {
+                let s = sym_of(e, f);
+                if s.is_none() {
+                    return None;
+                }
+                s.0
+            }
+        };
+    }
+    Some(k)
+}
+
+/// Appends the history value of a term key: its parts joined with
+/// [`History::SEPARATOR`].
+pub(super) fn term_text(strings: &Interner, fields: &[TermField], key: &Key, out: &mut String) {
+    use std::fmt::Write;
+    for (n, (f, &v)) in fields.iter().zip(key).enumerate() {
+        if n > 0 {
+            out.push_str(History::SEPARATOR);
+        }
+        match f {
+            TermField::Hour => write!(out, "{v:02}").expect("write to String"),
+            _ => out.push_str(strings.str(Sym(v))),
+        }
+    }
+}
+
+/// The text of each part of a term key.
+pub(super) fn term_parts(strings: &Interner, fields: &[TermField], key: &Key) -> Vec<String> {
+    fields
+        .iter()
+        .zip(key)
+        .map(|(f, &v)| match f {
+            TermField::Hour => format!("{v:02}"),
+            _ => strings.str(Sym(v)).to_owned(),
+        })
+        .collect()
+}
+
+/// Matching event indices grouped by key, stored flat: no allocation per
+/// group, so millions of one-event groups stay cheap.
+struct Groups {
+    keys: Vec<Key>,
+    /// Group `g` is `idx[starts[g]..starts[g + 1]]`.
+    starts: Vec<usize>,
+    idx: Vec<u32>,
+}
+
+impl Groups {
+    fn iter(&self) -> impl Iterator<Item = (&Key, &[u32])> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(g, k)| (k, &self.idx[self.starts[g]..self.starts[g + 1]]))
+    }
+}
+
+/// Indices of the events `key` accepts, grouped by the key it returns, each
+/// group sorted by (time, file, line, index).
+fn collect(events: &[CompactEvent], mut key: impl FnMut(&CompactEvent) -> Option<Key>) -> Groups {
+    assert!(events.len() < u32::MAX as usize, "more than 2^32 events");
+    let mut ids: FxHashMap<Key, u32> = FxHashMap::default();
+    let mut keys = Vec::new();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        if let Some(k) = key(e) {
+            let next = keys.len() as u32;
+            let g = *ids.entry(k).or_insert_with(|| {
+                keys.push(k);
+                next
+            });
+            pairs.push((g, i as u32));
+        }
+    }
+    drop(ids);
+    // Counting sort by group; stable, so each group keeps input order.
+    let mut starts = vec![0usize; keys.len() + 1];
+    for &(g, _) in &pairs {
+        starts[g as usize + 1] += 1;
+    }
+    for g in 0..keys.len() {
+        starts[g + 1] += starts[g];
+    }
+    let mut fill = starts.clone();
+    let mut idx = vec![0u32; pairs.len()];
+    for (g, i) in pairs {
+        idx[fill[g as usize]] = i;
+        fill[g as usize] += 1;
+    }
+    let order = |&i: &u32| {
+        let e = &events[i as usize];
+        (e.timestamp, e.file, e.line, i)
+    };
+    for g in 0..keys.len() {
+        let group = &mut idx[starts[g]..starts[g + 1]];
+        if !group.is_sorted_by_key(order) {
+            group.sort_unstable_by_key(order);
+        }
+    }
+    Groups { keys, starts, idx }
+}
+
+/// The state of a sliding window over one group's events (positions into
+/// the group).
+trait WindowState {
+    fn add(&mut self, k: usize);
+    fn remove(&mut self, k: usize);
+    fn qualifies(&self) -> bool;
+}
+
+/// Maximal bursts `(start, end)` (inclusive positions) of qualifying windows,
+/// appended to `out`. A window holds the events at most `window` older than
+/// its last one; a qualifying window that starts no later than `window`
+/// after the current burst's last event extends that burst. Leaves `state`
+/// empty.
+fn bursts(ts: &[Micros], window: Micros, state: &mut impl WindowState, out: &mut Vec<(usize, usize)>) {
+    let mut current: Option<(usize, usize)> = None;
+    let mut left = 0;
+    for right in 0..ts.len() {
+        state.add(right);
+        while ts[right] - ts[left] > window {
+            state.remove(left);
+            left += 1;
+        }
+        if !state.qualifies() {
+            continue;
+        }
+        match &mut current {
+            Some((_, end)) if ts[left] - ts[*end] <= window => *end = right,
+            _ => {
+                out.extend(current.take());
+                current = Some((left, right));
+            }
+        }
+    }
+    out.extend(current);
+    for k in left..ts.len() {
+        state.remove(k);
+    }
+}
+
+/// Weighted event count in the window.
+struct CountState<'a> {
+    weights: &'a [u64],
+    sum: u64,
+    threshold: u64,
+}
+
+impl WindowState for CountState<'_> {
+    fn add(&mut self, k: usize) {
+        self.sum += self.weights[k];
+    }
+    fn remove(&mut self, k: usize) {
+        self.sum -= self.weights[k];
+    }
+    fn qualifies(&self) -> bool {
+        self.sum >= self.threshold
+    }
+}
+
+/// Occurrences of each value in the window.
+struct DistinctState<'a> {
+    values: &'a [Sym],
+    counts: &'a mut FxHashMap<Sym, u32>,
+    threshold: u64,
+}
+
+impl WindowState for DistinctState<'_> {
+    fn add(&mut self, k: usize) {
+        *self.counts.entry(self.values[k]).or_default() += 1;
+    }
+    fn remove(&mut self, k: usize) {
+        let v = self.values[k];
+        if let Some(c) = self.counts.get_mut(&v) {
+            *c -= 1;
+            if *c == 0 {
+                self.counts.remove(&v);
+            }
+        }
+    }
+    fn qualifies(&self) -> bool {
+        self.counts.len() as u64 >= self.threshold
+    }
+}
+
+/// Fills `buf` with `f` of each index (a buffer reused across groups).
+fn fill<'a, T>(buf: &'a mut Vec<T>, idx: &[u32], f: impl Fn(u32) -> T) -> &'a [T] {
+    buf.clear();
+    buf.extend(idx.iter().map(|&i| f(i)));
+    buf
+}
+
+/// Runs one rule; `Err` is a note saying why it was skipped.
+pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> Result<Vec<RuleHit>, String> {
+    let events = &log.events;
+    let filter = Matcher::new(&rule.filter, &log.strings);
+    let window = rule.window().map_or(0, |w| w.micros());
+    let ctx = Ctx { rule, log };
+    let time = |i: u32| events[i as usize].timestamp;
+    let weight = |i: u32| u64::from(events[i as usize].repeat);
+    let grouped = |e: &CompactEvent| group_key(e, &rule.group_by);
+    let (mut ts_buf, mut w_buf, mut v_buf, mut spans) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut hits = Vec::new();
+    match rule.kind {
+        Kind::Count => {
+            let threshold = rule.threshold.unwrap_or(1);
+            let groups = collect(events, |e| filter.matches(e).then(|| grouped(e)).flatten());
+            for (key, idx) in groups.iter() {
+                let weights = fill(&mut w_buf, idx, weight);
+                if weights.iter().sum::<u64>() < threshold {
+                    continue;
+                }
+                let mut state = CountState {
+                    weights,
+                    sum: 0,
+                    threshold,
+                };
+                spans.clear();
+                bursts(fill(&mut ts_buf, idx, time), window, &mut state, &mut spans);
+                for &(s, e) in &spans {
+                    hits.push(ctx.hit(key, &idx[s..=e], |h| {
+                        let n = h.count;
+                        let noun = noun(&rule.filter, n);
+                        format!("{n} {noun} in {}{}", span(h), ctx.extras(h, None))
+                    }));
+                }
+            }
+        }
+        Kind::Distinct => {
+            let field = rule.distinct_field.unwrap_or(Field::User);
+            let threshold = rule.threshold.unwrap_or(1);
+            let keep = |e: &CompactEvent| filter.matches(e) && sym_of(e, field).is_some();
+            let groups = collect(events, |e| keep(e).then(|| grouped(e)).flatten());
+            let mut counts = FxHashMap::default();
+            for (key, idx) in groups.iter() {
+                if (idx.len() as u64) < threshold {
+                    continue;
+                }
+                let values = fill(&mut v_buf, idx, |i| sym_of(&events[i as usize], field));
+                let mut state = DistinctState {
+                    values,
+                    counts: &mut counts,
+                    threshold,
+                };
+                spans.clear();
+                bursts(fill(&mut ts_buf, idx, time), window, &mut state, &mut spans);
+                for &(s, e) in &spans {
+                    let distinct = values[s..=e].iter().collect::<FxHashSet<_>>().len();
+                    hits.push(ctx.hit(key, &idx[s..=e], |h| {
+                        let noun = noun(&rule.filter, h.count);
+                        format!(
+                            "{distinct} distinct {}s in {} ({} {noun}){}",
+                            field.as_str().replace('_', " "),
+                            span(h),
+                            h.count,
+                            ctx.extras(h, Some(field))
+                        )
+                    }));
+                }
+            }
+        }
+        Kind::Sequence => {
+            let (Some(first_f), Some(then_f)) = (&rule.first, &rule.then) else {
+                return Err(format!("{}: skipped: sequence without [first] and [then]", rule.id));
+            };
+            let first = Matcher::new(first_f, &log.strings);
+            let then = Matcher::new(then_f, &log.strings);
+            let min_first = rule.min_first.unwrap_or(1);
+            let keep = |e: &CompactEvent| filter.matches(e) && (first.matches(e) || then.matches(e));
+            let groups = collect(events, |e| keep(e).then(|| grouped(e)).flatten());
+            let mut firsts = VecDeque::new();
+            for (key, idx) in groups.iter() {
+                if idx.len() < 2 {
+                    continue;
+                }
+                for seq in sequences(events, idx, window, min_first, &first, &then, &mut firsts) {
+                    let members: Vec<u32> = seq.members.iter().map(|&p| idx[p]).collect();
+                    hits.push(ctx.hit(key, &members, |h| {
+                        format!(
+                            "{} {} then {} {} within {}{}",
+                            seq.n_first,
+                            noun(&text_filter(&rule.filter, first_f), seq.n_first),
+                            seq.n_then,
+                            noun(&text_filter(&rule.filter, then_f), seq.n_then),
+                            span(h),
+                            ctx.extras(h, None)
+                        )
+                    }));
+                }
+            }
+        }
+        Kind::Single => {
+            let groups = collect(events, |e| filter.matches(e).then(|| grouped(e)).flatten());
+            for (key, idx) in groups.iter() {
+                let ts = fill(&mut ts_buf, idx, time);
+                let mut start = 0;
+                for k in 1..=idx.len() {
+                    if k == idx.len() || ts[k] - ts[k - 1] > window {
+                        hits.push(ctx.hit(key, &idx[start..k], |h| {
+                            let n = h.count;
+                            let noun = noun(&rule.filter, n);
+                            let when = if h.last > h.first {
+                                format!(" in {}", span(h))
+                            } else {
+                                String::new()
+                            };
+                            format!("{n} {noun}{when}{}", ctx.extras(h, None))
+                        }));
+                        start = k;
+                    }
+                }
+            }
+        }
+        Kind::NewTerm => {
+            let name = History::key(&rule.fields);
+            let Some(history) = history else {
+                return Err(format!("{}: skipped: new_term rules need a baseline history", rule.id));
+            };
+            let Some(known) = history.terms.get(&name) else {
+                return Err(format!(
+                    "{}: skipped: the baseline history has no `{name}` terms",
+                    rule.id
+                ));
+            };
+            // Whether each distinct term is new, decided once per term so that
+            // only the events of new terms are kept.
+            let mut is_new: FxHashMap<Key, bool> = FxHashMap::default();
+            let mut text = String::new();
+            let key = |e: &CompactEvent| {
+                if !filter.matches(e) {
+                    return None;
+                }
+                let k = term_key(e, &rule.fields)?;
+                let new = *is_new.entry(k).or_insert_with(|| {
+                    text.clear();
+                    term_text(&log.strings, &rule.fields, &k, &mut text);
+                    !known.contains(&text)
+                });
+                new.then_some(k)
+            };
+            let groups = collect(events, key);
+            for (key, idx) in groups.iter() {
+                let parts = term_parts(&log.strings, &rule.fields, key);
+                let group = rule
+                    .fields
+                    .iter()
+                    .map(|f| f.as_str().to_owned())
+                    .zip(parts.iter().cloned());
+                hits.push(ctx.hit_with_group(group.collect(), idx, |h| {
+                    let n = h.count;
+                    let noun = noun(&rule.filter, n);
+                    let when = if h.last > h.first {
+                        format!(" in {}", span(h))
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{name} not in the baseline: {} ({n} {noun}{when}){}",
+                        parts.join(", "),
+                        ctx.extras(h, None)
+                    )
+                }));
+            }
+        }
+    }
+    Ok(hits)
+}
+
+/// One sequence hit: positions into the group, ascending.
+struct Seq {
+    members: Vec<usize>,
+    n_first: u64,
+    n_then: u64,
+}
+
+/// Sequences in one time-sorted group. A `then` event completes a sequence
+/// when at least `min_first` (weighted) `first` events precede it by at
+/// most `window`; a completing event at most `window` after the previous
+/// hit's last one joins that hit instead of starting a new one.
+fn sequences(
+    events: &[CompactEvent],
+    idx: &[u32],
+    window: Micros,
+    min_first: u64,
+    first: &Matcher,
+    then: &Matcher,
+    firsts: &mut VecDeque<usize>,
+) -> Vec<Seq> {
+    let mut out: Vec<Seq> = Vec::new();
+    let mut last_then: Micros = Micros::MIN;
+    firsts.clear();
+    let mut sum = 0u64;
+    for (p, &i) in idx.iter().enumerate() {
+        let e = &events[i as usize];
+        let t = e.timestamp;
+        while let Some(&f) = firsts.front() {
+            if t - events[idx[f] as usize].timestamp <= window {
+                break;
+            }
+            sum -= u64::from(events[idx[f] as usize].repeat);
+            firsts.pop_front();
+        }
+        if then.matches(e) && sum >= min_first {
+            let joins = !out.is_empty() && t - last_then <= window;
+            if !joins {
+                out.push(Seq {
+                    members: Vec::new(),
+                    n_first: 0,
+                    n_then: 0,
+                });
+            }
+            let seq = out.last_mut().expect("pushed above");
+            let done = seq.members.last().copied();
+            for &f in firsts.iter().filter(|&&f| done.is_none_or(|d| f > d)) {
+                seq.members.push(f);
+                seq.n_first += u64::from(events[idx[f] as usize].repeat);
+            }
+            seq.members.push(p);
+            seq.n_then += u64::from(e.repeat);
+            last_then = t;
+        }
+        if first.matches(e) {
+            firsts.push_back(p);
+            sum += u64::from(e.repeat);
+        }
+    }
+    out
+}
+
+/// What one rule needs to build hits.
+struct Ctx<'a> {
+    rule: &'a Rule,
+    log: &'a CompactLog,
+}
+
+impl Ctx<'_> {
+    fn hit(&self, key: &Key, members: &[u32], summary: impl FnOnce(&RuleHit) -> String) -> RuleHit {
+        let group = self
+            .rule
+            .group_by
+            .iter()
+            .zip(key)
+            .map(|(f, &s)| (f.as_str().to_owned(), self.log.strings.str(Sym(s)).to_owned()))
+            .collect();
+        self.hit_with_group(group, members, summary)
+    }
+
+    /// A hit over `members` (indices into the log, in time order).
+    fn hit_with_group(
+        &self,
+        group: Vec<(String, String)>,
+        members: &[u32],
+        summary: impl FnOnce(&RuleHit) -> String,
+    ) -> RuleHit {
+        let events = &self.log.events;
+        let mut users = FxHashSet::default();
+        let mut hosts = FxHashSet::default();
+        let mut sources = FxHashSet::default();
+        let (mut first, mut last, mut count) = (Micros::MAX, Micros::MIN, 0u64);
+        for &i in members {
+            let e = &events[i as usize];
+            first = first.min(e.timestamp);
+            last = last.max(e.timestamp);
+            count += u64::from(e.repeat);
+            for (set, s) in [(&mut users, e.user), (&mut hosts, e.host), (&mut sources, e.source)] {
+                if s.is_some() {
+                    set.insert(s);
+                }
+            }
+        }
+        let n = members.len();
+        let mut evidence: Vec<usize> = members[..n.min(EVIDENCE_EACH_END)]
+            .iter()
+            .chain(&members[n.saturating_sub(EVIDENCE_EACH_END)..])
+            .map(|&i| i as usize)
+            .collect();
+        evidence.sort_unstable();
+        evidence.dedup();
+        let names = |set: &FxHashSet<Sym>| {
+            let mut v: Vec<String> = set.iter().map(|&s| self.log.strings.str(s).to_owned()).collect();
+            v.sort_unstable();
+            v.truncate(MAX_LISTED);
+            v
+        };
+        let mut hit = RuleHit {
+            rule_id: self.rule.id.clone(),
+            severity: Severity::Low,
+            group,
+            first,
+            last,
+            count,
+            users: names(&users),
+            hosts: names(&hosts),
+            sources: names(&sources),
+            distinct_users: users.len(),
+            distinct_hosts: hosts.len(),
+            distinct_sources: sources.len(),
+            evidence,
+            summary: String::new(),
+        };
+        hit.severity = self.severity(&hit);
+        hit.summary = summary(&hit);
+        hit
+    }
+
+    /// The first matching escalation's level, else the rule's.
+    fn severity(&self, h: &RuleHit) -> Severity {
+        self.rule
+            .severity
+            .iter()
+            .find(|s| {
+                s.min_count.is_none_or(|m| h.count >= m)
+                    && s.min_distinct_users.is_none_or(|m| h.distinct_users >= m)
+                    && s.min_distinct_hosts.is_none_or(|m| h.distinct_hosts >= m)
+                    && s.min_distinct_sources.is_none_or(|m| h.distinct_sources >= m)
+            })
+            .map_or(self.rule.level, |s| s.level)
+    }
+
+    /// `, 4 distinct users, from 203.0.113.9`: users, sources and hosts that
+    /// are not already part of the group (or the distinct field).
+    fn extras(&self, h: &RuleHit, skip: Option<Field>) -> String {
+        let shown = |f: Field| {
+            skip != Some(f)
+                && !self.rule.group_by.contains(&f)
+                && !self.rule.fields.iter().any(|t| t.field() == Some(f))
+        };
+        let mut parts = Vec::new();
+        let mut add = |f: Field, n: usize, list: &[String], one: &str, many: &str| {
+            if shown(f) {
+                match n {
+                    0 => {}
+                    1 => parts.push(format!("{one} {}", list[0])),
+                    n => parts.push(format!("{many} {n} distinct {}s", f.as_str())),
+                }
+            }
+        };
+        add(Field::User, h.distinct_users, &h.users, "user", "");
+        add(Field::Source, h.distinct_sources, &h.sources, "from", "from");
+        add(Field::Host, h.distinct_hosts, &h.hosts, "on", "on");
+        parts.iter().map(|p| format!(", {}", p.trim_start())).collect()
+    }
+}
+
+/// The filter a summary describes: `step`'s keys, else `base`'s.
+fn text_filter(base: &Filter, step: &Filter) -> Filter {
+    Filter {
+        action: step.action.clone().or_else(|| base.action.clone()),
+        outcome: step.outcome.clone().or_else(|| base.outcome.clone()),
+        user_invalid: step.user_invalid.or(base.user_invalid),
+        denied: step.denied.or(base.denied),
+        ..Filter::default()
+    }
+}
+
+/// A noun phrase for `n` events matching `f`: `failed logins`, `denied sudo
+/// command`, `events`.
+fn noun(f: &Filter, n: u64) -> String {
+    let action = match f.action.as_deref() {
+        Some([a]) => Some(*a),
+        _ => None,
+    };
+    let (one, many) = match action {
+        Some(a) => action_noun(a),
+        None if f.user_invalid == Some(true) => ("invalid-user attempt", "invalid-user attempts"),
+        None => ("event", "events"),
+    };
+    let adjective = if f.denied == Some(true) {
+        "denied "
+    } else {
+        match f.outcome.as_deref() {
+            Some([Outcome::Failure]) if action != Some(Action::InvalidUser) => "failed ",
+            Some([Outcome::Success]) => "successful ",
+            _ => "",
+        }
+    };
+    format!("{adjective}{}", if n == 1 { one } else { many })
+}
+
+fn action_noun(a: Action) -> (&'static str, &'static str) {
+    match a {
+        Action::Authentication => ("login", "logins"),
+        Action::InvalidUser => ("invalid-user attempt", "invalid-user attempts"),
+        Action::SessionOpened => ("session opened", "sessions opened"),
+        Action::SessionClosed => ("session closed", "sessions closed"),
+        Action::Sudo => ("sudo command", "sudo commands"),
+        Action::Su => ("su", "su uses"),
+        Action::UserCreated => ("account creation", "account creations"),
+        Action::UserModified => ("account change", "account changes"),
+        Action::UserDeleted => ("account deletion", "account deletions"),
+        Action::PasswordChanged => ("password change", "password changes"),
+        Action::GroupChanged => ("group change", "group changes"),
+        Action::MaxAuthAttempts => ("too-many-attempts disconnect", "too-many-attempts disconnects"),
+        Action::NoIdentification => ("scanner probe", "scanner probes"),
+        Action::ReverseMappingFailed => ("reverse-mapping failure", "reverse-mapping failures"),
+        Action::Disconnect => ("disconnect", "disconnects"),
+        Action::PrivilegedLogon => ("privileged logon", "privileged logons"),
+        Action::ExplicitCredentials => ("explicit-credential logon", "explicit-credential logons"),
+        Action::AccountLocked => ("account lockout", "account lockouts"),
+    }
+}
+
+/// The hit's time span in words: `under a second`, `45 seconds`,
+/// `3 minutes`, `5 hours`, `2 days`.
+fn span(h: &RuleHit) -> String {
+    let secs = (h.last - h.first) / 1_000_000;
+    let (n, unit) = match secs {
+        0 => return "under a second".to_owned(),
+        s if s < 120 => (s, "second"),
+        s if s < 7_200 => (s / 60, "minute"),
+        s if s < 172_800 => (s / 3_600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}

@@ -1,0 +1,64 @@
+//! The baseline terms `new_term` rules compare against.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use loglynx_features::compact::CompactLog;
+use rustc_hash::FxHashSet;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{term_key, term_text, Key, Matcher};
+use super::rule::{Kind, TermField};
+use super::RuleSet;
+
+/// Value combinations seen in a baseline, per combination of fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Key: the fields joined with `+` (`user+source`); value: every
+    /// combination seen, its parts joined with [`History::SEPARATOR`].
+    pub terms: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl History {
+    /// Joins the parts of one combination (ASCII unit separator).
+    pub const SEPARATOR: &'static str = "\u{1f}";
+
+    /// The `terms` key of a combination of fields.
+    pub fn key(fields: &[TermField]) -> String {
+        fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+")
+    }
+
+    /// The terms of `log` for every `new_term` rule in `rules`.
+    pub fn from_log(log: &CompactLog, rules: &RuleSet) -> History {
+        let mut h = History::default();
+        h.add_log(log, rules);
+        h
+    }
+
+    /// Adds the terms of `log` for every `new_term` rule in `rules`, among
+    /// the events that pass each rule's filter. A rule's key is present
+    /// afterwards even when no event matched.
+    pub fn add_log(&mut self, log: &CompactLog, rules: &RuleSet) {
+        for rule in rules.rules.iter().filter(|r| r.kind == Kind::NewTerm) {
+            let filter = Matcher::new(&rule.filter, &log.strings);
+            let seen: FxHashSet<Key> = log
+                .events
+                .iter()
+                .filter(|e| filter.matches(e))
+                .filter_map(|e| term_key(e, &rule.fields))
+                .collect();
+            let set = self.terms.entry(History::key(&rule.fields)).or_default();
+            set.extend(seen.iter().map(|k| {
+                let mut text = String::new();
+                term_text(&log.strings, &rule.fields, k, &mut text);
+                text
+            }));
+        }
+    }
+
+    /// Whether the combination `parts` of `fields` was seen.
+    pub fn contains(&self, fields: &[TermField], parts: &[&str]) -> bool {
+        self.terms
+            .get(&History::key(fields))
+            .is_some_and(|set| set.contains(&parts.join(History::SEPARATOR)))
+    }
+}

@@ -1,0 +1,226 @@
+//! Detection rules: known attack patterns written as data.
+//!
+//! A [`Rule`] is one TOML file (see `score/rules/` for the built-in set and
+//! [`rule`] for every key). Five kinds cover the usual SOC correlations:
+//!
+//! - `count`: at least N matching events of one group in a sliding window
+//!   (fail2ban `maxretry`/`findtime`, Wazuh frequency rules);
+//! - `distinct`: at least N distinct users, hosts or sources in a sliding
+//!   window (password spraying, distributed brute force, user enumeration);
+//! - `sequence`: N events of one kind followed by another within a window
+//!   (failures then a success);
+//! - `single`: every matching event, with a storm of them merged into one hit;
+//! - `new_term`: a combination of values absent from a baseline [`History`].
+//!
+//! [`evaluate`] runs a [`RuleSet`] over a [`CompactLog`]: each rule groups
+//! its matching events, sorts each group by time and scans it once with two
+//! pointers. A burst of qualifying windows gives one [`RuleHit`], so a
+//! three-hour brute force is one hit, not hundreds.
+
+mod builtin;
+mod engine;
+mod history;
+pub mod rule;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use loglynx_features::compact::CompactLog;
+use loglynx_features::event::Micros;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use history::History;
+pub use rule::{Escalation, Field, Filter, Kind, Rule, TermField, Window};
+
+/// How urgent a hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase keyword used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    /// Upper case, as shown in alerts (`HIGH`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str().to_ascii_uppercase())
+    }
+}
+
+/// A rule file that cannot be read or used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{origin}{}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!(": `{k}`")).unwrap_or_default())]
+    Parse {
+        origin: String,
+        line: Option<usize>,
+        key: Option<String>,
+        message: String,
+    },
+    #[error("{origin}: `{key}`: {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+    #[error("rule id `{id}` is defined twice: {first} and {second}")]
+    DuplicateId { id: String, first: String, second: String },
+    #[error("{}: no *.toml rule files", dir.display())]
+    NoRules { dir: PathBuf },
+}
+
+/// An ordered set of rules with unique ids.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The rules shipped in `score/rules/`, compiled into the binary.
+    pub fn builtin() -> RuleSet {
+        let rules = builtin::FILES
+            .iter()
+            .map(|(name, text)| {
+                Rule::from_toml_str(text, &format!("score/rules/{name}"))
+                    .unwrap_or_else(|e| panic!("built-in rule does not parse: {e}"))
+            })
+            .collect();
+        RuleSet { rules }
+    }
+
+    /// Every `*.toml` file of `dir` (not recursive), in file-name order.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RuleError::Io { path, source }
+        };
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let path = entry.map_err(io(dir))?.path();
+            if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+                paths.push(path);
+            }
+        }
+        if paths.is_empty() {
+            return Err(RuleError::NoRules { dir: dir.to_path_buf() });
+        }
+        paths.sort();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut rules = Vec::with_capacity(paths.len());
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            let origin = path.display().to_string();
+            let rule = Rule::from_toml_str(&text, &origin)?;
+            if let Some(first) = seen.insert(rule.id.clone(), origin.clone()) {
+                return Err(RuleError::DuplicateId {
+                    id: rule.id,
+                    first,
+                    second: origin,
+                });
+            }
+            rules.push(rule);
+        }
+        Ok(RuleSet { rules })
+    }
+
+    /// Adds `other`'s rules: a rule whose id is already present replaces it
+    /// in place; new ids are appended.
+    pub fn merge(&mut self, other: RuleSet) {
+        for rule in other.rules {
+            match self.rules.iter_mut().find(|r| r.id == rule.id) {
+                Some(slot) => *slot = rule,
+                None => self.rules.push(rule),
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// Most distinct values a hit lists per field (the counts stay exact).
+pub const MAX_LISTED: usize = 50;
+
+/// Matching events a hit keeps as evidence from each end.
+pub const EVIDENCE_EACH_END: usize = 5;
+
+/// One detection: a rule matched a group of events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleHit {
+    pub rule_id: String,
+    pub severity: Severity,
+    /// The group's field values in `group_by` order (the term fields for
+    /// `new_term`), e.g. `[("source", "203.0.113.9"), ("host", "web-01")]`.
+    pub group: Vec<(String, String)>,
+    /// Time of the first and last event of the hit.
+    pub first: Micros,
+    pub last: Micros,
+    /// Matching events in the hit, weighted by `repeat`.
+    pub count: u64,
+    /// Distinct values, sorted, at most [`MAX_LISTED`] each.
+    pub users: Vec<String>,
+    pub hosts: Vec<String>,
+    pub sources: Vec<String>,
+    /// Exact numbers of distinct values.
+    pub distinct_users: usize,
+    pub distinct_hosts: usize,
+    pub distinct_sources: usize,
+    /// Indices into `log.events` of the first and last
+    /// [`EVIDENCE_EACH_END`] matching events, ascending, no duplicates.
+    pub evidence: Vec<usize>,
+    /// One line of human text, e.g. `27 failed logins in 3 minutes, 4
+    /// distinct users`.
+    pub summary: String,
+}
+
+/// Runs every rule over `log`, rules in parallel. Returns the hits sorted by
+/// (first, rule id, group, last) and notes on rules that were skipped.
+/// `new_term` rules need `history`; without it they are skipped.
+pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<String>) {
+    let results: Vec<Result<Vec<RuleHit>, String>> = rules
+        .rules
+        .par_iter()
+        .map(|rule| engine::run(rule, log, history))
+        .collect();
+    let mut hits = Vec::new();
+    let mut notes = Vec::new();
+    for r in results {
+        match r {
+            Ok(h) => hits.extend(h),
+            Err(note) => notes.push(note),
+        }
+    }
+    hits.par_sort_unstable_by(|a, b| {
+        (a.first, &a.rule_id, &a.group, a.last, &a.evidence).cmp(&(b.first, &b.rule_id, &b.group, b.last, &b.evidence))
+    });
+    (hits, notes)
+}
