@@ -35,7 +35,15 @@ fn at(secs: i64, action: Action, outcome: Outcome) -> E {
     E(e)
 }
 
+/// `Failed password for U from A`: sshd names the method.
 fn fail(secs: i64, user: &str, src: &str) -> E {
+    let mut e = at(secs, Action::Authentication, Outcome::Failure).user(user).src(src);
+    e.0.auth_method = Some(loglynx_features::event::AuthMethod::Password);
+    e
+}
+
+/// PAM's `authentication failure; … rhost=A user=U` for the same attempt.
+fn pam_fail(secs: i64, user: &str, src: &str) -> E {
     at(secs, Action::Authentication, Outcome::Failure).user(user).src(src)
 }
 
@@ -892,4 +900,16 @@ fn rules_dir_errors_name_the_file() {
     assert!(err.contains("b.toml") && err.contains("`window`"), "{err}");
     let err = RuleSet::load_dir(&dir.path().join("missing")).unwrap_err().to_string();
     assert!(err.contains("missing"), "{err}");
+}
+
+#[test]
+fn pam_duplicates_of_sshd_failures_are_not_counted() {
+    // Four attempts, each logged by PAM and by sshd: below the threshold of 5.
+    let mut evs = Vec::new();
+    for i in 0..4 {
+        evs.push(pam_fail(i * 10, "root", "203.0.113.9"));
+        evs.push(fail(i * 10, "root", "203.0.113.9"));
+    }
+    let hits = run_id("LLX-SSH-001", evs);
+    assert!(hits.is_empty(), "{hits:?}");
 }

@@ -32,6 +32,10 @@ struct Cli {
     /// Input form to generate and read.
     #[arg(long, default_value = "syslog")]
     format: String,
+    /// Stages to measure: features, score (the whole run: parse, features,
+    /// baseline fitted on the input, scoring, rules, alerts) or both.
+    #[arg(long, default_value = "features,score", value_delimiter = ',')]
+    stages: Vec<String>,
 }
 
 struct Measured {
@@ -112,40 +116,60 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     let bytes = std::fs::metadata(&log)?.len();
-    let out = cli.data_dir.join("features.parquet");
     let summary = cli.data_dir.join("features-summary.json");
-    let mut times = Vec::new();
-    let mut rss = 0;
-    for _ in 0..cli.runs.max(1) {
-        let m = measure(
-            Command::new(release_bin("loglynx-features")?)
-                .arg(&log)
-                .args(["--year", "2026", "--quiet", "-o"])
-                .arg(&out)
-                .arg("--summary-out")
-                .arg(&summary),
-        )?;
-        times.push(m.seconds);
-        rss = rss.max(m.max_rss_kib);
-    }
+    // The event count comes from a features run's summary.
+    measure(
+        Command::new(release_bin("loglynx-features")?)
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "-o"])
+            .arg(cli.data_dir.join("features.parquet"))
+            .arg("--summary-out")
+            .arg(&summary),
+    )?;
     let events = read_events(&summary)?;
-    times.sort_by(f64::total_cmp);
-    let best = times[0];
-    let median = times[times.len() / 2];
     println!("| stage | input | events | MB | best s | median s | events/s (best) | MB/s (best) | peak RSS MiB |");
     println!("|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| loglynx-features | {} ({}) | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
-        log.file_name().unwrap().to_string_lossy(),
-        cli.format,
-        events,
-        bytes as f64 / 1e6,
-        best,
-        median,
-        events as f64 / best,
-        bytes as f64 / 1e6 / best,
-        rss / 1024
-    );
+    for stage in &cli.stages {
+        let mut times = Vec::new();
+        let mut rss = 0;
+        for _ in 0..cli.runs.max(1) {
+            let mut cmd = match stage.as_str() {
+                "features" => {
+                    let mut c = Command::new(release_bin("loglynx-features")?);
+                    c.arg(&log)
+                        .args(["--year", "2026", "--quiet", "-o"])
+                        .arg(cli.data_dir.join("features.parquet"));
+                    c
+                }
+                "score" => {
+                    let mut c = Command::new(release_bin("loglynx-score")?);
+                    c.arg(&log)
+                        .args(["--year", "2026", "--quiet", "-o"])
+                        .arg(cli.data_dir.join("alerts.ndjson"));
+                    c
+                }
+                other => bail!("unknown stage {other}: use features or score"),
+            };
+            let m = measure(&mut cmd)?;
+            times.push(m.seconds);
+            rss = rss.max(m.max_rss_kib);
+        }
+        times.sort_by(f64::total_cmp);
+        let best = times[0];
+        let median = times[times.len() / 2];
+        println!(
+            "| loglynx-{stage} | {} ({}) | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
+            log.file_name().unwrap().to_string_lossy(),
+            cli.format,
+            events,
+            bytes as f64 / 1e6,
+            best,
+            median,
+            events as f64 / best,
+            bytes as f64 / 1e6 / best,
+            rss / 1024
+        );
+    }
     Ok(())
 }
 
