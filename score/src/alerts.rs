@@ -13,7 +13,12 @@
 //! 3. Anomalies that corroborate nothing become alerts of their own only
 //!    when a security-relevant feature drives them (failures, invalid
 //!    users, new sources, sudo failures, account changes, …).
-//! 4. An incident of LOW or MEDIUM rule hits from a private address (or
+//! 4. Incidents made only of new-term hits (a user from a new address, on
+//!    a new host) alert only when a strong anomaly of the same entity
+//!    corroborates them.
+//! 5. Anomalies alone of an entity that the model already flagged in its
+//!    own baseline (a jump host, a busy service account) are its normal.
+//! 6. An incident of LOW or MEDIUM rule hits from a private address (or
 //!    anomalies alone of an internal entity) that recurs on several days
 //!    is known noise (a script that fails every morning): it is suppressed
 //!    and counted. The model cannot tell: against the whole population
@@ -27,7 +32,7 @@ use loglynx_features::event::{parse_ip, Micros};
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 use serde::Serialize;
 
-use crate::rules::{RuleHit, RuleSet, Severity};
+use crate::rules::{Kind, RuleHit, RuleSet, Severity};
 
 /// Features whose unusual values point at an attack rather than at a busy
 /// day; a standalone anomaly alert needs one of them among its drivers.
@@ -79,6 +84,9 @@ pub struct AlertConfig {
     pub min_severity: Severity,
     /// Model bundle identity, recorded in alerts.
     pub model_version: Option<String>,
+    /// Entities (by kind) the model flagged in its own baseline: their
+    /// anomalies alone do not alert.
+    pub baseline_anomalous: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Default for AlertConfig {
@@ -92,6 +100,7 @@ impl Default for AlertConfig {
             allowlist: Allowlist::default(),
             min_severity: Severity::Low,
             model_version: None,
+            baseline_anomalous: BTreeMap::new(),
         }
     }
 }
@@ -202,6 +211,10 @@ pub struct MergeStats {
     pub anomalies_corroborating: usize,
     pub anomaly_alerts: usize,
     pub suppressed_recurring: usize,
+    /// New-term incidents without a strong anomaly of the same entity.
+    pub uncorroborated_new_terms: usize,
+    /// Anomaly-only incidents of entities already unusual in the baseline.
+    pub known_unusual: usize,
     pub allowlisted: usize,
     pub below_min_severity: usize,
 }
@@ -412,6 +425,38 @@ pub fn merge(
         let anomalies_only = inc.hits.is_empty() && !public_primary;
         if recurring && (weak_rules || anomalies_only) {
             stats.suppressed_recurring += 1;
+            continue;
+        }
+        if inc.hits.is_empty()
+            && inc.anomalies.iter().all(|&a| {
+                let an = &anomalies[a];
+                cfg.baseline_anomalous
+                    .get(&an.entity_kind)
+                    .is_some_and(|set| set.contains(&an.entity))
+            })
+        {
+            stats.known_unusual += 1;
+            continue;
+        }
+        // New terms alone are weak (people do log in from new places): they
+        // alert only when the model independently finds the entity unusual.
+        let only_new_terms = !inc.hits.is_empty()
+            && inc
+                .hits
+                .iter()
+                .all(|&i| rules.get(&hits[i].rule_id).is_some_and(|r| r.kind == Kind::NewTerm));
+        let own_anomaly = |a: &Anomaly| match inc.primary.0.as_str() {
+            "source" => a.entity_kind == "source_ip" && a.entity == inc.primary.1,
+            "user" => a.entity_kind == "user" && a.entity == inc.primary.1,
+            _ => false,
+        } || (a.entity_kind == "user" && inc.hits.iter().any(|&i| hits[i].users.contains(&a.entity)));
+        if only_new_terms
+            && !inc
+                .anomalies
+                .iter()
+                .any(|&a| own_anomaly(&anomalies[a]) && standalone_worthy(&anomalies[a], cfg))
+        {
+            stats.uncorroborated_new_terms += 1;
             continue;
         }
         let alert = build_alert(inc, &anomaly_evidence, hits, anomalies, rules, log, file_names, cfg);

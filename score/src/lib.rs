@@ -11,4 +11,4 @@ pub mod alerts;
 pub mod eval;
 pub mod evidence;
 pub mod report;
-pub mod rules;
+pub use loglynx_rules as rules;

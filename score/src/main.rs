@@ -390,6 +390,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         allowlist,
         min_severity: cli.min_severity,
         model_version: model_version.or_else(|| Some("fitted on the input".into())),
+        baseline_anomalous: if fitted_on_input {
+            Default::default()
+        } else {
+            bundle
+                .history
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix(rules::BASELINE_ANOMALOUS_PREFIX)
+                        .map(|kind| (kind.to_owned(), v.clone()))
+                })
+                .collect()
+        },
         ..alert_defaults
     };
     let (mut alerts, merge_stats) = alerts::merge(&hits, &anomalies, &rule_set, &log, &file_names, &alert_cfg);
@@ -425,7 +437,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         let count = |s: Severity| alerts.iter().filter(|a| a.severity == s).count();
         eprintln!(
-            "loglynx-score: {} lines, {} events, {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns suppressed → {} in {:.2} s",
+            "loglynx-score: {} lines, {} events, {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} uncorroborated new terms suppressed → {} in {:.2} s",
             lines,
             log.len(),
             frame.len(),
@@ -437,6 +449,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             count(Severity::Medium),
             count(Severity::Low),
             merge_stats.suppressed_recurring,
+            merge_stats.uncorroborated_new_terms,
             cli.output.display(),
             started.elapsed().as_secs_f64()
         );

@@ -17,6 +17,7 @@ use loglynx_features::input::{self, InputFormat};
 use loglynx_features::output::{escape_terminal, write_atomic};
 use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::{Combine, KMeansParams, ModelBundle, ModelSetConfig, Scaling, TrainingMetadata};
+use loglynx_rules::{History, RuleSet};
 use loglynx_train::fit::{fit_bundle, score_frame, time_range, TrainOptions};
 use loglynx_train::labels::Labels;
 use loglynx_train::metrics::{self, Evaluation};
@@ -196,6 +197,12 @@ struct TrainArgs {
     #[serde(skip)]
     eval_out: Option<PathBuf>,
 
+    /// Raw logs: rule files whose new-term history is recorded besides the
+    /// built-in rules'.
+    #[arg(long)]
+    #[serde(skip)]
+    rules: Option<PathBuf>,
+
     /// Raw logs: input format (default: detected per file).
     #[arg(long, value_enum)]
     #[serde(skip)]
@@ -343,11 +350,15 @@ fn is_table(path: &str, id_column: Option<&str>) -> bool {
 
 /// Reads inputs into one frame: tables directly, raw logs through the
 /// features pipeline.
-fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(FeatureFrame, Vec<String>)> {
+/// The new-term history of raw-log inputs (terms key → values seen).
+type Terms = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(FeatureFrame, Vec<String>, Terms)> {
     let (tables, logs): (Vec<&String>, Vec<&String>) =
         inputs.iter().partition(|p| is_table(p, args.id_column.as_deref()));
     let mut frame = FeatureFrame::default();
     let mut files = Vec::new();
+    let mut terms = Terms::new();
     for t in tables {
         let f = FeatureFrame::read(Path::new(t), args.id_column.as_deref())?;
         files.push(t.clone());
@@ -378,7 +389,7 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
             allowlist: Default::default(),
             block_size: pipeline::DEFAULT_BLOCK_SIZE,
             collect_events: false,
-            collect_compact: false,
+            collect_compact: true,
         };
         let bar = progress_bar(quiet, "computing features");
         let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick()).map_err(anyhow::Error::msg)?;
@@ -387,6 +398,14 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
             bail!("{name}: {err}");
         }
         files.extend(result.file_names());
+        // New-term rules compare later events with the terms of this baseline.
+        let mut rules = RuleSet::builtin();
+        if let Some(dir) = &args.rules {
+            rules.merge(RuleSet::load_dir(dir)?);
+        }
+        if let Some(log) = &result.compact {
+            terms = History::from_log(log, &rules).terms;
+        }
         if !quiet {
             eprintln!(
                 "loglynx-train: {} lines, {} events from {} log files",
@@ -400,7 +419,7 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
     if frame.is_empty() {
         bail!("the inputs hold no rows to train on");
     }
-    Ok((frame, files))
+    Ok((frame, files, terms))
 }
 
 fn progress_bar(quiet: bool, msg: &'static str) -> ProgressBar {
@@ -425,7 +444,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         None => args,
     };
     let config = args.model_config()?;
-    let (frame, files) = load_frame(&args.inputs, &args, quiet)?;
+    let (frame, files, terms) = load_frame(&args.inputs, &args, quiet)?;
     let seed = args.seed.unwrap_or(42);
     let metadata = TrainingMetadata {
         input_files: files,
@@ -441,7 +460,25 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         kinds: args.kinds.clone(),
     };
     let bar = progress_bar(quiet, "fitting models");
-    let bundle = fit_bundle(&frame, &opts, metadata).map_err(anyhow::Error::msg)?;
+    let mut bundle = fit_bundle(&frame, &opts, metadata).map_err(anyhow::Error::msg)?;
+    bundle.history = terms;
+    // Entities the model already finds unusual in the baseline (a jump host,
+    // a busy service account): unusual is their normal, so anomalies of
+    // theirs alone do not alert later.
+    let (baseline_scores, _) = score_frame(&bundle, &frame).map_err(anyhow::Error::msg)?;
+    for (row, s) in &baseline_scores {
+        if s.is_anomaly {
+            bundle
+                .history
+                .entry(format!(
+                    "{}{}",
+                    loglynx_rules::BASELINE_ANOMALOUS_PREFIX,
+                    frame.kinds[*row]
+                ))
+                .or_default()
+                .insert(frame.ids[*row].clone());
+        }
+    }
     bar.finish_and_clear();
     bundle
         .save(&args.output)

@@ -289,3 +289,51 @@ fn golden_alerts_of_a_small_generated_log() {
         .replace(&format!("{}/", dir.path().display()), "");
     assert_golden("alerts_seed7.ndjson", &text);
 }
+
+#[test]
+fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let (quiet, _) = generate(dir.path(), 60_000, 4, &["--no-attacks", "--start", "2026-02-01"]);
+    let model = dir.path().join("quiet.llx");
+    Command::new(bin("loglynx-train"))
+        .arg(&quiet)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(&model)
+        .assert()
+        .success();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.with_extension("card.json")).unwrap()).unwrap();
+    assert!(
+        card["history"]["user+source"].as_u64().unwrap() > 0,
+        "{}",
+        card["history"]
+    );
+    let (log, labels) = generate(dir.path(), 60_000, 4, &[]);
+    let eval = dir.path().join("eval.json");
+    score()
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(dir.path().join("alerts.ndjson"))
+        .arg("--model")
+        .arg(&model)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--eval-out")
+        .arg(&eval)
+        .assert()
+        .success();
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
+    for c in e["loglynx"]["campaigns"].as_array().unwrap() {
+        if c["malicious"].as_bool().unwrap() {
+            assert!(
+                c["detected_as_kind"].as_bool().unwrap(),
+                "not detected as its kind: {c}"
+            );
+        } else {
+            assert!(!c["alerted"].as_bool().unwrap(), "benign pattern alerted: {c}");
+        }
+    }
+    let ours = e["loglynx"]["false_alerts"].as_u64().unwrap() as f64;
+    let naive = e["naive"]["false_alerts"].as_u64().unwrap() as f64;
+    assert!(ours <= 0.15 * naive, "{ours} false alerts vs naive {naive}");
+}

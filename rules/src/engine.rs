@@ -12,8 +12,8 @@ use loglynx_features::compact::{CompactEvent, CompactLog, Interner, Sym};
 use loglynx_features::event::{Action, Micros, Outcome};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::rule::{Field, Filter, Kind, Rule, TermField};
-use super::{History, RuleHit, Severity, EVIDENCE_EACH_END, MAX_LISTED};
+use crate::rule::{Field, Filter, Kind, Rule, TermField};
+use crate::{History, RuleHit, Severity, EVIDENCE_EACH_END, MAX_LISTED};
 
 /// A group or term key: up to six symbols (the hour for [`TermField::Hour`]),
 /// unused slots `u32::MAX`.

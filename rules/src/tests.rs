@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use loglynx_features::compact::{CompactBatch, CompactLog};
 use loglynx_features::event::{Action, Event, Evidence, Outcome};
 
-use super::*;
+use crate::*;
 
 /// 2024-03-03 00:00:00 UTC.
 const T0: i64 = 1_709_424_000;
@@ -753,8 +753,8 @@ fn every_builtin_rule_parses_and_is_listed() {
         assert!(!r.recommended_action.is_empty() && !r.tags.is_empty(), "{}", r.id);
         assert!(r.tags.iter().all(|t| t.starts_with("attack.")), "{}", r.id);
     }
-    // Every file in score/rules/ is compiled in, and loads the same from disk.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    // Every file in rules/builtin/ is compiled in, and loads the same from disk.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("builtin");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

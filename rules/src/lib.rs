@@ -1,6 +1,6 @@
 //! Detection rules: known attack patterns written as data.
 //!
-//! A [`Rule`] is one TOML file (see `score/rules/` for the built-in set and
+//! A [`Rule`] is one TOML file (see `rules/builtin/` for the built-in set and
 //! [`rule`] for every key). Five kinds cover the usual SOC correlations:
 //!
 //! - `count`: at least N matching events of one group in a sliding window
@@ -34,6 +34,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use history::History;
+
+/// History keys `anomalous:<entity kind>` list the entities that the model
+/// flagged in the baseline itself.
+pub const BASELINE_ANOMALOUS_PREFIX: &str = "anomalous:";
 pub use rule::{Escalation, Field, Filter, Kind, Rule, TermField, Window};
 
 /// How urgent a hit is.
@@ -96,12 +100,12 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// The rules shipped in `score/rules/`, compiled into the binary.
+    /// The rules shipped in `rules/builtin/`, compiled into the binary.
     pub fn builtin() -> RuleSet {
         let rules = builtin::FILES
             .iter()
             .map(|(name, text)| {
-                Rule::from_toml_str(text, &format!("score/rules/{name}"))
+                Rule::from_toml_str(text, &format!("rules/builtin/{name}"))
                     .unwrap_or_else(|e| panic!("built-in rule does not parse: {e}"))
             })
             .collect();

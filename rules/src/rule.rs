@@ -7,7 +7,7 @@ use loglynx_features::enrich::IpScope;
 use loglynx_features::event::{Action, AuthMethod, Micros, Outcome};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{RuleError, Severity};
+use crate::{RuleError, Severity};
 
 /// How a rule turns matching events into hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub enum Kind {
     Sequence,
     /// Every matching event; hits of one group closer than `window` merge.
     Single,
-    /// A combination of `fields` absent from the baseline [`super::History`].
+    /// A combination of `fields` absent from the baseline [`crate::History`].
     NewTerm,
 }
 

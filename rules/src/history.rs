@@ -6,9 +6,9 @@ use loglynx_features::compact::CompactLog;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
-use super::engine::{term_key, term_text, Key, Matcher};
-use super::rule::{Kind, TermField};
-use super::RuleSet;
+use crate::engine::{term_key, term_text, Key, Matcher};
+use crate::rule::{Kind, TermField};
+use crate::RuleSet;
 
 /// Value combinations seen in a baseline, per combination of fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
