@@ -743,11 +743,15 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
         "source_ip" => a.flagged && a.score >= cfg.anomaly_alert_score,
         // Attacks on an account are the rules' job; the model speaks to how
         // a real account is used.
+        // Two independent signs, so one mistyped sudo password is not an alert.
         "user" => {
             a.flagged
                 && a.score >= cfg.anomaly_alert_score
                 && a.account_used
-                && top().any(|d| d.is_security_signal() && USER_USE_FEATURES.contains(&d.feature.as_str()))
+                && top()
+                    .filter(|d| d.is_security_signal() && USER_USE_FEATURES.contains(&d.feature.as_str()))
+                    .count()
+                    >= 2
         }
         _ => a.flagged && a.score >= cfg.anomaly_alert_score,
     }

@@ -122,17 +122,33 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
     ap
 }
 
-/// The threshold (among the scores) that maximises F1, with its F1.
+/// The threshold (among the scores) that maximises F1, with its F1: one
+/// sort, then a sweep from the highest score down.
 pub fn best_f1_threshold(scores: &[f64], labels: &[bool]) -> (f64, f64) {
-    let mut candidates: Vec<f64> = scores.to_vec();
-    candidates.sort_by(f64::total_cmp);
-    candidates.dedup();
+    let total_pos = labels.iter().filter(|&&l| l).count();
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
     let mut best = (f64::INFINITY, 0.0);
-    for t in candidates {
-        let e = evaluate(scores, labels, t);
-        if e.f1 > best.1 {
-            best = (t, e.f1);
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
         }
+        for &k in &idx[i..=j] {
+            if labels[k] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        // Flag every row scoring at least this one.
+        let f1 = if tp == 0 { 0.0 } else { 2.0 * tp as f64 / (2 * tp + fp + (total_pos - tp)) as f64 };
+        if f1 > best.1 {
+            best = (scores[idx[i]], f1);
+        }
+        i = j + 1;
     }
     best
 }
