@@ -25,6 +25,8 @@ pub enum ParamError {
     Tolerance(f64),
     #[error("k-means: silhouette_sample must be at least 3, got {0}")]
     SilhouetteSample(usize),
+    #[error("k-means fit sample must be at least 1 row")]
+    FitSample,
     #[error("contamination must be in (0, 0.5], got {0}")]
     Contamination(f64),
     #[error("threshold must be in [0, 1], got {0}")]

@@ -35,6 +35,8 @@ pub const REFERENCE_CAP: usize = 1000;
 const CHUNK_ROWS: usize = 2048;
 /// Stream reserved for drawing the silhouette subsample.
 const SUBSAMPLE_STREAM: u64 = u64::MAX;
+/// Stream reserved for drawing the fitting sample.
+const FIT_SAMPLE_STREAM: u64 = u64::MAX - 1;
 
 /// K-means hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,14 @@ pub struct KMeansParams {
     pub n_runs: usize,
     /// Rows used to compute silhouettes when choosing k.
     pub silhouette_sample: usize,
+    /// Rows k-means itself is fitted on (a seeded sample beyond this);
+    /// cluster statistics still use every row.
+    #[serde(default = "default_fit_sample")]
+    pub fit_sample: usize,
+}
+
+fn default_fit_sample() -> usize {
+    100_000
 }
 
 impl Default for KMeansParams {
@@ -61,6 +71,7 @@ impl Default for KMeansParams {
             tolerance: 1e-4,
             n_runs: 4,
             silhouette_sample: 2000,
+            fit_sample: default_fit_sample(),
         }
     }
 }
@@ -108,6 +119,10 @@ impl KMeansParams {
         self.silhouette_sample = rows;
         self
     }
+    pub fn fit_sample(mut self, rows: usize) -> Self {
+        self.fit_sample = rows;
+        self
+    }
 
     pub fn check(&self) -> Result<KMeansValidParams, ParamError> {
         if self.k == Some(0) {
@@ -125,6 +140,9 @@ impl KMeansParams {
         }
         if !(self.tolerance > 0.0 && self.tolerance.is_finite()) {
             return Err(ParamError::Tolerance(self.tolerance));
+        }
+        if self.fit_sample == 0 {
+            return Err(ParamError::FitSample);
         }
         if self.k.is_none() && self.silhouette_sample < 3 {
             return Err(ParamError::SilhouetteSample(self.silhouette_sample));
@@ -175,6 +193,11 @@ impl KMeansValidParams {
         };
         let centroids = if all_equal {
             x.row(0).insert_axis(Axis(0)).to_owned()
+        } else if n > self.fit_sample.max(k) {
+            let mut picked =
+                index::sample(&mut rng_for(self.seed, FIT_SAMPLE_STREAM), n, self.fit_sample.max(k)).into_vec();
+            picked.sort_unstable();
+            self.run_kmeans(x.select(Axis(0), &picked).view(), k, k as u64)?
         } else {
             self.run_kmeans(x, k, k as u64)?
         };

@@ -300,7 +300,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         lines = result.stats.lines;
         log = result.compact.unwrap_or_default();
-        frame = FeatureFrame::from_feature_table(&result.aggregator.finish());
+        frame = FeatureFrame::from_table(result.aggregator.finish());
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
             events = log.len(),

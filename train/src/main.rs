@@ -414,7 +414,7 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
                 result.files.len()
             );
         }
-        frame.append(FeatureFrame::from_feature_table(&result.aggregator.finish()));
+        frame.append(FeatureFrame::from_table(result.aggregator.finish()));
     }
     if frame.is_empty() {
         bail!("the inputs hold no rows to train on");

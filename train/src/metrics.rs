@@ -144,7 +144,11 @@ pub fn best_f1_threshold(scores: &[f64], labels: &[bool]) -> (f64, f64) {
             }
         }
         // Flag every row scoring at least this one.
-        let f1 = if tp == 0 { 0.0 } else { 2.0 * tp as f64 / (2 * tp + fp + (total_pos - tp)) as f64 };
+        let f1 = if tp == 0 {
+            0.0
+        } else {
+            2.0 * tp as f64 / (2 * tp + fp + (total_pos - tp)) as f64
+        };
         if f1 > best.1 {
             best = (scores[idx[i]], f1);
         }

@@ -60,16 +60,22 @@ impl FeatureFrame {
 
     /// The rows of a [`FeatureTable`] computed in-process.
     pub fn from_feature_table(t: &FeatureTable) -> Self {
+        Self::from_table(t.clone())
+    }
+
+    /// Like [`FeatureFrame::from_feature_table`], taking the table (no copy
+    /// of its columns).
+    pub fn from_table(t: FeatureTable) -> Self {
         FeatureFrame {
             kinds: t.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
-            ids: t.entities.clone(),
             window_starts: t.window_starts.iter().map(|&s| Some(s)).collect(),
             window: Some(t.window),
             names: loglynx_features::registry::FEATURES
                 .iter()
                 .map(|f| f.name.to_owned())
                 .collect(),
-            columns: t.columns.clone(),
+            ids: t.entities,
+            columns: t.columns,
         }
     }
 
