@@ -19,6 +19,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod cli;
 pub mod compact;
 pub mod csv;
 pub mod decode;

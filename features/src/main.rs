@@ -10,6 +10,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
+use loglynx_features::cli::init_tracing;
 use loglynx_features::csv::ColumnMap;
 use loglynx_features::enrich::{Allowlist, AssetInventory};
 use loglynx_features::input::{self, InputFormat};
@@ -55,7 +56,7 @@ struct Cli {
     year: Option<i32>,
 
     /// Window length: seconds, or a number with s, m, h or d (`15m`, `1h`).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = loglynx_features::cli::parse_duration)]
     window: u64,
 
     /// Business hours, local time, as START-END (`8-18`).
@@ -116,25 +117,6 @@ struct Cli {
     verbose: u8,
 }
 
-fn parse_duration(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 90s, 15m, 1h or 1d"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("`{s}`: unit must be s, m, h or d")),
-    };
-    Ok(n * mult)
-}
-
 fn parse_range(s: &str, what: &str) -> Result<Vec<u32>> {
     let mut out = Vec::new();
     for part in s.split(',') {
@@ -151,22 +133,6 @@ fn parse_range(s: &str, what: &str) -> Result<Vec<u32>> {
         }
     }
     Ok(out)
-}
-
-fn init_tracing(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGLYNX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }
 
 fn main() -> ExitCode {
@@ -407,16 +373,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1h"), Ok(3600));
-        assert_eq!(parse_duration("15m"), Ok(900));
-        assert_eq!(parse_duration("90"), Ok(90));
-        assert_eq!(parse_duration("2d"), Ok(172_800));
-        assert!(parse_duration("1w").is_err());
-        assert!(parse_duration("h").is_err());
-    }
 
     #[test]
     fn ranges() {

@@ -289,31 +289,17 @@ pub fn merge(
         by_primary.entry(primary).or_default().push(i);
     }
     let mut incidents: Vec<Incident> = Vec::new();
-    for (primary, mut idx) in by_primary {
-        idx.sort_by_key(|&i| (hits[i].first, hits[i].last));
-        let mut current: Option<Incident> = None;
-        for i in idx {
-            let h = &hits[i];
-            match &mut current {
-                Some(inc) if h.first <= inc.last + cfg.suppression => {
-                    inc.last = inc.last.max(h.last);
-                    inc.hits.push(i);
-                }
-                _ => {
-                    if let Some(done) = current.take() {
-                        incidents.push(done);
-                    }
-                    current = Some(Incident {
-                        primary: primary.clone(),
-                        first: h.first,
-                        last: h.last,
-                        hits: vec![i],
-                        anomalies: vec![],
-                    });
-                }
-            }
+    for (primary, idx) in by_primary {
+        let spans: Vec<(usize, Micros, Micros)> = idx.iter().map(|&i| (i, hits[i].first, hits[i].last)).collect();
+        for (first, last, members) in chain(spans, cfg.suppression) {
+            incidents.push(Incident {
+                primary: primary.clone(),
+                first,
+                last,
+                hits: members,
+                anomalies: vec![],
+            });
         }
-        incidents.extend(current);
     }
 
     // 2. Anomalies corroborate incidents that share an entity and time.
@@ -362,31 +348,20 @@ pub fn merge(
             .or_default()
             .push(a);
     }
-    for (primary, mut idx) in by_entity {
-        idx.sort_by_key(|&a| anomalies[a].window_start);
-        let mut current: Option<Incident> = None;
-        for a in idx {
-            let an = &anomalies[a];
-            match &mut current {
-                Some(inc) if an.window_start <= inc.last + cfg.suppression => {
-                    inc.last = inc.last.max(an.window_end);
-                    inc.anomalies.push(a);
-                }
-                _ => {
-                    if let Some(done) = current.take() {
-                        incidents.push(done);
-                    }
-                    current = Some(Incident {
-                        primary: primary.clone(),
-                        first: an.window_start,
-                        last: an.window_end,
-                        hits: vec![],
-                        anomalies: vec![a],
-                    });
-                }
-            }
+    for (primary, idx) in by_entity {
+        let spans: Vec<(usize, Micros, Micros)> = idx
+            .iter()
+            .map(|&a| (a, anomalies[a].window_start, anomalies[a].window_end))
+            .collect();
+        for (first, last, members) in chain(spans, cfg.suppression) {
+            incidents.push(Incident {
+                primary: primary.clone(),
+                first,
+                last,
+                hits: vec![],
+                anomalies: members,
+            });
         }
-        incidents.extend(current);
     }
 
     // 4. Known recurring noise: same primary and rules, private source, no
@@ -681,6 +656,23 @@ fn build_alert(
     }
 }
 
+/// Groups `(item, first, last)` spans that follow each other within `gap`
+/// into chains `(first, last, items)`, in time order.
+fn chain(mut spans: Vec<(usize, Micros, Micros)>, gap: Micros) -> Vec<(Micros, Micros, Vec<usize>)> {
+    spans.sort_by_key(|&(i, first, last)| (first, last, i));
+    let mut out: Vec<(Micros, Micros, Vec<usize>)> = Vec::new();
+    for (item, first, last) in spans {
+        match out.last_mut() {
+            Some(c) if first <= c.1 + gap => {
+                c.1 = c.1.max(last);
+                c.2.push(item);
+            }
+            _ => out.push((first, last, vec![item])),
+        }
+    }
+    out
+}
+
 /// Indices of events behind each anomaly (its entity, inside its window),
 /// at most `cap` each, found in one pass over the log.
 fn events_of_anomalies(
@@ -777,6 +769,12 @@ mod tests {
         assert_eq!(spread(&[1, 2, 3], 5), vec![1, 2, 3]);
         assert_eq!(spread(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4), vec![0, 3, 6, 9]);
         assert_eq!(spread(&[4, 5], 0), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn spans_chain_within_the_gap() {
+        let c = chain(vec![(0, 0, 10), (1, 15, 20), (2, 100, 110), (3, 5, 8)], 5);
+        assert_eq!(c, vec![(0, 20, vec![0, 3, 1]), (100, 110, vec![2])]);
     }
 
     #[test]

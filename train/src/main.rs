@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
+use loglynx_features::cli::init_tracing;
 use loglynx_features::input::{self, InputFormat};
 use loglynx_features::output::{escape_terminal, write_atomic};
 use loglynx_features::pipeline::{self, RunConfig};
@@ -283,22 +284,6 @@ impl TrainArgs {
         cfg.check().context("invalid training parameters")?;
         Ok(cfg)
     }
-}
-
-fn init_tracing(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGLYNX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }
 
 fn main() -> ExitCode {

@@ -41,6 +41,30 @@ fn read_alerts(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Every malicious campaign detected as its kind, no benign pattern
+/// alerted, and false alerts at most 15% of the naive detector's.
+fn assert_good_evaluation(eval: &Path, what: &str) {
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(eval).unwrap()).unwrap();
+    for c in e["loglynx"]["campaigns"].as_array().unwrap() {
+        if c["malicious"].as_bool().unwrap() {
+            assert!(
+                c["detected_as_kind"].as_bool().unwrap(),
+                "{what}: not detected as its kind: {c}"
+            );
+        } else {
+            assert!(!c["alerted"].as_bool().unwrap(), "{what}: benign pattern alerted: {c}");
+        }
+    }
+    let ours = e["loglynx"]["false_alerts"].as_u64().unwrap();
+    let naive = e["naive"]["false_alerts"].as_u64().unwrap();
+    assert!(naive > 0, "{what}: the naive detector should trip on the noisy scripts");
+    assert!(
+        ours as f64 <= 0.15 * naive as f64,
+        "{what}: {ours} false alerts vs naive {naive}"
+    );
+    assert!(e["loglynx"]["recall"].as_f64().unwrap() >= e["naive"]["recall"].as_f64().unwrap());
+}
+
 #[test]
 fn generated_campaigns_are_detected_with_far_fewer_false_alerts_than_a_naive_detector() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,33 +81,7 @@ fn generated_campaigns_are_detected_with_far_fewer_false_alerts_than_a_naive_det
             .arg(&eval)
             .assert()
             .success();
-        let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
-        let ours = &e["loglynx"];
-        let naive = &e["naive"];
-        for c in ours["campaigns"].as_array().unwrap() {
-            if c["malicious"].as_bool().unwrap() {
-                assert!(
-                    c["detected_as_kind"].as_bool().unwrap(),
-                    "seed {seed}: campaign not detected as its kind: {c}"
-                );
-            } else {
-                assert!(
-                    !c["alerted"].as_bool().unwrap(),
-                    "seed {seed}: benign pattern alerted: {c}"
-                );
-            }
-        }
-        let ours_false = ours["false_alerts"].as_u64().unwrap();
-        let naive_false = naive["false_alerts"].as_u64().unwrap();
-        assert!(
-            naive_false > 0,
-            "seed {seed}: the naive detector should trip on the noisy scripts"
-        );
-        assert!(
-            ours_false as f64 <= 0.15 * naive_false as f64,
-            "seed {seed}: {ours_false} false alerts vs naive {naive_false}"
-        );
-        assert!(ours["recall"].as_f64().unwrap() >= naive["recall"].as_f64().unwrap());
+        assert_good_evaluation(&eval, &format!("seed {seed}"));
     }
 }
 
@@ -322,18 +320,5 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
         .arg(&eval)
         .assert()
         .success();
-    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
-    for c in e["loglynx"]["campaigns"].as_array().unwrap() {
-        if c["malicious"].as_bool().unwrap() {
-            assert!(
-                c["detected_as_kind"].as_bool().unwrap(),
-                "not detected as its kind: {c}"
-            );
-        } else {
-            assert!(!c["alerted"].as_bool().unwrap(), "benign pattern alerted: {c}");
-        }
-    }
-    let ours = e["loglynx"]["false_alerts"].as_u64().unwrap() as f64;
-    let naive = e["naive"]["false_alerts"].as_u64().unwrap() as f64;
-    assert!(ours <= 0.15 * naive, "{ours} false alerts vs naive {naive}");
+    assert_good_evaluation(&eval, "with a quiet-period model");
 }
