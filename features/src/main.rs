@@ -155,20 +155,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .build_global()
             .context("--threads")?;
     }
-    let output_format = match cli.output_format {
-        Some(f) => f,
-        None => TableFormat::from_path(&cli.output).with_context(|| {
-            format!(
-                "{}: cannot tell the output format from the extension; use --output-format",
-                cli.output.display()
-            )
-        })?,
-    };
+    let output_format =
+        TableFormat::resolve(cli.output_format, &cli.output, "use --output-format").map_err(anyhow::Error::msg)?;
     let events_format = match &cli.events_out {
-        Some(p) => Some(
-            TableFormat::from_path(p)
-                .with_context(|| format!("{}: --events-out must end in .parquet, .csv or .ndjson", p.display()))?,
-        ),
+        Some(p) => {
+            Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson").map_err(anyhow::Error::msg)?)
+        }
         None => None,
     };
     let (start_hour, end_hour) = match parse_range(&cli.business_hours, "--business-hours")?.as_slice() {

@@ -26,6 +26,17 @@ pub enum TableFormat {
 impl TableFormat {
     /// The format named by a path's extension (`.parquet`, `.csv`,
     /// `.ndjson`/`.jsonl`/`.json`).
+    /// The format `explicit` names, else the one of `path`'s extension; the
+    /// error names the path and the option (`flag`) that would settle it.
+    pub fn resolve(explicit: Option<TableFormat>, path: &Path, flag: &str) -> Result<TableFormat, String> {
+        explicit.or_else(|| TableFormat::from_path(path)).ok_or_else(|| {
+            format!(
+                "{}: cannot tell the format from the extension (.parquet, .csv, .ndjson); {flag}",
+                path.display()
+            )
+        })
+    }
+
     pub fn from_path(path: &Path) -> Option<TableFormat> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {

@@ -176,20 +176,12 @@ fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let started = Instant::now();
-    let output_format = match cli.output_format {
-        Some(f) => f,
-        None => TableFormat::from_path(&cli.output).with_context(|| {
-            format!(
-                "{}: cannot tell the output format from the extension; use --output-format",
-                cli.output.display()
-            )
-        })?,
-    };
+    let output_format =
+        TableFormat::resolve(cli.output_format, &cli.output, "use --output-format").map_err(anyhow::Error::msg)?;
     let scores_format = match &cli.scores_out {
-        Some(p) => Some(
-            TableFormat::from_path(p)
-                .with_context(|| format!("{}: --scores-out must end in .parquet, .csv or .ndjson", p.display()))?,
-        ),
+        Some(p) => {
+            Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson").map_err(anyhow::Error::msg)?)
+        }
         None => None,
     };
     let suppression = parse_duration(&cli.suppression).map_err(anyhow::Error::msg)? as i64 * 1_000_000;
