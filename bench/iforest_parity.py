@@ -334,6 +334,13 @@ def report(cmdline: str, args, acc, spd) -> str:
             f"Target ≥ 5× on both cores: {'met' if tot(s) / tot(r) >= 5 else 'NOT met'}.",
             "",
         ]
+        if tot(r1) / tot(r) < 1.5:
+            out += [
+                f"**Warning:** loglynx on {spd['rust_threads']} threads was only {tot(r1) / tot(r):.2f}× faster "
+                "than on 1: another process held a core, so the multi-thread figures are not valid. "
+                "Rerun on an idle machine.",
+                "",
+            ]
     return "\n".join(out)
 
 
@@ -355,7 +362,9 @@ def main() -> int:
         args.target_se = args.tolerance / 3
     if not 2 <= args.seeds <= args.max_seeds:
         ap.error("need 2 <= --seeds <= --max-seeds")
-    cmdline = " ".join(shlex.quote(a) for a in ["python3", os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
+    exe = Path(sys.executable)
+    exe = os.path.relpath(exe, REPO) if exe.is_relative_to(REPO) else "python3"
+    cmdline = " ".join(shlex.quote(a) for a in [exe, os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
 
     binary = build_rust()
     acc = None

@@ -735,8 +735,10 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
         "source_ip" => a.flagged && a.score >= cfg.anomaly_alert_score,
         // Attacks on an account are the rules' job; the model speaks to how
         // a real account is used.
-        // Two independent signs, so one mistyped sudo password is not an alert.
-        "user" => {
+        // How accounts are used on a host or by a user, with two independent
+        // signs (one mistyped sudo password is not an alert; users new to a
+        // host are mostly scanners guessing names, which the rules cover).
+        "user" | "host" => {
             a.flagged
                 && a.score >= cfg.anomaly_alert_score
                 && a.account_used
@@ -745,7 +747,7 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
                     .count()
                     >= 2
         }
-        _ => a.flagged && a.score >= cfg.anomaly_alert_score,
+        _ => false,
     }
 }
 
