@@ -174,11 +174,13 @@ pub enum Combine {
 }
 
 /// Which scored rows get an explanation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum ExplainRows {
     #[default]
     All,
     Anomalies,
+    /// Anomalies and every row whose combined score is at least this.
+    AtLeast(f64),
     None,
 }
 
@@ -422,6 +424,7 @@ impl ModelSet {
                 let explanation = match explain {
                     ExplainRows::All => true,
                     ExplainRows::Anomalies => is_anomaly,
+                    ExplainRows::AtLeast(min) => is_anomaly || s.combined[i] >= min,
                     ExplainRows::None => false,
                 };
                 let explanation = if explanation {

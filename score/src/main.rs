@@ -17,11 +17,11 @@ use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
 use loglynx_features::output::{escape_terminal, write_atomic, TableFormat};
 use loglynx_features::pipeline::{self, RunConfig};
-use loglynx_models::{ModelBundle, ModelSetConfig, TrainingMetadata};
+use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, TrainingMetadata};
 use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
 use loglynx_score::rules::{self, History, RuleSet, Severity};
 use loglynx_score::{eval, evidence, report};
-use loglynx_train::fit::{fit_bundle, score_frame, TrainOptions};
+use loglynx_train::fit::{fit_bundle, score_frame_with, TrainOptions};
 use loglynx_train::table::FeatureFrame;
 
 const EXAMPLES: &str = "\
@@ -55,7 +55,8 @@ struct Cli {
     #[arg(long, value_enum)]
     output_format: Option<TableFormat>,
 
-    /// Every entity-window's scores (.parquet, .csv or .ndjson).
+    /// Every entity-window's scores (.parquet, .csv or .ndjson); explanations
+    /// for anomalous windows and public sources near the threshold.
     #[arg(long)]
     scores_out: Option<PathBuf>,
 
@@ -291,8 +292,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             b
         }
     };
-    let (scores, unscored) = score_frame(&bundle, &frame).map_err(anyhow::Error::msg)?;
     let alert_defaults = AlertConfig::default();
+    // Explanations are made for the rows alerts can use: the anomalous ones
+    // and public sources near the threshold.
+    let (scores, unscored) = score_frame_with(
+        &bundle,
+        &frame,
+        ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score)),
+    )
+    .map_err(anyhow::Error::msg)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "scored");
     let successes = frame.column("successes");
     let sessions = frame.column("sessions");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use loglynx_features::registry::{self, EntityKind, ValueKind};
 use loglynx_models::{
-    Direction, FeatureSpec, ModelBundle, ModelSet, ModelSetConfig, RowScore, TrainingMetadata, Transform,
+    Direction, ExplainRows, FeatureSpec, ModelBundle, ModelSet, ModelSetConfig, RowScore, TrainingMetadata, Transform,
 };
 use serde::{Deserialize, Serialize};
 
@@ -143,6 +143,15 @@ pub type FrameScores = (Vec<(usize, RowScore)>, Vec<String>);
 
 /// Scores every row of `frame` whose entity kind the bundle has a model for.
 pub fn score_frame(bundle: &ModelBundle, frame: &FeatureFrame) -> Result<FrameScores, String> {
+    score_frame_with(bundle, frame, ExplainRows::All)
+}
+
+/// [`score_frame`], explaining only the rows `explain` selects.
+pub fn score_frame_with(
+    bundle: &ModelBundle,
+    frame: &FeatureFrame,
+    explain: ExplainRows,
+) -> Result<FrameScores, String> {
     let mut out = Vec::new();
     let mut unscored = Vec::new();
     for kind in frame.entity_kinds() {
@@ -160,7 +169,7 @@ pub fn score_frame(bundle: &ModelBundle, frame: &FeatureFrame) -> Result<FrameSc
             ));
         }
         let x = frame.matrix(&rows, names)?;
-        let scores = set.score(x.view()).map_err(|e| format!("{kind}: {e}"))?;
+        let scores = set.score_with(x.view(), explain).map_err(|e| format!("{kind}: {e}"))?;
         out.extend(rows.into_iter().zip(scores));
     }
     out.sort_by_key(|(r, _)| *r);
