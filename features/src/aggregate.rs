@@ -85,6 +85,18 @@ pub struct ValidFeatureConfig {
 }
 
 impl FeatureConfig {
+    /// Default business hours and days in `time_zone`, with this window.
+    pub fn with_window_in_zone(window_secs: u64, time_zone: &str) -> FeatureConfig {
+        FeatureConfig {
+            window_secs,
+            business_hours: BusinessHours {
+                time_zone: time_zone.to_owned(),
+                ..BusinessHours::default()
+            },
+            ..FeatureConfig::default()
+        }
+    }
+
     pub fn check(self) -> Result<ValidFeatureConfig, String> {
         if self.window_secs < 60 || self.window_secs > 31 * 86_400 {
             return Err(format!(
@@ -679,12 +691,6 @@ impl FeatureTable {
     pub fn value(&self, row: usize, name: &str) -> Option<f64> {
         let i = crate::registry::index_of(name)?;
         Some(self.columns[i][row]).filter(|v| !v.is_nan())
-    }
-
-    /// Row index of an entity-window, if present.
-    pub fn find(&self, kind: EntityKind, entity: &str, window_start: Micros) -> Option<usize> {
-        (0..self.len())
-            .find(|&i| self.kinds[i] == kind && self.entities[i] == entity && self.window_starts[i] == window_start)
     }
 
     /// Fills `asset_criticality` of host rows from an inventory.

@@ -1,5 +1,9 @@
 //! Pieces shared by the loglynx binaries' command lines.
 
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 /// Diagnostics on stderr: `--quiet` shows errors only, `-v` info, `-vv`
 /// debug; the `LOGLYNX_LOG` environment variable (an `EnvFilter`) wins.
 pub fn init_tracing(verbose: u8, quiet: bool) {
@@ -16,6 +20,19 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+/// A spinner with a message and the elapsed time on stderr; hidden with
+/// `--quiet` or when stderr is not a terminal.
+pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+    bar.set_message(msg);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// Seconds of a duration written as a number with an optional unit `s`,

@@ -200,8 +200,51 @@ pub fn write_features(table: &FeatureTable, path: &Path, format: TableFormat) ->
 }
 
 enum FeatureSink {
-    Parquet(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>),
+    Parquet(ParquetStream),
     Text(BufWriter<File>, TableFormat, bool),
+}
+
+/// A Parquet file written batch by batch; its schema comes from the first
+/// batch.
+#[derive(Default)]
+struct ParquetStream(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>);
+
+impl ParquetStream {
+    fn write(&mut self, out: &mut AtomicFile, df: &DataFrame) -> Result<(), OutputError> {
+        let path = out.path().to_path_buf();
+        let pq = |source| OutputError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        if self.0.is_none() {
+            let file = out.file().try_clone().map_err(io_err(&path))?;
+            let writer = ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(df.schema())
+                .map_err(pq)?;
+            self.0 = Some(Box::new(writer));
+        }
+        self.0.as_mut().expect("set above").write_batch(df).map_err(pq)
+    }
+
+    /// Ends the file; `empty` gives the (empty) first batch when none came.
+    fn finish(
+        &mut self,
+        out: &mut AtomicFile,
+        empty: impl FnOnce() -> PolarsResult<DataFrame>,
+    ) -> Result<(), OutputError> {
+        let path = out.path().to_path_buf();
+        let pq = |source| OutputError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        if self.0.is_none() {
+            let df = empty().map_err(pq)?;
+            self.write(out, &df)?;
+        }
+        self.0.as_mut().expect("set above").finish().map_err(pq)?;
+        Ok(())
+    }
 }
 
 /// Streams a feature table to a file chunk by chunk, atomically: the file
@@ -216,7 +259,7 @@ impl FeatureWriter {
     pub fn create(path: &Path, format: TableFormat) -> Result<Self, OutputError> {
         let mut out = AtomicFile::create(path)?;
         let sink = match format {
-            TableFormat::Parquet => FeatureSink::Parquet(None),
+            TableFormat::Parquet => FeatureSink::Parquet(ParquetStream::default()),
             f => FeatureSink::Text(BufWriter::new(out.file().try_clone().map_err(io_err(path))?), f, false),
         };
         Ok(FeatureWriter { out, sink, rows: 0 })
@@ -224,32 +267,15 @@ impl FeatureWriter {
 
     pub fn write(&mut self, table: &FeatureTable) -> Result<(), OutputError> {
         let path = self.out.path().to_path_buf();
-        let pq = |source| OutputError::Parquet {
-            path: path.clone(),
-            source,
-        };
         match &mut self.sink {
-            FeatureSink::Parquet(writer) => {
-                let mut at = 0;
-                loop {
-                    let end = (at + PARQUET_CHUNK).min(table.len());
-                    let df = feature_dataframe(table, at..end).map_err(pq)?;
-                    if writer.is_none() {
-                        let file = self.out.file().try_clone().map_err(io_err(&path))?;
-                        *writer = Some(Box::new(
-                            ParquetWriter::new(file)
-                                .with_compression(ParquetCompression::Zstd(None))
-                                .batched(df.schema())
-                                .map_err(pq)?,
-                        ));
-                    }
-                    if end > at || table.is_empty() {
-                        writer.as_mut().expect("set above").write_batch(&df).map_err(pq)?;
-                    }
-                    at = end;
-                    if at >= table.len() {
-                        break;
-                    }
+            FeatureSink::Parquet(stream) => {
+                for start in (0..table.len()).step_by(PARQUET_CHUNK) {
+                    let range = start..(start + PARQUET_CHUNK).min(table.len());
+                    let df = feature_dataframe(table, range).map_err(|source| OutputError::Parquet {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    stream.write(&mut self.out, &df)?;
                 }
             }
             FeatureSink::Text(w, format, header) => {
@@ -273,16 +299,8 @@ impl FeatureWriter {
     pub fn finish(mut self) -> Result<(), OutputError> {
         let path = self.out.path().to_path_buf();
         match &mut self.sink {
-            FeatureSink::Parquet(writer) => {
-                if writer.is_none() {
-                    self.write(&FeatureTable::new(0))?;
-                }
-                if let FeatureSink::Parquet(Some(w)) = &mut self.sink {
-                    w.finish().map_err(|source| OutputError::Parquet {
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
+            FeatureSink::Parquet(stream) => {
+                stream.finish(&mut self.out, || feature_dataframe(&FeatureTable::new(0), 0..0))?
             }
             FeatureSink::Text(w, format, header) => {
                 if *format == TableFormat::Csv && !*header {
@@ -593,7 +611,7 @@ impl EventBatch {
 }
 
 enum EventSink {
-    Parquet(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>),
+    Parquet(ParquetStream),
     Text(BufWriter<File>, TableFormat),
 }
 
@@ -610,7 +628,7 @@ impl EventWriter {
         let mut out = AtomicFile::create(path)?;
         let file = out.file().try_clone().map_err(io_err(path))?;
         let sink = match format {
-            TableFormat::Parquet => EventSink::Parquet(None),
+            TableFormat::Parquet => EventSink::Parquet(ParquetStream::default()),
             TableFormat::Csv => {
                 let mut w = BufWriter::new(file);
                 writeln!(w, "{}", EVENT_COLUMNS.join(",")).map_err(io_err(path))?;
@@ -633,23 +651,13 @@ impl EventWriter {
 
     pub fn write(&mut self, batch: &EventBatch) -> Result<(), OutputError> {
         let path = self.out.path().to_path_buf();
-        let pq = |source| OutputError::Parquet {
-            path: path.clone(),
-            source,
-        };
         match &mut self.sink {
-            EventSink::Parquet(writer) => {
-                let df = batch.dataframe(&self.files).map_err(pq)?;
-                if writer.is_none() {
-                    let file = self.out.file().try_clone().map_err(io_err(&path))?;
-                    *writer = Some(Box::new(
-                        ParquetWriter::new(file)
-                            .with_compression(ParquetCompression::Zstd(None))
-                            .batched(df.schema())
-                            .map_err(pq)?,
-                    ));
-                }
-                writer.as_mut().expect("set above").write_batch(&df).map_err(pq)?;
+            EventSink::Parquet(stream) => {
+                let df = batch.dataframe(&self.files).map_err(|source| OutputError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+                stream.write(&mut self.out, &df)?;
             }
             EventSink::Text(w, TableFormat::Csv) => batch.write_csv(&self.files, w).map_err(io_err(&path))?,
             EventSink::Text(w, _) => batch.write_ndjson(&self.files, w).map_err(io_err(&path))?,
@@ -661,16 +669,9 @@ impl EventWriter {
     pub fn finish(mut self) -> Result<u64, OutputError> {
         let path = self.out.path().to_path_buf();
         match &mut self.sink {
-            EventSink::Parquet(writer) => {
-                if writer.is_none() {
-                    self.write(&EventBatch::default())?;
-                }
-                if let EventSink::Parquet(Some(w)) = &mut self.sink {
-                    w.finish().map_err(|source| OutputError::Parquet {
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
+            EventSink::Parquet(stream) => {
+                let files = &self.files;
+                stream.finish(&mut self.out, || EventBatch::default().dataframe(files))?
             }
             EventSink::Text(w, _) => w.flush().map_err(io_err(&path))?,
         }

@@ -46,6 +46,24 @@ pub struct RunConfig {
     pub collect_compact: bool,
 }
 
+impl RunConfig {
+    /// Formats detected per file, default field and column maps, no
+    /// allowlist, features only (no events kept).
+    pub fn new(features: ValidFeatureConfig) -> RunConfig {
+        RunConfig {
+            format: None,
+            year: None,
+            field_map: FieldMap::default(),
+            column_map: ColumnMap::default(),
+            features: Arc::new(features),
+            allowlist: Allowlist::default(),
+            block_size: DEFAULT_BLOCK_SIZE,
+            collect_events: false,
+            collect_compact: false,
+        }
+    }
+}
+
 /// How reading one input went.
 #[derive(Debug, Clone)]
 pub struct FileReport {

@@ -421,14 +421,7 @@ pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> R
                 for k in 1..=idx.len() {
                     if k == idx.len() || ts[k] - ts[k - 1] > window {
                         hits.push(ctx.hit(key, &idx[start..k], |h| {
-                            let n = h.count;
-                            let noun = noun(&rule.filter, n);
-                            let when = if h.last > h.first {
-                                format!(" in {}", span(h))
-                            } else {
-                                String::new()
-                            };
-                            format!("{n} {noun}{when}{}", ctx.extras(h, None))
+                            format!("{}{}", counted(&rule.filter, h), ctx.extras(h, None))
                         }));
                         start = k;
                     }
@@ -471,16 +464,10 @@ pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> R
                     .map(|f| f.as_str().to_owned())
                     .zip(parts.iter().cloned());
                 hits.push(ctx.hit_with_group(group.collect(), idx, |h| {
-                    let n = h.count;
-                    let noun = noun(&rule.filter, n);
-                    let when = if h.last > h.first {
-                        format!(" in {}", span(h))
-                    } else {
-                        String::new()
-                    };
                     format!(
-                        "{name} not in the baseline: {} ({n} {noun}{when}){}",
+                        "{name} not in the baseline: {} ({}){}",
                         parts.join(", "),
+                        counted(&rule.filter, h),
                         ctx.extras(h, None)
                     )
                 }));
@@ -726,6 +713,17 @@ fn action_noun(a: Action) -> (&'static str, &'static str) {
 
 /// The hit's time span in words: `under a second`, `45 seconds`,
 /// `3 minutes`, `5 hours`, `2 days`.
+/// `27 failed logins in 3 minutes` (no span for a single instant).
+fn counted(f: &Filter, h: &RuleHit) -> String {
+    let n = h.count;
+    let noun = noun(f, n);
+    if h.last > h.first {
+        format!("{n} {noun} in {}", span(h))
+    } else {
+        format!("{n} {noun}")
+    }
+}
+
 fn span(h: &RuleHit) -> String {
     let secs = (h.last - h.first) / 1_000_000;
     let (n, unit) = match secs {

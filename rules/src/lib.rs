@@ -62,6 +62,18 @@ impl Severity {
     }
 }
 
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    /// A level keyword in any case (`high`, `HIGH`).
+    fn from_str(s: &str) -> Result<Severity, String> {
+        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("`{s}`: use low, medium, high or critical"))
+    }
+}
+
 impl fmt::Display for Severity {
     /// Upper case, as shown in alerts (`HIGH`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

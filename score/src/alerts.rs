@@ -734,8 +734,7 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
         }
         "source_ip" => a.flagged && a.score >= cfg.anomaly_alert_score,
         // Attacks on an account are the rules' job; the model speaks to how
-        // a real account is used.
-        // How accounts are used on a host or by a user, with two independent
+        // accounts are used on a host or by a user, with two independent
         // signs (one mistyped sudo password is not an alert; users new to a
         // host are mostly scanners guessing names, which the rules cover).
         "user" | "host" => {
@@ -754,7 +753,7 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
 /// At most `n` items, evenly spread, always keeping the first and last.
 fn spread(items: &[usize], n: usize) -> Vec<usize> {
     if items.len() <= n || n == 0 {
-        return items.iter().copied().take(n.max(items.len().min(n))).collect();
+        return items.iter().copied().take(n).collect();
     }
     if n == 1 {
         return vec![items[0]];

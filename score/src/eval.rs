@@ -193,7 +193,7 @@ pub fn naive_alerts(log: &CompactLog) -> Vec<AlertView> {
         }
     }
     let mut out = Vec::new();
-    for ((source, host), mut times) in groups {
+    for ((source, _host), mut times) in groups {
         times.sort_unstable();
         let mut start = 0;
         let mut i = 0;
@@ -209,7 +209,6 @@ pub fn naive_alerts(log: &CompactLog) -> Vec<AlertView> {
                     users: vec![],
                     detections: vec!["naive".into()],
                 });
-                let _ = host;
                 start = i + 1;
             }
             i += 1;

@@ -3,15 +3,13 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
-use loglynx_features::cli::{init_tracing, parse_duration};
+use loglynx_features::aggregate::FeatureConfig;
+use loglynx_features::cli::{init_tracing, parse_duration, spinner};
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
@@ -65,11 +63,11 @@ struct Cli {
     rules: Option<PathBuf>,
 
     /// Exit with code 1 when an alert of this severity or higher is raised.
-    #[arg(long, value_parser = parse_severity)]
+    #[arg(long, value_parser = clap::value_parser!(Severity))]
     fail_on: Option<Severity>,
 
     /// Drop alerts below this severity.
-    #[arg(long, default_value = "low", value_parser = parse_severity)]
+    #[arg(long, default_value = "low", value_parser = clap::value_parser!(Severity))]
     min_severity: Severity,
 
     /// Allowlist TOML (`networks = [...]`, `users = [...]`).
@@ -130,16 +128,6 @@ struct Cli {
     verbose: u8,
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "low" => Ok(Severity::Low),
-        "medium" => Ok(Severity::Medium),
-        "high" => Ok(Severity::High),
-        "critical" => Ok(Severity::Critical),
-        _ => Err(format!("`{s}`: use low, medium, high or critical")),
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
@@ -162,17 +150,6 @@ fn spool_stdin(sources: &mut [Source]) -> Result<Option<(usize, tempfile::TempPa
     let path = tmp.into_temp_path();
     sources[i] = Source::File(path.to_path_buf());
     Ok(Some((i, path)))
-}
-
-fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
-    bar.set_message(msg);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -221,16 +198,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .as_ref()
         .and_then(|m| m.sets.iter().map(|s| s.spec().window_secs).find(|&w| w > 0))
         .unwrap_or(cli.window_secs);
-    let features = FeatureConfig {
-        window_secs,
-        business_hours: BusinessHours {
-            time_zone: cli.time_zone.clone(),
-            ..BusinessHours::default()
-        },
-        ..FeatureConfig::default()
-    }
-    .check()
-    .map_err(anyhow::Error::msg)?;
+    let features = FeatureConfig::with_window_in_zone(window_secs, &cli.time_zone)
+        .check()
+        .map_err(anyhow::Error::msg)?;
 
     let mut frame = FeatureFrame::default();
     let mut log = CompactLog::default();
@@ -240,13 +210,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         let cfg = RunConfig {
             format: cli.format,
             year: cli.year,
-            field_map: Default::default(),
-            column_map: Default::default(),
-            features: Arc::new(features),
-            allowlist: Allowlist::default(),
-            block_size: pipeline::DEFAULT_BLOCK_SIZE,
-            collect_events: false,
             collect_compact: true,
+            ..RunConfig::new(features)
         };
         let bar = spinner(cli.quiet, "reading logs");
         let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {}).map_err(anyhow::Error::msg)?;
@@ -442,7 +407,7 @@ mod tests {
 
     #[test]
     fn durations_and_severities() {
-        assert_eq!(parse_severity("HIGH"), Ok(Severity::High));
-        assert!(parse_severity("urgent").is_err());
+        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+        assert!("urgent".parse::<Severity>().is_err());
     }
 }

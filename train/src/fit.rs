@@ -2,15 +2,13 @@
 //! feature spec taken from the feature registry (loglynx tables) or from the
 //! table's numeric columns (generic tables).
 
-use std::collections::BTreeMap;
-
 use loglynx_features::registry::{self, EntityKind, ValueKind};
 use loglynx_models::{
     Direction, ExplainRows, FeatureSpec, ModelBundle, ModelSet, ModelSetConfig, RowScore, TrainingMetadata, Transform,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::table::{FeatureFrame, GENERIC_KIND};
+use crate::table::FeatureFrame;
 
 /// Rows below which a kind is not trained (too few to say what is normal).
 pub const MIN_ROWS: usize = 2;
@@ -186,20 +184,6 @@ pub fn time_range(frame: &FeatureFrame) -> Option<(String, String)> {
         loglynx_features::time::format_rfc3339(*min),
         loglynx_features::time::format_rfc3339(end),
     ))
-}
-
-/// Per-kind counts, for summaries.
-pub fn rows_by_kind(frame: &FeatureFrame) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for k in &frame.kinds {
-        *m.entry(k.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
-/// Whether every row is generic (no loglynx entity kinds).
-pub fn is_generic(frame: &FeatureFrame) -> bool {
-    frame.kinds.iter().all(|k| k == GENERIC_KIND)
 }
 
 #[cfg(test)]

@@ -4,22 +4,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
-use loglynx_features::cli::init_tracing;
+use loglynx_features::aggregate::FeatureConfig;
+use loglynx_features::cli::{init_tracing, spinner};
 use loglynx_features::input::{self, InputFormat};
 use loglynx_features::output::{escape_terminal, write_atomic};
 use loglynx_features::pipeline::{self, RunConfig};
-use loglynx_models::{Combine, KMeansParams, ModelBundle, ModelSetConfig, Scaling, TrainingMetadata};
+use loglynx_models::{Combine, ExplainRows, KMeansParams, ModelBundle, ModelSetConfig, Scaling, TrainingMetadata};
 use loglynx_rules::{History, RuleSet};
-use loglynx_train::fit::{fit_bundle, score_frame, time_range, TrainOptions};
+use loglynx_train::fit::{fit_bundle, score_frame, score_frame_with, time_range, TrainOptions};
 use loglynx_train::labels::Labels;
 use loglynx_train::metrics::{self, Evaluation};
 use loglynx_train::sequences::Sessions;
@@ -355,28 +353,19 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
         if let Some(e) = errors.first() {
             bail!("{e}");
         }
-        let features = FeatureConfig {
-            window_secs: args.window_secs.unwrap_or(3600),
-            business_hours: BusinessHours {
-                time_zone: args.time_zone.clone().unwrap_or_else(|| "UTC".into()),
-                ..BusinessHours::default()
-            },
-            ..FeatureConfig::default()
-        }
+        let features = FeatureConfig::with_window_in_zone(
+            args.window_secs.unwrap_or(3600),
+            args.time_zone.as_deref().unwrap_or("UTC"),
+        )
         .check()
         .map_err(anyhow::Error::msg)?;
         let cfg = RunConfig {
             format: args.format,
             year: args.year,
-            field_map: Default::default(),
-            column_map: Default::default(),
-            features: Arc::new(features),
-            allowlist: Default::default(),
-            block_size: pipeline::DEFAULT_BLOCK_SIZE,
-            collect_events: false,
             collect_compact: true,
+            ..RunConfig::new(features)
         };
-        let bar = progress_bar(quiet, "computing features");
+        let bar = spinner(quiet, "computing features");
         let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick()).map_err(anyhow::Error::msg)?;
         bar.finish_and_clear();
         if let Some((name, err)) = result.errors().next() {
@@ -407,17 +396,6 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
     Ok((frame, files, terms))
 }
 
-fn progress_bar(quiet: bool, msg: &'static str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
-    bar.set_message(msg);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
 fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let args = match &args.config {
@@ -444,13 +422,13 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         config,
         kinds: args.kinds.clone(),
     };
-    let bar = progress_bar(quiet, "fitting models");
+    let bar = spinner(quiet, "fitting models");
     let mut bundle = fit_bundle(&frame, &opts, metadata).map_err(anyhow::Error::msg)?;
     bundle.history = terms;
     // Entities the model already finds unusual in the baseline (a jump host,
     // a busy service account): unusual is their normal, so anomalies of
     // theirs alone do not alert later.
-    let (baseline_scores, _) = score_frame(&bundle, &frame).map_err(anyhow::Error::msg)?;
+    let (baseline_scores, _) = score_frame_with(&bundle, &frame, ExplainRows::None).map_err(anyhow::Error::msg)?;
     for (row, s) in &baseline_scores {
         if s.is_anomaly {
             bundle

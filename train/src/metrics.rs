@@ -88,6 +88,33 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> f64 {
     (rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos as f64 * neg as f64)
 }
 
+/// Cumulative `(threshold, true positives, false positives)` when every row
+/// scoring at least `threshold` is flagged, for each distinct score from the
+/// highest down.
+fn descending_counts(scores: &[f64], labels: &[bool]) -> Vec<(f64, usize, usize)> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            if labels[k] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        out.push((scores[idx[i]], tp, fp));
+        i = j + 1;
+    }
+    out
+}
+
 /// Average precision: Σ (Rₙ − Rₙ₋₁) Pₙ over distinct score thresholds,
 /// highest first. NaN without positives.
 pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
@@ -95,64 +122,29 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
     if total_pos == 0 {
         return f64::NAN;
     }
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp) = (0usize, 0usize);
     let mut prev_recall = 0.0;
     let mut ap = 0.0;
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        for &k in &idx[i..=j] {
-            if labels[k] {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-        }
+    for (_, tp, fp) in descending_counts(scores, labels) {
         let recall = tp as f64 / total_pos as f64;
-        let precision = tp as f64 / (tp + fp) as f64;
-        ap += (recall - prev_recall) * precision;
+        ap += (recall - prev_recall) * tp as f64 / (tp + fp) as f64;
         prev_recall = recall;
-        i = j + 1;
     }
     ap
 }
 
-/// The threshold (among the scores) that maximises F1, with its F1: one
-/// sort, then a sweep from the highest score down.
+/// The threshold (among the scores) that maximises F1, with its F1.
 pub fn best_f1_threshold(scores: &[f64], labels: &[bool]) -> (f64, f64) {
     let total_pos = labels.iter().filter(|&&l| l).count();
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp) = (0usize, 0usize);
     let mut best = (f64::INFINITY, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        for &k in &idx[i..=j] {
-            if labels[k] {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-        }
-        // Flag every row scoring at least this one.
+    for (threshold, tp, fp) in descending_counts(scores, labels) {
         let f1 = if tp == 0 {
             0.0
         } else {
-            2.0 * tp as f64 / (2 * tp + fp + (total_pos - tp)) as f64
+            2.0 * tp as f64 / (tp + fp + total_pos) as f64
         };
         if f1 > best.1 {
-            best = (scores[idx[i]], f1);
+            best = (threshold, f1);
         }
-        i = j + 1;
     }
     best
 }
