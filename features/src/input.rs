@@ -213,6 +213,9 @@ pub struct BlockReader {
     carry: Vec<u8>,
     next_line: u64,
     done: bool,
+    /// A read error met after some data: reported on the call after that
+    /// data's block, so what was read before it is not lost.
+    pending_error: Option<io::Error>,
 }
 
 impl BlockReader {
@@ -224,11 +227,17 @@ impl BlockReader {
             carry: Vec::new(),
             next_line: 1,
             done: false,
+            pending_error: None,
         }
     }
 
     /// The next block, `None` at end of input.
+    /// The next block, `None` at end of input. A read error (a corrupt gzip
+    /// member, say) first yields the lines read before it, then the error.
     pub fn next_block(&mut self) -> io::Result<Option<Block>> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
         if self.done {
             return Ok(None);
         }
@@ -243,8 +252,16 @@ impl BlockReader {
                 64 * 1024
             };
             data.resize(start + want, 0);
-            let n = read_full(&mut self.reader, &mut data[start..])?;
+            let (n, error) = read_full(&mut self.reader, &mut data[start..]);
             data.truncate(start + n);
+            if let Some(e) = error {
+                self.done = true;
+                if data.is_empty() {
+                    return Err(e);
+                }
+                self.pending_error = Some(e);
+                break;
+            }
             if n == 0 {
                 self.done = true;
                 break;
@@ -271,17 +288,19 @@ impl BlockReader {
     }
 }
 
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the input ends; an error comes back with
+/// the count of bytes read before it.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (filled, Some(e)),
         }
     }
-    Ok(filled)
+    (filled, None)
 }
 
 /// Guesses the format from the first non-blank lines and the file name.
@@ -347,6 +366,32 @@ mod tests {
             bs.last().unwrap().lines().last().unwrap().1,
             b"last line without newline"
         );
+    }
+
+    #[test]
+    fn a_truncated_gzip_keeps_the_lines_before_the_damage() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..20_000 {
+            writeln!(enc, "line {i} of a log that will be cut short").unwrap();
+        }
+        let gz = enc.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.log.gz");
+        std::fs::write(&path, &gz[..gz.len() / 2]).unwrap();
+        let mut r = BlockReader::new(open(&Source::File(path)).unwrap(), 0, 1024);
+        let mut lines = 0;
+        let err = loop {
+            match r.next_block() {
+                Ok(Some(b)) => lines += b.lines().count(),
+                Ok(None) => panic!("a truncated gzip must report an error"),
+                Err(e) => break e,
+            }
+        };
+        assert!(lines > 1000, "only {lines} lines kept");
+        assert!(!err.to_string().is_empty());
+        assert!(r.next_block().unwrap().is_none());
     }
 
     #[test]

@@ -189,8 +189,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .cloned()
             .collect::<Vec<_>>(),
     );
-    if let Some(e) = input_errors.first() {
-        bail!("{e}");
+    // An input that cannot be read is reported and the others are still
+    // scored; the run then ends with exit code 2.
+    let mut input_failures: Vec<String> = input_errors.iter().map(|e| e.to_string()).collect();
+    if sources.is_empty() && tables.is_empty() {
+        bail!("no readable input: {}", input_failures.join("; "));
     }
     let spooled = spool_stdin(&mut sources)?;
 
@@ -216,9 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         let bar = spinner(cli.quiet, "reading logs");
         let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {}).map_err(anyhow::Error::msg)?;
         bar.finish_and_clear();
-        if let Some((name, err)) = result.errors().next() {
-            bail!("{}: {err}", name);
-        }
+        input_failures.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
         file_names = result.file_names();
         if let Some((i, _)) = &spooled {
             if let Some(n) = file_names.get_mut(*i) {
@@ -390,6 +391,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     if let Some(e) = &evaluation {
         print!("{}", eval::render(e));
+    }
+    if !input_failures.is_empty() {
+        bail!(
+            "alerts cover the readable inputs only; these could not be read in full: {}",
+            input_failures.join("; ")
+        );
     }
     let failing = cli.fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min));
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })

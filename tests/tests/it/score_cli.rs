@@ -322,3 +322,52 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
         .success();
     assert_good_evaluation(&eval, "with a quiet-period model");
 }
+
+#[test]
+fn unreadable_inputs_are_reported_and_the_rest_is_scored_with_exit_code_2() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..5_000 {
+        writeln!(
+            enc,
+            "Mar  3 04:05:{:02} web1 sshd[{i}]: Failed password for root from 203.0.113.9 port 4711 ssh2",
+            i % 60
+        )
+        .unwrap();
+    }
+    let gz = enc.finish().unwrap();
+    let cut = dir.path().join("cut.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let out = dir.path().join("alerts.ndjson");
+    let assert = score()
+        .arg(&cut)
+        .arg(dir.path().join("missing.log"))
+        .arg(shared("loghub/OpenSSH/OpenSSH_2k.log"))
+        .args(["--year", "2025", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("missing.log") && stderr.contains("cut.log.gz"),
+        "{stderr}"
+    );
+    let alerts = read_alerts(&out);
+    // OpenSSH's attackers and the readable part of the cut file are both scored.
+    let sources: BTreeSet<String> = alerts
+        .iter()
+        .flat_map(|a| {
+            a["source_ips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        sources.contains("203.0.113.9") && sources.contains("183.62.140.253"),
+        "{sources:?}"
+    );
+}
