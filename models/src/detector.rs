@@ -283,6 +283,28 @@ impl ModelSet {
     /// Fits every part on the baseline `x_raw` (columns in `spec` order; NaN
     /// is imputed with the baseline median, ±∞ refused). Needs 2+ rows.
     pub fn fit(x_raw: ArrayView2<f64>, spec: FeatureSpec, config: ModelSetConfig) -> Result<ModelSet, ModelError> {
+        Ok(ModelSet::fit_inner(x_raw, spec, config)?.0)
+    }
+
+    /// [`ModelSet::fit`], also returning the baseline rows' own scores (the
+    /// ones calibration was fitted on, so the baseline is scored once),
+    /// explaining the rows `explain` selects.
+    pub fn fit_scored(
+        x_raw: ArrayView2<f64>,
+        spec: FeatureSpec,
+        config: ModelSetConfig,
+        explain: ExplainRows,
+    ) -> Result<(ModelSet, Vec<RowScore>), ModelError> {
+        let (set, scored) = ModelSet::fit_inner(x_raw, spec, config)?;
+        let rows = set.row_scores(x_raw, &scored, explain)?;
+        Ok((set, rows))
+    }
+
+    fn fit_inner(
+        x_raw: ArrayView2<f64>,
+        spec: FeatureSpec,
+        config: ModelSetConfig,
+    ) -> Result<(ModelSet, Scored), ModelError> {
         config.check()?;
         spec.check()?;
         check_ncols(&x_raw, spec.n_features())?;
@@ -299,17 +321,18 @@ impl ModelSet {
             .map_err(named)?;
         let z = preprocessor.transform(x_raw).map_err(named)?;
         let iforest = config.iforest.fit(z.view())?;
-        let if_scores = iforest.score(z.view())?;
-        let iforest_calibration = Calibration::fit(if_scores.as_slice().expect("contiguous"))?;
-        let (kmeans, kmeans_calibration) = match &config.kmeans {
+        let if_raw = iforest.score(z.view())?.to_vec();
+        let iforest_calibration = Calibration::fit(&if_raw)?;
+        let (kmeans, kmeans_calibration, km_raw) = match &config.kmeans {
             Some(p) => {
                 let km = p.fit(z.view())?;
-                let s = km.score(z.view())?;
+                let (s, c) = km.score_and_assign(z.view())?;
                 let cal = Calibration::fit(s.as_slice().expect("contiguous"))?;
-                (Some(km), Some(cal))
+                (Some(km), Some(cal), Some((s.to_vec(), c.to_vec())))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
+        drop(z);
         let directions: Vec<Direction> = (0..spec.n_features()).map(|j| spec.direction(j)).collect();
         let explainer = Explainer::fit_with_directions(x_raw, &spec.feature_names, &directions)?;
         let mut set = ModelSet {
@@ -325,17 +348,17 @@ impl ModelSet {
             n_train_rows: n,
             baseline_alert_rate: 0.0,
         };
-        let combined = set.score_preprocessed(z.view())?.combined;
+        let scored = set.calibrated(if_raw, km_raw);
         set.threshold = match set.config.threshold {
             Some(t) => t,
             None => {
-                let mut sorted = combined.clone();
+                let mut sorted = scored.combined.clone();
                 sorted.sort_unstable_by(f64::total_cmp);
                 quantile_sorted(&sorted, 1.0 - set.config.contamination.unwrap_or(DEFAULT_CONTAMINATION))
             }
         };
-        set.baseline_alert_rate = combined.iter().filter(|&&s| s > set.threshold).count() as f64 / n as f64;
-        Ok(set)
+        set.baseline_alert_rate = scored.combined.iter().filter(|&&s| s > set.threshold).count() as f64 / n as f64;
+        Ok((set, scored))
     }
 
     pub fn spec(&self) -> &FeatureSpec {
@@ -376,12 +399,23 @@ impl ModelSet {
 
     fn score_preprocessed(&self, z: ArrayView2<f64>) -> Result<Scored, ModelError> {
         let if_raw = self.iforest.score(z)?.to_vec();
-        let if_pct: Vec<f64> = if_raw.iter().map(|&s| self.iforest_calibration.percentile(s)).collect();
-        let km = match (&self.kmeans, &self.kmeans_calibration) {
-            (Some(km), Some(cal)) => {
+        let km_raw = match &self.kmeans {
+            Some(km) => {
                 let (s, c) = km.score_and_assign(z)?;
+                Some((s.to_vec(), c.to_vec()))
+            }
+            None => None,
+        };
+        Ok(self.calibrated(if_raw, km_raw))
+    }
+
+    /// Percentiles and the combined score from raw model scores.
+    fn calibrated(&self, if_raw: Vec<f64>, km_raw: Option<(Vec<f64>, Vec<usize>)>) -> Scored {
+        let if_pct: Vec<f64> = if_raw.iter().map(|&s| self.iforest_calibration.percentile(s)).collect();
+        let km = match (km_raw, &self.kmeans_calibration) {
+            (Some((s, c)), Some(cal)) => {
                 let pct = s.iter().map(|&v| cal.percentile(v)).collect();
-                Some((s.to_vec(), pct, c.to_vec()))
+                Some((s, pct, c))
             }
             _ => None,
         };
@@ -396,12 +430,12 @@ impl ModelSet {
                 })
                 .collect(),
         };
-        Ok(Scored {
+        Scored {
             if_raw,
             if_pct,
             km,
             combined,
-        })
+        }
     }
 
     /// Scores raw rows (columns in spec order) and explains every row.
@@ -416,6 +450,17 @@ impl ModelSet {
             .transform(x_raw)
             .map_err(|e| name_error(e, &self.spec))?;
         let s = self.score_preprocessed(z.view())?;
+        drop(z);
+        self.row_scores(x_raw, &s, explain)
+    }
+
+    /// One [`RowScore`] per row of `x_raw` from its scores `s`.
+    fn row_scores(
+        &self,
+        x_raw: ArrayView2<f64>,
+        s: &Scored,
+        explain: ExplainRows,
+    ) -> Result<Vec<RowScore>, ModelError> {
         let top_n = self.config.explain_top_n;
         (0..x_raw.nrows())
             .into_par_iter()
@@ -613,6 +658,21 @@ mod tests {
         assert!(scores[0].cluster.is_some() && scores[0].kmeans_pct.is_some());
         let only = set.score_with(attack.view(), ExplainRows::Anomalies).unwrap();
         assert!(!only[0].explanation.is_empty() && only[1].explanation.is_empty());
+    }
+
+    #[test]
+    fn fit_scored_returns_what_scoring_the_baseline_again_gives() {
+        let x = baseline(600, 5);
+        let (set, fitted) =
+            ModelSet::fit_scored(x.view(), spec(), fast_config().with_seed(9), ExplainRows::Anomalies).unwrap();
+        let again = set.score_with(x.view(), ExplainRows::Anomalies).unwrap();
+        assert_eq!(fitted, again);
+        assert_eq!(
+            set,
+            ModelSet::fit(x.view(), spec(), fast_config().with_seed(9)).unwrap()
+        );
+        let flagged = fitted.iter().filter(|r| r.is_anomaly).count() as f64 / 600.0;
+        assert!((flagged - set.baseline_alert_rate()).abs() < 1e-12);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
@@ -139,12 +140,10 @@ impl Explainer {
         if x_raw.nrows() == 0 {
             return Err(ModelError::EmptyData("no baseline rows to fit the explainer".into()));
         }
-        let features = x_raw
-            .columns()
-            .into_iter()
-            .enumerate()
-            .map(|(j, col)| {
-                let s = sorted_without_nan(col.iter().copied());
+        let features = (0..x_raw.ncols())
+            .into_par_iter()
+            .map(|j| {
+                let s = sorted_without_nan(x_raw.column(j).iter().copied());
                 let q = |p| if s.is_empty() { 0.0 } else { quantile_sorted(&s, p) };
                 FeatureStats {
                     name: names[j].clone(),

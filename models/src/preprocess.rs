@@ -78,37 +78,40 @@ impl PreprocessParams {
             return Err(ModelError::EmptyData("no baseline rows to fit the preprocessor".into()));
         }
         check_no_infinity(&x)?;
-        let mut fill = Vec::with_capacity(d);
-        let mut center = Vec::with_capacity(d);
-        let mut scale = Vec::with_capacity(d);
-        for (j, col) in x.columns().into_iter().enumerate() {
-            let raw = sorted_without_nan(col.iter().copied());
-            fill.push(if raw.is_empty() {
-                0.0
-            } else {
-                quantile_sorted(&raw, 0.5)
-            });
-            // The transform is monotone, so the transformed values stay sorted.
-            let t: Vec<f64> = raw.iter().map(|&v| transforms[j].apply(v)).collect();
-            let (c, s) = match (self.scaling, t.is_empty()) {
-                (Scaling::None, _) | (_, true) => (0.0, 1.0),
-                (Scaling::Robust, false) => {
-                    let iqr = quantile_sorted(&t, 0.75) - quantile_sorted(&t, 0.25);
-                    let s = if iqr > 0.0 {
-                        iqr
-                    } else {
-                        positive_or_one(mean_std(&t).1)
-                    };
-                    (quantile_sorted(&t, 0.5), s)
-                }
-                (Scaling::Standard, false) => {
-                    let (m, s) = mean_std(&t);
-                    (m, positive_or_one(s))
-                }
-            };
-            center.push(c);
-            scale.push(s);
-        }
+        // Columns are independent: (fill, center, scale) of each in parallel.
+        let stats: Vec<(f64, f64, f64)> = (0..d)
+            .into_par_iter()
+            .map(|j| {
+                let raw = sorted_without_nan(x.column(j).iter().copied());
+                let fill = if raw.is_empty() {
+                    0.0
+                } else {
+                    quantile_sorted(&raw, 0.5)
+                };
+                // The transform is monotone, so the transformed values stay sorted.
+                let t: Vec<f64> = raw.iter().map(|&v| transforms[j].apply(v)).collect();
+                let (c, s) = match (self.scaling, t.is_empty()) {
+                    (Scaling::None, _) | (_, true) => (0.0, 1.0),
+                    (Scaling::Robust, false) => {
+                        let iqr = quantile_sorted(&t, 0.75) - quantile_sorted(&t, 0.25);
+                        let s = if iqr > 0.0 {
+                            iqr
+                        } else {
+                            positive_or_one(mean_std(&t).1)
+                        };
+                        (quantile_sorted(&t, 0.5), s)
+                    }
+                    (Scaling::Standard, false) => {
+                        let (m, s) = mean_std(&t);
+                        (m, positive_or_one(s))
+                    }
+                };
+                (fill, c, s)
+            })
+            .collect();
+        let fill = stats.iter().map(|s| s.0).collect();
+        let center = stats.iter().map(|s| s.1).collect();
+        let scale = stats.iter().map(|s| s.2).collect();
         Ok(Preprocessor {
             transforms,
             scaling: self.scaling,

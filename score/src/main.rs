@@ -19,7 +19,7 @@ use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, TrainingMetadata}
 use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
 use loglynx_score::rules::{self, History, RuleSet, Severity};
 use loglynx_score::{eval, evidence, report};
-use loglynx_train::fit::{fit_bundle, score_frame_with, TrainOptions};
+use loglynx_train::fit::{fit_bundle_scored, score_frame_with, TrainOptions};
 use loglynx_train::table::FeatureFrame;
 
 const EXAMPLES: &str = "\
@@ -244,29 +244,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 
     // The baseline: the given model, or one fitted on the input itself.
+    // Explanations are made for the rows alerts can use: the anomalous ones
+    // and public sources near the threshold.
     let fitted_on_input = model.is_none();
-    let bundle = match model {
-        Some(m) => m,
+    let alert_defaults = AlertConfig::default();
+    let explain = ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score));
+    let (bundle, (scores, unscored)) = match model {
+        Some(m) => {
+            let scores = score_frame_with(&m, &frame, explain).map_err(anyhow::Error::msg)?;
+            (m, scores)
+        }
         None => {
+            // Fitting scores every row once already: those scores are the output.
             let bar = spinner(cli.quiet, "fitting a baseline on the input");
             let opts = TrainOptions {
                 config: ModelSetConfig::default().with_seed(cli.seed),
                 kinds: None,
             };
-            let b = fit_bundle(&frame, &opts, TrainingMetadata::default()).map_err(anyhow::Error::msg)?;
+            let fitted =
+                fit_bundle_scored(&frame, &opts, TrainingMetadata::default(), explain).map_err(anyhow::Error::msg)?;
             bar.finish_and_clear();
-            b
+            fitted
         }
     };
-    let alert_defaults = AlertConfig::default();
-    // Explanations are made for the rows alerts can use: the anomalous ones
-    // and public sources near the threshold.
-    let (scores, unscored) = score_frame_with(
-        &bundle,
-        &frame,
-        ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score)),
-    )
-    .map_err(anyhow::Error::msg)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "scored");
     let successes = frame.column("successes");
     let sessions = frame.column("sessions");

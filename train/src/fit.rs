@@ -82,8 +82,35 @@ pub fn spec_for(frame: &FeatureFrame, kind: &str, rows: &[usize]) -> Option<Feat
 pub fn fit_bundle(
     frame: &FeatureFrame,
     opts: &TrainOptions,
-    mut metadata: TrainingMetadata,
+    metadata: TrainingMetadata,
 ) -> Result<ModelBundle, String> {
+    Ok(fit_sets(frame, opts, metadata, None)?.0)
+}
+
+/// [`fit_bundle`], also returning the training rows' own scores as
+/// [`score_frame_with`] would, without scoring them a second time.
+pub fn fit_bundle_scored(
+    frame: &FeatureFrame,
+    opts: &TrainOptions,
+    metadata: TrainingMetadata,
+    explain: ExplainRows,
+) -> Result<(ModelBundle, FrameScores), String> {
+    let (bundle, scores) = fit_sets(frame, opts, metadata, Some(explain))?;
+    let unscored = frame
+        .entity_kinds()
+        .into_iter()
+        .filter(|k| bundle.set(k).is_none())
+        .collect();
+    Ok((bundle, (scores, unscored)))
+}
+
+/// Fits the bundle; with `explain`, also keeps every trained row's score.
+fn fit_sets(
+    frame: &FeatureFrame,
+    opts: &TrainOptions,
+    mut metadata: TrainingMetadata,
+    explain: Option<ExplainRows>,
+) -> Result<(ModelBundle, Vec<(usize, RowScore)>), String> {
     opts.config.check().map_err(|e| e.to_string())?;
     let mut kinds = frame.entity_kinds();
     if let Some(wanted) = &opts.kinds {
@@ -99,6 +126,7 @@ pub fn fit_bundle(
     }
     let mut sets = Vec::new();
     let mut skipped = Vec::new();
+    let mut scores = Vec::new();
     for kind in kinds {
         let rows = frame.rows_of(&kind);
         if rows.len() < MIN_ROWS {
@@ -111,7 +139,14 @@ pub fn fit_bundle(
         };
         let x = frame.matrix(&rows, &spec.feature_names)?;
         tracing::info!(kind, rows = rows.len(), features = spec.feature_names.len(), "fitting");
-        let set = ModelSet::fit(x.view(), spec, opts.config.clone()).map_err(|e| format!("{kind}: {e}"))?;
+        let set = match explain {
+            None => ModelSet::fit(x.view(), spec, opts.config.clone()),
+            Some(explain) => ModelSet::fit_scored(x.view(), spec, opts.config.clone(), explain).map(|(set, s)| {
+                scores.extend(rows.iter().copied().zip(s));
+                set
+            }),
+        }
+        .map_err(|e| format!("{kind}: {e}"))?;
         metadata.rows_per_set.insert(kind.clone(), rows.len());
         sets.push(set);
     }
@@ -128,12 +163,14 @@ pub fn fit_bundle(
     if !skipped.is_empty() {
         metadata.notes.insert("skipped_kinds".into(), skipped.join(", "));
     }
-    Ok(ModelBundle {
+    scores.sort_by_key(|(r, _)| *r);
+    let bundle = ModelBundle {
         spec_version: 1,
         sets,
         metadata,
         history: Default::default(),
-    })
+    };
+    Ok((bundle, scores))
 }
 
 /// `(row index, score)` pairs in row order, and the entity kinds without a model.
@@ -232,6 +269,24 @@ mod tests {
         let (scores, unscored) = score_frame(&bundle, &frame).unwrap();
         assert_eq!(scores.len(), frame.len());
         assert!(unscored.is_empty());
+    }
+
+    #[test]
+    fn fit_bundle_scored_matches_scoring_the_frame_after_fitting() {
+        let frame = frame_from_events(24);
+        let opts = TrainOptions {
+            config: ModelSetConfig {
+                kmeans: Some(loglynx_models::KMeansParams::new().k_range(2..=3).n_runs(1)),
+                ..ModelSetConfig::default()
+            },
+            kinds: None,
+        };
+        let (bundle, (scores, unscored)) =
+            fit_bundle_scored(&frame, &opts, TrainingMetadata::default(), ExplainRows::Anomalies).unwrap();
+        let again = score_frame_with(&bundle, &frame, ExplainRows::Anomalies).unwrap();
+        assert_eq!(scores.len(), frame.len());
+        assert_eq!(scores, again.0);
+        assert_eq!(unscored, again.1);
     }
 
     #[test]

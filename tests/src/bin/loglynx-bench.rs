@@ -32,8 +32,9 @@ struct Cli {
     /// Input form to generate and read.
     #[arg(long, default_value = "syslog")]
     format: String,
-    /// Stages to measure: features, score (the whole run: parse, features,
-    /// baseline fitted on the input, scoring, rules, alerts) or both.
+    /// Stages to measure: features; score (the whole run: parse, features,
+    /// baseline fitted on the input, scoring, rules, alerts); train (a
+    /// bundle from the log); score-model (the whole run against that bundle).
     #[arg(long, default_value = "features,score", value_delimiter = ',')]
     stages: Vec<String>,
 }
@@ -127,6 +128,8 @@ fn run(cli: Cli) -> Result<()> {
             .arg(&summary),
     )?;
     let events = read_events(&summary)?;
+    // `train` fits on the benchmark log itself; `score-model` scores it against that bundle.
+    let model = cli.data_dir.join(format!("model-{}-seed{}.llx", cli.events, cli.seed));
     println!("| stage | input | events | MB | best s | median s | events/s (best) | MB/s (best) | peak RSS MiB |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for stage in &cli.stages {
@@ -148,7 +151,30 @@ fn run(cli: Cli) -> Result<()> {
                         .arg(cli.data_dir.join("alerts.ndjson"));
                     c
                 }
-                other => bail!("unknown stage {other}: use features or score"),
+                "train" => {
+                    let mut c = Command::new(release_bin("loglynx-train")?);
+                    c.arg(&log).args(["--year", "2026", "--quiet", "-o"]).arg(&model);
+                    c
+                }
+                "score-model" => {
+                    if !model.exists() {
+                        eprintln!("training {} for score-model ...", model.display());
+                        measure(
+                            Command::new(release_bin("loglynx-train")?)
+                                .arg(&log)
+                                .args(["--year", "2026", "--quiet", "-o"])
+                                .arg(&model),
+                        )?;
+                    }
+                    let mut c = Command::new(release_bin("loglynx-score")?);
+                    c.arg(&log)
+                        .arg("--model")
+                        .arg(&model)
+                        .args(["--year", "2026", "--quiet", "-o"])
+                        .arg(cli.data_dir.join("alerts-model.ndjson"));
+                    c
+                }
+                other => bail!("unknown stage {other}: use features, score, train or score-model"),
             };
             let m = measure(&mut cmd)?;
             times.push(m.seconds);
