@@ -143,14 +143,16 @@ impl IsolationForestValidParams {
             nodes.extend(t);
             offsets.push(nodes.len());
         }
-        Ok(IsolationForest {
+        let forest = IsolationForest {
             params: self.0.clone(),
             n_features: d,
             psi,
             height_limit,
             nodes,
             offsets,
-        })
+        };
+        debug_assert_eq!(forest.validate(), Ok(()));
+        Ok(forest)
     }
 }
 
@@ -175,7 +177,10 @@ impl Node {
 }
 
 /// A fitted isolation forest: all trees' nodes in one flat vector.
+/// Deserializing validates the structure (see [`IsolationForest::validate`]),
+/// which scoring relies on to walk the trees without bounds checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ForestParts")]
 pub struct IsolationForest {
     params: IsolationForestParams,
     n_features: usize,
@@ -184,6 +189,34 @@ pub struct IsolationForest {
     nodes: Vec<Node>,
     /// Tree `t` is `nodes[offsets[t]..offsets[t + 1]]`; indices are relative to its start.
     offsets: Vec<usize>,
+}
+
+/// The fields of an [`IsolationForest`] as read, before validation.
+#[derive(Deserialize)]
+struct ForestParts {
+    params: IsolationForestParams,
+    n_features: usize,
+    psi: usize,
+    height_limit: usize,
+    nodes: Vec<Node>,
+    offsets: Vec<usize>,
+}
+
+impl TryFrom<ForestParts> for IsolationForest {
+    type Error = String;
+
+    fn try_from(p: ForestParts) -> Result<Self, String> {
+        let forest = IsolationForest {
+            params: p.params,
+            n_features: p.n_features,
+            psi: p.psi,
+            height_limit: p.height_limit,
+            nodes: p.nodes,
+            offsets: p.offsets,
+        };
+        forest.validate()?;
+        Ok(forest)
+    }
 }
 
 impl IsolationForest {
@@ -261,9 +294,18 @@ impl IsolationForest {
                     let rows = &buf[g * LANES * stride..];
                     let lanes = acc.len();
                     let mut idx = [0u32; LANES];
+                    let rows = &rows[..lanes * stride];
                     for _ in 0..self.height_limit {
                         for (l, i) in idx.iter_mut().enumerate().take(lanes) {
-                            *i = tree[*i as usize].step(&rows[l * stride..(l + 1) * stride]);
+                            // SAFETY: every forest is valid (`fit` builds it so, deserializing
+                            // runs `validate`): indices start at the root and stay below
+                            // tree.len() (internal nodes have left + 1 < len, leaves point at
+                            // themselves), and feature <= n_features < stride. `l < lanes`,
+                            // so the row lies inside `rows`.
+                            *i = unsafe {
+                                let n = tree.get_unchecked(*i as usize);
+                                n.left + u32::from(*rows.get_unchecked(l * stride + n.feature as usize) >= n.value)
+                            };
                         }
                     }
                     for (a, &i) in acc.iter_mut().zip(&idx) {
@@ -585,6 +627,22 @@ mod tests {
         let s = m.score(x3.view()).unwrap();
         assert!(s.iter().all(|v| v.is_finite() && *v > 0.0 && *v <= 1.0));
         assert!(s[500] > 0.6);
+    }
+
+    #[test]
+    fn a_malformed_forest_cannot_be_deserialized() {
+        let x = blob_with_outlier();
+        let forest = IsolationForestParams::new().n_trees(5).seed(1).fit(x.view()).unwrap();
+        let mut v = serde_json::to_value(&forest).unwrap();
+        assert_eq!(serde_json::from_value::<IsolationForest>(v.clone()).unwrap(), forest);
+        v["nodes"][0]["left"] = serde_json::json!(1_000_000);
+        let err = serde_json::from_value::<IsolationForest>(v.clone()).unwrap_err();
+        assert!(err.to_string().contains("malformed"), "{err}");
+        v["nodes"][0]["left"] = serde_json::json!(0);
+        v["nodes"][0]["feature"] = serde_json::json!(99);
+        assert!(serde_json::from_value::<IsolationForest>(v).is_err());
+        let bytes = postcard::to_allocvec(&forest).unwrap();
+        assert_eq!(postcard::from_bytes::<IsolationForest>(&bytes).unwrap(), forest);
     }
 
     #[test]
