@@ -169,13 +169,6 @@ struct Node {
     left: u32,
 }
 
-impl Node {
-    #[inline(always)]
-    fn step(&self, row: &[f64]) -> u32 {
-        self.left + u32::from(row[self.feature as usize] >= self.value)
-    }
-}
-
 /// A fitted isolation forest: all trees' nodes in one flat vector.
 /// Deserializing validates the structure (see [`IsolationForest::validate`]),
 /// which scoring relies on to walk the trees without bounds checks.
