@@ -469,9 +469,14 @@ impl Aggregator {
 
     /// Computes the features of every entity-window, sorted by kind, entity
     /// and window start.
+    /// The state is freed in chunks as rows are made, and the freed memory
+    /// handed back to the OS, so state and table are not both at full size.
     pub fn finish(self) -> FeatureTable {
-        let mut table = FeatureTable::new(self.cfg.window);
-        self.finish_chunks(usize::MAX, |chunk| table.append(chunk));
+        let mut table = FeatureTable::with_capacity(self.cfg.window, self.windows());
+        self.finish_chunks(256 * 1024, |chunk| {
+            table.append(chunk);
+            crate::cli::release_free_memory();
+        });
         table
     }
 
@@ -649,6 +654,19 @@ impl FeatureTable {
         }
     }
 
+    /// An empty table with room for `rows` rows.
+    pub fn with_capacity(window: Micros, rows: usize) -> Self {
+        FeatureTable {
+            window,
+            kinds: Vec::with_capacity(rows),
+            entities: Vec::with_capacity(rows),
+            window_starts: Vec::with_capacity(rows),
+            columns: vec![Vec::with_capacity(rows); FEATURES.len()],
+            source_scope: Vec::with_capacity(rows),
+            asset_criticality: Vec::with_capacity(rows),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.kinds.len()
     }
@@ -659,7 +677,7 @@ impl FeatureTable {
 
     /// Appends the rows of `other` (same window length).
     pub fn append(&mut self, mut other: FeatureTable) {
-        if self.is_empty() {
+        if self.is_empty() && self.kinds.capacity() <= other.kinds.capacity() {
             *self = other;
             return;
         }
