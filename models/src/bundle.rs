@@ -146,9 +146,9 @@ impl ModelBundle {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BundleError> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
-        let io = |source| BundleError::Io {
+        let io = |error| BundleError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -171,9 +171,9 @@ impl ModelBundle {
 
     pub fn load(path: impl AsRef<Path>) -> Result<ModelBundle, BundleError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| BundleError::Io {
+        let bytes = std::fs::read(path).map_err(|error| BundleError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_bytes(&bytes)
     }

@@ -76,12 +76,10 @@ pub enum ModelError {
 /// A model file that cannot be written or read.
 #[derive(Debug, Error)]
 pub enum BundleError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message, not a separate source, so a
+    /// caller printing the error chain shows the reason once.
+    #[error("{}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("not a loglynx model file (wrong magic bytes)")]
     NotAModel,
     #[error("written by a newer loglynx: format version {found}, this build reads up to {supported}")]

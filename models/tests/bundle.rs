@@ -161,6 +161,17 @@ fn random_bytes_and_bad_payloads_are_refused() {
 }
 
 #[test]
+fn missing_model_error_names_the_reason_once() {
+    let missing = ModelBundle::load("/nonexistent/dir/model.llx").unwrap_err();
+    let text = missing.to_string();
+    assert!(text.starts_with("/nonexistent/dir/model.llx: "), "{text}");
+    assert!(
+        std::error::Error::source(&missing).is_none(),
+        "the reason would print twice in a chain"
+    );
+}
+
+#[test]
 fn duplicate_entity_kinds_are_refused() {
     let mut b = bundle();
     let first = b.sets[0].clone();
