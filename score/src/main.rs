@@ -20,13 +20,14 @@ use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
 use loglynx_score::rules::{self, History, RuleSet, Severity};
 use loglynx_score::{eval, evidence, report};
 use loglynx_train::fit::{fit_bundle_scored, score_frame_with, TrainOptions};
-use loglynx_train::table::FeatureFrame;
+use loglynx_train::table::{is_feature_table, FeatureFrame};
 
 const EXAMPLES: &str = "\
 Examples:
   loglynx-score auth.log                         # fits a baseline on the input itself
   loglynx-score --model baseline.llx /var/log/auth.log -o alerts.ndjson
   loglynx-score --model baseline.llx 'logs/*.gz' -o alerts.csv --scores-out scores.parquet
+  loglynx-score --model sessions.llx sessions.csv --id-column session --scores-out scores.csv
   loglynx-score --rules my-rules/ --fail-on high auth.log     # exit 1 on HIGH or CRITICAL
   zcat auth.log.gz | loglynx-score - --format syslog --year 2025
 
@@ -37,7 +38,8 @@ Exit codes: 0 ok (no alert at or above --fail-on), 1 alerts at or above
 #[derive(Debug, Parser)]
 #[command(name = "loglynx-score", version, about, after_help = EXAMPLES)]
 struct Cli {
-    /// Logs (files, directories, globs, `-` for stdin) or feature tables (.parquet).
+    /// Logs (files, directories, globs, `-` for stdin) or feature tables
+    /// (.parquet; .csv with an `entity_kind` column or with --id-column).
     #[arg(required = true)]
     inputs: Vec<String>,
 
@@ -94,6 +96,11 @@ struct Cli {
     /// Write the --labels evaluation as JSON here.
     #[arg(long)]
     eval_out: Option<PathBuf>,
+
+    /// Id column of a generic numeric feature table (the one the model was
+    /// trained on with `loglynx-train --id-column`).
+    #[arg(long)]
+    id_column: Option<String>,
 
     /// Input format (default: detected per file).
     #[arg(long, value_enum)]
@@ -180,7 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let tables: Vec<&String> = cli
         .inputs
         .iter()
-        .filter(|p| p.to_ascii_lowercase().ends_with(".parquet"))
+        .filter(|p| is_feature_table(p, cli.id_column.as_deref()))
         .collect();
     let (mut sources, input_errors) = input::discover(
         &cli.inputs
@@ -238,7 +245,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         );
     }
     for t in &tables {
-        frame.append(FeatureFrame::read(Path::new(t), None)?);
+        frame.append(FeatureFrame::read(Path::new(t), cli.id_column.as_deref())?);
     }
     if frame.is_empty() {
         bail!("the inputs hold no events to score");
@@ -377,7 +384,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             lines,
             log.len(),
             frame.len(),
-            anomalies.len(),
+            scores.iter().filter(|(_, s)| s.is_anomaly).count(),
             hits.len(),
             alerts.len(),
             count(Severity::Critical),

@@ -21,7 +21,7 @@ use loglynx_train::fit::{fit_bundle, score_frame, score_frame_with, time_range, 
 use loglynx_train::labels::Labels;
 use loglynx_train::metrics::{self, Evaluation};
 use loglynx_train::sequences::Sessions;
-use loglynx_train::table::FeatureFrame;
+use loglynx_train::table::{is_feature_table, FeatureFrame};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -311,34 +311,15 @@ fn inspect(model: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn is_table(path: &str, id_column: Option<&str>) -> bool {
-    let lower = path.to_ascii_lowercase();
-    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
-        return true;
-    }
-    if lower.ends_with(".csv") {
-        if id_column.is_some() {
-            return true;
-        }
-        // A loglynx feature table has an entity_kind column.
-        if let Ok(f) = std::fs::File::open(path) {
-            use std::io::BufRead;
-            let mut first = String::new();
-            let _ = std::io::BufReader::new(f).read_line(&mut first);
-            return first.split(',').any(|c| c.trim() == "entity_kind");
-        }
-    }
-    false
-}
-
 /// Reads inputs into one frame: tables directly, raw logs through the
 /// features pipeline.
 /// The new-term history of raw-log inputs (terms key → values seen).
 type Terms = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
 
 fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(FeatureFrame, Vec<String>, Terms)> {
-    let (tables, logs): (Vec<&String>, Vec<&String>) =
-        inputs.iter().partition(|p| is_table(p, args.id_column.as_deref()));
+    let (tables, logs): (Vec<&String>, Vec<&String>) = inputs
+        .iter()
+        .partition(|p| is_feature_table(p, args.id_column.as_deref()));
     let mut frame = FeatureFrame::default();
     let mut files = Vec::new();
     let mut terms = Terms::new();

@@ -409,6 +409,28 @@ impl RawTable {
     }
 }
 
+/// Whether an input path is a feature table rather than a raw log: Parquet
+/// always; CSV when an id column is named or its header has `entity_kind`
+/// (a loglynx feature table). Anything else is read as a log.
+pub fn is_feature_table(path: &str, id_column: Option<&str>) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+        return true;
+    }
+    if lower.ends_with(".csv") {
+        if id_column.is_some() {
+            return true;
+        }
+        if let Ok(f) = std::fs::File::open(path) {
+            use std::io::BufRead;
+            let mut first = String::new();
+            let _ = std::io::BufReader::new(f).read_line(&mut first);
+            return first.split(',').any(|c| c.trim() == "entity_kind");
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -371,3 +371,47 @@ fn unreadable_inputs_are_reported_and_the_rest_is_scored_with_exit_code_2() {
         "{sources:?}"
     );
 }
+
+#[test]
+fn a_generic_numeric_table_is_scored_against_the_model_trained_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("sessions.csv");
+    let mut text = String::from("session,events,errors,share\n");
+    for i in 0..600u32 {
+        text.push_str(&format!("s{i},{},{},{}\n", 20 + i % 7, i % 3, f64::from(i % 10) / 10.0));
+    }
+    text.push_str("odd,900,400,0.5\n");
+    std::fs::write(&table, text).unwrap();
+    let model = dir.path().join("sessions.llx");
+    Command::new(bin("loglynx-train"))
+        .arg(&table)
+        .args(["--id-column", "session", "--quiet", "--seed", "1", "-o"])
+        .arg(&model)
+        .assert()
+        .success();
+    let scores = dir.path().join("scores.csv");
+    score()
+        .arg(&table)
+        .arg("--model")
+        .arg(&model)
+        .args(["--id-column", "session", "--quiet", "-o"])
+        .arg(dir.path().join("alerts.ndjson"))
+        .arg("--scores-out")
+        .arg(&scores)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(text.lines().count(), 602, "header and one line per row");
+    let odd = text.lines().find(|l| l.starts_with("table,odd,")).unwrap();
+    assert!(odd.contains(",true,"), "{odd}");
+    assert!(odd.contains("events = 900"), "{odd}");
+    // Without --id-column the table is not recognised as one.
+    score()
+        .arg(&table)
+        .arg("--model")
+        .arg(&model)
+        .args(["--quiet", "-o"])
+        .arg(dir.path().join("alerts2.ndjson"))
+        .assert()
+        .code(2);
+}
