@@ -35,18 +35,6 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     bar
 }
 
-/// Hands memory freed by the allocator back to the OS. After the
-/// aggregation state is dropped, glibc keeps its many small freed blocks
-/// and the process's RSS stays at its peak while the next stage allocates.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no
-    // preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Seconds of a duration written as a number with an optional unit `s`,
 /// `m`, `h` or `d` (`90`, `15m`, `1h`).
 pub fn parse_duration(s: &str) -> Result<u64, String> {

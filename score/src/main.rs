@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_features::cli::{init_tracing, parse_duration, release_free_memory, spinner};
+use loglynx_features::cli::{init_tracing, parse_duration, spinner};
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
@@ -236,7 +236,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         lines = result.stats.lines;
         log = result.compact.unwrap_or_default();
         frame = FeatureFrame::from_table(result.aggregator.finish());
-        release_free_memory();
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
             events = log.len(),

@@ -130,6 +130,11 @@ fn run(cli: Cli) -> Result<()> {
     let events = read_events(&summary)?;
     // `train` fits on the benchmark log itself; `score-model` scores it against that bundle.
     let model = cli.data_dir.join(format!("model-{}-seed{}.llx", cli.events, cli.seed));
+    let train = || -> Result<Command> {
+        let mut c = Command::new(release_bin("loglynx-train")?);
+        c.arg(&log).args(["--year", "2026", "--quiet", "-o"]).arg(&model);
+        Ok(c)
+    };
     println!("| stage | input | events | MB | best s | median s | events/s (best) | MB/s (best) | peak RSS MiB |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for stage in &cli.stages {
@@ -151,20 +156,11 @@ fn run(cli: Cli) -> Result<()> {
                         .arg(cli.data_dir.join("alerts.ndjson"));
                     c
                 }
-                "train" => {
-                    let mut c = Command::new(release_bin("loglynx-train")?);
-                    c.arg(&log).args(["--year", "2026", "--quiet", "-o"]).arg(&model);
-                    c
-                }
+                "train" => train()?,
                 "score-model" => {
                     if !model.exists() {
                         eprintln!("training {} for score-model ...", model.display());
-                        measure(
-                            Command::new(release_bin("loglynx-train")?)
-                                .arg(&log)
-                                .args(["--year", "2026", "--quiet", "-o"])
-                                .arg(&model),
-                        )?;
+                        measure(&mut train()?)?;
                     }
                     let mut c = Command::new(release_bin("loglynx-score")?);
                     c.arg(&log)
