@@ -478,6 +478,8 @@ impl Aggregator {
             table.append(chunk);
             release_free_memory();
         });
+        // Once more for the first-seen maps, dropped after the last chunk.
+        release_free_memory();
         table
     }
 
