@@ -199,7 +199,7 @@ pub fn score_frame_with(
         let missing: Vec<&String> = names.iter().filter(|n| frame.column(n).is_none()).collect();
         if !missing.is_empty() {
             return Err(format!(
-                "the {kind} model needs feature columns the input does not have: {}",
+                "the {kind} model needs numeric feature columns the input lacks (absent, or holding text): {}",
                 missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             ));
         }
