@@ -1,16 +1,21 @@
 //! Per-entity, per-window aggregation of events into the features of
 //! [`crate::registry::FEATURES`].
 //!
-//! An [`Aggregator`] folds events one at a time; aggregators built over
-//! different blocks of input merge ([`Aggregator::merge`]), so blocks are
-//! aggregated in parallel and merged in input order. State is bounded by
-//! the number of distinct entity-windows and entity pairs, not by events.
-//! Distinct sets hold 64-bit hashes of names (FxHash, deterministic).
+//! An [`Aggregator`] folds events one at a time ([`Aggregator::add`]) or a
+//! batch at a time: blocks of input are reduced to [`FactBatch`]es in
+//! parallel, and [`Aggregator::add_batches`] folds them into state split into
+//! shards by entity, one thread per shard, each shard seeing its events in
+//! input order. The result does not depend on the number of threads. State
+//! is bounded by the number of distinct entity-windows and entity pairs, not
+//! by events. Distinct sets hold 64-bit hashes of names (FxHash,
+//! deterministic).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::{Offset, TimeZone, Timelike};
+use hashbrown::HashTable;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::smallset::{Counts, Distinct};
@@ -187,8 +192,7 @@ struct WindowAcc {
     // 31 days, which fits in u32).
     min_ms: u32,
     max_ms: u32,
-    /// First and last times in input order, for gaps across merges.
-    first_in_order: u32,
+    /// Time of the latest event in input order.
     last_in_order: u32,
     /// `u32::MAX` until two events were seen.
     min_gap: u32,
@@ -199,12 +203,12 @@ struct WindowAcc {
 }
 
 /// What one event contributes, computed once for all three entity kinds.
+#[derive(Debug, Clone)]
 struct EventFacts {
     t: Micros,
     n: u32,
-    user: Option<u64>,
-    host: Option<u64>,
-    source: Option<u64>,
+    /// Name hashes of the event's entities, indexed by [`EntityKind::index`].
+    keys: [Option<u64>; 3],
     off_hours: bool,
     public: bool,
     failure: bool,
@@ -237,7 +241,6 @@ impl WindowAcc {
             per_minute: Counts::default(),
             min_ms: t,
             max_ms: t,
-            first_in_order: t,
             last_in_order: t,
             min_gap: u32::MAX,
             first_failure: u32::MAX,
@@ -274,113 +277,83 @@ impl WindowAcc {
         if f.success {
             self.last_success_plus1 = self.last_success_plus1.max(t + 1);
         }
+        let [user, source, host] = f.keys;
         if kind != EntityKind::User {
-            if let Some(u) = f.user {
+            if let Some(u) = user {
                 self.users.add(u, n);
             }
         }
         if kind != EntityKind::Host {
-            if let Some(h) = f.host {
+            if let Some(h) = host {
                 self.hosts.insert(h);
             }
         }
         if kind != EntityKind::SourceIp {
-            if let Some(s) = f.source {
+            if let Some(s) = source {
                 self.sources.insert(s);
             }
         }
         let minute = ((f.t - window_start) / MICROS_PER_MINUTE) as u32;
         self.per_minute.add(minute, n);
     }
-
-    /// Adds `later` (aggregated over later input) into `self`.
-    fn merge(&mut self, later: WindowAcc) {
-        let gap = later.first_in_order.abs_diff(self.last_in_order);
-        self.min_gap = self.min_gap.min(later.min_gap).min(gap);
-        self.min_ms = self.min_ms.min(later.min_ms);
-        self.max_ms = self.max_ms.max(later.max_ms);
-        self.last_in_order = later.last_in_order;
-        self.events += later.events;
-        self.failures += later.failures;
-        self.successes += later.successes;
-        self.invalid_user += later.invalid_user;
-        self.sudo += later.sudo;
-        self.sudo_failures += later.sudo_failures;
-        self.sessions += later.sessions;
-        self.off_hours += later.off_hours;
-        self.public_source += later.public_source;
-        self.account_changes += later.account_changes;
-        self.scan_events += later.scan_events;
-        self.first_failure = self.first_failure.min(later.first_failure);
-        self.last_success_plus1 = self.last_success_plus1.max(later.last_success_plus1);
-        self.users.extend(later.users);
-        self.hosts.extend(later.hosts);
-        self.sources.extend(later.sources);
-        self.per_minute.extend(later.per_minute);
-    }
 }
 
 /// Windows of one entity, sorted by start.
 type Windows = Vec<(Micros, WindowAcc)>;
 
-/// Folds events into per-entity, per-window state.
+/// Off-hours answers cached per 15-minute slot (zone offsets are whole
+/// quarters of an hour).
 #[derive(Debug, Clone)]
-pub struct Aggregator {
-    cfg: Arc<ValidFeatureConfig>,
-    entities: [FxHashMap<Box<str>, Windows>; 3],
-    /// (user, source) → first time seen together.
-    user_source_first: FxHashMap<(u64, u64), Micros>,
-    /// (user, host) → first time seen together.
-    user_host_first: FxHashMap<(u64, u64), Micros>,
-    /// (host, source) → first time seen together.
-    host_source_first: FxHashMap<(u64, u64), Micros>,
-    /// Off-hours answer cached per 15-minute slot (offsets are whole quarters).
-    off_hours_cache: (i64, bool),
-    /// Earliest event time seen.
-    data_start: Micros,
+struct OffHoursCache {
+    slot: i64,
+    off: bool,
 }
 
 const SLOT: Micros = 15 * MICROS_PER_MINUTE;
 
-impl Aggregator {
-    pub fn new(cfg: Arc<ValidFeatureConfig>) -> Self {
-        Aggregator {
-            cfg,
-            entities: Default::default(),
-            user_source_first: FxHashMap::default(),
-            user_host_first: FxHashMap::default(),
-            host_source_first: FxHashMap::default(),
-            off_hours_cache: (i64::MIN, false),
-            data_start: i64::MAX,
+impl Default for OffHoursCache {
+    fn default() -> Self {
+        OffHoursCache {
+            slot: i64::MIN,
+            off: false,
         }
     }
+}
 
-    fn off_hours(&mut self, t: Micros) -> bool {
+impl OffHoursCache {
+    fn get(&mut self, cfg: &ValidFeatureConfig, t: Micros) -> bool {
         let slot = t.div_euclid(SLOT);
-        if self.off_hours_cache.0 != slot {
-            self.off_hours_cache = (slot, self.cfg.is_off_hours(slot * SLOT));
+        if self.slot != slot {
+            self.slot = slot;
+            self.off = cfg.is_off_hours(slot * SLOT);
         }
-        self.off_hours_cache.1
+        self.off
     }
+}
 
-    /// Adds one event.
-    pub fn add(&mut self, ev: &Event<'_>) {
-        let user = ev.user.as_deref().filter(|u| !u.is_empty());
-        let host = ev.host.as_deref().filter(|h| !h.is_empty());
-        let source = ev.source_key().filter(|s| !s.is_empty() && *s != "-");
+/// The entity names of an event, indexed by [`EntityKind::index`]; empty
+/// names and a `-` source count as absent.
+fn entity_names<'e>(ev: &'e Event<'_>) -> [Option<&'e str>; 3] {
+    [
+        ev.user.as_deref().filter(|u| !u.is_empty()),
+        ev.source_key().filter(|s| !s.is_empty() && *s != "-"),
+        ev.host.as_deref().filter(|h| !h.is_empty()),
+    ]
+}
+
+impl EventFacts {
+    fn of(ev: &Event<'_>, names: &[Option<&str>; 3], off_hours: bool) -> EventFacts {
         let failure = ev.outcome == Outcome::Failure
             && matches!(
                 ev.action,
                 Action::Authentication | Action::Su | Action::Sudo | Action::ExplicitCredentials
             );
         let success = ev.outcome == Outcome::Success && matches!(ev.action, Action::Authentication | Action::Su);
-        let facts = EventFacts {
+        EventFacts {
             t: ev.timestamp,
             n: ev.repeat.max(1),
-            user: user.map(name_hash),
-            host: host.map(name_hash),
-            source: source.map(name_hash),
-            off_hours: self.off_hours(ev.timestamp),
+            keys: names.map(|k| k.map(name_hash)),
+            off_hours,
             public: ev.source_ip.is_some_and(|ip| IpScope::of(ip) == IpScope::Public),
             failure,
             success,
@@ -400,71 +373,216 @@ impl Aggregator {
                 ev.action,
                 Action::NoIdentification | Action::ReverseMappingFailed | Action::MaxAuthAttempts
             ),
-        };
-        self.data_start = self.data_start.min(ev.timestamp);
-        let window = self.cfg.window;
-        let start = ev.timestamp.div_euclid(window) * window;
-        for (kind, key) in [
-            (EntityKind::User, user),
-            (EntityKind::SourceIp, source),
-            (EntityKind::Host, host),
-        ] {
-            if let Some(key) = key {
-                let windows = match self.entities[kind.index()].get_mut(key) {
-                    Some(w) => w,
-                    None => self.entities[kind.index()].entry(key.into()).or_default(),
-                };
-                window_acc(windows, start, facts.t).add(kind, &facts, start);
-            }
         }
-        if let (Some(u), Some(s)) = (facts.user, facts.source) {
-            min_into(&mut self.user_source_first, (u, s), facts.t);
-        }
-        if let (Some(u), Some(h)) = (facts.user, facts.host) {
-            min_into(&mut self.user_host_first, (u, h), facts.t);
-        }
-        if let (Some(h), Some(s)) = (facts.host, facts.source) {
-            min_into(&mut self.host_source_first, (h, s), facts.t);
+    }
+}
+
+/// The aggregation input of a run of events (one block of a file): what
+/// each event contributes, with its entity names, in input order. Building
+/// batches is the parallel half of aggregation.
+#[derive(Debug, Clone)]
+pub struct FactBatch {
+    cfg: Arc<ValidFeatureConfig>,
+    facts: Vec<EventFacts>,
+    /// For each shard, the events with an entity in it.
+    by_shard: Vec<Vec<u32>>,
+    /// Byte ranges of each event's entity names in `names`.
+    name_ranges: Vec<[(u32, u32); 3]>,
+    names: String,
+    min_t: Micros,
+    off_hours: OffHoursCache,
+}
+
+impl FactBatch {
+    /// A batch for an aggregator of `shards` shards, with room for `events`.
+    pub fn new(cfg: Arc<ValidFeatureConfig>, shards: usize, events: usize) -> Self {
+        FactBatch {
+            cfg,
+            facts: Vec::with_capacity(events),
+            by_shard: vec![Vec::new(); shards.max(1)],
+            name_ranges: Vec::with_capacity(events),
+            names: String::with_capacity(events * 24),
+            min_t: Micros::MAX,
+            off_hours: OffHoursCache::default(),
         }
     }
 
-    /// Adds the state of `later`, aggregated over input that follows this one's.
-    pub fn merge(&mut self, later: Aggregator) {
-        self.data_start = self.data_start.min(later.data_start);
-        for (mine, theirs) in self.entities.iter_mut().zip(later.entities) {
-            for (key, windows) in theirs {
-                match mine.get_mut(&key) {
-                    None => {
-                        mine.insert(key, windows);
-                    }
-                    Some(existing) => {
-                        for (start, acc) in windows {
-                            match existing.binary_search_by_key(&start, |w| w.0) {
-                                Ok(i) => existing[i].1.merge(acc),
-                                Err(i) => existing.insert(i, (start, acc)),
-                            }
-                        }
-                    }
+    pub fn push(&mut self, ev: &Event<'_>) {
+        let names = entity_names(ev);
+        let off_hours = self.off_hours.get(&self.cfg, ev.timestamp);
+        let facts = EventFacts::of(ev, &names, off_hours);
+        let index = self.facts.len() as u32;
+        let shards = self.by_shard.len();
+        let mut seen = [usize::MAX; 3];
+        for (i, key) in facts.keys.iter().enumerate() {
+            if let Some(&h) = key.as_ref() {
+                let shard = shard_of(h, shards);
+                if !seen.contains(&shard) {
+                    self.by_shard[shard].push(index);
                 }
+                seen[i] = shard;
             }
         }
-        for (k, t) in later.user_source_first {
-            min_into(&mut self.user_source_first, k, t);
+        self.facts.push(facts);
+        self.name_ranges.push(names.map(|name| {
+            let name = name.unwrap_or("");
+            let start = self.names.len() as u32;
+            self.names.push_str(name);
+            (start, name.len() as u32)
+        }));
+        self.min_t = self.min_t.min(ev.timestamp);
+    }
+
+    pub fn len(&self) -> usize {
+        self.facts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
+    }
+
+    fn names(&self, i: usize) -> [&str; 3] {
+        self.name_ranges[i].map(|(start, len)| &self.names[start as usize..(start + len) as usize])
+    }
+}
+
+/// The windows of one entity.
+#[derive(Debug, Clone)]
+struct EntityWindows {
+    hash: u64,
+    name: Box<str>,
+    windows: Windows,
+}
+
+/// The aggregation state of the entities whose name hashes fall in one
+/// shard; pair maps are sharded by their first name.
+#[derive(Debug, Clone, Default)]
+struct Shard {
+    entities: [HashTable<EntityWindows>; 3],
+    /// (user, source) → first time seen together.
+    user_source_first: FxHashMap<(u64, u64), Micros>,
+    /// (user, host) → first time seen together.
+    user_host_first: FxHashMap<(u64, u64), Micros>,
+    /// (host, source) → first time seen together.
+    host_source_first: FxHashMap<(u64, u64), Micros>,
+}
+
+/// The shard of a name hash (FxHash mixes into the high bits).
+fn shard_of(hash: u64, shards: usize) -> usize {
+    ((hash >> 32) as usize) % shards
+}
+
+impl Shard {
+    /// Adds the parts of event `f` that belong to shard `me` of `shards`.
+    fn add(&mut self, f: &EventFacts, names: [&str; 3], window: Micros, me: usize, shards: usize) {
+        let start = f.t.div_euclid(window) * window;
+        let mine = |h: u64| shards == 1 || shard_of(h, shards) == me;
+        for kind in EntityKind::ALL {
+            let i = kind.index();
+            let Some(h) = f.keys[i].filter(|&h| mine(h)) else {
+                continue;
+            };
+            let name = names[i];
+            let entity = self.entities[i]
+                .entry(h, |e| e.hash == h && *e.name == *name, |e| e.hash)
+                .or_insert_with(|| EntityWindows {
+                    hash: h,
+                    name: name.into(),
+                    windows: Windows::new(),
+                })
+                .into_mut();
+            window_acc(&mut entity.windows, start, f.t).add(kind, f, start);
         }
-        for (k, t) in later.user_host_first {
-            min_into(&mut self.user_host_first, k, t);
+        let [user, source, host] = f.keys;
+        if let Some(u) = user.filter(|&u| mine(u)) {
+            if let Some(s) = source {
+                min_into(&mut self.user_source_first, (u, s), f.t);
+            }
+            if let Some(h) = host {
+                min_into(&mut self.user_host_first, (u, h), f.t);
+            }
         }
-        for (k, t) in later.host_source_first {
-            min_into(&mut self.host_source_first, k, t);
+        if let (Some(h), Some(s)) = (host.filter(|&h| mine(h)), source) {
+            min_into(&mut self.host_source_first, (h, s), f.t);
         }
+    }
+
+    fn windows(&self) -> usize {
+        self.entities
+            .iter()
+            .flat_map(|t| t.iter())
+            .map(|e| e.windows.len())
+            .sum()
+    }
+}
+
+/// Folds events into per-entity, per-window state.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    cfg: Arc<ValidFeatureConfig>,
+    shards: Vec<Shard>,
+    off_hours: OffHoursCache,
+    /// Earliest event time seen.
+    data_start: Micros,
+}
+
+impl Aggregator {
+    /// An aggregator fed one event at a time.
+    pub fn new(cfg: Arc<ValidFeatureConfig>) -> Self {
+        Aggregator::with_shards(cfg, 1)
+    }
+
+    /// An aggregator whose state is split into `shards` parts that
+    /// [`Aggregator::add_batches`] fills in parallel.
+    pub fn with_shards(cfg: Arc<ValidFeatureConfig>, shards: usize) -> Self {
+        Aggregator {
+            cfg,
+            shards: vec![Shard::default(); shards.max(1)],
+            off_hours: OffHoursCache::default(),
+            data_start: i64::MAX,
+        }
+    }
+
+    /// Adds one event.
+    pub fn add(&mut self, ev: &Event<'_>) {
+        let names = entity_names(ev);
+        let off_hours = self.off_hours.get(&self.cfg, ev.timestamp);
+        let facts = EventFacts::of(ev, &names, off_hours);
+        let names = names.map(|n| n.unwrap_or(""));
+        self.data_start = self.data_start.min(ev.timestamp);
+        let (window, n) = (self.cfg.window, self.shards.len());
+        for (me, shard) in self.shards.iter_mut().enumerate() {
+            shard.add(&facts, names, window, me, n);
+        }
+    }
+
+    /// The number of shards, which [`FactBatch::new`] needs to know.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Adds batches of events, in order; the shards are filled in parallel.
+    ///
+    /// # Panics
+    /// When a batch was made for a different number of shards.
+    pub fn add_batches(&mut self, batches: &[&FactBatch]) {
+        let (window, n) = (self.cfg.window, self.shards.len());
+        for b in batches {
+            assert_eq!(b.by_shard.len(), n, "batch made for another shard count");
+            self.data_start = self.data_start.min(b.min_t);
+        }
+        self.shards.par_iter_mut().enumerate().for_each(|(me, shard)| {
+            for b in batches {
+                for &i in &b.by_shard[me] {
+                    shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n);
+                }
+            }
+        });
     }
 
     /// Number of entity-windows held.
     pub fn windows(&self) -> usize {
-        self.entities
-            .iter()
-            .map(|m| m.values().map(Vec::len).sum::<usize>())
-            .sum()
+        self.shards.iter().map(Shard::windows).sum()
     }
 
     /// Computes the features of every entity-window, sorted by kind, entity
@@ -483,132 +601,191 @@ impl Aggregator {
         table
     }
 
-    /// Like [`Aggregator::finish`], but hands the rows over in chunks of at
-    /// most `chunk_rows` while the aggregation state is freed, so the whole
-    /// table never has to be in memory.
+    /// Like [`Aggregator::finish`], but hands the rows over in chunks of
+    /// about `chunk_rows` (whole entities) while the aggregation state is
+    /// freed, so the whole table never has to be in memory.
     pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
         let window = self.cfg.window;
-        let window_s = window as f64 / MICROS_PER_SECOND as f64;
-        let novel_from = self
-            .data_start
-            .saturating_add(self.cfg.config.novelty_warmup_secs as i64 * MICROS_PER_SECOND);
-        let Aggregator {
-            entities: by_kind,
-            user_source_first,
-            user_host_first,
-            host_source_first,
-            ..
-        } = self;
+        let n = self.shards.len();
+        let mut tables = Vec::with_capacity(n);
+        let mut pairs = Vec::with_capacity(n);
+        for shard in self.shards {
+            tables.push(shard.entities);
+            pairs.push((shard.user_source_first, shard.user_host_first, shard.host_source_first));
+        }
+        let rows = RowMaker {
+            window,
+            window_s: window as f64 / MICROS_PER_SECOND as f64,
+            novel_from: self
+                .data_start
+                .saturating_add(self.cfg.config.novelty_warmup_secs as i64 * MICROS_PER_SECOND),
+            pairs,
+        };
         let chunk_rows = chunk_rows.max(1);
-        let mut table = FeatureTable::new(window);
-        for (kind, entities) in EntityKind::ALL.into_iter().zip(by_kind) {
+        for kind in EntityKind::ALL {
+            let mut entities: Vec<EntityWindows> = tables
+                .iter_mut()
+                .flat_map(|t| std::mem::take(&mut t[kind.index()]))
+                .collect();
+            entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
             // Consumed in entity order, so state is freed as rows are made.
-            let mut entities: Vec<(Box<str>, Windows)> = entities.into_iter().collect();
-            entities.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            for (entity, windows) in entities {
-                let eh = name_hash(&entity);
-                for (start, acc) in windows {
-                    let end = start + window;
-                    let is_new =
-                        |first: Option<&Micros>| first.is_some_and(|&t| t >= start && t < end && t >= novel_from);
-                    let attempts = acc.failures + acc.successes;
-                    let (mean_gap, min_gap) = if acc.events >= 2 {
-                        let mean = f64::from(acc.max_ms - acc.min_ms) / f64::from(acc.events - 1) / 1000.0;
-                        let min = if acc.min_gap == u32::MAX { 0 } else { acc.min_gap };
-                        (mean, f64::from(min) / 1000.0)
-                    } else {
-                        (window_s, window_s)
-                    };
-                    let share = |x: u32| f64::from(x) / f64::from(acc.events.max(1));
-                    let (new_sources, new_hosts, new_users) = match kind {
-                        EntityKind::User => (
-                            acc.sources
-                                .iter()
-                                .filter(|&s| is_new(user_source_first.get(&(eh, s))))
-                                .count(),
-                            acc.hosts
-                                .iter()
-                                .filter(|&h| is_new(user_host_first.get(&(eh, h))))
-                                .count(),
-                            0,
-                        ),
-                        EntityKind::SourceIp => (
-                            0,
-                            0,
-                            acc.users
-                                .iter()
-                                .filter(|&(u, _)| is_new(user_source_first.get(&(u, eh))))
-                                .count(),
-                        ),
-                        EntityKind::Host => (
-                            acc.sources
-                                .iter()
-                                .filter(|&src| is_new(host_source_first.get(&(eh, src))))
-                                .count(),
-                            0,
-                            acc.users
-                                .iter()
-                                .filter(|&(u, _)| is_new(user_host_first.get(&(u, eh))))
-                                .count(),
-                        ),
-                    };
-                    let entropy = {
-                        let total: u64 = acc.users.iter().map(|(_, c)| u64::from(c)).sum();
-                        if total == 0 {
-                            0.0
-                        } else {
-                            -acc.users
-                                .iter()
-                                .map(|(_, c)| {
-                                    let p = f64::from(c) / total as f64;
-                                    p * p.log2()
-                                })
-                                .sum::<f64>()
-                        }
-                    };
-                    let all: [f64; 23] = [
-                        f64::from(acc.events),
-                        f64::from(acc.failures),
-                        f64::from(acc.successes),
-                        if attempts == 0 {
-                            0.0
-                        } else {
-                            f64::from(acc.failures) / f64::from(attempts)
-                        },
-                        acc.users.len() as f64,
-                        acc.hosts.len() as f64,
-                        acc.sources.len() as f64,
-                        f64::from(acc.invalid_user),
-                        f64::from(acc.sudo),
-                        f64::from(acc.sudo_failures),
-                        f64::from(acc.sessions),
-                        f64::from(u8::from(
-                            acc.last_success_plus1 > 0
-                                && acc.first_failure != u32::MAX
-                                && acc.last_success_plus1 - 1 > acc.first_failure,
-                        )),
-                        share(acc.off_hours),
-                        f64::from(acc.per_minute.max_count()),
-                        mean_gap,
-                        min_gap,
-                        entropy,
-                        new_sources as f64,
-                        new_hosts as f64,
-                        new_users as f64,
-                        share(acc.public_source),
-                        f64::from(acc.account_changes),
-                        f64::from(acc.scan_events),
-                    ];
-                    table.push(kind, &entity, start, &all);
-                    if table.len() >= chunk_rows {
-                        emit(std::mem::replace(&mut table, FeatureTable::new(window)));
-                    }
+            let mut entities = entities.into_iter().peekable();
+            while entities.peek().is_some() {
+                let mut chunk = Vec::new();
+                let mut rows_in_chunk = 0;
+                while let Some(e) = entities.next_if(|_| rows_in_chunk < chunk_rows) {
+                    rows_in_chunk += e.windows.len();
+                    chunk.push(e);
                 }
+                emit(rows.table(kind, chunk));
             }
         }
-        if !table.is_empty() {
-            emit(table);
+    }
+}
+
+/// Turns entity-windows into feature rows.
+struct RowMaker {
+    window: Micros,
+    window_s: f64,
+    /// Novelty counts from here on (see [`FeatureConfig::novelty_warmup_secs`]).
+    novel_from: Micros,
+    /// Per shard: (user, source), (user, host) and (host, source) first
+    /// times; each pair lives in the shard of its first name.
+    pairs: Vec<PairFirsts>,
+}
+
+type PairFirsts = (
+    FxHashMap<(u64, u64), Micros>,
+    FxHashMap<(u64, u64), Micros>,
+    FxHashMap<(u64, u64), Micros>,
+);
+
+impl RowMaker {
+    fn shard(&self, first: u64) -> &PairFirsts {
+        &self.pairs[shard_of(first, self.pairs.len())]
+    }
+
+    fn user_source_first(&self, u: u64, s: u64) -> Option<&Micros> {
+        self.shard(u).0.get(&(u, s))
+    }
+
+    fn user_host_first(&self, u: u64, h: u64) -> Option<&Micros> {
+        self.shard(u).1.get(&(u, h))
+    }
+
+    fn host_source_first(&self, h: u64, s: u64) -> Option<&Micros> {
+        self.shard(h).2.get(&(h, s))
+    }
+
+    /// The rows of `entities` (in order), freeing their state.
+    fn table(&self, kind: EntityKind, entities: Vec<EntityWindows>) -> FeatureTable {
+        let rows = entities.iter().map(|e| e.windows.len()).sum();
+        let mut table = FeatureTable::with_capacity(self.window, rows);
+        for EntityWindows {
+            hash: eh,
+            name: entity,
+            windows,
+        } in entities
+        {
+            for (start, acc) in windows {
+                table.push(kind, &entity, start, &self.row(kind, eh, start, &acc));
+            }
         }
+        table
+    }
+
+    /// The features of entity `eh`'s window at `start`.
+    fn row(&self, kind: EntityKind, eh: u64, start: Micros, acc: &WindowAcc) -> [f64; 23] {
+        let end = start + self.window;
+        let is_new = |first: Option<&Micros>| first.is_some_and(|&t| t >= start && t < end && t >= self.novel_from);
+        let attempts = acc.failures + acc.successes;
+        let (mean_gap, min_gap) = if acc.events >= 2 {
+            let mean = f64::from(acc.max_ms - acc.min_ms) / f64::from(acc.events - 1) / 1000.0;
+            let min = if acc.min_gap == u32::MAX { 0 } else { acc.min_gap };
+            (mean, f64::from(min) / 1000.0)
+        } else {
+            (self.window_s, self.window_s)
+        };
+        let share = |x: u32| f64::from(x) / f64::from(acc.events.max(1));
+        let (new_sources, new_hosts, new_users) = match kind {
+            EntityKind::User => (
+                acc.sources
+                    .iter()
+                    .filter(|&s| is_new(self.user_source_first(eh, s)))
+                    .count(),
+                acc.hosts
+                    .iter()
+                    .filter(|&h| is_new(self.user_host_first(eh, h)))
+                    .count(),
+                0,
+            ),
+            EntityKind::SourceIp => (
+                0,
+                0,
+                acc.users
+                    .iter()
+                    .filter(|&(u, _)| is_new(self.user_source_first(u, eh)))
+                    .count(),
+            ),
+            EntityKind::Host => (
+                acc.sources
+                    .iter()
+                    .filter(|&src| is_new(self.host_source_first(eh, src)))
+                    .count(),
+                0,
+                acc.users
+                    .iter()
+                    .filter(|&(u, _)| is_new(self.user_host_first(u, eh)))
+                    .count(),
+            ),
+        };
+        let entropy = {
+            let total: u64 = acc.users.iter().map(|(_, c)| u64::from(c)).sum();
+            if total == 0 {
+                0.0
+            } else {
+                -acc.users
+                    .iter()
+                    .map(|(_, c)| {
+                        let p = f64::from(c) / total as f64;
+                        p * p.log2()
+                    })
+                    .sum::<f64>()
+            }
+        };
+        [
+            f64::from(acc.events),
+            f64::from(acc.failures),
+            f64::from(acc.successes),
+            if attempts == 0 {
+                0.0
+            } else {
+                f64::from(acc.failures) / f64::from(attempts)
+            },
+            acc.users.len() as f64,
+            acc.hosts.len() as f64,
+            acc.sources.len() as f64,
+            f64::from(acc.invalid_user),
+            f64::from(acc.sudo),
+            f64::from(acc.sudo_failures),
+            f64::from(acc.sessions),
+            f64::from(u8::from(
+                acc.last_success_plus1 > 0
+                    && acc.first_failure != u32::MAX
+                    && acc.last_success_plus1 - 1 > acc.first_failure,
+            )),
+            share(acc.off_hours),
+            f64::from(acc.per_minute.max_count()),
+            mean_gap,
+            min_gap,
+            entropy,
+            new_sources as f64,
+            new_hosts as f64,
+            new_users as f64,
+            share(acc.public_source),
+            f64::from(acc.account_changes),
+            f64::from(acc.scan_events),
+        ]
     }
 }
 

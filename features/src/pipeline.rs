@@ -2,17 +2,19 @@
 //! aggregated features, in parallel with rayon.
 //!
 //! One reader thread (the caller's) cuts every input into blocks at line
-//! boundaries; a batch of blocks, possibly from several files, is decoded and
-//! aggregated in parallel; partial results are merged in input order, so the
-//! output does not depend on thread timing. Memory holds one batch of blocks
-//! plus the aggregation state, whatever the input size.
+//! boundaries; a batch of blocks, possibly from several files, is decoded in
+//! parallel into [`FactBatch`]es, which are folded into the aggregation state
+//! (sharded by entity, in parallel) while the next batch is decoded. Every
+//! shard sees its events in input order, so the output does not depend on
+//! thread timing. Memory holds two batches of blocks plus the aggregation
+//! state, whatever the input size.
 
 use std::io::Read;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::aggregate::{Aggregator, ValidFeatureConfig};
+use crate::aggregate::{Aggregator, FactBatch, ValidFeatureConfig};
 use crate::compact::{CompactBatch, CompactLog};
 use crate::csv::{ColumnMap, CsvLayout};
 use crate::enrich::Allowlist;
@@ -106,7 +108,7 @@ struct FileContext {
 
 /// What decoding one block produced.
 struct BlockOutput {
-    aggregator: Aggregator,
+    facts: FactBatch,
     stats: LineStats,
     events: Option<EventBatch>,
     compact: Option<CompactBatch>,
@@ -123,8 +125,9 @@ fn decode<'a>(line: &'a str, no: u64, file: FileId, ctx: &FileContext, cfg: &Run
     }
 }
 
-fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig) -> BlockOutput {
-    let mut aggregator = Aggregator::new(cfg.features.clone());
+fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usize) -> BlockOutput {
+    // Syslog auth lines average about 100 bytes.
+    let mut facts = FactBatch::new(cfg.features.clone(), shards, block.data.len() / 96);
     let mut stats = LineStats::default();
     let mut events = cfg.collect_events.then(EventBatch::default);
     let mut compact = cfg.collect_compact.then(CompactBatch::default);
@@ -154,7 +157,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig) -> BlockOutp
                     continue;
                 }
                 stats.events += 1;
-                aggregator.add(&ev);
+                facts.push(&ev);
                 if let Some(batch) = &mut events {
                     batch.push(&ev);
                 }
@@ -166,7 +169,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig) -> BlockOutp
         }
     }
     BlockOutput {
-        aggregator,
+        facts,
         stats,
         events,
         compact,
@@ -233,7 +236,9 @@ pub fn run(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, String> {
     let batch_blocks = rayon::current_num_threads().max(1) * 2;
-    let aggregator = Aggregator::new(cfg.features.clone());
+    // More shards than threads, so that shards balance across threads.
+    let aggregator = Aggregator::with_shards(cfg.features.clone(), rayon::current_num_threads().max(1) * 4);
+    let shards = aggregator.shards();
     let stats = LineStats::default();
     let mut files: Vec<FileReport> = Vec::new();
     let mut contexts: Vec<Option<FileContext>> = Vec::new();
@@ -251,9 +256,10 @@ pub fn run(
     }
     impl<F: FnMut(&EventBatch) -> Result<(), String>> Merger<'_, F> {
         fn merge(&mut self, outputs: Vec<(u64, BlockOutput)>) -> Result<(), String> {
+            let batches: Vec<&FactBatch> = outputs.iter().map(|(_, out)| &out.facts).collect();
+            self.aggregator.add_batches(&batches);
             for (bytes, out) in outputs {
                 (self.progress)(bytes);
-                self.aggregator.merge(out.aggregator);
                 self.stats.merge(out.stats);
                 if let Some(events) = out.events {
                     (self.on_batch)(&events)?;
@@ -285,7 +291,7 @@ pub fn run(
                     .par_iter()
                     .map(|b| {
                         let ctx = contexts[b.file as usize].as_ref().expect("context set");
-                        (b.data.len() as u64, process_block(b, ctx, cfg))
+                        (b.data.len() as u64, process_block(b, ctx, cfg, shards))
                     })
                     .collect::<Vec<_>>()
             },

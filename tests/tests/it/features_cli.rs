@@ -245,3 +245,57 @@ fn golden_features_of_a_small_generated_log() {
         .success();
     assert_golden("features_seed7.csv", &std::fs::read_to_string(&out).unwrap());
 }
+
+/// Features of `log` read in blocks of `block_size` bytes on a pool of
+/// `threads` threads (the aggregation state has four shards per thread).
+fn features_with(log: &Path, block_size: usize, threads: usize) -> loglynx_features::aggregate::FeatureTable {
+    use loglynx_features::aggregate::FeatureConfig;
+    use loglynx_features::input::Source;
+    use loglynx_features::pipeline::{self, RunConfig};
+    let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
+    cfg.year = Some(2026);
+    cfg.block_size = block_size;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let result = pool
+        .install(|| pipeline::run(&[Source::File(log.to_path_buf())], &cfg, |_| Ok(()), &|_| ()))
+        .unwrap();
+    result.aggregator.finish()
+}
+
+/// The rows of a feature table, with values as bits (NaN marks a feature
+/// that does not apply, and NaN != NaN).
+fn rows(t: &loglynx_features::aggregate::FeatureTable) -> Vec<(String, String, i64, Vec<u64>)> {
+    (0..t.len())
+        .map(|i| {
+            let values = t.columns.iter().map(|c| c[i].to_bits()).collect();
+            (
+                t.kinds[i].to_string(),
+                t.entities[i].clone(),
+                t.window_starts[i],
+                values,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn features_do_not_depend_on_block_size_or_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gen.log");
+    let cfg = loglynx_datasets::GeneratorConfig {
+        events: 20_000,
+        days: Some(3),
+        seed: 11,
+        ..Default::default()
+    };
+    let mut out = std::fs::File::create(&log).unwrap();
+    loglynx_datasets::generate(&cfg, loglynx_datasets::OutputFormat::Syslog, &mut out).unwrap();
+    drop(out);
+    let whole = rows(&features_with(&log, 64 << 20, 2));
+    assert!(whole.len() > 1000, "{} rows", whole.len());
+    // 1 KiB blocks: hundreds of batches, each entity's events spread over
+    // many of them and, with one thread, over four shards instead of eight.
+    assert!(rows(&features_with(&log, 1024, 1)) == whole);
+    assert!(rows(&features_with(&log, 1024, 2)) == whole);
+    assert!(rows(&features_with(&log, 64 << 20, 3)) == whole);
+}
