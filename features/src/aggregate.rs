@@ -588,15 +588,13 @@ impl Aggregator {
     /// Computes the features of every entity-window, sorted by kind, entity
     /// and window start.
     ///
-    /// The state is freed in chunks as rows are made, and the freed memory
-    /// handed back to the OS, so state and table are not both at full size.
+    /// The state is freed as rows are made, and the freed memory handed back
+    /// to the OS at the end, so state and table are not both at full size.
     pub fn finish(self) -> FeatureTable {
         let mut table = FeatureTable::with_capacity(self.cfg.window, self.windows());
-        self.finish_chunks(256 * 1024, |chunk| {
-            table.append(chunk);
-            release_free_memory();
-        });
-        // Once more for the first-seen maps, dropped after the last chunk.
+        self.finish_chunks(256 * 1024, |chunk| table.append(chunk));
+        // The state was freed as rows were made (trimming after every
+        // chunk instead costs 1.6 s on 10M events and saves 25 MiB).
         release_free_memory();
         table
     }

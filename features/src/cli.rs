@@ -35,6 +35,16 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     bar
 }
 
+/// The process's resident memory in MiB, for `-v` diagnostics (Linux;
+/// `None` elsewhere).
+pub fn rss_mib() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()? / (1 << 20))
+}
+
 /// Seconds of a duration written as a number with an optional unit `s`,
 /// `m`, `h` or `d` (`90`, `15m`, `1h`).
 pub fn parse_duration(s: &str) -> Result<u64, String> {
@@ -65,5 +75,15 @@ mod tests {
         assert_eq!(parse_duration("2d"), Ok(172_800));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn resident_memory_is_read() {
+        let before = rss_mib().unwrap();
+        let big = vec![1u8; 64 << 20];
+        let after = rss_mib().unwrap();
+        assert!(after >= before + 60, "{before} -> {after} MiB");
+        drop(big);
     }
 }

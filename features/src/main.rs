@@ -253,7 +253,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     )
     .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "read and aggregated");
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        rss_mib = loglynx_features::cli::rss_mib(),
+        "read and aggregated"
+    );
 
     let file_names = result.file_names();
     let result_files = result.files.clone();

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_features::cli::{init_tracing, parse_duration, spinner};
+use loglynx_features::cli::{init_tracing, parse_duration, rss_mib, spinner};
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
@@ -234,12 +234,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         lines = result.stats.lines;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            rss_mib = rss_mib(),
+            "read and aggregated"
+        );
         log = result.compact.unwrap_or_default();
         frame = FeatureFrame::from_table(result.aggregator.finish());
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
             events = log.len(),
             rows = frame.len(),
+            rss_mib = rss_mib(),
             "features computed"
         );
     }
@@ -274,7 +280,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fitted
         }
     };
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "scored");
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), rss_mib = rss_mib(), "scored");
     let successes = frame.column("successes");
     let sessions = frame.column("sessions");
     let anomalies: Vec<Anomaly> = scores
@@ -315,6 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         hits = hits.len(),
+        rss_mib = rss_mib(),
         "rules evaluated"
     );
 

@@ -138,7 +138,13 @@ fn fit_sets(
             continue;
         };
         let x = frame.matrix(&rows, &spec.feature_names)?;
-        tracing::info!(kind, rows = rows.len(), features = spec.feature_names.len(), "fitting");
+        tracing::info!(
+            kind,
+            rows = rows.len(),
+            features = spec.feature_names.len(),
+            rss_mib = loglynx_features::cli::rss_mib(),
+            "fitting"
+        );
         let set = match explain {
             None => ModelSet::fit(x.view(), spec, opts.config.clone()),
             Some(explain) => ModelSet::fit_scored(x.view(), spec, opts.config.clone(), explain).map(|(set, s)| {
