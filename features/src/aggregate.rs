@@ -433,14 +433,6 @@ impl FactBatch {
         self.min_t = self.min_t.min(ev.timestamp);
     }
 
-    pub fn len(&self) -> usize {
-        self.facts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.facts.is_empty()
-    }
-
     fn names(&self, i: usize) -> [&str; 3] {
         self.name_ranges[i].map(|(start, len)| &self.names[start as usize..(start + len) as usize])
     }
