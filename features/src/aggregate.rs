@@ -22,7 +22,7 @@ use crate::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::IpScope;
-use crate::event::{Action, Event, Micros, Outcome};
+use crate::event::{Action, Event, FileId, Micros, Outcome};
 use crate::registry::{EntityKind, FEATURES};
 use crate::time::{MICROS_PER_MINUTE, MICROS_PER_SECOND};
 
@@ -202,11 +202,55 @@ struct WindowAcc {
     last_success_plus1: u32,
 }
 
+/// Where a raw line is, packed in 8 bytes: the file in the high 24 bits,
+/// the line number in the low 40.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LineRef(u64);
+
+impl LineRef {
+    pub const NONE: LineRef = LineRef(u64::MAX);
+    const LINE_BITS: u32 = 40;
+
+    /// The place of line `line` of file `file`; [`LineRef::NONE`] when it
+    /// does not fit (more than 16M files or 10^12 lines).
+    pub fn new(file: FileId, line: u64) -> LineRef {
+        // The all-ones file number is left out: it would spell NONE.
+        if u64::from(file) >= (1 << (64 - Self::LINE_BITS)) - 1 || line >= 1 << Self::LINE_BITS {
+            return LineRef::NONE;
+        }
+        LineRef(u64::from(file) << Self::LINE_BITS | line)
+    }
+
+    pub fn get(self) -> Option<(FileId, u64)> {
+        (self != LineRef::NONE).then_some((
+            (self.0 >> Self::LINE_BITS) as FileId,
+            self.0 & ((1 << Self::LINE_BITS) - 1),
+        ))
+    }
+}
+
+/// Lines kept per entity-window when evidence is kept
+/// ([`Aggregator::keep_evidence`]): the first four in input order and the
+/// latest.
+pub const EVIDENCE_PER_WINDOW: usize = 5;
+
+/// The evidence lines of one entity-window, in input order; unused slots are
+/// [`LineRef::NONE`].
+pub type WindowEvidence = [LineRef; EVIDENCE_PER_WINDOW];
+
+fn add_evidence(ev: &mut WindowEvidence, line: LineRef) {
+    match ev.iter().position(|l| *l == LineRef::NONE) {
+        Some(free) => ev[free] = line,
+        None => ev[EVIDENCE_PER_WINDOW - 1] = line,
+    }
+}
+
 /// What one event contributes, computed once for all three entity kinds.
 #[derive(Debug, Clone)]
 struct EventFacts {
     t: Micros,
     n: u32,
+    line: LineRef,
     /// Name hashes of the event's entities, indexed by [`EntityKind::index`].
     keys: [Option<u64>; 3],
     off_hours: bool,
@@ -352,6 +396,7 @@ impl EventFacts {
         EventFacts {
             t: ev.timestamp,
             n: ev.repeat.max(1),
+            line: LineRef::new(ev.evidence.file, ev.evidence.line),
             keys: names.map(|k| k.map(name_hash)),
             off_hours,
             public: ev.source_ip.is_some_and(|ip| IpScope::of(ip) == IpScope::Public),
@@ -444,6 +489,8 @@ struct EntityWindows {
     hash: u64,
     name: Box<str>,
     windows: Windows,
+    /// Evidence per window, same order as `windows`; empty unless kept.
+    evidence: Vec<WindowEvidence>,
 }
 
 /// The aggregation state of the entities whose name hashes fall in one
@@ -466,7 +513,7 @@ fn shard_of(hash: u64, shards: usize) -> usize {
 
 impl Shard {
     /// Adds the parts of event `f` that belong to shard `me` of `shards`.
-    fn add(&mut self, f: &EventFacts, names: [&str; 3], window: Micros, me: usize, shards: usize) {
+    fn add(&mut self, f: &EventFacts, names: [&str; 3], window: Micros, me: usize, shards: usize, evidence: bool) {
         let start = f.t.div_euclid(window) * window;
         let mine = |h: u64| shards == 1 || shard_of(h, shards) == me;
         for kind in EntityKind::ALL {
@@ -481,9 +528,18 @@ impl Shard {
                     hash: h,
                     name: name.into(),
                     windows: Windows::new(),
+                    evidence: Vec::new(),
                 })
                 .into_mut();
-            window_acc(&mut entity.windows, start, f.t).add(kind, f, start);
+            let (w, new) = window_index(&mut entity.windows, start, f.t);
+            entity.windows[w].1.add(kind, f, start);
+            if evidence {
+                if new {
+                    grow_slowly(&mut entity.evidence);
+                    entity.evidence.insert(w, [LineRef::NONE; EVIDENCE_PER_WINDOW]);
+                }
+                add_evidence(&mut entity.evidence[w], f.line);
+            }
         }
         let [user, source, host] = f.keys;
         if let Some(u) = user.filter(|&u| mine(u)) {
@@ -513,6 +569,8 @@ impl Shard {
 pub struct Aggregator {
     cfg: Arc<ValidFeatureConfig>,
     shards: Vec<Shard>,
+    /// Keep [`WindowEvidence`] per entity-window.
+    evidence: bool,
     off_hours: OffHoursCache,
     /// Earliest event time seen.
     data_start: Micros,
@@ -530,9 +588,16 @@ impl Aggregator {
         Aggregator {
             cfg,
             shards: vec![Shard::default(); shards.max(1)],
+            evidence: false,
             off_hours: OffHoursCache::default(),
             data_start: i64::MAX,
         }
+    }
+
+    /// Also keeps, per entity-window, the place of its first four lines and
+    /// its latest ([`FeatureTable::evidence`]): 40 bytes a window.
+    pub fn keep_evidence(&mut self) {
+        self.evidence = true;
     }
 
     /// Adds one event.
@@ -542,9 +607,9 @@ impl Aggregator {
         let facts = EventFacts::of(ev, &names, off_hours);
         let names = names.map(|n| n.unwrap_or(""));
         self.data_start = self.data_start.min(ev.timestamp);
-        let (window, n) = (self.cfg.window, self.shards.len());
+        let (window, n, evidence) = (self.cfg.window, self.shards.len(), self.evidence);
         for (me, shard) in self.shards.iter_mut().enumerate() {
-            shard.add(&facts, names, window, me, n);
+            shard.add(&facts, names, window, me, n, evidence);
         }
     }
 
@@ -558,7 +623,7 @@ impl Aggregator {
     /// # Panics
     /// When a batch was made for a different number of shards.
     pub fn add_batches(&mut self, batches: &[&FactBatch]) {
-        let (window, n) = (self.cfg.window, self.shards.len());
+        let (window, n, evidence) = (self.cfg.window, self.shards.len(), self.evidence);
         for b in batches {
             assert_eq!(b.by_shard.len(), n, "batch made for another shard count");
             self.data_start = self.data_start.min(b.min_t);
@@ -566,7 +631,7 @@ impl Aggregator {
         self.shards.par_iter_mut().enumerate().for_each(|(me, shard)| {
             for b in batches {
                 for &i in &b.by_shard[me] {
-                    shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n);
+                    shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n, evidence);
                 }
             }
         });
@@ -591,10 +656,39 @@ impl Aggregator {
         table
     }
 
+    /// Like [`Aggregator::finish`], but hands the rows over one entity kind
+    /// at a time (user, source_ip, host), so the whole table never has to be
+    /// in memory. Freed memory goes back to the OS after each `emit`.
+    pub fn finish_by_kind(self, mut emit: impl FnMut(FeatureTable)) {
+        let window = self.cfg.window;
+        let mut current: Option<FeatureTable> = None;
+        self.make_rows(256 * 1024, |kind_rows, chunk, last_of_kind| {
+            let t = current.get_or_insert_with(|| {
+                let mut t = FeatureTable::with_capacity(window, kind_rows);
+                t.evidence.reserve(chunk.evidence.len().min(1) * kind_rows);
+                t
+            });
+            t.append(chunk);
+            if last_of_kind {
+                // The kind's state is gone: its pages go back before the
+                // consumer allocates.
+                release_free_memory();
+                emit(current.take().expect("just filled"));
+            }
+        });
+        release_free_memory();
+    }
+
     /// Like [`Aggregator::finish`], but hands the rows over in chunks of
     /// about `chunk_rows` (whole entities) while the aggregation state is
     /// freed, so the whole table never has to be in memory.
     pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
+        self.make_rows(chunk_rows, |_, chunk, _| emit(chunk));
+    }
+
+    /// Rows in chunks of about `chunk_rows`, each with the row count of its
+    /// entity kind and whether it is the kind's last; a chunk holds one kind.
+    fn make_rows(self, chunk_rows: usize, mut emit: impl FnMut(usize, FeatureTable, bool)) {
         let window = self.cfg.window;
         let n = self.shards.len();
         let mut tables = Vec::with_capacity(n);
@@ -618,6 +712,7 @@ impl Aggregator {
                 .flat_map(|t| std::mem::take(&mut t[kind.index()]))
                 .collect();
             entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            let kind_rows = entities.iter().map(|e| e.windows.len()).sum();
             // Consumed in entity order, so state is freed as rows are made.
             let mut entities = entities.into_iter().peekable();
             while entities.peek().is_some() {
@@ -627,7 +722,7 @@ impl Aggregator {
                     rows_in_chunk += e.windows.len();
                     chunk.push(e);
                 }
-                emit(rows.table(kind, chunk));
+                emit(kind_rows, rows.table(kind, chunk), entities.peek().is_none());
             }
         }
     }
@@ -675,11 +770,13 @@ impl RowMaker {
             hash: eh,
             name: entity,
             windows,
+            evidence,
         } in entities
         {
             for (start, acc) in windows {
                 table.push(kind, &entity, start, &self.row(kind, eh, start, &acc));
             }
+            table.evidence.extend(evidence);
         }
         table
     }
@@ -782,7 +879,7 @@ impl RowMaker {
 /// Hands memory freed by the allocator back to the OS. After the
 /// aggregation state is dropped, glibc keeps its many small freed blocks
 /// and the process's RSS stays at its peak while the next stage allocates.
-fn release_free_memory() {
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap pages; it has no
     // preconditions and touches no live allocation.
@@ -795,19 +892,30 @@ fn min_into(map: &mut FxHashMap<(u64, u64), Micros>, key: (u64, u64), t: Micros)
     map.entry(key).and_modify(|x| *x = (*x).min(t)).or_insert(t);
 }
 
-fn window_acc(windows: &mut Windows, start: Micros, t: Micros) -> &mut WindowAcc {
+/// Makes room for one more element, growing by a quarter instead of
+/// doubling (and from one, not four): most entities have a few windows,
+/// and with millions of them alive the spare capacity doubling leaves
+/// (about half the state on 10M events) is most of the memory.
+fn grow_slowly<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(1));
+    }
+}
+
+/// The index of the window at `start`, and whether it was just added.
+fn window_index(windows: &mut Windows, start: Micros, t: Micros) -> (usize, bool) {
     // Input is mostly time-ordered: the last window is the usual hit.
-    let idx = match windows.last() {
-        Some((s, _)) if *s == start => windows.len() - 1,
+    match windows.last() {
+        Some((s, _)) if *s == start => (windows.len() - 1, false),
         _ => match windows.binary_search_by_key(&start, |w| w.0) {
-            Ok(i) => i,
+            Ok(i) => (i, false),
             Err(i) => {
+                grow_slowly(windows);
                 windows.insert(i, (start, WindowAcc::new(((t - start) / 1000) as u32)));
-                i
+                (i, true)
             }
         },
-    };
-    &mut windows[idx].1
+    }
 }
 
 /// The feature rows of a run, column-oriented.
@@ -825,6 +933,9 @@ pub struct FeatureTable {
     pub source_scope: Vec<Option<&'static str>>,
     /// `asset_criticality` for host rows found in the asset inventory.
     pub asset_criticality: Vec<Option<String>>,
+    /// Evidence lines per row when the aggregator kept them
+    /// ([`Aggregator::keep_evidence`]), else empty.
+    pub evidence: Vec<WindowEvidence>,
 }
 
 impl FeatureTable {
@@ -846,6 +957,7 @@ impl FeatureTable {
             columns: vec![Vec::with_capacity(rows); FEATURES.len()],
             source_scope: Vec::with_capacity(rows),
             asset_criticality: Vec::with_capacity(rows),
+            evidence: Vec::new(),
         }
     }
 
@@ -871,6 +983,7 @@ impl FeatureTable {
         }
         self.source_scope.append(&mut other.source_scope);
         self.asset_criticality.append(&mut other.asset_criticality);
+        self.evidence.append(&mut other.evidence);
     }
 
     fn push(&mut self, kind: EntityKind, entity: &str, start: Micros, values: &[f64]) {
@@ -900,5 +1013,103 @@ impl FeatureTable {
                 self.asset_criticality[i] = inventory.get(&self.entities[i]).map(|a| a.criticality.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Evidence;
+    use std::borrow::Cow;
+
+    fn event(t_secs: i64, line: u64, user: &str, src: &str) -> Event<'static> {
+        let mut ev = Event::new(
+            (1_700_000_000 + t_secs) * 1_000_000,
+            Action::Authentication,
+            Evidence {
+                file: 3,
+                line,
+                raw: Cow::Borrowed(""),
+            },
+        );
+        ev.outcome = Outcome::Failure;
+        ev.user = Some(Cow::Owned(user.to_owned()));
+        ev.host = Some(Cow::Borrowed("web-01"));
+        ev.set_source(Cow::Owned(src.to_owned()));
+        ev
+    }
+
+    fn aggregator(evidence: bool) -> Aggregator {
+        let cfg = Arc::new(FeatureConfig::default().check().unwrap());
+        let mut agg = Aggregator::with_shards(cfg, 3);
+        if evidence {
+            agg.keep_evidence();
+        }
+        // alice: seven events in hour 2 (lines 10..16), then one in hour 0
+        // (line 20, out of order), so a window is inserted before another.
+        for k in 0..7 {
+            agg.add(&event(7200 + k * 60, 10 + k as u64, "alice", "10.0.0.1"));
+        }
+        agg.add(&event(30, 20, "alice", "10.0.0.2"));
+        agg.add(&event(7300, 21, "bob", "10.0.0.1"));
+        agg
+    }
+
+    #[test]
+    fn line_refs_pack_and_refuse_what_does_not_fit() {
+        assert_eq!(LineRef::new(3, 42).get(), Some((3, 42)));
+        assert_eq!(LineRef::new(0, (1 << 40) - 1).get(), Some((0, (1 << 40) - 1)));
+        assert_eq!(LineRef::new(0, 1 << 40), LineRef::NONE);
+        assert_eq!(LineRef::new(u32::MAX, 1), LineRef::NONE);
+        assert_eq!(LineRef::NONE.get(), None);
+    }
+
+    #[test]
+    fn windows_keep_their_first_four_lines_and_the_latest() {
+        let table = aggregator(true).finish();
+        assert_eq!(table.evidence.len(), table.len());
+        let lines = |kind: EntityKind, entity: &str, hour: i64| -> Vec<u64> {
+            let start = (1_700_000_000 + hour * 3600).div_euclid(3600) * 3600 * 1_000_000;
+            let row = (0..table.len())
+                .find(|&r| table.kinds[r] == kind && table.entities[r] == entity && table.window_starts[r] == start)
+                .unwrap_or_else(|| panic!("no row {entity} {hour}"));
+            table.evidence[row]
+                .iter()
+                .filter_map(|l| l.get())
+                .map(|(f, l)| {
+                    assert_eq!(f, 3);
+                    l
+                })
+                .collect()
+        };
+        assert_eq!(lines(EntityKind::User, "alice", 2), vec![10, 11, 12, 13, 16]);
+        assert_eq!(lines(EntityKind::User, "alice", 0), vec![20]);
+        assert_eq!(lines(EntityKind::User, "bob", 2), vec![21]);
+        assert_eq!(lines(EntityKind::SourceIp, "10.0.0.1", 2), vec![10, 11, 12, 13, 21]);
+        assert_eq!(lines(EntityKind::Host, "web-01", 0), vec![20]);
+    }
+
+    #[test]
+    fn kinds_one_at_a_time_give_the_same_rows() {
+        let whole = aggregator(true).finish();
+        let mut parts = Vec::new();
+        aggregator(true).finish_by_kind(|t| parts.push(t));
+        let kinds: Vec<EntityKind> = parts.iter().map(|t| t.kinds[0]).collect();
+        assert_eq!(kinds, EntityKind::ALL.to_vec());
+        assert!(parts.iter().all(|t| t.kinds.iter().all(|k| *k == t.kinds[0])));
+        let mut joined = FeatureTable::new(whole.window);
+        for p in parts {
+            joined.append(p);
+        }
+        // Debug text, as NaN is not equal to itself.
+        assert_eq!(format!("{joined:?}"), format!("{whole:?}"));
+        // Evidence costs nothing when not asked for, and changes no feature.
+        let without = aggregator(false).finish();
+        assert!(without.evidence.is_empty());
+        let whole = FeatureTable {
+            evidence: Vec::new(),
+            ..whole
+        };
+        assert_eq!(format!("{whole:?}"), format!("{without:?}"));
     }
 }

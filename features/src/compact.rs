@@ -1,7 +1,9 @@
-//! A compact, owned form of [`Event`] for stages that keep every event in
-//! memory (detection rules, evidence): names are interned to `u32` symbols,
-//! so ten million events take a few hundred MiB. The raw line is not kept;
-//! evidence is re-read from `file:line` when an alert needs it.
+//! A compact, owned form of [`Event`] for stages that keep events in memory
+//! (detection rules, evidence): names are interned to `u32` symbols. A
+//! [`KeepEvents`] filter keeps only the actions and outcomes its consumers
+//! read, so sessions, disconnects and other bulk never take memory. The raw
+//! line is not kept; evidence is re-read from `file:line` when an alert
+//! needs it.
 
 use rustc_hash::FxHashMap;
 
@@ -77,6 +79,123 @@ impl Interner {
     }
 }
 
+/// A class of events by action, outcome and flags: what a rule's filter
+/// says about an event without looking at names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventClass {
+    /// Bit `1 << (a as u32)` per action.
+    pub actions: u32,
+    /// Bit `1 << (o as u8)` per outcome.
+    pub outcomes: u8,
+    /// `user.name` is an unknown account (or the action is `invalid-user`).
+    pub user_invalid: Option<bool>,
+    /// The request was refused by policy (sudo `NOT in sudoers`).
+    pub denied: Option<bool>,
+    /// The event names a source address.
+    pub has_source: Option<bool>,
+}
+
+impl EventClass {
+    /// Every event.
+    pub const ANY: EventClass = EventClass {
+        actions: u32::MAX,
+        outcomes: u8::MAX,
+        user_invalid: None,
+        denied: None,
+        has_source: None,
+    };
+
+    /// The events in both classes.
+    pub fn and(self, other: EventClass) -> EventClass {
+        fn both(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+            // Contradicting flags leave no event; that class keeps nothing.
+            a.or(b)
+        }
+        let contradiction = |a: Option<bool>, b: Option<bool>| matches!((a, b), (Some(x), Some(y)) if x != y);
+        if contradiction(self.user_invalid, other.user_invalid)
+            || contradiction(self.denied, other.denied)
+            || contradiction(self.has_source, other.has_source)
+        {
+            return EventClass {
+                actions: 0,
+                ..EventClass::ANY
+            };
+        }
+        EventClass {
+            actions: self.actions & other.actions,
+            outcomes: self.outcomes & other.outcomes,
+            user_invalid: both(self.user_invalid, other.user_invalid),
+            denied: both(self.denied, other.denied),
+            has_source: both(self.has_source, other.has_source),
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, ev: &Event<'_>) -> bool {
+        self.actions & (1 << ev.action as u32) != 0
+            && self.outcomes & (1 << ev.outcome as u8) != 0
+            && self
+                .user_invalid
+                .is_none_or(|v| (ev.user_invalid || ev.action == Action::InvalidUser) == v)
+            && self.denied.is_none_or(|v| ev.denied == v)
+            && self.has_source.is_none_or(|v| {
+                // As `CompactEvent::source` reads it: empty and `-` are absent.
+                let has = ev.source_address.as_deref().is_some_and(|s| !s.is_empty() && s != "-");
+                has == v
+            })
+    }
+}
+
+/// Which events a compact log keeps: the union of the classes its
+/// consumers (a rule set, the evaluation) read. Every other event is
+/// dropped as it is decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepEvents {
+    classes: Vec<EventClass>,
+}
+
+// Every action has a bit in a `u32` action mask.
+const _: () = assert!(Action::ALL.len() <= 32);
+
+impl KeepEvents {
+    /// Keeps nothing.
+    pub fn none() -> KeepEvents {
+        KeepEvents { classes: Vec::new() }
+    }
+
+    /// Keeps every event.
+    pub fn all() -> KeepEvents {
+        KeepEvents {
+            classes: vec![EventClass::ANY],
+        }
+    }
+
+    /// Also keeps the events of `class`.
+    pub fn add(&mut self, class: EventClass) {
+        if class.actions != 0 && class.outcomes != 0 && !self.classes.contains(&class) {
+            self.classes.push(class);
+        }
+    }
+
+    /// Also keeps what `other` keeps.
+    pub fn union(&mut self, other: &KeepEvents) {
+        for &c in &other.classes {
+            self.add(c);
+        }
+    }
+
+    #[inline]
+    pub fn keeps(&self, ev: &Event<'_>) -> bool {
+        self.classes.iter().any(|c| c.contains(ev))
+    }
+}
+
+impl Default for KeepEvents {
+    fn default() -> Self {
+        KeepEvents::all()
+    }
+}
+
 /// One event, owned and small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactEvent {
@@ -128,16 +247,29 @@ impl CompactEvent {
 pub struct CompactBatch {
     pub events: Vec<CompactEvent>,
     pub strings: Interner,
+    /// Events [`CompactBatch::push`] keeps (all by default).
+    pub keep: KeepEvents,
 }
 
 impl CompactBatch {
+    /// A batch that keeps only what `keep` selects.
+    pub fn keeping(keep: KeepEvents) -> Self {
+        CompactBatch {
+            keep,
+            ..Default::default()
+        }
+    }
+
+    /// Adds `ev` when the batch keeps its action and outcome.
     pub fn push(&mut self, ev: &Event<'_>) {
-        let c = CompactEvent::from_event(ev, &mut self.strings);
-        self.events.push(c);
+        if self.keep.keeps(ev) {
+            let c = CompactEvent::from_event(ev, &mut self.strings);
+            self.events.push(c);
+        }
     }
 }
 
-/// Every event of a run, in input order, with one interner.
+/// The kept events of a run, in input order, with one interner.
 #[derive(Debug, Clone, Default)]
 pub struct CompactLog {
     pub events: Vec<CompactEvent>,
@@ -212,6 +344,57 @@ mod tests {
         assert_eq!(log.strings.len(), 4);
         assert_eq!(log.events[2].source_scope, Some(IpScope::Special));
         assert!(log.events[0].host.is_none());
+    }
+
+    #[test]
+    fn batches_keep_only_the_selected_classes() {
+        let mut keep = KeepEvents::none();
+        keep.add(EventClass {
+            actions: 1 << Action::Authentication as u32,
+            outcomes: 1 << Outcome::Failure as u8,
+            ..EventClass::ANY
+        });
+        keep.add(EventClass {
+            user_invalid: Some(true),
+            ..EventClass::ANY
+        });
+        let mut batch = CompactBatch::keeping(keep.clone());
+        let mut failed = ev("alice", "10.0.0.1");
+        failed.outcome = Outcome::Failure;
+        let mut session = ev("bob", "10.0.0.2");
+        session.action = Action::SessionOpened;
+        session.outcome = Outcome::Failure;
+        let mut invalid = ev("dave", "10.0.0.4");
+        invalid.action = Action::InvalidUser;
+        batch.push(&ev("carol", "10.0.0.3"));
+        batch.push(&failed);
+        batch.push(&session);
+        batch.push(&invalid);
+        let users: Vec<&str> = batch.events.iter().map(|e| batch.strings.str(e.user)).collect();
+        assert_eq!(users, vec!["alice", "dave"]);
+        // Names of dropped events are not interned.
+        assert!(batch.strings.lookup("bob").is_none());
+        assert!(KeepEvents::all().keeps(&session));
+        assert!(!KeepEvents::none().keeps(&failed));
+        let mut both = keep;
+        both.union(&KeepEvents::all());
+        assert!(both.keeps(&session));
+    }
+
+    #[test]
+    fn contradicting_classes_keep_nothing() {
+        let invalid = EventClass {
+            user_invalid: Some(true),
+            ..EventClass::ANY
+        };
+        let valid = EventClass {
+            user_invalid: Some(false),
+            ..EventClass::ANY
+        };
+        let mut keep = KeepEvents::none();
+        keep.add(invalid.and(valid));
+        assert_eq!(keep, KeepEvents::none());
+        assert_eq!(invalid.and(EventClass::ANY), invalid);
     }
 
     #[test]

@@ -231,7 +231,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         allowlist,
         block_size: pipeline::DEFAULT_BLOCK_SIZE,
         collect_events: events_format.is_some(),
-        collect_compact: false,
+        collect_compact: None,
+        window_evidence: false,
     };
     let mut events_writer = match (&cli.events_out, events_format) {
         (Some(p), Some(f)) => {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::aggregate::{Aggregator, FactBatch, ValidFeatureConfig};
-use crate::compact::{CompactBatch, CompactLog};
+use crate::compact::{CompactBatch, CompactLog, KeepEvents};
 use crate::csv::{ColumnMap, CsvLayout};
 use crate::enrich::Allowlist;
 use crate::event::{Event, FileId, Skip, SkipReason};
@@ -44,8 +44,10 @@ pub struct RunConfig {
     pub block_size: usize,
     /// Keep decoded events for `--events-out`.
     pub collect_events: bool,
-    /// Keep every event in compact form ([`RunResult::compact`]) for rules.
-    pub collect_compact: bool,
+    /// Keep these events in compact form ([`RunResult::compact`]) for rules.
+    pub collect_compact: Option<KeepEvents>,
+    /// Keep evidence lines per entity-window ([`Aggregator::keep_evidence`]).
+    pub window_evidence: bool,
 }
 
 impl RunConfig {
@@ -61,7 +63,8 @@ impl RunConfig {
             allowlist: Allowlist::default(),
             block_size: DEFAULT_BLOCK_SIZE,
             collect_events: false,
-            collect_compact: false,
+            collect_compact: None,
+            window_evidence: false,
         }
     }
 }
@@ -79,7 +82,7 @@ pub struct FileReport {
 /// Everything a run produced.
 pub struct RunResult {
     pub aggregator: Aggregator,
-    /// Every event, in input order, when `collect_compact` was set.
+    /// The events `collect_compact` selects, in input order, when it was set.
     pub compact: Option<CompactLog>,
     pub stats: LineStats,
     pub files: Vec<FileReport>,
@@ -130,7 +133,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
     let mut facts = FactBatch::new(cfg.features.clone(), shards, block.data.len() / 96);
     let mut stats = LineStats::default();
     let mut events = cfg.collect_events.then(EventBatch::default);
-    let mut compact = cfg.collect_compact.then(CompactBatch::default);
+    let mut compact = cfg.collect_compact.clone().map(CompactBatch::keeping);
     for (no, bytes) in block.lines() {
         if ctx.header_line == Some(no) {
             continue;
@@ -237,13 +240,16 @@ pub fn run(
 ) -> Result<RunResult, String> {
     let batch_blocks = rayon::current_num_threads().max(1) * 2;
     // More shards than threads, so that shards balance across threads.
-    let aggregator = Aggregator::with_shards(cfg.features.clone(), rayon::current_num_threads().max(1) * 4);
+    let mut aggregator = Aggregator::with_shards(cfg.features.clone(), rayon::current_num_threads().max(1) * 4);
+    if cfg.window_evidence {
+        aggregator.keep_evidence();
+    }
     let shards = aggregator.shards();
     let stats = LineStats::default();
     let mut files: Vec<FileReport> = Vec::new();
     let mut contexts: Vec<Option<FileContext>> = Vec::new();
     let mut pending: Vec<Block> = Vec::new();
-    let compact = cfg.collect_compact.then(CompactLog::default);
+    let compact = cfg.collect_compact.as_ref().map(|_| CompactLog::default());
 
     // Merging a batch's results runs while the next batch is decoded, so
     // both cores stay busy; merge order is still input order.

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use loglynx_features::compact::{CompactEvent, CompactLog, Interner, Sym};
+use loglynx_features::compact::{CompactEvent, CompactLog, EventClass, Interner, Sym};
 use loglynx_features::event::{Action, Micros, Outcome};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -35,6 +35,19 @@ pub(super) struct Matcher {
     users: Option<Vec<Sym>>,
     target_users: Option<Vec<Sym>>,
     programs: Option<Vec<Sym>>,
+}
+
+/// What `f` says about an event apart from names and source scope: every
+/// event it matches is in this class.
+pub(super) fn class_of(f: &Filter) -> EventClass {
+    let m = Matcher::new(f, &Interner::default());
+    EventClass {
+        actions: m.actions,
+        outcomes: m.outcomes,
+        user_invalid: m.user_invalid,
+        denied: m.denied,
+        has_source: m.has_source,
+    }
 }
 
 impl Matcher {

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use loglynx_features::compact::CompactLog;
+use loglynx_features::compact::{CompactLog, KeepEvents};
 use loglynx_features::event::Micros;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -112,6 +112,36 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The events the rules read: [`evaluate`] finds the same hits in a log
+    /// that keeps only these (see [`RunConfig::collect_compact`]).
+    ///
+    /// [`RunConfig::collect_compact`]: loglynx_features::pipeline::RunConfig::collect_compact
+    pub fn events_read(&self) -> KeepEvents {
+        self.events_read_by(|_| true)
+    }
+
+    /// The events [`History`] reads: those of the `new_term` rules.
+    pub fn history_events(&self) -> KeepEvents {
+        self.events_read_by(|r| r.kind == rule::Kind::NewTerm)
+    }
+
+    fn events_read_by(&self, which: impl Fn(&Rule) -> bool) -> KeepEvents {
+        let mut keep = KeepEvents::none();
+        for r in self.rules.iter().filter(|r| which(r)) {
+            let filter = engine::class_of(&r.filter);
+            match r.kind {
+                // A sequence reads the events of its filter that pass either step.
+                rule::Kind::Sequence => {
+                    for step in [&r.first, &r.then].into_iter().flatten() {
+                        keep.add(filter.and(engine::class_of(step)));
+                    }
+                }
+                _ => keep.add(filter),
+            }
+        }
+        keep
+    }
+
     /// The rules shipped in `rules/builtin/`, compiled into the binary.
     pub fn builtin() -> RuleSet {
         let rules = builtin::FILES

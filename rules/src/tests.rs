@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use loglynx_features::compact::{CompactBatch, CompactLog};
+use loglynx_features::compact::{CompactBatch, CompactLog, KeepEvents};
 use loglynx_features::event::{Action, Event, Evidence, Outcome};
 
 use crate::*;
@@ -717,6 +717,47 @@ fn out_of_order_input_gives_the_same_hits() {
         let (hits, _) = evaluate(&rules, &shuffled_log, None);
         assert_eq!(by_lines(&shuffled_log, hits), expected, "seed {seed}");
     }
+}
+
+/// [`log`], keeping only what `keep` selects.
+fn log_keeping(events: Vec<E>, keep: KeepEvents) -> CompactLog {
+    let mut batch = CompactBatch::keeping(keep);
+    for e in numbered(events) {
+        batch.push(&e.0);
+    }
+    let mut log = CompactLog::default();
+    log.append(batch);
+    log
+}
+
+#[test]
+fn a_log_of_only_the_events_rules_read_gives_the_same_hits_and_history() {
+    let rules = RuleSet::builtin();
+    let mut events = mixed();
+    // Bulk no rule reads: sessions, disconnects, sudo commands, scanners.
+    for k in 0..50 {
+        events.push(at(k * 11, Action::SessionOpened, Outcome::Success).user("alice"));
+        events.push(at(k * 11 + 5, Action::SessionClosed, Outcome::Unknown).user("alice"));
+        events.push(at(k * 13, Action::Disconnect, Outcome::Unknown).src(PUBLIC2));
+        events.push(at(k * 17, Action::Sudo, Outcome::Success).user("bob"));
+        events.push(at(k * 19, Action::NoIdentification, Outcome::Unknown).src(ATTACKER));
+    }
+    let events = numbered(events);
+    let all = log(events.clone());
+    let kept = log_keeping(events.clone(), rules.events_read());
+    assert!(kept.len() < all.len() - 200, "{} of {}", kept.len(), all.len());
+    let (expected, _) = evaluate(&rules, &all, None);
+    let (hits, _) = evaluate(&rules, &kept, None);
+    assert!(expected.len() >= 8);
+    assert_eq!(by_lines(&kept, hits), by_lines(&all, expected));
+
+    let history = History::from_log(&all, &rules);
+    assert!(history.terms.values().any(|s| !s.is_empty()));
+    let for_history = log_keeping(events, rules.history_events());
+    assert!(for_history.len() < kept.len());
+    assert_eq!(History::from_log(&for_history, &rules), history);
+    let with_history = |log: &CompactLog| by_lines(log, evaluate(&rules, log, Some(&history)).0);
+    assert_eq!(with_history(&kept), with_history(&all));
 }
 
 #[test]

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::{Allowlist, IpScope};
-use loglynx_features::event::{parse_ip, Micros};
+use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 use serde::Serialize;
 
@@ -123,6 +123,8 @@ pub struct Anomaly {
     pub flagged: bool,
     /// The window has a successful login or session of this entity (users).
     pub account_used: bool,
+    /// `(file, line)` of the window's first lines and its latest, in input order.
+    pub evidence: Vec<(FileId, u64)>,
 }
 
 /// One feature behind an anomaly.
@@ -380,15 +382,6 @@ pub fn merge(
             .insert(inc.first.div_euclid(MICROS_PER_DAY));
     }
 
-    let anomaly_evidence = events_of_anomalies(
-        incidents
-            .iter()
-            .filter(|i| i.hits.is_empty())
-            .flat_map(|i| i.anomalies.iter().copied()),
-        anomalies,
-        log,
-        cfg.evidence_lines * 4,
-    );
     let mut alerts = Vec::new();
     for inc in &incidents {
         let max_rule_sev = inc.hits.iter().map(|&i| hits[i].severity).max();
@@ -434,7 +427,7 @@ pub fn merge(
             stats.uncorroborated_new_terms += 1;
             continue;
         }
-        let alert = build_alert(inc, &anomaly_evidence, hits, anomalies, rules, log, file_names, cfg);
+        let alert = build_alert(inc, hits, anomalies, rules, log, file_names, cfg);
         if alert.severity < cfg.min_severity {
             stats.below_min_severity += 1;
             continue;
@@ -457,7 +450,6 @@ pub fn merge(
 #[allow(clippy::too_many_arguments)]
 fn build_alert(
     inc: &Incident,
-    anomaly_evidence: &BTreeMap<usize, Vec<usize>>,
     hits: &[RuleHit],
     anomalies: &[Anomaly],
     rules: &RuleSet,
@@ -590,26 +582,29 @@ fn build_alert(
     }
     let risk_score = risk.min(100) as u8;
 
-    evidence_idx.sort_unstable();
-    evidence_idx.dedup();
-    if evidence_idx.is_empty() {
-        for &a in &inc.anomalies {
-            if let Some(found) = anomaly_evidence.get(&a) {
-                evidence_idx.extend(found.iter().copied());
-            }
-        }
-        evidence_idx.sort_unstable();
-        evidence_idx.dedup();
-    }
-    let evidence_idx = spread(&evidence_idx, cfg.evidence_lines);
-    let evidence = evidence_idx
+    // Rule hits name their events; an alert of anomalies alone shows the
+    // lines its windows kept. Either way in input order (file, line).
+    let mut places: Vec<(FileId, u64)> = evidence_idx
         .iter()
         .filter_map(|&i| log.events.get(i))
-        .map(|e| EvidenceLine {
-            file: file_names.get(e.file as usize).cloned().unwrap_or_default(),
-            line: e.line,
+        .map(|e| (e.file, e.line))
+        .collect();
+    if places.is_empty() {
+        places.extend(
+            inc.anomalies
+                .iter()
+                .flat_map(|&a| anomalies[a].evidence.iter().copied()),
+        );
+    }
+    places.sort_unstable();
+    places.dedup();
+    let evidence = spread(&places, cfg.evidence_lines)
+        .into_iter()
+        .map(|(file, line)| EvidenceLine {
+            file: file_names.get(file as usize).cloned().unwrap_or_default(),
+            line,
             raw: String::new(),
-            file_id: e.file,
+            file_id: file,
         })
         .collect();
 
@@ -673,52 +668,6 @@ fn chain(mut spans: Vec<(usize, Micros, Micros)>, gap: Micros) -> Vec<(Micros, M
     out
 }
 
-/// Indices of events behind each anomaly (its entity, inside its window),
-/// at most `cap` each, found in one pass over the log.
-fn events_of_anomalies(
-    wanted: impl Iterator<Item = usize>,
-    anomalies: &[Anomaly],
-    log: &CompactLog,
-    cap: usize,
-) -> BTreeMap<usize, Vec<usize>> {
-    use loglynx_features::compact::Sym;
-    let mut keys: BTreeMap<(u8, Sym, Micros), Vec<usize>> = BTreeMap::new();
-    for a in wanted {
-        let an = &anomalies[a];
-        let kind = match an.entity_kind.as_str() {
-            "user" => 0,
-            "source_ip" => 1,
-            "host" => 2,
-            _ => continue,
-        };
-        if let Some(sym) = log.strings.lookup(&an.entity) {
-            keys.entry((kind, sym, an.window_start)).or_default().push(a);
-        }
-    }
-    let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    if keys.is_empty() {
-        return out;
-    }
-    let window = anomalies.first().map_or(1, |a| (a.window_end - a.window_start).max(1));
-    for (i, e) in log.events.iter().enumerate() {
-        let start = e.timestamp.div_euclid(window) * window;
-        for (kind, sym) in [(0u8, e.user), (1, e.source), (2, e.host)] {
-            if sym.is_none() {
-                continue;
-            }
-            if let Some(list) = keys.get(&(kind, sym, start)) {
-                for &a in list {
-                    let v = out.entry(a).or_default();
-                    if v.len() < cap {
-                        v.push(i);
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Whether an anomaly that corroborates no rule hit deserves an alert: a
 /// security-relevant driver well above its baseline p99, and either a
 /// public source (flagged, or near the threshold with many failures) or a
@@ -751,7 +700,7 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
 }
 
 /// At most `n` items, evenly spread, always keeping the first and last.
-fn spread(items: &[usize], n: usize) -> Vec<usize> {
+fn spread<T: Copy>(items: &[T], n: usize) -> Vec<T> {
     if items.len() <= n || n == 0 {
         return items.iter().copied().take(n).collect();
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use loglynx_datasets::labels::{CampaignKind, CampaignLabel};
-use loglynx_features::compact::CompactLog;
+use loglynx_features::compact::{CompactLog, EventClass, KeepEvents};
 use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::time::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
 use serde::Serialize;
@@ -178,6 +178,18 @@ pub fn judge(alerts: &[AlertView], labels: &[CampaignLabel]) -> DetectorResult {
         },
         campaigns,
     }
+}
+
+/// The events [`naive_alerts`] reads: failed authentications from a source.
+pub fn events_read() -> KeepEvents {
+    let mut keep = KeepEvents::none();
+    keep.add(EventClass {
+        actions: 1 << Action::Authentication as u32,
+        outcomes: 1 << Outcome::Failure as u8,
+        has_source: Some(true),
+        ..EventClass::ANY
+    });
+    keep
 }
 
 /// The naive detector: per (source, host), an alert each time 5 failed

@@ -8,18 +8,18 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use loglynx_features::aggregate::FeatureConfig;
+use loglynx_features::aggregate::{FeatureConfig, WindowEvidence};
 use loglynx_features::cli::{init_tracing, parse_duration, rss_mib, spinner};
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
 use loglynx_features::output::{escape_terminal, write_atomic, TableFormat};
 use loglynx_features::pipeline::{self, RunConfig};
-use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, TrainingMetadata};
+use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, RowScore};
 use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
 use loglynx_score::rules::{self, History, RuleSet, Severity};
 use loglynx_score::{eval, evidence, report};
-use loglynx_train::fit::{fit_bundle_scored, score_frame_with, TrainOptions};
+use loglynx_train::fit::{fit_matrix, kind_matrix, model_matrix, KindFit};
 use loglynx_train::table::{is_feature_table, FeatureFrame};
 
 const EXAMPLES: &str = "\
@@ -159,6 +159,134 @@ fn spool_stdin(sources: &mut [Source]) -> Result<Option<(usize, tempfile::TempPa
     Ok(Some((i, path)))
 }
 
+/// The feature columns anomalies read besides their scores.
+const ANOMALY_COLUMNS: &[&str] = &["successes", "sessions"];
+
+/// Scores feature frames (one entity kind at a time, or a whole table) and
+/// keeps what alerts need: the anomalous rows, and with `keep_scores`
+/// every row's score for `--scores-out`.
+struct Scoring<'m> {
+    /// The baseline; without it one is fitted on each frame.
+    model: Option<&'m ModelBundle>,
+    config: ModelSetConfig,
+    explain: ExplainRows,
+    public_source_score: f64,
+    keep_scores: bool,
+    /// Kinds fitted on the input.
+    fitted: usize,
+    /// Kinds too small to fit, `kind (why)`.
+    skipped: Vec<String>,
+    /// Kinds the model has no set for.
+    unscored: Vec<String>,
+    anomalies: Vec<Anomaly>,
+    rows: usize,
+    anomalous: usize,
+    /// With `keep_scores`: every scored row (ids and windows, no columns)
+    /// and its score, by row of this frame.
+    scored: FeatureFrame,
+    scores: Vec<(usize, RowScore)>,
+}
+
+impl Scoring<'_> {
+    /// Scores `frame`; `evidence` is its rows' evidence lines, or empty.
+    fn add(&mut self, mut frame: FeatureFrame, evidence: &[WindowEvidence]) -> Result<()> {
+        let rows = frame.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        if self.model.is_none() {
+            self.config.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        // A frame of one kind drops the feature columns once its matrix is
+        // made; the anomalies read only these.
+        let kinds = frame.entity_kinds();
+        let drop_columns = kinds.len() == 1;
+        let mut scores = Vec::new();
+        for kind in kinds {
+            match self.model {
+                Some(m) => {
+                    let Some(set) = m.set(&kind) else {
+                        self.unscored.push(kind);
+                        continue;
+                    };
+                    let rows = frame.rows_of(&kind);
+                    let x = model_matrix(set, &frame, &rows).map_err(anyhow::Error::msg)?;
+                    if drop_columns {
+                        frame.keep_columns(ANOMALY_COLUMNS);
+                    }
+                    let s = set
+                        .score_with(x.view(), self.explain)
+                        .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
+                    scores.extend(rows.into_iter().zip(s));
+                }
+                // Fitting scores every row once already: those scores are the output.
+                None => match kind_matrix(&frame, &kind).map_err(anyhow::Error::msg)? {
+                    Ok(m) => {
+                        if drop_columns {
+                            frame.keep_columns(ANOMALY_COLUMNS);
+                        }
+                        let fit = fit_matrix(&kind, m, &self.config, Some(self.explain)).map_err(anyhow::Error::msg)?;
+                        if let KindFit::Fitted { rows, scores: s, .. } = fit {
+                            self.fitted += 1;
+                            scores.extend(rows.into_iter().zip(s.unwrap_or_default()));
+                        }
+                    }
+                    Err(why) => {
+                        self.unscored.push(kind);
+                        self.skipped.push(why);
+                    }
+                },
+            }
+        }
+        scores.sort_by_key(|(r, _)| *r);
+        let successes = frame.column("successes");
+        let sessions = frame.column("sessions");
+        for (r, s) in &scores {
+            let r = *r;
+            self.anomalous += usize::from(s.is_anomaly);
+            if !(s.is_anomaly || (frame.kinds[r] == "source_ip" && s.score >= self.public_source_score)) {
+                continue;
+            }
+            let Some(start) = frame.window_starts[r] else {
+                continue;
+            };
+            let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
+            self.anomalies.push(Anomaly {
+                entity_kind: frame.kinds[r].clone(),
+                entity: frame.ids[r].clone(),
+                window_start: start,
+                window_end: start + frame.window.unwrap_or(0),
+                score: s.score,
+                explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
+                drivers: s
+                    .explanation
+                    .iter()
+                    .map(|c| Driver {
+                        feature: c.feature.clone(),
+                        value: c.value,
+                        baseline_p99: c.baseline_p99,
+                    })
+                    .collect(),
+                flagged: s.is_anomaly,
+                account_used: used(successes) || used(sessions),
+                evidence: evidence
+                    .get(r)
+                    .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
+                    .unwrap_or_default(),
+            });
+        }
+        if self.keep_scores {
+            let offset = self.scored.len();
+            frame.names.clear();
+            frame.columns.clear();
+            self.scored.append(frame);
+            self.scores.extend(scores.into_iter().map(|(r, s)| (r + offset, s)));
+        }
+        self.rows += rows;
+        Ok(())
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let started = Instant::now();
     let output_format =
@@ -212,15 +340,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .check()
         .map_err(anyhow::Error::msg)?;
 
-    let mut frame = FeatureFrame::default();
+    // The baseline: the given model, or one fitted on the input itself.
+    // Explanations are made for the rows alerts can use: the anomalous ones
+    // and public sources near the threshold.
+    let fitted_on_input = model.is_none();
+    let alert_defaults = AlertConfig::default();
+    let mut scoring = Scoring {
+        model: model.as_ref(),
+        config: ModelSetConfig::default().with_seed(cli.seed),
+        explain: ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score)),
+        public_source_score: alert_defaults.public_source_score,
+        keep_scores: cli.scores_out.is_some(),
+        fitted: 0,
+        skipped: Vec::new(),
+        unscored: Vec::new(),
+        anomalies: Vec::new(),
+        rows: 0,
+        anomalous: 0,
+        scored: FeatureFrame::default(),
+        scores: Vec::new(),
+    };
+
     let mut log = CompactLog::default();
     let mut file_names: Vec<String> = Vec::new();
-    let mut lines = 0;
+    let (mut lines, mut events) = (0, 0);
     if !sources.is_empty() {
+        // Only the events the rules (and the evaluation) read are kept.
+        let mut keep = rule_set.events_read();
+        if cli.labels.is_some() {
+            keep.union(&eval::events_read());
+        }
         let cfg = RunConfig {
             format: cli.format,
             year: cli.year,
-            collect_compact: true,
+            collect_compact: Some(keep),
+            window_evidence: true,
             ..RunConfig::new(features)
         };
         let bar = spinner(cli.quiet, "reading logs");
@@ -234,88 +388,72 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         lines = result.stats.lines;
+        events = result.stats.events;
+        log = result.compact.unwrap_or_default();
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
+            kept_events = log.len(),
             rss_mib = rss_mib(),
             "read and aggregated"
         );
-        log = result.compact.unwrap_or_default();
-        frame = FeatureFrame::from_table(result.aggregator.finish());
-        tracing::info!(
-            seconds = started.elapsed().as_secs_f64(),
-            events = log.len(),
-            rows = frame.len(),
-            rss_mib = rss_mib(),
-            "features computed"
-        );
+        let bar = spinner(cli.quiet, "scoring");
+        if tables.is_empty() {
+            // One entity kind at a time: its rows are made, scored and
+            // dropped before the next kind's rows exist.
+            let mut failed = Ok(());
+            result.aggregator.finish_by_kind(|mut table| {
+                if failed.is_ok() {
+                    let evidence = std::mem::take(&mut table.evidence);
+                    failed = scoring.add(FeatureFrame::from_table(table), &evidence);
+                }
+            });
+            failed?;
+        } else {
+            // Rows of the same kind from logs and tables share one baseline.
+            let mut table = result.aggregator.finish();
+            let evidence = std::mem::take(&mut table.evidence);
+            let mut frame = FeatureFrame::from_table(table);
+            for t in &tables {
+                frame.append(FeatureFrame::read(Path::new(t), cli.id_column.as_deref())?);
+            }
+            scoring.add(frame, &evidence)?;
+        }
+        bar.finish_and_clear();
+    } else {
+        let mut frame = FeatureFrame::default();
+        for t in &tables {
+            frame.append(FeatureFrame::read(Path::new(t), cli.id_column.as_deref())?);
+        }
+        scoring.add(frame, &[])?;
     }
-    for t in &tables {
-        frame.append(FeatureFrame::read(Path::new(t), cli.id_column.as_deref())?);
-    }
-    if frame.is_empty() {
+    if scoring.rows == 0 {
         bail!("the inputs hold no events to score");
     }
-
-    // The baseline: the given model, or one fitted on the input itself.
-    // Explanations are made for the rows alerts can use: the anomalous ones
-    // and public sources near the threshold.
-    let fitted_on_input = model.is_none();
-    let alert_defaults = AlertConfig::default();
-    let explain = ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score));
-    let (bundle, (scores, unscored)) = match model {
-        Some(m) => {
-            let scores = score_frame_with(&m, &frame, explain).map_err(anyhow::Error::msg)?;
-            (m, scores)
-        }
-        None => {
-            // Fitting scores every row once already: those scores are the output.
-            let bar = spinner(cli.quiet, "fitting a baseline on the input");
-            let opts = TrainOptions {
-                config: ModelSetConfig::default().with_seed(cli.seed),
-                kinds: None,
-            };
-            let fitted =
-                fit_bundle_scored(&frame, &opts, TrainingMetadata::default(), explain).map_err(anyhow::Error::msg)?;
-            bar.finish_and_clear();
-            fitted
-        }
-    };
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), rss_mib = rss_mib(), "scored");
-    let successes = frame.column("successes");
-    let sessions = frame.column("sessions");
-    let anomalies: Vec<Anomaly> = scores
-        .iter()
-        .filter(|(r, s)| {
-            s.is_anomaly || (frame.kinds[*r] == "source_ip" && s.score >= alert_defaults.public_source_score)
-        })
-        .filter_map(|(r, s)| {
-            let start = frame.window_starts[*r]?;
-            let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][*r] > 0.0);
-            Some(Anomaly {
-                entity_kind: frame.kinds[*r].clone(),
-                entity: frame.ids[*r].clone(),
-                window_start: start,
-                window_end: start + frame.window.unwrap_or(0),
-                score: s.score,
-                explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
-                drivers: s
-                    .explanation
-                    .iter()
-                    .map(|c| Driver {
-                        feature: c.feature.clone(),
-                        value: c.value,
-                        baseline_p99: c.baseline_p99,
-                    })
-                    .collect(),
-                flagged: s.is_anomaly,
-                account_used: used(successes) || used(sessions),
-            })
-        })
-        .collect();
+    if scoring.model.is_none() && scoring.fitted == 0 {
+        bail!(
+            "nothing to train: every entity kind has too few rows ({})",
+            scoring.skipped.join(", ")
+        );
+    }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        rows = scoring.rows,
+        rss_mib = rss_mib(),
+        "scored"
+    );
+    let Scoring {
+        anomalies,
+        unscored,
+        rows: scored_rows,
+        anomalous,
+        scored: scored_frame,
+        scores,
+        ..
+    } = scoring;
 
     // Rules, with new-term history from the model when it has one.
-    let history = (!fitted_on_input && !bundle.history.is_empty()).then(|| History {
-        terms: bundle.history.clone(),
+    let history = model.as_ref().filter(|m| !m.history.is_empty()).map(|m| History {
+        terms: m.history.clone(),
     });
     let (hits, notes) = rules::evaluate(&rule_set, &log, history.as_ref());
     tracing::info!(
@@ -325,11 +463,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         "rules evaluated"
     );
 
-    let model_version = (!fitted_on_input).then(|| {
+    let model_version = model.as_ref().map(|m| {
         format!(
             "{} ({})",
             cli.model.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            bundle.metadata.created_at
+            m.metadata.created_at
         )
     });
     let alert_cfg = AlertConfig {
@@ -339,17 +477,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         allowlist,
         min_severity: cli.min_severity,
         model_version: model_version.or_else(|| Some("fitted on the input".into())),
-        baseline_anomalous: if fitted_on_input {
-            Default::default()
-        } else {
-            bundle
+        baseline_anomalous: match &model {
+            None => Default::default(),
+            Some(m) => m
                 .history
                 .iter()
                 .filter_map(|(k, v)| {
                     k.strip_prefix(rules::BASELINE_ANOMALOUS_PREFIX)
                         .map(|kind| (kind.to_owned(), v.clone()))
                 })
-                .collect()
+                .collect(),
         },
         ..alert_defaults
     };
@@ -358,7 +495,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
     report::write_alerts(&alerts, &cli.output, output_format)?;
     if let (Some(p), Some(f)) = (&cli.scores_out, scores_format) {
-        report::write_scores(&frame, &scores, p, f)?;
+        report::write_scores(&scored_frame, &scores, p, f)?;
     }
     let evaluation = match &cli.labels {
         Some(p) => {
@@ -386,11 +523,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         let count = |s: Severity| alerts.iter().filter(|a| a.severity == s).count();
         eprintln!(
-            "loglynx-score: {} lines, {} events, {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} uncorroborated new terms suppressed → {} in {:.2} s",
+            "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} uncorroborated new terms suppressed → {} in {:.2} s",
             lines,
+            events,
             log.len(),
-            frame.len(),
-            scores.iter().filter(|(_, s)| s.is_anomaly).count(),
+            scored_rows,
+            anomalous,
             hits.len(),
             alerts.len(),
             count(Severity::Critical),

@@ -8,6 +8,8 @@ use loglynx_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use loglynx_models::ndarray::Array2;
+
 use crate::table::FeatureFrame;
 
 /// Rows below which a kind is not trained (too few to say what is normal).
@@ -128,33 +130,16 @@ fn fit_sets(
     let mut skipped = Vec::new();
     let mut scores = Vec::new();
     for kind in kinds {
-        let rows = frame.rows_of(&kind);
-        if rows.len() < MIN_ROWS {
-            skipped.push(format!("{kind} ({} rows)", rows.len()));
-            continue;
+        match fit_kind(frame, &kind, &opts.config, explain)? {
+            KindFit::Fitted { set, rows, scores: s } => {
+                metadata.rows_per_set.insert(kind.clone(), rows.len());
+                if let Some(s) = s {
+                    scores.extend(rows.into_iter().zip(s));
+                }
+                sets.push(*set);
+            }
+            KindFit::Skipped(why) => skipped.push(why),
         }
-        let Some(spec) = spec_for(frame, &kind, &rows) else {
-            skipped.push(format!("{kind} (no feature columns)"));
-            continue;
-        };
-        let x = frame.matrix(&rows, &spec.feature_names)?;
-        tracing::info!(
-            kind,
-            rows = rows.len(),
-            features = spec.feature_names.len(),
-            rss_mib = loglynx_features::cli::rss_mib(),
-            "fitting"
-        );
-        let set = match explain {
-            None => ModelSet::fit(x.view(), spec, opts.config.clone()),
-            Some(explain) => ModelSet::fit_scored(x.view(), spec, opts.config.clone(), explain).map(|(set, s)| {
-                scores.extend(rows.iter().copied().zip(s));
-                set
-            }),
-        }
-        .map_err(|e| format!("{kind}: {e}"))?;
-        metadata.rows_per_set.insert(kind.clone(), rows.len());
-        sets.push(set);
     }
     if sets.is_empty() {
         return Err(format!(
@@ -179,6 +164,86 @@ fn fit_sets(
     Ok((bundle, scores))
 }
 
+/// What fitting one entity kind gave.
+#[derive(Debug)]
+pub enum KindFit {
+    /// The kind's model set, the frame rows it was fitted on, and with
+    /// `explain` their scores (same order).
+    Fitted {
+        set: Box<ModelSet>,
+        rows: Vec<usize>,
+        scores: Option<Vec<RowScore>>,
+    },
+    /// Not fitted: `kind (why)`, e.g. `host (1 rows)`.
+    Skipped(String),
+}
+
+/// The training input of one entity kind: its spec, its rows of the frame
+/// and their matrix.
+#[derive(Debug)]
+pub struct KindMatrix {
+    pub spec: FeatureSpec,
+    pub rows: Vec<usize>,
+    pub x: Array2<f64>,
+}
+
+/// The training input of one entity kind of `frame`, or why it is not
+/// trained (`kind (why)`).
+pub fn kind_matrix(frame: &FeatureFrame, kind: &str) -> Result<Result<KindMatrix, String>, String> {
+    let rows = frame.rows_of(kind);
+    if rows.len() < MIN_ROWS {
+        return Ok(Err(format!("{kind} ({} rows)", rows.len())));
+    }
+    let Some(spec) = spec_for(frame, kind, &rows) else {
+        return Ok(Err(format!("{kind} (no feature columns)")));
+    };
+    let x = frame.matrix(&rows, &spec.feature_names)?;
+    Ok(Ok(KindMatrix { spec, rows, x }))
+}
+
+/// Fits the model set of one entity kind of `frame` (`config` already
+/// checked); with `explain`, also scores its rows.
+pub fn fit_kind(
+    frame: &FeatureFrame,
+    kind: &str,
+    config: &ModelSetConfig,
+    explain: Option<ExplainRows>,
+) -> Result<KindFit, String> {
+    match kind_matrix(frame, kind)? {
+        Ok(m) => fit_matrix(kind, m, config, explain),
+        Err(why) => Ok(KindFit::Skipped(why)),
+    }
+}
+
+/// [`fit_kind`] on a matrix already made (the frame's columns may be gone).
+pub fn fit_matrix(
+    kind: &str,
+    KindMatrix { spec, rows, x }: KindMatrix,
+    config: &ModelSetConfig,
+    explain: Option<ExplainRows>,
+) -> Result<KindFit, String> {
+    tracing::info!(
+        kind,
+        rows = rows.len(),
+        features = spec.feature_names.len(),
+        rss_mib = loglynx_features::cli::rss_mib(),
+        "fitting"
+    );
+    let (set, scores) = match explain {
+        None => (ModelSet::fit(x.view(), spec, config.clone()), None),
+        Some(explain) => match ModelSet::fit_scored(x.view(), spec, config.clone(), explain) {
+            Ok((set, s)) => (Ok(set), Some(s)),
+            Err(e) => (Err(e), None),
+        },
+    };
+    let set = set.map_err(|e| format!("{kind}: {e}"))?;
+    Ok(KindFit::Fitted {
+        set: Box::new(set),
+        rows,
+        scores,
+    })
+}
+
 /// `(row index, score)` pairs in row order, and the entity kinds without a model.
 pub type FrameScores = (Vec<(usize, RowScore)>, Vec<String>);
 
@@ -201,20 +266,27 @@ pub fn score_frame_with(
             unscored.push(kind);
             continue;
         };
-        let names = &set.spec().feature_names;
-        let missing: Vec<&String> = names.iter().filter(|n| frame.column(n).is_none()).collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "the {kind} model needs numeric feature columns the input lacks (absent, or holding text): {}",
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ));
-        }
-        let x = frame.matrix(&rows, names)?;
+        let x = model_matrix(set, frame, &rows)?;
         let scores = set.score_with(x.view(), explain).map_err(|e| format!("{kind}: {e}"))?;
         out.extend(rows.into_iter().zip(scores));
     }
     out.sort_by_key(|(r, _)| *r);
     Ok((out, unscored))
+}
+
+/// The matrix `set` scores: `rows` of `frame` × the set's features, or an
+/// error naming the feature columns the frame lacks.
+pub fn model_matrix(set: &ModelSet, frame: &FeatureFrame, rows: &[usize]) -> Result<Array2<f64>, String> {
+    let names = &set.spec().feature_names;
+    let missing: Vec<&String> = names.iter().filter(|n| frame.column(n).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the {} model needs numeric feature columns the input lacks (absent, or holding text): {}",
+            set.spec().entity_kind,
+            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    frame.matrix(rows, names)
 }
 
 /// Time range of the frame's windows as RFC 3339 strings.

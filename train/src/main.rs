@@ -340,10 +340,16 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
         )
         .check()
         .map_err(anyhow::Error::msg)?;
+        // New-term rules compare later events with the terms of this
+        // baseline; only the events they read are kept.
+        let mut rules = RuleSet::builtin();
+        if let Some(dir) = &args.rules {
+            rules.merge(RuleSet::load_dir(dir)?);
+        }
         let cfg = RunConfig {
             format: args.format,
             year: args.year,
-            collect_compact: true,
+            collect_compact: Some(rules.history_events()),
             ..RunConfig::new(features)
         };
         let bar = spinner(quiet, "computing features");
@@ -353,11 +359,6 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
             bail!("{name}: {err}");
         }
         files.extend(result.file_names());
-        // New-term rules compare later events with the terms of this baseline.
-        let mut rules = RuleSet::builtin();
-        if let Some(dir) = &args.rules {
-            rules.merge(RuleSet::load_dir(dir)?);
-        }
         if let Some(log) = &result.compact {
             terms = History::from_log(log, &rules).terms;
         }

@@ -95,6 +95,19 @@ impl FeatureFrame {
         (0..self.len()).filter(|&i| self.kinds[i] == kind).collect()
     }
 
+    /// Drops every column not named in `names`.
+    pub fn keep_columns(&mut self, names: &[&str]) {
+        let mut c = 0;
+        while c < self.names.len() {
+            if names.contains(&self.names[c].as_str()) {
+                c += 1;
+            } else {
+                self.names.remove(c);
+                self.columns.remove(c);
+            }
+        }
+    }
+
     /// Column index of a name.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
