@@ -296,8 +296,29 @@ impl ModelSet {
         explain: ExplainRows,
     ) -> Result<(ModelSet, Vec<RowScore>), ModelError> {
         let (set, scored) = ModelSet::fit_inner(x_raw, spec, config)?;
-        let rows = set.row_scores(x_raw, &scored, explain)?;
+        let rows = set.row_scores(x_raw, &scored, explain, 0..x_raw.nrows())?;
         Ok((set, rows))
+    }
+
+    /// [`ModelSet::fit_scored`], handing the scores to `each` in row order,
+    /// `chunk` rows at a time, so they never all exist at once.
+    pub fn fit_scored_chunks(
+        x_raw: ArrayView2<f64>,
+        spec: FeatureSpec,
+        config: ModelSetConfig,
+        explain: ExplainRows,
+        chunk: usize,
+        mut each: impl FnMut(Vec<RowScore>),
+    ) -> Result<ModelSet, ModelError> {
+        let (set, scored) = ModelSet::fit_inner(x_raw, spec, config)?;
+        let n = x_raw.nrows();
+        let mut start = 0;
+        while start < n {
+            let end = (start + chunk.max(1)).min(n);
+            each(set.row_scores(x_raw, &scored, explain, start..end)?);
+            start = end;
+        }
+        Ok(set)
     }
 
     fn fit_inner(
@@ -451,18 +472,19 @@ impl ModelSet {
             .map_err(|e| name_error(e, &self.spec))?;
         let s = self.score_preprocessed(z.view())?;
         drop(z);
-        self.row_scores(x_raw, &s, explain)
+        self.row_scores(x_raw, &s, explain, 0..x_raw.nrows())
     }
 
-    /// One [`RowScore`] per row of `x_raw` from its scores `s`.
+    /// One [`RowScore`] per row in `range` of `x_raw`, from their scores `s`.
     fn row_scores(
         &self,
         x_raw: ArrayView2<f64>,
         s: &Scored,
         explain: ExplainRows,
+        range: std::ops::Range<usize>,
     ) -> Result<Vec<RowScore>, ModelError> {
         let top_n = self.config.explain_top_n;
-        (0..x_raw.nrows())
+        range
             .into_par_iter()
             .map(|i| {
                 let is_anomaly = s.combined[i] > self.threshold;
@@ -673,6 +695,20 @@ mod tests {
         );
         let flagged = fitted.iter().filter(|r| r.is_anomaly).count() as f64 / 600.0;
         assert!((flagged - set.baseline_alert_rate()).abs() < 1e-12);
+        // In chunks (the last one short): the same scores, in order.
+        let mut chunks = Vec::new();
+        let chunked = ModelSet::fit_scored_chunks(
+            x.view(),
+            spec(),
+            fast_config().with_seed(9),
+            ExplainRows::Anomalies,
+            250,
+            |c| chunks.push(c),
+        )
+        .unwrap();
+        assert_eq!(chunked, set);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![250, 250, 100]);
+        assert_eq!(chunks.concat(), fitted);
     }
 
     #[test]

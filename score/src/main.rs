@@ -15,11 +15,13 @@ use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
 use loglynx_features::output::{escape_terminal, write_atomic, TableFormat};
 use loglynx_features::pipeline::{self, RunConfig};
+use loglynx_models::ndarray::Axis;
+use loglynx_models::ModelSet;
 use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, RowScore};
 use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
 use loglynx_score::rules::{self, History, RuleSet, Severity};
 use loglynx_score::{eval, evidence, report};
-use loglynx_train::fit::{fit_matrix, kind_matrix, model_matrix, KindFit};
+use loglynx_train::fit::{kind_matrix, model_matrix};
 use loglynx_train::table::{is_feature_table, FeatureFrame};
 
 const EXAMPLES: &str = "\
@@ -159,6 +161,10 @@ fn spool_stdin(sources: &mut [Source]) -> Result<Option<(usize, tempfile::TempPa
     Ok(Some((i, path)))
 }
 
+/// Rows scored at a time: their scores and explanations are all that is
+/// alive besides the kind's matrix.
+const SCORE_CHUNK: usize = 1 << 18;
+
 /// The feature columns anomalies read besides their scores.
 const ANOMALY_COLUMNS: &[&str] = &["successes", "sessions"];
 
@@ -201,7 +207,8 @@ impl Scoring<'_> {
         // made; the anomalies read only these.
         let kinds = frame.entity_kinds();
         let drop_columns = kinds.len() == 1;
-        let mut scores = Vec::new();
+        let mut found = Vec::new();
+        let mut kept = Vec::new();
         for kind in kinds {
             match self.model {
                 Some(m) => {
@@ -214,10 +221,14 @@ impl Scoring<'_> {
                     if drop_columns {
                         frame.keep_columns(ANOMALY_COLUMNS);
                     }
-                    let s = set
-                        .score_with(x.view(), self.explain)
-                        .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
-                    scores.extend(rows.into_iter().zip(s));
+                    // Rows score independently against a saved model.
+                    for (c, x) in x.axis_chunks_iter(Axis(0), SCORE_CHUNK).enumerate() {
+                        let s = set
+                            .score_with(x, self.explain)
+                            .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
+                        let rows = &rows[c * SCORE_CHUNK..][..s.len()];
+                        self.take(&frame, evidence, rows, s, &mut found, &mut kept);
+                    }
                 }
                 // Fitting scores every row once already: those scores are the output.
                 None => match kind_matrix(&frame, &kind).map_err(anyhow::Error::msg)? {
@@ -225,11 +236,22 @@ impl Scoring<'_> {
                         if drop_columns {
                             frame.keep_columns(ANOMALY_COLUMNS);
                         }
-                        let fit = fit_matrix(&kind, m, &self.config, Some(self.explain)).map_err(anyhow::Error::msg)?;
-                        if let KindFit::Fitted { rows, scores: s, .. } = fit {
-                            self.fitted += 1;
-                            scores.extend(rows.into_iter().zip(s.unwrap_or_default()));
-                        }
+                        tracing::info!(kind, rows = m.rows.len(), rss_mib = rss_mib(), "fitting");
+                        let mut done = 0;
+                        ModelSet::fit_scored_chunks(
+                            m.x.view(),
+                            m.spec,
+                            self.config.clone(),
+                            self.explain,
+                            SCORE_CHUNK,
+                            |s| {
+                                let rows = &m.rows[done..done + s.len()];
+                                done += s.len();
+                                self.take(&frame, evidence, rows, s, &mut found, &mut kept);
+                            },
+                        )
+                        .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
+                        self.fitted += 1;
                     }
                     Err(why) => {
                         self.unscored.push(kind);
@@ -238,52 +260,69 @@ impl Scoring<'_> {
                 },
             }
         }
-        scores.sort_by_key(|(r, _)| *r);
-        let successes = frame.column("successes");
-        let sessions = frame.column("sessions");
-        for (r, s) in &scores {
-            let r = *r;
-            self.anomalous += usize::from(s.is_anomaly);
-            if !(s.is_anomaly || (frame.kinds[r] == "source_ip" && s.score >= self.public_source_score)) {
-                continue;
-            }
-            let Some(start) = frame.window_starts[r] else {
-                continue;
-            };
-            let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
-            self.anomalies.push(Anomaly {
-                entity_kind: frame.kinds[r].clone(),
-                entity: frame.ids[r].clone(),
-                window_start: start,
-                window_end: start + frame.window.unwrap_or(0),
-                score: s.score,
-                explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
-                drivers: s
-                    .explanation
-                    .iter()
-                    .map(|c| Driver {
-                        feature: c.feature.clone(),
-                        value: c.value,
-                        baseline_p99: c.baseline_p99,
-                    })
-                    .collect(),
-                flagged: s.is_anomaly,
-                account_used: used(successes) || used(sessions),
-                evidence: evidence
-                    .get(r)
-                    .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
-                    .unwrap_or_default(),
-            });
-        }
+        // Row order, as kinds may interleave in a table.
+        found.sort_by_key(|(r, _)| *r);
+        self.anomalies.extend(found.into_iter().map(|(_, a)| a));
         if self.keep_scores {
             let offset = self.scored.len();
             frame.names.clear();
             frame.columns.clear();
             self.scored.append(frame);
-            self.scores.extend(scores.into_iter().map(|(r, s)| (r + offset, s)));
+            kept.sort_by_key(|(r, _)| *r);
+            self.scores.extend(kept.into_iter().map(|(r, s)| (r + offset, s)));
         }
         self.rows += rows;
         Ok(())
+    }
+
+    /// Takes the scores of `rows` of `frame`: anomalies (and public sources
+    /// near the threshold) into `found`, every score into `kept` when the
+    /// scores are written.
+    fn take(
+        &mut self,
+        frame: &FeatureFrame,
+        evidence: &[WindowEvidence],
+        rows: &[usize],
+        scores: Vec<RowScore>,
+        found: &mut Vec<(usize, Anomaly)>,
+        kept: &mut Vec<(usize, RowScore)>,
+    ) {
+        let successes = frame.column("successes");
+        let sessions = frame.column("sessions");
+        for (&r, s) in rows.iter().zip(scores) {
+            self.anomalous += usize::from(s.is_anomaly);
+            let wanted = s.is_anomaly || (frame.kinds[r] == "source_ip" && s.score >= self.public_source_score);
+            if let (true, Some(start)) = (wanted, frame.window_starts[r]) {
+                let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
+                let anomaly = Anomaly {
+                    entity_kind: frame.kinds[r].clone(),
+                    entity: frame.ids[r].clone(),
+                    window_start: start,
+                    window_end: start + frame.window.unwrap_or(0),
+                    score: s.score,
+                    explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
+                    drivers: s
+                        .explanation
+                        .iter()
+                        .map(|c| Driver {
+                            feature: c.feature.clone(),
+                            value: c.value,
+                            baseline_p99: c.baseline_p99,
+                        })
+                        .collect(),
+                    flagged: s.is_anomaly,
+                    account_used: used(successes) || used(sessions),
+                    evidence: evidence
+                        .get(r)
+                        .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
+                        .unwrap_or_default(),
+                };
+                found.push((r, anomaly));
+            }
+            if self.keep_scores {
+                kept.push((r, s));
+            }
+        }
     }
 }
 
