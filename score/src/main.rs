@@ -291,11 +291,11 @@ impl Scoring<'_> {
         let sessions = frame.column("sessions");
         for (&r, s) in rows.iter().zip(scores) {
             self.anomalous += usize::from(s.is_anomaly);
-            let wanted = s.is_anomaly || (frame.kinds[r] == "source_ip" && s.score >= self.public_source_score);
+            let wanted = s.is_anomaly || (&*frame.kinds[r] == "source_ip" && s.score >= self.public_source_score);
             if let (true, Some(start)) = (wanted, frame.window_starts[r]) {
                 let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
                 let anomaly = Anomaly {
-                    entity_kind: frame.kinds[r].clone(),
+                    entity_kind: frame.kinds[r].to_string(),
                     entity: frame.ids[r].clone(),
                     window_start: start,
                     window_end: start + frame.window.unwrap_or(0),

@@ -145,7 +145,7 @@ pub fn write_scores(
                 vec![
                     Column::new(
                         "entity_kind".into(),
-                        scores.iter().map(|(r, _)| frame.kinds[*r].as_str()).collect::<Vec<_>>(),
+                        scores.iter().map(|(r, _)| &*frame.kinds[*r]).collect::<Vec<_>>(),
                     ),
                     Column::new(
                         "entity".into(),
@@ -214,7 +214,7 @@ pub fn write_scores(
                     )?;
                 } else {
                     let v = serde_json::json!({
-                        "entity_kind": frame.kinds[*r],
+                        "entity_kind": &*frame.kinds[*r],
                         "entity": frame.ids[*r],
                         "window_start": start.map(format_rfc3339),
                         "window_end": start.map(|s| format_rfc3339(s + window)),

@@ -68,7 +68,7 @@ impl Labels {
                         };
                         let end = start + window;
                         campaigns.iter().filter(|c| c.malicious).any(|c| {
-                            let members = match frame.kinds[r].as_str() {
+                            let members = match &*frame.kinds[r] {
                                 "user" => &c.users,
                                 "source_ip" => &c.source_ips,
                                 "host" => &c.hosts,

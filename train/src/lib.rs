@@ -13,7 +13,7 @@
 //!
 //! let n = 300;
 //! let frame = FeatureFrame {
-//!     kinds: vec![GENERIC_KIND.to_owned(); n],
+//!     kinds: vec![GENERIC_KIND.into(); n],
 //!     ids: (0..n).map(|i| format!("s{i}")).collect(),
 //!     window_starts: vec![None; n],
 //!     window: None,

@@ -490,7 +490,7 @@ fn evaluate(bundle: &ModelBundle, frame: &FeatureFrame, labels: &Labels) -> Resu
         let kind = &set.spec().entity_kind;
         let rows: Vec<usize> = scores
             .iter()
-            .filter(|(r, _)| frame.kinds[*r] == *kind)
+            .filter(|(r, _)| *frame.kinds[*r] == **kind)
             .map(|(r, _)| *r)
             .collect();
         if rows.is_empty() {
@@ -498,7 +498,7 @@ fn evaluate(bundle: &ModelBundle, frame: &FeatureFrame, labels: &Labels) -> Resu
         }
         let s: Vec<f64> = scores
             .iter()
-            .filter(|(r, _)| frame.kinds[*r] == *kind)
+            .filter(|(r, _)| *frame.kinds[*r] == **kind)
             .map(|(_, s)| s.score)
             .collect();
         let y = labels.for_rows(frame, &rows);

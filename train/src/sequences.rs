@@ -68,7 +68,7 @@ impl Sessions {
         let mut names: Vec<String> = vocabulary.iter().map(|e| format!("e{e}")).collect();
         names.push("unseen".into());
         FeatureFrame {
-            kinds: vec![GENERIC_KIND.to_owned(); self.len()],
+            kinds: vec![GENERIC_KIND.into(); self.len()],
             ids: self.ids.clone(),
             window_starts: vec![None; self.len()],
             window: None,

@@ -8,8 +8,10 @@
 //! travel as NaN; the models impute them with the baseline median.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use loglynx_features::aggregate::FeatureTable;
+use loglynx_features::registry::EntityKind;
 use loglynx_models::ndarray::Array2;
 use polars::prelude::*;
 
@@ -27,11 +29,28 @@ pub enum TableError {
     Parquet { path: PathBuf, source: PolarsError },
 }
 
+/// The strings of `values`, equal ones sharing one allocation.
+fn shared(values: Vec<String>) -> Vec<Arc<str>> {
+    let mut seen: Vec<Arc<str>> = Vec::new();
+    values
+        .into_iter()
+        .map(|v| match seen.iter().find(|s| ***s == *v) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Arc<str> = v.into();
+                seen.push(s.clone());
+                s
+            }
+        })
+        .collect()
+}
+
 /// Rows of entity-windows (or generic ids) with named numeric columns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureFrame {
-    /// Entity kind per row (`user`, `source_ip`, `host`, or [`GENERIC_KIND`]).
-    pub kinds: Vec<String>,
+    /// Entity kind per row (`user`, `source_ip`, `host`, or [`GENERIC_KIND`]);
+    /// rows of one kind share one string.
+    pub kinds: Vec<Arc<str>>,
     /// Entity or id per row.
     pub ids: Vec<String>,
     /// Window start per row, UTC microseconds (absent in generic tables).
@@ -55,7 +74,7 @@ impl FeatureFrame {
 
     /// Whether this is a loglynx feature table (rows carry entity kinds).
     pub fn is_loglynx(&self) -> bool {
-        self.kinds.iter().all(|k| k != GENERIC_KIND)
+        self.kinds.iter().all(|k| &**k != GENERIC_KIND)
     }
 
     /// The rows of a [`FeatureTable`] computed in-process.
@@ -67,7 +86,10 @@ impl FeatureFrame {
     /// of its columns).
     pub fn from_table(t: FeatureTable) -> Self {
         FeatureFrame {
-            kinds: t.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+            kinds: {
+                let shared = EntityKind::ALL.map(|k| Arc::<str>::from(k.as_str()));
+                t.kinds.iter().map(|k| shared[k.index()].clone()).collect()
+            },
             window_starts: t.window_starts.iter().map(|&s| Some(s)).collect(),
             window: Some(t.window),
             names: loglynx_features::registry::FEATURES
@@ -83,8 +105,8 @@ impl FeatureFrame {
     pub fn entity_kinds(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for k in &self.kinds {
-            if !out.contains(k) {
-                out.push(k.clone());
+            if !out.iter().any(|o| **o == **k) {
+                out.push(k.to_string());
             }
         }
         out
@@ -92,7 +114,7 @@ impl FeatureFrame {
 
     /// Row indices of one entity kind.
     pub fn rows_of(&self, kind: &str) -> Vec<usize> {
-        (0..self.len()).filter(|&i| self.kinds[i] == kind).collect()
+        (0..self.len()).filter(|&i| &*self.kinds[i] == kind).collect()
     }
 
     /// Drops every column not named in `names`.
@@ -368,7 +390,7 @@ impl RawTable {
             {
                 return Err(invalid(format!("unknown entity_kind `{bad}`")));
             }
-            (kinds, self.text(e), vec![k, e])
+            (shared(kinds), self.text(e), vec![k, e])
         } else {
             let id = match id_column {
                 Some(name) => self
@@ -379,7 +401,7 @@ impl RawTable {
                     .or_else(|| self.columns.iter().position(|c| !matches!(c, RawColumn::Numeric(_))))
                     .ok_or_else(|| invalid("no id column: name one with --id-column".into()))?,
             };
-            (vec![GENERIC_KIND.to_owned(); self.height], self.text(id), vec![id])
+            (vec![Arc::from(GENERIC_KIND); self.height], self.text(id), vec![id])
         };
         let window_starts = match self.position("window_start").map(|i| &self.columns[i]) {
             Some(RawColumn::Time(v)) => v.clone(),
