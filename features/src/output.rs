@@ -207,10 +207,11 @@ enum FeatureSink {
 /// A Parquet file written batch by batch; its schema comes from the first
 /// batch.
 #[derive(Default)]
-struct ParquetStream(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>);
+pub struct ParquetStream(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>);
 
 impl ParquetStream {
-    fn write(&mut self, out: &mut AtomicFile, df: &DataFrame) -> Result<(), OutputError> {
+    /// Writes `df` into `out` (the first batch sets the schema).
+    pub fn write(&mut self, out: &mut AtomicFile, df: &DataFrame) -> Result<(), OutputError> {
         let path = out.path().to_path_buf();
         let pq = |source| OutputError::Parquet {
             path: path.clone(),
@@ -228,7 +229,7 @@ impl ParquetStream {
     }
 
     /// Ends the file; `empty` gives the (empty) first batch when none came.
-    fn finish(
+    pub fn finish(
         &mut self,
         out: &mut AtomicFile,
         empty: impl FnOnce() -> PolarsResult<DataFrame>,

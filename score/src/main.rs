@@ -169,15 +169,16 @@ const SCORE_CHUNK: usize = 1 << 18;
 const ANOMALY_COLUMNS: &[&str] = &["successes", "sessions"];
 
 /// Scores feature frames (one entity kind at a time, or a whole table) and
-/// keeps what alerts need: the anomalous rows, and with `keep_scores`
-/// every row's score for `--scores-out`.
+/// keeps what alerts need: the anomalous rows; with `scores_out` every
+/// row's score is written as it comes.
 struct Scoring<'m> {
     /// The baseline; without it one is fitted on each frame.
     model: Option<&'m ModelBundle>,
     config: ModelSetConfig,
     explain: ExplainRows,
     public_source_score: f64,
-    keep_scores: bool,
+    /// `--scores-out`.
+    scores_out: Option<report::ScoresWriter>,
     /// Kinds fitted on the input.
     fitted: usize,
     /// Kinds too small to fit, `kind (why)`.
@@ -187,10 +188,6 @@ struct Scoring<'m> {
     anomalies: Vec<Anomaly>,
     rows: usize,
     anomalous: usize,
-    /// With `keep_scores`: every scored row (ids and windows, no columns)
-    /// and its score, by row of this frame.
-    scored: FeatureFrame,
-    scores: Vec<(usize, RowScore)>,
 }
 
 impl Scoring<'_> {
@@ -206,8 +203,10 @@ impl Scoring<'_> {
         // A frame of one kind drops the feature columns once its matrix is
         // made; the anomalies read only these.
         let kinds = frame.entity_kinds();
-        let drop_columns = kinds.len() == 1;
+        let one_kind = kinds.len() == 1;
         let mut found = Vec::new();
+        // Scores to write: those of one kind are written chunk by chunk,
+        // in row order; kinds interleaved in a table are sorted first.
         let mut kept = Vec::new();
         for kind in kinds {
             match self.model {
@@ -218,7 +217,7 @@ impl Scoring<'_> {
                     };
                     let rows = frame.rows_of(&kind);
                     let x = model_matrix(set, &frame, &rows).map_err(anyhow::Error::msg)?;
-                    if drop_columns {
+                    if one_kind {
                         frame.keep_columns(ANOMALY_COLUMNS);
                     }
                     // Rows score independently against a saved model.
@@ -228,16 +227,20 @@ impl Scoring<'_> {
                             .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
                         let rows = &rows[c * SCORE_CHUNK..][..s.len()];
                         self.take(&frame, evidence, rows, s, &mut found, &mut kept);
+                        if one_kind {
+                            self.write_scores(&frame, &mut kept)?;
+                        }
                     }
                 }
                 // Fitting scores every row once already: those scores are the output.
                 None => match kind_matrix(&frame, &kind).map_err(anyhow::Error::msg)? {
                     Ok(m) => {
-                        if drop_columns {
+                        if one_kind {
                             frame.keep_columns(ANOMALY_COLUMNS);
                         }
                         tracing::info!(kind, rows = m.rows.len(), rss_mib = rss_mib(), "fitting");
                         let mut done = 0;
+                        let mut written = Ok(());
                         ModelSet::fit_scored_chunks(
                             m.x.view(),
                             m.spec,
@@ -248,9 +251,13 @@ impl Scoring<'_> {
                                 let rows = &m.rows[done..done + s.len()];
                                 done += s.len();
                                 self.take(&frame, evidence, rows, s, &mut found, &mut kept);
+                                if one_kind && written.is_ok() {
+                                    written = self.write_scores(&frame, &mut kept);
+                                }
                             },
                         )
                         .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
+                        written?;
                         self.fitted += 1;
                     }
                     Err(why) => {
@@ -263,15 +270,18 @@ impl Scoring<'_> {
         // Row order, as kinds may interleave in a table.
         found.sort_by_key(|(r, _)| *r);
         self.anomalies.extend(found.into_iter().map(|(_, a)| a));
-        if self.keep_scores {
-            let offset = self.scored.len();
-            frame.names.clear();
-            frame.columns.clear();
-            self.scored.append(frame);
-            kept.sort_by_key(|(r, _)| *r);
-            self.scores.extend(kept.into_iter().map(|(r, s)| (r + offset, s)));
-        }
+        kept.sort_by_key(|(r, _)| *r);
+        self.write_scores(&frame, &mut kept)?;
         self.rows += rows;
+        Ok(())
+    }
+
+    /// Writes `kept` (rows of `frame`) to `--scores-out` and empties it.
+    fn write_scores(&mut self, frame: &FeatureFrame, kept: &mut Vec<(usize, RowScore)>) -> Result<()> {
+        if let Some(w) = &mut self.scores_out {
+            w.write(frame, kept)?;
+        }
+        kept.clear();
         Ok(())
     }
 
@@ -319,7 +329,7 @@ impl Scoring<'_> {
                 };
                 found.push((r, anomaly));
             }
-            if self.keep_scores {
+            if self.scores_out.is_some() {
                 kept.push((r, s));
             }
         }
@@ -389,15 +399,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         config: ModelSetConfig::default().with_seed(cli.seed),
         explain: ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score)),
         public_source_score: alert_defaults.public_source_score,
-        keep_scores: cli.scores_out.is_some(),
+        scores_out: match (&cli.scores_out, scores_format) {
+            (Some(p), Some(f)) => Some(report::ScoresWriter::create(p, f)?),
+            _ => None,
+        },
         fitted: 0,
         skipped: Vec::new(),
         unscored: Vec::new(),
         anomalies: Vec::new(),
         rows: 0,
         anomalous: 0,
-        scored: FeatureFrame::default(),
-        scores: Vec::new(),
     };
 
     let mut log = CompactLog::default();
@@ -485,8 +496,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         unscored,
         rows: scored_rows,
         anomalous,
-        scored: scored_frame,
-        scores,
+        scores_out,
         ..
     } = scoring;
 
@@ -533,8 +543,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     evidence::fill(&mut alerts, &sources);
 
     report::write_alerts(&alerts, &cli.output, output_format)?;
-    if let (Some(p), Some(f)) = (&cli.scores_out, scores_format) {
-        report::write_scores(&scored_frame, &scores, p, f)?;
+    if let Some(w) = scores_out {
+        w.finish()?;
     }
     let evaluation = match &cli.labels {
         Some(p) => {

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use loglynx_features::output::{csv_field, escape_terminal, AtomicFile, TableFormat};
+use loglynx_features::output::{csv_field, escape_terminal, AtomicFile, ParquetStream, TableFormat};
 use loglynx_features::time::format_rfc3339;
 use loglynx_models::RowScore;
 use loglynx_train::table::FeatureFrame;
@@ -121,119 +121,158 @@ pub fn write_alerts(alerts: &[Alert], path: &Path, format: TableFormat) -> Resul
     Ok(())
 }
 
-/// Writes every scored entity-window to `path` (Parquet, CSV or NDJSON).
-pub fn write_scores(
-    frame: &FeatureFrame,
-    scores: &[(usize, RowScore)],
-    path: &Path,
-    format: TableFormat,
-) -> Result<()> {
+/// Columns of the scores table.
+const SCORE_COLUMNS: &str =
+    "entity_kind,entity,window_start,window_end,score,iforest_pct,kmeans_pct,cluster,is_anomaly,explanation";
+
+fn explain(s: &RowScore) -> String {
+    s.explanation
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The scores of `scores` (rows of `frame`) as a data frame.
+fn scores_dataframe(frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> PolarsResult<DataFrame> {
     let window = frame.window.unwrap_or(0);
-    let mut out = AtomicFile::create(path)?;
-    let explain = |s: &RowScore| {
-        s.explanation
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    match format {
-        TableFormat::Parquet => {
-            let starts: Vec<Option<i64>> = scores.iter().map(|(r, _)| frame.window_starts[*r]).collect();
-            let mut df = DataFrame::new(
-                scores.len(),
-                vec![
-                    Column::new(
-                        "entity_kind".into(),
-                        scores.iter().map(|(r, _)| &*frame.kinds[*r]).collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "entity".into(),
-                        scores.iter().map(|(r, _)| frame.ids[*r].as_str()).collect::<Vec<_>>(),
-                    ),
-                    Series::new("window_start".into(), starts.clone())
-                        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-                        .into_column(),
-                    Series::new(
-                        "window_end".into(),
-                        starts.iter().map(|s| s.map(|s| s + window)).collect::<Vec<_>>(),
-                    )
-                    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-                    .into_column(),
-                    Column::new("score".into(), scores.iter().map(|(_, s)| s.score).collect::<Vec<_>>()),
-                    Column::new(
-                        "iforest_pct".into(),
-                        scores.iter().map(|(_, s)| s.iforest_pct).collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "kmeans_pct".into(),
-                        scores.iter().map(|(_, s)| s.kmeans_pct).collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "cluster".into(),
-                        scores
-                            .iter()
-                            .map(|(_, s)| s.cluster.map(|c| c as u32))
-                            .collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "is_anomaly".into(),
-                        scores.iter().map(|(_, s)| s.is_anomaly).collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "explanation".into(),
-                        scores.iter().map(|(_, s)| explain(s)).collect::<Vec<_>>(),
-                    ),
-                ],
-            )?;
-            ParquetWriter::new(out.file())
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(&mut df)?;
-        }
-        TableFormat::Csv | TableFormat::Ndjson => {
-            let mut w = BufWriter::new(out.file());
-            if format == TableFormat::Csv {
-                writeln!(w, "entity_kind,entity,window_start,window_end,score,iforest_pct,kmeans_pct,cluster,is_anomaly,explanation")?;
-            }
-            for (r, s) in scores {
-                let start = frame.window_starts[*r];
+    let starts: Vec<Option<i64>> = scores.iter().map(|(r, _)| frame.window_starts[*r]).collect();
+    DataFrame::new(
+        scores.len(),
+        vec![
+            Column::new(
+                "entity_kind".into(),
+                scores.iter().map(|(r, _)| &*frame.kinds[*r]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "entity".into(),
+                scores.iter().map(|(r, _)| frame.ids[*r].as_str()).collect::<Vec<_>>(),
+            ),
+            Series::new("window_start".into(), starts.clone())
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_column(),
+            Series::new(
+                "window_end".into(),
+                starts.iter().map(|s| s.map(|s| s + window)).collect::<Vec<_>>(),
+            )
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_column(),
+            Column::new("score".into(), scores.iter().map(|(_, s)| s.score).collect::<Vec<_>>()),
+            Column::new(
+                "iforest_pct".into(),
+                scores.iter().map(|(_, s)| s.iforest_pct).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "kmeans_pct".into(),
+                scores.iter().map(|(_, s)| s.kmeans_pct).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "cluster".into(),
+                scores
+                    .iter()
+                    .map(|(_, s)| s.cluster.map(|c| c as u32))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "is_anomaly".into(),
+                scores.iter().map(|(_, s)| s.is_anomaly).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "explanation".into(),
+                scores.iter().map(|(_, s)| explain(s)).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// Streams every scored entity-window to a file (Parquet, CSV or NDJSON)
+/// as it is scored; the file appears on [`ScoresWriter::finish`].
+pub struct ScoresWriter {
+    out: AtomicFile,
+    format: TableFormat,
+    parquet: ParquetStream,
+    text: Option<BufWriter<std::fs::File>>,
+}
+
+impl ScoresWriter {
+    pub fn create(path: &Path, format: TableFormat) -> Result<Self> {
+        let mut out = AtomicFile::create(path)?;
+        let text = match format {
+            TableFormat::Parquet => None,
+            _ => {
+                let mut w = BufWriter::new(out.file().try_clone().with_context(|| format!("{}", path.display()))?);
                 if format == TableFormat::Csv {
-                    writeln!(
-                        w,
-                        "{},{},{},{},{:.6},{:.6},{},{},{},{}",
-                        frame.kinds[*r],
-                        csv_field(&frame.ids[*r]),
-                        start.map(format_rfc3339).unwrap_or_default(),
-                        start.map(|s| format_rfc3339(s + window)).unwrap_or_default(),
-                        s.score,
-                        s.iforest_pct,
-                        s.kmeans_pct.map(|x| format!("{x:.6}")).unwrap_or_default(),
-                        s.cluster.map(|c| c.to_string()).unwrap_or_default(),
-                        s.is_anomaly,
-                        csv_field(&explain(s))
-                    )?;
-                } else {
-                    let v = serde_json::json!({
-                        "entity_kind": &*frame.kinds[*r],
-                        "entity": frame.ids[*r],
-                        "window_start": start.map(format_rfc3339),
-                        "window_end": start.map(|s| format_rfc3339(s + window)),
-                        "score": s.score,
-                        "iforest_pct": s.iforest_pct,
-                        "kmeans_pct": s.kmeans_pct,
-                        "cluster": s.cluster,
-                        "is_anomaly": s.is_anomaly,
-                        "explanation": s.explanation.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-                    });
-                    serde_json::to_writer(&mut w, &v)?;
-                    w.write_all(b"\n")?;
+                    writeln!(w, "{SCORE_COLUMNS}")?;
                 }
+                Some(w)
             }
-            w.flush()?;
-        }
+        };
+        Ok(ScoresWriter {
+            out,
+            format,
+            parquet: ParquetStream::default(),
+            text,
+        })
     }
-    out.commit()?;
-    Ok(())
+
+    /// Writes `scores`, rows of `frame`, in the order given.
+    pub fn write(&mut self, frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> Result<()> {
+        let window = frame.window.unwrap_or(0);
+        let Some(w) = &mut self.text else {
+            if !scores.is_empty() {
+                let df = scores_dataframe(frame, scores)?;
+                self.parquet.write(&mut self.out, &df)?;
+            }
+            return Ok(());
+        };
+        for (r, s) in scores {
+            let start = frame.window_starts[*r];
+            if self.format == TableFormat::Csv {
+                writeln!(
+                    w,
+                    "{},{},{},{},{:.6},{:.6},{},{},{},{}",
+                    frame.kinds[*r],
+                    csv_field(&frame.ids[*r]),
+                    start.map(format_rfc3339).unwrap_or_default(),
+                    start.map(|s| format_rfc3339(s + window)).unwrap_or_default(),
+                    s.score,
+                    s.iforest_pct,
+                    s.kmeans_pct.map(|x| format!("{x:.6}")).unwrap_or_default(),
+                    s.cluster.map(|c| c.to_string()).unwrap_or_default(),
+                    s.is_anomaly,
+                    csv_field(&explain(s))
+                )?;
+            } else {
+                let v = serde_json::json!({
+                    "entity_kind": &*frame.kinds[*r],
+                    "entity": frame.ids[*r],
+                    "window_start": start.map(format_rfc3339),
+                    "window_end": start.map(|s| format_rfc3339(s + window)),
+                    "score": s.score,
+                    "iforest_pct": s.iforest_pct,
+                    "kmeans_pct": s.kmeans_pct,
+                    "cluster": s.cluster,
+                    "is_anomaly": s.is_anomaly,
+                    "explanation": s.explanation.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                });
+                serde_json::to_writer(&mut *w, &v)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        match &mut self.text {
+            Some(w) => w.flush()?,
+            None => self
+                .parquet
+                .finish(&mut self.out, || scores_dataframe(&FeatureFrame::default(), &[]))?,
+        }
+        drop(self.text);
+        self.out.commit()?;
+        Ok(())
+    }
 }
 
 fn paint(sev: Severity, text: &str, colour: bool) -> String {

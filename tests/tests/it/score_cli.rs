@@ -415,3 +415,52 @@ fn a_generic_numeric_table_is_scored_against_the_model_trained_on_it() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn scores_out_lists_every_entity_window_once_in_feature_table_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = generate(dir.path(), 20_000, 8, &[]);
+    let features = dir.path().join("features.csv");
+    Command::new(bin("loglynx-features"))
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(&features)
+        .assert()
+        .success();
+    let keys = |path: &Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    let expected = keys(&features);
+    assert!(expected.len() > 1000, "{}", expected.len());
+    for name in ["scores.csv", "scores.ndjson"] {
+        let scores = dir.path().join(name);
+        score()
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "-o"])
+            .arg(dir.path().join("alerts.ndjson"))
+            .arg("--scores-out")
+            .arg(&scores)
+            .assert()
+            .success();
+        if name.ends_with(".csv") {
+            assert_eq!(keys(&scores), expected);
+        } else {
+            let rows: Vec<String> = std::fs::read_to_string(&scores)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    ["entity_kind", "entity", "window_start", "window_end"]
+                        .map(|k| v[k].as_str().unwrap().to_owned())
+                        .join(",")
+                })
+                .collect();
+            assert_eq!(rows, expected);
+        }
+    }
+}
