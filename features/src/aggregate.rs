@@ -666,7 +666,7 @@ impl Aggregator {
         let (window, evidence) = (self.cfg.window, self.evidence);
         let mut current: Option<FeatureTable> = None;
         let mut untrimmed = 0;
-        self.make_rows(256 * 1024, |rows, kind, kind_rows, chunk, last_of_kind| {
+        self.make_rows(256 * 1024, false, |rows, kind, kind_rows, chunk, last_of_kind| {
             let t = current.get_or_insert_with(|| {
                 let mut t = FeatureTable::with_capacity(window, kind_rows);
                 if evidence {
@@ -696,16 +696,22 @@ impl Aggregator {
     /// about `chunk_rows` (whole entities) while the aggregation state is
     /// freed, so the whole table never has to be in memory.
     pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
-        self.make_rows(chunk_rows, |rows, kind, _, chunk, _| emit(rows.table(kind, chunk)));
+        self.make_rows(chunk_rows, true, |rows, kind, _, chunk, _| {
+            emit(rows.table(kind, chunk))
+        });
     }
 
     /// Entities in chunks of about `chunk_rows` windows, each with the row
     /// maker, its entity kind, the kind's row count and whether it is the
     /// kind's last.
+    ///
+    /// With `free_behind`, a second thread frees each chunk's state while
+    /// the next chunk's rows are made (the state is then freed a chunk late).
     fn make_rows(
         self,
         chunk_rows: usize,
-        mut emit: impl FnMut(&RowMaker, EntityKind, usize, Vec<EntityWindows>, bool),
+        free_behind: bool,
+        mut emit: impl FnMut(&RowMaker, EntityKind, usize, &[EntityWindows], bool),
     ) {
         let window = self.cfg.window;
         let n = self.shards.len();
@@ -724,25 +730,36 @@ impl Aggregator {
             pairs,
         };
         let chunk_rows = chunk_rows.max(1);
-        for kind in EntityKind::ALL {
-            let mut entities: Vec<EntityWindows> = tables
-                .iter_mut()
-                .flat_map(|t| std::mem::take(&mut t[kind.index()]))
-                .collect();
-            entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            let kind_rows = entities.iter().map(|e| e.windows.len()).sum();
-            // Consumed in entity order, so state is freed as rows are made.
-            let mut entities = entities.into_iter().peekable();
-            while entities.peek().is_some() {
-                let mut chunk = Vec::new();
-                let mut rows_in_chunk = 0;
-                while let Some(e) = entities.next_if(|_| rows_in_chunk < chunk_rows) {
-                    rows_in_chunk += e.windows.len();
-                    chunk.push(e);
-                }
-                emit(&rows, kind, kind_rows, chunk, entities.peek().is_none());
+        let (to_free, freed) = std::sync::mpsc::channel::<Vec<EntityWindows>>();
+        std::thread::scope(|scope| {
+            if free_behind {
+                scope.spawn(move || freed.into_iter().for_each(drop));
             }
-        }
+            for kind in EntityKind::ALL {
+                let mut entities: Vec<EntityWindows> = tables
+                    .iter_mut()
+                    .flat_map(|t| std::mem::take(&mut t[kind.index()]))
+                    .collect();
+                entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
+                let kind_rows = entities.iter().map(|e| e.windows.len()).sum();
+                // Consumed in entity order, so state is freed as rows are made.
+                let mut entities = entities.into_iter().peekable();
+                while entities.peek().is_some() {
+                    let mut chunk = Vec::new();
+                    let mut rows_in_chunk = 0;
+                    while let Some(e) = entities.next_if(|_| rows_in_chunk < chunk_rows) {
+                        rows_in_chunk += e.windows.len();
+                        chunk.push(e);
+                    }
+                    emit(&rows, kind, kind_rows, &chunk, entities.peek().is_none());
+                    if free_behind {
+                        // Fails only if the freeing thread is gone; then drop here.
+                        let _ = to_free.send(chunk);
+                    }
+                }
+            }
+            drop(to_free);
+        });
     }
 }
 
@@ -780,27 +797,21 @@ impl RowMaker {
         self.shard(h).2.get(&(h, s))
     }
 
-    /// The rows of `entities` (in order), freeing their state.
-    fn table(&self, kind: EntityKind, entities: Vec<EntityWindows>) -> FeatureTable {
+    /// The rows of `entities` (in order).
+    fn table(&self, kind: EntityKind, entities: &[EntityWindows]) -> FeatureTable {
         let rows = entities.iter().map(|e| e.windows.len()).sum();
         let mut table = FeatureTable::with_capacity(self.window, rows);
         self.push_rows(&mut table, kind, entities);
         table
     }
 
-    /// Appends the rows of `entities` (in order) to `table`, freeing their state.
-    fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, entities: Vec<EntityWindows>) {
-        for EntityWindows {
-            hash: eh,
-            name: entity,
-            windows,
-            evidence,
-        } in entities
-        {
-            for (start, acc) in windows {
-                table.push(kind, &entity, start, &self.row(kind, eh, start, &acc));
+    /// Appends the rows of `entities` (in order) to `table`.
+    fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, entities: &[EntityWindows]) {
+        for e in entities {
+            for (start, acc) in &e.windows {
+                table.push(kind, &e.name, *start, &self.row(kind, e.hash, *start, acc));
             }
-            table.evidence.extend(evidence);
+            table.evidence.extend_from_slice(&e.evidence);
         }
     }
 
