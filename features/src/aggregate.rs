@@ -22,7 +22,7 @@ use crate::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::IpScope;
-use crate::event::{Action, Event, FileId, Micros, Outcome};
+use crate::event::{is_present, Action, Event, FileId, Micros, Outcome};
 use crate::registry::{EntityKind, FEATURES};
 use crate::time::{MICROS_PER_MINUTE, MICROS_PER_SECOND};
 
@@ -380,7 +380,7 @@ impl OffHoursCache {
 fn entity_names<'e>(ev: &'e Event<'_>) -> [Option<&'e str>; 3] {
     [
         ev.user.as_deref().filter(|u| !u.is_empty()),
-        ev.source_key().filter(|s| !s.is_empty() && *s != "-"),
+        ev.source_key().filter(|s| is_present(s)),
         ev.host.as_deref().filter(|h| !h.is_empty()),
     ]
 }
@@ -402,7 +402,7 @@ impl EventFacts {
             public: ev.source_ip.is_some_and(|ip| IpScope::of(ip) == IpScope::Public),
             failure,
             success,
-            invalid_user: ev.user_invalid || ev.action == Action::InvalidUser,
+            invalid_user: ev.names_invalid_user(),
             sudo: ev.action == Action::Sudo,
             sudo_failure: ev.action == Action::Sudo && ev.outcome == Outcome::Failure,
             session: ev.action == Action::SessionOpened,

@@ -8,7 +8,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::enrich::IpScope;
-use crate::event::{Action, AuthMethod, Event, FileId, Micros, Outcome};
+use crate::event::{is_present, Action, AuthMethod, Event, FileId, Micros, Outcome};
 
 /// An interned string; [`Sym::NONE`] stands for an absent value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,7 +46,7 @@ impl Interner {
 
     fn intern_opt(&mut self, s: Option<&str>) -> Sym {
         match s {
-            Some(s) if !s.is_empty() && s != "-" => self.intern(s),
+            Some(s) if is_present(s) => self.intern(s),
             _ => Sym::NONE,
         }
     }
@@ -107,8 +107,8 @@ impl EventClass {
 
     /// The events in both classes.
     pub fn and(self, other: EventClass) -> EventClass {
+        // Flags that agree (or one absent); contradicting ones are handled first.
         fn both(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-            // Contradicting flags leave no event; that class keeps nothing.
             a.or(b)
         }
         let contradiction = |a: Option<bool>, b: Option<bool>| matches!((a, b), (Some(x), Some(y)) if x != y);
@@ -134,15 +134,12 @@ impl EventClass {
     pub fn contains(&self, ev: &Event<'_>) -> bool {
         self.actions & (1 << ev.action as u32) != 0
             && self.outcomes & (1 << ev.outcome as u8) != 0
-            && self
-                .user_invalid
-                .is_none_or(|v| (ev.user_invalid || ev.action == Action::InvalidUser) == v)
+            && self.user_invalid.is_none_or(|v| ev.names_invalid_user() == v)
             && self.denied.is_none_or(|v| ev.denied == v)
-            && self.has_source.is_none_or(|v| {
-                // As `CompactEvent::source` reads it: empty and `-` are absent.
-                let has = ev.source_address.as_deref().is_some_and(|s| !s.is_empty() && s != "-");
-                has == v
-            })
+            // As `CompactEvent::source` is interned.
+            && self
+                .has_source
+                .is_none_or(|v| ev.source_address.as_deref().is_some_and(is_present) == v)
     }
 }
 
@@ -219,6 +216,11 @@ pub struct CompactEvent {
 }
 
 impl CompactEvent {
+    /// As [`Event::names_invalid_user`].
+    pub fn names_invalid_user(&self) -> bool {
+        self.user_invalid || self.action == Action::InvalidUser
+    }
+
     pub fn from_event(ev: &Event<'_>, strings: &mut Interner) -> CompactEvent {
         CompactEvent {
             timestamp: ev.timestamp,

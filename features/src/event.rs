@@ -220,6 +220,12 @@ pub struct Event<'a> {
     pub evidence: Evidence<'a>,
 }
 
+/// Whether a name field holds a value: empty and `-` (syslog's and many
+/// exporters' "none") are absent.
+pub fn is_present(name: &str) -> bool {
+    !name.is_empty() && name != "-"
+}
+
 impl<'a> Event<'a> {
     /// A new event with every optional field empty, outcome unknown, repeat 1.
     pub fn new(timestamp: Micros, action: Action, evidence: Evidence<'a>) -> Self {
@@ -253,6 +259,12 @@ impl<'a> Event<'a> {
     /// The source as an entity key: the IP when there is one, else the name.
     pub fn source_key(&self) -> Option<&str> {
         self.source_address.as_deref()
+    }
+
+    /// The event names an account that does not exist (`Invalid user`, or
+    /// a failure flagged as such).
+    pub fn names_invalid_user(&self) -> bool {
+        self.user_invalid || self.action == Action::InvalidUser
     }
 
     /// Detaches the event from the line it borrows from.

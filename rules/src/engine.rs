@@ -84,9 +84,7 @@ impl Matcher {
         }
         self.actions & (1 << e.action as u32) != 0
             && self.outcomes & (1 << e.outcome as u8) != 0
-            && self
-                .user_invalid
-                .is_none_or(|v| (e.user_invalid || e.action == Action::InvalidUser) == v)
+            && self.user_invalid.is_none_or(|v| e.names_invalid_user() == v)
             && self.denied.is_none_or(|v| e.denied == v)
             && self.has_source.is_none_or(|v| e.source.is_some() == v)
             && self
