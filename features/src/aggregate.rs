@@ -658,7 +658,8 @@ impl Aggregator {
 
     /// Like [`Aggregator::finish`], but hands the rows over one entity kind
     /// at a time (user, source_ip, host), so the whole table never has to be
-    /// in memory. Freed memory goes back to the OS after each `emit`.
+    /// in memory. Freed memory goes back to the OS before each `emit` (and
+    /// every 1M rows), and once more at the end.
     pub fn finish_by_kind(self, mut emit: impl FnMut(FeatureTable)) {
         // Freed state goes back to the OS every this many rows (a trim
         // costs about 0.1 s on 10M events).
@@ -666,7 +667,7 @@ impl Aggregator {
         let (window, evidence) = (self.cfg.window, self.evidence);
         let mut current: Option<FeatureTable> = None;
         let mut untrimmed = 0;
-        self.make_rows(256 * 1024, false, |rows, kind, kind_rows, chunk, last_of_kind| {
+        self.make_rows(256 * 1024, |rows, kind, kind_rows, chunk, last_of_kind| {
             let t = current.get_or_insert_with(|| {
                 let mut t = FeatureTable::with_capacity(window, kind_rows);
                 if evidence {
@@ -675,17 +676,16 @@ impl Aggregator {
                 t
             });
             let before = t.len();
-            rows.push_rows(t, kind, chunk);
+            rows.push_rows(t, kind, &chunk);
+            drop(chunk);
             untrimmed += t.len() - before;
-            if untrimmed >= TRIM_EVERY && !last_of_kind {
+            // At a kind's end its state is gone: its pages go back before
+            // the consumer allocates.
+            if untrimmed >= TRIM_EVERY || last_of_kind {
                 release_free_memory();
                 untrimmed = 0;
             }
             if last_of_kind {
-                untrimmed = 0;
-                // The kind's state is gone: its pages go back before the
-                // consumer allocates.
-                release_free_memory();
                 emit(current.take().expect("just filled"));
             }
         });
@@ -695,23 +695,30 @@ impl Aggregator {
     /// Like [`Aggregator::finish`], but hands the rows over in chunks of
     /// about `chunk_rows` (whole entities) while the aggregation state is
     /// freed, so the whole table never has to be in memory.
+    ///
+    /// A second thread frees each chunk's state while the next chunk's rows
+    /// are made.
     pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
-        self.make_rows(chunk_rows, true, |rows, kind, _, chunk, _| {
-            emit(rows.table(kind, chunk))
+        let (to_free, freed) = std::sync::mpsc::channel::<Vec<EntityWindows>>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || freed.into_iter().for_each(drop));
+            self.make_rows(chunk_rows, |rows, kind, _, chunk, _| {
+                let table = rows.table(kind, &chunk);
+                // Fails only if the freeing thread is gone; then it drops here.
+                let _ = to_free.send(chunk);
+                emit(table);
+            });
+            drop(to_free);
         });
     }
 
     /// Entities in chunks of about `chunk_rows` windows, each with the row
     /// maker, its entity kind, the kind's row count and whether it is the
-    /// kind's last.
-    ///
-    /// With `free_behind`, a second thread frees each chunk's state while
-    /// the next chunk's rows are made (the state is then freed a chunk late).
+    /// kind's last; `emit` owns (and frees) each chunk's state.
     fn make_rows(
         self,
         chunk_rows: usize,
-        free_behind: bool,
-        mut emit: impl FnMut(&RowMaker, EntityKind, usize, &[EntityWindows], bool),
+        mut emit: impl FnMut(&RowMaker, EntityKind, usize, Vec<EntityWindows>, bool),
     ) {
         let window = self.cfg.window;
         let n = self.shards.len();
@@ -730,36 +737,25 @@ impl Aggregator {
             pairs,
         };
         let chunk_rows = chunk_rows.max(1);
-        let (to_free, freed) = std::sync::mpsc::channel::<Vec<EntityWindows>>();
-        std::thread::scope(|scope| {
-            if free_behind {
-                scope.spawn(move || freed.into_iter().for_each(drop));
-            }
-            for kind in EntityKind::ALL {
-                let mut entities: Vec<EntityWindows> = tables
-                    .iter_mut()
-                    .flat_map(|t| std::mem::take(&mut t[kind.index()]))
-                    .collect();
-                entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
-                let kind_rows = entities.iter().map(|e| e.windows.len()).sum();
-                // Consumed in entity order, so state is freed as rows are made.
-                let mut entities = entities.into_iter().peekable();
-                while entities.peek().is_some() {
-                    let mut chunk = Vec::new();
-                    let mut rows_in_chunk = 0;
-                    while let Some(e) = entities.next_if(|_| rows_in_chunk < chunk_rows) {
-                        rows_in_chunk += e.windows.len();
-                        chunk.push(e);
-                    }
-                    emit(&rows, kind, kind_rows, &chunk, entities.peek().is_none());
-                    if free_behind {
-                        // Fails only if the freeing thread is gone; then drop here.
-                        let _ = to_free.send(chunk);
-                    }
+        for kind in EntityKind::ALL {
+            let mut entities: Vec<EntityWindows> = tables
+                .iter_mut()
+                .flat_map(|t| std::mem::take(&mut t[kind.index()]))
+                .collect();
+            entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            let kind_rows = entities.iter().map(|e| e.windows.len()).sum();
+            // Consumed in entity order, so state is freed as rows are made.
+            let mut entities = entities.into_iter().peekable();
+            while entities.peek().is_some() {
+                let mut chunk = Vec::new();
+                let mut rows_in_chunk = 0;
+                while let Some(e) = entities.next_if(|_| rows_in_chunk < chunk_rows) {
+                    rows_in_chunk += e.windows.len();
+                    chunk.push(e);
                 }
+                emit(&rows, kind, kind_rows, chunk, entities.peek().is_none());
             }
-            drop(to_free);
-        });
+        }
     }
 }
 
