@@ -314,7 +314,7 @@ impl ModelSet {
         let n = x_raw.nrows();
         let mut start = 0;
         while start < n {
-            let end = (start + chunk.max(1)).min(n);
+            let end = start.saturating_add(chunk.max(1)).min(n);
             each(set.row_scores(x_raw, &scored, explain, start..end)?);
             start = end;
         }

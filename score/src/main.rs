@@ -16,12 +16,11 @@ use loglynx_features::input::{self, InputFormat, Source};
 use loglynx_features::output::{escape_terminal, write_atomic, TableFormat};
 use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::ndarray::Axis;
-use loglynx_models::ModelSet;
 use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, RowScore};
 use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
 use loglynx_score::rules::{self, History, RuleSet, Severity};
 use loglynx_score::{eval, evidence, report};
-use loglynx_train::fit::{kind_matrix, model_matrix};
+use loglynx_train::fit::{fit_matrix, kind_matrix, model_matrix};
 use loglynx_train::table::{is_feature_table, FeatureFrame};
 
 const EXAMPLES: &str = "\
@@ -197,9 +196,6 @@ impl Scoring<'_> {
         if rows == 0 {
             return Ok(());
         }
-        if self.model.is_none() {
-            self.config.check().map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
         // A frame of one kind drops the feature columns once its matrix is
         // made; the anomalies read only these.
         let kinds = frame.entity_kinds();
@@ -238,25 +234,15 @@ impl Scoring<'_> {
                         if one_kind {
                             frame.keep_columns(ANOMALY_COLUMNS);
                         }
-                        tracing::info!(kind, rows = m.rows.len(), rss_mib = rss_mib(), "fitting");
-                        let mut done = 0;
+                        let (config, explain) = (self.config.clone(), Some(self.explain));
                         let mut written = Ok(());
-                        ModelSet::fit_scored_chunks(
-                            m.x.view(),
-                            m.spec,
-                            self.config.clone(),
-                            self.explain,
-                            SCORE_CHUNK,
-                            |s| {
-                                let rows = &m.rows[done..done + s.len()];
-                                done += s.len();
-                                self.take(&frame, evidence, rows, s, &mut found, &mut kept);
-                                if one_kind && written.is_ok() {
-                                    written = self.write_scores(&frame, &mut kept);
-                                }
-                            },
-                        )
-                        .map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
+                        fit_matrix(&kind, &m, &config, explain, SCORE_CHUNK, |rows, s| {
+                            self.take(&frame, evidence, rows, s, &mut found, &mut kept);
+                            if one_kind && written.is_ok() {
+                                written = self.write_scores(&frame, &mut kept);
+                            }
+                        })
+                        .map_err(anyhow::Error::msg)?;
                         written?;
                         self.fitted += 1;
                     }
@@ -394,9 +380,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // and public sources near the threshold.
     let fitted_on_input = model.is_none();
     let alert_defaults = AlertConfig::default();
+    let config = ModelSetConfig::default().with_seed(cli.seed);
+    if model.is_none() {
+        config.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let mut scoring = Scoring {
         model: model.as_ref(),
-        config: ModelSetConfig::default().with_seed(cli.seed),
+        config,
         explain: ExplainRows::AtLeast(alert_defaults.public_source_score.min(cli.anomaly_alert_score)),
         public_source_score: alert_defaults.public_source_score,
         scores_out: match (&cli.scores_out, scores_format) {

@@ -209,39 +209,54 @@ pub fn fit_kind(
     config: &ModelSetConfig,
     explain: Option<ExplainRows>,
 ) -> Result<KindFit, String> {
-    match kind_matrix(frame, kind)? {
-        Ok(m) => fit_matrix(kind, m, config, explain),
-        Err(why) => Ok(KindFit::Skipped(why)),
-    }
+    let m = match kind_matrix(frame, kind)? {
+        Ok(m) => m,
+        Err(why) => return Ok(KindFit::Skipped(why)),
+    };
+    let mut scores = explain.map(|_| Vec::with_capacity(m.rows.len()));
+    let set = fit_matrix(kind, &m, config, explain, usize::MAX, |_, s| {
+        if let Some(all) = &mut scores {
+            all.extend(s);
+        }
+    })?;
+    Ok(KindFit::Fitted {
+        set: Box::new(set),
+        rows: m.rows,
+        scores,
+    })
 }
 
-/// [`fit_kind`] on a matrix already made (the frame's columns may be gone).
+/// Fits the model set of one entity kind from its matrix (`config` already
+/// checked). With `explain`, its rows' scores go to `each` in row order,
+/// `chunk` rows at a time, with the frame rows they belong to.
 pub fn fit_matrix(
     kind: &str,
-    KindMatrix { spec, rows, x }: KindMatrix,
+    m: &KindMatrix,
     config: &ModelSetConfig,
     explain: Option<ExplainRows>,
-) -> Result<KindFit, String> {
+    chunk: usize,
+    mut each: impl FnMut(&[usize], Vec<RowScore>),
+) -> Result<ModelSet, String> {
     tracing::info!(
         kind,
-        rows = rows.len(),
-        features = spec.feature_names.len(),
+        rows = m.rows.len(),
+        features = m.spec.feature_names.len(),
         rss_mib = loglynx_features::cli::rss_mib(),
         "fitting"
     );
-    let (set, scores) = match explain {
-        None => (ModelSet::fit(x.view(), spec, config.clone()), None),
-        Some(explain) => match ModelSet::fit_scored(x.view(), spec, config.clone(), explain) {
-            Ok((set, s)) => (Ok(set), Some(s)),
-            Err(e) => (Err(e), None),
-        },
-    };
-    let set = set.map_err(|e| format!("{kind}: {e}"))?;
-    Ok(KindFit::Fitted {
-        set: Box::new(set),
-        rows,
-        scores,
-    })
+    let spec = m.spec.clone();
+    match explain {
+        None => ModelSet::fit(m.x.view(), spec, config.clone()),
+        Some(explain) => {
+            let mut done = 0;
+            ModelSet::fit_scored_chunks(m.x.view(), spec, config.clone(), explain, chunk, |s| {
+                let rows = &m.rows[done..done + s.len()];
+                done += s.len();
+                each(rows, s);
+            })
+        }
+    }
+    .map_err(|e| format!("{kind}: {e}"))
 }
 
 /// `(row index, score)` pairs in row order, and the entity kinds without a model.
