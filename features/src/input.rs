@@ -231,7 +231,6 @@ impl BlockReader {
         }
     }
 
-    /// The next block, `None` at end of input.
     /// The next block, `None` at end of input. A read error (a corrupt gzip
     /// member, say) first yields the lines read before it, then the error.
     pub fn next_block(&mut self) -> io::Result<Option<Block>> {

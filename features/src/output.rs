@@ -160,6 +160,18 @@ fn datetime_column(name: &str, values: Vec<Micros>) -> Column {
         .into_column()
 }
 
+/// A Float64 column of `values` with NaN as null (built from a validity
+/// bitmap, not an `Option` per value).
+fn nan_as_null_column(name: &str, values: &[f64]) -> Column {
+    let validity = values.iter().any(|v| v.is_nan()).then(|| {
+        let valid = BooleanChunked::from_iter_values(PlSmallStr::EMPTY, values.iter().map(|v| !v.is_nan()));
+        let valid = valid.rechunk();
+        let bits = valid.downcast_iter().next().expect("one chunk").values().clone();
+        bits
+    });
+    Float64Chunked::from_vec_validity(name.into(), values.to_vec(), validity).into_column()
+}
+
 /// Rows `range` of the feature table as a polars DataFrame (NaN → null).
 pub fn feature_dataframe(table: &FeatureTable, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
     let r = range.clone();
@@ -178,8 +190,7 @@ pub fn feature_dataframe(table: &FeatureTable, range: std::ops::Range<usize>) ->
             .collect(),
     ));
     for (f, values) in FEATURES.iter().zip(&table.columns) {
-        let v: Vec<Option<f64>> = values[r.clone()].iter().map(|&x| (!x.is_nan()).then_some(x)).collect();
-        cols.push(Column::new(f.name.into(), v));
+        cols.push(nan_as_null_column(f.name, &values[r.clone()]));
     }
     cols.push(Column::new("source_scope".into(), &table.source_scope[r.clone()]));
     cols.push(Column::new(

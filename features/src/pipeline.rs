@@ -1,13 +1,14 @@
 //! The ingest pipeline: sources → blocks of lines → decoded events →
 //! aggregated features, in parallel with rayon.
 //!
-//! One reader thread (the caller's) cuts every input into blocks at line
-//! boundaries; a batch of blocks, possibly from several files, is decoded in
+//! A reader thread cuts every input into blocks at line boundaries, one
+//! batch ahead; a batch of blocks, possibly from several files, is decoded in
 //! parallel into [`FactBatch`]es, which are folded into the aggregation state
 //! (sharded by entity, in parallel) while the next batch is decoded. Every
 //! shard sees its events in input order, so the output does not depend on
-//! thread timing. Memory holds two batches of blocks plus the aggregation
-//! state, whatever the input size.
+//! thread timing. Memory holds three batches of blocks (being read, being
+//! decoded, being folded) plus the aggregation state, whatever the input
+//! size.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -179,6 +180,46 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
     }
 }
 
+/// What the reader thread hands over, in input order.
+enum ReadBlock {
+    Block(Block),
+    /// The input could not be opened.
+    OpenFailed(FileId, std::io::Error),
+    /// Reading stopped on an error after the input's blocks so far.
+    ReadFailed(FileId, std::io::Error),
+}
+
+/// Reads every source into blocks, in order, until the receiver hangs up.
+fn read_blocks(sources: &[Source], block_size: usize, tx: &std::sync::mpsc::SyncSender<ReadBlock>) {
+    for (file, source) in sources.iter().enumerate() {
+        let file = file as FileId;
+        let reader: Box<dyn Read + Send> = match input::open(source) {
+            Ok(r) => r,
+            Err(e) => {
+                if tx.send(ReadBlock::OpenFailed(file, e)).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut blocks = BlockReader::new(reader, file, block_size);
+        loop {
+            let read = match blocks.next_block() {
+                Ok(Some(block)) => ReadBlock::Block(block),
+                Ok(None) => break,
+                Err(e) => ReadBlock::ReadFailed(file, e),
+            };
+            let failed = matches!(read, ReadBlock::ReadFailed(..));
+            if tx.send(read).is_err() {
+                return;
+            }
+            if failed {
+                break;
+            }
+        }
+    }
+}
+
 fn today() -> (i32, u32, u32) {
     let days = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -246,8 +287,6 @@ pub fn run(
     }
     let shards = aggregator.shards();
     let stats = LineStats::default();
-    let mut files: Vec<FileReport> = Vec::new();
-    let mut contexts: Vec<Option<FileContext>> = Vec::new();
     let mut pending: Vec<Block> = Vec::new();
     let compact = cfg.collect_compact.as_ref().map(|_| CompactLog::default());
 
@@ -308,54 +347,62 @@ pub fn run(
         merged
     };
 
-    for source in sources {
-        let file = files.len() as FileId;
-        files.push(FileReport {
-            name: source.display(),
-            format: None,
-            bytes: 0,
-            error: None,
-        });
-        contexts.push(None);
-        let reader: Box<dyn Read + Send> = match input::open(source) {
-            Ok(r) => r,
-            Err(e) => {
-                files[file as usize].error = Some(e.to_string());
+    // A reader thread opens the inputs and cuts them into blocks (reading
+    // and gunzipping) while the pool decodes and folds the previous batch.
+    let files_read = std::thread::scope(|scope| -> Result<Vec<FileReport>, String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ReadBlock>(batch_blocks);
+        scope.spawn(move || read_blocks(sources, cfg.block_size, &tx));
+        let mut files: Vec<FileReport> = sources
+            .iter()
+            .map(|source| FileReport {
+                name: source.display(),
+                format: None,
+                bytes: 0,
+                error: None,
+            })
+            .collect();
+        let mut contexts: Vec<Option<FileContext>> = sources.iter().map(|_| None).collect();
+        for read in rx {
+            let block = match read {
+                ReadBlock::Block(block) => block,
+                ReadBlock::OpenFailed(file, e) => {
+                    files[file as usize].error = Some(e.to_string());
+                    continue;
+                }
+                ReadBlock::ReadFailed(file, e) => {
+                    let report = &mut files[file as usize];
+                    if report.error.is_none() {
+                        report.error = Some(format!("read error after {} bytes: {e}", report.bytes));
+                    }
+                    continue;
+                }
+            };
+            let file = block.file as usize;
+            if files[file].error.is_some() {
                 continue;
             }
-        };
-        let mut blocks = BlockReader::new(reader, file, cfg.block_size);
-        loop {
-            match blocks.next_block() {
-                Ok(Some(block)) => {
-                    if contexts[file as usize].is_none() {
-                        match file_context(source, &block, cfg) {
-                            Ok(ctx) => {
-                                files[file as usize].format = Some(ctx.format);
-                                contexts[file as usize] = Some(ctx);
-                            }
-                            Err(e) => {
-                                files[file as usize].error = Some(e);
-                                break;
-                            }
-                        }
+            if contexts[file].is_none() {
+                match file_context(&sources[file], &block, cfg) {
+                    Ok(ctx) => {
+                        files[file].format = Some(ctx.format);
+                        contexts[file] = Some(ctx);
                     }
-                    files[file as usize].bytes += block.data.len() as u64;
-                    pending.push(block);
-                    if pending.len() >= batch_blocks {
-                        flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
+                    Err(e) => {
+                        files[file].error = Some(e);
+                        continue;
                     }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    files[file as usize].error =
-                        Some(format!("read error after {} bytes: {e}", files[file as usize].bytes));
-                    break;
                 }
             }
+            files[file].bytes += block.data.len() as u64;
+            pending.push(block);
+            if pending.len() >= batch_blocks {
+                flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
+            }
         }
-    }
-    flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
+        flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
+        Ok(files)
+    });
+    let files = files_read?;
     merger.merge(decoded)?;
     Ok(RunResult {
         aggregator: merger.aggregator,
