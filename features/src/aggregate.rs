@@ -564,6 +564,19 @@ impl Shard {
     }
 }
 
+/// What [`Aggregator::finish_chunks`] does with the state of the entities
+/// whose rows it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpentState {
+    /// Freed on a second thread while the next chunk's rows are made.
+    Free,
+    /// Never freed, for a process that exits once the rows are written: the
+    /// OS takes the memory back at exit at once, instead of millions of
+    /// small frees (0.3 s of 10 on 10M events). Peak memory is unchanged:
+    /// the state is at its largest when rows begin.
+    KeptUntilExit,
+}
+
 /// Folds events into per-entity, per-window state.
 #[derive(Debug, Clone)]
 pub struct Aggregator {
@@ -649,7 +662,7 @@ impl Aggregator {
     /// to the OS at the end, so state and table are not both at full size.
     pub fn finish(self) -> FeatureTable {
         let mut table = FeatureTable::with_capacity(self.cfg.window, self.windows());
-        self.finish_chunks(256 * 1024, |chunk| table.append(chunk));
+        self.finish_chunks(256 * 1024, SpentState::Free, |chunk| table.append(chunk));
         // The state was freed as rows were made (trimming after every
         // chunk instead costs 1.6 s on 10M events and saves 25 MiB).
         release_free_memory();
@@ -693,19 +706,21 @@ impl Aggregator {
     }
 
     /// Like [`Aggregator::finish`], but hands the rows over in chunks of
-    /// about `chunk_rows` (whole entities) while the aggregation state is
-    /// freed, so the whole table never has to be in memory.
-    ///
-    /// A second thread frees each chunk's state while the next chunk's rows
-    /// are made.
-    pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
+    /// about `chunk_rows` (whole entities), so the whole table never has to
+    /// be in memory. `spent` says what becomes of each chunk's state.
+    pub fn finish_chunks(self, chunk_rows: usize, spent: SpentState, mut emit: impl FnMut(FeatureTable)) {
         let (to_free, freed) = std::sync::mpsc::channel::<Vec<EntityWindows>>();
         std::thread::scope(|scope| {
-            scope.spawn(move || freed.into_iter().for_each(drop));
+            if spent == SpentState::Free {
+                scope.spawn(move || freed.into_iter().for_each(drop));
+            }
             self.make_rows(chunk_rows, |rows, kind, _, chunk, _| {
                 let table = rows.table(kind, &chunk);
-                // Fails only if the freeing thread is gone; then it drops here.
-                let _ = to_free.send(chunk);
+                match spent {
+                    // Fails only if the freeing thread is gone; then it drops here.
+                    SpentState::Free => drop(to_free.send(chunk)),
+                    SpentState::KeptUntilExit => std::mem::forget(chunk),
+                }
                 emit(table);
             });
             drop(to_free);
@@ -1143,5 +1158,17 @@ mod tests {
             ..whole
         };
         assert_eq!(format!("{whole:?}"), format!("{without:?}"));
+    }
+
+    #[test]
+    fn state_kept_until_exit_gives_the_same_chunks_as_state_freed() {
+        let chunks = |spent| {
+            let mut out = Vec::new();
+            aggregator(true).finish_chunks(2, spent, |t| out.push(format!("{t:?}")));
+            out
+        };
+        let freed = chunks(SpentState::Free);
+        assert!(freed.len() > 1);
+        assert_eq!(chunks(SpentState::KeptUntilExit), freed);
     }
 }

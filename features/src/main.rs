@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use loglynx_features::aggregate::{BusinessHours, FeatureConfig};
+use loglynx_features::aggregate::{BusinessHours, FeatureConfig, SpentState};
 use loglynx_features::cli::init_tracing;
 use loglynx_features::csv::ColumnMap;
 use loglynx_features::enrich::{Allowlist, AssetInventory};
@@ -283,7 +283,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writer.finish()?;
             Ok(rows)
         });
-        aggregator.finish_chunks(256 * 1024, |mut chunk| {
+        // The process ends after the table is written.
+        aggregator.finish_chunks(256 * 1024, SpentState::KeptUntilExit, |mut chunk| {
             if let Some(inv) = &assets {
                 chunk.enrich_assets(inv);
             }
