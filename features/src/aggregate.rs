@@ -11,8 +11,7 @@
 //! deterministic).
 
 use std::hash::{Hash, Hasher};
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::sync::Arc;
 
 use chrono::{Offset, TimeZone, Timelike};
 use hashbrown::HashTable;
@@ -681,42 +680,27 @@ impl Aggregator {
         let (window, evidence) = (self.cfg.window, self.evidence);
         let mut current: Option<FeatureTable> = None;
         let mut untrimmed = 0;
-        std::thread::scope(|scope| {
-            // A second thread frees each chunk's state while the next
-            // chunk's rows are made; one per kind, joined at the kind's end.
-            let mut freeing: Option<(mpsc::Sender<Vec<EntityWindows>>, thread::ScopedJoinHandle<'_, ()>)> = None;
-            self.make_rows(256 * 1024, |rows, kind, kind_rows, chunk, last_of_kind| {
-                let t = current.get_or_insert_with(|| {
-                    let mut t = FeatureTable::with_capacity(window, kind_rows);
-                    if evidence {
-                        t.evidence.reserve_exact(kind_rows);
-                    }
-                    t
-                });
-                let before = t.len();
-                rows.push_rows(t, kind, &chunk);
-                let (to_free, _) = freeing.get_or_insert_with(|| {
-                    let (to_free, freed) = mpsc::channel::<Vec<EntityWindows>>();
-                    (to_free, scope.spawn(move || freed.into_iter().for_each(drop)))
-                });
-                // Fails only if the freeing thread is gone; then it drops here.
-                drop(to_free.send(chunk));
-                untrimmed += t.len() - before;
-                if last_of_kind {
-                    // At a kind's end its state is gone: its pages go back
-                    // before the consumer allocates.
-                    if let Some((to_free, freer)) = freeing.take() {
-                        drop(to_free);
-                        freer.join().expect("freeing thread");
-                    }
-                    release_free_memory();
-                    untrimmed = 0;
-                    emit(current.take().expect("just filled"));
-                } else if untrimmed >= TRIM_EVERY {
-                    release_free_memory();
-                    untrimmed = 0;
+        self.make_rows(256 * 1024, |rows, kind, kind_rows, chunk, last_of_kind| {
+            let t = current.get_or_insert_with(|| {
+                let mut t = FeatureTable::with_capacity(window, kind_rows);
+                if evidence {
+                    t.evidence.reserve_exact(kind_rows);
                 }
+                t
             });
+            let before = t.len();
+            rows.push_rows(t, kind, &chunk);
+            drop(chunk);
+            untrimmed += t.len() - before;
+            // At a kind's end its state is gone: its pages go back before
+            // the consumer allocates.
+            if untrimmed >= TRIM_EVERY || last_of_kind {
+                release_free_memory();
+                untrimmed = 0;
+            }
+            if last_of_kind {
+                emit(current.take().expect("just filled"));
+            }
         });
         release_free_memory();
     }
@@ -725,8 +709,8 @@ impl Aggregator {
     /// about `chunk_rows` (whole entities), so the whole table never has to
     /// be in memory. `spent` says what becomes of each chunk's state.
     pub fn finish_chunks(self, chunk_rows: usize, spent: SpentState, mut emit: impl FnMut(FeatureTable)) {
-        let (to_free, freed) = mpsc::channel::<Vec<EntityWindows>>();
-        thread::scope(|scope| {
+        let (to_free, freed) = std::sync::mpsc::channel::<Vec<EntityWindows>>();
+        std::thread::scope(|scope| {
             if spent == SpentState::Free {
                 scope.spawn(move || freed.into_iter().for_each(drop));
             }
