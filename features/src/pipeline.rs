@@ -411,3 +411,66 @@ pub fn run(
         files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::Path;
+
+    use super::*;
+    use crate::aggregate::FeatureConfig;
+
+    const SSH: &str = "Mar  3 04:05:06 web1 sshd[7]: Failed password for root from 203.0.113.9 port 4711 ssh2";
+
+    fn write_log(path: &Path, lines: usize) {
+        std::fs::write(path, format!("{SSH}\n").repeat(lines)).unwrap();
+    }
+
+    #[test]
+    fn the_reader_thread_reports_each_bad_input_and_keeps_the_rest_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("a.log");
+        write_log(&good, 3_000);
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..20_000 {
+            writeln!(
+                enc,
+                "Mar  3 04:05:06 web1 sshd[{i}]: Failed password for root from 203.0.113.9 port 4711 ssh2"
+            )
+            .unwrap();
+        }
+        let gz = enc.finish().unwrap();
+        let cut = dir.path().join("cut.log.gz");
+        std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+        // A CSV whose header the column map cannot read: its later blocks
+        // are skipped.
+        let unmapped = dir.path().join("unmapped.csv");
+        std::fs::write(&unmapped, format!("foo,bar\n{}", "1,2\n".repeat(5_000))).unwrap();
+        let last = dir.path().join("z.log");
+        write_log(&last, 2_000);
+        let sources: Vec<Source> = [&good, &dir.path().join("missing.log"), &unmapped, &cut, &last]
+            .into_iter()
+            .map(|p| Source::File(p.clone()))
+            .collect();
+        let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
+        cfg.year = Some(2026);
+        // Small blocks: every file is several blocks and batches.
+        cfg.block_size = 4096;
+        let result = run(&sources, &cfg, |_| Ok(()), &|_| {}).unwrap();
+        let errors: Vec<Option<&str>> = result.files.iter().map(|f| f.error.as_deref()).collect();
+        assert_eq!(errors[0], None);
+        assert!(errors[1].is_some(), "missing input: {errors:?}");
+        assert!(errors[2].is_some_and(|e| e.starts_with("line 1: ")), "{errors:?}");
+        assert!(
+            errors[3].is_some_and(|e| e.starts_with("read error after ")),
+            "{errors:?}"
+        );
+        assert_eq!(errors[4], None);
+        let read_from_cut = result.stats.events - 5_000;
+        assert!(
+            read_from_cut > 1_000 && read_from_cut < 20_000,
+            "{read_from_cut} events from the cut gzip"
+        );
+        assert_eq!(result.files[4].bytes, std::fs::metadata(&last).unwrap().len());
+    }
+}
