@@ -29,20 +29,10 @@ pub enum TableError {
     Parquet { path: PathBuf, source: PolarsError },
 }
 
-/// The strings of `values`, equal ones sharing one allocation.
-fn shared(values: Vec<String>) -> Vec<Arc<str>> {
-    let mut seen: Vec<Arc<str>> = Vec::new();
-    values
-        .into_iter()
-        .map(|v| match seen.iter().find(|s| ***s == *v) {
-            Some(s) => s.clone(),
-            None => {
-                let s: Arc<str> = v.into();
-                seen.push(s.clone());
-                s
-            }
-        })
-        .collect()
+/// The name of each of `kinds`, one shared string per kind.
+fn kind_names(kinds: impl Iterator<Item = EntityKind>) -> Vec<Arc<str>> {
+    let names = EntityKind::ALL.map(|k| Arc::<str>::from(k.as_str()));
+    kinds.map(|k| names[k.index()].clone()).collect()
 }
 
 /// Rows of entity-windows (or generic ids) with named numeric columns.
@@ -86,10 +76,7 @@ impl FeatureFrame {
     /// of its columns).
     pub fn from_table(t: FeatureTable) -> Self {
         FeatureFrame {
-            kinds: {
-                let shared = EntityKind::ALL.map(|k| Arc::<str>::from(k.as_str()));
-                t.kinds.iter().map(|k| shared[k.index()].clone()).collect()
-            },
+            kinds: kind_names(t.kinds.iter().copied()),
             window_starts: t.window_starts.iter().map(|&s| Some(s)).collect(),
             window: Some(t.window),
             names: loglynx_features::registry::FEATURES
@@ -383,14 +370,12 @@ impl RawTable {
         let (kinds, ids, id_cols) = if loglynx {
             let k = self.position("entity_kind").expect("checked");
             let e = self.position("entity").expect("checked");
-            let kinds = self.text(k);
-            if let Some(bad) = kinds
+            let kinds = self
+                .text(k)
                 .iter()
-                .find(|k| loglynx_features::registry::EntityKind::parse(k).is_none())
-            {
-                return Err(invalid(format!("unknown entity_kind `{bad}`")));
-            }
-            (shared(kinds), self.text(e), vec![k, e])
+                .map(|k| EntityKind::parse(k).ok_or_else(|| invalid(format!("unknown entity_kind `{k}`"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            (kind_names(kinds.into_iter()), self.text(e), vec![k, e])
         } else {
             let id = match id_column {
                 Some(name) => self
@@ -511,6 +496,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no numeric"));
+        std::fs::write(&p, "entity_kind,entity,events\nuser,alice,3\n=cmd|calc!A0,bob,1\n").unwrap();
+        let e = FeatureFrame::read(&p, None).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.csv") && e.contains("unknown entity_kind `=cmd|calc!A0`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rows_of_one_kind_share_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        std::fs::write(&p, "entity_kind,entity,events\nuser,alice,3\nhost,web1,1\nuser,bob,2\n").unwrap();
+        let f = FeatureFrame::read(&p, None).unwrap();
+        assert_eq!(f.entity_kinds(), vec!["user", "host"]);
+        assert!(Arc::ptr_eq(&f.kinds[0], &f.kinds[2]));
     }
 
     #[test]
