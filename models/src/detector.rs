@@ -15,7 +15,8 @@ use crate::explain::{Contribution, Direction, Explainer};
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::kmeans::{KMeansDetector, KMeansParams};
 use crate::preprocess::{PreprocessParams, Preprocessor, Scaling, Transform};
-use crate::stats::{check_ncols, quantile_sorted};
+use crate::rows::{expand, logical_error, DistinctRows, Rows};
+use crate::stats::{check_ncols, quantiles_unsorted};
 
 /// Default share of baseline rows above the alert threshold.
 pub const DEFAULT_CONTAMINATION: f64 = 0.01;
@@ -271,8 +272,10 @@ pub struct ModelSet {
     baseline_alert_rate: f64,
 }
 
-/// Combined scores of a batch, before explanations.
+/// Combined scores of a batch, before explanations: one per distinct row.
 struct Scored {
+    /// The distinct row of each row.
+    of_row: Vec<u32>,
     if_raw: Vec<f64>,
     if_pct: Vec<f64>,
     km: Option<(Vec<f64>, Vec<f64>, Vec<usize>)>,
@@ -340,15 +343,29 @@ impl ModelSet {
         let preprocessor = PreprocessParams::new(spec.transforms.clone(), config.scaling)
             .fit(x_raw)
             .map_err(named)?;
-        let z = preprocessor.transform(x_raw).map_err(named)?;
-        let iforest = config.iforest.fit(z.view())?;
-        let if_raw = iforest.score(z.view())?.to_vec();
-        let iforest_calibration = Calibration::fit(&if_raw)?;
+        // Each distinct row is preprocessed and scored once; fitting samples
+        // and calibrations count every row.
+        let distinct = DistinctRows::of(x_raw);
+        let z = preprocessor
+            .transform_rows(x_raw, Some(&distinct.first))
+            .map_err(named)?;
+        let rows = Rows {
+            x: z.view(),
+            of_row: Some(&distinct.of_row),
+        };
+        let iforest = config.iforest.check()?.fit_rows(rows).map_err(named)?;
+        let if_raw = iforest
+            .score(z.view())
+            .map_err(|e| named(rows.logical_error(e)))?
+            .to_vec();
+        let iforest_calibration = Calibration::fit(&rows.expand(&if_raw))?;
         let (kmeans, kmeans_calibration, km_raw) = match &config.kmeans {
             Some(p) => {
-                let km = p.fit(z.view())?;
-                let (s, c) = km.score_and_assign(z.view())?;
-                let cal = Calibration::fit(s.as_slice().expect("contiguous"))?;
+                let km = p.check()?.fit_rows(rows).map_err(named)?;
+                let (s, c) = km
+                    .score_and_assign(z.view())
+                    .map_err(|e| named(rows.logical_error(e)))?;
+                let cal = Calibration::fit(&rows.expand(s.as_slice().expect("contiguous")))?;
                 (Some(km), Some(cal), Some((s.to_vec(), c.to_vec())))
             }
             None => (None, None, None),
@@ -369,16 +386,16 @@ impl ModelSet {
             n_train_rows: n,
             baseline_alert_rate: 0.0,
         };
-        let scored = set.calibrated(if_raw, km_raw);
+        let scored = set.calibrated(distinct.of_row, if_raw, km_raw);
+        let combined = expand(&scored.of_row, &scored.combined);
         set.threshold = match set.config.threshold {
             Some(t) => t,
             None => {
-                let mut sorted = scored.combined.clone();
-                sorted.sort_unstable_by(f64::total_cmp);
-                quantile_sorted(&sorted, 1.0 - set.config.contamination.unwrap_or(DEFAULT_CONTAMINATION))
+                let q = 1.0 - set.config.contamination.unwrap_or(DEFAULT_CONTAMINATION);
+                quantiles_unsorted(&mut combined.clone(), &[q])[0]
             }
         };
-        set.baseline_alert_rate = scored.combined.iter().filter(|&&s| s > set.threshold).count() as f64 / n as f64;
+        set.baseline_alert_rate = combined.iter().filter(|&&s| s > set.threshold).count() as f64 / n as f64;
         Ok((set, scored))
     }
 
@@ -418,20 +435,23 @@ impl ModelSet {
         self.baseline_alert_rate
     }
 
-    fn score_preprocessed(&self, z: ArrayView2<f64>) -> Result<Scored, ModelError> {
-        let if_raw = self.iforest.score(z)?.to_vec();
+    /// Scores the distinct rows `z` (preprocessed) of rows whose distinct
+    /// row is `of_row`.
+    fn score_preprocessed(&self, z: ArrayView2<f64>, of_row: Vec<u32>) -> Result<Scored, ModelError> {
+        let named = |e| logical_error(&of_row, e);
+        let if_raw = self.iforest.score(z).map_err(named)?.to_vec();
         let km_raw = match &self.kmeans {
             Some(km) => {
-                let (s, c) = km.score_and_assign(z)?;
+                let (s, c) = km.score_and_assign(z).map_err(named)?;
                 Some((s.to_vec(), c.to_vec()))
             }
             None => None,
         };
-        Ok(self.calibrated(if_raw, km_raw))
+        Ok(self.calibrated(of_row, if_raw, km_raw))
     }
 
     /// Percentiles and the combined score from raw model scores.
-    fn calibrated(&self, if_raw: Vec<f64>, km_raw: Option<(Vec<f64>, Vec<usize>)>) -> Scored {
+    fn calibrated(&self, of_row: Vec<u32>, if_raw: Vec<f64>, km_raw: Option<(Vec<f64>, Vec<usize>)>) -> Scored {
         // Two binary searches per row over the baseline's scores: in parallel.
         let if_pct: Vec<f64> = if_raw
             .par_iter()
@@ -456,6 +476,7 @@ impl ModelSet {
                 .collect(),
         };
         Scored {
+            of_row,
             if_raw,
             if_pct,
             km,
@@ -470,11 +491,14 @@ impl ModelSet {
 
     /// Scores raw rows, explaining only the rows `explain` selects.
     pub fn score_with(&self, x_raw: ArrayView2<f64>, explain: ExplainRows) -> Result<Vec<RowScore>, ModelError> {
+        let distinct = DistinctRows::of(x_raw);
         let z = self
             .preprocessor
-            .transform(x_raw)
+            .transform_rows(x_raw, Some(&distinct.first))
             .map_err(|e| name_error(e, &self.spec))?;
-        let s = self.score_preprocessed(z.view())?;
+        let s = self
+            .score_preprocessed(z.view(), distinct.of_row)
+            .map_err(|e| name_error(e, &self.spec))?;
         drop(z);
         self.row_scores(x_raw, &s, explain, 0..x_raw.nrows())
     }
@@ -491,11 +515,12 @@ impl ModelSet {
         range
             .into_par_iter()
             .map(|i| {
-                let is_anomaly = s.combined[i] > self.threshold;
+                let k = s.of_row[i] as usize;
+                let is_anomaly = s.combined[k] > self.threshold;
                 let explanation = match explain {
                     ExplainRows::All => true,
                     ExplainRows::Anomalies => is_anomaly,
-                    ExplainRows::AtLeast(min) => is_anomaly || s.combined[i] >= min,
+                    ExplainRows::AtLeast(min) => is_anomaly || s.combined[k] >= min,
                     ExplainRows::None => false,
                 };
                 let explanation = if explanation {
@@ -505,12 +530,12 @@ impl ModelSet {
                     Vec::new()
                 };
                 Ok(RowScore {
-                    score: s.combined[i],
-                    iforest_raw: s.if_raw[i],
-                    iforest_pct: s.if_pct[i],
-                    kmeans_raw: s.km.as_ref().map(|k| k.0[i]),
-                    kmeans_pct: s.km.as_ref().map(|k| k.1[i]),
-                    cluster: s.km.as_ref().map(|k| k.2[i]),
+                    score: s.combined[k],
+                    iforest_raw: s.if_raw[k],
+                    iforest_pct: s.if_pct[k],
+                    kmeans_raw: s.km.as_ref().map(|km| km.0[k]),
+                    kmeans_pct: s.km.as_ref().map(|km| km.1[k]),
+                    cluster: s.km.as_ref().map(|km| km.2[k]),
                     is_anomaly,
                     explanation,
                 })
@@ -663,6 +688,43 @@ mod tests {
             2 => rng.gen_range(1..=3) as f64,
             _ => rng.gen_range(0.0..0.2),
         })
+    }
+
+    #[test]
+    fn a_baseline_of_repeated_rows_fits_what_the_full_matrix_fits() {
+        // Small counts repeat, as in entity-windows; one missing value.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut x = Array2::from_shape_fn((3000, 4), |(_, j)| match j {
+            0 => rng.gen_range(1..=4) as f64,
+            1 => rng.gen_range(0..=1) as f64,
+            2 => 1.0,
+            _ => [0.0, 0.5, 1.0][rng.gen_range(0..3)],
+        });
+        x[[7, 1]] = f64::NAN;
+        x[[2999, 0]] = 500.0;
+        assert!(DistinctRows::of(x.view()).first.len() < 100);
+        let config = ModelSetConfig {
+            kmeans: Some(KMeansParams::new().k_range(2..=3).n_runs(1).fit_sample(500)),
+            ..ModelSetConfig::default()
+        }
+        .with_seed(5);
+        let set = ModelSet::fit(x.view(), spec(), config.clone()).unwrap();
+        let z = set.preprocessor().transform(x.view()).unwrap();
+        assert_eq!(set.iforest(), &config.iforest.fit(z.view()).unwrap());
+        let km = config.kmeans.as_ref().unwrap().fit(z.view()).unwrap();
+        assert_eq!(set.kmeans(), Some(&km));
+        let if_raw = set.iforest().score(z.view()).unwrap().to_vec();
+        assert_eq!(set.iforest_calibration(), &Calibration::fit(&if_raw).unwrap());
+        let km_raw = km.score(z.view()).unwrap().to_vec();
+        assert_eq!(set.kmeans_calibration(), Some(&Calibration::fit(&km_raw).unwrap()));
+        // Scores in a batch with repeats equal scores of rows alone.
+        let batch = set.score(x.view()).unwrap();
+        for i in [0, 7, 1234, 2999] {
+            let alone = set.score(x.slice(ndarray::s![i..i + 1, ..])).unwrap();
+            assert_eq!(batch[i], alone[0], "row {i}");
+            assert_eq!(batch[i].iforest_raw.to_bits(), if_raw[i].to_bits());
+        }
+        assert!(batch[2999].is_anomaly);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
-use crate::stats::{check_ncols, quantile_sorted, sorted_without_nan};
+use crate::stats::{check_ncols, quantiles_unsorted};
 
 const SCALE_FLOOR_REL: f64 = 0.5;
 const SCALE_FLOOR_ABS: f64 = 1e-6;
@@ -143,13 +143,18 @@ impl Explainer {
         let features = (0..x_raw.ncols())
             .into_par_iter()
             .map(|j| {
-                let s = sorted_without_nan(x_raw.column(j).iter().copied());
-                let q = |p| if s.is_empty() { 0.0 } else { quantile_sorted(&s, p) };
+                let mut values: Vec<f64> = x_raw.column(j).iter().copied().filter(|v| !v.is_nan()).collect();
+                let [median, q25, q75, p99] = if values.is_empty() {
+                    [0.0; 4]
+                } else {
+                    let q = quantiles_unsorted(&mut values, &[0.5, 0.25, 0.75, 0.99]);
+                    [q[0], q[1], q[2], q[3]]
+                };
                 FeatureStats {
                     name: names[j].clone(),
-                    median: q(0.5),
-                    iqr: q(0.75) - q(0.25),
-                    p99: q(0.99),
+                    median,
+                    iqr: q75 - q25,
+                    p99,
                     direction: directions.get(j).copied().unwrap_or_default(),
                 }
             })

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
+use crate::rows::Rows;
 use crate::stats::{check_finite, check_ncols};
 
 /// Euler–Mascheroni constant, as in the paper's H(i) ≈ ln(i) + γ.
@@ -116,7 +117,13 @@ impl IsolationForestValidParams {
     /// Grows the forest on `x` (rows = samples). Needs at least 2 rows, at
     /// least one column and finite values.
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<IsolationForest, ModelError> {
-        let (n, d) = x.dim();
+        self.fit_rows(Rows::all(x))
+    }
+
+    /// [`fit`](Self::fit) on logical rows (repeats stored once); the same
+    /// forest as on the expanded matrix.
+    pub(crate) fn fit_rows(&self, x: Rows) -> Result<IsolationForest, ModelError> {
+        let (n, d) = (x.len(), x.x.ncols());
         if d == 0 {
             return Err(ModelError::EmptyData(
                 "the isolation forest needs at least one feature".into(),
@@ -125,7 +132,7 @@ impl IsolationForestValidParams {
         if n < 2 {
             return Err(ModelError::TooFewRows { needed: 2, got: n });
         }
-        check_finite(&x)?;
+        check_finite(&x.x).map_err(|e| x.logical_error(e))?;
         let psi = self.subsample.min(n);
         let height_limit = (psi as f64).log2().ceil() as usize;
         let trees: Vec<Vec<Node>> = (0..self.n_trees)
@@ -352,9 +359,9 @@ impl IsolationForest {
 }
 
 /// Grows one tree on ψ rows of `x` drawn without replacement, breadth first.
-fn build_tree(x: &ArrayView2<f64>, psi: usize, height_limit: usize, rng: &mut ChaCha8Rng) -> Vec<Node> {
-    let d = x.ncols();
-    let picked = index::sample(rng, x.nrows(), psi);
+fn build_tree(x: &Rows, psi: usize, height_limit: usize, rng: &mut ChaCha8Rng) -> Vec<Node> {
+    let d = x.x.ncols();
+    let picked = index::sample(rng, x.len(), psi);
     // Column-major copy of the sample: cols[f * psi + j].
     let mut cols = vec![0.0; d * psi];
     for (j, r) in picked.iter().enumerate() {

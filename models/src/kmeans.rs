@@ -26,6 +26,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
+use crate::rows::Rows;
 use crate::stats::{check_finite, check_ncols, quantile_sorted, sq_dist, thin_sorted};
 
 /// Added to a cluster's p95 distance in the score's denominator.
@@ -166,13 +167,20 @@ impl KMeansValidParams {
     /// Fits centroids on `x` (finite values). An explicit `k` larger than
     /// the number of rows is an error.
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<KMeansDetector, ModelError> {
-        let (n, d) = x.dim();
+        self.fit_rows(Rows::all(x))
+    }
+
+    /// [`fit`](Self::fit) on logical rows (repeats stored once); the same
+    /// model as on the expanded matrix.
+    pub(crate) fn fit_rows(&self, rows: Rows) -> Result<KMeansDetector, ModelError> {
+        let (n, d) = (rows.len(), rows.x.ncols());
         if n == 0 || d == 0 {
             return Err(ModelError::EmptyData(
                 "k-means needs at least one row and one feature".into(),
             ));
         }
-        check_finite(&x)?;
+        let x = rows.x;
+        check_finite(&x).map_err(|e| rows.logical_error(e))?;
         let all_equal = x.rows().into_iter().all(|r| r == x.row(0));
         let mut silhouettes = Vec::new();
         let k = match self.k {
@@ -180,7 +188,7 @@ impl KMeansValidParams {
             Some(k) => k,
             None if all_equal => 1,
             None => {
-                silhouettes = self.silhouettes(&x)?;
+                silhouettes = self.silhouettes(&rows)?;
                 // Best silhouette; the smaller k on ties. None valid: one cluster.
                 silhouettes
                     .iter()
@@ -197,11 +205,13 @@ impl KMeansValidParams {
             let mut picked =
                 index::sample(&mut rng_for(self.seed, FIT_SAMPLE_STREAM), n, self.fit_sample.max(k)).into_vec();
             picked.sort_unstable();
-            self.run_kmeans(x.select(Axis(0), &picked).view(), k, k as u64)?
+            self.run_kmeans(select(&rows, &picked).view(), k, k as u64)?
+        } else if rows.of_row.is_some() {
+            self.run_kmeans(select(&rows, &(0..n).collect::<Vec<_>>()).view(), k, k as u64)?
         } else {
             self.run_kmeans(x, k, k as u64)?
         };
-        Ok(KMeansDetector::from_centroids(centroids, &x, silhouettes, k))
+        Ok(KMeansDetector::from_centroids(centroids, &rows, silhouettes, k))
     }
 
     fn run_kmeans(&self, x: ArrayView2<f64>, k: usize, stream: u64) -> Result<Array2<f64>, ModelError> {
@@ -215,12 +225,12 @@ impl KMeansValidParams {
     }
 
     /// Mean silhouette for each k of the range that fits the subsample.
-    fn silhouettes(&self, x: &ArrayView2<f64>) -> Result<Vec<(usize, f64)>, ModelError> {
-        let n = x.nrows();
+    fn silhouettes(&self, x: &Rows) -> Result<Vec<(usize, f64)>, ModelError> {
+        let n = x.len();
         let m = n.min(self.silhouette_sample);
         let mut picked = index::sample(&mut rng_for(self.seed, SUBSAMPLE_STREAM), n, m).into_vec();
         picked.sort_unstable();
-        let sample = x.select(Axis(0), &picked);
+        let sample = select(x, &picked);
         let dist = pairwise_distances(&sample);
         let mut out = Vec::new();
         for k in self.k_range.clone().filter(|&k| k < m) {
@@ -232,6 +242,12 @@ impl KMeansValidParams {
         }
         Ok(out)
     }
+}
+
+/// The logical rows `picked` of `x`, in that order.
+fn select(x: &Rows, picked: &[usize]) -> Array2<f64> {
+    let stored: Vec<usize> = picked.iter().map(|&i| x.stored(i)).collect();
+    x.x.select(Axis(0), &stored)
 }
 
 /// Row-major m×m Euclidean distances.
@@ -335,9 +351,10 @@ pub struct KMeansDetector {
 }
 
 impl KMeansDetector {
-    fn from_centroids(centroids: Array2<f64>, x: &ArrayView2<f64>, silhouettes: Vec<(usize, f64)>, k: usize) -> Self {
-        let d = x.ncols();
-        let (labels, dists) = nearest(&centroids, x);
+    fn from_centroids(centroids: Array2<f64>, rows: &Rows, silhouettes: Vec<(usize, f64)>, k: usize) -> Self {
+        let d = rows.x.ncols();
+        let (labels, dists) = nearest(&centroids, &rows.x);
+        let (labels, dists) = (rows.expand(&labels), rows.expand(&dists));
         let mut per_cluster: Vec<Vec<f64>> = vec![Vec::new(); centroids.nrows()];
         for (&l, &dd) in labels.iter().zip(&dists) {
             per_cluster[l].push(dd);

@@ -42,6 +42,7 @@ pub mod explain;
 pub mod iforest;
 pub mod kmeans;
 pub mod preprocess;
+mod rows;
 mod stats;
 
 pub use ndarray;

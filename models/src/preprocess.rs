@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
-use crate::stats::{check_ncols, mean_std, quantile_sorted, sorted_without_nan};
+use crate::stats::{check_ncols, mean_std, quantile_parts, quantiles_unsorted, QuantileParts};
 
 /// Rows transformed per parallel task.
 const CHUNK_ROWS: usize = 4096;
@@ -82,31 +82,39 @@ impl PreprocessParams {
         let stats: Vec<(f64, f64, f64)> = (0..d)
             .into_par_iter()
             .map(|j| {
-                let raw = sorted_without_nan(x.column(j).iter().copied());
-                let fill = if raw.is_empty() {
-                    0.0
-                } else {
-                    quantile_sorted(&raw, 0.5)
+                let f = transforms[j];
+                let mut raw: Vec<f64> = x.column(j).iter().copied().filter(|v| !v.is_nan()).collect();
+                if raw.is_empty() {
+                    return (0.0, 0.0, 1.0);
+                }
+                // The transformed values, in the raw values' sorted order
+                // (the transform is monotone): their mean and std are
+                // summed in that order.
+                let sorted_t = |raw: &mut Vec<f64>| {
+                    raw.sort_unstable_by(f64::total_cmp);
+                    raw.iter().map(|&v| f.apply(v)).collect::<Vec<f64>>()
                 };
-                // The transform is monotone, so the transformed values stay sorted.
-                let t: Vec<f64> = raw.iter().map(|&v| transforms[j].apply(v)).collect();
-                let (c, s) = match (self.scaling, t.is_empty()) {
-                    (Scaling::None, _) | (_, true) => (0.0, 1.0),
-                    (Scaling::Robust, false) => {
-                        let iqr = quantile_sorted(&t, 0.75) - quantile_sorted(&t, 0.25);
+                match self.scaling {
+                    Scaling::None => (quantiles_unsorted(&mut raw, &[0.5])[0], 0.0, 1.0),
+                    Scaling::Robust => {
+                        // Quantiles of the transformed values are those of
+                        // the transformed order statistics.
+                        let q = quantile_parts(&mut raw, &[0.5, 0.25, 0.75]);
+                        let t = |p: QuantileParts| p.mapped(|v| f.apply(v));
+                        let iqr = t(q[2]) - t(q[1]);
                         let s = if iqr > 0.0 {
                             iqr
                         } else {
-                            positive_or_one(mean_std(&t).1)
+                            positive_or_one(mean_std(&sorted_t(&mut raw)).1)
                         };
-                        (quantile_sorted(&t, 0.5), s)
+                        (q[0].value(), t(q[0]), s)
                     }
-                    (Scaling::Standard, false) => {
-                        let (m, s) = mean_std(&t);
-                        (m, positive_or_one(s))
+                    Scaling::Standard => {
+                        let fill = quantiles_unsorted(&mut raw, &[0.5])[0];
+                        let (m, s) = mean_std(&sorted_t(&mut raw));
+                        (fill, m, positive_or_one(s))
                     }
-                };
-                (fill, c, s)
+                }
             })
             .collect();
         let fill = stats.iter().map(|s| s.0).collect();
@@ -184,15 +192,22 @@ impl Preprocessor {
     /// Preprocesses a matrix (rows in parallel). Errors on a wrong column
     /// count or an infinite value.
     pub fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+        self.transform_rows(x, None)
+    }
+
+    /// Preprocesses the rows `rows` of `x` (all rows for `None`), in that
+    /// order.
+    pub(crate) fn transform_rows(&self, x: ArrayView2<f64>, rows: Option<&[usize]>) -> Result<Array2<f64>, ModelError> {
         let d = self.n_features();
         check_ncols(&x, d)?;
         check_no_infinity(&x)?;
-        let n = x.nrows();
+        let n = rows.map_or(x.nrows(), <[usize]>::len);
         let mut out = vec![0.0; n * d];
         if d > 0 {
             out.par_chunks_mut(CHUNK_ROWS * d).enumerate().for_each(|(c, chunk)| {
                 for (k, dst) in chunk.chunks_mut(d).enumerate() {
-                    let row = x.row(c * CHUNK_ROWS + k);
+                    let i = c * CHUNK_ROWS + k;
+                    let row = x.row(rows.map_or(i, |r| r[i]));
                     for (j, (o, &v)) in dst.iter_mut().zip(row.iter()).enumerate() {
                         *o = self.transform_value(j, v);
                     }

@@ -20,11 +20,85 @@ pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-/// The values sorted ascending, NaN dropped.
-pub(crate) fn sorted_without_nan(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
-    v.sort_unstable_by(f64::total_cmp);
-    v
+/// For each quantile in `qs`, the two order statistics of `values`
+/// (NaN-free) that [`quantile_sorted`] interpolates between, and the
+/// fraction: found by selecting only those order statistics (O(n) each
+/// instead of a sort). Reorders `values`; empty `values` give NaN.
+pub(crate) fn quantile_parts(values: &mut [f64], qs: &[f64]) -> Vec<QuantileParts> {
+    let n = values.len();
+    if n <= 1 {
+        let v = values.first().copied().unwrap_or(f64::NAN);
+        return vec![
+            QuantileParts {
+                lo: v,
+                hi: None,
+                frac: 0.0
+            };
+            qs.len()
+        ];
+    }
+    let at: Vec<(usize, usize, f64)> = qs
+        .iter()
+        .map(|&q| {
+            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let lo = pos.floor() as usize;
+            (lo, (lo + 1).min(n - 1), pos - lo as f64)
+        })
+        .collect();
+    let mut ranks: Vec<usize> = at.iter().flat_map(|&(lo, hi, _)| [lo, hi]).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    // Each selection leaves values[..r] <= values[r] <= values[r + 1..],
+    // so the next (larger) rank is selected in the rest only.
+    let mut stats = Vec::with_capacity(ranks.len());
+    let mut start = 0;
+    for &r in &ranks {
+        let (_, v, _) = values[start..].select_nth_unstable_by(r - start, f64::total_cmp);
+        stats.push(*v);
+        start = r + 1;
+    }
+    let stat = |r: usize| stats[ranks.binary_search(&r).expect("every rank was selected")];
+    at.iter()
+        .map(|&(lo, hi, frac)| QuantileParts {
+            lo: stat(lo),
+            hi: Some(stat(hi)),
+            frac,
+        })
+        .collect()
+}
+
+/// A quantile as the two order statistics around it and the fraction
+/// between them; `hi` is `None` for a single value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuantileParts {
+    pub lo: f64,
+    pub hi: Option<f64>,
+    pub frac: f64,
+}
+
+impl QuantileParts {
+    /// The quantile of the values mapped by the monotone `f`, with the
+    /// arithmetic of [`quantile_sorted`].
+    pub fn mapped(self, f: impl Fn(f64) -> f64) -> f64 {
+        let lo = f(self.lo);
+        match self.hi {
+            Some(hi) => lo + (f(hi) - lo) * self.frac,
+            None => lo,
+        }
+    }
+
+    pub fn value(self) -> f64 {
+        self.mapped(|v| v)
+    }
+}
+
+/// [`quantile_sorted`] of the sorted `values` (NaN-free), by selection
+/// (see [`quantile_parts`]).
+pub(crate) fn quantiles_unsorted(values: &mut [f64], qs: &[f64]) -> Vec<f64> {
+    quantile_parts(values, qs)
+        .into_iter()
+        .map(QuantileParts::value)
+        .collect()
 }
 
 /// `m` evenly spaced quantiles (0, 1/(m-1), ..., 1) of an ascending slice;
@@ -95,6 +169,34 @@ mod tests {
         assert_relative_eq!(quantile_sorted(&v, 0.0), 1.0);
         assert_relative_eq!(quantile_sorted(&v, 1.0), 5.0);
         assert!(quantile_sorted(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn quantiles_by_selection_equal_quantiles_of_the_sorted_values() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let qs = [0.5, 0.25, 0.75, 0.99, 0.0, 1.0, 0.1];
+        for n in [0, 1, 2, 3, 10, 101, 5000] {
+            // Many ties (small counts) and signed zeros, as in feature columns.
+            let values: Vec<f64> = (0..n)
+                .map(|i| match i % 4 {
+                    0 => f64::from(rng.gen_range(0..5)),
+                    1 => -0.0,
+                    _ => rng.gen_range(-3.0..1e6),
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let mut v = values.clone();
+            let got = quantiles_unsorted(&mut v, &qs);
+            for (q, g) in qs.iter().zip(got) {
+                let want = quantile_sorted(&sorted, *q);
+                assert!(
+                    want.to_bits() == g.to_bits() || (want.is_nan() && g.is_nan()),
+                    "n={n} q={q}: {g} != {want}"
+                );
+            }
+        }
     }
 
     #[test]
