@@ -1195,6 +1195,14 @@ mod tests {
         let one = tables(1);
         assert_eq!(one.len(), 3);
         assert_eq!(tables(2), one);
+        let by_kind = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = Vec::new();
+            pool.install(|| build().finish_by_kind(|t| out.push(format!("{t:?}"))));
+            out
+        };
+        assert_eq!(by_kind(2), one);
+        assert_eq!(by_kind(1), one);
     }
 
     #[test]

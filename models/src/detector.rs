@@ -16,7 +16,7 @@ use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::kmeans::{KMeansDetector, KMeansParams};
 use crate::preprocess::{PreprocessParams, Preprocessor, Scaling, Transform};
 use crate::rows::{expand, logical_error, DistinctRows, Rows};
-use crate::stats::{check_ncols, quantiles_unsorted};
+use crate::stats::{baseline_columns, check_ncols, quantiles_unsorted};
 
 /// Default share of baseline rows above the alert threshold.
 pub const DEFAULT_CONTAMINATION: f64 = 0.01;
@@ -340,9 +340,14 @@ impl ModelSet {
             )));
         }
         let named = |e| name_error(e, &spec);
+        // The baseline's columns, read once for the preprocessor and the explainer.
+        let mut columns = baseline_columns(x_raw);
         let preprocessor = PreprocessParams::new(spec.transforms.clone(), config.scaling)
-            .fit(x_raw)
+            .fit_with_columns(x_raw, &mut columns)
             .map_err(named)?;
+        let directions: Vec<Direction> = (0..spec.n_features()).map(|j| spec.direction(j)).collect();
+        let explainer = Explainer::fit_with_columns(x_raw, &spec.feature_names, &directions, &columns)?;
+        drop(columns);
         // Each distinct row is preprocessed and scored once; fitting samples
         // and calibrations count every row.
         let distinct = DistinctRows::of(x_raw);
@@ -371,8 +376,6 @@ impl ModelSet {
             None => (None, None, None),
         };
         drop(z);
-        let directions: Vec<Direction> = (0..spec.n_features()).map(|j| spec.direction(j)).collect();
-        let explainer = Explainer::fit_with_directions(x_raw, &spec.feature_names, &directions)?;
         let mut set = ModelSet {
             spec,
             config,

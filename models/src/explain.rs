@@ -9,11 +9,10 @@
 use std::fmt;
 
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
-use crate::stats::{check_ncols, quantiles_unsorted};
+use crate::stats::{baseline_columns, check_ncols, BaselineColumn};
 
 const SCALE_FLOOR_REL: f64 = 0.5;
 const SCALE_FLOOR_ABS: f64 = 1e-6;
@@ -128,6 +127,23 @@ impl Explainer {
         names: &[String],
         directions: &[Direction],
     ) -> Result<Explainer, ModelError> {
+        Self::check_baseline(x_raw, names, directions)?;
+        Ok(Self::from_columns(names, directions, &baseline_columns(x_raw)))
+    }
+
+    /// [`Explainer::fit_with_directions`] from the columns of `x_raw`, read
+    /// already.
+    pub(crate) fn fit_with_columns(
+        x_raw: ArrayView2<f64>,
+        names: &[String],
+        directions: &[Direction],
+        columns: &[BaselineColumn],
+    ) -> Result<Explainer, ModelError> {
+        Self::check_baseline(x_raw, names, directions)?;
+        Ok(Self::from_columns(names, directions, columns))
+    }
+
+    fn check_baseline(x_raw: ArrayView2<f64>, names: &[String], directions: &[Direction]) -> Result<(), ModelError> {
         check_ncols(&x_raw, names.len())?;
         if !directions.is_empty() && directions.len() != names.len() {
             return Err(ParamError::PerFeatureLength {
@@ -140,26 +156,26 @@ impl Explainer {
         if x_raw.nrows() == 0 {
             return Err(ModelError::EmptyData("no baseline rows to fit the explainer".into()));
         }
-        let features = (0..x_raw.ncols())
-            .into_par_iter()
-            .map(|j| {
-                let mut values: Vec<f64> = x_raw.column(j).iter().copied().filter(|v| !v.is_nan()).collect();
-                let [median, q25, q75, p99] = if values.is_empty() {
-                    [0.0; 4]
-                } else {
-                    let q = quantiles_unsorted(&mut values, &[0.5, 0.25, 0.75, 0.99]);
-                    [q[0], q[1], q[2], q[3]]
-                };
+        Ok(())
+    }
+
+    fn from_columns(names: &[String], directions: &[Direction], columns: &[BaselineColumn]) -> Explainer {
+        let features = columns
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                // Quantiles in BASELINE_QUANTILES order: median, q25, q75, p99.
+                let q = |i: usize| c.quantiles.get(i).map_or(0.0, |p| p.value());
                 FeatureStats {
                     name: names[j].clone(),
-                    median,
-                    iqr: q75 - q25,
-                    p99,
+                    median: q(0),
+                    iqr: q(2) - q(1),
+                    p99: q(3),
                     direction: directions.get(j).copied().unwrap_or_default(),
                 }
             })
             .collect();
-        Ok(Explainer { features })
+        Explainer { features }
     }
 
     pub fn features(&self) -> &[FeatureStats] {

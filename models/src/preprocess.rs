@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
-use crate::stats::{check_ncols, mean_std, quantile_parts, quantiles_unsorted, QuantileParts};
+use crate::stats::{baseline_columns, check_ncols, mean_std, BaselineColumn, QuantileParts};
 
 /// Rows transformed per parallel task.
 const CHUNK_ROWS: usize = 4096;
@@ -61,6 +61,23 @@ impl PreprocessParams {
 
     /// Fits medians and scales on the baseline `x` (NaN allowed, ±∞ not).
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<Preprocessor, ModelError> {
+        let transforms = self.checked_transforms(x)?;
+        Ok(self.fit_columns(transforms, &mut baseline_columns(x)))
+    }
+
+    /// [`PreprocessParams::fit`] from the columns of `x`, read already
+    /// (their values may be reordered).
+    pub(crate) fn fit_with_columns(
+        &self,
+        x: ArrayView2<f64>,
+        columns: &mut [BaselineColumn],
+    ) -> Result<Preprocessor, ModelError> {
+        let transforms = self.checked_transforms(x)?;
+        Ok(self.fit_columns(transforms, columns))
+    }
+
+    /// One transform per column of the baseline `x`, after checking it.
+    fn checked_transforms(&self, x: ArrayView2<f64>) -> Result<Vec<Transform>, ModelError> {
         let (n, d) = x.dim();
         let transforms = if self.transforms.is_empty() {
             vec![Transform::None; d]
@@ -78,13 +95,16 @@ impl PreprocessParams {
             return Err(ModelError::EmptyData("no baseline rows to fit the preprocessor".into()));
         }
         check_no_infinity(&x)?;
+        Ok(transforms)
+    }
+
+    fn fit_columns(&self, transforms: Vec<Transform>, columns: &mut [BaselineColumn]) -> Preprocessor {
         // Columns are independent: (fill, center, scale) of each in parallel.
-        let stats: Vec<(f64, f64, f64)> = (0..d)
-            .into_par_iter()
-            .map(|j| {
-                let f = transforms[j];
-                let mut raw: Vec<f64> = x.column(j).iter().copied().filter(|v| !v.is_nan()).collect();
-                if raw.is_empty() {
+        let stats: Vec<(f64, f64, f64)> = columns
+            .par_iter_mut()
+            .zip(&transforms)
+            .map(|(column, &f)| {
+                if column.values.is_empty() {
                     return (0.0, 0.0, 1.0);
                 }
                 // The transformed values, in the raw values' sorted order
@@ -94,24 +114,25 @@ impl PreprocessParams {
                     raw.sort_unstable_by(f64::total_cmp);
                     raw.iter().map(|&v| f.apply(v)).collect::<Vec<f64>>()
                 };
+                // Quantiles in BASELINE_QUANTILES order: median, q25, q75.
+                let q = &column.quantiles;
                 match self.scaling {
-                    Scaling::None => (quantiles_unsorted(&mut raw, &[0.5])[0], 0.0, 1.0),
+                    Scaling::None => (q[0].value(), 0.0, 1.0),
                     Scaling::Robust => {
                         // Quantiles of the transformed values are those of
                         // the transformed order statistics.
-                        let q = quantile_parts(&mut raw, &[0.5, 0.25, 0.75]);
                         let t = |p: QuantileParts| p.mapped(|v| f.apply(v));
                         let iqr = t(q[2]) - t(q[1]);
                         let s = if iqr > 0.0 {
                             iqr
                         } else {
-                            positive_or_one(mean_std(&sorted_t(&mut raw)).1)
+                            positive_or_one(mean_std(&sorted_t(&mut column.values)).1)
                         };
                         (q[0].value(), t(q[0]), s)
                     }
                     Scaling::Standard => {
-                        let fill = quantiles_unsorted(&mut raw, &[0.5])[0];
-                        let (m, s) = mean_std(&sorted_t(&mut raw));
+                        let fill = q[0].value();
+                        let (m, s) = mean_std(&sorted_t(&mut column.values));
                         (fill, m, positive_or_one(s))
                     }
                 }
@@ -120,13 +141,13 @@ impl PreprocessParams {
         let fill = stats.iter().map(|s| s.0).collect();
         let center = stats.iter().map(|s| s.1).collect();
         let scale = stats.iter().map(|s| s.2).collect();
-        Ok(Preprocessor {
+        Preprocessor {
             transforms,
             scaling: self.scaling,
             fill,
             center,
             scale,
-        })
+        }
     }
 }
 

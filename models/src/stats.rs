@@ -1,6 +1,7 @@
 //! Small numeric helpers shared by the modules.
 
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 
 use crate::error::ModelError;
 
@@ -98,6 +99,43 @@ pub(crate) fn quantiles_unsorted(values: &mut [f64], qs: &[f64]) -> Vec<f64> {
     quantile_parts(values, qs)
         .into_iter()
         .map(QuantileParts::value)
+        .collect()
+}
+
+/// The quantiles whose order statistics [`baseline_columns`] selects: the
+/// median, the quartiles and p99.
+pub(crate) const BASELINE_QUANTILES: [f64; 4] = [0.5, 0.25, 0.75, 0.99];
+
+/// One baseline column, read once for the preprocessor and the explainer.
+#[derive(Debug, Clone)]
+pub(crate) struct BaselineColumn {
+    /// The column's values but NaN, in no particular order.
+    pub values: Vec<f64>,
+    /// Parts of [`BASELINE_QUANTILES`], in that order; empty without values.
+    pub quantiles: Vec<QuantileParts>,
+}
+
+/// The columns of `x`, copied in one row-major pass (a column of a
+/// row-major matrix is a cache miss per value), with their quantiles.
+pub(crate) fn baseline_columns(x: ArrayView2<f64>) -> Vec<BaselineColumn> {
+    let mut columns: Vec<Vec<f64>> = (0..x.ncols()).map(|_| Vec::with_capacity(x.nrows())).collect();
+    for row in x.rows() {
+        for (c, &v) in columns.iter_mut().zip(row.iter()) {
+            if !v.is_nan() {
+                c.push(v);
+            }
+        }
+    }
+    columns
+        .into_par_iter()
+        .map(|mut values| {
+            let quantiles = if values.is_empty() {
+                Vec::new()
+            } else {
+                quantile_parts(&mut values, &BASELINE_QUANTILES)
+            };
+            BaselineColumn { values, quantiles }
+        })
         .collect()
 }
 

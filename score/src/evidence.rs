@@ -2,7 +2,7 @@
 //! number (events keep `file:line`, not the text, to stay small).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
+use std::io::{ErrorKind, Read};
 
 use loglynx_features::input::{self, Source};
 
@@ -34,28 +34,15 @@ pub fn fill(alerts: &mut [Alert], sources: &[Source]) {
         let Ok(reader) = input::open(source) else {
             continue;
         };
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
-        let mut buf = Vec::new();
-        let mut no = 0u64;
-        let mut next = 0;
-        while next < lines.len() {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+        read_lines(reader, &lines, |no, line| {
+            let text = String::from_utf8_lossy(line);
+            let text = text.trim_end_matches('\r');
+            let mut end = text.len().min(MAX_RAW_LEN);
+            while !text.is_char_boundary(end) {
+                end -= 1;
             }
-            no += 1;
-            if no == lines[next] {
-                let text = String::from_utf8_lossy(&buf);
-                let text = text.trim_end_matches(['\n', '\r']);
-                let mut end = text.len().min(MAX_RAW_LEN);
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                found.insert((file, no), text[..end].to_owned());
-                next += 1;
-            }
-        }
+            found.insert((file, no), text[..end].to_owned());
+        });
     }
     for a in alerts.iter_mut() {
         for e in &mut a.evidence {
@@ -64,5 +51,76 @@ pub fn fill(alerts: &mut [Alert], sources: &[Source]) {
                 .cloned()
                 .unwrap_or_else(|| "(raw line not available: input was stdin or changed)".to_owned());
         }
+    }
+}
+
+/// Calls `each` with the number and text (without the newline) of each of
+/// `lines` (ascending, 1-based) in `r`, reading blocks and stopping after
+/// the last one. A read error ends the lines found.
+fn read_lines(mut r: impl Read, lines: &[u64], mut each: impl FnMut(u64, &[u8])) {
+    const BLOCK: usize = 1 << 20;
+    let mut buf: Vec<u8> = Vec::new();
+    // Number of the line starting at buf[0]; buf[..scanned] has no newline.
+    let (mut no, mut scanned, mut next) = (1u64, 0, 0);
+    while next < lines.len() {
+        let len = buf.len();
+        buf.resize(len + BLOCK, 0);
+        let n = loop {
+            match r.read(&mut buf[len..]) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Ok(n) => break n,
+                Err(_) => break 0,
+            }
+        };
+        buf.truncate(len + n);
+        let mut start = 0;
+        while next < lines.len() {
+            let Some(i) = memchr::memchr(b'\n', &buf[start.max(scanned)..]) else {
+                break;
+            };
+            let end = start.max(scanned) + i;
+            if no == lines[next] {
+                each(no, &buf[start..end]);
+                next += 1;
+            }
+            no += 1;
+            start = end + 1;
+        }
+        if n == 0 {
+            // The last line may lack its newline.
+            if next < lines.len() && no == lines[next] && start < buf.len() {
+                each(no, &buf[start..]);
+            }
+            break;
+        }
+        buf.drain(..start);
+        scanned = buf.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_lines_are_read_across_blocks_and_without_a_final_newline() {
+        // Lines longer than a block, CRLF, and a last line with no newline.
+        let long = "x".repeat(3 << 20);
+        let text = format!("one\r\n{long}\nthree\n\nfive");
+        let read = |lines: &[u64]| {
+            let mut got = Vec::new();
+            read_lines(text.as_bytes(), lines, |no, line| {
+                got.push((no, String::from_utf8_lossy(line).into_owned()))
+            });
+            got
+        };
+        let got = read(&[1, 2, 3, 4, 5]);
+        let want = [(1, "one\r"), (2, long.as_str()), (3, "three"), (4, ""), (5, "five")];
+        assert_eq!(got.len(), want.len());
+        for ((no, line), (wno, wline)) in got.iter().zip(want) {
+            assert_eq!((*no, line.as_str()), (wno, wline));
+        }
+        assert_eq!(read(&[3, 6]), vec![(3, "three".to_owned())]);
+        assert!(read(&[]).is_empty());
     }
 }
