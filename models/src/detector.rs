@@ -390,12 +390,14 @@ impl ModelSet {
             baseline_alert_rate: 0.0,
         };
         let scored = set.calibrated(distinct.of_row, if_raw, km_raw);
-        let combined = expand(&scored.of_row, &scored.combined);
+        // Every row's combined score; selection reorders it, which the count
+        // below does not mind.
+        let mut combined = expand(&scored.of_row, &scored.combined);
         set.threshold = match set.config.threshold {
             Some(t) => t,
             None => {
                 let q = 1.0 - set.config.contamination.unwrap_or(DEFAULT_CONTAMINATION);
-                quantiles_unsorted(&mut combined.clone(), &[q])[0]
+                quantiles_unsorted(&mut combined, &[q])[0]
             }
         };
         set.baseline_alert_rate = combined.iter().filter(|&&s| s > set.threshold).count() as f64 / n as f64;

@@ -2,7 +2,7 @@
 //! number (events keep `file:line`, not the text, to stay small).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 
 use loglynx_features::input::{self, Source};
 
@@ -58,27 +58,21 @@ pub fn fill(alerts: &mut [Alert], sources: &[Source]) {
 /// `lines` (ascending, 1-based) in `r`, reading blocks and stopping after
 /// the last one. A read error ends the lines found.
 fn read_lines(mut r: impl Read, lines: &[u64], mut each: impl FnMut(u64, &[u8])) {
-    const BLOCK: usize = 1 << 20;
+    const BLOCK: u64 = 1 << 20;
     let mut buf: Vec<u8> = Vec::new();
     // Number of the line starting at buf[0]; buf[..scanned] has no newline.
     let (mut no, mut scanned, mut next) = (1u64, 0, 0);
     while next < lines.len() {
-        let len = buf.len();
-        buf.resize(len + BLOCK, 0);
-        let n = loop {
-            match r.read(&mut buf[len..]) {
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Ok(n) => break n,
-                Err(_) => break 0,
-            }
-        };
-        buf.truncate(len + n);
+        // Appends without zeroing the buffer first; retries interrupted
+        // reads; on an error, what was read before it is in `buf`.
+        let read = r.by_ref().take(BLOCK).read_to_end(&mut buf);
         let mut start = 0;
         while next < lines.len() {
-            let Some(i) = memchr::memchr(b'\n', &buf[start.max(scanned)..]) else {
+            let from = start.max(scanned);
+            let Some(i) = memchr::memchr(b'\n', &buf[from..]) else {
                 break;
             };
-            let end = start.max(scanned) + i;
+            let end = from + i;
             if no == lines[next] {
                 each(no, &buf[start..end]);
                 next += 1;
@@ -86,12 +80,17 @@ fn read_lines(mut r: impl Read, lines: &[u64], mut each: impl FnMut(u64, &[u8]))
             no += 1;
             start = end + 1;
         }
-        if n == 0 {
-            // The last line may lack its newline.
-            if next < lines.len() && no == lines[next] && start < buf.len() {
-                each(no, &buf[start..]);
+        match read {
+            // A line cut by the error is not the line.
+            Err(_) => break,
+            Ok(0) => {
+                // The last line may lack its newline.
+                if next < lines.len() && no == lines[next] && start < buf.len() {
+                    each(no, &buf[start..]);
+                }
+                break;
             }
-            break;
+            Ok(_) => {}
         }
         buf.drain(..start);
         scanned = buf.len();
@@ -122,5 +121,22 @@ mod tests {
         }
         assert_eq!(read(&[3, 6]), vec![(3, "three".to_owned())]);
         assert!(read(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_read_error_keeps_the_lines_before_it_and_not_the_cut_one() {
+        // "one\ntw", then an error: "tw" is not line 2.
+        let failing = std::io::Read::chain(&b"one\ntw"[..], FailingReader);
+        let mut got = Vec::new();
+        read_lines(failing, &[1, 2], |no, line| got.push((no, line.to_vec())));
+        assert_eq!(got, vec![(1, b"one".to_vec())]);
+    }
+
+    struct FailingReader;
+
+    impl Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk gone"))
+        }
     }
 }
