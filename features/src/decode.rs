@@ -24,6 +24,9 @@
 //!   failures` set `repeat` to N.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem;
 
 use crate::event::{Action, AuthMethod, Decoded, Event, Evidence, Micros, Outcome, Skip, SkipReason};
 
@@ -129,7 +132,7 @@ impl<'a> Fields<'a> {
 fn fields<'a>(program: &'a str, m: &'a str) -> Option<Fields<'a>> {
     // rsyslog folds repeats under the original tag.
     if let Some(r) = m.strip_prefix("message repeated ") {
-        let (n, inner) = r.split_once(" times: [")?;
+        let (n, inner) = split_str(r, " times: [")?;
         let n: u32 = n.parse().ok()?;
         let inner = inner.trim();
         let inner = inner.strip_suffix(']').unwrap_or(inner).trim_end();
@@ -144,11 +147,11 @@ fn fields_once<'a>(program: &'a str, m: &'a str) -> Option<Fields<'a>> {
     if let Some((service, body)) = pam_prefix(m) {
         return pam(service, body);
     }
-    let base = program.rsplit('/').next().unwrap_or(program);
+    let base = rsplit_byte(program, b'/').map_or(program, |(_, b)| b);
     // The old `sshd(pam_unix)` tag: the message is the PAM text.
     if let Some(service) = base
         .strip_suffix(')')
-        .and_then(|b| b.split_once("(pam_"))
+        .and_then(|b| split_str(b, "(pam_"))
         .map(|(s, _)| s)
     {
         return pam(service, m);
@@ -171,9 +174,64 @@ fn fields_once<'a>(program: &'a str, m: &'a str) -> Option<Fields<'a>> {
 
 // ---------------------------------------------------------------- helpers
 
+// The standard library's `str` substring search sets up a Two-Way searcher
+// per call, a large share of decoding time for these short patterns;
+// memchr's is cheaper to start. Matches of a UTF-8 pattern fall on char
+// boundaries.
+
+fn find_str(s: &str, pat: &str) -> Option<usize> {
+    memmem::find(s.as_bytes(), pat.as_bytes())
+}
+
+fn rfind_str(s: &str, pat: &str) -> Option<usize> {
+    memmem::rfind(s.as_bytes(), pat.as_bytes())
+}
+
+fn contains_str(s: &str, pat: &str) -> bool {
+    find_str(s, pat).is_some()
+}
+
+/// `s.split_once(pat)`.
+fn split_str<'a>(s: &'a str, pat: &str) -> Option<(&'a str, &'a str)> {
+    find_str(s, pat).map(|i| (&s[..i], &s[i + pat.len()..]))
+}
+
+/// `s.rsplit_once(pat)`.
+fn rsplit_str<'a>(s: &'a str, pat: &str) -> Option<(&'a str, &'a str)> {
+    rfind_str(s, pat).map(|i| (&s[..i], &s[i + pat.len()..]))
+}
+
+// Finders built once for the patterns of the most common lines.
+static FOR: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" for "));
+static PORT: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" port "));
+static FROM: LazyLock<memmem::FinderRev<'static>> = LazyLock::new(|| memmem::FinderRev::new(" from "));
+/// The end of a PAM prefix, `pam_unix(sshd:session): `.
+static TAG_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("): "));
+
+/// `s.split_once(pattern)` with a prebuilt finder of the pattern.
+fn split_str_with<'a>(s: &'a str, finder: &memmem::Finder<'_>) -> Option<(&'a str, &'a str)> {
+    let len = finder.needle().len();
+    finder.find(s.as_bytes()).map(|i| (&s[..i], &s[i + len..]))
+}
+
+/// `s.split_once(b)` for an ASCII byte `b`.
+fn split_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    memchr::memchr(b, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+/// `s.rsplit_once(b)` for an ASCII byte `b`.
+fn rsplit_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    memchr::memrchr(b, s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+/// The text of `s` before the first ASCII byte `b`, or all of it.
+fn before_byte(s: &str, b: u8) -> &str {
+    split_byte(s, b).map_or(s, |(head, _)| head)
+}
+
 /// `ADDR[ port N]...` → (ADDR, N).
 fn addr_port(s: &str) -> (&str, Option<u16>) {
-    let (addr, rest) = s.split_once(' ').unwrap_or((s, ""));
+    let (addr, rest) = split_byte(s, b' ').unwrap_or((s, ""));
     (addr, rest.strip_prefix("port ").and_then(leading_u16))
 }
 
@@ -188,13 +246,13 @@ fn leading_u16(s: &str) -> Option<u16> {
 
 /// `N rest` → (N, rest).
 fn count_prefix(s: &str) -> Option<(u32, &str)> {
-    let (n, rest) = s.split_once(' ')?;
+    let (n, rest) = split_byte(s, b' ')?;
     Some((n.parse().ok()?, rest))
 }
 
 /// `U from ADDR...`, split at the last ` from ` (user names may hold spaces).
 fn user_from(s: &str) -> (&str, Option<&str>) {
-    if let Some(i) = s.rfind(" from ") {
+    if let Some(i) = FROM.rfind(s.as_bytes()) {
         (&s[..i], Some(&s[i + 6..]))
     } else if let Some(rest) = s.strip_prefix("from ") {
         ("", Some(rest))
@@ -234,7 +292,7 @@ fn kv<'a>(s: &'a str, key: &str) -> Option<&'a str> {
         let at = from + i;
         if at == 0 || s.as_bytes()[at - 1] == b' ' {
             let value = &s[at + key.len()..];
-            return Some(value.split(' ').next().unwrap_or(value));
+            return Some(before_byte(value, b' '));
         }
         from = at + 1;
     }
@@ -249,7 +307,7 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
 
 /// Drops a `(uid=N)` suffix: `root(uid=0)` → `root`.
 fn strip_uid(s: &str) -> &str {
-    s.split('(').next().unwrap_or(s).trim()
+    before_byte(s, b'(').trim()
 }
 
 fn auth_method(word: &str) -> AuthMethod {
@@ -270,9 +328,9 @@ fn pam_prefix(m: &str) -> Option<(&str, &str)> {
     if !m.starts_with("pam_") {
         return None;
     }
-    let open = m.find('(')?;
-    let (inside, body) = m[open + 1..].split_once("): ")?;
-    let service = inside.split(':').next().unwrap_or(inside);
+    let open = memchr::memchr(b'(', m.as_bytes())?;
+    let (inside, body) = split_str_with(&m[open + 1..], &TAG_END)?;
+    let service = before_byte(inside, b':');
     Some((service, body))
 }
 
@@ -304,7 +362,7 @@ fn pam<'a>(service: &str, body: &'a str) -> Option<Fields<'a>> {
         f.repeat = n;
         return Some(f);
     }
-    if body.starts_with("service(") && body.contains(" ignoring max retries") {
+    if body.starts_with("service(") && contains_str(body, " ignoring max retries") {
         return Some(Fields::new(Action::MaxAuthAttempts, Outcome::Failure));
     }
     if let Some(r) = body.strip_prefix("bad username [") {
@@ -317,7 +375,7 @@ fn pam<'a>(service: &str, body: &'a str) -> Option<Fields<'a>> {
 /// password check; for su, a failed switch to U by R (or L).
 fn pam_auth_failure<'a>(service: &str, kvs: &'a str) -> Fields<'a> {
     // `user=` comes last and may hold spaces.
-    let user = kvs.find(" user=").map(|i| kvs[i + 6..].trim());
+    let user = find_str(kvs, " user=").map(|i| kvs[i + 6..].trim());
     let mut f = if is_su(service) {
         let by = kv(kvs, "ruser=")
             .filter(|s| !s.is_empty())
@@ -337,7 +395,7 @@ fn pam_auth_failure<'a>(service: &str, kvs: &'a str) -> Fields<'a> {
 
 /// `X[(uid=N)] by [U][(uid=N)]`.
 fn session_opened(r: &str) -> Fields<'_> {
-    let (account, by) = match r.split_once(" by ") {
+    let (account, by) = match split_str(r, " by ") {
         Some((account, by)) => (strip_uid(account), strip_uid(by)),
         None => (strip_uid(r), ""),
     };
@@ -382,7 +440,7 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
         let f = Fields::new(Action::ReverseMappingFailed, Outcome::Unknown);
         let ip = r
             .split_once(" [")
-            .and_then(|(_, r)| r.split_once(']'))
+            .and_then(|(_, r)| split_byte(r, b']'))
             .map(|(ip, _)| ip);
         return Some(match ip {
             Some(ip) => f.source(ip),
@@ -391,7 +449,7 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
     }
     if let Some(r) = m.strip_prefix("Address ") {
         if m.ends_with("POSSIBLE BREAK-IN ATTEMPT!") {
-            let addr = r.split(' ').next().unwrap_or(r);
+            let addr = before_byte(r, b' ');
             return Some(Fields::new(Action::ReverseMappingFailed, Outcome::Unknown).source(addr));
         }
         return None;
@@ -415,7 +473,7 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
     }
     if let Some(r) = m.strip_prefix("Disconnecting ") {
         // `Disconnecting invalid user U A port P: reason`
-        let (who, reason) = r.split_once(": ")?;
+        let (who, reason) = split_str(r, ": ")?;
         let mut f = disconnect_peer(who)?;
         if reason.starts_with("Too many authentication failures") {
             f.action = Action::MaxAuthAttempts;
@@ -439,7 +497,7 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
 
 /// `METHOD for [invalid user ]U from A port P ssh2...`.
 fn attempt(r: &str, outcome: Outcome) -> Option<Fields<'_>> {
-    let (method, r) = r.split_once(" for ")?;
+    let (method, r) = split_str_with(r, &FOR)?;
     if method.is_empty() || method.contains(' ') {
         return None;
     }
@@ -451,7 +509,7 @@ fn attempt(r: &str, outcome: Outcome) -> Option<Fields<'_>> {
 /// `A port P:11: text` or the older `A: 11: text`.
 fn received_disconnect(r: &str) -> Fields<'_> {
     let f = Fields::new(Action::Disconnect, Outcome::Unknown);
-    let (token, rest) = r.split_once(' ').unwrap_or((r, ""));
+    let (token, rest) = split_byte(r, b' ').unwrap_or((r, ""));
     match token.strip_suffix(':') {
         Some(addr) => f.source(addr),
         None => {
@@ -476,16 +534,16 @@ fn disconnect_peer(r: &str) -> Option<Fields<'_>> {
     } else {
         (false, r)
     };
-    let (head, port) = match r.find(" port ") {
+    let (head, port) = match PORT.find(r.as_bytes()) {
         Some(i) => (&r[..i], leading_u16(&r[i + 6..])),
         None => (r.trim_end(), None),
     };
     let addr = if who {
-        let (user, addr) = head.rsplit_once(' ').unwrap_or(("", head));
+        let (user, addr) = rsplit_byte(head, b' ').unwrap_or(("", head));
         f.user = Some(user);
         addr
     } else {
-        head.split(' ').next().unwrap_or(head)
+        before_byte(head, b' ')
     };
     // `Connection reset by peer` names no one.
     if addr == "peer" {
@@ -502,7 +560,7 @@ fn disconnect_peer(r: &str) -> Option<Fields<'_>> {
 /// (`3 incorrect password attempts`, `user NOT in sudoers`) before the
 /// fields when sudo refused.
 fn sudo(m: &str) -> Option<Fields<'_>> {
-    let (user, rest) = m.split_once(" : ")?;
+    let (user, rest) = split_str(m, " : ")?;
     let user = user.trim();
     if user.is_empty() || user.contains(' ') {
         return None;
@@ -516,7 +574,7 @@ fn sudo(m: &str) -> Option<Fields<'_>> {
             any = true;
             break;
         }
-        let (item, next) = s.split_once(" ; ").unwrap_or((s, ""));
+        let (item, next) = split_str(s, " ; ").unwrap_or((s, ""));
         if let Some(target) = item.strip_prefix("USER=") {
             f.target_user = Some(target);
             any = true;
@@ -527,7 +585,7 @@ fn sudo(m: &str) -> Option<Fields<'_>> {
             f.repeat = n.max(1);
         } else if SUDO_REFUSALS.iter().any(|p| item.contains(p)) {
             f.outcome = Outcome::Failure;
-            f.denied = !item.contains("authentication failure");
+            f.denied = !contains_str(item, "authentication failure");
         } else {
             return None;
         }
@@ -550,8 +608,7 @@ const SUDO_REFUSALS: [&str; 6] = [
 
 /// `TTY=...`, `PWD=...`: an upper-case key and `=`.
 fn is_sudo_key(item: &str) -> bool {
-    item.split_once('=')
-        .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+    split_byte(item, b'=').is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
 }
 
 // ---------------------------------------------------------------- su
@@ -561,18 +618,18 @@ fn su(m: &str) -> Option<Fields<'_>> {
     let failed = || Fields::new(Action::Su, Outcome::Failure);
     // shadow-utils: `Successful su for X by U`, `FAILED su for X by U`.
     if let Some(r) = m.strip_prefix("Successful su for ") {
-        let (target, by) = r.split_once(" by ")?;
+        let (target, by) = split_str(r, " by ")?;
         return Some(ok().user(by.trim()).target(target));
     }
     if let Some(r) = m.strip_prefix("FAILED su for ") {
-        let (target, by) = r.split_once(" by ")?;
+        let (target, by) = split_str(r, " by ")?;
         return Some(failed().user(by.trim()).target(target));
     }
     // shadow-utils: `+ pts/0 U:X` (success), `- pts/0 U:X` (failure); old
     // versions write `U-X`.
     if let Some((sign, r)) = m.split_at_checked(2).filter(|(s, _)| *s == "+ " || *s == "- ") {
-        let (_tty, pair) = r.split_once(' ')?;
-        let (user, target) = pair.split_once(':').or_else(|| pair.rsplit_once('-'))?;
+        let (_tty, pair) = split_byte(r, b' ')?;
+        let (user, target) = split_byte(pair, b':').or_else(|| rsplit_byte(pair, b'-'))?;
         let f = if sign == "+ " { ok() } else { failed() };
         return Some(f.user(user).target(target.trim()));
     }
@@ -582,12 +639,12 @@ fn su(m: &str) -> Option<Fields<'_>> {
         None => (ok(), m),
     };
     if let Some(r) = r.strip_prefix("(to ") {
-        let (target, r) = r.split_once(") ")?;
+        let (target, r) = split_str(r, ") ")?;
         let user = r.split(" on ").next().unwrap_or(r);
         return Some(f.user(user).target(target));
     }
     if let Some(r) = m.strip_prefix("BAD SU ") {
-        let (user, r) = r.split_once(" to ")?;
+        let (user, r) = split_str(r, " to ")?;
         let target = r.split(" on ").next().unwrap_or(r);
         return Some(failed().user(user).target(target));
     }
@@ -606,16 +663,16 @@ fn unquote(s: &str) -> &str {
 
 /// The remote host in ` FROM host` / ` FROM 'host'`, unless `(null)`.
 fn login_from(s: &str) -> Option<&str> {
-    let i = s.find(" FROM ").or_else(|| s.find(" from "))?;
+    let i = find_str(s, " FROM ").or_else(|| find_str(s, " from "))?;
     let host = unquote(s[i + 6..].split([' ', ',']).next().unwrap_or(""));
     (host != "(null)").then_some(host)
 }
 
 /// The user in ` FOR U, reason` / ` FOR 'U', reason`.
 fn login_for(s: &str) -> Option<&str> {
-    let i = s.find(" FOR ")?;
+    let i = find_str(s, " FOR ")?;
     let r = &s[i + 5..];
-    Some(unquote(r.rsplit_once(", ").map_or(r, |(u, _)| u)))
+    Some(unquote(rsplit_str(r, ", ").map_or(r, |(u, _)| u)))
 }
 
 /// login(1): `ROOT LOGIN ON tty2`, `LOGIN ON tty1 BY U`, `FAILED LOGIN 1
@@ -633,7 +690,7 @@ fn login<'a>(m: &'a str) -> Option<Fields<'a>> {
         ));
     }
     if let Some(r) = m.strip_prefix("LOGIN ON ") {
-        let (_, by) = r.split_once(" BY ")?;
+        let (_, by) = split_str(r, " BY ")?;
         let user = unquote(by.split(" FROM ").next().unwrap_or(by));
         return Some(with_from(
             Fields::new(Action::Authentication, Outcome::Success).user(user),
@@ -646,7 +703,7 @@ fn login<'a>(m: &'a str) -> Option<Fields<'a>> {
     } else if count_prefix(m).is_some_and(|(_, r)| r.starts_with("LOGIN FAILURE")) {
         // BSD: the user, when given, follows the last comma.
         let mut f = with_from(Fields::new(Action::Authentication, Outcome::Failure));
-        f.user = m.rsplit_once(", ").map(|(_, u)| u.trim());
+        f.user = rsplit_str(m, ", ").map(|(_, u)| u.trim());
         return Some(f);
     } else {
         return None;
@@ -661,7 +718,7 @@ fn login<'a>(m: &'a str) -> Option<Fields<'a>> {
 /// The value of `name=` up to the next comma.
 fn name_value(s: &str) -> Option<&str> {
     let v = s.trim_start().strip_prefix("name=")?;
-    Some(v.split(',').next().unwrap_or(v).trim())
+    Some(before_byte(v, b',').trim())
 }
 
 /// shadow-utils account and group changes.
@@ -674,7 +731,7 @@ fn account(m: &str) -> Option<Fields<'_>> {
         return Some(done(Action::GroupChanged).target(name_value(r)?));
     }
     if let Some(r) = m.strip_prefix("group added to ") {
-        let (_, r) = r.split_once(": ")?;
+        let (_, r) = split_str(r, ": ")?;
         return Some(done(Action::GroupChanged).target(name_value(r)?));
     }
     // `add 'U' to [shadow ]group 'G'`, `delete 'U' from [shadow ]group 'G'`.
@@ -727,8 +784,8 @@ fn account(m: &str) -> Option<Fields<'_>> {
     }
     // gpasswd: `user U added by A to group G`, `user U removed by A from group G`.
     if let Some(r) = m.strip_prefix("user ") {
-        let (user, r) = r.split_once(' ')?;
-        let (_, group) = r.split_once(" to group ").or_else(|| r.split_once(" from group "))?;
+        let (user, r) = split_byte(r, b' ')?;
+        let (_, group) = split_str(r, " to group ").or_else(|| split_str(r, " from group "))?;
         return Some(done(Action::UserModified).user(user).target(group.trim()));
     }
     // `remove group 'G'`, `removed group 'G' owned by 'U'`, `removed shadow
@@ -737,7 +794,7 @@ fn account(m: &str) -> Option<Fields<'_>> {
         .strip_prefix("remove group ")
         .or_else(|| m.strip_prefix("removed group "))
         .or_else(|| m.strip_prefix("removed shadow group "))
-        .or_else(|| m.strip_prefix("group ").filter(|r| r.contains(" removed")));
+        .or_else(|| m.strip_prefix("group ").filter(|r| contains_str(r, " removed")));
     if let Some(r) = removed {
         return Some(done(Action::GroupChanged).target(quoted(r)?.0));
     }
@@ -757,12 +814,12 @@ fn ftpd(m: &str) -> Option<Fields<'_>> {
     let (name, after) = r.split_at(end);
     let ip = after
         .strip_prefix(" [")
-        .and_then(|a| a.split_once(']'))
+        .and_then(|a| split_byte(a, b']'))
         .map(|(ip, _)| ip);
     let user = if anonymous {
         "anonymous"
     } else {
-        r.rsplit_once(", ").map(|(_, u)| u.trim())?
+        rsplit_str(r, ", ").map(|(_, u)| u.trim())?
     };
     Some(
         Fields::new(Action::Authentication, Outcome::Success)
@@ -784,7 +841,7 @@ fn klogind(m: &str) -> Option<Fields<'_>> {
 /// `New session N of user U.`, `Removed session N.`
 fn logind(m: &str) -> Option<Fields<'_>> {
     if let Some(r) = m.strip_prefix("New session ") {
-        let (_, user) = r.split_once(" of user ")?;
+        let (_, user) = split_str(r, " of user ")?;
         let user = user.strip_suffix('.').unwrap_or(user);
         return Some(Fields::new(Action::SessionOpened, Outcome::Success).user(user));
     }
@@ -795,6 +852,40 @@ fn logind(m: &str) -> Option<Fields<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memchr_splits_agree_with_the_standard_library() {
+        let texts = [
+            "",
+            " ",
+            "for",
+            " for ",
+            "password for root from 1.2.3.4 port 22 ssh2",
+            "a for  for b from c from d",
+            "pam_unix(sshd:session): x): y",
+            "héllo wörld ; ü : ß",
+            "a b",
+            "trailing ",
+        ];
+        for t in texts {
+            for pat in [" for ", " from ", " port ", "): ", " ; ", " : ", "ö", "a"] {
+                assert_eq!(split_str(t, pat), t.split_once(pat), "{t:?} {pat:?}");
+                assert_eq!(rsplit_str(t, pat), t.rsplit_once(pat), "{t:?} {pat:?}");
+                assert_eq!(contains_str(t, pat), t.contains(pat));
+                assert_eq!(rfind_str(t, pat), t.rfind(pat));
+            }
+            assert_eq!(split_str_with(t, &FOR), t.split_once(" for "));
+            assert_eq!(split_str_with(t, &TAG_END), t.split_once("): "));
+            assert_eq!(PORT.find(t.as_bytes()), t.find(" port "));
+            assert_eq!(FROM.rfind(t.as_bytes()), t.rfind(" from "));
+            for b in [b' ', b'(', b':', b'/'] {
+                let c = char::from(b);
+                assert_eq!(split_byte(t, b), t.split_once(c));
+                assert_eq!(rsplit_byte(t, b), t.rsplit_once(c));
+                assert_eq!(before_byte(t, b), t.split(c).next().unwrap_or(t));
+            }
+        }
+    }
 
     fn evidence(raw: &str) -> Evidence<'_> {
         Evidence {

@@ -302,7 +302,7 @@ impl<'a> Event<'a> {
 /// zone (`fe80::1%eth0`); `None` for host names.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim_start_matches('[').trim_end_matches(']');
-    let s = s.split('%').next().unwrap_or(s);
+    let s = memchr::memchr(b'%', s.as_bytes()).map_or(s, |i| &s[..i]);
     s.parse().ok()
 }
 

@@ -343,7 +343,7 @@ fn iso_time(c: &mut Cursor<'_>) -> Parse<Micros> {
 /// After the timestamp of an RFC 3164 or ISO line: `host tag[pid]: message`.
 /// A first word ending in `:` is a tag with no host before it.
 fn host_tag_message(rest: &str, timestamp: Micros) -> Parse<Header<'_>> {
-    let Some(host_end) = rest.find(' ') else {
+    let Some(host_end) = memchr::memchr(b' ', rest.as_bytes()) else {
         return Err(SkipReason::Truncated);
     };
     let (host, tagged) = if rest[..host_end].ends_with(':') {
@@ -385,7 +385,7 @@ fn tag(s: &str) -> Parse<(&str, Option<u32>, &str)> {
         return Ok((program, None, &s[i + 1..]));
     }
     let after = &s[i + 1..];
-    let Some(j) = after.find(']') else {
+    let Some(j) = memchr::memchr(b']', after.as_bytes()) else {
         return if after.contains(' ') {
             no_tag
         } else {
