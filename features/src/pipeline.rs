@@ -78,6 +78,9 @@ pub struct FileReport {
     pub bytes: u64,
     /// Why the file could not be read (fully); lines read before it count.
     pub error: Option<String>,
+    /// (first line, byte offset in the decoded input) of each block read,
+    /// ascending: where to start re-reading a line.
+    pub block_starts: Vec<(u64, u64)>,
 }
 
 /// Everything a run produced.
@@ -371,6 +374,7 @@ pub fn run(
                 format: None,
                 bytes: 0,
                 error: None,
+                block_starts: Vec::new(),
             })
             .collect();
         let mut contexts: Vec<Option<FileContext>> = sources.iter().map(|_| None).collect();
@@ -405,7 +409,9 @@ pub fn run(
                     }
                 }
             }
-            files[file].bytes += block.data.len() as u64;
+            let report = &mut files[file];
+            report.block_starts.push((block.first_line, report.bytes));
+            report.bytes += block.data.len() as u64;
             pending.push(block);
             if pending.len() >= batch_blocks {
                 flush(&mut pending, &contexts, &mut decoded, &mut merger)?;

@@ -2,7 +2,8 @@
 //! number (events keep `file:line`, not the text, to stay small).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 
 use loglynx_features::input::{self, Source};
 
@@ -12,9 +13,13 @@ use crate::alerts::Alert;
 pub const MAX_RAW_LEN: usize = 2048;
 
 /// Fills `raw` of every evidence line; lines that cannot be re-read (stdin,
-/// a file changed since) say so instead. Each file is read once,
-/// sequentially, up to its last wanted line.
-pub fn fill(alerts: &mut [Alert], sources: &[Source]) {
+/// a file changed since) say so instead. `block_starts` (per source, as
+/// [`FileReport::block_starts`]) lets an uncompressed file be read only
+/// from the blocks that hold wanted lines; without it, or for gzip, each
+/// file is read once, sequentially, up to its last wanted line.
+///
+/// [`FileReport::block_starts`]: loglynx_features::pipeline::FileReport::block_starts
+pub fn fill(alerts: &mut [Alert], sources: &[Source], block_starts: &[Vec<(u64, u64)>]) {
     let mut wanted: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     for a in alerts.iter() {
         for e in &a.evidence {
@@ -28,21 +33,10 @@ pub fn fill(alerts: &mut [Alert], sources: &[Source]) {
         let Some(source) = sources.get(file as usize) else {
             continue;
         };
-        if *source == Source::Stdin {
-            continue;
+        let starts = block_starts.get(file as usize).map_or(&[][..], Vec::as_slice);
+        for (no, text) in read_wanted(source, &lines, starts) {
+            found.insert((file, no), text);
         }
-        let Ok(reader) = input::open(source) else {
-            continue;
-        };
-        read_lines(reader, &lines, |no, line| {
-            let text = String::from_utf8_lossy(line);
-            let text = text.trim_end_matches('\r');
-            let mut end = text.len().min(MAX_RAW_LEN);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            found.insert((file, no), text[..end].to_owned());
-        });
     }
     for a in alerts.iter_mut() {
         for e in &mut a.evidence {
@@ -52,6 +46,57 @@ pub fn fill(alerts: &mut [Alert], sources: &[Source]) {
                 .unwrap_or_else(|| "(raw line not available: input was stdin or changed)".to_owned());
         }
     }
+}
+
+/// The text of each of `lines` (ascending, 1-based) of `source` that can
+/// be re-read, cut to [`MAX_RAW_LEN`].
+fn read_wanted(source: &Source, lines: &[u64], starts: &[(u64, u64)]) -> Vec<(u64, String)> {
+    let mut found = Vec::new();
+    let mut keep = |no: u64, line: &[u8]| {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        let mut end = text.len().min(MAX_RAW_LEN);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        found.push((no, text[..end].to_owned()));
+    };
+    match source {
+        Source::Stdin => {}
+        Source::File(path) => match uncompressed(path) {
+            Some(mut f) if starts.first().is_some_and(|&(first, offset)| first == 1 && offset == 0) => {
+                // Each run of wanted lines in one block is read from the
+                // start of that block. Line numbers start at 1.
+                let mut i = lines.partition_point(|&l| l == 0);
+                while i < lines.len() {
+                    let b = starts.partition_point(|&(first, _)| first <= lines[i]) - 1;
+                    let (first, offset) = starts[b];
+                    let next = starts.get(b + 1).map(|&(next, _)| next);
+                    let n = lines[i..].partition_point(|&l| next.is_none_or(|next| l < next));
+                    let relative: Vec<u64> = lines[i..i + n].iter().map(|l| l - first + 1).collect();
+                    if f.seek(SeekFrom::Start(offset)).is_ok() {
+                        read_lines(&mut f, &relative, |no, line| keep(no + first - 1, line));
+                    }
+                    i += n;
+                }
+            }
+            _ => {
+                if let Ok(reader) = input::open(source) {
+                    read_lines(reader, lines, keep);
+                }
+            }
+        },
+    }
+    found
+}
+
+/// The file at `path`, opened, unless it is gzip (whose offsets are not
+/// the file's).
+fn uncompressed(path: &std::path::Path) -> Option<File> {
+    let mut f = File::open(path).ok()?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).ok()?;
+    (n < 2 || magic != [0x1f, 0x8b]).then_some(f)
 }
 
 /// Calls `each` with the number and text (without the newline) of each of
@@ -121,6 +166,38 @@ mod tests {
         }
         assert_eq!(read(&[3, 6]), vec![(3, "three".to_owned())]);
         assert!(read(&[]).is_empty());
+    }
+
+    #[test]
+    fn lines_read_from_their_blocks_equal_lines_read_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.log");
+        let mut text = String::new();
+        let mut starts = Vec::new();
+        for no in 1..=1000u64 {
+            if no % 97 == 1 {
+                starts.push((no, text.len() as u64));
+            }
+            text.push_str(&format!("line {no} {}\r\n", "x".repeat((no % 13) as usize)));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let source = Source::File(path.clone());
+        let lines = [1, 2, 96, 97, 98, 194, 500, 501, 999, 1000, 1001];
+        let sequential = read_wanted(&source, &lines, &[]);
+        assert_eq!(sequential.len(), 10);
+        assert_eq!(sequential[2], (96, format!("line 96 {}", "x".repeat(5))));
+        assert_eq!(read_wanted(&source, &lines, &starts), sequential);
+        // A file cut since: the lines still there, no others.
+        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+        let cut = read_wanted(&source, &lines, &starts);
+        assert!(!cut.is_empty() && cut.len() < sequential.len());
+        assert_eq!(cut[..], sequential[..cut.len()]);
+        // Gzip is read from the start whatever the block offsets say.
+        let gz = dir.path().join("auth.log.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, text.as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        assert_eq!(read_wanted(&Source::File(gz), &lines, &starts), sequential);
     }
 
     #[test]

@@ -403,6 +403,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
     let mut log = CompactLog::default();
     let mut file_names: Vec<String> = Vec::new();
+    // Where each file's blocks start, to re-read evidence lines.
+    let mut block_starts: Vec<Vec<(u64, u64)>> = Vec::new();
     let (mut lines, mut events) = (0, 0);
     if !sources.is_empty() {
         // Only the events the rules (and the evaluation) read are kept.
@@ -422,6 +424,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         bar.finish_and_clear();
         input_failures.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
         file_names = result.file_names();
+        block_starts = result.files.iter().map(|f| f.block_starts.clone()).collect();
         if let Some((i, _)) = &spooled {
             if let Some(n) = file_names.get_mut(*i) {
                 *n = "-".into();
@@ -530,7 +533,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ..alert_defaults
     };
     let (mut alerts, merge_stats) = alerts::merge(&hits, &anomalies, &rule_set, &log, &file_names, &alert_cfg);
-    evidence::fill(&mut alerts, &sources);
+    evidence::fill(&mut alerts, &sources, &block_starts);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        alerts = alerts.len(),
+        "alerts merged, evidence read"
+    );
 
     report::write_alerts(&alerts, &cli.output, output_format)?;
     if let Some(w) = scores_out {
