@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::{Offset, TimeZone, Timelike};
+use compact_str::CompactString;
 use hashbrown::HashTable;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
@@ -487,7 +488,9 @@ impl FactBatch {
 #[derive(Debug, Clone)]
 struct EntityWindows {
     hash: u64,
-    name: Box<str>,
+    /// Inline up to 24 bytes (most names): comparing it on every event
+    /// reads no other cache line.
+    name: CompactString,
     windows: Windows,
     /// Evidence per window, same order as `windows`; empty unless kept.
     evidence: Vec<WindowEvidence>,
@@ -526,7 +529,7 @@ impl Shard {
                 .entry(h, |e| e.hash == h && *e.name == *name, |e| e.hash)
                 .or_insert_with(|| EntityWindows {
                     hash: h,
-                    name: name.into(),
+                    name: CompactString::new(name),
                     windows: Windows::new(),
                     evidence: Vec::new(),
                 })
