@@ -288,7 +288,7 @@ fn user_at<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
 /// up to the next space.
 fn kv<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(i) = s[from..].find(key) {
+    while let Some(i) = find_str(&s[from..], key) {
         let at = from + i;
         if at == 0 || s.as_bytes()[at - 1] == b' ' {
             let value = &s[at + key.len()..];
@@ -438,8 +438,7 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
     }
     if let Some(r) = m.strip_prefix("reverse mapping checking getaddrinfo for ") {
         let f = Fields::new(Action::ReverseMappingFailed, Outcome::Unknown);
-        let ip = r
-            .split_once(" [")
+        let ip = split_str(r, " [")
             .and_then(|(_, r)| split_byte(r, b']'))
             .map(|(ip, _)| ip);
         return Some(match ip {

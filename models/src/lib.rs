@@ -55,3 +55,4 @@ pub use explain::{Contribution, Direction, Explainer, FeatureStats};
 pub use iforest::{average_path_length, IsolationForest, IsolationForestParams, IsolationForestValidParams};
 pub use kmeans::{ClusterStats, KMeansDetector, KMeansParams, KMeansValidParams};
 pub use preprocess::{PreprocessParams, Preprocessor, Scaling, Transform};
+pub use stats::matrix_by_rows;

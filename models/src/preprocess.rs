@@ -10,10 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, ParamError};
-use crate::stats::{baseline_columns, check_ncols, mean_std, BaselineColumn, QuantileParts};
-
-/// Rows transformed per parallel task.
-const CHUNK_ROWS: usize = 4096;
+use crate::stats::{baseline_columns, check_ncols, matrix_by_rows, mean_std, BaselineColumn, QuantileParts};
 
 /// Per-feature transform applied before scaling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -223,19 +220,12 @@ impl Preprocessor {
         check_ncols(&x, d)?;
         check_no_infinity(&x)?;
         let n = rows.map_or(x.nrows(), <[usize]>::len);
-        let mut out = vec![0.0; n * d];
-        if d > 0 {
-            out.par_chunks_mut(CHUNK_ROWS * d).enumerate().for_each(|(c, chunk)| {
-                for (k, dst) in chunk.chunks_mut(d).enumerate() {
-                    let i = c * CHUNK_ROWS + k;
-                    let row = x.row(rows.map_or(i, |r| r[i]));
-                    for (j, (o, &v)) in dst.iter_mut().zip(row.iter()).enumerate() {
-                        *o = self.transform_value(j, v);
-                    }
-                }
-            });
-        }
-        Ok(Array2::from_shape_vec((n, d), out).expect("shape matches the buffer"))
+        Ok(matrix_by_rows(n, d, |i, dst| {
+            let row = x.row(rows.map_or(i, |r| r[i]));
+            for (j, (o, &v)) in dst.iter_mut().zip(row.iter()).enumerate() {
+                *o = self.transform_value(j, v);
+            }
+        }))
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! Small numeric helpers shared by the modules.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::error::ModelError;
@@ -19,6 +19,25 @@ pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
             sorted[lo] + (sorted[hi] - sorted[lo]) * frac
         }
     }
+}
+
+/// Rows filled per parallel task by [`matrix_by_rows`].
+const FILL_CHUNK_ROWS: usize = 4096;
+
+/// An `n`×`d` matrix whose row `i` is written by `fill(i, row)`, rows in
+/// parallel.
+pub fn matrix_by_rows(n: usize, d: usize, fill: impl Fn(usize, &mut [f64]) + Sync) -> Array2<f64> {
+    let mut out = vec![0.0; n * d];
+    if d > 0 {
+        out.par_chunks_mut(FILL_CHUNK_ROWS * d)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (k, row) in chunk.chunks_mut(d).enumerate() {
+                    fill(c * FILL_CHUNK_ROWS + k, row);
+                }
+            });
+    }
+    Array2::from_shape_vec((n, d), out).expect("shape matches the buffer")
 }
 
 /// For each quantile in `qs`, the two order statistics of `values`

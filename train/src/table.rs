@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use loglynx_features::aggregate::FeatureTable;
 use loglynx_features::registry::EntityKind;
+use loglynx_models::matrix_by_rows;
 use loglynx_models::ndarray::Array2;
 use polars::prelude::*;
-use rayon::prelude::*;
 
 /// Entity kind given to rows of a generic table.
 pub const GENERIC_KIND: &str = "table";
@@ -134,21 +134,11 @@ impl FeatureFrame {
             .iter()
             .map(|n| self.column(n).ok_or_else(|| format!("the table has no column `{n}`")))
             .collect::<Result<_, _>>()?;
-        // Row-major, rows in parallel.
-        const CHUNK_ROWS: usize = 4096;
-        let d = cols.len();
-        let mut data = vec![0.0; rows.len() * d];
-        if d > 0 {
-            data.par_chunks_mut(CHUNK_ROWS * d).enumerate().for_each(|(c, chunk)| {
-                let first = c * CHUNK_ROWS;
-                for (out, &r) in chunk.chunks_mut(d).zip(&rows[first..]) {
-                    for (o, &col) in out.iter_mut().zip(&cols) {
-                        *o = self.columns[col][r];
-                    }
-                }
-            });
-        }
-        Ok(Array2::from_shape_vec((rows.len(), d), data).expect("shape matches the buffer"))
+        Ok(matrix_by_rows(rows.len(), cols.len(), |i, out| {
+            for (o, &col) in out.iter_mut().zip(&cols) {
+                *o = self.columns[col][rows[i]];
+            }
+        }))
     }
 
     /// Appends another frame's rows; columns are matched by name and a
