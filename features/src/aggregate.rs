@@ -18,7 +18,9 @@ use compact_str::CompactString;
 use hashbrown::HashTable;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
+use smallvec::SmallVec;
 
+use crate::slab::Slab;
 use crate::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
 
@@ -343,8 +345,19 @@ impl WindowAcc {
     }
 }
 
-/// Windows of one entity, sorted by start.
-type Windows = Vec<(Micros, WindowAcc)>;
+/// Windows of one entity, sorted by start, each with the index of its
+/// state in its shard's [`KindState`]. Most source addresses have one
+/// window, kept inline.
+type Windows = SmallVec<[(Micros, u32); 1]>;
+
+/// The window states of one entity kind in one shard, in the order the
+/// windows opened.
+#[derive(Debug, Clone, Default)]
+struct KindState {
+    accs: Slab<WindowAcc>,
+    /// Same indices as `accs`; empty unless evidence is kept.
+    evidence: Slab<WindowEvidence>,
+}
 
 /// Off-hours answers cached per 15-minute slot (zone offsets are whole
 /// quarters of an hour).
@@ -492,8 +505,6 @@ struct EntityWindows {
     /// reads no other cache line.
     name: CompactString,
     windows: Windows,
-    /// Evidence per window, same order as `windows`; empty unless kept.
-    evidence: Vec<WindowEvidence>,
 }
 
 /// The aggregation state of the entities whose name hashes fall in one
@@ -501,6 +512,8 @@ struct EntityWindows {
 #[derive(Debug, Clone, Default)]
 struct Shard {
     entities: [HashTable<EntityWindows>; 3],
+    /// Window states per entity kind.
+    states: [KindState; 3],
     /// (user, source) → first time seen together.
     user_source_first: FxHashMap<(u64, u64), Micros>,
     /// (user, host) → first time seen together.
@@ -531,17 +544,16 @@ impl Shard {
                     hash: h,
                     name: CompactString::new(name),
                     windows: Windows::new(),
-                    evidence: Vec::new(),
                 })
                 .into_mut();
-            let (w, new) = window_index(&mut entity.windows, start, f.t);
-            entity.windows[w].1.add(kind, f, start);
+            let state = &mut self.states[i];
+            let (w, new) = window_index(&mut entity.windows, start, f.t, &mut state.accs);
+            state.accs.get_mut(w).add(kind, f, start);
             if evidence {
                 if new {
-                    grow_slowly(&mut entity.evidence);
-                    entity.evidence.insert(w, [LineRef::NONE; EVIDENCE_PER_WINDOW]);
+                    state.evidence.push([LineRef::NONE; EVIDENCE_PER_WINDOW]);
                 }
-                add_evidence(&mut entity.evidence[w], f.line);
+                add_evidence(state.evidence.get_mut(w), f.line);
             }
         }
         let [user, source, host] = f.keys;
@@ -559,11 +571,7 @@ impl Shard {
     }
 
     fn windows(&self) -> usize {
-        self.entities
-            .iter()
-            .flat_map(|t| t.iter())
-            .map(|e| e.windows.len())
-            .sum()
+        self.states.iter().map(|s| s.accs.len()).sum()
     }
 }
 
@@ -684,26 +692,39 @@ impl Aggregator {
         let (window, evidence) = (self.cfg.window, self.evidence);
         let mut current: Option<FeatureTable> = None;
         let mut untrimmed = 0;
-        self.make_rows(256 * 1024, |rows, kind, kind_rows, chunk, last_of_kind| {
-            let t = current.get_or_insert_with(|| {
-                let mut t = FeatureTable::with_capacity(window, kind_rows);
-                if evidence {
-                    t.evidence.reserve_exact(kind_rows);
+        self.make_rows(256 * 1024, |step| match step {
+            RowStep::Chunk {
+                maker,
+                kind,
+                kind_rows,
+                states,
+                entities,
+            } => {
+                let t = current.get_or_insert_with(|| {
+                    let mut t = FeatureTable::with_capacity(window, kind_rows);
+                    if evidence {
+                        t.evidence.reserve_exact(kind_rows);
+                    }
+                    t
+                });
+                let before = t.len();
+                maker.push_rows(t, kind, states, &entities);
+                drop(entities);
+                untrimmed += t.len() - before;
+                if untrimmed >= TRIM_EVERY {
+                    release_free_memory();
+                    untrimmed = 0;
                 }
-                t
-            });
-            let before = t.len();
-            rows.push_rows(t, kind, &chunk);
-            drop(chunk);
-            untrimmed += t.len() - before;
-            // At a kind's end its state is gone: its pages go back before
-            // the consumer allocates.
-            if untrimmed >= TRIM_EVERY || last_of_kind {
+            }
+            RowStep::KindDone(states) => {
+                // The kind's state is gone and its pages go back before the
+                // consumer allocates.
+                drop(states);
                 release_free_memory();
                 untrimmed = 0;
-            }
-            if last_of_kind {
-                emit(current.take().expect("just filled"));
+                if let Some(t) = current.take() {
+                    emit(t);
+                }
             }
         });
         release_free_memory();
@@ -713,41 +734,50 @@ impl Aggregator {
     /// about `chunk_rows` (whole entities), so the whole table never has to
     /// be in memory. `spent` says what becomes of each chunk's state.
     pub fn finish_chunks(self, chunk_rows: usize, spent: SpentState, mut emit: impl FnMut(FeatureTable)) {
-        let (to_free, freed) = std::sync::mpsc::channel::<Vec<EntityWindows>>();
+        let (to_free, freed) = std::sync::mpsc::channel::<Box<dyn Send>>();
         std::thread::scope(|scope| {
             if spent == SpentState::Free {
                 scope.spawn(move || freed.into_iter().for_each(drop));
             }
-            self.make_rows(chunk_rows, |rows, kind, _, chunk, _| {
-                let table = rows.table(kind, &chunk);
-                match spent {
-                    // Fails only if the freeing thread is gone; then it drops here.
-                    SpentState::Free => drop(to_free.send(chunk)),
-                    SpentState::KeptUntilExit => std::mem::forget(chunk),
+            let spend = |state: Box<dyn Send>| match spent {
+                // Fails only if the freeing thread is gone; then it drops here.
+                SpentState::Free => drop(to_free.send(state)),
+                SpentState::KeptUntilExit => std::mem::forget(state),
+            };
+            self.make_rows(chunk_rows, |step| match step {
+                RowStep::Chunk {
+                    maker,
+                    kind,
+                    states,
+                    entities,
+                    ..
+                } => {
+                    let table = maker.table(kind, states, &entities);
+                    spend(Box::new(entities));
+                    emit(table);
                 }
-                emit(table);
+                RowStep::KindDone(states) => spend(Box::new(states)),
             });
+            // The freeing thread ends when the channel closes.
             drop(to_free);
         });
     }
 
-    /// Entities in chunks of about `chunk_rows` windows, each with the row
-    /// maker, its entity kind, the kind's row count and whether it is the
-    /// kind's last; `emit` owns (and frees) each chunk's state.
-    fn make_rows(
-        self,
-        chunk_rows: usize,
-        mut emit: impl FnMut(&RowMaker, EntityKind, usize, Vec<EntityWindows>, bool),
-    ) {
+    /// Hands `step` the entities of each kind in name order, in chunks of
+    /// about `chunk_rows` windows, and after a kind's last chunk its window
+    /// states.
+    fn make_rows(self, chunk_rows: usize, mut step: impl FnMut(RowStep<'_>)) {
         let window = self.cfg.window;
         let n = self.shards.len();
         let mut tables = Vec::with_capacity(n);
+        let mut states = Vec::with_capacity(n);
         let mut pairs = Vec::with_capacity(n);
         for shard in self.shards {
             tables.push(shard.entities);
+            states.push(shard.states);
             pairs.push((shard.user_source_first, shard.user_host_first, shard.host_source_first));
         }
-        let rows = RowMaker {
+        let maker = RowMaker {
             window,
             window_s: window as f64 / MICROS_PER_SECOND as f64,
             novel_from: self
@@ -762,8 +792,12 @@ impl Aggregator {
                 .flat_map(|t| std::mem::take(&mut t[kind.index()]))
                 .collect();
             entities.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            let kind_rows = entities.iter().map(|e| e.windows.len()).sum();
-            // Consumed in entity order, so state is freed as rows are made.
+            let kind_states: Vec<KindState> = states
+                .iter_mut()
+                .map(|s| std::mem::take(&mut s[kind.index()]))
+                .collect();
+            let kind_rows = kind_states.iter().map(|s| s.accs.len()).sum();
+            // Consumed in entity order, so entities are freed as rows are made.
             let mut entities = entities.into_iter().peekable();
             while entities.peek().is_some() {
                 let mut chunk = Vec::new();
@@ -772,10 +806,33 @@ impl Aggregator {
                     rows_in_chunk += e.windows.len();
                     chunk.push(e);
                 }
-                emit(&rows, kind, kind_rows, chunk, entities.peek().is_none());
+                step(RowStep::Chunk {
+                    maker: &maker,
+                    kind,
+                    kind_rows,
+                    states: &kind_states,
+                    entities: chunk,
+                });
             }
+            step(RowStep::KindDone(kind_states));
         }
     }
+}
+
+/// What [`Aggregator::make_rows`] hands over.
+enum RowStep<'a> {
+    /// Entities of `kind` (in name order) whose rows are to be made; the
+    /// kind has `kind_rows` rows in all, and `states` holds its window
+    /// states, one per shard.
+    Chunk {
+        maker: &'a RowMaker,
+        kind: EntityKind,
+        kind_rows: usize,
+        states: &'a [KindState],
+        entities: Vec<EntityWindows>,
+    },
+    /// The kind's rows are all made: its window states, to be freed.
+    KindDone(Vec<KindState>),
 }
 
 /// Turns entity-windows into feature rows.
@@ -813,13 +870,13 @@ impl RowMaker {
     }
 
     /// The rows of `entities` (in order), made in two halves in parallel.
-    fn table(&self, kind: EntityKind, entities: &[EntityWindows]) -> FeatureTable {
+    fn table(&self, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) -> FeatureTable {
         // Below this many entities a split costs more than it saves.
         const SPLIT_FROM: usize = 8 * 1024;
         let rows = |es: &[EntityWindows]| es.iter().map(|e| e.windows.len()).sum();
         let table_of = |es: &[EntityWindows], capacity: usize| {
             let mut table = FeatureTable::with_capacity(self.window, capacity);
-            self.push_rows(&mut table, kind, es);
+            self.push_rows(&mut table, kind, states, es);
             table
         };
         if entities.len() < SPLIT_FROM || rayon::current_num_threads() < 2 {
@@ -832,13 +889,17 @@ impl RowMaker {
         table
     }
 
-    /// Appends the rows of `entities` (in order) to `table`.
-    fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, entities: &[EntityWindows]) {
+    /// Appends the rows of `entities` (in order) to `table`; `states` are
+    /// their kind's window states, one per shard.
+    fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) {
         for e in entities {
-            for (start, acc) in &e.windows {
-                table.push(kind, &e.name, *start, &self.row(kind, e.hash, *start, acc));
+            let state = &states[shard_of(e.hash, states.len())];
+            for &(start, w) in &e.windows {
+                table.push(kind, &e.name, start, &self.row(kind, e.hash, start, state.accs.get(w)));
+                if !state.evidence.is_empty() {
+                    table.evidence.push(*state.evidence.get(w));
+                }
             }
-            table.evidence.extend_from_slice(&e.evidence);
         }
     }
 
@@ -957,28 +1018,29 @@ fn min_into(map: &mut FxHashMap<(u64, u64), Micros>, key: (u64, u64), t: Micros)
 /// doubling (and from one, not four): most entities have a few windows,
 /// and with millions of them alive the spare capacity doubling leaves
 /// (about half the state on 10M events) is most of the memory.
-fn grow_slowly<T>(v: &mut Vec<T>) {
+fn grow_slowly<A: smallvec::Array>(v: &mut SmallVec<A>) {
     if v.len() == v.capacity() {
         v.reserve_exact((v.len() / 4).max(1));
     }
 }
 
-/// The index of the window at `start`, and whether it was just added.
-fn window_index(windows: &mut Windows, start: Micros, t: Micros) -> (usize, bool) {
+/// The state index of the window at `start` (opened in `accs` for event
+/// time `t` if new), and whether it was just opened.
+fn window_index(windows: &mut Windows, start: Micros, t: Micros, accs: &mut Slab<WindowAcc>) -> (u32, bool) {
     // Input is mostly time-ordered: the last window is the usual hit, and a
-    // new window usually goes after it (a binary search over hundreds of
-    // 200-byte windows is a chain of cache misses).
+    // new window usually goes after it.
     let i = match windows.last() {
-        Some((s, _)) if *s == start => return (windows.len() - 1, false),
-        Some((s, _)) if *s > start => match windows.binary_search_by_key(&start, |w| w.0) {
-            Ok(i) => return (i, false),
+        Some(&(s, w)) if s == start => return (w, false),
+        Some(&(s, _)) if s > start => match windows.binary_search_by_key(&start, |w| w.0) {
+            Ok(i) => return (windows[i].1, false),
             Err(i) => i,
         },
         _ => windows.len(),
     };
+    let w = accs.push(WindowAcc::new(((t - start) / 1000) as u32));
     grow_slowly(windows);
-    windows.insert(i, (start, WindowAcc::new(((t - start) / 1000) as u32)));
-    (i, true)
+    windows.insert(i, (start, w));
+    (w, true)
 }
 
 /// The feature rows of a run, column-oriented.

@@ -1,0 +1,78 @@
+//! An append-only store addressed by `u32` index, kept in fixed-size
+//! chunks: growing never moves or copies what is stored, and no more than
+//! one chunk is ever spare. The aggregation keeps its millions of
+//! entity-window states here, in the order the windows open, so the windows
+//! of one hour sit together in memory.
+
+/// Elements per chunk (a power of two).
+const CHUNK: usize = 1 << 14;
+
+/// Append-only storage in chunks of [`CHUNK`] elements.
+#[derive(Debug, Clone)]
+pub struct Slab<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    /// Stores `v` and returns its index.
+    ///
+    /// # Panics
+    /// Past `u32::MAX` elements.
+    pub fn push(&mut self, v: T) -> u32 {
+        let index = u32::try_from(self.len).expect("more than 2^32 entity-windows in one slab");
+        if self.len % CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk was just added").push(v);
+        self.len += 1;
+        index
+    }
+
+    pub fn get(&self, i: u32) -> &T {
+        let i = i as usize;
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    pub fn get_mut(&mut self, i: u32) -> &mut T {
+        let i = i as usize;
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_stay_valid_across_chunks() {
+        let mut s = Slab::default();
+        assert!(s.is_empty());
+        for i in 0..(2 * CHUNK as u64 + 3) {
+            assert_eq!(s.push(i * 3) as u64, i);
+        }
+        assert_eq!(s.len(), 2 * CHUNK + 3);
+        assert_eq!(s.chunks.len(), 3);
+        *s.get_mut(CHUNK as u32) += 1;
+        assert_eq!(*s.get(CHUNK as u32), CHUNK as u64 * 3 + 1);
+        assert_eq!(*s.get(2 * CHUNK as u32 + 2), (2 * CHUNK as u64 + 2) * 3);
+        assert_eq!(*s.get(0), 0);
+    }
+}
