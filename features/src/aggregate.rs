@@ -6,9 +6,10 @@
 //! parallel, and [`Aggregator::add_batches`] folds them into state split into
 //! shards by entity, one thread per shard, each shard seeing its events in
 //! input order. The result does not depend on the number of threads. State
-//! is bounded by the number of distinct entity-windows and entity pairs, not
-//! by events. Distinct sets hold 64-bit hashes of names (FxHash,
-//! deterministic).
+//! is bounded by the number of distinct entity-windows and the distinct
+//! names each holds, not by events. Distinct sets hold 64-bit hashes of
+//! names (FxHash, deterministic). Novelty (a pair of names not seen before)
+//! is found when rows are made, from each entity's windows in time order.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use chrono::{Offset, TimeZone, Timelike};
 use compact_str::CompactString;
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::{FxHashSet, FxHasher};
 use smallvec::SmallVec;
 
 use crate::slab::Slab;
@@ -62,9 +63,9 @@ pub struct FeatureConfig {
     pub window_secs: u64,
     /// Business hours for `off_hours_share`.
     pub business_hours: BusinessHours,
-    /// Novelty features (`new_*`) count nothing during this many seconds
-    /// from the start of the data: everything is new before there is a
-    /// history to compare with.
+    /// Novelty features (`new_*`) count nothing in windows that start less
+    /// than this many seconds after the start of the data: everything is new
+    /// before there is a history to compare with.
     #[serde(default = "default_novelty_warmup")]
     pub novelty_warmup_secs: u64,
 }
@@ -514,12 +515,6 @@ struct Shard {
     entities: [HashTable<EntityWindows>; 3],
     /// Window states per entity kind.
     states: [KindState; 3],
-    /// (user, source) → first time seen together.
-    user_source_first: FxHashMap<(u64, u64), Micros>,
-    /// (user, host) → first time seen together.
-    user_host_first: FxHashMap<(u64, u64), Micros>,
-    /// (host, source) → first time seen together.
-    host_source_first: FxHashMap<(u64, u64), Micros>,
 }
 
 /// The shard of a name hash (FxHash mixes into the high bits).
@@ -555,18 +550,6 @@ impl Shard {
                 }
                 add_evidence(state.evidence.get_mut(w), f.line);
             }
-        }
-        let [user, source, host] = f.keys;
-        if let Some(u) = user.filter(|&u| mine(u)) {
-            if let Some(s) = source {
-                min_into(&mut self.user_source_first, (u, s), f.t);
-            }
-            if let Some(h) = host {
-                min_into(&mut self.user_host_first, (u, h), f.t);
-            }
-        }
-        if let (Some(h), Some(s)) = (host.filter(|&h| mine(h)), source) {
-            min_into(&mut self.host_source_first, (h, s), f.t);
         }
     }
 
@@ -771,11 +754,9 @@ impl Aggregator {
         let n = self.shards.len();
         let mut tables = Vec::with_capacity(n);
         let mut states = Vec::with_capacity(n);
-        let mut pairs = Vec::with_capacity(n);
         for shard in self.shards {
             tables.push(shard.entities);
             states.push(shard.states);
-            pairs.push((shard.user_source_first, shard.user_host_first, shard.host_source_first));
         }
         let maker = RowMaker {
             window,
@@ -783,7 +764,6 @@ impl Aggregator {
             novel_from: self
                 .data_start
                 .saturating_add(self.cfg.config.novelty_warmup_secs as i64 * MICROS_PER_SECOND),
-            pairs,
         };
         let chunk_rows = chunk_rows.max(1);
         for kind in EntityKind::ALL {
@@ -839,36 +819,37 @@ enum RowStep<'a> {
 struct RowMaker {
     window: Micros,
     window_s: f64,
-    /// Novelty counts from here on (see [`FeatureConfig::novelty_warmup_secs`]).
+    /// Novelty counts in windows that start here or later (see
+    /// [`FeatureConfig::novelty_warmup_secs`]).
     novel_from: Micros,
-    /// Per shard: (user, source), (user, host) and (host, source) first
-    /// times; each pair lives in the shard of its first name.
-    pairs: Vec<PairFirsts>,
 }
 
-type PairFirsts = (
-    FxHashMap<(u64, u64), Micros>,
-    FxHashMap<(u64, u64), Micros>,
-    FxHashMap<(u64, u64), Micros>,
-);
+/// What one entity has been seen with in its earlier windows, for the
+/// novelty features: an entity's pair with another is new in the first of
+/// its windows that holds the pair.
+#[derive(Default)]
+struct SeenPartners {
+    /// Source addresses of a user or host; users of a source address.
+    first: FxHashSet<u64>,
+    /// Hosts of a user; users of a host.
+    second: FxHashSet<u64>,
+}
+
+/// How many of `partners` (distinct) are not in `seen`; adds them unless
+/// this is the entity's last window. `first` says `seen` is empty.
+fn count_new(seen: &mut FxHashSet<u64>, partners: impl Iterator<Item = u64>, first: bool, last: bool) -> usize {
+    match (first, last) {
+        (true, true) => partners.count(),
+        (true, false) => {
+            seen.extend(partners);
+            seen.len()
+        }
+        (false, true) => partners.filter(|p| !seen.contains(p)).count(),
+        (false, false) => partners.filter(|&p| seen.insert(p)).count(),
+    }
+}
 
 impl RowMaker {
-    fn shard(&self, first: u64) -> &PairFirsts {
-        &self.pairs[shard_of(first, self.pairs.len())]
-    }
-
-    fn user_source_first(&self, u: u64, s: u64) -> Option<&Micros> {
-        self.shard(u).0.get(&(u, s))
-    }
-
-    fn user_host_first(&self, u: u64, h: u64) -> Option<&Micros> {
-        self.shard(u).1.get(&(u, h))
-    }
-
-    fn host_source_first(&self, h: u64, s: u64) -> Option<&Micros> {
-        self.shard(h).2.get(&(h, s))
-    }
-
     /// The rows of `entities` (in order), made in two halves in parallel.
     fn table(&self, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) -> FeatureTable {
         // Below this many entities a split costs more than it saves.
@@ -892,10 +873,17 @@ impl RowMaker {
     /// Appends the rows of `entities` (in order) to `table`; `states` are
     /// their kind's window states, one per shard.
     fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) {
+        let mut seen = SeenPartners::default();
         for e in entities {
             let state = &states[shard_of(e.hash, states.len())];
-            for &(start, w) in &e.windows {
-                table.push(kind, &e.name, start, &self.row(kind, e.hash, start, state.accs.get(w)));
+            seen.first.clear();
+            seen.second.clear();
+            let last = e.windows.len() - 1;
+            for (i, &(start, w)) in e.windows.iter().enumerate() {
+                let acc = state.accs.get(w);
+                let novel = self.new_partners(kind, acc, &mut seen, i == 0, i == last);
+                let novel = if start >= self.novel_from { novel } else { [0; 3] };
+                table.push(kind, &e.name, start, &self.row(acc, novel));
                 if !state.evidence.is_empty() {
                     table.evidence.push(*state.evidence.get(w));
                 }
@@ -903,10 +891,36 @@ impl RowMaker {
         }
     }
 
-    /// The features of entity `eh`'s window at `start`.
-    fn row(&self, kind: EntityKind, eh: u64, start: Micros, acc: &WindowAcc) -> [f64; 23] {
-        let end = start + self.window;
-        let is_new = |first: Option<&Micros>| first.is_some_and(|&t| t >= start && t < end && t >= self.novel_from);
+    /// New source addresses, hosts and users of a window (see
+    /// [`SeenPartners`]), whose entity's earlier windows are in `seen`.
+    fn new_partners(
+        &self,
+        kind: EntityKind,
+        acc: &WindowAcc,
+        seen: &mut SeenPartners,
+        first: bool,
+        last: bool,
+    ) -> [usize; 3] {
+        let users = || acc.users.iter().map(|(u, _)| u);
+        match kind {
+            EntityKind::User => [
+                count_new(&mut seen.first, acc.sources.iter(), first, last),
+                count_new(&mut seen.second, acc.hosts.iter(), first, last),
+                0,
+            ],
+            EntityKind::SourceIp => [0, 0, count_new(&mut seen.first, users(), first, last)],
+            EntityKind::Host => [
+                count_new(&mut seen.first, acc.sources.iter(), first, last),
+                0,
+                count_new(&mut seen.second, users(), first, last),
+            ],
+        }
+    }
+
+    /// The features of one entity-window with state `acc` and `novel` new
+    /// source addresses, hosts and users.
+    fn row(&self, acc: &WindowAcc, novel: [usize; 3]) -> [f64; 23] {
+        let [new_sources, new_hosts, new_users] = novel;
         let attempts = acc.failures + acc.successes;
         let (mean_gap, min_gap) = if acc.events >= 2 {
             let mean = f64::from(acc.max_ms - acc.min_ms) / f64::from(acc.events - 1) / 1000.0;
@@ -916,38 +930,6 @@ impl RowMaker {
             (self.window_s, self.window_s)
         };
         let share = |x: u32| f64::from(x) / f64::from(acc.events.max(1));
-        let (new_sources, new_hosts, new_users) = match kind {
-            EntityKind::User => (
-                acc.sources
-                    .iter()
-                    .filter(|&s| is_new(self.user_source_first(eh, s)))
-                    .count(),
-                acc.hosts
-                    .iter()
-                    .filter(|&h| is_new(self.user_host_first(eh, h)))
-                    .count(),
-                0,
-            ),
-            EntityKind::SourceIp => (
-                0,
-                0,
-                acc.users
-                    .iter()
-                    .filter(|&(u, _)| is_new(self.user_source_first(u, eh)))
-                    .count(),
-            ),
-            EntityKind::Host => (
-                acc.sources
-                    .iter()
-                    .filter(|&src| is_new(self.host_source_first(eh, src)))
-                    .count(),
-                0,
-                acc.users
-                    .iter()
-                    .filter(|&(u, _)| is_new(self.user_host_first(u, eh)))
-                    .count(),
-            ),
-        };
         let entropy = {
             let total: u64 = acc.users.iter().map(|(_, c)| u64::from(c)).sum();
             if total == 0 {
@@ -1008,10 +990,6 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-fn min_into(map: &mut FxHashMap<(u64, u64), Micros>, key: (u64, u64), t: Micros) {
-    map.entry(key).and_modify(|x| *x = (*x).min(t)).or_insert(t);
 }
 
 /// Makes room for one more element, growing by a quarter instead of
@@ -1268,6 +1246,55 @@ mod tests {
         };
         assert_eq!(by_kind(2), one);
         assert_eq!(by_kind(1), one);
+    }
+
+    #[test]
+    fn novelty_counts_a_pair_in_its_first_window_after_the_warmup() {
+        let cfg = FeatureConfig {
+            novelty_warmup_secs: 3600,
+            ..FeatureConfig::default()
+        };
+        let mut agg = Aggregator::with_shards(Arc::new(cfg.check().unwrap()), 3);
+        // Hour k of the test starts at 2800 + 3600 k (1_700_000_000 is 800 s
+        // past an hour).
+        let hour = |k: i64| 2800 + 3600 * k;
+        let mut line = 0;
+        let mut add = |t: i64, user: &str, src: &str| {
+            line += 1;
+            agg.add(&event(t, line, user, src));
+        };
+        // Data starts 10 s into hour 0: the warmup ends 10 s into hour 1, so
+        // hour 1 is the first window of the warmup's end and counts nothing.
+        add(hour(0) + 10, "alice", "10.0.0.1");
+        add(hour(1) + 100, "alice", "10.0.0.2");
+        add(hour(2) + 5, "alice", "10.0.0.2");
+        add(hour(2) + 5, "alice", "10.0.0.3");
+        add(hour(2) + 5, "bob", "10.0.0.3");
+        add(hour(3) + 5, "alice", "10.0.0.1");
+        // Out of input order: still hour 2, before hour 3 in time.
+        add(hour(2) + 50, "alice", "10.0.0.4");
+        let table = agg.finish();
+        let value = |kind: EntityKind, entity: &str, k: i64, name: &str| {
+            let start = (1_700_000_000 + hour(k)) * 1_000_000;
+            let row = (0..table.len())
+                .find(|&r| table.kinds[r] == kind && table.entities[r] == entity && table.window_starts[r] == start)
+                .unwrap_or_else(|| panic!("no row {entity} {k}"));
+            table.value(row, name).unwrap()
+        };
+        use EntityKind::{Host, SourceIp, User};
+        let alice: Vec<f64> = (0..4).map(|k| value(User, "alice", k, "new_source_ips")).collect();
+        assert_eq!(alice, [0.0, 0.0, 2.0, 0.0]);
+        let alice_hosts: Vec<f64> = (0..4).map(|k| value(User, "alice", k, "new_hosts")).collect();
+        assert_eq!(alice_hosts, [0.0; 4]);
+        assert_eq!(value(User, "bob", 2, "new_source_ips"), 1.0);
+        assert_eq!(value(User, "bob", 2, "new_hosts"), 1.0);
+        assert_eq!(value(SourceIp, "10.0.0.3", 2, "new_users"), 2.0);
+        assert_eq!(value(SourceIp, "10.0.0.2", 2, "new_users"), 0.0);
+        assert_eq!(value(SourceIp, "10.0.0.1", 3, "new_users"), 0.0);
+        assert_eq!(value(Host, "web-01", 1, "new_source_ips"), 0.0);
+        assert_eq!(value(Host, "web-01", 2, "new_source_ips"), 2.0);
+        assert_eq!(value(Host, "web-01", 2, "new_users"), 1.0);
+        assert_eq!(value(Host, "web-01", 3, "new_source_ips"), 0.0);
     }
 
     #[test]
