@@ -691,7 +691,7 @@ impl Aggregator {
                     t
                 });
                 let before = t.len();
-                maker.push_rows(t, kind, states, &entities);
+                maker.push_rows_in_halves(t, kind, states, &entities);
                 drop(entities);
                 untrimmed += t.len() - before;
                 if untrimmed >= TRIM_EVERY {
@@ -815,6 +815,11 @@ enum RowStep<'a> {
     KindDone(Vec<KindState>),
 }
 
+/// The number of windows of `entities`.
+fn rows_of(entities: &[EntityWindows]) -> usize {
+    entities.iter().map(|e| e.windows.len()).sum()
+}
+
 /// Turns entity-windows into feature rows.
 struct RowMaker {
     window: Micros,
@@ -850,24 +855,45 @@ fn count_new(seen: &mut FxHashSet<u64>, partners: impl Iterator<Item = u64>, fir
 }
 
 impl RowMaker {
-    /// The rows of `entities` (in order), made in two halves in parallel.
+    /// The rows of `entities` (in order).
     fn table(&self, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) -> FeatureTable {
-        // Below this many entities a split costs more than it saves.
-        const SPLIT_FROM: usize = 8 * 1024;
-        let rows = |es: &[EntityWindows]| es.iter().map(|e| e.windows.len()).sum();
-        let table_of = |es: &[EntityWindows], capacity: usize| {
-            let mut table = FeatureTable::with_capacity(self.window, capacity);
-            self.push_rows(&mut table, kind, states, es);
-            table
-        };
-        if entities.len() < SPLIT_FROM || rayon::current_num_threads() < 2 {
-            return table_of(entities, rows(entities));
-        }
-        let (a, b) = entities.split_at(entities.len() / 2);
-        // The first half has room for the second, which is appended to it.
-        let (mut table, rest) = rayon::join(|| table_of(a, rows(entities)), || table_of(b, rows(b)));
-        table.append(rest);
+        let mut table = FeatureTable::with_capacity(self.window, rows_of(entities));
+        self.push_rows_in_halves(&mut table, kind, states, entities);
         table
+    }
+
+    /// Like [`RowMaker::push_rows`], with the second half of `entities`
+    /// made on another thread.
+    fn push_rows_in_halves(
+        &self,
+        table: &mut FeatureTable,
+        kind: EntityKind,
+        states: &[KindState],
+        entities: &[EntityWindows],
+    ) {
+        // Below this many rows a split costs more than it saves.
+        const SPLIT_FROM: usize = 16 * 1024;
+        let rows = rows_of(entities);
+        // The first entity that ends past half the rows starts the second half.
+        let mut before = 0;
+        let half = entities.iter().position(|e| {
+            before += e.windows.len();
+            before > rows / 2
+        });
+        let half = half.map_or(0, |i| i + 1);
+        if rows < SPLIT_FROM || half == 0 || half == entities.len() || rayon::current_num_threads() < 2 {
+            return self.push_rows(table, kind, states, entities);
+        }
+        let (a, b) = entities.split_at(half);
+        let ((), rest) = rayon::join(
+            || self.push_rows(table, kind, states, a),
+            || {
+                let mut rest = FeatureTable::with_capacity(self.window, rows_of(b));
+                self.push_rows(&mut rest, kind, states, b);
+                rest
+            },
+        );
+        table.append(rest);
     }
 
     /// Appends the rows of `entities` (in order) to `table`; `states` are
