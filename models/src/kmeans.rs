@@ -48,7 +48,10 @@ pub struct KMeansParams {
     pub seed: u64,
     pub max_iter: u64,
     pub tolerance: f64,
-    /// Restarts with different initial centroids (best inertia kept).
+    /// Restarts with different initial centroids (best inertia kept). One by
+    /// default, as scikit-learn's `n_init="auto"` with k-means++ (since 1.4):
+    /// k-means++ seeding makes restarts rarely change the result, and each
+    /// costs a whole fit.
     pub n_runs: usize,
     /// Rows used to compute silhouettes when choosing k.
     pub silhouette_sample: usize,
@@ -70,7 +73,7 @@ impl Default for KMeansParams {
             seed: 0,
             max_iter: 300,
             tolerance: 1e-4,
-            n_runs: 4,
+            n_runs: 1,
             silhouette_sample: 2000,
             fit_sample: default_fit_sample(),
         }

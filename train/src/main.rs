@@ -151,6 +151,11 @@ struct TrainArgs {
     #[arg(long)]
     k_max: Option<usize>,
 
+    /// k-means restarts with different k-means++ seeds, best inertia kept
+    /// (scikit-learn's `n_init`); default 1.
+    #[arg(long)]
+    kmeans_runs: Option<usize>,
+
     /// Train no k-means peer-group model.
     #[arg(long)]
     #[serde(default)]
@@ -234,6 +239,7 @@ impl TrainArgs {
             k,
             k_min,
             k_max,
+            kmeans_runs,
             scaling,
             combine,
             contamination,
@@ -263,6 +269,9 @@ impl TrainArgs {
             let start = self.k_min.unwrap_or(*k.k_range.start());
             let end = self.k_max.unwrap_or(*k.k_range.end());
             k = k.k_range(start..=end);
+            if let Some(runs) = self.kmeans_runs {
+                k = k.n_runs(runs);
+            }
             Some(k)
         };
         cfg.scaling = match self.scaling.as_deref() {
@@ -664,5 +673,22 @@ mod tests {
         assert!(merged.no_kmeans);
         let err = toml::from_str::<TrainArgs>("tres = 50\n").unwrap_err().to_string();
         assert!(err.contains("tres"), "{err}");
+    }
+
+    #[test]
+    fn kmeans_runs_reaches_the_kmeans_params_and_zero_is_refused() {
+        let args = TrainArgs {
+            kmeans_runs: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(args.model_config().unwrap().kmeans.unwrap().n_runs, 3);
+        let default = TrainArgs::default().model_config().unwrap();
+        assert_eq!(default.kmeans.unwrap().n_runs, 1);
+        let zero = TrainArgs {
+            kmeans_runs: Some(0),
+            ..Default::default()
+        };
+        let err = format!("{:#}", zero.model_config().unwrap_err());
+        assert!(err.contains("n_runs must be at least 1"), "{err}");
     }
 }
