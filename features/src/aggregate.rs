@@ -21,6 +21,8 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashSet, FxHasher};
 use smallvec::SmallVec;
 
+pub use crate::release::release_free_memory;
+use crate::release::Dropper;
 use crate::slab::Slab;
 use crate::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
@@ -666,8 +668,9 @@ impl Aggregator {
 
     /// Like [`Aggregator::finish`], but hands the rows over one entity kind
     /// at a time (user, source_ip, host), so the whole table never has to be
-    /// in memory. Freed memory goes back to the OS before each `emit` (and
-    /// every 1M rows), and once more at the end.
+    /// in memory. Spent state is freed on another thread, which gives the
+    /// freed memory back to the OS after each kind (and every 1M rows) while
+    /// `emit` runs, and once more before this returns.
     pub fn finish_by_kind(self, mut emit: impl FnMut(FeatureTable)) {
         // Freed state goes back to the OS every this many rows (a trim
         // costs about 0.1 s on 10M events).
@@ -675,6 +678,9 @@ impl Aggregator {
         let (window, evidence) = (self.cfg.window, self.evidence);
         let mut current: Option<FeatureTable> = None;
         let mut untrimmed = 0;
+        // Spent state is freed, and its pages given back, on another thread
+        // while rows are made and the caller works.
+        let dropper = Dropper::new();
         self.make_rows(256 * 1024, |step| match step {
             RowStep::Chunk {
                 maker,
@@ -692,58 +698,52 @@ impl Aggregator {
                 });
                 let before = t.len();
                 maker.push_rows_in_halves(t, kind, states, &entities);
-                drop(entities);
+                dropper.drop_later(entities);
                 untrimmed += t.len() - before;
                 if untrimmed >= TRIM_EVERY {
-                    release_free_memory();
+                    dropper.trim();
                     untrimmed = 0;
                 }
             }
             RowStep::KindDone(states) => {
-                // The kind's state is gone and its pages go back before the
-                // consumer allocates.
-                drop(states);
-                release_free_memory();
+                dropper.drop_later(states);
+                dropper.trim();
                 untrimmed = 0;
                 if let Some(t) = current.take() {
                     emit(t);
                 }
             }
         });
-        release_free_memory();
+        dropper.trim();
+        dropper.finish();
     }
 
     /// Like [`Aggregator::finish`], but hands the rows over in chunks of
     /// about `chunk_rows` (whole entities), so the whole table never has to
     /// be in memory. `spent` says what becomes of each chunk's state.
     pub fn finish_chunks(self, chunk_rows: usize, spent: SpentState, mut emit: impl FnMut(FeatureTable)) {
-        let (to_free, freed) = std::sync::mpsc::channel::<Box<dyn Send>>();
-        std::thread::scope(|scope| {
-            if spent == SpentState::Free {
-                scope.spawn(move || freed.into_iter().for_each(drop));
+        let dropper = (spent == SpentState::Free).then(Dropper::new);
+        let spend = |state: Box<dyn Send>| match &dropper {
+            Some(d) => d.drop_later(state),
+            None => std::mem::forget(state),
+        };
+        self.make_rows(chunk_rows, |step| match step {
+            RowStep::Chunk {
+                maker,
+                kind,
+                states,
+                entities,
+                ..
+            } => {
+                let table = maker.table(kind, states, &entities);
+                spend(Box::new(entities));
+                emit(table);
             }
-            let spend = |state: Box<dyn Send>| match spent {
-                // Fails only if the freeing thread is gone; then it drops here.
-                SpentState::Free => drop(to_free.send(state)),
-                SpentState::KeptUntilExit => std::mem::forget(state),
-            };
-            self.make_rows(chunk_rows, |step| match step {
-                RowStep::Chunk {
-                    maker,
-                    kind,
-                    states,
-                    entities,
-                    ..
-                } => {
-                    let table = maker.table(kind, states, &entities);
-                    spend(Box::new(entities));
-                    emit(table);
-                }
-                RowStep::KindDone(states) => spend(Box::new(states)),
-            });
-            // The freeing thread ends when the channel closes.
-            drop(to_free);
+            RowStep::KindDone(states) => spend(Box::new(states)),
         });
+        if let Some(d) = dropper {
+            d.finish();
+        }
     }
 
     /// Hands `step` the entities of each kind in name order, in chunks of
@@ -1003,18 +1003,6 @@ impl RowMaker {
             f64::from(acc.account_changes),
             f64::from(acc.scan_events),
         ]
-    }
-}
-
-/// Hands memory freed by the allocator back to the OS. After the
-/// aggregation state is dropped, glibc keeps its many small freed blocks
-/// and the process's RSS stays at its peak while the next stage allocates.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no
-    // preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

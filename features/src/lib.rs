@@ -30,6 +30,7 @@ pub mod json;
 pub mod output;
 pub mod pipeline;
 pub mod registry;
+pub mod release;
 pub mod slab;
 pub mod smallset;
 pub mod stats;
