@@ -113,13 +113,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     f.commit()
 }
 
-/// A CSV field: quoted when needed, and a leading `= + - @` (or tab, CR)
-/// neutralised with a `'` so spreadsheets do not run it as a formula.
+/// A CSV field: quoted when needed, a leading `= + - @` (or tab, CR)
+/// neutralised with a `'` so spreadsheets do not run it as a formula, and
+/// control characters other than tab and line breaks (terminal escape
+/// sequences among them) written as `\u{..}`, so `cat` on the file is safe.
 pub fn csv_field(s: &str) -> String {
+    let s = if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        s.chars()
+            .map(|c| match c {
+                '\t' | '\n' | '\r' => c.to_string(),
+                c if c.is_control() => c.escape_unicode().to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    } else {
+        s.to_owned()
+    };
     let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
-        s.to_owned()
+        s
     };
     if guarded.contains([',', '"', '\n', '\r']) || guarded.starts_with(' ') || guarded.ends_with(' ') {
         format!("\"{}\"", guarded.replace('"', "\"\""))
@@ -708,6 +721,8 @@ mod tests {
         assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_field("-2+3"), "'-2+3");
         assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(csv_field("evil\u{1b}[31m\u{7}"), "evil\\u{1b}[31m\\u{7}");
+        assert_eq!(csv_field("=x\u{1b}"), "'=x\\u{1b}");
     }
 
     #[test]
