@@ -118,17 +118,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
 /// control characters other than tab and line breaks (terminal escape
 /// sequences among them) written as `\u{..}`, so `cat` on the file is safe.
 pub fn csv_field(s: &str) -> String {
-    let s = if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-        s.chars()
-            .map(|c| match c {
-                '\t' | '\n' | '\r' => c.to_string(),
-                c if c.is_control() => c.escape_unicode().to_string(),
-                c => c.to_string(),
-            })
-            .collect()
-    } else {
-        s.to_owned()
-    };
+    let s = escape_controls(s, &['\t', '\n', '\r']);
     let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
@@ -144,12 +134,18 @@ pub fn csv_field(s: &str) -> String {
 /// Text safe to print on a terminal: control characters (escape sequences
 /// among them) become `\u{..}` escapes.
 pub fn escape_terminal(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    escape_controls(s, &[])
+}
+
+/// `s` with its control characters, except those in `keep`, as `\u{..}`.
+fn escape_controls(s: &str, keep: &[char]) -> String {
+    let escaped = |c: char| c.is_control() && !keep.contains(&c);
+    if !s.chars().any(escaped) {
         return s.to_owned();
     }
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            if escaped(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
