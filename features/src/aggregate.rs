@@ -902,6 +902,10 @@ impl RowMaker {
         let mut seen = SeenPartners::default();
         for e in entities {
             let state = &states[shard_of(e.hash, states.len())];
+            let scope = match kind {
+                EntityKind::SourceIp => crate::event::parse_ip(&e.name).map(|ip| IpScope::of(ip).as_str()),
+                _ => None,
+            };
             seen.first.clear();
             seen.second.clear();
             let last = e.windows.len() - 1;
@@ -909,7 +913,7 @@ impl RowMaker {
                 let acc = state.accs.get(w);
                 let novel = self.new_partners(kind, acc, &mut seen, i == 0, i == last);
                 let novel = if start >= self.novel_from { novel } else { [0; 3] };
-                table.push(kind, &e.name, start, &self.row(acc, novel));
+                table.push(kind, &e.name, scope, start, &self.row(acc, novel));
                 if !state.evidence.is_empty() {
                     table.evidence.push(*state.evidence.get(w));
                 }
@@ -1041,7 +1045,9 @@ pub struct FeatureTable {
     /// Window length, microseconds.
     pub window: Micros,
     pub kinds: Vec<EntityKind>,
-    pub entities: Vec<String>,
+    /// Entity names; most fit inline (24 bytes), so rows of one entity
+    /// cost no allocation each.
+    pub entities: Vec<CompactString>,
     pub window_starts: Vec<Micros>,
     /// One column per entry of [`FEATURES`]; NaN where a feature does not
     /// apply to the row's entity kind.
@@ -1071,7 +1077,8 @@ impl FeatureTable {
             kinds: Vec::with_capacity(rows),
             entities: Vec::with_capacity(rows),
             window_starts: Vec::with_capacity(rows),
-            columns: vec![Vec::with_capacity(rows); FEATURES.len()],
+            // Not `vec![Vec::with_capacity(rows); n]`: a cloned Vec has no capacity.
+            columns: (0..FEATURES.len()).map(|_| Vec::with_capacity(rows)).collect(),
             source_scope: Vec::with_capacity(rows),
             asset_criticality: Vec::with_capacity(rows),
             evidence: Vec::new(),
@@ -1092,28 +1099,42 @@ impl FeatureTable {
             *self = other;
             return;
         }
-        self.kinds.append(&mut other.kinds);
-        self.entities.append(&mut other.entities);
-        self.window_starts.append(&mut other.window_starts);
-        for (a, b) in self.columns.iter_mut().zip(other.columns.iter_mut()) {
-            a.append(b);
-        }
-        self.source_scope.append(&mut other.source_scope);
-        self.asset_criticality.append(&mut other.asset_criticality);
-        self.evidence.append(&mut other.evidence);
+        // Column by column in parallel: most of a copy's time is faulting
+        // in the destination's fresh pages.
+        rayon::join(
+            || {
+                self.columns
+                    .par_iter_mut()
+                    .zip(other.columns.par_iter_mut())
+                    .for_each(|(a, b)| a.append(b))
+            },
+            || {
+                self.kinds.append(&mut other.kinds);
+                self.entities.append(&mut other.entities);
+                self.window_starts.append(&mut other.window_starts);
+                self.source_scope.append(&mut other.source_scope);
+                self.asset_criticality.append(&mut other.asset_criticality);
+                self.evidence.append(&mut other.evidence);
+            },
+        );
     }
 
-    fn push(&mut self, kind: EntityKind, entity: &str, start: Micros, values: &[f64]) {
+    /// Appends one row; `scope` is the entity's `source_scope`.
+    fn push(
+        &mut self,
+        kind: EntityKind,
+        entity: &CompactString,
+        scope: Option<&'static str>,
+        start: Micros,
+        values: &[f64],
+    ) {
         self.kinds.push(kind);
-        self.entities.push(entity.to_owned());
+        self.entities.push(entity.clone());
         self.window_starts.push(start);
         for ((col, v), f) in self.columns.iter_mut().zip(values).zip(FEATURES) {
             col.push(if f.applies_to(kind) { *v } else { f64::NAN });
         }
-        self.source_scope.push(match kind {
-            EntityKind::SourceIp => crate::event::parse_ip(entity).map(|ip| IpScope::of(ip).as_str()),
-            _ => None,
-        });
+        self.source_scope.push(scope);
         self.asset_criticality.push(None);
     }
 
@@ -1170,6 +1191,15 @@ mod tests {
         agg.add(&event(30, 20, "alice", "10.0.0.2"));
         agg.add(&event(7300, 21, "bob", "10.0.0.1"));
         agg
+    }
+
+    #[test]
+    fn with_capacity_reserves_every_column_not_only_the_last() {
+        let t = FeatureTable::with_capacity(3600, 1000);
+        assert_eq!(t.columns.len(), FEATURES.len());
+        for (c, col) in t.columns.iter().enumerate() {
+            assert!(col.capacity() >= 1000, "column {c} has capacity {}", col.capacity());
+        }
     }
 
     #[test]

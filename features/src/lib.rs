@@ -37,4 +37,5 @@ pub mod stats;
 pub mod syslog;
 pub mod time;
 
+pub use compact_str::CompactString;
 pub use event::{Action, Event, Outcome};

@@ -189,7 +189,10 @@ pub fn feature_dataframe(table: &FeatureTable, range: std::ops::Range<usize>) ->
         "entity_kind".into(),
         table.kinds[r.clone()].iter().map(|k| k.as_str()).collect::<Vec<_>>(),
     ));
-    cols.push(Column::new("entity".into(), &table.entities[r.clone()]));
+    cols.push(Column::new(
+        "entity".into(),
+        table.entities[r.clone()].iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+    ));
     cols.push(datetime_column("window_start", table.window_starts[r.clone()].to_vec()));
     cols.push(datetime_column(
         "window_end",
@@ -385,7 +388,7 @@ pub fn write_features_ndjson(table: &FeatureTable, w: &mut dyn Write) -> io::Res
     for i in 0..table.len() {
         let mut obj = serde_json::Map::new();
         obj.insert("entity_kind".into(), table.kinds[i].as_str().into());
-        obj.insert("entity".into(), table.entities[i].clone().into());
+        obj.insert("entity".into(), table.entities[i].as_str().into());
         obj.insert(
             "window_start".into(),
             crate::time::format_rfc3339(table.window_starts[i]).into(),

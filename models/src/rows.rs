@@ -6,7 +6,6 @@
 //! row is preprocessed and scored once; only fitting's samples and the
 //! baseline distributions (calibration, cluster distances) count repeats.
 
-use hashbrown::HashTable;
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
@@ -86,26 +85,50 @@ pub(crate) struct DistinctRows {
 
 impl DistinctRows {
     pub fn of(x: ArrayView2<f64>) -> DistinctRows {
+        DistinctRows::of_hashed(x, row_hash)
+    }
+
+    /// Rows sorted by (hash, index) put equal rows side by side, the first
+    /// appearance first; runs of one hash are resolved in parallel.
+    fn of_hashed(x: ArrayView2<f64>, hash: impl Fn(ArrayView1<f64>) -> u64 + Sync) -> DistinctRows {
         let n = x.nrows();
-        let hashes: Vec<u64> = (0..n).into_par_iter().map(|i| row_hash(x.row(i))).collect();
-        let mut table: HashTable<u32> = HashTable::new();
-        let mut first: Vec<usize> = Vec::new();
-        let mut of_row = Vec::with_capacity(n);
-        for (i, &h) in hashes.iter().enumerate() {
-            let row = x.row(i);
-            let k = *table
-                .entry(
-                    h,
-                    |&k| bits_eq(x.row(first[k as usize]), row),
-                    |&k| hashes[first[k as usize]],
-                )
-                .or_insert_with(|| {
-                    first.push(i);
-                    (first.len() - 1) as u32
+        assert!(n <= u32::MAX as usize, "more than 2^32 rows");
+        let mut by_hash: Vec<(u64, u32)> = (0..n).into_par_iter().map(|i| (hash(x.row(i)), i as u32)).collect();
+        by_hash.par_sort_unstable();
+        // Each row's first appearance: in a run of one hash, the first row
+        // bitwise equal to it (almost always the run's first row).
+        let firsts: Vec<(u32, u32)> = by_hash
+            .par_chunk_by(|a, b| a.0 == b.0)
+            .flat_map_iter(|run| {
+                let mut heads: Vec<u32> = Vec::new();
+                run.iter().map(move |&(_, i)| {
+                    let row = x.row(i as usize);
+                    let head = match heads.iter().find(|&&h| bits_eq(x.row(h as usize), row)) {
+                        Some(&h) => h,
+                        None => {
+                            heads.push(i);
+                            i
+                        }
+                    };
+                    (i, head)
                 })
-                .get();
-            of_row.push(k);
+            })
+            .collect();
+        drop(by_hash);
+        let mut head_of = vec![0u32; n];
+        for (i, head) in firsts {
+            head_of[i as usize] = head;
         }
+        // Distinct rows are numbered in order of first appearance.
+        let mut first = Vec::new();
+        let mut id_of_head = vec![0u32; n];
+        for (i, &head) in head_of.iter().enumerate() {
+            if head as usize == i {
+                id_of_head[i] = first.len() as u32;
+                first.push(i);
+            }
+        }
+        let of_row = head_of.par_iter().map(|&h| id_of_head[h as usize]).collect();
         DistinctRows { first, of_row }
     }
 }
@@ -144,6 +167,18 @@ mod tests {
             assert!(bits_eq(rows.row(i), x.row(i)));
         }
         assert_eq!(rows.expand(&[10, 20, 30]), vec![10, 20, 10, 30, 20]);
+    }
+
+    #[test]
+    fn rows_whose_hashes_collide_are_still_told_apart() {
+        let x = array![[1.0, 0.0], [2.0, 5.0], [1.0, 0.0], [3.0, 3.0], [2.0, 5.0], [3.0, 3.0]];
+        let d = DistinctRows::of_hashed(x.view(), |_| 7);
+        assert_eq!(d.first, vec![0, 1, 3]);
+        assert_eq!(d.of_row, vec![0, 1, 0, 2, 1, 2]);
+        // Two hashes, each shared by different rows.
+        let d = DistinctRows::of_hashed(x.view(), |r| (r[0] == 2.0) as u64);
+        assert_eq!(d.first, vec![0, 1, 3]);
+        assert_eq!(d.of_row, vec![0, 1, 0, 2, 1, 2]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use rayon::prelude::*;
 
 use loglynx_features::aggregate::{FeatureConfig, WindowEvidence};
 use loglynx_features::cli::{init_tracing, parse_duration, rss_mib, spinner};
@@ -285,39 +286,45 @@ impl Scoring<'_> {
     ) {
         let successes = frame.column("successes");
         let sessions = frame.column("sessions");
-        for (&r, s) in rows.iter().zip(scores) {
-            self.anomalous += usize::from(s.is_anomaly);
-            let wanted = s.is_anomaly || (&*frame.kinds[r] == "source_ip" && s.score >= self.public_source_score);
-            if let (true, Some(start)) = (wanted, frame.window_starts[r]) {
-                let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
-                let anomaly = Anomaly {
-                    entity_kind: frame.kinds[r].to_string(),
-                    entity: frame.ids[r].clone(),
-                    window_start: start,
-                    window_end: start + frame.window.unwrap_or(0),
-                    score: s.score,
-                    explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
-                    drivers: s
-                        .explanation
-                        .iter()
-                        .map(|c| Driver {
-                            feature: c.feature.clone(),
-                            value: c.value,
-                            baseline_p99: c.baseline_p99,
-                        })
-                        .collect(),
-                    flagged: s.is_anomaly,
-                    account_used: used(successes) || used(sessions),
-                    evidence: evidence
-                        .get(r)
-                        .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
-                        .unwrap_or_default(),
-                };
-                found.push((r, anomaly));
+        let public_source_score = self.public_source_score;
+        self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
+        // Made in parallel: explanations are formatted here.
+        let anomalies = rows.par_iter().zip(&scores).filter_map(|(&r, s)| {
+            let wanted = s.is_anomaly || (&*frame.kinds[r] == "source_ip" && s.score >= public_source_score);
+            match (wanted, frame.window_starts[r]) {
+                (true, Some(start)) => {
+                    let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
+                    let anomaly = Anomaly {
+                        entity_kind: frame.kinds[r].to_string(),
+                        entity: frame.ids[r].to_string(),
+                        window_start: start,
+                        window_end: start + frame.window.unwrap_or(0),
+                        score: s.score,
+                        explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
+                        drivers: s
+                            .explanation
+                            .iter()
+                            .map(|c| Driver {
+                                feature: c.feature.clone(),
+                                value: c.value,
+                                baseline_p99: c.baseline_p99,
+                            })
+                            .collect(),
+                        flagged: s.is_anomaly,
+                        account_used: used(successes) || used(sessions),
+                        evidence: evidence
+                            .get(r)
+                            .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
+                            .unwrap_or_default(),
+                    };
+                    Some((r, anomaly))
+                }
+                _ => None,
             }
-            if self.scores_out.is_some() {
-                kept.push((r, s));
-            }
+        });
+        found.par_extend(anomalies);
+        if self.scores_out.is_some() {
+            kept.extend(rows.iter().copied().zip(scores));
         }
     }
 }
@@ -591,6 +598,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(e) = &evaluation {
         print!("{}", eval::render(e));
     }
+    // The process ends next, and the OS takes the kept events back at once
+    // (freeing them one by one costs about 0.1 s on 10M events).
+    std::mem::forget(log);
     if !input_failures.is_empty() {
         bail!(
             "alerts cover the readable inputs only; these could not be read in full: {}",

@@ -57,7 +57,7 @@ impl Labels {
         match self {
             Labels::Ids(ids) => rows
                 .iter()
-                .map(|&r| ids.get(&frame.ids[r]).copied().unwrap_or(false))
+                .map(|&r| ids.get(frame.ids[r].as_str()).copied().unwrap_or(false))
                 .collect(),
             Labels::Campaigns(campaigns) => {
                 let window = frame.window.unwrap_or(3_600_000_000);

@@ -14,7 +14,7 @@
 //! let n = 300;
 //! let frame = FeatureFrame {
 //!     kinds: vec![GENERIC_KIND.into(); n],
-//!     ids: (0..n).map(|i| format!("s{i}")).collect(),
+//!     ids: (0..n).map(|i| format!("s{i}").into()).collect(),
 //!     window_starts: vec![None; n],
 //!     window: None,
 //!     names: vec!["x".into(), "y".into()],

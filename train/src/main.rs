@@ -430,7 +430,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
                     frame.kinds[*row]
                 ))
                 .or_default()
-                .insert(frame.ids[*row].clone());
+                .insert(frame.ids[*row].to_string());
         }
     }
     bar.finish_and_clear();

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use loglynx_features::CompactString;
+
 use crate::table::{FeatureFrame, GENERIC_KIND};
 
 /// Sessions read from one file: ids and their event-id sequences.
@@ -69,7 +71,7 @@ impl Sessions {
         names.push("unseen".into());
         FeatureFrame {
             kinds: vec![GENERIC_KIND.into(); self.len()],
-            ids: self.ids.clone(),
+            ids: self.ids.iter().map(CompactString::from).collect(),
             window_starts: vec![None; self.len()],
             window: None,
             names,

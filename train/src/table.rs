@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use loglynx_features::aggregate::FeatureTable;
 use loglynx_features::registry::EntityKind;
+use loglynx_features::CompactString;
 use loglynx_models::matrix_by_rows;
 use loglynx_models::ndarray::Array2;
 use polars::prelude::*;
@@ -43,7 +44,7 @@ pub struct FeatureFrame {
     /// rows of one kind share one string.
     pub kinds: Vec<Arc<str>>,
     /// Entity or id per row.
-    pub ids: Vec<String>,
+    pub ids: Vec<CompactString>,
     /// Window start per row, UTC microseconds (absent in generic tables).
     pub window_starts: Vec<Option<i64>>,
     /// Window length in microseconds, when known.
@@ -363,6 +364,11 @@ impl RawTable {
         }
     }
 
+    /// Column `i` as row ids.
+    fn ids(&self, i: usize) -> Vec<CompactString> {
+        self.text(i).into_iter().map(CompactString::from).collect()
+    }
+
     fn into_frame(self, path: &Path, id_column: Option<&str>) -> Result<FeatureFrame, TableError> {
         let invalid = |reason: String| TableError::Invalid {
             path: path.to_path_buf(),
@@ -378,7 +384,7 @@ impl RawTable {
                 .iter()
                 .map(|k| EntityKind::parse(k).ok_or_else(|| invalid(format!("unknown entity_kind `{k}`"))))
                 .collect::<Result<Vec<_>, _>>()?;
-            (kind_names(kinds.into_iter()), self.text(e), vec![k, e])
+            (kind_names(kinds.into_iter()), self.ids(e), vec![k, e])
         } else {
             let id = match id_column {
                 Some(name) => self
@@ -389,7 +395,7 @@ impl RawTable {
                     .or_else(|| self.columns.iter().position(|c| !matches!(c, RawColumn::Numeric(_))))
                     .ok_or_else(|| invalid("no id column: name one with --id-column".into()))?,
             };
-            (vec![Arc::from(GENERIC_KIND); self.height], self.text(id), vec![id])
+            (vec![Arc::from(GENERIC_KIND); self.height], self.ids(id), vec![id])
         };
         let window_starts = match self.position("window_start").map(|i| &self.columns[i]) {
             Some(RawColumn::Time(v)) => v.clone(),

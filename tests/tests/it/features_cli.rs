@@ -270,7 +270,7 @@ fn rows(t: &loglynx_features::aggregate::FeatureTable) -> Vec<(String, String, i
             let values = t.columns.iter().map(|c| c[i].to_bits()).collect();
             (
                 t.kinds[i].to_string(),
-                t.entities[i].clone(),
+                t.entities[i].to_string(),
                 t.window_starts[i],
                 values,
             )
