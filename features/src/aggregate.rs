@@ -899,6 +899,22 @@ impl RowMaker {
     /// Appends the rows of `entities` (in order) to `table`; `states` are
     /// their kind's window states, one per shard.
     fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) {
+        // Windows are read in entity order, their states lie in the order
+        // they opened: the states some windows ahead are prefetched.
+        const AHEAD: usize = 8;
+        let mut ahead = entities.iter().flat_map(|e| {
+            let state = &states[shard_of(e.hash, states.len())];
+            e.windows.iter().map(move |&(_, w)| (state, w))
+        });
+        let mut prefetch_next = || {
+            if let Some((state, w)) = ahead.next() {
+                state.accs.prefetch(w);
+                state.evidence.prefetch(w);
+            }
+        };
+        for _ in 0..AHEAD {
+            prefetch_next();
+        }
         let mut seen = SeenPartners::default();
         for e in entities {
             let state = &states[shard_of(e.hash, states.len())];
@@ -910,6 +926,7 @@ impl RowMaker {
             seen.second.clear();
             let last = e.windows.len() - 1;
             for (i, &(start, w)) in e.windows.iter().enumerate() {
+                prefetch_next();
                 let acc = state.accs.get(w);
                 let novel = self.new_partners(kind, acc, &mut seen, i == 0, i == last);
                 let novel = if start >= self.novel_from { novel } else { [0; 3] };

@@ -2,6 +2,7 @@
 //! share of baseline scores below it, so scores of different models compare
 //! ("rarer than 99.8% of the baseline").
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
@@ -32,7 +33,7 @@ impl Calibration {
             });
         }
         let mut sorted = raw_baseline_scores.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
+        sorted.par_sort_unstable_by(f64::total_cmp);
         Ok(Calibration {
             reference: thin_sorted(&sorted, MAX_REFERENCE),
             n_baseline: sorted.len(),

@@ -517,7 +517,10 @@ impl ModelSet {
         range: std::ops::Range<usize>,
     ) -> Result<Vec<RowScore>, ModelError> {
         let top_n = self.config.explain_top_n;
-        range
+        // Explaining fails only on a column count, checked once here, so
+        // the rows collect straight into their vector.
+        check_ncols(&x_raw, self.explainer.features().len())?;
+        Ok(range
             .into_par_iter()
             .map(|i| {
                 let k = s.of_row[i] as usize;
@@ -530,11 +533,11 @@ impl ModelSet {
                 };
                 let explanation = if explanation {
                     let row: Vec<f64> = x_raw.row(i).to_vec();
-                    self.explainer.explain(&row, top_n)?
+                    self.explainer.explain(&row, top_n).expect("column count checked")
                 } else {
                     Vec::new()
                 };
-                Ok(RowScore {
+                RowScore {
                     score: s.combined[k],
                     iforest_raw: s.if_raw[k],
                     iforest_pct: s.if_pct[k],
@@ -543,9 +546,9 @@ impl ModelSet {
                     cluster: s.km.as_ref().map(|km| km.2[k]),
                     is_anomaly,
                     explanation,
-                })
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// A JSON summary for the model card.

@@ -368,7 +368,7 @@ impl KMeansDetector {
             if ds.is_empty() {
                 continue;
             }
-            ds.sort_unstable_by(f64::total_cmp);
+            ds.par_sort_unstable_by(f64::total_cmp);
             flat.extend(centroids.row(c).iter().copied());
             clusters.push(ClusterStats {
                 size: ds.len(),

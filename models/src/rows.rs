@@ -89,36 +89,29 @@ impl DistinctRows {
     }
 
     /// Rows sorted by (hash, index) put equal rows side by side, the first
-    /// appearance first; runs of one hash are resolved in parallel.
+    /// appearance first.
     fn of_hashed(x: ArrayView2<f64>, hash: impl Fn(ArrayView1<f64>) -> u64 + Sync) -> DistinctRows {
         let n = x.nrows();
         assert!(n <= u32::MAX as usize, "more than 2^32 rows");
         let mut by_hash: Vec<(u64, u32)> = (0..n).into_par_iter().map(|i| (hash(x.row(i)), i as u32)).collect();
         by_hash.par_sort_unstable();
-        // Each row's first appearance: in a run of one hash, the first row
-        // bitwise equal to it (almost always the run's first row).
-        let firsts: Vec<(u32, u32)> = by_hash
-            .par_chunk_by(|a, b| a.0 == b.0)
-            .flat_map_iter(|run| {
-                let mut heads: Vec<u32> = Vec::new();
-                run.iter().map(move |&(_, i)| {
-                    let row = x.row(i as usize);
-                    let head = match heads.iter().find(|&&h| bits_eq(x.row(h as usize), row)) {
-                        Some(&h) => h,
-                        None => {
-                            heads.push(i);
-                            i
-                        }
-                    };
-                    (i, head)
-                })
-            })
-            .collect();
-        drop(by_hash);
+        // First taking the rows of one hash for one row, then checking that
+        // in row order (the rows are read in order, not at random); rows
+        // whose hashes collide are told apart by comparing them.
         let mut head_of = vec![0u32; n];
-        for (i, head) in firsts {
-            head_of[i as usize] = head;
+        for run in by_hash.chunk_by(|a, b| a.0 == b.0) {
+            for &(_, i) in run {
+                head_of[i as usize] = run[0].1;
+            }
         }
+        let collided = head_of
+            .par_iter()
+            .enumerate()
+            .any(|(i, &h)| !bits_eq(x.row(i), x.row(h as usize)));
+        if collided {
+            head_of = first_equal_rows(x, &by_hash);
+        }
+        drop(by_hash);
         // Distinct rows are numbered in order of first appearance.
         let mut first = Vec::new();
         let mut id_of_head = vec![0u32; n];
@@ -131,6 +124,33 @@ impl DistinctRows {
         let of_row = head_of.par_iter().map(|&h| id_of_head[h as usize]).collect();
         DistinctRows { first, of_row }
     }
+}
+
+/// For each row, the first row bitwise equal to it, from the rows sorted by
+/// (hash, index): each run of one hash compares its rows.
+fn first_equal_rows(x: ArrayView2<f64>, by_hash: &[(u64, u32)]) -> Vec<u32> {
+    let firsts: Vec<(u32, u32)> = by_hash
+        .par_chunk_by(|a, b| a.0 == b.0)
+        .flat_map_iter(|run| {
+            let mut heads: Vec<u32> = Vec::new();
+            run.iter().map(move |&(_, i)| {
+                let row = x.row(i as usize);
+                let head = match heads.iter().find(|&&h| bits_eq(x.row(h as usize), row)) {
+                    Some(&h) => h,
+                    None => {
+                        heads.push(i);
+                        i
+                    }
+                };
+                (i, head)
+            })
+        })
+        .collect();
+    let mut head_of = vec![0u32; x.nrows()];
+    for (i, head) in firsts {
+        head_of[i as usize] = head;
+    }
+    head_of
 }
 
 fn row_hash(row: ArrayView1<f64>) -> u64 {

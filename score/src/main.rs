@@ -289,7 +289,7 @@ impl Scoring<'_> {
         let public_source_score = self.public_source_score;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
         // Made in parallel: explanations are formatted here.
-        let anomalies = rows.par_iter().zip(&scores).filter_map(|(&r, s)| {
+        let anomaly = |r: usize, s: &RowScore| {
             let wanted = s.is_anomaly || (&*frame.kinds[r] == "source_ip" && s.score >= public_source_score);
             match (wanted, frame.window_starts[r]) {
                 (true, Some(start)) => {
@@ -321,10 +321,13 @@ impl Scoring<'_> {
                 }
                 _ => None,
             }
-        });
-        found.par_extend(anomalies);
+        };
         if self.scores_out.is_some() {
+            found.par_extend(rows.par_iter().zip(&scores).filter_map(|(&r, s)| anomaly(r, s)));
             kept.extend(rows.iter().copied().zip(scores));
+        } else {
+            // Consumed in parallel, so they are freed there too.
+            found.par_extend(rows.par_iter().zip(scores).filter_map(|(&r, s)| anomaly(r, &s)));
         }
     }
 }

@@ -16,6 +16,7 @@ use loglynx_features::CompactString;
 use loglynx_models::matrix_by_rows;
 use loglynx_models::ndarray::Array2;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 /// Entity kind given to rows of a generic table.
 pub const GENERIC_KIND: &str = "table";
@@ -79,7 +80,7 @@ impl FeatureFrame {
     pub fn from_table(t: FeatureTable) -> Self {
         FeatureFrame {
             kinds: kind_names(t.kinds.iter().copied()),
-            window_starts: t.window_starts.iter().map(|&s| Some(s)).collect(),
+            window_starts: t.window_starts.par_iter().map(|&s| Some(s)).collect(),
             window: Some(t.window),
             names: loglynx_features::registry::FEATURES
                 .iter()
