@@ -640,7 +640,12 @@ impl Aggregator {
         }
         self.shards.par_iter_mut().enumerate().for_each(|(me, shard)| {
             for b in batches {
-                for &i in &b.by_shard[me] {
+                let mine = &b.by_shard[me];
+                for (k, &i) in mine.iter().enumerate() {
+                    // The facts were written on another thread: fetched ahead.
+                    if let Some(&j) = mine.get(k + 8) {
+                        crate::slab::prefetch(&b.facts[j as usize]);
+                    }
                     shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n, evidence);
                 }
             }
