@@ -15,7 +15,7 @@ use loglynx_features::csv::ColumnMap;
 use loglynx_features::enrich::{Allowlist, AssetInventory};
 use loglynx_features::input::{self, InputFormat};
 use loglynx_features::json::FieldMap;
-use loglynx_features::output::{self, escape_terminal, EventWriter, TableFormat};
+use loglynx_features::output::{self, escape_terminal, escape_terminal_lines, EventWriter, TableFormat};
 use loglynx_features::pipeline::{self, RunConfig};
 
 const EXAMPLES: &str = "\
@@ -141,7 +141,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("loglynx-features: error: {}", escape_terminal(&format!("{e:#}")));
+            eprintln!("loglynx-features: error: {}", escape_terminal_lines(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

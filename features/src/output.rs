@@ -137,6 +137,12 @@ pub fn escape_terminal(s: &str) -> String {
     escape_controls(s, &[])
 }
 
+/// [`escape_terminal`] for a message of several lines (a parser's error
+/// with its context): line breaks are kept.
+pub fn escape_terminal_lines(s: &str) -> String {
+    escape_controls(s, &['\n'])
+}
+
 /// `s` with its control characters, except those in `keep`, as `\u{..}`.
 fn escape_controls(s: &str, keep: &[char]) -> String {
     let escaped = |c: char| c.is_control() && !keep.contains(&c);
@@ -729,6 +735,7 @@ mod tests {
         assert_eq!(escape_terminal("root"), "root");
         assert_eq!(escape_terminal("evil\u{1b}[31m"), "evil\\u{1b}[31m");
         assert_eq!(escape_terminal("a\nb"), "a\\u{a}b");
+        assert_eq!(escape_terminal_lines("a\nb\u{1b}[2J\r"), "a\nb\\u{1b}[2J\\u{d}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use loglynx_features::cli::{init_tracing, parse_duration, rss_mib, spinner};
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::Allowlist;
 use loglynx_features::input::{self, InputFormat, Source};
-use loglynx_features::output::{escape_terminal, write_atomic, TableFormat};
+use loglynx_features::output::{escape_terminal_lines, write_atomic, TableFormat};
 use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::ndarray::Axis;
 use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, RowScore};
@@ -143,7 +143,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("loglynx-score: error: {}", escape_terminal(&format!("{e:#}")));
+            eprintln!("loglynx-score: error: {}", escape_terminal_lines(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use loglynx_features::aggregate::FeatureConfig;
 use loglynx_features::cli::{init_tracing, spinner};
 use loglynx_features::input::{self, InputFormat};
-use loglynx_features::output::{escape_terminal, write_atomic};
+use loglynx_features::output::{escape_terminal_lines, write_atomic};
 use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::{Combine, ExplainRows, KMeansParams, ModelBundle, ModelSetConfig, Scaling, TrainingMetadata};
 use loglynx_rules::{History, RuleSet};
@@ -270,6 +270,9 @@ impl TrainArgs {
             let end = self.k_max.unwrap_or(*k.k_range.end());
             k = k.k_range(start..=end);
             if let Some(runs) = self.kmeans_runs {
+                if runs == 0 {
+                    bail!("--kmeans-runs (kmeans_runs in a config file) must be at least 1");
+                }
                 k = k.n_runs(runs);
             }
             Some(k)
@@ -304,7 +307,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("loglynx-train: error: {}", escape_terminal(&format!("{e:#}")));
+            eprintln!("loglynx-train: error: {}", escape_terminal_lines(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -689,6 +692,6 @@ mod tests {
             ..Default::default()
         };
         let err = format!("{:#}", zero.model_config().unwrap_err());
-        assert!(err.contains("n_runs must be at least 1"), "{err}");
+        assert!(err.contains("--kmeans-runs"), "{err}");
     }
 }
