@@ -495,6 +495,15 @@ impl FactBatch {
         self.min_t = self.min_t.min(ev.timestamp);
     }
 
+    /// Prefetches the first cache line of each of event `i`'s names.
+    fn prefetch_names(&self, i: usize) {
+        for (start, len) in self.name_ranges[i] {
+            if len > 0 {
+                crate::slab::prefetch(&self.names.as_bytes()[start as usize]);
+            }
+        }
+    }
+
     fn names(&self, i: usize) -> [&str; 3] {
         self.name_ranges[i].map(|(start, len)| &self.names[start as usize..(start + len) as usize])
     }
@@ -645,6 +654,7 @@ impl Aggregator {
                     // The facts were written on another thread: fetched ahead.
                     if let Some(&j) = mine.get(k + 8) {
                         crate::slab::prefetch(&b.facts[j as usize]);
+                        b.prefetch_names(j as usize);
                     }
                     shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n, evidence);
                 }
