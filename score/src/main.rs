@@ -479,12 +479,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         scoring.add(frame, &[])?;
     }
+    // An input cut short may be why there is too little to score.
+    let unread = match input_failures.is_empty() {
+        true => String::new(),
+        false => format!(
+            "; these inputs could not be read in full: {}",
+            input_failures.join("; ")
+        ),
+    };
     if scoring.rows == 0 {
-        bail!("the inputs hold no events to score");
+        bail!("the inputs hold no events to score{unread}");
     }
     if scoring.model.is_none() && scoring.fitted == 0 {
         bail!(
-            "nothing to train: every entity kind has too few rows ({})",
+            "nothing to train: every entity kind has too few rows ({}){unread}",
             scoring.skipped.join(", ")
         );
     }

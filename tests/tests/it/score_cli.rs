@@ -324,6 +324,36 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
 }
 
 #[test]
+fn a_cut_gzip_too_short_to_score_is_named_in_the_error() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..5_000 {
+        writeln!(
+            enc,
+            "Mar  3 04:05:{:02} web1 sshd[{i}]: Failed password for root from 203.0.113.9 port 4711 ssh2",
+            i % 60
+        )
+        .unwrap();
+    }
+    let gz = enc.finish().unwrap();
+    let cut = dir.path().join("cut.log.gz");
+    // A few lines survive: too few to fit a baseline on.
+    std::fs::write(&cut, &gz[..200]).unwrap();
+    let assert = score()
+        .arg(&cut)
+        .args(["--year", "2025", "--quiet", "-o"])
+        .arg(dir.path().join("alerts.ndjson"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("cut.log.gz") && stderr.contains("could not be read in full"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn unreadable_inputs_are_reported_and_the_rest_is_scored_with_exit_code_2() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
