@@ -528,6 +528,10 @@ struct Shard {
     states: [KindState; 3],
 }
 
+/// How many items ahead memory read out of order is prefetched: far enough
+/// for the loads to overlap, near enough that the lines are still cached.
+const PREFETCH_AHEAD: usize = 8;
+
 /// The shard of a name hash (FxHash mixes into the high bits).
 fn shard_of(hash: u64, shards: usize) -> usize {
     ((hash >> 32) as usize) % shards
@@ -652,7 +656,7 @@ impl Aggregator {
                 let mine = &b.by_shard[me];
                 for (k, &i) in mine.iter().enumerate() {
                     // The facts were written on another thread: fetched ahead.
-                    if let Some(&j) = mine.get(k + 8) {
+                    if let Some(&j) = mine.get(k + PREFETCH_AHEAD) {
                         crate::slab::prefetch(&b.facts[j as usize]);
                         b.prefetch_names(j as usize);
                     }
@@ -916,7 +920,6 @@ impl RowMaker {
     fn push_rows(&self, table: &mut FeatureTable, kind: EntityKind, states: &[KindState], entities: &[EntityWindows]) {
         // Windows are read in entity order, their states lie in the order
         // they opened: the states some windows ahead are prefetched.
-        const AHEAD: usize = 8;
         let mut ahead = entities.iter().flat_map(|e| {
             let state = &states[shard_of(e.hash, states.len())];
             e.windows.iter().map(move |&(_, w)| (state, w))
@@ -927,7 +930,7 @@ impl RowMaker {
                 state.evidence.prefetch(w);
             }
         };
-        for _ in 0..AHEAD {
+        for _ in 0..PREFETCH_AHEAD {
             prefetch_next();
         }
         let mut seen = SeenPartners::default();

@@ -479,13 +479,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         scoring.add(frame, &[])?;
     }
-    // An input cut short may be why there is too little to score.
-    let unread = match input_failures.is_empty() {
-        true => String::new(),
-        false => format!(
-            "; these inputs could not be read in full: {}",
-            input_failures.join("; ")
-        ),
+    // Said with any error from here on: an input cut short may be why
+    // there is too little to score.
+    let unread = if input_failures.is_empty() {
+        String::new()
+    } else {
+        format!("; these could not be read in full: {}", input_failures.join("; "))
     };
     if scoring.rows == 0 {
         bail!("the inputs hold no events to score{unread}");
@@ -614,10 +613,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // 10M events).
     std::mem::forget((log, anomalies));
     if !input_failures.is_empty() {
-        bail!(
-            "alerts cover the readable inputs only; these could not be read in full: {}",
-            input_failures.join("; ")
-        );
+        bail!("alerts cover the readable inputs only{unread}");
     }
     let failing = cli.fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min));
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -323,10 +323,9 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
     assert_good_evaluation(&eval, "with a quiet-period model");
 }
 
-#[test]
-fn a_cut_gzip_too_short_to_score_is_named_in_the_error() {
+/// 5,000 failed root logins from 203.0.113.9, gzipped.
+fn gzipped_brute_force() -> Vec<u8> {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     for i in 0..5_000 {
         writeln!(
@@ -336,7 +335,13 @@ fn a_cut_gzip_too_short_to_score_is_named_in_the_error() {
         )
         .unwrap();
     }
-    let gz = enc.finish().unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn a_cut_gzip_too_short_to_score_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = gzipped_brute_force();
     let cut = dir.path().join("cut.log.gz");
     // A few lines survive: too few to fit a baseline on.
     std::fs::write(&cut, &gz[..200]).unwrap();
@@ -355,18 +360,8 @@ fn a_cut_gzip_too_short_to_score_is_named_in_the_error() {
 
 #[test]
 fn unreadable_inputs_are_reported_and_the_rest_is_scored_with_exit_code_2() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    for i in 0..5_000 {
-        writeln!(
-            enc,
-            "Mar  3 04:05:{:02} web1 sshd[{i}]: Failed password for root from 203.0.113.9 port 4711 ssh2",
-            i % 60
-        )
-        .unwrap();
-    }
-    let gz = enc.finish().unwrap();
+    let gz = gzipped_brute_force();
     let cut = dir.path().join("cut.log.gz");
     std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
     let out = dir.path().join("alerts.ndjson");
