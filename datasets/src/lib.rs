@@ -87,7 +87,7 @@ use flate2::Compression;
 
 mod campaigns;
 mod event;
-pub mod labels;
+pub use loglynx_labels as labels;
 mod names;
 mod net;
 mod org;

@@ -79,6 +79,11 @@ impl FeatureDef {
 use EntityKind::{Host, SourceIp, User};
 const ALL: &[EntityKind] = &[User, SourceIp, Host];
 
+/// Version of the feature definitions below. Bump it when a feature's
+/// meaning or computation changes: baselines trained on another version are
+/// refused by the scorer.
+pub const SPEC_VERSION: u32 = 1;
+
 /// Every feature, in output column order.
 pub const FEATURES: &[FeatureDef] = &[
     FeatureDef {

@@ -608,7 +608,7 @@ impl ModelSet {
         })
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), String> {
         let d = self.spec.n_features();
         self.spec.check().map_err(|e| e.to_string())?;
         self.preprocessor.validate()?;

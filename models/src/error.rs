@@ -84,6 +84,11 @@ pub enum BundleError {
     NotAModel,
     #[error("written by a newer loglynx: format version {found}, this build reads up to {supported}")]
     NewerVersion { found: u16, supported: u16 },
+    #[error(
+        "written by an older loglynx: format version {found}, this build reads version {supported}; \
+         retrain the baseline with this loglynx-train"
+    )]
+    OlderVersion { found: u16, supported: u16 },
     #[error("unsupported model file: {0}")]
     Unsupported(String),
     #[error("truncated model file: expected {expected} bytes, found {actual}")]

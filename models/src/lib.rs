@@ -12,7 +12,7 @@
 //! - [`calibrate`]: raw scores → share of the baseline below them.
 //! - [`explain`]: which features drive an anomaly.
 //! - [`detector`]: [`ModelSet`], all of the above for one entity kind.
-//! - [`bundle`]: [`ModelBundle`], the checksummed model file.
+//! - [`file`]: the versioned, checksummed model file container.
 //!
 //! Parameters follow linfa's habit: a `Params` struct with builder setters,
 //! `check()` for [`ParamError`]s, `fit` to a model that scores.
@@ -34,11 +34,11 @@
 //! # Ok::<(), loglynx_models::ModelError>(())
 //! ```
 
-pub mod bundle;
 pub mod calibrate;
 pub mod detector;
 pub mod error;
 pub mod explain;
+pub mod file;
 pub mod iforest;
 pub mod kmeans;
 pub mod preprocess;
@@ -47,11 +47,11 @@ mod stats;
 
 pub use ndarray;
 
-pub use bundle::{ModelBundle, TrainingMetadata, FORMAT_VERSION, MAGIC};
 pub use calibrate::Calibration;
 pub use detector::{Combine, ExplainRows, FeatureSpec, ModelSet, ModelSetConfig, RowScore, DEFAULT_CONTAMINATION};
 pub use error::{BundleError, ModelError, ParamError};
 pub use explain::{Contribution, Direction, Explainer, FeatureStats};
+pub use file::{FORMAT_VERSION, MAGIC};
 pub use iforest::{average_path_length, IsolationForest, IsolationForestParams, IsolationForestValidParams};
 pub use kmeans::{ClusterStats, KMeansDetector, KMeansParams, KMeansValidParams};
 pub use preprocess::{PreprocessParams, Preprocessor, Scaling, Transform};

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use loglynx_features::compact::CompactLog;
 use loglynx_features::enrich::{Allowlist, IpScope};
 use loglynx_features::event::{parse_ip, FileId, Micros};
+use loglynx_features::registry::EntityKind;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 use serde::Serialize;
 
@@ -86,7 +87,7 @@ pub struct AlertConfig {
     pub model_version: Option<String>,
     /// Entities (by kind) the model flagged in its own baseline: their
     /// anomalies alone do not alert.
-    pub baseline_anomalous: BTreeMap<String, BTreeSet<String>>,
+    pub baseline_anomalous: BTreeMap<EntityKind, BTreeSet<String>>,
 }
 
 impl Default for AlertConfig {
@@ -108,7 +109,7 @@ impl Default for AlertConfig {
 /// One scored entity-window that the model flagged.
 #[derive(Debug, Clone, Serialize)]
 pub struct Anomaly {
-    pub entity_kind: String,
+    pub entity_kind: EntityKind,
     pub entity: String,
     pub window_start: Micros,
     pub window_end: Micros,
@@ -162,7 +163,7 @@ pub struct EvidenceLine {
 /// Anomaly context of an alert.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnomalyContext {
-    pub entity_kind: String,
+    pub entity_kind: EntityKind,
     pub entity: String,
     pub window_start: String,
     pub score: f64,
@@ -314,11 +315,10 @@ pub fn merge(
             }
             let shares = inc.hits.iter().any(|&i| {
                 let h = &hits[i];
-                match a.entity_kind.as_str() {
-                    "source_ip" => h.sources.contains(&a.entity),
-                    "user" => h.users.contains(&a.entity),
-                    "host" => h.hosts.contains(&a.entity) && h.distinct_hosts <= 3,
-                    _ => false,
+                match a.entity_kind {
+                    EntityKind::SourceIp => h.sources.contains(&a.entity),
+                    EntityKind::User => h.users.contains(&a.entity),
+                    EntityKind::Host => h.hosts.contains(&a.entity) && h.distinct_hosts <= 3,
                 }
             });
             if shares {
@@ -329,10 +329,10 @@ pub fn merge(
         if attached {
             stats.anomalies_corroborating += 1;
         } else if standalone_worthy(a, cfg) {
-            let allowed = match a.entity_kind.as_str() {
-                "source_ip" => cfg.allowlist.allows(parse_ip(&a.entity), None),
-                "user" => cfg.allowlist.allows(None, Some(&a.entity)),
-                _ => false,
+            let allowed = match a.entity_kind {
+                EntityKind::SourceIp => cfg.allowlist.allows(parse_ip(&a.entity), None),
+                EntityKind::User => cfg.allowlist.allows(None, Some(&a.entity)),
+                EntityKind::Host => false,
             };
             if allowed {
                 stats.allowlisted += 1;
@@ -342,11 +342,12 @@ pub fn merge(
         }
     }
     // 3. Standalone anomalies chain per entity.
-    let mut by_entity: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    // Keyed by the kind's name: alerts come out in that order.
+    let mut by_entity: BTreeMap<(&str, String), Vec<usize>> = BTreeMap::new();
     for a in standalone {
         let an = &anomalies[a];
         by_entity
-            .entry((an.entity_kind.clone(), an.entity.clone()))
+            .entry((an.entity_kind.as_str(), an.entity.clone()))
             .or_default()
             .push(a);
     }
@@ -357,7 +358,7 @@ pub fn merge(
             .collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
             incidents.push(Incident {
-                primary: primary.clone(),
+                primary: (primary.0.to_owned(), primary.1.clone()),
                 first,
                 last,
                 hits: vec![],
@@ -414,10 +415,10 @@ pub fn merge(
                 .iter()
                 .all(|&i| rules.get(&hits[i].rule_id).is_some_and(|r| r.kind == Kind::NewTerm));
         let own_anomaly = |a: &Anomaly| match inc.primary.0.as_str() {
-            "source" => a.entity_kind == "source_ip" && a.entity == inc.primary.1,
-            "user" => a.entity_kind == "user" && a.entity == inc.primary.1,
+            "source" => a.entity_kind == EntityKind::SourceIp && a.entity == inc.primary.1,
+            "user" => a.entity_kind == EntityKind::User && a.entity == inc.primary.1,
             _ => false,
-        } || (a.entity_kind == "user" && inc.hits.iter().any(|&i| hits[i].users.contains(&a.entity)));
+        } || (a.entity_kind == EntityKind::User && inc.hits.iter().any(|&i| hits[i].users.contains(&a.entity)));
         if only_new_terms
             && !inc
                 .anomalies
@@ -495,20 +496,19 @@ fn build_alert(
     for &a in &inc.anomalies {
         let an = &anomalies[a];
         best_anomaly = best_anomaly.max(an.score);
-        match an.entity_kind.as_str() {
-            "source_ip" => {
+        match an.entity_kind {
+            EntityKind::SourceIp => {
                 sources.insert(an.entity.clone());
             }
-            "user" => {
+            EntityKind::User => {
                 users.insert(an.entity.clone());
             }
-            "host" => {
+            EntityKind::Host => {
                 hosts.insert(an.entity.clone());
             }
-            _ => {}
         }
         anomaly_ctx.push(AnomalyContext {
-            entity_kind: an.entity_kind.clone(),
+            entity_kind: an.entity_kind,
             entity: an.entity.clone(),
             window_start: format_rfc3339(an.window_start),
             score: an.score,
@@ -677,16 +677,16 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
     if !top().any(Driver::is_security_signal) {
         return false;
     }
-    match a.entity_kind.as_str() {
-        "source_ip" if is_public(&a.entity) => {
+    match a.entity_kind {
+        EntityKind::SourceIp if is_public(&a.entity) => {
             a.score >= cfg.public_source_score && (a.flagged || top().any(Driver::is_failure_signal))
         }
-        "source_ip" => a.flagged && a.score >= cfg.anomaly_alert_score,
+        EntityKind::SourceIp => a.flagged && a.score >= cfg.anomaly_alert_score,
         // Attacks on an account are the rules' job; the model speaks to how
         // accounts are used on a host or by a user, with two independent
         // signs (one mistyped sudo password is not an alert; users new to a
         // host are mostly scanners guessing names, which the rules cover).
-        "user" | "host" => {
+        EntityKind::User | EntityKind::Host => {
             a.flagged
                 && a.score >= cfg.anomaly_alert_score
                 && a.account_used
@@ -695,7 +695,6 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
                     .count()
                     >= 2
         }
-        _ => false,
     }
 }
 

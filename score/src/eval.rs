@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use loglynx_datasets::labels::{CampaignKind, CampaignLabel};
 use loglynx_features::compact::{CompactLog, EventClass, KeepEvents};
 use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::time::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
+use loglynx_labels::{CampaignKind, CampaignLabel};
 use serde::Serialize;
 
 use crate::alerts::Alert;

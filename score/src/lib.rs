@@ -1,14 +1,61 @@
 //! loglynx scoring: new logs scored against a baseline, detection rules run
 //! over their events, and both merged into prioritized, explained alerts.
 //!
-//! - [`rules`]: rules as data (TOML) and their engine.
-//! - [`alerts`]: rule hits and anomalous windows merged into alerts.
-//! - [`evidence`]: raw lines behind alerts, re-read by `file:line`.
-//! - [`report`]: alert and score outputs, terminal summary.
+//! [`run`] is what `loglynx-score` does, given a [`ScoreConfig`]:
+//!
+//! - `scoring`: feature frames scored one entity kind at a time through
+//!   the per-kind loop of [`loglynx_baseline::fit`];
+//! - [`rules`]: rules as data (TOML) and their engine;
+//! - [`alerts`]: rule hits and anomalous windows merged into alerts;
+//! - [`evidence`]: raw lines behind alerts, re-read by `file:line`;
+//! - [`report`]: alert and score outputs, terminal summary;
 //! - [`eval`]: detection against labelled campaigns, and a naive baseline.
 
 pub mod alerts;
+pub mod config;
 pub mod eval;
 pub mod evidence;
 pub mod report;
+pub mod run;
+mod scoring;
 pub use loglynx_rules as rules;
+
+pub use config::ScoreConfig;
+pub use run::{run, ScoreOutcome};
+
+/// Why a scoring run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("{0}")]
+    Setting(String),
+    #[error("{0}; drop the flag (the model's setting applies) or retrain")]
+    Contradicts(String),
+    #[error("cannot use model {path}: {source}")]
+    Model {
+        path: String,
+        source: loglynx_baseline::BaselineError,
+    },
+    #[error(transparent)]
+    Rules(#[from] loglynx_rules::RuleError),
+    #[error("no readable input: {0}")]
+    NoInput(String),
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Table(#[from] loglynx_baseline::TableError),
+    #[error(transparent)]
+    Fit(#[from] loglynx_baseline::FitError),
+    #[error("the inputs hold no events to score{}", run::unread_note(unread))]
+    NothingToScore { unread: Vec<String> },
+    #[error(
+        "nothing to train: every entity kind has too few rows ({skipped}){}",
+        run::unread_note(unread)
+    )]
+    NothingToTrain { skipped: String, unread: Vec<String> },
+    #[error("{path}: {source}")]
+    Labels { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error(transparent)]
+    Output(#[from] loglynx_features::output::OutputError),
+}

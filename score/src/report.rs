@@ -2,13 +2,12 @@
 //! terminal summary (colour on a TTY, attacker text escaped).
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use loglynx_features::output::{csv_field, escape_terminal, AtomicFile, ParquetStream, TableFormat};
+use loglynx_baseline::FeatureFrame;
+use loglynx_features::output::{csv_field, escape_terminal, AtomicFile, OutputError, ParquetStream, TableFormat};
 use loglynx_features::time::format_rfc3339;
 use loglynx_models::RowScore;
-use loglynx_train::table::FeatureFrame;
 use polars::prelude::*;
 
 use crate::alerts::Alert;
@@ -79,7 +78,40 @@ fn flat(a: &Alert) -> Vec<String> {
 }
 
 /// Writes alerts to `path` in `format`, atomically.
-pub fn write_alerts(alerts: &[Alert], path: &Path, format: TableFormat) -> Result<()> {
+/// An output that could not be written; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {}: {source}", path.display())]
+pub struct ReportError {
+    pub path: PathBuf,
+    pub source: WriteFailure,
+}
+
+/// Why a write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFailure {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+fn at(path: &Path) -> impl FnOnce(WriteFailure) -> ReportError + '_ {
+    move |source| ReportError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the alerts atomically in `format`.
+pub fn write_alerts(alerts: &[Alert], path: &Path, format: TableFormat) -> Result<(), ReportError> {
+    write_alerts_to(alerts, path, format).map_err(at(path))
+}
+
+fn write_alerts_to(alerts: &[Alert], path: &Path, format: TableFormat) -> Result<(), WriteFailure> {
     let mut out = AtomicFile::create(path)?;
     match format {
         TableFormat::Ndjson => {
@@ -117,7 +149,7 @@ pub fn write_alerts(alerts: &[Alert], path: &Path, format: TableFormat) -> Resul
             ParquetWriter::new(out.file()).finish(&mut df)?;
         }
     }
-    out.commit().with_context(|| format!("writing {}", path.display()))?;
+    out.commit()?;
     Ok(())
 }
 
@@ -188,6 +220,7 @@ fn scores_dataframe(frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> Polar
 /// Streams every scored entity-window to a file (Parquet, CSV or NDJSON)
 /// as it is scored; the file appears on [`ScoresWriter::finish`].
 pub struct ScoresWriter {
+    path: PathBuf,
     out: AtomicFile,
     format: TableFormat,
     parquet: ParquetStream,
@@ -195,12 +228,16 @@ pub struct ScoresWriter {
 }
 
 impl ScoresWriter {
-    pub fn create(path: &Path, format: TableFormat) -> Result<Self> {
+    pub fn create(path: &Path, format: TableFormat) -> Result<Self, ReportError> {
+        Self::create_at(path, format).map_err(at(path))
+    }
+
+    fn create_at(path: &Path, format: TableFormat) -> Result<Self, WriteFailure> {
         let mut out = AtomicFile::create(path)?;
         let text = match format {
             TableFormat::Parquet => None,
             _ => {
-                let mut w = BufWriter::new(out.file().try_clone().with_context(|| format!("{}", path.display()))?);
+                let mut w = BufWriter::new(out.file().try_clone()?);
                 if format == TableFormat::Csv {
                     writeln!(w, "{SCORE_COLUMNS}")?;
                 }
@@ -208,6 +245,7 @@ impl ScoresWriter {
             }
         };
         Ok(ScoresWriter {
+            path: path.to_path_buf(),
             out,
             format,
             parquet: ParquetStream::default(),
@@ -216,7 +254,12 @@ impl ScoresWriter {
     }
 
     /// Writes `scores`, rows of `frame`, in the order given.
-    pub fn write(&mut self, frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> Result<()> {
+    pub fn write(&mut self, frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> Result<(), ReportError> {
+        let path = self.path.clone();
+        self.write_rows(frame, scores).map_err(at(&path))
+    }
+
+    fn write_rows(&mut self, frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> Result<(), WriteFailure> {
         let window = frame.window.unwrap_or(0);
         let Some(w) = &mut self.text else {
             if !scores.is_empty() {
@@ -262,7 +305,12 @@ impl ScoresWriter {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<(), ReportError> {
+        let path = self.path.clone();
+        self.finish_file().map_err(at(&path))
+    }
+
+    fn finish_file(mut self) -> Result<(), WriteFailure> {
         match &mut self.text {
             Some(w) => w.flush()?,
             None => self

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use loglynx_datasets::labels::{read_labels_file, CampaignLabel};
+use loglynx_labels::{read_labels_file, CampaignLabel};
 
-use crate::table::{parse_csv, FeatureFrame};
+use loglynx_baseline::frame::{parse_csv, FeatureFrame};
 
 /// Labels loaded from a file.
 #[derive(Debug, Clone)]

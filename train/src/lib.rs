@@ -1,15 +1,19 @@
-//! loglynx training: feature tables in, a model bundle out.
+//! loglynx training: feature tables or raw logs in, a [`Baseline`] file out.
 //!
-//! [`table::FeatureFrame`] reads loglynx feature tables (Parquet, CSV, or
-//! computed in-process from raw logs) and generic numeric tables, and is the
-//! one place where they become the models' `ndarray` matrix. [`fit`] builds
-//! a [`loglynx_models::ModelSet`] per entity kind with a feature spec taken
-//! from the feature registry; [`metrics`] and [`labels`] evaluate scores
-//! against ground truth; [`sequences`] reads the labelled session benchmarks.
+//! [`run`] is what `loglynx-train` does: read the inputs into a
+//! [`FeatureFrame`](loglynx_baseline::FeatureFrame) (raw logs go through the
+//! features pipeline, which also records the new-term history), fit one
+//! model set per entity kind with the shared per-kind loop of
+//! [`loglynx_baseline::fit`], mark the entities already anomalous in the
+//! baseline, and save the baseline with its model card. [`evaluate`] and
+//! [`labels`] compare scores with ground truth; [`eval_sequences`] runs the
+//! labelled session benchmarks read by [`sequences`].
+//!
+//! [`Baseline`]: loglynx_baseline::Baseline
 //!
 //! ```
-//! use loglynx_train::fit::{fit_bundle, TrainOptions};
-//! use loglynx_train::table::{FeatureFrame, GENERIC_KIND};
+//! use loglynx_baseline::fit::fit_baseline;
+//! use loglynx_baseline::{FeatureFrame, TrainOptions, GENERIC_KIND};
 //!
 //! let n = 300;
 //! let frame = FeatureFrame {
@@ -20,13 +24,43 @@
 //!     names: vec!["x".into(), "y".into()],
 //!     columns: vec![(0..n).map(|i| (i % 7) as f64).collect(), (0..n).map(|i| (i % 5) as f64).collect()],
 //! };
-//! let bundle = fit_bundle(&frame, &TrainOptions::default(), Default::default())?;
-//! assert_eq!(bundle.sets.len(), 1);
-//! # Ok::<(), String>(())
+//! let baseline = fit_baseline(&frame, &TrainOptions::default(), Default::default())?;
+//! assert_eq!(baseline.sets.len(), 1);
+//! # Ok::<(), loglynx_baseline::FitError>(())
 //! ```
 
-pub mod fit;
+pub mod config;
+pub mod eval_sequences;
+pub mod evaluate;
 pub mod labels;
 pub mod metrics;
+pub mod run;
 pub mod sequences;
-pub mod table;
+
+pub use config::TrainConfig;
+pub use run::{run, TrainOutcome};
+
+use loglynx_baseline::{BaselineError, FitError, TableError};
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Setting(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("the inputs hold no rows to train on")]
+    NoRows,
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error(transparent)]
+    Rules(#[from] loglynx_rules::RuleError),
+    #[error(transparent)]
+    Fit(#[from] FitError),
+    #[error("writing the baseline: {0}")]
+    Baseline(#[from] BaselineError),
+    #[error("{0}")]
+    Labels(String),
+    #[error(transparent)]
+    Output(#[from] loglynx_features::output::OutputError),
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use loglynx_features::CompactString;
 
-use crate::table::{FeatureFrame, GENERIC_KIND};
+use loglynx_baseline::frame::{FeatureFrame, GENERIC_KIND};
 
 /// Sessions read from one file: ids and their event-id sequences.
 #[derive(Debug, Clone, Default)]

@@ -1,4 +1,6 @@
-//! Ground-truth labels: one JSON line per attack campaign or benign pattern.
+//! Ground-truth labels of attack campaigns and benign patterns: one JSON line
+//! each. `loglynx-gen` writes them; `loglynx-score --labels` and
+//! `loglynx-train --eval` read them, so neither needs the generator.
 
 use std::fmt;
 use std::fs::File;
@@ -118,7 +120,7 @@ pub fn read_labels(input: impl BufRead) -> io::Result<Vec<CampaignLabel>> {
 pub fn read_labels_file(path: impl AsRef<Path>) -> io::Result<Vec<CampaignLabel>> {
     let path = path.as_ref();
     let file = File::open(path)?;
-    if crate::is_gzip_path(path) {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
         read_labels(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
         read_labels(BufReader::new(file))

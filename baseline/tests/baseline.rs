@@ -1,9 +1,13 @@
-//! Model file round trip and refusal of damaged files.
+//! Baseline file round trip and refusal of damaged, old or incompatible files.
 
 use std::collections::BTreeMap;
 
+use loglynx_baseline::{Baseline, BaselineError, TrainingMetadata};
+use loglynx_features::aggregate::FeatureConfig;
+use loglynx_features::registry::{EntityKind, SPEC_VERSION};
 use loglynx_models::ndarray::Array2;
 use loglynx_models::*;
+use loglynx_rules::History;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -17,12 +21,12 @@ fn features(n: usize, seed: u64) -> Array2<f64> {
 }
 
 /// Fitted once, shared by the tests.
-fn bundle() -> ModelBundle {
-    static BUNDLE: std::sync::OnceLock<ModelBundle> = std::sync::OnceLock::new();
+fn bundle() -> Baseline {
+    static BUNDLE: std::sync::OnceLock<Baseline> = std::sync::OnceLock::new();
     BUNDLE.get_or_init(fit_bundle).clone()
 }
 
-fn fit_bundle() -> ModelBundle {
+fn fit_bundle() -> Baseline {
     let names: Vec<String> = ["failures", "events", "off_hours_share"]
         .iter()
         .map(|s| s.to_string())
@@ -38,8 +42,9 @@ fn fit_bundle() -> ModelBundle {
         ..ModelSetConfig::default()
     };
     let host = ModelSet::fit(features(300, 2).view(), spec, cfg).unwrap();
-    ModelBundle {
-        spec_version: 1,
+    Baseline {
+        spec_version: SPEC_VERSION,
+        features: Some(FeatureConfig::with_window_in_zone(900, "Europe/Berlin")),
         sets: vec![user, host],
         metadata: TrainingMetadata {
             input_files: vec!["features.parquet".into()],
@@ -50,10 +55,13 @@ fn fit_bundle() -> ModelBundle {
             created_at: "2026-02-01T00:00:00Z".into(),
             notes: BTreeMap::from([("by".into(), "test".into())]),
         },
-        history: BTreeMap::from([(
-            "user+source".into(),
-            ["alice\u{1f}10.0.0.5".to_owned()].into_iter().collect(),
-        )]),
+        history: History {
+            terms: BTreeMap::from([(
+                "user+source".into(),
+                ["alice\u{1f}10.0.0.5".to_owned()].into_iter().collect(),
+            )]),
+        },
+        anomalous: BTreeMap::from([(EntityKind::Host, ["jump-01".to_owned()].into_iter().collect())]),
     }
 }
 
@@ -70,8 +78,8 @@ fn round_trip_scores_identically() {
     let b = bundle();
     let (dir, path, bytes) = saved();
     assert_eq!(&bytes[..8], b"LLXMODEL");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
-    let loaded = ModelBundle::load(&path).unwrap();
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    let loaded = Baseline::load(&path).unwrap();
     assert_eq!(loaded, b);
     let x = features(200, 9);
     for kind in ["user", "host"] {
@@ -95,21 +103,70 @@ fn round_trip_scores_identically() {
 fn wrong_magic_is_not_a_model() {
     let (_d, _p, mut bytes) = saved();
     bytes[0] = b'X';
-    let e = ModelBundle::from_bytes(&bytes).unwrap_err();
-    assert!(matches!(e, BundleError::NotAModel), "{e}");
+    let e = Baseline::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(e, BaselineError::File(BundleError::NotAModel)), "{e}");
     assert!(e.to_string().contains("not a loglynx model"));
 }
 
 #[test]
 fn newer_version_is_refused() {
     let (_d, _p, mut bytes) = saved();
-    bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
-    let e = ModelBundle::from_bytes(&bytes).unwrap_err();
-    assert!(matches!(e, BundleError::NewerVersion { found: 2, supported: 1 }));
+    bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
+    let e = Baseline::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(
+        e,
+        BaselineError::File(BundleError::NewerVersion { found: 3, supported: 2 })
+    ));
     assert_eq!(
         e.to_string(),
-        "written by a newer loglynx: format version 2, this build reads up to 1"
+        "written by a newer loglynx: format version 3, this build reads up to 2"
     );
+}
+
+#[test]
+fn a_bundle_of_the_old_format_is_refused_with_a_retrain_message() {
+    // Format version 1 was the untyped bundle (no feature configuration);
+    // its payload is never decoded.
+    let (_d, _p, bytes) = saved();
+    let old = with_header_v1(&bytes[file::HEADER_LEN..]);
+    let e = Baseline::from_bytes(&old).unwrap_err();
+    assert!(matches!(
+        e,
+        BaselineError::File(BundleError::OlderVersion { found: 1, supported: 2 })
+    ));
+    let text = e.to_string();
+    assert!(text.contains("format version 1"), "{text}");
+    assert!(text.contains("reads version 2"), "{text}");
+    assert!(text.contains("retrain"), "{text}");
+}
+
+fn with_header_v1(payload: &[u8]) -> Vec<u8> {
+    file::with_header(1, payload)
+}
+
+#[test]
+fn another_spec_version_loads_but_is_refused_for_scoring_with_both_versions_named() {
+    let mut b = bundle();
+    b.check_spec_version().unwrap();
+    b.spec_version = SPEC_VERSION + 1;
+    let loaded = Baseline::from_bytes(&b.to_bytes().unwrap()).unwrap();
+    let e = loaded.check_spec_version().unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("feature spec version {}", SPEC_VERSION + 1)),
+        "{text}"
+    );
+    assert!(text.contains(&format!("computes version {SPEC_VERSION}")), "{text}");
+}
+
+#[test]
+fn the_feature_configuration_travels_with_the_baseline() {
+    let (_d, path, _) = saved();
+    let loaded = Baseline::load(&path).unwrap();
+    let f = loaded.features.unwrap();
+    assert_eq!(f.window_secs, 900);
+    assert_eq!(f.business_hours.time_zone, "Europe/Berlin");
+    assert!(loaded.anomalous[&EntityKind::Host].contains("jump-01"));
 }
 
 #[test]
@@ -118,8 +175,8 @@ fn flipped_payload_byte_fails_the_checksum() {
     let i = bytes.len() / 2;
     bytes[i] ^= 0x40;
     assert!(matches!(
-        ModelBundle::from_bytes(&bytes),
-        Err(BundleError::Checksum { .. })
+        Baseline::from_bytes(&bytes),
+        Err(BaselineError::File(BundleError::Checksum { .. }))
     ));
 }
 
@@ -127,16 +184,22 @@ fn flipped_payload_byte_fails_the_checksum() {
 fn truncated_files_are_refused() {
     let (_d, path, bytes) = saved();
     for len in [bytes.len() - 1, bytes.len() / 2, 30, 20, 9] {
-        let e = ModelBundle::from_bytes(&bytes[..len]).unwrap_err();
-        assert!(matches!(e, BundleError::Truncated { .. }), "len {len}: {e}");
+        let e = Baseline::from_bytes(&bytes[..len]).unwrap_err();
+        assert!(
+            matches!(e, BaselineError::File(BundleError::Truncated { .. })),
+            "len {len}: {e}"
+        );
     }
     std::fs::write(&path, &bytes[..100]).unwrap();
-    assert!(matches!(ModelBundle::load(&path), Err(BundleError::Truncated { .. })));
+    assert!(matches!(
+        Baseline::load(&path),
+        Err(BaselineError::File(BundleError::Truncated { .. }))
+    ));
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(matches!(
-        ModelBundle::from_bytes(&longer),
-        Err(BundleError::TrailingData { extra: 1 })
+        Baseline::from_bytes(&longer),
+        Err(BaselineError::File(BundleError::TrailingData { extra: 1 }))
     ));
 }
 
@@ -144,25 +207,32 @@ fn truncated_files_are_refused() {
 fn random_bytes_and_bad_payloads_are_refused() {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let noise: Vec<u8> = (0..4096).map(|_| rng.gen()).collect();
-    assert!(matches!(ModelBundle::from_bytes(&noise), Err(BundleError::NotAModel)));
-    assert!(matches!(ModelBundle::from_bytes(&[]), Err(BundleError::NotAModel)));
+    assert!(matches!(
+        Baseline::from_bytes(&noise),
+        Err(BaselineError::File(BundleError::NotAModel))
+    ));
+    assert!(matches!(
+        Baseline::from_bytes(&[]),
+        Err(BaselineError::File(BundleError::NotAModel))
+    ));
     // A valid header and checksum over a payload that is not a bundle.
     let payload: Vec<u8> = (0..512).map(|_| rng.gen()).collect();
-    let mut bytes = b"LLXMODEL".to_vec();
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&0u16.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
-    let e = ModelBundle::from_bytes(&bytes).unwrap_err();
-    assert!(matches!(e, BundleError::Decode(_) | BundleError::Invalid(_)), "{e}");
-    let missing = ModelBundle::load("/nonexistent/dir/model.llx").unwrap_err();
-    assert!(matches!(missing, BundleError::Io { .. }));
+    let bytes = file::with_header(FORMAT_VERSION, &payload);
+    let e = Baseline::from_bytes(&bytes).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BaselineError::File(BundleError::Decode(_)) | BaselineError::Invalid(_)
+        ),
+        "{e}"
+    );
+    let missing = Baseline::load("/nonexistent/dir/model.llx").unwrap_err();
+    assert!(matches!(missing, BaselineError::File(BundleError::Io { .. })));
 }
 
 #[test]
 fn missing_model_error_names_the_reason_once() {
-    let missing = ModelBundle::load("/nonexistent/dir/model.llx").unwrap_err();
+    let missing = Baseline::load("/nonexistent/dir/model.llx").unwrap_err();
     let text = missing.to_string();
     assert!(text.starts_with("/nonexistent/dir/model.llx: "), "{text}");
     assert!(
@@ -176,7 +246,7 @@ fn duplicate_entity_kinds_are_refused() {
     let mut b = bundle();
     let first = b.sets[0].clone();
     b.sets.push(first);
-    assert!(matches!(b.to_bytes(), Err(BundleError::Invalid(_))));
+    assert!(matches!(b.to_bytes(), Err(BaselineError::Invalid(_))));
 }
 
 #[test]
@@ -209,7 +279,7 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<IsolationForest>();
     assert_send_sync::<KMeansDetector>();
     assert_send_sync::<ModelSet>();
-    assert_send_sync::<ModelBundle>();
+    assert_send_sync::<Baseline>();
     assert_send_sync::<Calibration>();
     assert_send_sync::<Preprocessor>();
     assert_send_sync::<Explainer>();

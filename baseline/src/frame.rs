@@ -32,6 +32,11 @@ pub enum TableError {
     Parquet { path: PathBuf, source: PolarsError },
 }
 
+/// A column a matrix needs that the frame does not have.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the table has no column `{0}`")]
+pub struct MissingColumn(pub String);
+
 /// The name of each of `kinds`, one shared string per kind.
 fn kind_names(kinds: impl Iterator<Item = EntityKind>) -> Vec<Arc<str>> {
     let names = EntityKind::ALL.map(|k| Arc::<str>::from(k.as_str()));
@@ -131,10 +136,10 @@ impl FeatureFrame {
     }
 
     /// The explicit conversion to the models' matrix: `rows` × `names`.
-    pub fn matrix(&self, rows: &[usize], names: &[String]) -> Result<Array2<f64>, String> {
+    pub fn matrix(&self, rows: &[usize], names: &[String]) -> Result<Array2<f64>, MissingColumn> {
         let cols: Vec<usize> = names
             .iter()
-            .map(|n| self.column(n).ok_or_else(|| format!("the table has no column `{n}`")))
+            .map(|n| self.column(n).ok_or_else(|| MissingColumn(n.clone())))
             .collect::<Result<_, _>>()?;
         Ok(matrix_by_rows(rows.len(), cols.len(), |i, out| {
             for (o, &col) in out.iter_mut().zip(&cols) {

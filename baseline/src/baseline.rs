@@ -1,0 +1,257 @@
+//! [`Baseline`]: everything `loglynx-train` learns and `loglynx-score`
+//! needs, in one typed, versioned, checksummed file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use loglynx_features::aggregate::FeatureConfig;
+use loglynx_features::registry::{EntityKind, SPEC_VERSION};
+use loglynx_models::{file, BundleError, ModelSet, FORMAT_VERSION};
+use loglynx_rules::History;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Where a baseline came from. `created_at` is given by the caller (RFC
+/// 3339) so that training stays deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetadata {
+    pub input_files: Vec<String>,
+    /// First and last window start of the training data.
+    pub time_range: Option<(String, String)>,
+    pub rows_per_set: BTreeMap<String, usize>,
+    pub seed: u64,
+    pub loglynx_version: String,
+    pub created_at: String,
+    pub notes: BTreeMap<String, String>,
+}
+
+/// A baseline that cannot be read, written or used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error(transparent)]
+    File(#[from] BundleError),
+    #[error("model is inconsistent: {0}")]
+    Invalid(String),
+    #[error(
+        "the model was trained on feature spec version {found}; this loglynx computes version {supported}: \
+         retrain the baseline with this loglynx-train"
+    )]
+    SpecVersion { found: u32, supported: u32 },
+}
+
+/// One trained baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Version of the feature definitions the sets were trained on
+    /// ([`SPEC_VERSION`] of the trainer).
+    pub spec_version: u32,
+    /// How the features were computed: window, time zone and business
+    /// hours, novelty warm-up. Scoring logs computes them the same way.
+    /// `None` for a baseline of generic numeric tables.
+    pub features: Option<FeatureConfig>,
+    /// One model set per entity kind.
+    pub sets: Vec<ModelSet>,
+    pub metadata: TrainingMetadata,
+    /// Terms seen in the baseline, for new-term rules. Empty when the
+    /// baseline came from feature tables rather than events.
+    pub history: History,
+    /// Entities the model already finds unusual in the baseline itself (a
+    /// jump host, a busy service account): unusual is their normal, so
+    /// their anomalies alone do not alert later.
+    pub anomalous: BTreeMap<EntityKind, BTreeSet<String>>,
+}
+
+impl Baseline {
+    /// The set for an entity kind.
+    pub fn set(&self, entity_kind: &str) -> Option<&ModelSet> {
+        self.sets.iter().find(|s| s.spec().entity_kind == entity_kind)
+    }
+
+    /// Entity kinds unique, and each set internally consistent.
+    pub fn validate(&self) -> Result<(), BaselineError> {
+        let mut kinds = BTreeSet::new();
+        for s in &self.sets {
+            if !kinds.insert(&s.spec().entity_kind) {
+                return Err(BaselineError::Invalid(format!(
+                    "entity kind `{}` appears twice",
+                    s.spec().entity_kind
+                )));
+            }
+            s.validate().map_err(BaselineError::Invalid)?;
+        }
+        if let Some(f) = &self.features {
+            f.clone()
+                .check()
+                .map_err(|e| BaselineError::Invalid(format!("feature configuration: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a baseline whose features were defined differently from the
+    /// ones this build computes.
+    pub fn check_spec_version(&self) -> Result<(), BaselineError> {
+        if self.spec_version != SPEC_VERSION {
+            return Err(BaselineError::SpecVersion {
+                found: self.spec_version,
+                supported: SPEC_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// The file's bytes (see [`loglynx_models::file`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, BaselineError> {
+        self.validate()?;
+        Ok(file::encode(self)?)
+    }
+
+    /// Parses a model file's bytes, refusing anything that is not a
+    /// complete, intact, consistent baseline of this build's format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Baseline, BaselineError> {
+        let baseline: Baseline = file::decode(bytes)?;
+        baseline.validate()?;
+        Ok(baseline)
+    }
+
+    /// Writes the file atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BaselineError> {
+        Ok(file::save(path.as_ref(), &self.to_bytes()?)?)
+    }
+
+    pub fn load(path: impl AsRef<Path>) -> Result<Baseline, BaselineError> {
+        Self::from_bytes(&file::read(path.as_ref())?)
+    }
+
+    /// Machine-readable model card.
+    pub fn model_card(&self) -> serde_json::Value {
+        json!({
+            "format_version": FORMAT_VERSION,
+            "spec_version": self.spec_version,
+            "features": self.features,
+            "metadata": self.metadata,
+            "sets": self.sets.iter().map(ModelSet::card).collect::<Vec<_>>(),
+            "history": self.history.terms.iter().map(|(k, v)| (k.clone(), v.len())).collect::<BTreeMap<_, _>>(),
+            "baseline_anomalous": self.anomalous.iter().map(|(k, v)| (k.as_str(), v.len())).collect::<BTreeMap<_, _>>(),
+        })
+    }
+
+    /// Human-readable model card (Markdown).
+    pub fn model_card_markdown(&self) -> String {
+        let m = &self.metadata;
+        let mut s = String::new();
+        let _ = writeln!(s, "# loglynx model card\n");
+        let _ = writeln!(s, "- loglynx version: {}", m.loglynx_version);
+        let _ = writeln!(s, "- created: {}", m.created_at);
+        let _ = writeln!(
+            s,
+            "- file format version: {FORMAT_VERSION}; feature spec version: {}",
+            self.spec_version
+        );
+        let _ = writeln!(s, "- seed: {}", m.seed);
+        if let Some(f) = &self.features {
+            let b = &f.business_hours;
+            let _ = writeln!(
+                s,
+                "- features: window {} s; business hours {}–{} on days {:?} in {}; novelty warm-up {} s",
+                f.window_secs, b.start_hour, b.end_hour, b.days, b.time_zone, f.novelty_warmup_secs
+            );
+        }
+        if let Some((a, b)) = &m.time_range {
+            let _ = writeln!(s, "- training period: {a} to {b}");
+        }
+        if !m.input_files.is_empty() {
+            let _ = writeln!(s, "- input files: {}", m.input_files.join(", "));
+        }
+        for (k, v) in &m.notes {
+            let _ = writeln!(s, "- {k}: {v}");
+        }
+        for (kind, entities) in &self.anomalous {
+            let _ = writeln!(
+                s,
+                "- {kind} entities anomalous in the baseline itself: {}",
+                entities.len()
+            );
+        }
+        for set in &self.sets {
+            card_of_set(&mut s, set);
+        }
+        s
+    }
+}
+
+fn card_of_set(s: &mut String, set: &ModelSet) {
+    let spec = set.spec();
+    let cfg = set.config();
+    let _ = writeln!(s, "\n## Entity kind `{}`\n", spec.entity_kind);
+    let _ = writeln!(
+        s,
+        "{} training rows, window {} s, scaling {:?}.\n",
+        set.n_train_rows(),
+        spec.window_secs,
+        cfg.scaling
+    );
+    let _ = writeln!(
+        s,
+        "| feature | transform | direction | baseline median | baseline p99 |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for (j, f) in set.explainer().features().iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {} | {:?} | {:?} | {} | {} |",
+            f.name,
+            spec.transform(j),
+            f.direction,
+            fmt_num(f.median),
+            fmt_num(f.p99)
+        );
+    }
+    let forest = set.iforest();
+    let _ = writeln!(
+        s,
+        "\n- isolation forest: {} trees, ψ = {}, height limit {}, seed {}",
+        forest.n_trees(),
+        forest.psi(),
+        forest.height_limit(),
+        cfg.iforest.seed
+    );
+    match set.kmeans() {
+        Some(km) => {
+            let sizes: Vec<String> = km.clusters().iter().map(|c| c.size.to_string()).collect();
+            let how = if km.silhouettes().is_empty() {
+                "given"
+            } else {
+                "chosen by silhouette"
+            };
+            let _ = writeln!(
+                s,
+                "- k-means peer groups: k = {} ({how}), cluster sizes {}",
+                km.k(),
+                sizes.join(", ")
+            );
+        }
+        None => {
+            let _ = writeln!(s, "- k-means peer groups: off");
+        }
+    }
+    let how = match (cfg.threshold, cfg.contamination) {
+        (Some(_), _) => "fixed".to_string(),
+        (None, c) => format!("contamination {}", c.unwrap_or(loglynx_models::DEFAULT_CONTAMINATION)),
+    };
+    let _ = writeln!(
+        s,
+        "- combined score: {:?} of calibrated percentiles; alert when > {} ({how}; {:.2}% of the baseline)",
+        cfg.combine,
+        fmt_num(set.threshold()),
+        100.0 * set.baseline_alert_rate()
+    );
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}

@@ -1,0 +1,103 @@
+//! [`ScoreConfig`]: the flags of `loglynx-score`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use loglynx_features::input::InputFormat;
+use loglynx_features::output::TableFormat;
+use loglynx_rules::Severity;
+
+/// What `loglynx-score` is asked to do: its flags.
+#[derive(Debug, Clone, Args)]
+pub struct ScoreConfig {
+    /// Logs (files, directories, globs, `-` for stdin) or feature tables
+    /// (.parquet; .csv with an `entity_kind` column or with --id-column).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+
+    /// Baseline from loglynx-train; without it a baseline is fitted on the input itself.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+
+    /// Alerts file: .ndjson (default), .csv or .parquet.
+    #[arg(short, long, default_value = "alerts.ndjson")]
+    pub output: PathBuf,
+
+    /// Format of --output; default from its extension.
+    #[arg(long, value_enum)]
+    pub output_format: Option<TableFormat>,
+
+    /// Every entity-window's scores (.parquet, .csv or .ndjson); explanations
+    /// for anomalous windows and public sources near the threshold.
+    #[arg(long)]
+    pub scores_out: Option<PathBuf>,
+
+    /// Directory of rule files (.toml) that add to or override the built-in rules by id.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+
+    /// Exit with code 1 when an alert of this severity or higher is raised.
+    #[arg(long, value_parser = clap::value_parser!(Severity))]
+    pub fail_on: Option<Severity>,
+
+    /// Drop alerts below this severity.
+    #[arg(long, default_value = "low", value_parser = clap::value_parser!(Severity))]
+    pub min_severity: Severity,
+
+    /// Allowlist TOML (`networks = [...]`, `users = [...]`).
+    #[arg(long)]
+    pub allowlist: Option<PathBuf>,
+
+    /// Detections of one entity closer than this merge into one alert (s, m, h, d).
+    #[arg(long, default_value = "1h", value_parser = loglynx_features::cli::parse_duration)]
+    pub suppression: u64,
+
+    /// Raw log lines of evidence per alert.
+    #[arg(long, default_value_t = 5)]
+    pub evidence: usize,
+
+    /// Smallest anomaly score (0–1) for alerts raised by the model alone.
+    #[arg(long, default_value_t = 0.999)]
+    pub anomaly_alert_score: f64,
+
+    /// Campaign labels from loglynx-gen: report detection and false alerts
+    /// against them and against a naive threshold detector.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+
+    /// Write the --labels evaluation as JSON here.
+    #[arg(long)]
+    pub eval_out: Option<PathBuf>,
+
+    /// Id column of a generic numeric feature table (the one the model was
+    /// trained on with `loglynx-train --id-column`).
+    #[arg(long)]
+    pub id_column: Option<String>,
+
+    /// Input format (default: detected per file).
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+
+    /// Year of the first line of RFC 3164 files (default: from file times).
+    #[arg(long)]
+    pub year: Option<i32>,
+
+    /// Window length in seconds (default 3600). A model brings its own: a
+    /// different value is refused.
+    #[arg(long)]
+    pub window_secs: Option<u64>,
+
+    /// IANA time zone of business hours (8–18, Monday–Friday; default UTC).
+    /// A model brings its own: a different zone is refused.
+    #[arg(long)]
+    pub time_zone: Option<String>,
+
+    /// Seed of the baseline fitted when no model is given.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Alerts shown in the terminal summary.
+    #[arg(long, default_value_t = 15)]
+    pub show: usize,
+}

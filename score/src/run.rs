@@ -1,0 +1,344 @@
+//! [`run`]: what `loglynx-score` does, as a library call. Logs (or feature
+//! tables) in; the baseline's scores and the rules' hits merged into
+//! alerts, written to the outputs; a [`ScoreOutcome`] back.
+
+use std::path::Path;
+use std::time::Instant;
+
+use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
+use loglynx_features::aggregate::{FeatureConfig, ValidFeatureConfig};
+use loglynx_features::cli::{rss_mib, spinner};
+use loglynx_features::compact::CompactLog;
+use loglynx_features::enrich::Allowlist;
+use loglynx_features::input::{self, Source};
+use loglynx_features::output::{write_atomic, TableFormat};
+use loglynx_features::pipeline::{self, RunConfig};
+use loglynx_models::{ExplainRows, ModelSetConfig};
+use loglynx_rules::{self as rules, RuleSet, Severity};
+
+use crate::alerts::{self, Alert, AlertConfig, Anomaly, MergeStats};
+use crate::config::ScoreConfig;
+use crate::scoring::Scoring;
+use crate::{eval, evidence, report, ScoreError};
+
+/// What a scoring run found and wrote.
+#[derive(Debug)]
+pub struct ScoreOutcome {
+    pub alerts: Vec<Alert>,
+    pub merge_stats: MergeStats,
+    /// Lines read and events decoded.
+    pub lines: u64,
+    pub events: u64,
+    /// Entity-windows scored, and how many the model flagged.
+    pub scored_rows: usize,
+    pub anomalous: usize,
+    pub rule_hits: usize,
+    /// Entity kinds the baseline has no set for, or too small to fit.
+    pub unscored: Vec<String>,
+    /// The rules' notes (skipped rules and why).
+    pub notes: Vec<String>,
+    /// No baseline was given: one was fitted on the input.
+    pub fitted_on_input: bool,
+    /// With `--labels`: detection against the campaigns and a naive detector.
+    pub evaluation: Option<eval::Evaluation>,
+    /// Inputs that could not be read in full: the alerts cover the rest.
+    pub input_failures: Vec<String>,
+    /// The events the rules read, and the anomalies: large, so a binary
+    /// about to exit may leave them to the OS.
+    pub kept: CompactLog,
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl ScoreOutcome {
+    /// Whether an alert is at or above `min`.
+    pub fn fails(&self, min: Option<Severity>) -> bool {
+        min.is_some_and(|min| self.alerts.iter().any(|a| a.severity >= min))
+    }
+}
+
+/// The feature configuration to score logs with: the baseline's, which a
+/// flag may repeat but not contradict; flags (or defaults) without one.
+pub fn feature_config(config: &ScoreConfig, baseline: Option<&Baseline>) -> Result<ValidFeatureConfig, ScoreError> {
+    let recorded = baseline.and_then(|b| b.features.clone());
+    let features = match recorded {
+        Some(f) => {
+            if let Some(w) = config.window_secs.filter(|&w| w != f.window_secs) {
+                return Err(ScoreError::Contradicts(format!(
+                    "--window-secs {w}: the model was trained on windows of {} s",
+                    f.window_secs
+                )));
+            }
+            if let Some(tz) = config
+                .time_zone
+                .as_ref()
+                .filter(|&tz| *tz != f.business_hours.time_zone)
+            {
+                return Err(ScoreError::Contradicts(format!(
+                    "--time-zone {tz}: the model was trained with business hours in {}",
+                    f.business_hours.time_zone
+                )));
+            }
+            f
+        }
+        None => FeatureConfig::with_window_in_zone(
+            config.window_secs.unwrap_or(3600),
+            config.time_zone.as_deref().unwrap_or("UTC"),
+        ),
+    };
+    features.check().map_err(ScoreError::Setting)
+}
+
+/// Scores `config.inputs` and writes the alerts (and scores, evaluation).
+pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError> {
+    let started = Instant::now();
+    let output_format = TableFormat::resolve(config.output_format, &config.output, "use --output-format")
+        .map_err(ScoreError::Setting)?;
+    let scores_format = match &config.scores_out {
+        Some(p) => {
+            Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson").map_err(ScoreError::Setting)?)
+        }
+        None => None,
+    };
+    let model = match &config.model {
+        Some(p) => {
+            let model_error = |source| ScoreError::Model {
+                path: p.display().to_string(),
+                source,
+            };
+            let b = Baseline::load(p).map_err(model_error)?;
+            if b.features.is_some() {
+                b.check_spec_version().map_err(model_error)?;
+            }
+            Some(b)
+        }
+        None => None,
+    };
+    let mut rule_set = RuleSet::builtin();
+    if let Some(dir) = &config.rules {
+        rule_set.merge(RuleSet::load_dir(dir)?);
+    }
+    let allowlist = match &config.allowlist {
+        Some(p) => Allowlist::from_toml_file(p).map_err(ScoreError::Setting)?,
+        None => Allowlist::default(),
+    };
+    let features = feature_config(config, model.as_ref())?;
+
+    // Feature tables score with the model alone; logs go through the full pipeline.
+    let id_column = config.id_column.as_deref();
+    let (tables, logs): (Vec<&String>, Vec<&String>) =
+        config.inputs.iter().partition(|p| is_feature_table(p, id_column));
+    let (mut sources, input_errors) = input::discover(&logs.into_iter().cloned().collect::<Vec<_>>());
+    // An input that cannot be read is reported and the others are still scored.
+    let mut input_failures: Vec<String> = input_errors.iter().map(|e| e.to_string()).collect();
+    if sources.is_empty() && tables.is_empty() {
+        return Err(ScoreError::NoInput(input_failures.join("; ")));
+    }
+    let spooled = spool_stdin(&mut sources)?;
+
+    // Explanations are made for the rows alerts can use: the anomalous ones
+    // and public sources near the threshold.
+    let alert_defaults = AlertConfig::default();
+    let model_config = ModelSetConfig::default().with_seed(config.seed);
+    if model.is_none() {
+        model_config.check().map_err(|e| ScoreError::Setting(e.to_string()))?;
+    }
+    let mut scoring = Scoring {
+        model: model.as_ref(),
+        config: model_config,
+        explain: ExplainRows::AtLeast(alert_defaults.public_source_score.min(config.anomaly_alert_score)),
+        public_source_score: alert_defaults.public_source_score,
+        scores_out: match (&config.scores_out, scores_format) {
+            (Some(p), Some(f)) => Some(report::ScoresWriter::create(p, f)?),
+            _ => None,
+        },
+        fitted: 0,
+        skipped: Vec::new(),
+        unscored: Vec::new(),
+        anomalies: Vec::new(),
+        rows: 0,
+        anomalous: 0,
+    };
+    let read_tables = |frame: &mut FeatureFrame| -> Result<(), ScoreError> {
+        for t in &tables {
+            frame.append(FeatureFrame::read(Path::new(t), id_column)?);
+        }
+        Ok(())
+    };
+
+    let mut log = CompactLog::default();
+    let mut file_names: Vec<String> = Vec::new();
+    // Where each file's blocks start, to re-read evidence lines.
+    let mut block_starts: Vec<Vec<(u64, u64)>> = Vec::new();
+    let (mut lines, mut events) = (0, 0);
+    if !sources.is_empty() {
+        // Only the events the rules (and the evaluation) read are kept.
+        let mut keep = rule_set.events_read();
+        if config.labels.is_some() {
+            keep.union(&eval::events_read());
+        }
+        let cfg = RunConfig {
+            format: config.format,
+            year: config.year,
+            collect_compact: Some(keep),
+            window_evidence: true,
+            ..RunConfig::new(features)
+        };
+        let bar = spinner(quiet, "reading logs");
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {}).map_err(ScoreError::Input)?;
+        bar.finish_and_clear();
+        input_failures.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
+        file_names = result.file_names();
+        block_starts = result.files.iter().map(|f| f.block_starts.clone()).collect();
+        if let Some((i, _)) = &spooled {
+            if let Some(n) = file_names.get_mut(*i) {
+                *n = "-".into();
+            }
+        }
+        lines = result.stats.lines;
+        events = result.stats.events;
+        log = result.compact.unwrap_or_default();
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            kept_events = log.len(),
+            rss_mib = rss_mib(),
+            "read and aggregated"
+        );
+        let bar = spinner(quiet, "scoring");
+        if tables.is_empty() {
+            // One entity kind at a time: its rows are made, scored and
+            // dropped before the next kind's rows exist.
+            let mut failed = Ok(());
+            result.aggregator.finish_by_kind(|mut table| {
+                if failed.is_ok() {
+                    let evidence = std::mem::take(&mut table.evidence);
+                    failed = scoring.add(FeatureFrame::from_table(table), &evidence);
+                }
+            });
+            failed?;
+        } else {
+            // Rows of the same kind from logs and tables share one baseline.
+            let mut table = result.aggregator.finish();
+            let evidence = std::mem::take(&mut table.evidence);
+            let mut frame = FeatureFrame::from_table(table);
+            read_tables(&mut frame)?;
+            scoring.add(frame, &evidence)?;
+        }
+        bar.finish_and_clear();
+    } else {
+        let mut frame = FeatureFrame::default();
+        read_tables(&mut frame)?;
+        scoring.add(frame, &[])?;
+    }
+    if scoring.rows == 0 {
+        return Err(ScoreError::NothingToScore { unread: input_failures });
+    }
+    if scoring.model.is_none() && scoring.fitted == 0 {
+        return Err(ScoreError::NothingToTrain {
+            skipped: scoring.skipped.join(", "),
+            unread: input_failures,
+        });
+    }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        rows = scoring.rows,
+        rss_mib = rss_mib(),
+        "scored"
+    );
+    let Scoring {
+        anomalies,
+        unscored,
+        rows: scored_rows,
+        anomalous,
+        scores_out,
+        ..
+    } = scoring;
+
+    // Rules, with new-term history from the model when it has one.
+    let history = model.as_ref().map(|m| &m.history).filter(|h| !h.terms.is_empty());
+    let (hits, notes) = rules::evaluate(&rule_set, &log, history);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        hits = hits.len(),
+        rss_mib = rss_mib(),
+        "rules evaluated"
+    );
+
+    let model_version = match (&model, &config.model) {
+        (Some(m), Some(p)) => format!("{} ({})", p.display(), m.metadata.created_at),
+        _ => "fitted on the input".into(),
+    };
+    let alert_cfg = AlertConfig {
+        suppression: config.suppression as i64 * 1_000_000,
+        evidence_lines: config.evidence,
+        anomaly_alert_score: config.anomaly_alert_score,
+        allowlist,
+        min_severity: config.min_severity,
+        model_version: Some(model_version),
+        baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
+        ..alert_defaults
+    };
+    let (mut alerts, merge_stats) = alerts::merge(&hits, &anomalies, &rule_set, &log, &file_names, &alert_cfg);
+    evidence::fill(&mut alerts, &sources, &block_starts);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        alerts = alerts.len(),
+        "alerts merged, evidence read"
+    );
+
+    report::write_alerts(&alerts, &config.output, output_format)?;
+    if let Some(w) = scores_out {
+        w.finish()?;
+    }
+    let evaluation = match &config.labels {
+        Some(p) => {
+            let labels = loglynx_labels::read_labels_file(p).map_err(|e| ScoreError::Labels {
+                path: p.display().to_string(),
+                source: e,
+            })?;
+            let e = eval::evaluate(&alerts, &log, &labels);
+            if let Some(out) = &config.eval_out {
+                write_atomic(out, serde_json::to_string_pretty(&e).expect("plain JSON").as_bytes())?;
+            }
+            Some(e)
+        }
+        None => None,
+    };
+    Ok(ScoreOutcome {
+        alerts,
+        merge_stats,
+        lines,
+        events,
+        scored_rows,
+        anomalous,
+        rule_hits: hits.len(),
+        unscored,
+        notes,
+        fitted_on_input: model.is_none(),
+        evaluation,
+        input_failures,
+        kept: log,
+        anomalies,
+    })
+}
+
+/// Copies stdin to a temporary file so evidence lines can be re-read.
+fn spool_stdin(sources: &mut [Source]) -> Result<Option<(usize, tempfile::TempPath)>, ScoreError> {
+    let Some(i) = sources.iter().position(|s| *s == Source::Stdin) else {
+        return Ok(None);
+    };
+    let spool_error = |e: std::io::Error| ScoreError::Input(format!("spooling stdin: {e}"));
+    let mut tmp = tempfile::NamedTempFile::new().map_err(spool_error)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut tmp).map_err(spool_error)?;
+    let path = tmp.into_temp_path();
+    sources[i] = Source::File(path.to_path_buf());
+    Ok(Some((i, path)))
+}
+
+/// `; these could not be read in full: …`, or nothing.
+pub fn unread_note(failures: &[String]) -> String {
+    if failures.is_empty() {
+        String::new()
+    } else {
+        format!("; these could not be read in full: {}", failures.join("; "))
+    }
+}

@@ -1,0 +1,168 @@
+//! [`Scoring`]: feature frames scored one entity kind at a time (against
+//! the baseline, or a baseline fitted on the input), keeping what alerts
+//! need: the anomalous rows, and with `--scores-out` every row's score.
+
+use rayon::prelude::*;
+
+use loglynx_baseline::fit::SCORE_CHUNK;
+use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
+use loglynx_features::aggregate::WindowEvidence;
+use loglynx_features::registry::EntityKind;
+use loglynx_models::{ExplainRows, ModelSetConfig, RowScore};
+
+use crate::alerts::{Anomaly, Driver};
+use crate::{report, ScoreError};
+
+/// The feature columns anomalies read besides their scores.
+const ANOMALY_COLUMNS: &[&str] = &["successes", "sessions"];
+
+/// Scores feature frames (one entity kind at a time, or a whole table) and
+/// keeps what alerts need: the anomalous rows; with `scores_out` every
+/// row's score is written as it comes.
+pub(crate) struct Scoring<'m> {
+    /// The baseline; without it one is fitted on each frame.
+    pub(crate) model: Option<&'m Baseline>,
+    pub(crate) config: ModelSetConfig,
+    pub(crate) explain: ExplainRows,
+    pub(crate) public_source_score: f64,
+    /// `--scores-out`.
+    pub(crate) scores_out: Option<report::ScoresWriter>,
+    /// Kinds fitted on the input.
+    pub(crate) fitted: usize,
+    /// Kinds too small to fit, `kind (why)`.
+    pub(crate) skipped: Vec<String>,
+    /// Kinds the model has no set for.
+    pub(crate) unscored: Vec<String>,
+    pub(crate) anomalies: Vec<Anomaly>,
+    pub(crate) rows: usize,
+    pub(crate) anomalous: usize,
+}
+
+impl Scoring<'_> {
+    /// Scores `frame`; `evidence` is its rows' evidence lines, or empty.
+    pub(crate) fn add(&mut self, mut frame: FeatureFrame, evidence: &[WindowEvidence]) -> Result<(), ScoreError> {
+        let rows = frame.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let kinds = frame.entity_kinds();
+        let one_kind = kinds.len() == 1;
+        let mut found = Vec::new();
+        // Scores to write: those of one kind are written chunk by chunk,
+        // in row order; kinds interleaved in a table are sorted first.
+        let mut kept = Vec::new();
+        // Cloned: the scores' callback borrows `self` while the job runs.
+        let config = self.config.clone();
+        for kind in kinds {
+            let model = match self.model {
+                Some(m) => match m.set(&kind) {
+                    Some(set) => KindModel::Saved(set),
+                    None => {
+                        self.unscored.push(kind);
+                        continue;
+                    }
+                },
+                None => KindModel::Fit(&config),
+            };
+            let job = match KindJob::new(&frame, &kind, model)? {
+                Ok(job) => job,
+                Err(why) => {
+                    self.unscored.push(kind);
+                    self.skipped.push(why);
+                    continue;
+                }
+            };
+            // A frame of one kind drops the feature columns once its
+            // matrix is made; the anomalies read only these.
+            if one_kind {
+                frame.keep_columns(ANOMALY_COLUMNS);
+            }
+            let mut written = Ok(());
+            let outcome = job.run(Some(self.explain), SCORE_CHUNK, |rows, s| {
+                self.take(&frame, evidence, rows, s, &mut found, &mut kept);
+                if one_kind && written.is_ok() {
+                    written = self.write_scores(&frame, &mut kept);
+                }
+            })?;
+            written?;
+            if let KindOutcome::Fitted(_) = outcome {
+                self.fitted += 1;
+            }
+        }
+        // Row order, as kinds may interleave in a table.
+        found.sort_by_key(|(r, _)| *r);
+        self.anomalies.extend(found.into_iter().map(|(_, a)| a));
+        kept.sort_by_key(|(r, _)| *r);
+        self.write_scores(&frame, &mut kept)?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Writes `kept` (rows of `frame`) to `--scores-out` and empties it.
+    fn write_scores(&mut self, frame: &FeatureFrame, kept: &mut Vec<(usize, RowScore)>) -> Result<(), ScoreError> {
+        if let Some(w) = &mut self.scores_out {
+            w.write(frame, kept)?;
+        }
+        kept.clear();
+        Ok(())
+    }
+
+    /// Takes the scores of `rows` of `frame`: anomalies (and public sources
+    /// near the threshold) into `found`, every score into `kept` when the
+    /// scores are written.
+    fn take(
+        &mut self,
+        frame: &FeatureFrame,
+        evidence: &[WindowEvidence],
+        rows: &[usize],
+        scores: Vec<RowScore>,
+        found: &mut Vec<(usize, Anomaly)>,
+        kept: &mut Vec<(usize, RowScore)>,
+    ) {
+        let successes = frame.column("successes");
+        let sessions = frame.column("sessions");
+        let public_source_score = self.public_source_score;
+        self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
+        // Made in parallel: explanations are formatted here.
+        let anomaly = |r: usize, s: &RowScore| {
+            let wanted = s.is_anomaly || (&*frame.kinds[r] == "source_ip" && s.score >= public_source_score);
+            match (wanted, frame.window_starts[r], EntityKind::parse(&frame.kinds[r])) {
+                (true, Some(start), Some(entity_kind)) => {
+                    let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
+                    let anomaly = Anomaly {
+                        entity_kind,
+                        entity: frame.ids[r].to_string(),
+                        window_start: start,
+                        window_end: start + frame.window.unwrap_or(0),
+                        score: s.score,
+                        explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
+                        drivers: s
+                            .explanation
+                            .iter()
+                            .map(|c| Driver {
+                                feature: c.feature.clone(),
+                                value: c.value,
+                                baseline_p99: c.baseline_p99,
+                            })
+                            .collect(),
+                        flagged: s.is_anomaly,
+                        account_used: used(successes) || used(sessions),
+                        evidence: evidence
+                            .get(r)
+                            .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
+                            .unwrap_or_default(),
+                    };
+                    Some((r, anomaly))
+                }
+                _ => None,
+            }
+        };
+        if self.scores_out.is_some() {
+            found.par_extend(rows.par_iter().zip(&scores).filter_map(|(&r, s)| anomaly(r, s)));
+            kept.extend(rows.iter().copied().zip(scores));
+        } else {
+            // Consumed in parallel, so they are freed there too.
+            found.par_extend(rows.par_iter().zip(scores).filter_map(|(&r, s)| anomaly(r, &s)));
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! [`run`]: inputs (feature tables or raw logs) in, a [`Baseline`] file
+//! and its model card out.
+
+use std::path::{Path, PathBuf};
+
+use loglynx_baseline::fit::{fit_baseline_scored, time_range};
+use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
+use loglynx_features::cli::spinner;
+use loglynx_features::input;
+use loglynx_features::output::write_atomic;
+use loglynx_features::pipeline::{self, RunConfig};
+use loglynx_features::registry::EntityKind;
+use loglynx_models::ExplainRows;
+use loglynx_rules::{History, RuleSet};
+
+use crate::config::TrainConfig;
+use crate::evaluate::{evaluate, KindEvaluation};
+use crate::labels::Labels;
+use crate::TrainError;
+
+/// What a training run wrote and found.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub baseline: Baseline,
+    /// The model card files written beside the baseline.
+    pub card_json: PathBuf,
+    pub card_md: PathBuf,
+    /// Raw-log inputs: lines, events and files read.
+    pub logs_read: Option<(u64, u64, usize)>,
+    /// With `--eval`: precision, recall, … per entity kind.
+    pub evaluation: Option<Vec<KindEvaluation>>,
+}
+
+/// Inputs read into one frame: tables directly, raw logs through the
+/// features pipeline.
+pub struct LoadedInputs {
+    pub frame: FeatureFrame,
+    pub files: Vec<String>,
+    /// The new-term history of raw-log inputs.
+    pub history: History,
+    /// Raw logs: lines, events and files read.
+    pub logs_read: Option<(u64, u64, usize)>,
+}
+
+/// Reads `inputs` (tables and raw logs) as `config` says.
+pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Result<LoadedInputs, TrainError> {
+    let (tables, logs): (Vec<&String>, Vec<&String>) = inputs
+        .iter()
+        .partition(|p| is_feature_table(p, config.id_column.as_deref()));
+    let mut loaded = LoadedInputs {
+        frame: FeatureFrame::default(),
+        files: Vec::new(),
+        history: History::default(),
+        logs_read: None,
+    };
+    for t in tables {
+        loaded
+            .frame
+            .append(FeatureFrame::read(Path::new(t), config.id_column.as_deref())?);
+        loaded.files.push(t.clone());
+    }
+    if !logs.is_empty() {
+        let logs: Vec<String> = logs.into_iter().cloned().collect();
+        let (sources, errors) = input::discover(&logs);
+        if let Some(e) = errors.first() {
+            return Err(TrainError::Input(e.to_string()));
+        }
+        let features = config.feature_config().check().map_err(TrainError::Setting)?;
+        // New-term rules compare later events with the terms of this
+        // baseline; only the events they read are kept.
+        let mut rules = RuleSet::builtin();
+        if let Some(dir) = &config.rules {
+            rules.merge(RuleSet::load_dir(dir)?);
+        }
+        let cfg = RunConfig {
+            format: config.format,
+            year: config.year,
+            collect_compact: Some(rules.history_events()),
+            ..RunConfig::new(features)
+        };
+        let bar = spinner(quiet, "computing features");
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick()).map_err(TrainError::Input)?;
+        bar.finish_and_clear();
+        if let Some((name, err)) = result.errors().next() {
+            return Err(TrainError::Input(format!("{name}: {err}")));
+        }
+        loaded.files.extend(result.file_names());
+        if let Some(log) = &result.compact {
+            loaded.history = History::from_log(log, &rules);
+        }
+        loaded.logs_read = Some((result.stats.lines, result.stats.events, result.files.len()));
+        loaded
+            .frame
+            .append(FeatureFrame::from_table(result.aggregator.finish()));
+    }
+    if loaded.frame.is_empty() {
+        return Err(TrainError::NoRows);
+    }
+    Ok(loaded)
+}
+
+/// Trains a baseline on `config.inputs`, writes it to `config.output` with
+/// its model card, and evaluates it when labels are given.
+pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError> {
+    let model_config = config.model_config()?;
+    let inputs = load_inputs(&config.inputs, config, quiet)?;
+    let frame = &inputs.frame;
+    let features = feature_config_of(config, frame)?;
+    let metadata = TrainingMetadata {
+        input_files: inputs.files.clone(),
+        time_range: time_range(frame),
+        rows_per_set: Default::default(),
+        seed: config.seed.unwrap_or(42),
+        loglynx_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        notes: Default::default(),
+    };
+    let opts = TrainOptions {
+        config: model_config,
+        kinds: config.kinds.clone(),
+    };
+    let bar = spinner(quiet, "fitting models");
+    // Fitting scores the baseline's own rows once: the anomalous entities
+    // come from those scores.
+    let (mut baseline, (scores, _)) = fit_baseline_scored(frame, &opts, metadata, ExplainRows::None)?;
+    bar.finish_and_clear();
+    baseline.features = features;
+    baseline.history = inputs.history;
+    for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
+        if let Some(kind) = EntityKind::parse(&frame.kinds[*row]) {
+            baseline
+                .anomalous
+                .entry(kind)
+                .or_default()
+                .insert(frame.ids[*row].to_string());
+        }
+    }
+    baseline.save(&config.output)?;
+    let card_json = config.output.with_extension("card.json");
+    let card_md = config.output.with_extension("card.md");
+    let card = serde_json::to_string_pretty(&baseline.model_card()).expect("a card is plain JSON");
+    write_atomic(&card_json, card.as_bytes())?;
+    write_atomic(&card_md, baseline.model_card_markdown().as_bytes())?;
+
+    let evaluation = match &config.eval {
+        Some(labels_path) => {
+            let labels = Labels::read(labels_path).map_err(TrainError::Labels)?;
+            let report = if config.eval_input.is_empty() {
+                evaluate(&baseline, frame, &labels)?
+            } else {
+                evaluate(
+                    &baseline,
+                    &load_inputs(&config.eval_input, config, quiet)?.frame,
+                    &labels,
+                )?
+            };
+            if let Some(p) = &config.eval_out {
+                let json = serde_json::to_string_pretty(&report).expect("an evaluation is plain JSON");
+                write_atomic(p, json.as_bytes())?;
+            }
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(TrainOutcome {
+        baseline,
+        card_json,
+        card_md,
+        logs_read: inputs.logs_read,
+        evaluation,
+    })
+}
+
+/// The feature configuration to record: the flags' (or their defaults) for
+/// loglynx rows, whose window must match the table's; none for a generic
+/// numeric table.
+fn feature_config_of(
+    config: &TrainConfig,
+    frame: &FeatureFrame,
+) -> Result<Option<loglynx_features::aggregate::FeatureConfig>, TrainError> {
+    if !frame.is_loglynx() {
+        return Ok(None);
+    }
+    let mut features = config.feature_config();
+    if let Some(w) = frame.window {
+        let table_secs = (w / 1_000_000) as u64;
+        match config.window_secs {
+            Some(flag) if flag != table_secs => {
+                return Err(TrainError::Setting(format!(
+                    "--window-secs {flag} contradicts the input's windows of {table_secs} s"
+                )))
+            }
+            _ => features.window_secs = table_secs,
+        }
+    }
+    features.clone().check().map_err(TrainError::Setting)?;
+    Ok(Some(features))
+}
