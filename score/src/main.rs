@@ -9,13 +9,13 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rayon::prelude::*;
 
+use loglynx_cli::{init_tracing, parse_duration, rss_mib, spinner};
+use loglynx_features::aggregate::enrich::Allowlist;
 use loglynx_features::aggregate::{FeatureConfig, WindowEvidence};
-use loglynx_features::cli::{init_tracing, parse_duration, rss_mib, spinner};
-use loglynx_features::compact::CompactLog;
-use loglynx_features::enrich::Allowlist;
-use loglynx_features::input::{self, InputFormat, Source};
+use loglynx_features::ingest::input::{self, InputFormat, Source};
+use loglynx_features::ingest::pipeline::{self, RunConfig};
+use loglynx_features::output::compact::CompactLog;
 use loglynx_features::output::{escape_terminal_lines, write_atomic, TableFormat};
-use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::ndarray::Axis;
 use loglynx_models::{ExplainRows, ModelBundle, ModelSetConfig, RowScore};
 use loglynx_score::alerts::{self, AlertConfig, Anomaly, Driver};
@@ -54,7 +54,7 @@ struct Cli {
     output: PathBuf,
 
     /// Format of --output; default from its extension.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::table_format())]
     output_format: Option<TableFormat>,
 
     /// Every entity-window's scores (.parquet, .csv or .ndjson); explanations
@@ -105,7 +105,7 @@ struct Cli {
     id_column: Option<String>,
 
     /// Input format (default: detected per file).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::input_format())]
     format: Option<InputFormat>,
 
     /// Year of the first line of RFC 3164 files (default: from file times).

@@ -2,7 +2,7 @@
 //! feature spec taken from the feature registry (loglynx tables) or from the
 //! table's numeric columns (generic tables).
 
-use loglynx_features::registry::{self, EntityKind, ValueKind};
+use loglynx_features::aggregate::registry::{self, EntityKind, ValueKind};
 use loglynx_models::{
     Direction, ExplainRows, FeatureSpec, ModelBundle, ModelSet, ModelSetConfig, RowScore, TrainingMetadata, Transform,
 };
@@ -241,7 +241,7 @@ pub fn fit_matrix(
         kind,
         rows = m.rows.len(),
         features = m.spec.feature_names.len(),
-        rss_mib = loglynx_features::cli::rss_mib(),
+        rss_mib = loglynx_features::mem::rss_mib(),
         "fitting"
     );
     let spec = m.spec.clone();

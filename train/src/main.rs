@@ -10,11 +10,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
+use loglynx_cli::{init_tracing, spinner};
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_features::cli::{init_tracing, spinner};
-use loglynx_features::input::{self, InputFormat};
+use loglynx_features::ingest::input::{self, InputFormat};
+use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::{escape_terminal_lines, write_atomic};
-use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::{Combine, ExplainRows, KMeansParams, ModelBundle, ModelSetConfig, Scaling, TrainingMetadata};
 use loglynx_rules::{History, RuleSet};
 use loglynx_train::fit::{fit_bundle, score_frame, score_frame_with, time_range, TrainOptions};
@@ -208,7 +208,7 @@ struct TrainArgs {
     rules: Option<PathBuf>,
 
     /// Raw logs: input format (default: detected per file).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::input_format())]
     #[serde(skip)]
     format: Option<InputFormat>,
 
