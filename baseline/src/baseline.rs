@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use loglynx_features::aggregate::registry::{EntityKind, SPEC_VERSION};
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_features::registry::{EntityKind, SPEC_VERSION};
 use loglynx_models::{file, BundleError, ModelSet, FORMAT_VERSION};
 use loglynx_rules::History;
 use serde::{Deserialize, Serialize};

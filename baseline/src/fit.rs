@@ -3,7 +3,7 @@
 //! from the table's numeric columns (generic tables). [`KindJob`] is the
 //! one per-kind loop that `loglynx-train` and `loglynx-score` share ([`KindJob`]).
 
-use loglynx_features::registry::{self, EntityKind, ValueKind, SPEC_VERSION};
+use loglynx_features::aggregate::registry::{self, EntityKind, ValueKind, SPEC_VERSION};
 use loglynx_models::ndarray::Array2;
 use loglynx_models::{
     Direction, ExplainRows, FeatureSpec, ModelError, ModelSet, ModelSetConfig, ParamError, RowScore, Transform,
@@ -198,7 +198,7 @@ impl<'m> KindJob<'m> {
                     kind,
                     rows = rows.len(),
                     features = spec.feature_names.len(),
-                    rss_mib = loglynx_features::cli::rss_mib(),
+                    rss_mib = loglynx_features::mem::rss_mib(),
                     "fitting"
                 );
                 let set = match explain {

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::FeatureTable;
-use loglynx_features::registry::EntityKind;
 use loglynx_features::CompactString;
 use loglynx_models::matrix_by_rows;
 use loglynx_models::ndarray::Array2;
@@ -87,7 +87,7 @@ impl FeatureFrame {
             kinds: kind_names(t.kinds.iter().copied()),
             window_starts: t.window_starts.par_iter().map(|&s| Some(s)).collect(),
             window: Some(t.window),
-            names: loglynx_features::registry::FEATURES
+            names: loglynx_features::aggregate::registry::FEATURES
                 .iter()
                 .map(|f| f.name.to_owned())
                 .collect(),
@@ -344,7 +344,7 @@ fn read_csv(path: &Path) -> Result<RawTable, TableError> {
             _ if is_time => RawColumn::Time(
                 values
                     .iter()
-                    .map(|v| loglynx_features::json::parse_timestamp(v))
+                    .map(|v| loglynx_features::connectors::json::parse_timestamp(v))
                     .collect(),
             ),
             _ => RawColumn::Text(values.iter().map(|v| (!v.is_empty()).then(|| v.to_string())).collect()),

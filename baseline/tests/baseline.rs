@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use loglynx_baseline::{Baseline, BaselineError, TrainingMetadata};
+use loglynx_features::aggregate::registry::{EntityKind, SPEC_VERSION};
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_features::registry::{EntityKind, SPEC_VERSION};
 use loglynx_models::ndarray::Array2;
 use loglynx_models::*;
 use loglynx_rules::History;

@@ -2,7 +2,7 @@
 //! `cargo run --release -p loglynx-features --example decode_speed -- FILE YEAR`.
 use std::time::Instant;
 
-use loglynx_features::syslog::{decode_line, YearResolver};
+use loglynx_features::connectors::syslog::{decode_line, YearResolver};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -3,10 +3,27 @@
 //! Reads security logs (syslog auth logs, JSON lines with ECS or mapped
 //! fields, Windows Security events as JSON, CSV), normalizes every line into
 //! one [`Event`] type with ECS field names, and aggregates events into
-//! per-entity, per-window behaviour features (see [`registry::FEATURES`]).
+//! per-entity, per-window behaviour features (see
+//! [`aggregate::registry::FEATURES`]).
+//!
+//! The modules follow the data, in order:
+//!
+//! 1. [`ingest`]: inputs (files, globs, stdin, gzip) cut into blocks of
+//!    lines, and the parallel [`ingest::pipeline`] that drives the stages
+//!    below; [`ingest::stats`] counts the lines that gave no event.
+//! 2. [`connectors`]: a line becomes an [`Event`] (syslog headers and
+//!    per-program decoders, JSON/ECS/Windows, CSV).
+//! 3. [`aggregate`]: events become per-entity, per-window feature rows; the
+//!    [`aggregate::registry`] names the features and entity kinds, and
+//!    [`aggregate::enrich`] holds IP scopes, assets and allowlists.
+//! 4. [`output`]: feature tables and events written as Parquet, CSV or
+//!    NDJSON, and the [`output::compact`] event log the rules read.
+//!
+//! [`event`] and [`time`] are shared by every stage; [`mem`] holds the
+//! containers and memory release the aggregation uses.
 //!
 //! ```
-//! use loglynx_features::syslog::{decode_line, YearResolver};
+//! use loglynx_features::connectors::syslog::{decode_line, YearResolver};
 //! use loglynx_features::event::{Action, Outcome};
 //!
 //! let years = YearResolver::fixed(2024);
@@ -19,22 +36,11 @@
 //! ```
 
 pub mod aggregate;
-pub mod cli;
-pub mod compact;
-pub mod csv;
-pub mod decode;
-pub mod enrich;
+pub mod connectors;
 pub mod event;
-pub mod input;
-pub mod json;
+pub mod ingest;
+pub mod mem;
 pub mod output;
-pub mod pipeline;
-pub mod registry;
-pub mod release;
-pub mod slab;
-pub mod smallset;
-pub mod stats;
-pub mod syslog;
 pub mod time;
 
 pub use compact_str::CompactString;

@@ -8,8 +8,8 @@
 
 use std::collections::VecDeque;
 
-use loglynx_features::compact::{CompactEvent, CompactLog, EventClass, Interner, Sym};
 use loglynx_features::event::{Action, Micros, Outcome};
+use loglynx_features::output::compact::{CompactEvent, CompactLog, EventClass, Interner, Sym};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::rule::{Field, Filter, Kind, Rule, TermField};

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use loglynx_features::compact::CompactLog;
+use loglynx_features::output::compact::CompactLog;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 

@@ -28,8 +28,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use loglynx_features::compact::{CompactLog, KeepEvents};
 use loglynx_features::event::Micros;
+use loglynx_features::output::compact::{CompactLog, KeepEvents};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,7 @@ impl RuleSet {
     /// The events the rules read: [`evaluate`] finds the same hits in a log
     /// that keeps only these (see [`RunConfig::collect_compact`]).
     ///
-    /// [`RunConfig::collect_compact`]: loglynx_features::pipeline::RunConfig::collect_compact
+    /// [`RunConfig::collect_compact`]: loglynx_features::ingest::pipeline::RunConfig::collect_compact
     pub fn events_read(&self) -> KeepEvents {
         self.events_read_by(|_| true)
     }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use loglynx_features::enrich::IpScope;
+use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::{Action, AuthMethod, Micros, Outcome};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

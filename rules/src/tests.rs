@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use loglynx_features::compact::{CompactBatch, CompactLog, KeepEvents};
 use loglynx_features::event::{Action, Event, Evidence, Outcome};
+use loglynx_features::output::compact::{CompactBatch, CompactLog, KeepEvents};
 
 use crate::*;
 

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use loglynx_features::compact::{CompactEvent, CompactLog, Sym};
-use loglynx_features::enrich::IpScope;
+use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::{Action, AuthMethod, Micros, Outcome};
+use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
 use loglynx_score::rules::{evaluate, History, RuleSet};
 
 /// splitmix64.

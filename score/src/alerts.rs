@@ -26,10 +26,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use loglynx_features::compact::CompactLog;
-use loglynx_features::enrich::{Allowlist, IpScope};
+use loglynx_features::aggregate::enrich::{Allowlist, IpScope};
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::{parse_ip, FileId, Micros};
-use loglynx_features::registry::EntityKind;
+use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 use serde::Serialize;
 

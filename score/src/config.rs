@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use loglynx_features::input::InputFormat;
+use loglynx_features::ingest::input::InputFormat;
 use loglynx_features::output::TableFormat;
 use loglynx_rules::Severity;
 
@@ -25,7 +25,7 @@ pub struct ScoreConfig {
     pub output: PathBuf,
 
     /// Format of --output; default from its extension.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::table_format())]
     pub output_format: Option<TableFormat>,
 
     /// Every entity-window's scores (.parquet, .csv or .ndjson); explanations
@@ -50,7 +50,7 @@ pub struct ScoreConfig {
     pub allowlist: Option<PathBuf>,
 
     /// Detections of one entity closer than this merge into one alert (s, m, h, d).
-    #[arg(long, default_value = "1h", value_parser = loglynx_features::cli::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = loglynx_cli::parse_duration)]
     pub suppression: u64,
 
     /// Raw log lines of evidence per alert.
@@ -76,7 +76,7 @@ pub struct ScoreConfig {
     pub id_column: Option<String>,
 
     /// Input format (default: detected per file).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::input_format())]
     pub format: Option<InputFormat>,
 
     /// Year of the first line of RFC 3164 files (default: from file times).

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use loglynx_features::compact::{CompactLog, EventClass, KeepEvents};
 use loglynx_features::event::{Action, Micros, Outcome};
+use loglynx_features::output::compact::{CompactLog, EventClass, KeepEvents};
 use loglynx_features::time::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
 use loglynx_labels::{CampaignKind, CampaignLabel};
 use serde::Serialize;
@@ -217,7 +217,10 @@ pub fn naive_alerts(log: &CompactLog) -> Vec<AlertView> {
                 out.push(AlertView {
                     first: times[start],
                     last: times[i],
-                    sources: vec![log.strings.str(loglynx_features::compact::Sym(source)).to_owned()],
+                    sources: vec![log
+                        .strings
+                        .str(loglynx_features::output::compact::Sym(source))
+                        .to_owned()],
                     users: vec![],
                     detections: vec!["naive".into()],
                 });

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use loglynx_features::input::{self, Source};
+use loglynx_features::ingest::input::{self, Source};
 
 use crate::alerts::Alert;
 
@@ -18,7 +18,7 @@ pub const MAX_RAW_LEN: usize = 2048;
 /// from the blocks that hold wanted lines; without it, or for gzip, each
 /// file is read once, sequentially, up to its last wanted line.
 ///
-/// [`FileReport::block_starts`]: loglynx_features::pipeline::FileReport::block_starts
+/// [`FileReport::block_starts`]: loglynx_features::ingest::pipeline::FileReport::block_starts
 pub fn fill(alerts: &mut [Alert], sources: &[Source], block_starts: &[Vec<(u64, u64)>]) {
     let mut wanted: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     for a in alerts.iter() {

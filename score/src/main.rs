@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use loglynx_features::cli::init_tracing;
+use loglynx_cli::init_tracing;
 use loglynx_features::output::escape_terminal_lines;
 use loglynx_score::rules::Severity;
 use loglynx_score::run::unread_note;

@@ -6,13 +6,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
+use loglynx_cli::{rss_mib, spinner};
+use loglynx_features::aggregate::enrich::Allowlist;
 use loglynx_features::aggregate::{FeatureConfig, ValidFeatureConfig};
-use loglynx_features::cli::{rss_mib, spinner};
-use loglynx_features::compact::CompactLog;
-use loglynx_features::enrich::Allowlist;
-use loglynx_features::input::{self, Source};
+use loglynx_features::ingest::input::{self, Source};
+use loglynx_features::ingest::pipeline::{self, RunConfig};
+use loglynx_features::output::compact::CompactLog;
 use loglynx_features::output::{write_atomic, TableFormat};
-use loglynx_features::pipeline::{self, RunConfig};
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 

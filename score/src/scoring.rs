@@ -6,8 +6,8 @@ use rayon::prelude::*;
 
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::WindowEvidence;
-use loglynx_features::registry::EntityKind;
 use loglynx_models::{ExplainRows, ModelSetConfig, RowScore};
 
 use crate::alerts::{Anomaly, Driver};

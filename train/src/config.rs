@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use loglynx_baseline::FitError;
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_features::input::InputFormat;
+use loglynx_features::ingest::input::InputFormat;
 use loglynx_models::{Combine, KMeansParams, ModelSetConfig, Scaling};
 
 use crate::TrainError;
@@ -115,7 +115,7 @@ pub struct TrainConfig {
     pub rules: Option<PathBuf>,
 
     /// Raw logs: input format (default: detected per file).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::input_format())]
     #[serde(skip)]
     pub format: Option<InputFormat>,
 

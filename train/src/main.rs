@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use loglynx_baseline::Baseline;
-use loglynx_features::cli::init_tracing;
+use loglynx_cli::init_tracing;
 use loglynx_features::output::{escape_terminal_lines, write_atomic};
 use loglynx_train::eval_sequences::{self, SequenceArgs};
 use loglynx_train::{evaluate, TrainConfig};

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use loglynx_baseline::fit::{fit_baseline_scored, time_range};
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
-use loglynx_features::cli::spinner;
-use loglynx_features::input;
+use loglynx_cli::spinner;
+use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::ingest::input;
+use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
-use loglynx_features::pipeline::{self, RunConfig};
-use loglynx_features::registry::EntityKind;
 use loglynx_models::ExplainRows;
 use loglynx_rules::{History, RuleSet};
 

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use loglynx_features::connectors::syslog::{decode_line, first_month, looks_like_syslog, YearResolver};
 use loglynx_features::event::{Action, Decoded, Outcome, SkipReason};
-use loglynx_features::syslog::{decode_line, first_month, looks_like_syslog, YearResolver};
 use loglynx_features::time::{format_rfc3339, month_from_abbrev, to_micros};
 
 fn datasets() -> PathBuf {

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use loglynx_features::csv::{decode_csv_line, looks_like_csv_header, ColumnMap, CsvLayout};
+use loglynx_features::connectors::csv::{decode_csv_line, looks_like_csv_header, ColumnMap, CsvLayout};
+use loglynx_features::connectors::json::{decode_json_line, looks_like_json, ConnectorError, FieldMap};
 use loglynx_features::event::{Action, Decoded, Outcome, SkipReason};
-use loglynx_features::json::{decode_json_line, looks_like_json, ConnectorError, FieldMap};
 use loglynx_features::time::format_rfc3339;
 use loglynx_tests::shared;
 

@@ -250,8 +250,8 @@ fn golden_features_of_a_small_generated_log() {
 /// `threads` threads (the aggregation state has four shards per thread).
 fn features_with(log: &Path, block_size: usize, threads: usize) -> loglynx_features::aggregate::FeatureTable {
     use loglynx_features::aggregate::FeatureConfig;
-    use loglynx_features::input::Source;
-    use loglynx_features::pipeline::{self, RunConfig};
+    use loglynx_features::ingest::input::Source;
+    use loglynx_features::ingest::pipeline::{self, RunConfig};
     let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
     cfg.year = Some(2026);
     cfg.block_size = block_size;

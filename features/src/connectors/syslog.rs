@@ -5,7 +5,7 @@
 //! RFC 3164 timestamps carry no year: a [`YearResolver`] supplies it.
 //! Timestamps without an offset are taken as UTC; offsets are converted to
 //! UTC. The header is parsed by hand over bytes and every field borrows from
-//! the line; the message is handed to [`crate::decode::decode_message`].
+//! the line; the message is handed to [`crate::connectors::decode::decode_message`].
 //!
 //! Lines that end inside the header are [`SkipReason::Truncated`], lines of
 //! another shape [`SkipReason::Malformed`], impossible dates or times
@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use crate::decode::decode_message;
+use crate::connectors::decode::decode_message;
 use crate::event::{Decoded, Evidence, FileId, Micros, Skip, SkipReason};
 use crate::time::{is_valid_date, month_from_abbrev, to_micros, MICROS_PER_MINUTE};
 

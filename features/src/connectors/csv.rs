@@ -13,8 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::connectors::json::{action_from_text, parse_timestamp, ConnectorError};
 use crate::event::{Action, Decoded, Event, Evidence, FileId, Outcome, Skip, SkipReason};
-use crate::json::{action_from_text, parse_timestamp, ConnectorError};
 
 /// Which CSV column holds each field, by header name (compared without case
 /// and surrounding spaces). Read from TOML; every key is optional:

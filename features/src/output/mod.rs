@@ -1,6 +1,9 @@
 //! Outputs: feature tables and normalized events as Parquet, CSV or NDJSON,
 //! always written atomically (temporary file in the target directory, then
 //! rename), and escaping of attacker-controlled text for CSV and terminals.
+//! [`compact`] is the in-memory event log that detection rules read.
+
+pub mod compact;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -10,12 +13,12 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
+use crate::aggregate::registry::{FEATURES, KEY_COLUMNS};
 use crate::aggregate::FeatureTable;
 use crate::event::{Event, Micros};
-use crate::registry::{FEATURES, KEY_COLUMNS};
 
 /// A table output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TableFormat {
     Parquet,
@@ -24,6 +27,16 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
+    pub const ALL: [TableFormat; 3] = [TableFormat::Parquet, TableFormat::Csv, TableFormat::Ndjson];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFormat::Parquet => "parquet",
+            TableFormat::Csv => "csv",
+            TableFormat::Ndjson => "ndjson",
+        }
+    }
+
     /// The format named by a path's extension (`.parquet`, `.csv`,
     /// `.ndjson`/`.jsonl`/`.json`).
     /// The format `explicit` names, else the one of `path`'s extension; the
@@ -355,7 +368,7 @@ fn write_features_csv_header(w: &mut dyn Write) -> io::Result<()> {
         .iter()
         .copied()
         .chain(FEATURES.iter().map(|f| f.name))
-        .chain(crate::registry::CONTEXT_COLUMNS.iter().copied())
+        .chain(crate::aggregate::registry::CONTEXT_COLUMNS.iter().copied())
         .collect();
     writeln!(w, "{}", header.join(","))
 }
@@ -483,8 +496,10 @@ impl EventBatch {
         self.source_address.push(s(&ev.source_address));
         self.source_ip.push(ev.source_ip.map(|ip| ip.to_string()));
         self.source_port.push(ev.source_port.map(u32::from));
-        self.source_scope
-            .push(ev.source_ip.map(|ip| crate::enrich::IpScope::of(ip).as_str()));
+        self.source_scope.push(
+            ev.source_ip
+                .map(|ip| crate::aggregate::enrich::IpScope::of(ip).as_str()),
+        );
         self.user.push(s(&ev.user));
         self.target_user.push(s(&ev.target_user));
         self.action.push(ev.action.as_str());

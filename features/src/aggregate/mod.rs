@@ -1,5 +1,5 @@
 //! Per-entity, per-window aggregation of events into the features of
-//! [`crate::registry::FEATURES`].
+//! [`crate::aggregate::registry::FEATURES`].
 //!
 //! An [`Aggregator`] folds events one at a time ([`Aggregator::add`]) or a
 //! batch at a time: blocks of input are reduced to [`FactBatch`]es in
@@ -11,6 +11,9 @@
 //! names (FxHash, deterministic). Novelty (a pair of names not seen before)
 //! is found when rows are made, from each entity's windows in time order.
 
+pub mod enrich;
+pub mod registry;
+
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -21,15 +24,15 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashSet, FxHasher};
 use smallvec::SmallVec;
 
-pub use crate::release::release_free_memory;
-use crate::release::Dropper;
-use crate::slab::Slab;
-use crate::smallset::{Counts, Distinct};
+use crate::mem::release::release_free_memory;
+use crate::mem::release::Dropper;
+use crate::mem::slab::Slab;
+use crate::mem::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
 
-use crate::enrich::IpScope;
+use crate::aggregate::enrich::IpScope;
+use crate::aggregate::registry::{EntityKind, FEATURES};
 use crate::event::{is_present, Action, Event, FileId, Micros, Outcome};
-use crate::registry::{EntityKind, FEATURES};
 use crate::time::{MICROS_PER_MINUTE, MICROS_PER_SECOND};
 
 /// Business hours: events outside them count toward `off_hours_share`.
@@ -499,7 +502,7 @@ impl FactBatch {
     fn prefetch_names(&self, i: usize) {
         for (start, len) in self.name_ranges[i] {
             if len > 0 {
-                crate::slab::prefetch(&self.names.as_bytes()[start as usize]);
+                crate::mem::slab::prefetch(&self.names.as_bytes()[start as usize]);
             }
         }
     }
@@ -657,7 +660,7 @@ impl Aggregator {
                 for (k, &i) in mine.iter().enumerate() {
                     // The facts were written on another thread: fetched ahead.
                     if let Some(&j) = mine.get(k + PREFETCH_AHEAD) {
-                        crate::slab::prefetch(&b.facts[j as usize]);
+                        crate::mem::slab::prefetch(&b.facts[j as usize]);
                         b.prefetch_names(j as usize);
                     }
                     shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n, evidence);
@@ -1175,12 +1178,12 @@ impl FeatureTable {
 
     /// The value of feature `name` in row `row`.
     pub fn value(&self, row: usize, name: &str) -> Option<f64> {
-        let i = crate::registry::index_of(name)?;
+        let i = crate::aggregate::registry::index_of(name)?;
         Some(self.columns[i][row]).filter(|v| !v.is_nan())
     }
 
     /// Fills `asset_criticality` of host rows from an inventory.
-    pub fn enrich_assets(&mut self, inventory: &crate::enrich::AssetInventory) {
+    pub fn enrich_assets(&mut self, inventory: &crate::aggregate::enrich::AssetInventory) {
         for i in 0..self.len() {
             if self.kinds[i] == EntityKind::Host {
                 self.asset_criticality[i] = inventory.get(&self.entities[i]).map(|a| a.criticality.clone());

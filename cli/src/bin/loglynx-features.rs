@@ -9,14 +9,14 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use loglynx_cli::init_tracing;
+use loglynx_features::aggregate::enrich::{Allowlist, AssetInventory};
 use loglynx_features::aggregate::{BusinessHours, FeatureConfig, SpentState};
-use loglynx_features::cli::init_tracing;
-use loglynx_features::csv::ColumnMap;
-use loglynx_features::enrich::{Allowlist, AssetInventory};
-use loglynx_features::input::{self, InputFormat};
-use loglynx_features::json::FieldMap;
+use loglynx_features::connectors::csv::ColumnMap;
+use loglynx_features::connectors::json::FieldMap;
+use loglynx_features::ingest::input::{self, InputFormat};
+use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::{self, escape_terminal, escape_terminal_lines, EventWriter, TableFormat};
-use loglynx_features::pipeline::{self, RunConfig};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -32,7 +32,12 @@ are still processed and written.";
 
 /// Turn raw security logs into per-entity, per-window behaviour features.
 #[derive(Debug, Parser)]
-#[command(name = "loglynx-features", version, about, after_help = EXAMPLES)]
+#[command(
+    name = "loglynx-features",
+    version,
+    about = "loglynx ingest and features: security log connectors, normalized events, per-entity behaviour features",
+    after_help = EXAMPLES
+)]
 struct Cli {
     /// Input files, directories, globs, or `-` for stdin (gzip is detected).
     #[arg(required = true)]
@@ -43,11 +48,11 @@ struct Cli {
     output: PathBuf,
 
     /// Format of --output; default from its extension (.parquet, .csv, .ndjson).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::table_format())]
     output_format: Option<TableFormat>,
 
     /// Input format; default: detected per file.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = loglynx_cli::input_format())]
     format: Option<InputFormat>,
 
     /// Year of the first line of RFC 3164 syslog files (they carry none);
@@ -56,7 +61,7 @@ struct Cli {
     year: Option<i32>,
 
     /// Window length: seconds, or a number with s, m, h or d (`15m`, `1h`).
-    #[arg(long, default_value = "1h", value_parser = loglynx_features::cli::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = loglynx_cli::parse_duration)]
     window: u64,
 
     /// Business hours, local time, as START-END (`8-18`).
@@ -256,7 +261,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     bar.finish_and_clear();
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
-        rss_mib = loglynx_features::cli::rss_mib(),
+        rss_mib = loglynx_cli::rss_mib(),
         "read and aggregated"
     );
 

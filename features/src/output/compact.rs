@@ -7,7 +7,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::enrich::IpScope;
+use crate::aggregate::enrich::IpScope;
 use crate::event::{is_present, Action, AuthMethod, Event, FileId, Micros, Outcome};
 
 /// An interned string; [`Sym::NONE`] stands for an absent value.

@@ -15,16 +15,16 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::aggregate::enrich::Allowlist;
 use crate::aggregate::{Aggregator, FactBatch, ValidFeatureConfig};
-use crate::compact::{CompactBatch, CompactLog, KeepEvents};
-use crate::csv::{ColumnMap, CsvLayout};
-use crate::enrich::Allowlist;
+use crate::connectors::csv::{ColumnMap, CsvLayout};
+use crate::connectors::json::FieldMap;
+use crate::connectors::syslog::{self, YearResolver};
 use crate::event::{Event, FileId, Skip, SkipReason};
-use crate::input::{self, Block, BlockReader, InputFormat, Source};
-use crate::json::FieldMap;
+use crate::ingest::input::{self, Block, BlockReader, InputFormat, Source};
+use crate::ingest::stats::LineStats;
+use crate::output::compact::{CompactBatch, CompactLog, KeepEvents};
 use crate::output::EventBatch;
-use crate::stats::LineStats;
-use crate::syslog::{self, YearResolver};
 
 /// Default block size: large enough to amortise scheduling, small enough
 /// that a batch of blocks stays a few tens of MiB.
@@ -124,9 +124,9 @@ struct BlockOutput {
 fn decode<'a>(line: &'a str, no: u64, file: FileId, ctx: &FileContext, cfg: &RunConfig) -> Result<Event<'a>, Skip<'a>> {
     match ctx.format {
         InputFormat::Syslog => syslog::decode_line(line, file, no, &ctx.years),
-        InputFormat::Json => crate::json::decode_json_line(line, file, no, &cfg.field_map),
+        InputFormat::Json => crate::connectors::json::decode_json_line(line, file, no, &cfg.field_map),
         InputFormat::Csv => match &ctx.csv {
-            Some(layout) => crate::csv::decode_csv_line(line, file, no, layout),
+            Some(layout) => crate::connectors::csv::decode_csv_line(line, file, no, layout),
             None => Err(Skip::new(SkipReason::Malformed)),
         },
     }

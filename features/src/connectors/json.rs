@@ -16,7 +16,7 @@
 //!
 //! An ECS document whose action is unknown, or that has no action but a
 //! `message` and a `process.name`, is handed to the syslog message decoders
-//! ([`crate::decode::decode_message`]), so shipped raw auth lines still
+//! ([`crate::connectors::decode::decode_message`]), so shipped raw auth lines still
 //! decode.
 //!
 //! Text fields of the events are owned copies of the JSON values; the
@@ -655,7 +655,7 @@ fn from_message<'a>(
     message: &str,
     evidence: Evidence<'a>,
 ) -> Decoded<'a> {
-    match crate::decode::decode_message(timestamp, host, program, pid, message, evidence) {
+    match crate::connectors::decode::decode_message(timestamp, host, program, pid, message, evidence) {
         Ok(ev) => Ok(ev.into_owned()),
         Err(skip) => Err(Skip {
             reason: skip.reason,

@@ -1,8 +1,15 @@
-//! Pieces shared by the loglynx binaries' command lines.
+//! Pieces shared by the loglynx binaries' command lines: diagnostics,
+//! progress, durations and the parsers of format flags. The libraries do not
+//! depend on clap, indicatif or tracing-subscriber; this crate does.
 
 use std::io::IsTerminal;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use loglynx_features::ingest::input::InputFormat;
+use loglynx_features::output::TableFormat;
+
+pub use loglynx_features::mem::rss_mib;
 
 /// Diagnostics on stderr: `--quiet` shows errors only, `-v` info, `-vv`
 /// debug; the `LOGLYNX_LOG` environment variable (an `EnvFilter`) wins.
@@ -35,16 +42,6 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     bar
 }
 
-/// The process's resident memory in MiB, for `-v` diagnostics (Linux;
-/// `None` elsewhere).
-pub fn rss_mib() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page).ok()? / (1 << 20))
-}
-
 /// Seconds of a duration written as a number with an optional unit `s`,
 /// `m`, `h` or `d` (`90`, `15m`, `1h`).
 pub fn parse_duration(s: &str) -> Result<u64, String> {
@@ -63,6 +60,24 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too long"))
 }
 
+/// The `--format` value parser: `syslog`, `json` or `csv`, each with its
+/// description in `--help`.
+pub fn input_format() -> impl TypedValueParser<Value = InputFormat> {
+    let values = InputFormat::ALL.map(|f| PossibleValue::new(f.as_str()).help(f.description()));
+    PossibleValuesParser::new(values).map(|s| {
+        let found = InputFormat::ALL.into_iter().find(|f| f.as_str() == s);
+        found.expect("clap accepts only the listed values")
+    })
+}
+
+/// The `--output-format` value parser: `parquet`, `csv` or `ndjson`.
+pub fn table_format() -> impl TypedValueParser<Value = TableFormat> {
+    PossibleValuesParser::new(TableFormat::ALL.map(|f| f.as_str())).map(|s| {
+        let found = TableFormat::ALL.into_iter().find(|f| f.as_str() == s);
+        found.expect("clap accepts only the listed values")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,13 +92,26 @@ mod tests {
         assert!(parse_duration("h").is_err());
     }
 
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[arg(long, value_parser = input_format())]
+        format: Option<InputFormat>,
+        #[arg(long, value_parser = table_format())]
+        output_format: Option<TableFormat>,
+    }
+
     #[test]
-    #[cfg(target_os = "linux")]
-    fn resident_memory_is_read() {
-        let before = rss_mib().unwrap();
-        let big = vec![1u8; 64 << 20];
-        let after = rss_mib().unwrap();
-        assert!(after >= before + 60, "{before} -> {after} MiB");
-        drop(big);
+    fn format_flags() {
+        use clap::Parser;
+        for f in InputFormat::ALL {
+            let flags = Flags::try_parse_from(["x", "--format", f.as_str()]).unwrap();
+            assert_eq!(flags.format, Some(f));
+        }
+        for f in TableFormat::ALL {
+            let flags = Flags::try_parse_from(["x", "--output-format", f.as_str()]).unwrap();
+            assert_eq!(flags.output_format, Some(f));
+        }
+        assert!(Flags::try_parse_from(["x", "--format", "xml"]).is_err());
+        assert!(Flags::try_parse_from(["x", "--output-format", "Csv"]).is_err());
     }
 }

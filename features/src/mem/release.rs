@@ -7,7 +7,7 @@
 //! caller goes on.
 //!
 //! ```
-//! use loglynx_features::release::Dropper;
+//! use loglynx_features::mem::release::Dropper;
 //! let dropper = Dropper::new();
 //! dropper.drop_later(vec![String::from("state"); 1000]);
 //! dropper.trim();

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::FileId;
 
 /// A log input format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputFormat {
     /// Syslog: RFC 3164, RFC 5424 or ISO-8601-prefixed lines.
@@ -25,6 +25,17 @@ pub enum InputFormat {
 }
 
 impl InputFormat {
+    pub const ALL: [InputFormat; 3] = [InputFormat::Syslog, InputFormat::Json, InputFormat::Csv];
+
+    /// One line on what the format reads, for help texts.
+    pub fn description(self) -> &'static str {
+        match self {
+            InputFormat::Syslog => "Syslog: RFC 3164, RFC 5424 or ISO-8601-prefixed lines",
+            InputFormat::Json => "JSON lines: ECS fields, a field map, or Windows Security events",
+            InputFormat::Csv => "CSV with a header row, read through a column map",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InputFormat::Syslog => "syslog",
@@ -303,7 +314,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
 }
 
 /// Guesses the format from the first non-blank lines and the file name.
-pub fn detect_format(name: &str, head: &[u8], columns: &crate::csv::ColumnMap) -> InputFormat {
+pub fn detect_format(name: &str, head: &[u8], columns: &crate::connectors::csv::ColumnMap) -> InputFormat {
     let lower = name.to_ascii_lowercase();
     let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
     if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
@@ -317,9 +328,9 @@ pub fn detect_format(name: &str, head: &[u8], columns: &crate::csv::ColumnMap) -
         return InputFormat::Syslog;
     };
     let first = String::from_utf8_lossy(first);
-    if crate::json::looks_like_json(&first) {
+    if crate::connectors::json::looks_like_json(&first) {
         InputFormat::Json
-    } else if lower.ends_with(".csv") || crate::csv::looks_like_csv_header(&first, columns) {
+    } else if lower.ends_with(".csv") || crate::connectors::csv::looks_like_csv_header(&first, columns) {
         InputFormat::Csv
     } else {
         InputFormat::Syslog

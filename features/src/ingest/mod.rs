@@ -1,0 +1,12 @@
+//! Ingest: reading inputs and running them through the connectors and the
+//! aggregation in parallel.
+//!
+//! - [`input`]: files, directories, globs, stdin, gzip, format detection,
+//!   blocks cut at line boundaries.
+//! - [`pipeline`]: blocks → decoded events → features (and the compact
+//!   event log), in parallel with bounded memory.
+//! - [`stats`]: counts of lines that produced no event, for the summary.
+
+pub mod input;
+pub mod pipeline;
+pub mod stats;
