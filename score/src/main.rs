@@ -89,6 +89,17 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
     for n in &o.notes {
         tracing::info!("{n}");
     }
+    if let Some((f, from_model)) = &o.features {
+        let b = &f.business_hours;
+        eprintln!(
+            "  features: {} s windows, business hours {}–{} in {} ({})",
+            f.window_secs,
+            b.start_hour,
+            b.end_hour,
+            b.time_zone,
+            if *from_model { "from the model" } else { "from flags or defaults" }
+        );
+    }
     if !o.unscored.is_empty() {
         eprintln!("  no model for entity kinds: {}", o.unscored.join(", "));
     }

@@ -39,6 +39,9 @@ pub struct ScoreOutcome {
     pub notes: Vec<String>,
     /// No baseline was given: one was fitted on the input.
     pub fitted_on_input: bool,
+    /// How features were computed from the logs, and whether the
+    /// baseline said so (else flags or defaults did). `None` for tables only.
+    pub features: Option<(FeatureConfig, bool)>,
     /// With `--labels`: detection against the campaigns and a naive detector.
     pub evaluation: Option<eval::Evaluation>,
     /// Inputs that could not be read in full: the alerts cover the rest.
@@ -122,6 +125,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         None => Allowlist::default(),
     };
     let features = feature_config(config, model.as_ref())?;
+    let features_used = features.config.clone();
 
     // Feature tables score with the model alone; logs go through the full pipeline.
     let id_column = config.id_column.as_deref();
@@ -314,6 +318,10 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         unscored,
         notes,
         fitted_on_input: model.is_none(),
+        features: (!sources.is_empty()).then(|| {
+            let from_model = model.as_ref().is_some_and(|m| m.features.is_some());
+            (features_used, from_model)
+        }),
         evaluation,
         input_failures,
         kept: log,
@@ -340,5 +348,57 @@ pub fn unread_note(failures: &[String]) -> String {
         String::new()
     } else {
         format!("; these could not be read in full: {}", failures.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        score: ScoreConfig,
+    }
+
+    fn config(flags: &[&str]) -> ScoreConfig {
+        Flags::parse_from(["loglynx-score", "auth.log"].iter().chain(flags)).score
+    }
+
+    fn berlin_baseline() -> Baseline {
+        Baseline {
+            spec_version: loglynx_features::aggregate::registry::SPEC_VERSION,
+            features: Some(FeatureConfig::with_window_in_zone(3600, "Europe/Berlin")),
+            sets: Vec::new(),
+            metadata: Default::default(),
+            history: Default::default(),
+            anomalous: Default::default(),
+        }
+    }
+
+    /// Monday 2026-01-05 07:30 UTC: 08:30 in Berlin, inside business hours
+    /// there and outside them in UTC.
+    const MONDAY_0730_UTC: i64 = 1_767_598_200 * 1_000_000;
+
+    #[test]
+    fn logs_are_scored_with_the_baselines_time_zone_without_the_flag() {
+        let baseline = berlin_baseline();
+        let with_model = feature_config(&config(&[]), Some(&baseline)).unwrap();
+        assert_eq!(with_model.config.business_hours.time_zone, "Europe/Berlin");
+        assert!(!with_model.is_off_hours(MONDAY_0730_UTC));
+        let without = feature_config(&config(&[]), None).unwrap();
+        assert!(without.is_off_hours(MONDAY_0730_UTC));
+        let repeated = feature_config(&config(&["--time-zone", "Europe/Berlin"]), Some(&baseline)).unwrap();
+        assert!(!repeated.is_off_hours(MONDAY_0730_UTC));
+    }
+
+    #[test]
+    fn a_flag_that_contradicts_the_baseline_is_an_error() {
+        let baseline = berlin_baseline();
+        let e = feature_config(&config(&["--time-zone", "UTC"]), Some(&baseline)).unwrap_err();
+        assert!(matches!(e, ScoreError::Contradicts(_)), "{e}");
+        let e = feature_config(&config(&["--window-secs", "600"]), Some(&baseline)).unwrap_err();
+        assert!(e.to_string().contains("windows of 3600 s"), "{e}");
     }
 }

@@ -213,6 +213,16 @@ fn corrupt_incompatible_or_missing_models_are_refused_with_exit_code_2() {
             },
             "newer",
         ),
+        (
+            "older",
+            {
+                // Format version 1: the untyped bundle before the typed baseline.
+                let mut b = bytes.clone();
+                b[8] = 1;
+                b
+            },
+            "format version 1, this build reads version 2; retrain",
+        ),
     ];
     for (name, content, needle) in cases {
         let p = dir.path().join(format!("{name}.llx"));
@@ -239,6 +249,50 @@ fn corrupt_incompatible_or_missing_models_are_refused_with_exit_code_2() {
         .assert()
         .code(2);
     assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("missing.llx"));
+}
+
+#[test]
+fn a_model_trained_in_berlin_scores_with_berlin_business_hours_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = generate(dir.path(), 5_000, 3, &["--days", "2"]);
+    let model = dir.path().join("berlin.llx");
+    Command::new(bin("loglynx-train"))
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "--time-zone", "Europe/Berlin", "-o"])
+        .arg(&model)
+        .assert()
+        .success();
+    let scored = |extra: &[&str]| {
+        score()
+            .arg(&log)
+            .args(["--year", "2026", "-o"])
+            .arg(dir.path().join("alerts.ndjson"))
+            .arg("--model")
+            .arg(&model)
+            .args(extra)
+            .assert()
+    };
+    let stderr = |a: &assert_cmd::assert::Assert| String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let plain = scored(&[]).success();
+    let text = stderr(&plain);
+    assert!(
+        text.contains("business hours 8–18 in Europe/Berlin (from the model)"),
+        "{text}"
+    );
+    // Repeating the model's zone is fine; another zone or window is refused.
+    scored(&["--time-zone", "Europe/Berlin"]).success();
+    let utc = scored(&["--time-zone", "UTC"]).code(2);
+    let text = stderr(&utc);
+    assert!(text.contains("--time-zone UTC") && text.contains("Europe/Berlin"), "{text}");
+    let window = scored(&["--window-secs", "900"]).code(2);
+    let text = stderr(&window);
+    assert!(text.contains("--window-secs 900") && text.contains("3600 s"), "{text}");
+    let card = Command::new(bin("loglynx-train"))
+        .arg("inspect")
+        .arg(&model)
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&card.get_output().stdout).contains("in Europe/Berlin"));
 }
 
 #[test]
