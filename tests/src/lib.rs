@@ -11,7 +11,7 @@ pub fn shared_datasets() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets");
     assert!(
         dir.is_dir(),
-        "the shared real logs are missing: expected {} (see DEVELOPERS.md)",
+        "the shared real logs are missing: expected {} (see CONTRIBUTING.md)",
         dir.display()
     );
     dir.canonicalize().expect("canonical path")
