@@ -224,26 +224,79 @@ pub struct MergeStats {
 
 #[derive(Debug, Clone)]
 struct Incident {
-    primary: (String, String),
+    primary: Primary,
     first: Micros,
     last: Micros,
     hits: Vec<usize>,
     anomalies: Vec<usize>,
 }
 
-fn primary_of(hit: &RuleHit) -> (String, String) {
-    for field in ["source", "user", "host"] {
+/// What an incident is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Primary {
+    /// One entity: a rule hit's group or its single source or user, or
+    /// the entity of anomalies alone.
+    Entity(EntityKind, String),
+    /// A hit with no single entity, keyed by its rule.
+    Rule(String),
+}
+
+impl Primary {
+    /// The word of fingerprints and recurring patterns.
+    fn word(&self) -> &'static str {
+        match self {
+            Primary::Entity(EntityKind::SourceIp, _) => "source",
+            Primary::Entity(EntityKind::User, _) => "user",
+            Primary::Entity(EntityKind::Host, _) => "host",
+            Primary::Rule(_) => "rule",
+        }
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            Primary::Entity(_, v) | Primary::Rule(v) => v,
+        }
+    }
+
+    fn kind(&self) -> Option<EntityKind> {
+        match self {
+            Primary::Entity(k, _) => Some(*k),
+            Primary::Rule(_) => None,
+        }
+    }
+
+    /// A public source address.
+    fn is_public_source(&self) -> bool {
+        matches!(self, Primary::Entity(EntityKind::SourceIp, a) if is_public(a))
+    }
+}
+
+/// How titles name an entity kind.
+fn kind_label(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::SourceIp => "source ip",
+        EntityKind::User => "user",
+        EntityKind::Host => "host",
+    }
+}
+
+fn primary_of(hit: &RuleHit) -> Primary {
+    for (field, kind) in [
+        ("source", EntityKind::SourceIp),
+        ("user", EntityKind::User),
+        ("host", EntityKind::Host),
+    ] {
         if let Some((_, v)) = hit.group.iter().find(|(f, _)| f == field) {
-            return (field.to_owned(), v.clone());
+            return Primary::Entity(kind, v.clone());
         }
     }
     if let Some(s) = hit.sources.first().filter(|_| hit.distinct_sources == 1) {
-        return ("source".into(), s.clone());
+        return Primary::Entity(EntityKind::SourceIp, s.clone());
     }
     if let Some(u) = hit.users.first().filter(|_| hit.distinct_users == 1) {
-        return ("user".into(), u.clone());
+        return Primary::Entity(EntityKind::User, u.clone());
     }
-    ("rule".into(), hit.rule_id.clone())
+    Primary::Rule(hit.rule_id.clone())
 }
 
 fn is_public(addr: &str) -> bool {
@@ -277,22 +330,27 @@ pub fn merge(
     };
 
     // 1. Rule hits → incidents per primary entity, chained in time.
-    let mut by_primary: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    // Keyed by the primary's word: incidents come out in that order.
+    let mut by_primary: BTreeMap<(&str, String), (Primary, Vec<usize>)> = BTreeMap::new();
     for (i, h) in hits.iter().enumerate() {
         let primary = primary_of(h);
-        let allowed = match primary.0.as_str() {
-            "source" => cfg.allowlist.allows(parse_ip(&primary.1), None),
-            "user" => cfg.allowlist.allows(None, Some(&primary.1)),
+        let allowed = match &primary {
+            Primary::Entity(EntityKind::SourceIp, a) => cfg.allowlist.allows(parse_ip(a), None),
+            Primary::Entity(EntityKind::User, u) => cfg.allowlist.allows(None, Some(u)),
             _ => false,
         };
         if allowed {
             stats.allowlisted += 1;
             continue;
         }
-        by_primary.entry(primary).or_default().push(i);
+        by_primary
+            .entry((primary.word(), primary.value().to_owned()))
+            .or_insert_with(|| (primary, Vec::new()))
+            .1
+            .push(i);
     }
     let mut incidents: Vec<Incident> = Vec::new();
-    for (primary, idx) in by_primary {
+    for (_, (primary, idx)) in by_primary {
         let spans: Vec<(usize, Micros, Micros)> = idx.iter().map(|&i| (i, hits[i].first, hits[i].last)).collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
             incidents.push(Incident {
@@ -358,7 +416,7 @@ pub fn merge(
             .collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
             incidents.push(Incident {
-                primary: (primary.0.to_owned(), primary.1.clone()),
+                primary: Primary::Entity(anomalies[idx[0]].entity_kind, primary.1.clone()),
                 first,
                 last,
                 hits: vec![],
@@ -374,7 +432,7 @@ pub fn merge(
         let mut rules: Vec<String> = inc.hits.iter().map(|&i| hits[i].rule_id.clone()).collect();
         rules.sort();
         rules.dedup();
-        (format!("{}={}", inc.primary.0, inc.primary.1), rules)
+        (format!("{}={}", inc.primary.word(), inc.primary.value()), rules)
     };
     for inc in &incidents {
         days_by_pattern
@@ -386,11 +444,12 @@ pub fn merge(
     let mut alerts = Vec::new();
     for inc in &incidents {
         let max_rule_sev = inc.hits.iter().map(|&i| hits[i].severity).max();
-        let private_primary = inc.primary.0 == "source" && !is_public(&inc.primary.1);
+        let source_primary = inc.primary.kind() == Some(EntityKind::SourceIp);
+        let private_primary = source_primary && !is_public(inc.primary.value());
         let recurring = days_by_pattern.get(&pattern(inc)).map_or(0, BTreeSet::len) >= cfg.recurring_days;
         let weak_rules =
-            max_rule_sev.is_some_and(|sev| sev <= Severity::Medium) && (private_primary || inc.primary.0 != "source");
-        let public_primary = inc.primary.0.starts_with("source") && is_public(&inc.primary.1);
+            max_rule_sev.is_some_and(|sev| sev <= Severity::Medium) && (private_primary || !source_primary);
+        let public_primary = inc.primary.is_public_source();
         let anomalies_only = inc.hits.is_empty() && !public_primary;
         if recurring && (weak_rules || anomalies_only) {
             stats.suppressed_recurring += 1;
@@ -414,9 +473,10 @@ pub fn merge(
                 .hits
                 .iter()
                 .all(|&i| rules.get(&hits[i].rule_id).is_some_and(|r| r.kind == Kind::NewTerm));
-        let own_anomaly = |a: &Anomaly| match inc.primary.0.as_str() {
-            "source" => a.entity_kind == EntityKind::SourceIp && a.entity == inc.primary.1,
-            "user" => a.entity_kind == EntityKind::User && a.entity == inc.primary.1,
+        let own_anomaly = |a: &Anomaly| match &inc.primary {
+            Primary::Entity(kind @ (EntityKind::SourceIp | EntityKind::User), e) => {
+                a.entity_kind == *kind && a.entity == *e
+            }
             _ => false,
         } || (a.entity_kind == EntityKind::User && inc.hits.iter().any(|&i| hits[i].users.contains(&a.entity)));
         if only_new_terms
@@ -518,7 +578,8 @@ fn build_alert(
     anomaly_ctx.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.window_start.cmp(&b.window_start)));
     anomaly_ctx.truncate(5);
 
-    let (kind, entity) = (&inc.primary.0, &inc.primary.1);
+    let entity = inc.primary.value();
+    let label = inc.primary.kind().map_or("rule", kind_label);
     let title = if inc.hits.is_empty() {
         let top = anomaly_ctx
             .first()
@@ -532,24 +593,23 @@ fn build_alert(
         };
         descriptions.push(format!(
             "The behaviour of {} {entity} is rarer than {:.2}% of the baseline windows of its kind.",
-            kind.replace('_', " "),
+            label,
             100.0 * best_anomaly
         ));
         actions.push(format!(
-            "Review the activity of {} {entity} in this period with its owner; confirm or dismiss it as a verdict.",
-            kind.replace('_', " ")
+            "Review the activity of {label} {entity} in this period with its owner; confirm or dismiss it as a verdict."
         ));
         summaries.push(format!("anomalous {} windows: {top}", inc.anomalies.len()));
-        format!("Unusual activity of {} {entity}", kind.replace('_', " "))
+        format!("Unusual activity of {label} {entity}")
     } else {
         let names: Vec<String> = rule_ids
             .iter()
             .map(|id| rules.get(id).map(|r| r.name.clone()).unwrap_or_else(|| id.clone()))
             .collect();
-        let what = match kind.as_str() {
-            "rule" => String::new(),
-            "source" => format!(" from {entity}"),
-            _ => format!(" for {} {entity}", kind.replace('_', " ")),
+        let what = match inc.primary {
+            Primary::Rule(_) => String::new(),
+            Primary::Entity(EntityKind::SourceIp, _) => format!(" from {entity}"),
+            Primary::Entity(..) => format!(" for {label} {entity}"),
         };
         let targets = if hosts.len() > 1 {
             format!(" against {} hosts", hosts.len())
@@ -611,7 +671,10 @@ fn build_alert(
     let mut fp_rules = rule_ids.clone();
     fp_rules.sort();
     let first_hour = (first.div_euclid(MICROS_PER_HOUR)).to_string();
-    let fingerprint = format!("{:016x}", fnv64(&[kind, entity, &fp_rules.join(","), &first_hour]));
+    let fingerprint = format!(
+        "{:016x}",
+        fnv64(&[inc.primary.word(), entity, &fp_rules.join(","), &first_hour])
+    );
     actions.dedup();
     Alert {
         id: format!("LLX-{}", &fingerprint[..12]),

@@ -97,7 +97,11 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             b.start_hour,
             b.end_hour,
             b.time_zone,
-            if *from_model { "from the model" } else { "from flags or defaults" }
+            if *from_model {
+                "from the model"
+            } else {
+                "from flags or defaults"
+            }
         );
     }
     if !o.unscored.is_empty() {

@@ -88,9 +88,12 @@ struct Cli {
     #[arg(long)]
     assets: Option<PathBuf>,
 
-    /// Allowlist TOML (`networks = [...]`, `users = [...]`); their events are left out.
+    /// Addresses and users whose events are left out of the features
+    /// (TOML: `networks = [...]`, `users = [...]`; a vulnerability scanner,
+    /// a monitoring account). Unlike loglynx-score's `--allowlist`, which
+    /// keeps the events and drops only alerts.
     #[arg(long)]
-    allowlist: Option<PathBuf>,
+    exclude: Option<PathBuf>,
 
     /// Also write the normalized events (.parquet, .csv or .ndjson).
     #[arg(long)]
@@ -192,7 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(p) => ColumnMap::from_toml_file(p)?,
         None => ColumnMap::default(),
     };
-    let allowlist = match &cli.allowlist {
+    let exclude = match &cli.exclude {
         Some(p) => Allowlist::from_toml_file(p).map_err(anyhow::Error::msg)?,
         None => Allowlist::default(),
     };
@@ -233,7 +236,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         field_map,
         column_map,
         features: Arc::new(features),
-        allowlist,
+        exclude,
         block_size: pipeline::DEFAULT_BLOCK_SIZE,
         collect_events: events_format.is_some(),
         collect_compact: None,
@@ -325,7 +328,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "input_errors": input_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
             "lines": stats.lines,
             "events": stats.events,
-            "allowlisted": stats.allowlisted,
+            "excluded": stats.excluded,
             "invalid_utf8": stats.invalid_utf8,
             "malformed": stats.malformed(),
             "unrecognized_share": stats.unrecognized_share(),
@@ -350,8 +353,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             windows,
             cli.output.display()
         );
-        if stats.allowlisted > 0 {
-            eprintln!("  allowlisted events left out: {}", stats.allowlisted);
+        if stats.excluded > 0 {
+            eprintln!("  excluded events left out: {}", stats.excluded);
         }
         if let (Some(n), Some(p)) = (events_written, &cli.events_out) {
             eprintln!("  {n} normalized events → {}", p.display());

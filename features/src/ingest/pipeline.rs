@@ -41,7 +41,8 @@ pub struct RunConfig {
     pub field_map: FieldMap,
     pub column_map: ColumnMap,
     pub features: Arc<ValidFeatureConfig>,
-    pub allowlist: Allowlist,
+    /// Addresses and users whose events are left out of the features.
+    pub exclude: Allowlist,
     pub block_size: usize,
     /// Keep decoded events for `--events-out`.
     pub collect_events: bool,
@@ -53,7 +54,7 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Formats detected per file, default field and column maps, no
-    /// allowlist, features only (no events kept).
+    /// exclusions, features only (no events kept).
     pub fn new(features: ValidFeatureConfig) -> RunConfig {
         RunConfig {
             format: None,
@@ -61,7 +62,7 @@ impl RunConfig {
             field_map: FieldMap::default(),
             column_map: ColumnMap::default(),
             features: Arc::new(features),
-            allowlist: Allowlist::default(),
+            exclude: Allowlist::default(),
             block_size: DEFAULT_BLOCK_SIZE,
             collect_events: false,
             collect_compact: None,
@@ -171,8 +172,8 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
         }
         match decode(line, no, block.file, ctx, cfg) {
             Ok(ev) => {
-                if !cfg.allowlist.is_empty() && cfg.allowlist.allows(ev.source_ip, ev.user.as_deref()) {
-                    stats.allowlisted += 1;
+                if !cfg.exclude.is_empty() && cfg.exclude.allows(ev.source_ip, ev.user.as_deref()) {
+                    stats.excluded += 1;
                     continue;
                 }
                 stats.events += 1;

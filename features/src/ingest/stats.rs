@@ -31,8 +31,8 @@ pub struct LineStats {
     pub lines: u64,
     /// Lines that became events.
     pub events: u64,
-    /// Events dropped by an allowlist.
-    pub allowlisted: u64,
+    /// Events left out by `RunConfig::exclude`.
+    pub excluded: u64,
     /// Skipped lines by reason, then program (`-` when unknown).
     pub skipped: BTreeMap<&'static str, BTreeMap<String, SkipBucket>>,
     /// Lines with bytes that are not UTF-8 (replaced, then decoded).
@@ -60,7 +60,7 @@ impl LineStats {
     pub fn merge(&mut self, later: LineStats) {
         self.lines += later.lines;
         self.events += later.events;
-        self.allowlisted += later.allowlisted;
+        self.excluded += later.excluded;
         self.invalid_utf8 += later.invalid_utf8;
         for (reason, programs) in later.skipped {
             let mine = self.skipped.entry(reason).or_default();

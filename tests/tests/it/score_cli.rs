@@ -283,7 +283,10 @@ fn a_model_trained_in_berlin_scores_with_berlin_business_hours_without_the_flag(
     scored(&["--time-zone", "Europe/Berlin"]).success();
     let utc = scored(&["--time-zone", "UTC"]).code(2);
     let text = stderr(&utc);
-    assert!(text.contains("--time-zone UTC") && text.contains("Europe/Berlin"), "{text}");
+    assert!(
+        text.contains("--time-zone UTC") && text.contains("Europe/Berlin"),
+        "{text}"
+    );
     let window = scored(&["--window-secs", "900"]).code(2);
     let text = stderr(&window);
     assert!(text.contains("--window-secs 900") && text.contains("3600 s"), "{text}");
