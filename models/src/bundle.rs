@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::detector::ModelSet;
-use crate::error::BundleError;
+use crate::error::{BundleError, Inconsistency};
 
 pub const MAGIC: [u8; 8] = *b"LLXMODEL";
 /// Highest format version this build reads (and the one it writes).
@@ -60,12 +60,9 @@ impl ModelBundle {
         let mut kinds = BTreeSet::new();
         for s in &self.sets {
             if !kinds.insert(&s.spec().entity_kind) {
-                return Err(BundleError::Invalid(format!(
-                    "entity kind `{}` appears twice",
-                    s.spec().entity_kind
-                )));
+                return Err(Inconsistency::DuplicateKind(s.spec().entity_kind.clone()).into());
             }
-            s.validate().map_err(BundleError::Invalid)?;
+            s.validate()?;
         }
         Ok(())
     }

@@ -50,7 +50,7 @@ pub use ndarray;
 pub use bundle::{ModelBundle, TrainingMetadata, FORMAT_VERSION, MAGIC};
 pub use calibrate::Calibration;
 pub use detector::{Combine, ExplainRows, FeatureSpec, ModelSet, ModelSetConfig, RowScore, DEFAULT_CONTAMINATION};
-pub use error::{BundleError, ModelError, ParamError};
+pub use error::{BundleError, Inconsistency, ModelError, ParamError};
 pub use explain::{Contribution, Direction, Explainer, FeatureStats};
 pub use iforest::{average_path_length, IsolationForest, IsolationForestParams, IsolationForestValidParams};
 pub use kmeans::{ClusterStats, KMeansDetector, KMeansParams, KMeansValidParams};
