@@ -305,7 +305,8 @@ pub struct Rule {
 pub enum Logic {
     Count(Count),
     Distinct(Distinct),
-    Sequence(Sequence),
+    // Boxed: two filters make it much larger than the other kinds.
+    Sequence(Box<Sequence>),
     Single(Single),
     NewTerm(NewTerm),
 }
@@ -326,6 +327,11 @@ impl Logic {
             Logic::Single(_) => Kind::Single,
             Logic::NewTerm(_) => Kind::NewTerm,
         }
+    }
+
+    /// The `kind` keyword (`count`, `new_term`, ...).
+    pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     /// The fields that split events into groups (none for `new_term`).

@@ -5,6 +5,9 @@
 //! scanned once: two pointers bound the sliding window, and qualifying
 //! windows closer than `window` to the current burst extend it instead of
 //! starting a new hit.
+//!
+//! Each kind has its own file; this module holds what they share: filters
+//! resolved against the log, keys, grouping, the window scan and the hit.
 
 mod count;
 mod distinct;
