@@ -7,7 +7,7 @@ use std::path::Path;
 
 use loglynx_features::aggregate::registry::{EntityKind, SPEC_VERSION};
 use loglynx_features::aggregate::FeatureConfig;
-use loglynx_models::{file, BundleError, ModelSet, FORMAT_VERSION};
+use loglynx_models::{file, BundleError, Inconsistency, ModelSet, FORMAT_VERSION};
 use loglynx_rules::History;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -32,7 +32,9 @@ pub enum BaselineError {
     #[error(transparent)]
     File(#[from] BundleError),
     #[error("model is inconsistent: {0}")]
-    Invalid(String),
+    Invalid(#[from] Inconsistency),
+    #[error("model is inconsistent: feature configuration: {0}")]
+    Features(String),
     #[error(
         "the model was trained on feature spec version {found}; this loglynx computes version {supported}: \
          retrain the baseline with this loglynx-train"
@@ -73,17 +75,12 @@ impl Baseline {
         let mut kinds = BTreeSet::new();
         for s in &self.sets {
             if !kinds.insert(&s.spec().entity_kind) {
-                return Err(BaselineError::Invalid(format!(
-                    "entity kind `{}` appears twice",
-                    s.spec().entity_kind
-                )));
+                return Err(Inconsistency::DuplicateKind(s.spec().entity_kind.clone()).into());
             }
-            s.validate().map_err(BaselineError::Invalid)?;
+            s.validate()?;
         }
         if let Some(f) = &self.features {
-            f.clone()
-                .check()
-                .map_err(|e| BaselineError::Invalid(format!("feature configuration: {e}")))?;
+            f.clone().check().map_err(|e| BaselineError::Features(e.to_string()))?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ModelError;
+use crate::error::{Inconsistency, ModelError};
 use crate::stats::{quantile_sorted, thin_sorted};
 
 /// Baseline scores kept; larger baselines keep this many evenly spaced quantiles.
@@ -68,12 +68,12 @@ impl Calibration {
         quantile_sorted(&self.reference, 1.0 - rate.clamp(0.0, 1.0))
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), Inconsistency> {
         if self.reference.is_empty() || self.reference.iter().any(|v| v.is_nan()) {
-            return Err("calibration: empty or NaN reference".into());
+            return Err(Inconsistency::CalibrationReference);
         }
         if self.reference.windows(2).any(|w| w[0] > w[1]) {
-            return Err("calibration: reference not sorted".into());
+            return Err(Inconsistency::CalibrationUnsorted);
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::calibrate::Calibration;
-use crate::error::{ModelError, ParamError};
+use crate::error::{Inconsistency, ModelError, ParamError};
 use crate::explain::{Contribution, Direction, Explainer};
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::kmeans::{KMeansDetector, KMeansParams};
@@ -608,37 +608,26 @@ impl ModelSet {
         })
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Inconsistency> {
         let d = self.spec.n_features();
-        self.spec.check().map_err(|e| e.to_string())?;
+        self.spec.check()?;
         self.preprocessor.validate()?;
         self.iforest.validate()?;
         self.iforest_calibration.validate()?;
         if self.preprocessor.n_features() != d || self.iforest.n_features() != d || self.explainer.features().len() != d
         {
-            return Err(format!(
-                "set `{}`: parts disagree on the feature count",
-                self.spec.entity_kind
-            ));
+            return Err(Inconsistency::FeatureCount(self.spec.entity_kind.clone()));
         }
         match (&self.kmeans, &self.kmeans_calibration) {
             (Some(km), Some(cal)) => {
                 km.validate()?;
                 cal.validate()?;
                 if km.n_features() != d {
-                    return Err(format!(
-                        "set `{}`: k-means feature count differs",
-                        self.spec.entity_kind
-                    ));
+                    return Err(Inconsistency::KMeansFeatureCount(self.spec.entity_kind.clone()));
                 }
             }
             (None, None) => {}
-            _ => {
-                return Err(format!(
-                    "set `{}`: k-means without its calibration",
-                    self.spec.entity_kind
-                ))
-            }
+            _ => return Err(Inconsistency::KMeansCalibration(self.spec.entity_kind.clone())),
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Error types: invalid hyperparameters ([`ParamError`]), runtime failures
-//! while fitting or scoring ([`ModelError`]) and model files that cannot be
-//! read or written ([`BundleError`]).
+//! while fitting or scoring ([`ModelError`]), model files that cannot be
+//! read or written ([`BundleError`]) and what a model that contradicts
+//! itself gets wrong ([`Inconsistency`]).
 
 use std::path::PathBuf;
 
@@ -102,5 +103,42 @@ pub enum BundleError {
     #[error("cannot encode model: {0}")]
     Encode(String),
     #[error("model is inconsistent: {0}")]
-    Invalid(String),
+    Invalid(#[from] Inconsistency),
+}
+
+/// A model part that contradicts itself: a corrupt or hand-made file.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Inconsistency {
+    #[error("calibration: empty or NaN reference")]
+    CalibrationReference,
+    #[error("calibration: reference not sorted")]
+    CalibrationUnsorted,
+    #[error("isolation forest: bad tree offsets")]
+    TreeOffsets,
+    #[error("isolation forest: bad psi, height limit or feature count")]
+    ForestShape,
+    #[error("isolation forest: tree {0} is empty")]
+    EmptyTree(usize),
+    #[error("isolation forest: tree {tree} node {node} is malformed")]
+    MalformedNode { tree: usize, node: usize },
+    #[error("isolation forest: a tree exceeds the height limit")]
+    TreeTooDeep,
+    #[error("k-means: centroids do not match clusters and features")]
+    KMeansShape,
+    #[error("k-means: non-finite centroid or distance")]
+    KMeansNonFinite,
+    #[error("preprocessor: per-feature vectors differ in length")]
+    PreprocessorLengths,
+    #[error("preprocessor: non-positive scale")]
+    PreprocessorScale,
+    #[error(transparent)]
+    Spec(#[from] ParamError),
+    #[error("set `{0}`: parts disagree on the feature count")]
+    FeatureCount(String),
+    #[error("set `{0}`: k-means feature count differs")]
+    KMeansFeatureCount(String),
+    #[error("set `{0}`: k-means without its calibration")]
+    KMeansCalibration(String),
+    #[error("entity kind `{0}` appears twice")]
+    DuplicateKind(String),
 }

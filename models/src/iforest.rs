@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, ParamError};
+use crate::error::{Inconsistency, ModelError, ParamError};
 use crate::rows::Rows;
 use crate::stats::{check_finite, check_ncols};
 
@@ -203,9 +203,9 @@ struct ForestParts {
 }
 
 impl TryFrom<ForestParts> for IsolationForest {
-    type Error = String;
+    type Error = Inconsistency;
 
-    fn try_from(p: ForestParts) -> Result<Self, String> {
+    fn try_from(p: ForestParts) -> Result<Self, Inconsistency> {
         let forest = IsolationForest {
             params: p.params,
             n_features: p.n_features,
@@ -328,16 +328,16 @@ impl IsolationForest {
 
     /// Structural checks for a deserialized forest, so that scoring cannot
     /// index out of bounds and every walk ends in a leaf.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), Inconsistency> {
         if self.offsets.len() < 2 || self.offsets[0] != 0 || *self.offsets.last().unwrap() != self.nodes.len() {
-            return Err("isolation forest: bad tree offsets".into());
+            return Err(Inconsistency::TreeOffsets);
         }
         if self.psi < 2 || self.n_features == 0 || self.height_limit != (self.psi as f64).log2().ceil() as usize {
-            return Err("isolation forest: bad psi, height limit or feature count".into());
+            return Err(Inconsistency::ForestShape);
         }
         for t in 0..self.n_trees() {
             if self.offsets[t] >= self.offsets[t + 1] {
-                return Err(format!("isolation forest: tree {t} is empty"));
+                return Err(Inconsistency::EmptyTree(t));
             }
             let tree = self.tree(t);
             for (i, n) in tree.iter().enumerate() {
@@ -347,12 +347,12 @@ impl IsolationForest {
                     (n.feature as usize) < self.n_features && n.left as usize > i && (n.left as usize) + 1 < tree.len()
                 };
                 if !ok {
-                    return Err(format!("isolation forest: tree {t} node {i} is malformed"));
+                    return Err(Inconsistency::MalformedNode { tree: t, node: i });
                 }
             }
         }
         if self.max_depth() > self.height_limit {
-            return Err("isolation forest: a tree exceeds the height limit".into());
+            return Err(Inconsistency::TreeTooDeep);
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, ParamError};
+use crate::error::{Inconsistency, ModelError, ParamError};
 use crate::rows::Rows;
 use crate::stats::{check_finite, check_ncols, quantile_sorted, sq_dist, thin_sorted};
 
@@ -435,12 +435,12 @@ impl KMeansDetector {
         Ok((scores, Array1::from(labels)))
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), Inconsistency> {
         if self.n_features == 0
             || self.clusters.is_empty()
             || self.centroids.len() != self.clusters.len() * self.n_features
         {
-            return Err("k-means: centroids do not match clusters and features".into());
+            return Err(Inconsistency::KMeansShape);
         }
         if self.centroids.iter().any(|v| !v.is_finite())
             || self
@@ -448,7 +448,7 @@ impl KMeansDetector {
                 .iter()
                 .any(|c| c.p95_distance.is_nan() || c.p95_distance < 0.0)
         {
-            return Err("k-means: non-finite centroid or distance".into());
+            return Err(Inconsistency::KMeansNonFinite);
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ pub use ndarray;
 
 pub use calibrate::Calibration;
 pub use detector::{Combine, ExplainRows, FeatureSpec, ModelSet, ModelSetConfig, RowScore, DEFAULT_CONTAMINATION};
-pub use error::{BundleError, ModelError, ParamError};
+pub use error::{BundleError, Inconsistency, ModelError, ParamError};
 pub use explain::{Contribution, Direction, Explainer, FeatureStats};
 pub use file::{FORMAT_VERSION, MAGIC};
 pub use iforest::{average_path_length, IsolationForest, IsolationForestParams, IsolationForestValidParams};

@@ -9,7 +9,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, ParamError};
+use crate::error::{Inconsistency, ModelError, ParamError};
 use crate::stats::{baseline_columns, check_ncols, matrix_by_rows, mean_std, BaselineColumn, QuantileParts};
 
 /// Per-feature transform applied before scaling.
@@ -228,13 +228,13 @@ impl Preprocessor {
         }))
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), Inconsistency> {
         let d = self.transforms.len();
         if self.fill.len() != d || self.center.len() != d || self.scale.len() != d {
-            return Err("preprocessor: per-feature vectors differ in length".into());
+            return Err(Inconsistency::PreprocessorLengths);
         }
         if self.scale.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
-            return Err("preprocessor: non-positive scale".into());
+            return Err(Inconsistency::PreprocessorScale);
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{term_key, term_text, Key, Matcher};
-use crate::rule::{Kind, TermField};
+use crate::rule::{Logic, TermField};
 use crate::RuleSet;
 
 /// Value combinations seen in a baseline, per combination of fields.
@@ -38,18 +38,22 @@ impl History {
     /// the events that pass each rule's filter. A rule's key is present
     /// afterwards even when no event matched.
     pub fn add_log(&mut self, log: &CompactLog, rules: &RuleSet) {
-        for rule in rules.rules.iter().filter(|r| r.kind == Kind::NewTerm) {
+        for rule in &rules.rules {
+            let Logic::NewTerm(new_term) = &rule.kind else {
+                continue;
+            };
+            let fields = &new_term.fields;
             let filter = Matcher::new(&rule.filter, &log.strings);
             let seen: FxHashSet<Key> = log
                 .events
                 .iter()
                 .filter(|e| filter.matches(e))
-                .filter_map(|e| term_key(e, &rule.fields))
+                .filter_map(|e| term_key(e, fields))
                 .collect();
-            let set = self.terms.entry(History::key(&rule.fields)).or_default();
+            let set = self.terms.entry(History::key(fields)).or_default();
             set.extend(seen.iter().map(|k| {
                 let mut text = String::new();
-                term_text(&log.strings, &rule.fields, k, &mut text);
+                term_text(&log.strings, fields, k, &mut text);
                 text
             }));
         }

@@ -38,7 +38,7 @@ pub use history::History;
 /// History keys `anomalous:<entity kind>` list the entities that the model
 /// flagged in the baseline itself.
 pub const BASELINE_ANOMALOUS_PREFIX: &str = "anomalous:";
-pub use rule::{Escalation, Field, Filter, Kind, Rule, TermField, Window};
+pub use rule::{BadWindow, Escalation, Field, Filter, Kind, Logic, Rule, TermField, Window};
 
 /// How urgent a hit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,16 +63,21 @@ impl Severity {
 }
 
 impl std::str::FromStr for Severity {
-    type Err = String;
+    type Err = UnknownSeverity;
 
     /// A level keyword in any case (`high`, `HIGH`).
-    fn from_str(s: &str) -> Result<Severity, String> {
+    fn from_str(s: &str) -> Result<Severity, UnknownSeverity> {
         [Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
             .into_iter()
             .find(|l| l.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("`{s}`: use low, medium, high or critical"))
+            .ok_or_else(|| UnknownSeverity(s.to_owned()))
     }
 }
+
+/// A word that is not a [`Severity`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}`: use low, medium, high or critical")]
+pub struct UnknownSeverity(pub String);
 
 impl fmt::Display for Severity {
     /// Upper case, as shown in alerts (`HIGH`).
@@ -129,10 +134,10 @@ impl RuleSet {
         let mut keep = KeepEvents::none();
         for r in self.rules.iter().filter(|r| which(r)) {
             let filter = engine::class_of(&r.filter);
-            match r.kind {
+            match &r.kind {
                 // A sequence reads the events of its filter that pass either step.
-                rule::Kind::Sequence => {
-                    for step in [&r.first, &r.then].into_iter().flatten() {
+                Logic::Sequence(s) => {
+                    for step in [&s.first, &s.then] {
                         keep.add(filter.and(engine::class_of(step)));
                     }
                 }
@@ -248,11 +253,20 @@ pub struct RuleHit {
     pub summary: String,
 }
 
+/// Why a rule was not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Skipped {
+    #[error("{rule}: skipped: new_term rules need a baseline history")]
+    NoHistory { rule: String },
+    #[error("{rule}: skipped: the baseline history has no `{key}` terms")]
+    NoTerms { rule: String, key: String },
+}
+
 /// Runs every rule over `log`, rules in parallel. Returns the hits sorted by
-/// (first, rule id, group, last) and notes on rules that were skipped.
+/// (first, rule id, group, last) and the rules that were skipped.
 /// `new_term` rules need `history`; without it they are skipped.
-pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<String>) {
-    let results: Vec<Result<Vec<RuleHit>, String>> = rules
+pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<Skipped>) {
+    let results: Vec<Result<Vec<RuleHit>, Skipped>> = rules
         .rules
         .par_iter()
         .map(|rule| engine::run(rule, log, history))

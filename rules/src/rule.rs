@@ -122,9 +122,8 @@ impl Window {
         self.0
     }
 
-    pub fn parse(s: &str) -> Result<Window, String> {
-        let bad =
-            || format!("bad duration `{s}`: expected a positive whole number and a unit s, m, h or d (like `10m`)");
+    pub fn parse(s: &str) -> Result<Window, BadWindow> {
+        let bad = || BadWindow(s.to_owned());
         let s = s.trim();
         let unit = s.chars().last().ok_or_else(bad)?;
         let (_, scale) = Self::UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(bad)?;
@@ -139,6 +138,11 @@ impl Window {
         }
     }
 }
+
+/// A duration that [`Window::parse`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad duration `{0}`: expected a positive whole number and a unit s, m, h or d (like `10m`)")]
+pub struct BadWindow(pub String);
 
 impl fmt::Display for Window {
     /// The largest unit that divides the duration exactly.
@@ -258,8 +262,10 @@ impl Escalation {
 }
 
 /// One detection rule, as written in its TOML file.
+///
+/// Unknown keys are refused: the kind-specific structs deny them, and every
+/// key the common fields do not take reaches the kind's struct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Stable identifier (`LLX-SSH-001`); a rule file with the same id
     /// replaces a built-in rule.
@@ -280,42 +286,157 @@ pub struct Rule {
     /// Where the rule's logic and numbers come from.
     #[serde(default)]
     pub references: Vec<String>,
-    /// How matching events become hits.
-    pub kind: Kind,
-    /// Fields that split events into independent groups; events lacking any
-    /// of them are ignored. Not used by `new_term` (see `fields`).
-    #[serde(default)]
-    pub group_by: Vec<Field>,
-    /// Time span: the sliding window (`count`, `distinct`), the longest gap
-    /// from first to then (`sequence`), the merge gap (`single`, default 1h).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<Window>,
-    /// Minimum events (`count`) or distinct values (`distinct`) per window.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<u64>,
-    /// The field whose distinct values a `distinct` rule counts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distinct_field: Option<Field>,
-    /// Minimum `[first]` events (weighted by `repeat`) before `[then]`
-    /// (`sequence`; default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_first: Option<u64>,
+    /// How matching events become hits: the `kind` key and the keys of
+    /// that kind.
+    #[serde(flatten)]
+    pub kind: Logic,
     /// Conditions every considered event must meet (for `sequence`, both
     /// steps).
     #[serde(default)]
     pub filter: Filter,
-    /// The first step of a `sequence`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first: Option<Filter>,
-    /// The step that completes a `sequence`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub then: Option<Filter>,
-    /// The combination a `new_term` rule looks up in the baseline history.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<TermField>,
     /// Severity escalations, first match wins, else `level`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub severity: Vec<Escalation>,
+}
+
+/// The kind of a rule with the keys only that kind takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Logic {
+    Count(Count),
+    Distinct(Distinct),
+    // Boxed: two filters make it much larger than the other kinds.
+    Sequence(Box<Sequence>),
+    Single(Single),
+    NewTerm(NewTerm),
+}
+
+/// `rule.kind == Kind::Count` compares the kind alone.
+impl PartialEq<Kind> for Logic {
+    fn eq(&self, other: &Kind) -> bool {
+        self.kind() == *other
+    }
+}
+
+impl Logic {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Logic::Count(_) => Kind::Count,
+            Logic::Distinct(_) => Kind::Distinct,
+            Logic::Sequence(_) => Kind::Sequence,
+            Logic::Single(_) => Kind::Single,
+            Logic::NewTerm(_) => Kind::NewTerm,
+        }
+    }
+
+    /// The `kind` keyword (`count`, `new_term`, ...).
+    pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The fields that split events into groups (none for `new_term`).
+    pub fn group_by(&self) -> &[Field] {
+        match self {
+            Logic::Count(c) => &c.group_by,
+            Logic::Distinct(d) => &d.group_by,
+            Logic::Sequence(s) => &s.group_by,
+            Logic::Single(s) => &s.group_by,
+            Logic::NewTerm(_) => &[],
+        }
+    }
+
+    /// The time span in effect (none for `new_term`).
+    pub fn window(&self) -> Option<Window> {
+        match self {
+            Logic::Count(c) => Some(c.window),
+            Logic::Distinct(d) => Some(d.window),
+            Logic::Sequence(s) => Some(s.window),
+            Logic::Single(s) => Some(s.window),
+            Logic::NewTerm(_) => None,
+        }
+    }
+
+    /// The keys of every kind besides the common ones.
+    const KEYS: [&'static str; 8] = [
+        "group_by",
+        "window",
+        "threshold",
+        "distinct_field",
+        "min_first",
+        "first",
+        "then",
+        "fields",
+    ];
+}
+
+/// At least `threshold` matching events (weighted by `repeat`) of one group
+/// within a sliding `window`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Count {
+    /// Fields that split events into independent groups; events lacking any
+    /// of them are ignored.
+    #[serde(default)]
+    pub group_by: Vec<Field>,
+    pub window: Window,
+    pub threshold: u64,
+}
+
+/// At least `threshold` distinct values of `distinct_field` among the
+/// matching events of one group within a sliding `window`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distinct {
+    #[serde(default)]
+    pub group_by: Vec<Field>,
+    pub distinct_field: Field,
+    pub window: Window,
+    pub threshold: u64,
+}
+
+/// At least `min_first` events matching `first`, then an event matching
+/// `then` within `window`, in one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    #[serde(default)]
+    pub group_by: Vec<Field>,
+    /// The longest gap from the first step to the completing one.
+    pub window: Window,
+    /// Minimum `first` events, weighted by `repeat` (default 1).
+    #[serde(default = "one")]
+    pub min_first: u64,
+    /// The first step.
+    pub first: Filter,
+    /// The step that completes the sequence.
+    pub then: Filter,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Every matching event; hits of one group closer than `window` merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Single {
+    #[serde(default)]
+    pub group_by: Vec<Field>,
+    /// The merge gap (default 1h).
+    #[serde(default = "default_single_window")]
+    pub window: Window,
+}
+
+fn default_single_window() -> Window {
+    DEFAULT_SINGLE_WINDOW
+}
+
+/// A combination of `fields` absent from the baseline [`crate::History`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTerm {
+    /// The combination looked up in the history.
+    pub fields: Vec<TermField>,
 }
 
 /// The merge gap of a `single` rule without a `window`.
@@ -336,13 +457,11 @@ impl Rule {
 
     /// The window in effect (`single` defaults to one hour).
     pub fn window(&self) -> Option<Window> {
-        match self.kind {
-            Kind::Single => Some(self.window.unwrap_or(DEFAULT_SINGLE_WINDOW)),
-            _ => self.window,
-        }
+        self.kind.window()
     }
 
-    /// Checks what serde cannot: keys each kind needs or does not use.
+    /// Checks what the types cannot: non-empty names, positive numbers, no
+    /// duplicate or empty lists.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         let err = |key, msg: &str| Err((key, msg.to_owned()));
         if self.id.trim().is_empty() {
@@ -351,66 +470,38 @@ impl Rule {
         if self.name.trim().is_empty() {
             return err("name", "must not be empty");
         }
-        let kind = self.kind.as_str();
-        let needs = |key: &'static str, present: bool| -> Result<(), (&'static str, String)> {
-            if present {
-                Ok(())
-            } else {
-                Err((key, format!("required for kind `{kind}`")))
+        let mut steps = vec![("filter", &self.filter)];
+        match &self.kind {
+            Logic::Count(Count { threshold: 0, .. }) | Logic::Distinct(Distinct { threshold: 0, .. }) => {
+                return err("threshold", "must be at least 1");
             }
-        };
-        let unused = |key: &'static str, present: bool| -> Result<(), (&'static str, String)> {
-            if present {
-                Err((key, format!("not used by kind `{kind}`")))
-            } else {
-                Ok(())
-            }
-        };
-        let k = self.kind;
-        let uses_threshold = matches!(k, Kind::Count | Kind::Distinct);
-        needs("threshold", !uses_threshold || self.threshold.is_some())?;
-        unused("threshold", !uses_threshold && self.threshold.is_some())?;
-        if self.threshold == Some(0) {
-            return err("threshold", "must be at least 1");
-        }
-        needs(
-            "window",
-            !matches!(k, Kind::Count | Kind::Distinct | Kind::Sequence) || self.window.is_some(),
-        )?;
-        unused("window", k == Kind::NewTerm && self.window.is_some())?;
-        needs("distinct_field", k != Kind::Distinct || self.distinct_field.is_some())?;
-        unused("distinct_field", k != Kind::Distinct && self.distinct_field.is_some())?;
-        needs("first", k != Kind::Sequence || self.first.is_some())?;
-        needs("then", k != Kind::Sequence || self.then.is_some())?;
-        unused("first", k != Kind::Sequence && self.first.is_some())?;
-        unused("then", k != Kind::Sequence && self.then.is_some())?;
-        unused("min_first", k != Kind::Sequence && self.min_first.is_some())?;
-        if self.min_first == Some(0) {
-            return err("min_first", "must be at least 1");
-        }
-        needs("fields", k != Kind::NewTerm || !self.fields.is_empty())?;
-        unused("fields", k != Kind::NewTerm && !self.fields.is_empty())?;
-        unused("group_by", k == Kind::NewTerm && !self.group_by.is_empty())?;
-        if has_duplicates(&self.group_by) {
-            return err("group_by", "lists a field twice");
-        }
-        if has_duplicates(&self.fields) {
-            return err("fields", "lists a field twice");
-        }
-        if let Some(d) = self.distinct_field {
-            if self.group_by.contains(&d) {
+            Logic::Distinct(d) if d.group_by.contains(&d.distinct_field) => {
                 return err(
                     "distinct_field",
                     "is also in `group_by`, so it can only have one value per group",
                 );
             }
+            Logic::Sequence(s) => {
+                if s.min_first == 0 {
+                    return err("min_first", "must be at least 1");
+                }
+                steps.extend([("first", &s.first), ("then", &s.then)]);
+            }
+            Logic::NewTerm(n) => {
+                if n.fields.is_empty() {
+                    return err("fields", "must name at least one field");
+                }
+                if has_duplicates(&n.fields) {
+                    return err("fields", "lists a field twice");
+                }
+            }
+            _ => {}
         }
-        for (name, f) in [
-            ("filter", Some(&self.filter)),
-            ("first", self.first.as_ref()),
-            ("then", self.then.as_ref()),
-        ] {
-            if let Some(key) = f.and_then(Filter::empty_list) {
+        if has_duplicates(self.kind.group_by()) {
+            return err("group_by", "lists a field twice");
+        }
+        for (name, f) in steps {
+            if let Some(key) = f.empty_list() {
                 return Err((name, format!("`{key}` is an empty list, which matches nothing")));
             }
         }
@@ -431,6 +522,7 @@ fn has_duplicates<T: PartialEq>(v: &[T]) -> bool {
 /// A TOML or serde error with the file, the line and, when the error points
 /// at a line of `key = value`, the key path (`filter.action`).
 fn parse_error(text: &str, origin: &str, e: &toml::de::Error) -> RuleError {
+    let mut message = e.message().trim().to_owned();
     let mut line_no = None;
     let mut key = None;
     if let Some(span) = e.span() {
@@ -440,21 +532,39 @@ fn parse_error(text: &str, origin: &str, e: &toml::de::Error) -> RuleError {
         let line = text[line_start..].lines().next().unwrap_or("");
         // Only a span inside one line points at a key (a missing field spans
         // the whole table).
-        let one_line = span.end <= line_start + line.len();
-        if let Some((k, _)) = line.split_once('=').filter(|_| one_line) {
-            let k = k.trim().trim_matches('"');
-            if !k.is_empty() && !k.starts_with('[') {
-                // The innermost `[table]` or `[[array]]` header above the line.
-                let table = text[..line_start]
-                    .lines()
-                    .rev()
-                    .map(str::trim)
-                    .find(|l| l.starts_with('['))
-                    .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
-                key = Some(match table {
-                    Some(t) => format!("{t}.{k}"),
-                    None => k.to_owned(),
-                });
+        if span.end <= line_start + line.len() {
+            key = key_lines(line).next().map(|(_, k, _)| k);
+            if let Some(k) = &mut key {
+                if let Some(t) = table_above(&text[..line_start]) {
+                    *k = format!("{t}.{k}");
+                }
+            }
+        }
+    }
+    // Errors in the keys of a kind span the whole file: find the line by the
+    // key or value the message quotes.
+    if key.is_none() && message.starts_with("missing field") {
+        // The span is the whole file or the table that lacks the key.
+        if e.span().is_some_and(|s| s.start == 0) {
+            line_no = None;
+        }
+    } else if key.is_none() {
+        let unknown_field = message.starts_with("unknown field");
+        if let Some(token) = message.split('`').nth(1).map(str::to_owned) {
+            if let Some((n, k)) = locate(text, &token, unknown_field) {
+                line_no = Some(n);
+                key = Some(k);
+            }
+            let top_level = key.as_ref().is_some_and(|k| !k.contains('.'));
+            if let (true, true, Some(kind)) = (unknown_field, top_level, kind_of(text)) {
+                message = if Logic::KEYS.contains(&token.as_str()) {
+                    format!("not used by kind `{kind}`")
+                } else {
+                    // serde lists the kind's keys only.
+                    let takes = message.split_once("expected ").map_or("", |(_, e)| e);
+                    let takes = takes.trim_start_matches("one of ");
+                    format!("unknown key; besides the common keys, kind `{kind}` takes {takes}")
+                };
             }
         }
     }
@@ -462,6 +572,58 @@ fn parse_error(text: &str, origin: &str, e: &toml::de::Error) -> RuleError {
         origin: origin.to_owned(),
         line: line_no,
         key,
-        message: e.message().trim().to_owned(),
+        message,
     }
+}
+
+/// `(line index, key, value)` of each `key = value` line of `text`.
+fn key_lines(text: &str) -> impl Iterator<Item = (usize, String, &str)> {
+    text.lines().enumerate().filter_map(|(n, line)| {
+        let (k, v) = line.split_once('=')?;
+        let k = k.trim().trim_matches('"');
+        let bare = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        bare.then(|| (n, k.to_owned(), v.trim()))
+    })
+}
+
+/// The innermost `[table]` or `[[array]]` header in `text`, without brackets.
+fn table_above(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+}
+
+/// The first line (1-based) with key `token` (`as_key`: `token = ...` or a
+/// `[token]` header) or a value that is `token` or lists it, and its key path.
+fn locate(text: &str, token: &str, as_key: bool) -> Option<(usize, String)> {
+    let header = text
+        .lines()
+        .position(|l| as_key && l.trim().trim_matches(|c| c == '[' || c == ']') == token);
+    let line = key_lines(text).find(|(_, k, v)| {
+        if as_key {
+            k == token
+        } else {
+            *v == token || v.contains(&format!("\"{token}\"")) || v.contains(&format!("'{token}'"))
+        }
+    });
+    match (header, line) {
+        (Some(h), l) if l.as_ref().is_none_or(|(n, _, _)| h < *n) => Some((h + 1, token.to_owned())),
+        (_, Some((n, k, _))) => {
+            let above: Vec<&str> = text.lines().take(n).collect();
+            let path = match table_above(&above.join("\n")) {
+                Some(t) => format!("{t}.{k}"),
+                None => k,
+            };
+            Some((n + 1, path))
+        }
+        _ => None,
+    }
+}
+
+/// The `kind` value of a rule file that is valid TOML.
+fn kind_of(text: &str) -> Option<String> {
+    let table: toml::Table = text.parse().ok()?;
+    Some(table.get("kind")?.as_str()?.to_owned())
 }

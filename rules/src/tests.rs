@@ -614,10 +614,10 @@ fn new_term_without_history_is_skipped_with_a_note() {
     let (hits, notes) = evaluate(&RuleSet::builtin(), &baseline(), None);
     assert!(hits.iter().all(|h| !h.rule_id.starts_with("LLX-NEW")));
     assert_eq!(notes.len(), 2, "{notes:?}");
-    assert!(notes[0].starts_with("LLX-NEW-001: skipped"), "{notes:?}");
+    assert!(notes[0].to_string().starts_with("LLX-NEW-001: skipped"), "{notes:?}");
     // A history built for other rules lacks the key: also skipped.
     let (_, notes) = evaluate(&RuleSet::builtin(), &baseline(), Some(&History::default()));
-    assert!(notes[1].contains("no `user+host` terms"), "{notes:?}");
+    assert!(notes[1].to_string().contains("no `user+host` terms"), "{notes:?}");
 }
 
 #[test]
@@ -878,6 +878,53 @@ fn parse_errors_name_the_file_and_key() {
         assert!(err.starts_with("rules.d/bad.toml"), "{err}");
         assert!(err.contains(needle), "`{needle}` not in: {err}");
     }
+    // A key of another kind, or of no kind, is refused with its line.
+    let sequence = r#"
+id = "T-2"
+name = "test"
+level = "low"
+kind = "sequence"
+window = "10m"
+[first]
+action = ["user-created"]
+[then]
+action = ["user-modified"]
+"#;
+    parse(sequence);
+    let cases = [
+        (
+            MINIMAL.replace("threshold = 5", "threshold = 5\ndistinct_field = \"user\""),
+            "rules.d/bad.toml:9: `distinct_field`: not used by kind `count`",
+        ),
+        (
+            MINIMAL.replace("threshold = 5", "threshold = 5\nfields = [\"user\"]"),
+            "rules.d/bad.toml:9: `fields`: not used by kind `count`",
+        ),
+        (
+            sequence.replace("window = \"10m\"", "window = \"10m\"\nthreshold = 3"),
+            "rules.d/bad.toml:7: `threshold`: not used by kind `sequence`",
+        ),
+        (
+            MINIMAL.replace("threshold = 5", "threshold = 5\ncolour = \"red\""),
+            "rules.d/bad.toml:9: `colour`: unknown key; besides the common keys, kind `count` takes `group_by`, `window`, `threshold`",
+        ),
+        (
+            sequence.replace("[then]\naction", "[then]\nactions"),
+            "rules.d/bad.toml:10: `then.actions`: unknown field `actions`",
+        ),
+        (
+            sequence.replace("[then]", "[next]"),
+            "rules.d/bad.toml:9: `next`: unknown key; besides the common keys, kind `sequence` takes",
+        ),
+        (
+            MINIMAL.replace("kind = \"count\"\n", ""),
+            "rules.d/bad.toml: missing field `kind`",
+        ),
+    ];
+    for (text, start) in cases {
+        let err = error_of(&text);
+        assert!(err.starts_with(start), "`{start}` does not start: {err}");
+    }
     // The unknown value is quoted and the line given.
     let err = error_of(&MINIMAL.replace("level = \"medium\"", "level = \"severe\""));
     assert!(
@@ -919,7 +966,7 @@ fn rules_dir_overrides_builtins_by_id() {
     set.merge(RuleSet::load_dir(dir.path()).unwrap());
     assert_eq!(set.len(), n + 1);
     assert_eq!(set.rules[0].id, "LLX-SSH-001");
-    assert_eq!(set.rules[0].threshold, Some(3));
+    assert!(matches!(&set.rules[0].kind, Logic::Count(c) if c.threshold == 3));
     assert_eq!(set.rules[n].id, "T-1");
     let (hits, _) = evaluate(&set, &log(failures([0, 10, 20], ATTACKER)), None);
     assert!(hits.iter().any(|h| h.rule_id == "LLX-SSH-001"));

@@ -795,3 +795,7 @@ mod tests {
         assert_ne!(fnv64(&["a", "bc"]), fnv64(&["ab", "c"]));
     }
 }
+
+#[cfg(test)]
+#[path = "alerts_policy_tests.rs"]
+mod policy_tests;

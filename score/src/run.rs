@@ -36,7 +36,7 @@ pub struct ScoreOutcome {
     /// Entity kinds the baseline has no set for, or too small to fit.
     pub unscored: Vec<String>,
     /// The rules' notes (skipped rules and why).
-    pub notes: Vec<String>,
+    pub notes: Vec<rules::Skipped>,
     /// No baseline was given: one was fitted on the input.
     pub fitted_on_input: bool,
     /// How features were computed from the logs, and whether the

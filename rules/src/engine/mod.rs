@@ -5,15 +5,22 @@
 //! scanned once: two pointers bound the sliding window, and qualifying
 //! windows closer than `window` to the current burst extend it instead of
 //! starting a new hit.
+//!
+//! Each kind has its own file; this module holds what they share: filters
+//! resolved against the log, keys, grouping, the window scan and the hit.
 
-use std::collections::VecDeque;
+mod count;
+mod distinct;
+mod new_term;
+mod sequence;
+mod single;
 
 use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::output::compact::{CompactEvent, CompactLog, EventClass, Interner, Sym};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::rule::{Field, Filter, Kind, Rule, TermField};
-use crate::{History, RuleHit, Severity, EVIDENCE_EACH_END, MAX_LISTED};
+use crate::rule::{Field, Filter, Logic, Rule, TermField};
+use crate::{History, RuleHit, Severity, Skipped, EVIDENCE_EACH_END, MAX_LISTED};
 
 /// A group or term key: up to six symbols (the hour for [`TermField::Hour`]),
 /// unused slots `u32::MAX`.
@@ -274,50 +281,6 @@ fn bursts(ts: &[Micros], window: Micros, state: &mut impl WindowState, out: &mut
     }
 }
 
-/// Weighted event count in the window.
-struct CountState<'a> {
-    weights: &'a [u64],
-    sum: u64,
-    threshold: u64,
-}
-
-impl WindowState for CountState<'_> {
-    fn add(&mut self, k: usize) {
-        self.sum += self.weights[k];
-    }
-    fn remove(&mut self, k: usize) {
-        self.sum -= self.weights[k];
-    }
-    fn qualifies(&self) -> bool {
-        self.sum >= self.threshold
-    }
-}
-
-/// Occurrences of each value in the window.
-struct DistinctState<'a> {
-    values: &'a [Sym],
-    counts: &'a mut FxHashMap<Sym, u32>,
-    threshold: u64,
-}
-
-impl WindowState for DistinctState<'_> {
-    fn add(&mut self, k: usize) {
-        *self.counts.entry(self.values[k]).or_default() += 1;
-    }
-    fn remove(&mut self, k: usize) {
-        let v = self.values[k];
-        if let Some(c) = self.counts.get_mut(&v) {
-            *c -= 1;
-            if *c == 0 {
-                self.counts.remove(&v);
-            }
-        }
-    }
-    fn qualifies(&self) -> bool {
-        self.counts.len() as u64 >= self.threshold
-    }
-}
-
 /// Fills `buf` with `f` of each index (a buffer reused across groups).
 fn fill<'a, T>(buf: &'a mut Vec<T>, idx: &[u32], f: impl Fn(u32) -> T) -> &'a [T] {
     buf.clear();
@@ -325,241 +288,54 @@ fn fill<'a, T>(buf: &'a mut Vec<T>, idx: &[u32], f: impl Fn(u32) -> T) -> &'a [T
     buf
 }
 
-/// Runs one rule; `Err` is a note saying why it was skipped.
-pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> Result<Vec<RuleHit>, String> {
-    let events = &log.events;
-    let filter = Matcher::new(&rule.filter, &log.strings);
-    let window = rule.window().map_or(0, |w| w.micros());
-    let ctx = Ctx { rule, log };
-    let time = |i: u32| events[i as usize].timestamp;
-    let weight = |i: u32| u64::from(events[i as usize].repeat);
-    let grouped = |e: &CompactEvent| group_key(e, &rule.group_by);
-    let (mut ts_buf, mut w_buf, mut v_buf, mut spans) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut hits = Vec::new();
-    match rule.kind {
-        Kind::Count => {
-            let threshold = rule.threshold.unwrap_or(1);
-            let groups = collect(events, |e| filter.matches(e).then(|| grouped(e)).flatten());
-            for (key, idx) in groups.iter() {
-                let weights = fill(&mut w_buf, idx, weight);
-                if weights.iter().sum::<u64>() < threshold {
-                    continue;
-                }
-                let mut state = CountState {
-                    weights,
-                    sum: 0,
-                    threshold,
-                };
-                spans.clear();
-                bursts(fill(&mut ts_buf, idx, time), window, &mut state, &mut spans);
-                for &(s, e) in &spans {
-                    hits.push(ctx.hit(key, &idx[s..=e], |h| {
-                        let n = h.count;
-                        let noun = noun(&rule.filter, n);
-                        format!("{n} {noun} in {}{}", span(h), ctx.extras(h, None))
-                    }));
-                }
-            }
-        }
-        Kind::Distinct => {
-            let field = rule.distinct_field.unwrap_or(Field::User);
-            let threshold = rule.threshold.unwrap_or(1);
-            let keep = |e: &CompactEvent| filter.matches(e) && sym_of(e, field).is_some();
-            let groups = collect(events, |e| keep(e).then(|| grouped(e)).flatten());
-            let mut counts = FxHashMap::default();
-            for (key, idx) in groups.iter() {
-                if (idx.len() as u64) < threshold {
-                    continue;
-                }
-                let values = fill(&mut v_buf, idx, |i| sym_of(&events[i as usize], field));
-                let mut state = DistinctState {
-                    values,
-                    counts: &mut counts,
-                    threshold,
-                };
-                spans.clear();
-                bursts(fill(&mut ts_buf, idx, time), window, &mut state, &mut spans);
-                for &(s, e) in &spans {
-                    let distinct = values[s..=e].iter().collect::<FxHashSet<_>>().len();
-                    hits.push(ctx.hit(key, &idx[s..=e], |h| {
-                        let noun = noun(&rule.filter, h.count);
-                        format!(
-                            "{distinct} distinct {}s in {} ({} {noun}){}",
-                            field.as_str().replace('_', " "),
-                            span(h),
-                            h.count,
-                            ctx.extras(h, Some(field))
-                        )
-                    }));
-                }
-            }
-        }
-        Kind::Sequence => {
-            let (Some(first_f), Some(then_f)) = (&rule.first, &rule.then) else {
-                return Err(format!("{}: skipped: sequence without [first] and [then]", rule.id));
-            };
-            let first = Matcher::new(first_f, &log.strings);
-            let then = Matcher::new(then_f, &log.strings);
-            let min_first = rule.min_first.unwrap_or(1);
-            let keep = |e: &CompactEvent| filter.matches(e) && (first.matches(e) || then.matches(e));
-            let groups = collect(events, |e| keep(e).then(|| grouped(e)).flatten());
-            let mut firsts = VecDeque::new();
-            for (key, idx) in groups.iter() {
-                if idx.len() < 2 {
-                    continue;
-                }
-                for seq in sequences(events, idx, window, min_first, &first, &then, &mut firsts) {
-                    let members: Vec<u32> = seq.members.iter().map(|&p| idx[p]).collect();
-                    hits.push(ctx.hit(key, &members, |h| {
-                        format!(
-                            "{} {} then {} {} within {}{}",
-                            seq.n_first,
-                            noun(&text_filter(&rule.filter, first_f), seq.n_first),
-                            seq.n_then,
-                            noun(&text_filter(&rule.filter, then_f), seq.n_then),
-                            span(h),
-                            ctx.extras(h, None)
-                        )
-                    }));
-                }
-            }
-        }
-        Kind::Single => {
-            let groups = collect(events, |e| filter.matches(e).then(|| grouped(e)).flatten());
-            for (key, idx) in groups.iter() {
-                let ts = fill(&mut ts_buf, idx, time);
-                let mut start = 0;
-                for k in 1..=idx.len() {
-                    if k == idx.len() || ts[k] - ts[k - 1] > window {
-                        hits.push(ctx.hit(key, &idx[start..k], |h| {
-                            format!("{}{}", counted(&rule.filter, h), ctx.extras(h, None))
-                        }));
-                        start = k;
-                    }
-                }
-            }
-        }
-        Kind::NewTerm => {
-            let name = History::key(&rule.fields);
-            let Some(history) = history else {
-                return Err(format!("{}: skipped: new_term rules need a baseline history", rule.id));
-            };
-            let Some(known) = history.terms.get(&name) else {
-                return Err(format!(
-                    "{}: skipped: the baseline history has no `{name}` terms",
-                    rule.id
-                ));
-            };
-            // Whether each distinct term is new, decided once per term so that
-            // only the events of new terms are kept.
-            let mut is_new: FxHashMap<Key, bool> = FxHashMap::default();
-            let mut text = String::new();
-            let key = |e: &CompactEvent| {
-                if !filter.matches(e) {
-                    return None;
-                }
-                let k = term_key(e, &rule.fields)?;
-                let new = *is_new.entry(k).or_insert_with(|| {
-                    text.clear();
-                    term_text(&log.strings, &rule.fields, &k, &mut text);
-                    !known.contains(&text)
-                });
-                new.then_some(k)
-            };
-            let groups = collect(events, key);
-            for (key, idx) in groups.iter() {
-                let parts = term_parts(&log.strings, &rule.fields, key);
-                let group = rule
-                    .fields
-                    .iter()
-                    .map(|f| f.as_str().to_owned())
-                    .zip(parts.iter().cloned());
-                hits.push(ctx.hit_with_group(group.collect(), idx, |h| {
-                    format!(
-                        "{name} not in the baseline: {} ({}){}",
-                        parts.join(", "),
-                        counted(&rule.filter, h),
-                        ctx.extras(h, None)
-                    )
-                }));
-            }
-        }
-    }
-    Ok(hits)
-}
-
-/// One sequence hit: positions into the group, ascending.
-struct Seq {
-    members: Vec<usize>,
-    n_first: u64,
-    n_then: u64,
-}
-
-/// Sequences in one time-sorted group. A `then` event completes a sequence
-/// when at least `min_first` (weighted) `first` events precede it by at
-/// most `window`; a completing event at most `window` after the previous
-/// hit's last one joins that hit instead of starting a new one.
-fn sequences(
-    events: &[CompactEvent],
-    idx: &[u32],
-    window: Micros,
-    min_first: u64,
-    first: &Matcher,
-    then: &Matcher,
-    firsts: &mut VecDeque<usize>,
-) -> Vec<Seq> {
-    let mut out: Vec<Seq> = Vec::new();
-    let mut last_then: Micros = Micros::MIN;
-    firsts.clear();
-    let mut sum = 0u64;
-    for (p, &i) in idx.iter().enumerate() {
-        let e = &events[i as usize];
-        let t = e.timestamp;
-        while let Some(&f) = firsts.front() {
-            if t - events[idx[f] as usize].timestamp <= window {
-                break;
-            }
-            sum -= u64::from(events[idx[f] as usize].repeat);
-            firsts.pop_front();
-        }
-        if then.matches(e) && sum >= min_first {
-            let joins = !out.is_empty() && t - last_then <= window;
-            if !joins {
-                out.push(Seq {
-                    members: Vec::new(),
-                    n_first: 0,
-                    n_then: 0,
-                });
-            }
-            let seq = out.last_mut().expect("pushed above");
-            let done = seq.members.last().copied();
-            for &f in firsts.iter().filter(|&&f| done.is_none_or(|d| f > d)) {
-                seq.members.push(f);
-                seq.n_first += u64::from(events[idx[f] as usize].repeat);
-            }
-            seq.members.push(p);
-            seq.n_then += u64::from(e.repeat);
-            last_then = t;
-        }
-        if first.matches(e) {
-            firsts.push_back(p);
-            sum += u64::from(e.repeat);
-        }
-    }
-    out
+/// Runs one rule.
+pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> Result<Vec<RuleHit>, Skipped> {
+    let ctx = Ctx {
+        rule,
+        log,
+        filter: Matcher::new(&rule.filter, &log.strings),
+    };
+    Ok(match &rule.kind {
+        Logic::Count(c) => count::run(&ctx, c),
+        Logic::Distinct(d) => distinct::run(&ctx, d),
+        Logic::Sequence(s) => sequence::run(&ctx, s),
+        Logic::Single(s) => single::run(&ctx, s),
+        Logic::NewTerm(n) => new_term::run(&ctx, n, history)?,
+    })
 }
 
 /// What one rule needs to build hits.
 struct Ctx<'a> {
     rule: &'a Rule,
     log: &'a CompactLog,
+    /// The rule's `filter`.
+    filter: Matcher,
 }
 
 impl Ctx<'_> {
+    fn time(&self, i: u32) -> Micros {
+        self.log.events[i as usize].timestamp
+    }
+
+    fn weight(&self, i: u32) -> u64 {
+        u64::from(self.log.events[i as usize].repeat)
+    }
+
+    /// The event's group key, `None` when the rule's filter refuses it or
+    /// it lacks a group field.
+    fn grouped(&self, e: &CompactEvent) -> Option<Key> {
+        if self.filter.matches(e) {
+            group_key(e, self.rule.kind.group_by())
+        } else {
+            None
+        }
+    }
+
     fn hit(&self, key: &Key, members: &[u32], summary: impl FnOnce(&RuleHit) -> String) -> RuleHit {
         let group = self
             .rule
-            .group_by
+            .kind
+            .group_by()
             .iter()
             .zip(key)
             .map(|(f, &s)| (f.as_str().to_owned(), self.log.strings.str(Sym(s)).to_owned()))
@@ -642,10 +418,12 @@ impl Ctx<'_> {
     /// `, 4 distinct users, from 203.0.113.9`: users, sources and hosts that
     /// are not already part of the group (or the distinct field).
     fn extras(&self, h: &RuleHit, skip: Option<Field>) -> String {
+        let terms: &[TermField] = match &self.rule.kind {
+            Logic::NewTerm(n) => &n.fields,
+            _ => &[],
+        };
         let shown = |f: Field| {
-            skip != Some(f)
-                && !self.rule.group_by.contains(&f)
-                && !self.rule.fields.iter().any(|t| t.field() == Some(f))
+            skip != Some(f) && !self.rule.kind.group_by().contains(&f) && !terms.iter().any(|t| t.field() == Some(f))
         };
         let mut parts = Vec::new();
         let mut add = |f: Field, n: usize, list: &[String], one: &str, many: &str| {
