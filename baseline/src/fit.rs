@@ -122,6 +122,11 @@ pub enum KindOutcome {
 /// alive besides the kind's matrix.
 pub const SCORE_CHUNK: usize = 1 << 18;
 
+/// Why a kind is not fitted: `kind (why)`, e.g. `host (1 rows)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TooLittle(pub String);
+
 /// One entity kind's rows of a frame, as the models' matrix, ready to be
 /// fitted or scored: the one per-kind loop that training and scoring share.
 /// The job owns its matrix, so the caller may drop the frame's feature
@@ -136,18 +141,18 @@ pub struct KindJob<'m> {
 }
 
 impl<'m> KindJob<'m> {
-    /// The job of `kind`'s rows of `frame`, or `Ok(Err(why))` (`kind
-    /// (why)`, e.g. `host (1 rows)`) when there is too little to fit a set.
-    pub fn new(frame: &FeatureFrame, kind: &str, model: KindModel<'m>) -> Result<Result<Self, String>, FitError> {
+    /// The job of `kind`'s rows of `frame`, or `Ok(Err(_))` when there is
+    /// too little to fit a set.
+    pub fn new(frame: &FeatureFrame, kind: &str, model: KindModel<'m>) -> Result<Result<Self, TooLittle>, FitError> {
         let rows = frame.rows_of(kind);
         let (spec, x) = match model {
             KindModel::Saved(set) => (set.spec().clone(), model_matrix(set, frame, &rows)?),
             KindModel::Fit(_) => {
                 if rows.len() < MIN_ROWS {
-                    return Ok(Err(format!("{kind} ({} rows)", rows.len())));
+                    return Ok(Err(TooLittle(format!("{kind} ({} rows)", rows.len()))));
                 }
                 let Some(spec) = spec_for(frame, kind, &rows) else {
-                    return Ok(Err(format!("{kind} (no feature columns)")));
+                    return Ok(Err(TooLittle(format!("{kind} (no feature columns)"))));
                 };
                 let x = frame.matrix(&rows, &spec.feature_names)?;
                 (spec, x)
@@ -275,7 +280,7 @@ fn fit_sets(
         let job = match KindJob::new(frame, &kind, KindModel::Fit(&opts.config))? {
             Ok(job) => job,
             Err(why) => {
-                skipped.push(why);
+                skipped.push(why.0);
                 continue;
             }
         };

@@ -68,7 +68,7 @@ impl Scoring<'_> {
                 Ok(job) => job,
                 Err(why) => {
                     self.unscored.push(kind);
-                    self.skipped.push(why);
+                    self.skipped.push(why.0);
                     continue;
                 }
             };

@@ -59,9 +59,9 @@ pub struct SequenceRun {
 /// Trains on the normal sessions and scores the normal and abnormal test
 /// sessions, once per seed.
 pub fn run(args: &SequenceArgs) -> Result<SequenceReport, TrainError> {
-    let all_train = Sessions::read(&args.train).map_err(TrainError::Input)?;
+    let all_train = Sessions::read(&args.train)?;
     let (train, normal) = match &args.test_normal {
-        Some(p) => (all_train, Sessions::read(p).map_err(TrainError::Input)?),
+        Some(p) => (all_train, Sessions::read(p)?),
         None => {
             if !(args.holdout > 0.0 && args.holdout < 1.0) {
                 return Err(TrainError::Setting("--holdout must be between 0 and 1".into()));
@@ -81,7 +81,7 @@ pub fn run(args: &SequenceArgs) -> Result<SequenceReport, TrainError> {
             (tr, te)
         }
     };
-    let abnormal = Sessions::read(&args.test_abnormal).map_err(TrainError::Input)?;
+    let abnormal = Sessions::read(&args.test_abnormal)?;
     let vocab = train.vocabulary();
     let train_frame = train.count_frame(&vocab);
     let mut test_frame = normal.count_frame(&vocab);

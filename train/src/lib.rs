@@ -49,6 +49,8 @@ pub enum TrainError {
     Setting(String),
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Sessions(#[from] sequences::SessionsError),
     #[error("the inputs hold no rows to train on")]
     NoRows,
     #[error(transparent)]

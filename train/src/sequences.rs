@@ -3,11 +3,20 @@
 //! event-count vector, the representation of the published baselines.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use loglynx_features::CompactString;
 
 use loglynx_baseline::frame::{FeatureFrame, GENERIC_KIND};
+
+/// A sessions file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionsError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: line {line}: {reason}", path.display())]
+    Line { path: PathBuf, line: usize, reason: String },
+}
 
 /// Sessions read from one file: ids and their event-id sequences.
 #[derive(Debug, Clone, Default)]
@@ -17,8 +26,16 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn read(path: &Path) -> Result<Sessions, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Sessions, SessionsError> {
+        let bad = |line: usize, reason: String| SessionsError::Line {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| SessionsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut out = Sessions::default();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
@@ -27,12 +44,12 @@ impl Sessions {
             }
             let (id, seq) = line
                 .split_once(',')
-                .ok_or_else(|| format!("{}: line {}: expected `id,events`", path.display(), i + 1))?;
+                .ok_or_else(|| bad(i + 1, "expected `id,events`".into()))?;
             let events = seq
                 .split_whitespace()
                 .map(|e| {
                     e.parse::<u32>()
-                        .map_err(|_| format!("{}: line {}: event `{e}` is not a number", path.display(), i + 1))
+                        .map_err(|_| bad(i + 1, format!("event `{e}` is not a number")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             out.ids.push(id.to_owned());
@@ -96,6 +113,6 @@ mod tests {
         assert_eq!(f.columns[1], vec![2.0, 0.0]);
         assert_eq!(f.columns[2], vec![0.0, 1.0]);
         std::fs::write(&p, "a,1 x\n").unwrap();
-        assert!(Sessions::read(&p).unwrap_err().contains("line 1"));
+        assert!(Sessions::read(&p).unwrap_err().to_string().contains("line 1"));
     }
 }
