@@ -334,15 +334,12 @@ impl Scoring<'_> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let started = Instant::now();
-    let output_format =
-        TableFormat::resolve(cli.output_format, &cli.output, "use --output-format").map_err(anyhow::Error::msg)?;
+    let output_format = TableFormat::resolve(cli.output_format, &cli.output, "use --output-format")?;
     let scores_format = match &cli.scores_out {
-        Some(p) => {
-            Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson").map_err(anyhow::Error::msg)?)
-        }
+        Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
     };
-    let suppression = parse_duration(&cli.suppression).map_err(anyhow::Error::msg)? as i64 * 1_000_000;
+    let suppression = parse_duration(&cli.suppression)? as i64 * 1_000_000;
     let model = match &cli.model {
         Some(p) => Some(ModelBundle::load(p).with_context(|| format!("cannot use model {}", p.display()))?),
         None => None,
@@ -352,7 +349,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         rule_set.merge(RuleSet::load_dir(dir)?);
     }
     let allowlist = match &cli.allowlist {
-        Some(p) => Allowlist::from_toml_file(p).map_err(anyhow::Error::msg)?,
+        Some(p) => Allowlist::from_toml_file(p)?,
         None => Allowlist::default(),
     };
 
@@ -381,9 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .as_ref()
         .and_then(|m| m.sets.iter().map(|s| s.spec().window_secs).find(|&w| w > 0))
         .unwrap_or(cli.window_secs);
-    let features = FeatureConfig::with_window_in_zone(window_secs, &cli.time_zone)
-        .check()
-        .map_err(anyhow::Error::msg)?;
+    let features = FeatureConfig::with_window_in_zone(window_secs, &cli.time_zone).check()?;
 
     // The baseline: the given model, or one fitted on the input itself.
     // Explanations are made for the rows alerts can use: the anomalous ones
@@ -430,7 +425,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ..RunConfig::new(features)
         };
         let bar = spinner(cli.quiet, "reading logs");
-        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {}).map_err(anyhow::Error::msg)?;
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?;
         bar.finish_and_clear();
         input_failures.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
         file_names = result.file_names();

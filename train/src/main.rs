@@ -350,8 +350,7 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
             args.window_secs.unwrap_or(3600),
             args.time_zone.as_deref().unwrap_or("UTC"),
         )
-        .check()
-        .map_err(anyhow::Error::msg)?;
+        .check()?;
         // New-term rules compare later events with the terms of this
         // baseline; only the events they read are kept.
         let mut rules = RuleSet::builtin();
@@ -365,7 +364,7 @@ fn load_frame(inputs: &[String], args: &TrainArgs, quiet: bool) -> Result<(Featu
             ..RunConfig::new(features)
         };
         let bar = spinner(quiet, "computing features");
-        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick()).map_err(anyhow::Error::msg)?;
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick())?;
         bar.finish_and_clear();
         if let Some((name, err)) = result.errors().next() {
             bail!("{name}: {err}");
