@@ -10,6 +10,7 @@ use loglynx_features::ingest::input::InputFormat;
 use loglynx_features::output::TableFormat;
 
 pub use loglynx_features::mem::rss_mib;
+pub use loglynx_features::time::{parse_duration, DurationError};
 
 /// Diagnostics on stderr: `--quiet` shows errors only, `-v` info, `-vv`
 /// debug; the `LOGLYNX_LOG` environment variable (an `EnvFilter`) wins.
@@ -42,24 +43,6 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     bar
 }
 
-/// Seconds of a duration written as a number with an optional unit `s`,
-/// `m`, `h` or `d` (`90`, `15m`, `1h`).
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 90s, 15m, 1h or 1d"))?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("`{s}`: unit must be s, m, h or d")),
-    };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too long"))
-}
-
 /// The `--format` value parser: `syslog`, `json` or `csv`, each with its
 /// description in `--help`.
 pub fn input_format() -> impl TypedValueParser<Value = InputFormat> {
@@ -82,22 +65,14 @@ pub fn table_format() -> impl TypedValueParser<Value = TableFormat> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1h"), Ok(3600));
-        assert_eq!(parse_duration("15m"), Ok(900));
-        assert_eq!(parse_duration("90"), Ok(90));
-        assert_eq!(parse_duration("2d"), Ok(172_800));
-        assert!(parse_duration("1w").is_err());
-        assert!(parse_duration("h").is_err());
-    }
-
-    #[derive(clap::Parser)]
+    #[derive(Debug, clap::Parser)]
     struct Flags {
         #[arg(long, value_parser = input_format())]
         format: Option<InputFormat>,
         #[arg(long, value_parser = table_format())]
         output_format: Option<TableFormat>,
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<u64>,
     }
 
     #[test]
@@ -113,5 +88,9 @@ mod tests {
         }
         assert!(Flags::try_parse_from(["x", "--format", "xml"]).is_err());
         assert!(Flags::try_parse_from(["x", "--output-format", "Csv"]).is_err());
+        let flags = Flags::try_parse_from(["x", "--window", "15m"]).unwrap();
+        assert_eq!(flags.window, Some(900));
+        let err = Flags::try_parse_from(["x", "--window", "1w"]).unwrap_err().to_string();
+        assert!(err.contains("`1w`: unit must be s, m, h or d"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! Fast civil-time arithmetic for the hot path (no allocation, no time-zone
-//! database): calendar date and time of day to UTC microseconds and back.
+//! database): calendar date and time of day to UTC microseconds and back;
+//! durations written as `90s`, `15m`, `1h`, `7d`.
 
 use crate::event::Micros;
 
@@ -103,6 +104,33 @@ pub fn format_rfc3339(t: Micros) -> String {
     }
 }
 
+/// A duration that [`parse_duration`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{0}` is not a duration like 90s, 15m, 1h or 1d")]
+    NotANumber(String),
+    #[error("`{0}`: unit must be s, m, h or d")]
+    Unit(String),
+    #[error("`{0}` is too long")]
+    TooLong(String),
+}
+
+/// Seconds of a duration written as a whole number with an optional unit
+/// `s`, `m`, `h` or `d` (`90`, `15m`, `1h`).
+pub fn parse_duration(s: &str) -> Result<u64, DurationError> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| DurationError::NotANumber(s.to_owned()))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(DurationError::Unit(s.to_owned())),
+    };
+    n.checked_mul(mult).ok_or_else(|| DurationError::TooLong(s.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +162,25 @@ mod tests {
         assert!(!is_valid_date(1900, 2, 29));
         assert!(!is_valid_date(2024, 13, 1));
         assert!(!is_valid_date(2024, 4, 31));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h"), Ok(3600));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration(" 90 "), Ok(90));
+        assert_eq!(parse_duration("2d"), Ok(172_800));
+        assert_eq!(parse_duration("1w"), Err(DurationError::Unit("1w".into())));
+        assert_eq!(parse_duration("h"), Err(DurationError::NotANumber("h".into())));
+        assert_eq!(parse_duration("1.5h"), Err(DurationError::Unit("1.5h".into())));
+        assert!(matches!(parse_duration("+5m"), Err(DurationError::NotANumber(_))));
+        assert!(matches!(
+            parse_duration("9999999999999999999d"),
+            Err(DurationError::TooLong(_))
+        ));
+        assert_eq!(
+            parse_duration("1w").unwrap_err().to_string(),
+            "`1w`: unit must be s, m, h or d"
+        );
     }
 }

@@ -42,6 +42,12 @@ pub enum ScoreError {
     #[error("{0}")]
     Input(String),
     #[error(transparent)]
+    Config(#[from] loglynx_features::aggregate::ConfigError),
+    #[error(transparent)]
+    Enrich(#[from] loglynx_features::aggregate::enrich::EnrichError),
+    #[error(transparent)]
+    Pipeline(#[from] loglynx_features::ingest::pipeline::PipelineError),
+    #[error(transparent)]
     Table(#[from] loglynx_baseline::TableError),
     #[error(transparent)]
     Fit(#[from] loglynx_baseline::FitError),

@@ -88,18 +88,15 @@ pub fn feature_config(config: &ScoreConfig, baseline: Option<&Baseline>) -> Resu
             config.time_zone.as_deref().unwrap_or("UTC"),
         ),
     };
-    features.check().map_err(ScoreError::Setting)
+    Ok(features.check()?)
 }
 
 /// Scores `config.inputs` and writes the alerts (and scores, evaluation).
 pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError> {
     let started = Instant::now();
-    let output_format = TableFormat::resolve(config.output_format, &config.output, "use --output-format")
-        .map_err(ScoreError::Setting)?;
+    let output_format = TableFormat::resolve(config.output_format, &config.output, "use --output-format")?;
     let scores_format = match &config.scores_out {
-        Some(p) => {
-            Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson").map_err(ScoreError::Setting)?)
-        }
+        Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
     };
     let model = match &config.model {
@@ -121,7 +118,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         rule_set.merge(RuleSet::load_dir(dir)?);
     }
     let allowlist = match &config.allowlist {
-        Some(p) => Allowlist::from_toml_file(p).map_err(ScoreError::Setting)?,
+        Some(p) => Allowlist::from_toml_file(p)?,
         None => Allowlist::default(),
     };
     let features = feature_config(config, model.as_ref())?;
@@ -188,7 +185,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             ..RunConfig::new(features)
         };
         let bar = spinner(quiet, "reading logs");
-        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {}).map_err(ScoreError::Input)?;
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?;
         bar.finish_and_clear();
         input_failures.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
         file_names = result.file_names();

@@ -50,6 +50,10 @@ pub enum TrainError {
     #[error("{0}")]
     Input(String),
     #[error(transparent)]
+    Config(#[from] loglynx_features::aggregate::ConfigError),
+    #[error(transparent)]
+    Pipeline(#[from] loglynx_features::ingest::pipeline::PipelineError),
+    #[error(transparent)]
     Sessions(#[from] sequences::SessionsError),
     #[error("the inputs hold no rows to train on")]
     NoRows,

@@ -65,7 +65,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         if let Some(e) = errors.first() {
             return Err(TrainError::Input(e.to_string()));
         }
-        let features = config.feature_config().check().map_err(TrainError::Setting)?;
+        let features = config.feature_config().check()?;
         // New-term rules compare later events with the terms of this
         // baseline; only the events they read are kept.
         let mut rules = RuleSet::builtin();
@@ -79,7 +79,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             ..RunConfig::new(features)
         };
         let bar = spinner(quiet, "computing features");
-        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick()).map_err(TrainError::Input)?;
+        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick())?;
         bar.finish_and_clear();
         if let Some((name, err)) = result.errors().next() {
             return Err(TrainError::Input(format!("{name}: {err}")));
@@ -193,6 +193,6 @@ fn feature_config_of(
             _ => features.window_secs = table_secs,
         }
     }
-    features.clone().check().map_err(TrainError::Setting)?;
+    features.clone().check()?;
     Ok(Some(features))
 }

@@ -163,12 +163,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .build_global()
             .context("--threads")?;
     }
-    let output_format =
-        TableFormat::resolve(cli.output_format, &cli.output, "use --output-format").map_err(anyhow::Error::msg)?;
+    let output_format = TableFormat::resolve(cli.output_format, &cli.output, "use --output-format")?;
     let events_format = match &cli.events_out {
-        Some(p) => {
-            Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson").map_err(anyhow::Error::msg)?)
-        }
+        Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
     };
     let (start_hour, end_hour) = match parse_range(&cli.business_hours, "--business-hours")?.as_slice() {
@@ -185,8 +182,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         },
         ..FeatureConfig::default()
     }
-    .check()
-    .map_err(anyhow::Error::msg)?;
+    .check()?;
     let field_map = match &cli.field_map {
         Some(p) => FieldMap::from_toml_file(p)?,
         None => FieldMap::default(),
@@ -196,11 +192,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => ColumnMap::default(),
     };
     let exclude = match &cli.exclude {
-        Some(p) => Allowlist::from_toml_file(p).map_err(anyhow::Error::msg)?,
+        Some(p) => Allowlist::from_toml_file(p)?,
         None => Allowlist::default(),
     };
     let assets = match &cli.assets {
-        Some(p) => Some(AssetInventory::from_csv_file(p).map_err(anyhow::Error::msg)?),
+        Some(p) => Some(AssetInventory::from_csv_file(p)?),
         None => None,
     };
 
@@ -255,12 +251,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         &sources,
         &cfg,
         |batch| match &mut events_writer {
-            Some(w) => w.write(batch).map_err(|e| e.to_string()),
+            Some(w) => w.write(batch),
             None => Ok(()),
         },
         &progress,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     bar.finish_and_clear();
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),

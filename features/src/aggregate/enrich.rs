@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// Where an address lives.
@@ -68,44 +69,49 @@ impl IpScope {
     }
 }
 
-/// An IPv4 or IPv6 network in CIDR notation (a bare address is a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
+/// An IPv4 or IPv6 network in CIDR notation; a bare address is a /32 or
+/// /128.
+pub fn parse_network(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-impl Cidr {
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
-            None => (s, None),
-        };
-        let network: IpAddr = addr.trim().parse().ok()?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Cidr { network, prefix })
+/// Errors reading enrichment files.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error("`{0}` is not an IP address or CIDR range")]
+    Network(String),
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Toml { path: PathBuf, source: toml::de::Error },
+    #[error("empty asset inventory")]
+    EmptyInventory,
+    #[error("asset inventory header has no `{0}` column")]
+    MissingColumn(&'static str),
+    #[error("line {0}: too few fields")]
+    TooFewFields(u64),
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    /// An error of the file at `path`.
+    #[error("{path}: {source}")]
+    In { path: PathBuf, source: Box<EnrichError> },
+}
+
+impl EnrichError {
+    fn read(path: &Path) -> impl FnOnce(std::io::Error) -> EnrichError + '_ {
+        move |source| EnrichError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - self.prefix)
-                };
-                (u32::from(n) & mask) == (u32::from(a) & mask)
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - self.prefix)
-                };
-                (u128::from(n) & mask) == (u128::from(a) & mask)
-            }
-            _ => false,
+    fn within(path: &Path) -> impl FnOnce(EnrichError) -> EnrichError + '_ {
+        move |e| EnrichError::In {
+            path: path.to_path_buf(),
+            source: Box::new(e),
         }
     }
 }
@@ -113,7 +119,7 @@ impl Cidr {
 /// Addresses, networks and users whose events are left out.
 #[derive(Debug, Clone, Default)]
 pub struct Allowlist {
-    pub networks: Vec<Cidr>,
+    pub networks: Vec<IpNet>,
     pub users: Vec<String>,
 }
 
@@ -131,11 +137,11 @@ pub struct AllowlistConfig {
 }
 
 impl Allowlist {
-    pub fn from_config(cfg: &AllowlistConfig) -> Result<Self, String> {
+    pub fn from_config(cfg: &AllowlistConfig) -> Result<Self, EnrichError> {
         let networks = cfg
             .networks
             .iter()
-            .map(|n| Cidr::parse(n).ok_or_else(|| format!("`{n}` is not an IP address or CIDR range")))
+            .map(|n| parse_network(n).ok_or_else(|| EnrichError::Network(n.clone())))
             .collect::<Result<_, _>>()?;
         Ok(Allowlist {
             networks,
@@ -143,10 +149,13 @@ impl Allowlist {
         })
     }
 
-    pub fn from_toml_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let cfg: AllowlistConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        Allowlist::from_config(&cfg).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn from_toml_file(path: &Path) -> Result<Self, EnrichError> {
+        let text = std::fs::read_to_string(path).map_err(EnrichError::read(path))?;
+        let cfg: AllowlistConfig = toml::from_str(&text).map_err(|source| EnrichError::Toml {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Allowlist::from_config(&cfg).map_err(EnrichError::within(path))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,7 +164,7 @@ impl Allowlist {
 
     pub fn allows(&self, ip: Option<IpAddr>, user: Option<&str>) -> bool {
         if let Some(ip) = ip {
-            if self.networks.iter().any(|n| n.contains(ip)) {
+            if self.networks.iter().any(|n| n.contains(&ip)) {
                 return true;
             }
         }
@@ -177,44 +186,53 @@ pub struct AssetInventory {
 }
 
 impl AssetInventory {
-    pub fn from_csv_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::from_csv_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn from_csv_file(path: &Path) -> Result<Self, EnrichError> {
+        let text = std::fs::read_to_string(path).map_err(EnrichError::read(path))?;
+        Self::from_csv_str(&text).map_err(EnrichError::within(path))
     }
 
-    pub fn from_csv_str(text: &str) -> Result<Self, String> {
-        let mut lines = text.lines().enumerate();
-        let header: Vec<String> = lines
-            .next()
-            .ok_or("empty asset inventory")?
-            .1
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .collect();
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let host = col("host").ok_or("asset inventory header has no `host` column")?;
-        let crit = col("criticality").ok_or("asset inventory header has no `criticality` column")?;
-        let owner = col("owner");
+    /// Reads the inventory from CSV text (RFC 4180 quoting; header names
+    /// compared without case; blank lines skipped).
+    pub fn from_csv_str(text: &str) -> Result<Self, EnrichError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = reader.headers()?.iter().map(str::to_ascii_lowercase).collect();
+        if header.is_empty() {
+            return Err(EnrichError::EmptyInventory);
+        }
+        let col = |name: &'static str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or(EnrichError::MissingColumn(name))
+        };
+        let host = col("host")?;
+        let crit = col("criticality")?;
+        let owner = col("owner").ok();
         let mut assets = HashMap::new();
-        for (i, line) in lines {
-            if line.trim().is_empty() {
+        for record in reader.records() {
+            let record = record?;
+            if record.iter().all(str::is_empty) {
                 continue;
             }
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
             let get = |c: usize| {
-                fields
-                    .get(c)
-                    .copied()
-                    .ok_or_else(|| format!("line {}: too few fields", i + 1))
+                record.get(c).ok_or_else(|| {
+                    // A record's position includes the blank lines before it.
+                    let bytes = text.as_bytes();
+                    let mut at = record.position().map_or(0, |p| p.byte() as usize);
+                    while matches!(bytes.get(at), Some(b'\n' | b'\r')) {
+                        at += 1;
+                    }
+                    EnrichError::TooFewFields(memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64 + 1)
+                })
             };
             assets.insert(
                 get(host)?.to_owned(),
                 Asset {
                     criticality: get(crit)?.to_owned(),
-                    owner: owner
-                        .and_then(|c| fields.get(c))
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
+                    owner: owner.and_then(|c| record.get(c)).unwrap_or_default().to_owned(),
                 },
             );
         }
@@ -258,13 +276,16 @@ mod tests {
 
     #[test]
     fn cidr_and_allowlist() {
-        let c = Cidr::parse("10.0.0.0/8").unwrap();
-        assert!(c.contains("10.200.1.1".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        assert!(Cidr::parse("10.0.0.0/33").is_none());
-        assert!(Cidr::parse("2001:db8::/32")
-            .unwrap()
-            .contains("2001:db8:1::5".parse().unwrap()));
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let c = parse_network("10.0.0.0/8").unwrap();
+        assert!(c.contains(&ip("10.200.1.1")));
+        assert!(!c.contains(&ip("11.0.0.1")));
+        assert!(parse_network("10.0.0.0/33").is_none());
+        assert!(parse_network("2001:db8::/32").unwrap().contains(&ip("2001:db8:1::5")));
+        // Host bits set: the network still holds its range.
+        assert!(parse_network("10.1.2.3/8").unwrap().contains(&ip("10.9.9.9")));
+        assert!(parse_network(" 192.0.2.7 ").unwrap().contains(&ip("192.0.2.7")));
+        assert!(!parse_network("0.0.0.0/0").unwrap().contains(&ip("::1")));
         let a = Allowlist::from_config(&AllowlistConfig {
             networks: vec!["192.0.2.7".into()],
             users: vec!["nagios".into()],
@@ -278,7 +299,7 @@ mod tests {
             users: vec![],
         })
         .unwrap_err();
-        assert!(err.contains("nope"));
+        assert_eq!(err.to_string(), "`nope` is not an IP address or CIDR range");
     }
 
     #[test]
@@ -287,8 +308,33 @@ mod tests {
             AssetInventory::from_csv_str("host,criticality,owner\nweb-01,high,web team\ndb-01,critical,dba\n").unwrap();
         assert_eq!(inv.get("db-01").unwrap().criticality, "critical");
         assert_eq!(inv.len(), 2);
-        assert!(AssetInventory::from_csv_str("name,owner\n")
-            .unwrap_err()
-            .contains("host"));
+        let err = AssetInventory::from_csv_str("name,owner\n").unwrap_err();
+        assert_eq!(err.to_string(), "asset inventory header has no `host` column");
+        let err = AssetInventory::from_csv_str("host,criticality\nweb-01,high\n\ndb-01\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 4: too few fields");
+    }
+
+    #[test]
+    fn inventory_reads_quoted_fields() {
+        let inv = AssetInventory::from_csv_str(
+            "Host, Criticality ,owner\n\"web-01\",high,\"web team, Berlin\"\n\"db,01\" , critical ,\"dba \"\"core\"\"\"\n",
+        )
+        .unwrap();
+        assert_eq!(inv.get("web-01").unwrap().owner, "web team, Berlin");
+        assert_eq!(inv.get("db,01").unwrap().criticality, "critical");
+        assert_eq!(inv.get("db,01").unwrap().owner, "dba \"core\"");
+        assert_eq!(inv.len(), 2);
+    }
+
+    #[test]
+    fn inventory_file_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assets.csv");
+        std::fs::write(&path, "host,owner\n").unwrap();
+        let err = AssetInventory::from_csv_file(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("{}: asset inventory header has no `criticality` column", path.display())
+        );
     }
 }

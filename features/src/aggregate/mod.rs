@@ -89,6 +89,21 @@ impl Default for FeatureConfig {
     }
 }
 
+/// Why a [`FeatureConfig`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("window of {0} s: must be between 60 s and 31 days")]
+    WindowRange(u64),
+    #[error("window of {0} s: must be whole minutes")]
+    WindowMinutes(u64),
+    #[error("business hours {start}–{end}: need 0 ≤ start < end ≤ 24")]
+    BusinessHours { start: u32, end: u32 },
+    #[error("business day {0}: use 1 (Monday) to 7 (Sunday)")]
+    BusinessDay(u32),
+    #[error("unknown time zone `{0}` (use an IANA name such as Europe/Berlin)")]
+    TimeZone(String),
+}
+
 /// A checked [`FeatureConfig`].
 #[derive(Debug, Clone)]
 pub struct ValidFeatureConfig {
@@ -111,36 +126,31 @@ impl FeatureConfig {
         }
     }
 
-    pub fn check(self) -> Result<ValidFeatureConfig, String> {
+    pub fn check(self) -> Result<ValidFeatureConfig, ConfigError> {
         if self.window_secs < 60 || self.window_secs > 31 * 86_400 {
-            return Err(format!(
-                "window of {} s: must be between 60 s and 31 days",
-                self.window_secs
-            ));
+            return Err(ConfigError::WindowRange(self.window_secs));
         }
         if self.window_secs % 60 != 0 {
-            return Err(format!("window of {} s: must be whole minutes", self.window_secs));
+            return Err(ConfigError::WindowMinutes(self.window_secs));
         }
         let b = &self.business_hours;
         if b.start_hour > 23 || b.end_hour == 0 || b.end_hour > 24 || b.start_hour >= b.end_hour {
-            return Err(format!(
-                "business hours {}–{}: need 0 ≤ start < end ≤ 24",
-                b.start_hour, b.end_hour
-            ));
+            return Err(ConfigError::BusinessHours {
+                start: b.start_hour,
+                end: b.end_hour,
+            });
         }
         let mut business_days = [false; 8];
         for &d in &b.days {
             if !(1..=7).contains(&d) {
-                return Err(format!("business day {d}: use 1 (Monday) to 7 (Sunday)"));
+                return Err(ConfigError::BusinessDay(d));
             }
             business_days[d as usize] = true;
         }
-        let tz: chrono_tz::Tz = b.time_zone.parse().map_err(|_| {
-            format!(
-                "unknown time zone `{}` (use an IANA name such as Europe/Berlin)",
-                b.time_zone
-            )
-        })?;
+        let tz: chrono_tz::Tz = b
+            .time_zone
+            .parse()
+            .map_err(|_| ConfigError::TimeZone(b.time_zone.clone()))?;
         Ok(ValidFeatureConfig {
             window: self.window_secs as i64 * MICROS_PER_SECOND,
             config: self,

@@ -24,7 +24,27 @@ use crate::event::{Event, FileId, Skip, SkipReason};
 use crate::ingest::input::{self, Block, BlockReader, InputFormat, Source};
 use crate::ingest::stats::LineStats;
 use crate::output::compact::{CompactBatch, CompactLog, KeepEvents};
-use crate::output::EventBatch;
+use crate::output::{EventBatch, OutputError};
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The `on_batch` callback of [`run`] failed writing events.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// Why a file cannot be read; recorded in its [`FileReport`].
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("CSV input has no header row")]
+    NoCsvHeader,
+    #[error("line {line}: {source}")]
+    CsvHeader {
+        line: u64,
+        source: Box<crate::connectors::json::ConnectorError>,
+    },
+}
 
 /// Default block size: large enough to amortise scheduling, small enough
 /// that a batch of blocks stays a few tens of MiB.
@@ -261,7 +281,7 @@ fn year_resolver(source: &Source, first_block: &[u8], year: Option<i32>) -> Year
     }
 }
 
-fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileContext, String> {
+fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileContext, FileError> {
     let name = source.display();
     let format = cfg.format.unwrap_or_else(|| {
         input::detect_format(&name, &first.data[..first.data.len().min(64 * 1024)], &cfg.column_map)
@@ -271,9 +291,12 @@ fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileC
         let (no, header) = first
             .lines()
             .find(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
-            .ok_or_else(|| "CSV input has no header row".to_owned())?;
+            .ok_or(FileError::NoCsvHeader)?;
         let header = String::from_utf8_lossy(header);
-        let layout = CsvLayout::from_header(&header, &cfg.column_map).map_err(|e| format!("line {no}: {e}"))?;
+        let layout = CsvLayout::from_header(&header, &cfg.column_map).map_err(|e| FileError::CsvHeader {
+            line: no,
+            source: Box::new(e),
+        })?;
         (Some(layout), Some(no))
     } else {
         (None, None)
@@ -292,9 +315,9 @@ fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileC
 pub fn run(
     sources: &[Source],
     cfg: &RunConfig,
-    on_batch: impl FnMut(&EventBatch) -> Result<(), String> + Send,
+    on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<RunResult, String> {
+) -> Result<RunResult, PipelineError> {
     let batch_blocks = rayon::current_num_threads().max(1) * 2;
     // More shards than threads, so that shards balance across threads.
     let mut aggregator = Aggregator::with_shards(cfg.features.clone(), rayon::current_num_threads().max(1) * 4);
@@ -315,8 +338,8 @@ pub fn run(
         on_batch: F,
         progress: &'f (dyn Fn(u64) + Sync),
     }
-    impl<F: FnMut(&EventBatch) -> Result<(), String>> Merger<'_, F> {
-        fn merge(&mut self, outputs: Vec<(u64, BlockOutput)>) -> Result<(), String> {
+    impl<F: FnMut(&EventBatch) -> Result<(), OutputError>> Merger<'_, F> {
+        fn merge(&mut self, outputs: Vec<(u64, BlockOutput)>) -> Result<(), OutputError> {
             let batches: Vec<&FactBatch> = outputs.iter().map(|(_, out)| &out.facts).collect();
             self.aggregator.add_batches(&batches);
             for (bytes, out) in outputs {
@@ -344,7 +367,7 @@ pub fn run(
                  contexts: &[Option<FileContext>],
                  decoded: &mut Vec<(u64, BlockOutput)>,
                  merger: &mut Merger<'_, _>|
-     -> Result<(), String> {
+     -> Result<(), OutputError> {
         let previous = std::mem::take(decoded);
         let (outputs, merged) = rayon::join(
             || {
@@ -365,7 +388,7 @@ pub fn run(
 
     // A reader thread opens the inputs and cuts them into blocks (reading
     // and gunzipping) while the pool decodes and folds the previous batch.
-    let files_read = std::thread::scope(|scope| -> Result<Vec<FileReport>, String> {
+    let files_read = std::thread::scope(|scope| -> Result<Vec<FileReport>, OutputError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ReadBlock>(batch_blocks);
         scope.spawn(move || read_blocks(sources, cfg.block_size, &tx));
         let mut files: Vec<FileReport> = sources
@@ -405,7 +428,7 @@ pub fn run(
                         contexts[file] = Some(ctx);
                     }
                     Err(e) => {
-                        files[file].error = Some(e);
+                        files[file].error = Some(e.to_string());
                         continue;
                     }
                 }

@@ -41,13 +41,13 @@ impl TableFormat {
     /// `.ndjson`/`.jsonl`/`.json`).
     /// The format `explicit` names, else the one of `path`'s extension; the
     /// error names the path and the option (`flag`) that would settle it.
-    pub fn resolve(explicit: Option<TableFormat>, path: &Path, flag: &str) -> Result<TableFormat, String> {
-        explicit.or_else(|| TableFormat::from_path(path)).ok_or_else(|| {
-            format!(
-                "{}: cannot tell the format from the extension (.parquet, .csv, .ndjson); {flag}",
-                path.display()
-            )
-        })
+    pub fn resolve(explicit: Option<TableFormat>, path: &Path, flag: &str) -> Result<TableFormat, OutputError> {
+        explicit
+            .or_else(|| TableFormat::from_path(path))
+            .ok_or_else(|| OutputError::UnknownFormat {
+                path: path.to_path_buf(),
+                flag: flag.to_owned(),
+            })
     }
 
     pub fn from_path(path: &Path) -> Option<TableFormat> {
@@ -68,6 +68,8 @@ pub enum OutputError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: writing Parquet: {source}")]
     Parquet { path: PathBuf, source: PolarsError },
+    #[error("{path}: cannot tell the format from the extension (.parquet, .csv, .ndjson); {flag}")]
+    UnknownFormat { path: PathBuf, flag: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
