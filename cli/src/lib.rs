@@ -2,6 +2,8 @@
 //! progress, durations and the parsers of format flags. The libraries do not
 //! depend on clap, indicatif or tracing-subscriber; this crate does.
 
+pub mod features;
+
 use std::io::IsTerminal;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};

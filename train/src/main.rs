@@ -104,30 +104,7 @@ fn train(config: TrainConfig, quiet: bool) -> Result<()> {
     if quiet {
         return Ok(());
     }
-    if let Some((lines, events, files)) = outcome.logs_read {
-        eprintln!("loglynx-train: {lines} lines, {events} events from {files} log files");
-    }
-    let b = &outcome.baseline;
-    for set in &b.sets {
-        eprintln!(
-            "  {:<10} {:>8} rows  {:>2} features  threshold {:.4}  baseline alert rate {:.4}",
-            set.spec().entity_kind,
-            set.n_train_rows(),
-            set.spec().feature_names.len(),
-            set.threshold(),
-            set.baseline_alert_rate()
-        );
-    }
-    if let Some(note) = b.metadata.notes.get("skipped_kinds") {
-        eprintln!("  not trained (too few rows): {note}");
-    }
-    eprintln!(
-        "loglynx-train: {} model sets → {} (card: {}) in {:.2} s",
-        b.sets.len(),
-        config.output.display(),
-        outcome.card_md.display(),
-        started.elapsed().as_secs_f64()
-    );
+    eprint!("{}", outcome.summary(&config.output, started.elapsed().as_secs_f64()));
     Ok(())
 }
 

@@ -31,6 +31,44 @@ pub struct TrainOutcome {
     pub evaluation: Option<Vec<KindEvaluation>>,
 }
 
+impl TrainOutcome {
+    /// The run summary for the terminal: rows, features and threshold of
+    /// each model set.
+    pub fn summary(&self, output: &Path, seconds: f64) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        if let Some((lines, events, files)) = self.logs_read {
+            let _ = writeln!(
+                s,
+                "loglynx-train: {lines} lines, {events} events from {files} log files"
+            );
+        }
+        let b = &self.baseline;
+        for set in &b.sets {
+            let _ = writeln!(
+                s,
+                "  {:<10} {:>8} rows  {:>2} features  threshold {:.4}  baseline alert rate {:.4}",
+                set.spec().entity_kind,
+                set.n_train_rows(),
+                set.spec().feature_names.len(),
+                set.threshold(),
+                set.baseline_alert_rate()
+            );
+        }
+        if let Some(note) = b.metadata.notes.get("skipped_kinds") {
+            let _ = writeln!(s, "  not trained (too few rows): {note}");
+        }
+        let _ = writeln!(
+            s,
+            "loglynx-train: {} model sets → {} (card: {}) in {seconds:.2} s",
+            b.sets.len(),
+            output.display(),
+            self.card_md.display(),
+        );
+        s
+    }
+}
+
 /// Inputs read into one frame: tables directly, raw logs through the
 /// features pipeline.
 pub struct LoadedInputs {
