@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use loglynx_cli::{init_tracing, parse_duration, rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
+use loglynx_features::aggregate::registry::{self, Tag};
 use loglynx_features::aggregate::{FeatureConfig, WindowEvidence};
 use loglynx_features::ingest::input::{self, InputFormat, Source};
 use loglynx_features::ingest::pipeline::{self, RunConfig};
@@ -165,8 +166,11 @@ fn spool_stdin(sources: &mut [Source]) -> Result<Option<(usize, tempfile::TempPa
 /// alive besides the kind's matrix.
 const SCORE_CHUNK: usize = 1 << 18;
 
-/// The feature columns anomalies read besides their scores.
-const ANOMALY_COLUMNS: &[&str] = &["successes", "sessions"];
+/// The feature columns anomalies read besides their scores: whether the
+/// account got in.
+fn anomaly_columns() -> Vec<&'static str> {
+    registry::tagged(Tag::Access).map(|f| f.name).collect()
+}
 
 /// Scores feature frames (one entity kind at a time, or a whole table) and
 /// keeps what alerts need: the anomalous rows; with `scores_out` every
@@ -215,7 +219,7 @@ impl Scoring<'_> {
                     let rows = frame.rows_of(&kind);
                     let x = model_matrix(set, &frame, &rows).map_err(anyhow::Error::msg)?;
                     if one_kind {
-                        frame.keep_columns(ANOMALY_COLUMNS);
+                        frame.keep_columns(&anomaly_columns());
                     }
                     // Rows score independently against a saved model.
                     for (c, x) in x.axis_chunks_iter(Axis(0), SCORE_CHUNK).enumerate() {
@@ -233,7 +237,7 @@ impl Scoring<'_> {
                 None => match kind_matrix(&frame, &kind).map_err(anyhow::Error::msg)? {
                     Ok(m) => {
                         if one_kind {
-                            frame.keep_columns(ANOMALY_COLUMNS);
+                            frame.keep_columns(&anomaly_columns());
                         }
                         let (config, explain) = (self.config.clone(), Some(self.explain));
                         let mut written = Ok(());
@@ -284,8 +288,7 @@ impl Scoring<'_> {
         found: &mut Vec<(usize, Anomaly)>,
         kept: &mut Vec<(usize, RowScore)>,
     ) {
-        let successes = frame.column("successes");
-        let sessions = frame.column("sessions");
+        let access: Vec<Option<usize>> = anomaly_columns().into_iter().map(|c| frame.column(c)).collect();
         let public_source_score = self.public_source_score;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
         // Made in parallel: explanations are formatted here.
@@ -311,7 +314,7 @@ impl Scoring<'_> {
                             })
                             .collect(),
                         flagged: s.is_anomaly,
-                        account_used: used(successes) || used(sessions),
+                        account_used: access.iter().any(|&c| used(c)),
                         evidence: evidence
                             .get(r)
                             .map(|lines| lines.iter().filter_map(|l| l.get()).collect())
