@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::FeatureTable;
+use loglynx_features::connectors::csv::record_line;
 use loglynx_features::CompactString;
 use loglynx_models::matrix_by_rows;
 use loglynx_models::ndarray::Array2;
@@ -253,54 +254,31 @@ fn read_parquet(path: &Path) -> Result<RawTable, TableError> {
     })
 }
 
-/// Splits CSV text into records (RFC 4180: quotes, doubled quotes, line
-/// breaks inside quotes; CRLF or LF).
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    let mut line = 1;
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => in_quotes = true,
-            ',' => record.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-                line += 1;
-                any = false;
-            }
-            _ => field.push(c),
-        }
-    }
-    if in_quotes {
-        return Err(format!("line {line}: a quoted field is not closed"));
-    }
-    if any {
-        record.push(field);
-        records.push(record);
-    }
-    Ok(records)
+/// One CSV record and the line it starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvRecord {
+    pub line: u64,
+    pub fields: Vec<String>,
+}
+
+/// Splits CSV text into records, the header first (RFC 4180: quotes,
+/// doubled quotes, line breaks inside quotes; CRLF or LF; blank lines
+/// skipped).
+pub fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            let r = r?;
+            Ok(CsvRecord {
+                line: record_line(text.as_bytes(), &r),
+                fields: r.iter().map(str::to_owned).collect(),
+            })
+        })
+        .collect()
 }
 
 fn read_csv(path: &Path) -> Result<RawTable, TableError> {
@@ -312,19 +290,22 @@ fn read_csv(path: &Path) -> Result<RawTable, TableError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut records = parse_csv(&text).map_err(invalid)?.into_iter();
-    let names: Vec<String> = records.next().ok_or_else(|| invalid("empty table".into()))?;
-    let rows: Vec<Vec<String>> = records.filter(|r| !(r.len() == 1 && r[0].trim().is_empty())).collect();
-    for (i, r) in rows.iter().enumerate() {
-        if r.len() != names.len() {
+    let mut records = parse_csv(&text).map_err(|e| invalid(e.to_string()))?.into_iter();
+    let names: Vec<String> = records.next().ok_or_else(|| invalid("empty table".into()))?.fields;
+    let records: Vec<CsvRecord> = records
+        .filter(|r| !(r.fields.len() == 1 && r.fields[0].trim().is_empty()))
+        .collect();
+    for r in &records {
+        if r.fields.len() != names.len() {
             return Err(invalid(format!(
                 "line {}: {} fields, the header has {}",
-                i + 2,
-                r.len(),
+                r.line,
+                r.fields.len(),
                 names.len()
             )));
         }
     }
+    let rows: Vec<Vec<String>> = records.into_iter().map(|r| r.fields).collect();
     let mut columns = Vec::new();
     for (c, name) in names.iter().enumerate() {
         let values: Vec<&str> = rows.iter().map(|r| r[c].trim()).collect();
@@ -457,10 +438,10 @@ pub fn is_feature_table(path: &str, id_column: Option<&str>) -> bool {
             return true;
         }
         if let Ok(f) = std::fs::File::open(path) {
-            use std::io::BufRead;
-            let mut first = String::new();
-            let _ = std::io::BufReader::new(f).read_line(&mut first);
-            return first.split(',').any(|c| c.trim() == "entity_kind");
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(f);
+            return reader
+                .headers()
+                .is_ok_and(|h| h.iter().any(|c| c.trim() == "entity_kind"));
         }
     }
     false
@@ -472,12 +453,41 @@ mod tests {
 
     #[test]
     fn csv_records_with_quotes_and_breaks() {
-        let recs = parse_csv("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\n\"multi\nline\",3").unwrap();
+        let recs = parse_csv("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\n\n\"multi\nline\",3\n4,5").unwrap();
+        let fields: Vec<_> = recs.iter().map(|r| r.fields.clone()).collect();
         assert_eq!(
-            recs,
-            vec![vec!["a", "b"], vec!["x,1", "say \"hi\""], vec!["multi\nline", "3"]]
+            fields,
+            vec![
+                vec!["a", "b"],
+                vec!["x,1", "say \"hi\""],
+                vec!["multi\nline", "3"],
+                vec!["4", "5"]
+            ]
         );
-        assert!(parse_csv("a\n\"open").is_err());
+        let lines: Vec<_> = recs.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [1, 2, 4, 6]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_fails_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("open.csv");
+        std::fs::write(&p, "id,x\na,1\n\"b,2\n").unwrap();
+        let e = FeatureFrame::read(&p, None).unwrap_err().to_string();
+        assert!(
+            e.contains("open.csv") && e.contains("line 3: 1 fields, the header has 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn header_detection_reads_quoted_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        std::fs::write(&p, "\"entity_kind\",entity,events\nuser,alice,3\n").unwrap();
+        assert!(is_feature_table(p.to_str().unwrap(), None));
+        std::fs::write(&p, "time,user\n").unwrap();
+        assert!(!is_feature_table(p.to_str().unwrap(), None));
     }
 
     #[test]

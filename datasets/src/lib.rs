@@ -102,7 +102,7 @@ use names::Names;
 use net::stream_rng;
 use org::Org;
 use sim::{schedule_cron, Engine};
-use timefmt::{days_from_civil, DAY};
+use timefmt::{midnight, DAY};
 
 /// Output form of the events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
@@ -273,11 +273,7 @@ impl GenerationSummary {
 /// summary with the labels.
 pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write) -> io::Result<GenerationSummary> {
     let r = cfg.resolve()?;
-    let start = days_from_civil(
-        chrono::Datelike::year(&cfg.start),
-        chrono::Datelike::month(&cfg.start),
-        chrono::Datelike::day(&cfg.start),
-    ) * DAY;
+    let start = midnight(cfg.start);
     let end = start + i64::from(r.days) * DAY;
     let offset = i64::from(cfg.utc_offset_hours) * 3600;
 

@@ -1,4 +1,6 @@
-//! Civil-time arithmetic and fast timestamp formatting (UTC, whole seconds).
+//! Fast timestamp formatting (UTC, whole seconds); dates come from chrono.
+
+use chrono::{Datelike, Timelike};
 
 pub(crate) const DAY: i64 = 86_400;
 pub(crate) const HOUR: i64 = 3_600;
@@ -7,31 +9,6 @@ pub(crate) const MINUTE: i64 = 60;
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant).
-pub(crate) fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date `(year, month, day)` of a day count since 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    ((y + i64::from(m <= 2)) as i32, m, d)
-}
 
 /// Day of the week of a day count since 1970-01-01: 0 = Monday … 6 = Sunday.
 pub(crate) fn weekday(days: i64) -> u32 {
@@ -60,10 +37,13 @@ pub(crate) fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
 }
 
 fn split(ts: i64) -> (i32, u32, u32, u32, u32, u32) {
-    let days = ts.div_euclid(DAY);
-    let secs = ts.rem_euclid(DAY) as u32;
-    let (y, m, d) = civil_from_days(days);
-    (y, m, d, secs / 3600, secs / 60 % 60, secs % 60)
+    let t = chrono::DateTime::from_timestamp(ts, 0).expect("timestamp within chrono's range");
+    (t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
+}
+
+/// Seconds since the epoch of midnight UTC of `date`.
+pub(crate) fn midnight(date: chrono::NaiveDate) -> i64 {
+    date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp()
 }
 
 /// RFC 3164 timestamp: `Mar  3 08:00:01` (day space-padded).
@@ -108,8 +88,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_format() {
-        let days = days_from_civil(2026, 3, 2);
-        assert_eq!(civil_from_days(days), (2026, 3, 2));
+        let days = midnight(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()) / DAY;
+        assert_eq!(days * DAY, 1_772_409_600);
         assert_eq!(weekday(days), 0, "2026-03-02 is a Monday");
         let mut b = Vec::new();
         push_syslog_ts(&mut b, days * DAY + 8 * HOUR + 61);

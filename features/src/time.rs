@@ -1,6 +1,7 @@
 //! Fast civil-time arithmetic for the hot path (no allocation, no time-zone
 //! database): calendar date and time of day to UTC microseconds and back;
-//! durations written as `90s`, `15m`, `1h`, `7d`.
+//! the one ISO-8601 date-time reader; durations written as `90s`, `15m`,
+//! `1h`, `7d`.
 
 use crate::event::Micros;
 
@@ -104,6 +105,165 @@ pub fn format_rfc3339(t: Micros) -> String {
     }
 }
 
+/// Why [`parse_iso8601`] refused a date-time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsoError {
+    /// The text ends inside the date-time.
+    Truncated,
+    /// The text is not shaped like a date-time.
+    Malformed,
+    /// Shaped right, but an impossible date, time of day or offset.
+    OutOfRange,
+}
+
+/// Which spellings of an ISO-8601 date-time [`parse_iso8601`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsoStyle {
+    /// A log line header (RFC 5424, rsyslog, journald):
+    /// `YYYY-MM-DDThh:mm:ss[.frac][Z|±hh[:][mm]]`, then anything.
+    Header,
+    /// A field value (JSON, CSV): also `t` or a space before the time,
+    /// `hh:mm` without seconds, `,` before the fraction, a space before the
+    /// zone and `UTC` as the zone.
+    Value,
+}
+
+/// Reads an ISO-8601 date-time at the start of `b` as UTC microseconds (no
+/// zone = UTC; fraction digits past the sixth are dropped), with the number
+/// of bytes read.
+pub fn parse_iso8601(b: &[u8], style: IsoStyle) -> Result<(Micros, usize), IsoError> {
+    let value = style == IsoStyle::Value;
+    let mut r = Bytes { b, i: 0 };
+    let year = r.digits(4)? as i32;
+    r.expect(b'-')?;
+    let month = r.digits(2)?;
+    r.expect(b'-')?;
+    let day = r.digits(2)?;
+    match r.peek() {
+        Some(b'T') => r.i += 1,
+        Some(b't' | b' ') if value => r.i += 1,
+        None => return Err(IsoError::Truncated),
+        Some(_) => return Err(IsoError::Malformed),
+    }
+    let hour = r.digits(2)?;
+    r.expect(b':')?;
+    let minute = r.digits(2)?;
+    let second = if value && r.peek() != Some(b':') {
+        0
+    } else {
+        r.expect(b':')?;
+        r.digits(2)?
+    };
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(IsoError::OutOfRange);
+    }
+    let micros = match r.peek() {
+        Some(b'.') => r.fraction()?,
+        Some(b',') if value => r.fraction()?,
+        _ => 0,
+    };
+    if value && r.peek() == Some(b' ') {
+        r.i += 1;
+    }
+    let offset_minutes = match r.peek() {
+        Some(b'Z' | b'z') => {
+            r.i += 1;
+            0
+        }
+        Some(b'U') if value && b[r.i..].starts_with(b"UTC") => {
+            r.i += 3;
+            0
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            r.i += 1;
+            let hours = r.digits(2)?;
+            let colon = r.peek() == Some(b':');
+            if colon {
+                r.i += 1;
+            }
+            // A header may end its offset at `±hh:`; a value may not.
+            let minutes = if r.peek().is_some_and(|c| c.is_ascii_digit()) || (colon && value) {
+                r.digits(2)?
+            } else {
+                0
+            };
+            if hours > 23 || minutes > 59 {
+                return Err(IsoError::OutOfRange);
+            }
+            let total = i64::from(hours * 60 + minutes);
+            if sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        _ => 0,
+    };
+    if !is_valid_date(year, month, day) {
+        return Err(IsoError::OutOfRange);
+    }
+    let t = to_micros(year, month, day, hour, minute, second, micros) - offset_minutes * MICROS_PER_MINUTE;
+    Ok((t, r.i))
+}
+
+/// A reading position in bytes.
+struct Bytes<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Bytes<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), IsoError> {
+        match self.peek() {
+            None => Err(IsoError::Truncated),
+            Some(c) if c == want => {
+                self.i += 1;
+                Ok(())
+            }
+            Some(_) => Err(IsoError::Malformed),
+        }
+    }
+
+    /// Exactly `n` ASCII digits.
+    fn digits(&mut self, n: usize) -> Result<u32, IsoError> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            match self.peek() {
+                None => return Err(IsoError::Truncated),
+                Some(c) if c.is_ascii_digit() => {
+                    v = v * 10 + u32::from(c - b'0');
+                    self.i += 1;
+                }
+                Some(_) => return Err(IsoError::Malformed),
+            }
+        }
+        Ok(v)
+    }
+
+    /// After `.` or `,`: at least one digit, as microseconds.
+    fn fraction(&mut self) -> Result<u32, IsoError> {
+        self.i += 1;
+        let mut micros = 0u32;
+        let mut n = 0u32;
+        while let Some(c) = self.peek().filter(u8::is_ascii_digit) {
+            if n < 6 {
+                micros = micros * 10 + u32::from(c - b'0');
+            }
+            n += 1;
+            self.i += 1;
+        }
+        match n {
+            0 if self.peek().is_none() => Err(IsoError::Truncated),
+            0 => Err(IsoError::Malformed),
+            _ => Ok(micros * 10u32.pow(6 - n.min(6))),
+        }
+    }
+}
+
 /// A duration that [`parse_duration`] refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
@@ -182,5 +342,53 @@ mod tests {
             parse_duration("1w").unwrap_err().to_string(),
             "`1w`: unit must be s, m, h or d"
         );
+    }
+
+    #[test]
+    fn iso_headers_and_values() {
+        let header = |s: &str| parse_iso8601(s.as_bytes(), IsoStyle::Header).map(|(t, n)| (format_rfc3339(t), n));
+        let value = |s: &str| {
+            let (t, n) = parse_iso8601(s.as_bytes(), IsoStyle::Value).ok()?;
+            (n == s.len()).then(|| format_rfc3339(t))
+        };
+        assert_eq!(
+            header("2003-10-11T22:14:15.003Z host"),
+            Ok(("2003-10-11T22:14:15.003000Z".into(), 24))
+        );
+        assert_eq!(
+            header("2019-06-14T11:31:15.412+02:00 h").unwrap().0,
+            "2019-06-14T09:31:15.412000Z"
+        );
+        assert_eq!(header("2019-06-14T11:31:15-0130 h").unwrap().0, "2019-06-14T13:01:15Z");
+        assert_eq!(header("2019-06-14T11:31:15+02: h").unwrap().0, "2019-06-14T09:31:15Z");
+        assert_eq!(
+            header("2019-06-14T11:31:15 h").unwrap(),
+            ("2019-06-14T11:31:15Z".into(), 19)
+        );
+        assert_eq!(header("2019-06-14T11:31"), Err(IsoError::Truncated));
+        assert_eq!(header("2019-06-14 11:31:15 h"), Err(IsoError::Malformed));
+        assert_eq!(header("2019-06-14t11:31:15 h"), Err(IsoError::Malformed));
+        assert_eq!(header("2019-06-14T11:31:15. h"), Err(IsoError::Malformed));
+        assert_eq!(header("2019-06-14T11:31:15."), Err(IsoError::Truncated));
+        assert_eq!(header("2019-02-30T11:31:15 h"), Err(IsoError::OutOfRange));
+        assert_eq!(header("2019-06-14T25:31:15 h"), Err(IsoError::OutOfRange));
+        assert_eq!(header("2019-06-14T11:31:15+24:00 h"), Err(IsoError::OutOfRange));
+
+        assert_eq!(
+            value("2024-03-03 04:05:06,5 UTC").as_deref(),
+            Some("2024-03-03T04:05:06.500000Z")
+        );
+        assert_eq!(value("2024-03-03t04:05").as_deref(), Some("2024-03-03T04:05:00Z"));
+        assert_eq!(
+            value("2024-03-03T04:05:06 +01").as_deref(),
+            Some("2024-03-03T03:05:06Z")
+        );
+        assert_eq!(
+            value("2024-03-03T04:05:06.1234567z").as_deref(),
+            Some("2024-03-03T04:05:06.123456Z")
+        );
+        assert_eq!(value("2024-03-03T04:05:06+01:"), None);
+        assert_eq!(value("2024-03-03T04:05:06+01:00x"), None);
+        assert_eq!(value("2024-02-30 00:00:00"), None);
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::{Action, AuthMethod, Micros, Outcome};
+use loglynx_features::time::parse_duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{RuleError, Severity};
@@ -124,18 +125,17 @@ impl Window {
 
     pub fn parse(s: &str) -> Result<Window, BadWindow> {
         let bad = || BadWindow(s.to_owned());
-        let s = s.trim();
-        let unit = s.chars().last().ok_or_else(bad)?;
-        let (_, scale) = Self::UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(bad)?;
-        let digits = &s[..s.len() - 1];
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Unlike on the command line, a rule's duration needs its unit.
+        if !s.trim().ends_with(|c: char| c.is_ascii_alphabetic()) {
             return Err(bad());
         }
-        let n: i64 = digits.parse().map_err(|_| bad())?;
-        match n.checked_mul(*scale) {
-            Some(us) if us > 0 => Ok(Window(us)),
-            _ => Err(bad()),
-        }
+        let secs = parse_duration(s).map_err(|_| bad())?;
+        i64::try_from(secs)
+            .ok()
+            .and_then(|secs| secs.checked_mul(1_000_000))
+            .filter(|&us| us > 0)
+            .map(Window)
+            .ok_or_else(bad)
     }
 }
 

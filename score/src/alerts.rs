@@ -27,41 +27,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use loglynx_features::aggregate::enrich::{Allowlist, IpScope};
-use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 use serde::Serialize;
 
 use crate::rules::{Kind, RuleHit, RuleSet, Severity};
-
-/// Features whose unusual values point at an attack rather than at a busy
-/// day; a standalone anomaly alert needs one of them among its drivers.
-pub const SECURITY_FEATURES: &[&str] = &[
-    "failures",
-    "failure_ratio",
-    "invalid_user_attempts",
-    "distinct_users",
-    "distinct_source_ips",
-    "sudo_failures",
-    "success_after_failures",
-    "username_entropy",
-    "new_source_ips",
-    "new_hosts",
-    "new_users",
-    "account_changes",
-    "public_source_share",
-];
-
-/// Features that describe how an account is used (rather than attacked).
-pub const USER_USE_FEATURES: &[&str] = &[
-    "new_source_ips",
-    "new_hosts",
-    "sudo_failures",
-    "account_changes",
-    "success_after_failures",
-    "public_source_share",
-];
 
 /// How detections become alerts.
 #[derive(Debug, Clone)]
@@ -140,7 +112,7 @@ impl Driver {
     /// A security-relevant feature well above its baseline: more than
     /// twice its p99 plus one (so one stray sudo typo is not a signal).
     pub fn is_security_signal(&self) -> bool {
-        SECURITY_FEATURES.contains(&self.feature.as_str()) && self.value > 2.0 * self.baseline_p99 + 1.0
+        registry::is_tagged(&self.feature, Tag::Security) && self.value > 2.0 * self.baseline_p99 + 1.0
     }
 
     /// Failed credentials well above the baseline.
@@ -754,7 +726,7 @@ fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
                 && a.score >= cfg.anomaly_alert_score
                 && a.account_used
                 && top()
-                    .filter(|d| d.is_security_signal() && USER_USE_FEATURES.contains(&d.feature.as_str()))
+                    .filter(|d| d.is_security_signal() && registry::is_tagged(&d.feature, Tag::AccountUse))
                     .count()
                     >= 2
         }

@@ -6,15 +6,18 @@ use rayon::prelude::*;
 
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
-use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::aggregate::WindowEvidence;
 use loglynx_models::{ExplainRows, ModelSetConfig, RowScore};
 
 use crate::alerts::{Anomaly, Driver};
 use crate::{report, ScoreError};
 
-/// The feature columns anomalies read besides their scores.
-const ANOMALY_COLUMNS: &[&str] = &["successes", "sessions"];
+/// The feature columns anomalies read besides their scores: whether the
+/// account got in.
+fn anomaly_columns() -> Vec<&'static str> {
+    registry::tagged(Tag::Access).map(|f| f.name).collect()
+}
 
 /// Scores feature frames (one entity kind at a time, or a whole table) and
 /// keeps what alerts need: the anomalous rows; with `scores_out` every
@@ -46,6 +49,7 @@ impl Scoring<'_> {
             return Ok(());
         }
         let kinds = frame.entity_kinds();
+        let anomaly_columns = anomaly_columns();
         let one_kind = kinds.len() == 1;
         let mut found = Vec::new();
         // Scores to write: those of one kind are written chunk by chunk,
@@ -75,7 +79,7 @@ impl Scoring<'_> {
             // A frame of one kind drops the feature columns once its
             // matrix is made; the anomalies read only these.
             if one_kind {
-                frame.keep_columns(ANOMALY_COLUMNS);
+                frame.keep_columns(&anomaly_columns);
             }
             let mut written = Ok(());
             let outcome = job.run(Some(self.explain), SCORE_CHUNK, |rows, s| {
@@ -119,8 +123,7 @@ impl Scoring<'_> {
         found: &mut Vec<(usize, Anomaly)>,
         kept: &mut Vec<(usize, RowScore)>,
     ) {
-        let successes = frame.column("successes");
-        let sessions = frame.column("sessions");
+        let access: Vec<Option<usize>> = anomaly_columns().into_iter().map(|c| frame.column(c)).collect();
         let public_source_score = self.public_source_score;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
         // Made in parallel: explanations are formatted here.
@@ -146,7 +149,7 @@ impl Scoring<'_> {
                             })
                             .collect(),
                         flagged: s.is_anomaly,
-                        account_used: used(successes) || used(sessions),
+                        account_used: access.iter().any(|&c| used(c)),
                         evidence: evidence
                             .get(r)
                             .map(|lines| lines.iter().filter_map(|l| l.get()).collect())

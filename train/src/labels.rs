@@ -29,12 +29,13 @@ impl Labels {
         }
         let records = parse_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut ids = HashMap::new();
-        for (i, r) in records.iter().enumerate().skip(1) {
+        for rec in records.iter().skip(1) {
+            let r = &rec.fields;
             if r.len() == 1 && r[0].trim().is_empty() {
                 continue;
             }
             if r.len() < 2 {
-                return Err(format!("{}: line {}: expected `id,label`", path.display(), i + 1));
+                return Err(format!("{}: line {}: expected `id,label`", path.display(), rec.line));
             }
             let label = match r[1].trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "anomaly" | "abnormal" | "anomalous" | "malicious" => true,
@@ -43,7 +44,7 @@ impl Labels {
                     return Err(format!(
                         "{}: line {}: label `{other}` is not 0/1",
                         path.display(),
-                        i + 1
+                        rec.line
                     ))
                 }
             };

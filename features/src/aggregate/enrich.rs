@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::connectors::csv::record_line;
+
 /// Where an address lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -218,15 +220,9 @@ impl AssetInventory {
                 continue;
             }
             let get = |c: usize| {
-                record.get(c).ok_or_else(|| {
-                    // A record's position includes the blank lines before it.
-                    let bytes = text.as_bytes();
-                    let mut at = record.position().map_or(0, |p| p.byte() as usize);
-                    while matches!(bytes.get(at), Some(b'\n' | b'\r')) {
-                        at += 1;
-                    }
-                    EnrichError::TooFewFields(memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64 + 1)
-                })
+                record
+                    .get(c)
+                    .ok_or_else(|| EnrichError::TooFewFields(record_line(text.as_bytes(), &record)))
             };
             assets.insert(
                 get(host)?.to_owned(),

@@ -31,7 +31,7 @@ use crate::mem::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::enrich::IpScope;
-use crate::aggregate::registry::{EntityKind, FEATURES};
+use crate::aggregate::registry::{EntityKind, FeatureId, FEATURES, N_FEATURES};
 use crate::event::{is_present, Action, Event, FileId, Micros, Outcome};
 use crate::time::{MICROS_PER_MINUTE, MICROS_PER_SECOND};
 
@@ -997,7 +997,7 @@ impl RowMaker {
 
     /// The features of one entity-window with state `acc` and `novel` new
     /// source addresses, hosts and users.
-    fn row(&self, acc: &WindowAcc, novel: [usize; 3]) -> [f64; 23] {
+    fn row(&self, acc: &WindowAcc, novel: [usize; 3]) -> [f64; N_FEATURES] {
         let [new_sources, new_hosts, new_users] = novel;
         let attempts = acc.failures + acc.successes;
         let (mean_gap, min_gap) = if acc.events >= 2 {
@@ -1022,39 +1022,41 @@ impl RowMaker {
                     .sum::<f64>()
             }
         };
-        [
-            f64::from(acc.events),
-            f64::from(acc.failures),
-            f64::from(acc.successes),
-            if attempts == 0 {
-                0.0
-            } else {
-                f64::from(acc.failures) / f64::from(attempts)
-            },
-            acc.users.len() as f64,
-            acc.hosts.len() as f64,
-            acc.sources.len() as f64,
-            f64::from(acc.invalid_user),
-            f64::from(acc.sudo),
-            f64::from(acc.sudo_failures),
-            f64::from(acc.sessions),
-            f64::from(u8::from(
-                acc.last_success_plus1 > 0
-                    && acc.first_failure != u32::MAX
-                    && acc.last_success_plus1 - 1 > acc.first_failure,
-            )),
-            share(acc.off_hours),
-            f64::from(acc.per_minute.max_count()),
-            mean_gap,
-            min_gap,
-            entropy,
-            new_sources as f64,
-            new_hosts as f64,
-            new_users as f64,
-            share(acc.public_source),
-            f64::from(acc.account_changes),
-            f64::from(acc.scan_events),
-        ]
+        use FeatureId as F;
+        // Every entry is written below; NaN would show one that is not.
+        let mut row = [f64::NAN; N_FEATURES];
+        row[F::Events as usize] = f64::from(acc.events);
+        row[F::Failures as usize] = f64::from(acc.failures);
+        row[F::Successes as usize] = f64::from(acc.successes);
+        row[F::FailureRatio as usize] = if attempts == 0 {
+            0.0
+        } else {
+            f64::from(acc.failures) / f64::from(attempts)
+        };
+        row[F::DistinctUsers as usize] = acc.users.len() as f64;
+        row[F::DistinctHosts as usize] = acc.hosts.len() as f64;
+        row[F::DistinctSourceIps as usize] = acc.sources.len() as f64;
+        row[F::InvalidUserAttempts as usize] = f64::from(acc.invalid_user);
+        row[F::SudoCommands as usize] = f64::from(acc.sudo);
+        row[F::SudoFailures as usize] = f64::from(acc.sudo_failures);
+        row[F::Sessions as usize] = f64::from(acc.sessions);
+        row[F::SuccessAfterFailures as usize] = f64::from(u8::from(
+            acc.last_success_plus1 > 0
+                && acc.first_failure != u32::MAX
+                && acc.last_success_plus1 - 1 > acc.first_failure,
+        ));
+        row[F::OffHoursShare as usize] = share(acc.off_hours);
+        row[F::MaxEventsPerMinute as usize] = f64::from(acc.per_minute.max_count());
+        row[F::MeanInterarrivalS as usize] = mean_gap;
+        row[F::MinInterarrivalS as usize] = min_gap;
+        row[F::UsernameEntropy as usize] = entropy;
+        row[F::NewSourceIps as usize] = new_sources as f64;
+        row[F::NewHosts as usize] = new_hosts as f64;
+        row[F::NewUsers as usize] = new_users as f64;
+        row[F::PublicSourceShare as usize] = share(acc.public_source);
+        row[F::AccountChanges as usize] = f64::from(acc.account_changes);
+        row[F::ScanEvents as usize] = f64::from(acc.scan_events);
+        row
     }
 }
 
@@ -1174,7 +1176,7 @@ impl FeatureTable {
         entity: &CompactString,
         scope: Option<&'static str>,
         start: Micros,
-        values: &[f64],
+        values: &[f64; N_FEATURES],
     ) {
         self.kinds.push(kind);
         self.entities.push(entity.clone());
@@ -1239,6 +1241,20 @@ mod tests {
         agg.add(&event(30, 20, "alice", "10.0.0.2"));
         agg.add(&event(7300, 21, "bob", "10.0.0.1"));
         agg
+    }
+
+    #[test]
+    fn rows_fill_every_feature_of_their_kind() {
+        let table = aggregator(false).finish();
+        for kind in EntityKind::ALL {
+            assert!(table.kinds.contains(&kind), "no {kind} row");
+        }
+        for r in 0..table.len() {
+            for f in FEATURES {
+                let v = table.columns[f.id as usize][r];
+                assert_eq!(v.is_nan(), !f.applies_to(table.kinds[r]), "{} of row {r}", f.name);
+            }
+        }
     }
 
     #[test]

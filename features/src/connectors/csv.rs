@@ -244,6 +244,16 @@ pub fn decode_csv_line<'a>(line: &'a str, file: FileId, line_no: u64, layout: &C
     Ok(ev)
 }
 
+/// The 1-based line of `text` that a record read by the `csv` crate starts
+/// on. The crate's position of a record includes the blank lines before it.
+pub fn record_line(text: &[u8], record: &::csv::StringRecord) -> u64 {
+    let mut at = record.position().map_or(0, |p| p.byte() as usize).min(text.len());
+    while matches!(text.get(at), Some(b'\n' | b'\r')) {
+        at += 1;
+    }
+    memchr::memchr_iter(b'\n', &text[..at]).count() as u64 + 1
+}
+
 fn success_from_text(s: &str) -> Option<Outcome> {
     Some(match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "success" | "t" | "y" => Outcome::Success,
@@ -360,6 +370,17 @@ mod tests {
             assert_eq!(row(&line).unwrap().outcome, want, "{v:?}");
         }
         assert_eq!(reason("1709438706,10.0.0.1,alice,maybe,h"), SkipReason::Malformed);
+    }
+
+    #[test]
+    fn record_lines_count_blank_and_quoted_lines() {
+        let text = "a,b\n1,2\n\n\r\n\"x\ny\",3\n4,5\n";
+        let mut r = ::csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let lines: Vec<u64> = r
+            .records()
+            .map(|rec| record_line(text.as_bytes(), &rec.unwrap()))
+            .collect();
+        assert_eq!(lines, [2, 5, 7]);
     }
 
     #[test]

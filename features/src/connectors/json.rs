@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::event::{Action, AuthMethod, Decoded, Event, Evidence, FileId, Micros, Outcome, Skip, SkipReason};
-use crate::time::{is_valid_date, to_micros, MICROS_PER_SECOND};
+use crate::time::{parse_iso8601, IsoStyle, MICROS_PER_SECOND};
 
 /// Errors of connector configuration: field and column maps, CSV headers.
 #[derive(Debug, thiserror::Error)]
@@ -431,73 +431,12 @@ fn timestamp_of(v: &Value) -> Option<Micros> {
     }
 }
 
-fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
-    let d = b.get(at..at + n)?;
-    d.iter().try_fold(0u32, |acc, c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
-}
-
+/// A whole string as an ISO-8601 date-time (see [`IsoStyle::Value`]).
 fn parse_datetime(b: &[u8]) -> Option<Micros> {
-    let year = digits(b, 0, 4)? as i32;
-    let month = digits(b, 5, 2)?;
-    let day = digits(b, 8, 2)?;
-    let hour = digits(b, 11, 2)?;
-    let minute = digits(b, 14, 2)?;
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
-        return None;
+    match parse_iso8601(b, IsoStyle::Value) {
+        Ok((t, n)) if n == b.len() => Some(t),
+        _ => None,
     }
-    let mut i = 16;
-    let mut second = 0;
-    if b.get(i) == Some(&b':') {
-        second = digits(b, i + 1, 2)?;
-        i += 3;
-    }
-    let mut micros = 0u32;
-    if matches!(b.get(i), Some(b'.' | b',')) {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            if i - start < 6 {
-                micros = micros * 10 + u32::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..6 {
-            micros *= 10;
-        }
-    }
-    if !is_valid_date(year, month, day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let local = to_micros(year, month, day, hour, minute, second, micros);
-    let rest = &b[i..];
-    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    let offset_minutes: i64 = match rest {
-        [] | [b'Z' | b'z'] | b"UTC" => 0,
-        [sign @ (b'+' | b'-'), tail @ ..] => {
-            let (h, m) = match tail {
-                [_, _] => (digits(tail, 0, 2)?, 0),
-                [_, _, b':', _, _] => (digits(tail, 0, 2)?, digits(tail, 3, 2)?),
-                [_, _, _, _] => (digits(tail, 0, 2)?, digits(tail, 2, 2)?),
-                _ => return None,
-            };
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let m = i64::from(h * 60 + m);
-            if *sign == b'-' {
-                -m
-            } else {
-                m
-            }
-        }
-        _ => return None,
-    };
-    Some(local - offset_minutes * 60 * MICROS_PER_SECOND)
 }
 
 // ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use crate::connectors::decode::decode_message;
 use crate::event::{Decoded, Evidence, FileId, Micros, Skip, SkipReason};
-use crate::time::{is_valid_date, month_from_abbrev, to_micros, MICROS_PER_MINUTE};
+use crate::time::{is_valid_date, month_from_abbrev, parse_iso8601, to_micros, IsoError, IsoStyle};
 
 /// How many lines [`first_month`] looks at.
 const FIRST_MONTH_SCAN_LINES: usize = 100;
@@ -296,48 +296,16 @@ fn fraction(c: &mut Cursor<'_>) -> Parse<u32> {
     }
 }
 
-/// `YYYY-MM-DDThh:mm:ss[.frac][Z|±hh[:mm]|±hhmm]` as UTC microseconds.
+/// An ISO-8601 header timestamp (see [`IsoStyle::Header`]) as UTC
+/// microseconds.
 fn iso_time(c: &mut Cursor<'_>) -> Parse<Micros> {
-    let year = c.digits(4)? as i32;
-    c.expect(b'-')?;
-    let month = c.digits(2)?;
-    c.expect(b'-')?;
-    let day = c.digits(2)?;
-    c.expect(b'T')?;
-    let (hour, minute, second) = clock(c)?;
-    let micros = fraction(c)?;
-    let offset_minutes = match c.peek() {
-        Some(b'Z' | b'z') => {
-            c.advance(1);
-            0
-        }
-        Some(sign @ (b'+' | b'-')) => {
-            c.advance(1);
-            let hours = c.digits(2)?;
-            if c.peek() == Some(b':') {
-                c.advance(1);
-            }
-            let minutes = if c.peek().is_some_and(|b| b.is_ascii_digit()) {
-                c.digits(2)?
-            } else {
-                0
-            };
-            if hours > 23 || minutes > 59 {
-                return Err(SkipReason::BadTimestamp);
-            }
-            let total = i64::from(hours * 60 + minutes);
-            if sign == b'-' {
-                -total
-            } else {
-                total
-            }
-        }
-        _ => 0,
-    };
-    if !is_valid_date(year, month, day) {
-        return Err(SkipReason::BadTimestamp);
-    }
-    Ok(to_micros(year, month, day, hour, minute, second, micros) - offset_minutes * MICROS_PER_MINUTE)
+    let (t, n) = parse_iso8601(c.rest().as_bytes(), IsoStyle::Header).map_err(|e| match e {
+        IsoError::Truncated => SkipReason::Truncated,
+        IsoError::Malformed => SkipReason::Malformed,
+        IsoError::OutOfRange => SkipReason::BadTimestamp,
+    })?;
+    c.advance(n);
+    Ok(t)
 }
 
 /// After the timestamp of an RFC 3164 or ISO line: `host tag[pid]: message`.
