@@ -3,7 +3,7 @@
 //! from the table's numeric columns (generic tables). [`KindJob`] is the
 //! one per-kind loop that `loglynx-train` and `loglynx-score` share ([`KindJob`]).
 
-use loglynx_features::aggregate::registry::{self, EntityKind, ValueKind, SPEC_VERSION};
+use loglynx_features::aggregate::registry::{self, ValueKind, SPEC_VERSION};
 use loglynx_models::ndarray::Array2;
 use loglynx_models::{
     Direction, ExplainRows, FeatureSpec, ModelError, ModelSet, ModelSetConfig, ParamError, RowScore, Transform,
@@ -11,7 +11,7 @@ use loglynx_models::{
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, TrainingMetadata};
-use crate::frame::{FeatureFrame, MissingColumn};
+use crate::frame::{FeatureFrame, MissingColumn, RowKind};
 
 /// Rows below which a kind is not trained (too few to say what is normal).
 pub const MIN_ROWS: usize = 2;
@@ -47,9 +47,9 @@ pub struct TrainOptions {
 
 /// The feature spec of one entity kind in `frame`, or `None` when no column
 /// applies.
-pub fn spec_for(frame: &FeatureFrame, kind: &str, rows: &[usize]) -> Option<FeatureSpec> {
+pub fn spec_for(frame: &FeatureFrame, kind: RowKind, rows: &[usize]) -> Option<FeatureSpec> {
     let window_secs = frame.window.map(|w| (w / 1_000_000) as u64).unwrap_or(0);
-    let (names, transforms, directions): (Vec<String>, Vec<Transform>, Vec<Direction>) = match EntityKind::parse(kind) {
+    let (names, transforms, directions): (Vec<String>, Vec<Transform>, Vec<Direction>) = match kind.entity() {
         Some(k) => registry::features_for(k)
             .filter(|f| frame.column(f.name).is_some_and(|c| frame.has_values(c, rows)))
             .map(|f| {
@@ -93,7 +93,7 @@ pub fn spec_for(frame: &FeatureFrame, kind: &str, rows: &[usize]) -> Option<Feat
         return None;
     }
     Some(
-        FeatureSpec::new(kind, names)
+        FeatureSpec::new(kind.as_str(), names)
             .transforms(transforms)
             .directions(directions)
             .window_secs(window_secs),
@@ -133,7 +133,7 @@ pub struct TooLittle(pub String);
 /// columns between [`KindJob::new`] and [`KindJob::run`].
 #[derive(Debug)]
 pub struct KindJob<'m> {
-    kind: String,
+    kind: RowKind,
     model: KindModel<'m>,
     spec: FeatureSpec,
     rows: Vec<usize>,
@@ -143,7 +143,7 @@ pub struct KindJob<'m> {
 impl<'m> KindJob<'m> {
     /// The job of `kind`'s rows of `frame`, or `Ok(Err(_))` when there is
     /// too little to fit a set.
-    pub fn new(frame: &FeatureFrame, kind: &str, model: KindModel<'m>) -> Result<Result<Self, TooLittle>, FitError> {
+    pub fn new(frame: &FeatureFrame, kind: RowKind, model: KindModel<'m>) -> Result<Result<Self, TooLittle>, FitError> {
         let rows = frame.rows_of(kind);
         let (spec, x) = match model {
             KindModel::Saved(set) => (set.spec().clone(), model_matrix(set, frame, &rows)?),
@@ -159,7 +159,7 @@ impl<'m> KindJob<'m> {
             }
         };
         Ok(Ok(KindJob {
-            kind: kind.to_owned(),
+            kind,
             model,
             spec,
             rows,
@@ -185,7 +185,7 @@ impl<'m> KindJob<'m> {
             x,
         } = self;
         let model_error = |source| FitError::Model {
-            kind: kind.clone(),
+            kind: kind.to_string(),
             source,
         };
         match model {
@@ -200,7 +200,7 @@ impl<'m> KindJob<'m> {
             }
             KindModel::Fit(config) => {
                 tracing::info!(
-                    kind,
+                    kind = kind.as_str(),
                     rows = rows.len(),
                     features = spec.feature_names.len(),
                     rss_mib = loglynx_features::mem::rss_mib(),
@@ -249,7 +249,8 @@ pub fn fit_baseline_scored(
     let unscored = frame
         .entity_kinds()
         .into_iter()
-        .filter(|k| baseline.set(k).is_none())
+        .filter(|k| baseline.set(k.as_str()).is_none())
+        .map(|k| k.to_string())
         .collect();
     Ok((baseline, (scores, unscored)))
 }
@@ -264,20 +265,20 @@ fn fit_sets(
     let mut kinds = frame.entity_kinds();
     if let Some(wanted) = &opts.kinds {
         for w in wanted {
-            if !kinds.contains(w) {
+            if !kinds.iter().any(|k| k.as_str() == w) {
                 return Err(FitError::NoSuchKind {
                     wanted: w.clone(),
-                    present: kinds.join(", "),
+                    present: kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
                 });
             }
         }
-        kinds.retain(|k| wanted.contains(k));
+        kinds.retain(|k| wanted.iter().any(|w| w == k.as_str()));
     }
     let mut sets = Vec::new();
     let mut skipped = Vec::new();
     let mut scores = Vec::new();
     for kind in kinds {
-        let job = match KindJob::new(frame, &kind, KindModel::Fit(&opts.config))? {
+        let job = match KindJob::new(frame, kind, KindModel::Fit(&opts.config))? {
             Ok(job) => job,
             Err(why) => {
                 skipped.push(why.0);
@@ -288,7 +289,7 @@ fn fit_sets(
         if let KindOutcome::Fitted(set) = job.run(explain, usize::MAX, |rows, s| {
             scores.extend(rows.iter().copied().zip(s))
         })? {
-            metadata.rows_per_set.insert(kind.clone(), n);
+            metadata.rows_per_set.insert(kind.to_string(), n);
             sets.push(*set);
         }
     }
@@ -331,11 +332,11 @@ pub fn score_frame_with(
     let mut out = Vec::new();
     let mut unscored = Vec::new();
     for kind in frame.entity_kinds() {
-        let Some(set) = baseline.set(&kind) else {
-            unscored.push(kind);
+        let Some(set) = baseline.set(kind.as_str()) else {
+            unscored.push(kind.to_string());
             continue;
         };
-        let job = KindJob::new(frame, &kind, KindModel::Saved(set))?.expect("a saved set needs no fitting");
+        let job = KindJob::new(frame, kind, KindModel::Saved(set))?.expect("a saved set needs no fitting");
         job.run(Some(explain), usize::MAX, |rows, s| {
             out.extend(rows.iter().copied().zip(s))
         })?;

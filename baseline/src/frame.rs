@@ -8,7 +8,6 @@
 //! travel as NaN; the models impute them with the baseline median.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::FeatureTable;
@@ -38,18 +37,50 @@ pub enum TableError {
 #[error("the table has no column `{0}`")]
 pub struct MissingColumn(pub String);
 
-/// The name of each of `kinds`, one shared string per kind.
-fn kind_names(kinds: impl Iterator<Item = EntityKind>) -> Vec<Arc<str>> {
-    let names = EntityKind::ALL.map(|k| Arc::<str>::from(k.as_str()));
-    kinds.map(|k| names[k.index()].clone()).collect()
+/// What a row of a frame describes: an entity-window of a loglynx feature
+/// table, or a row of a generic numeric table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RowKind {
+    Entity(EntityKind),
+    /// A row of a generic numeric table ([`GENERIC_KIND`]).
+    Table,
+}
+
+impl RowKind {
+    /// The name model sets are keyed by: `user`, `source_ip`, `host` or `table`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowKind::Entity(k) => k.as_str(),
+            RowKind::Table => GENERIC_KIND,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RowKind> {
+        if s == GENERIC_KIND {
+            return Some(RowKind::Table);
+        }
+        EntityKind::parse(s).map(RowKind::Entity)
+    }
+
+    pub fn entity(self) -> Option<EntityKind> {
+        match self {
+            RowKind::Entity(k) => Some(k),
+            RowKind::Table => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RowKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Rows of entity-windows (or generic ids) with named numeric columns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureFrame {
-    /// Entity kind per row (`user`, `source_ip`, `host`, or [`GENERIC_KIND`]);
-    /// rows of one kind share one string.
-    pub kinds: Vec<Arc<str>>,
+    /// What each row describes.
+    pub kinds: Vec<RowKind>,
     /// Entity or id per row.
     pub ids: Vec<CompactString>,
     /// Window start per row, UTC microseconds (absent in generic tables).
@@ -73,7 +104,7 @@ impl FeatureFrame {
 
     /// Whether this is a loglynx feature table (rows carry entity kinds).
     pub fn is_loglynx(&self) -> bool {
-        self.kinds.iter().all(|k| &**k != GENERIC_KIND)
+        self.kinds.iter().all(|k| *k != RowKind::Table)
     }
 
     /// The rows of a [`FeatureTable`] computed in-process.
@@ -85,7 +116,7 @@ impl FeatureFrame {
     /// of its columns).
     pub fn from_table(t: FeatureTable) -> Self {
         FeatureFrame {
-            kinds: kind_names(t.kinds.iter().copied()),
+            kinds: t.kinds.iter().map(|&k| RowKind::Entity(k)).collect(),
             window_starts: t.window_starts.par_iter().map(|&s| Some(s)).collect(),
             window: Some(t.window),
             names: loglynx_features::aggregate::registry::FEATURES
@@ -98,19 +129,19 @@ impl FeatureFrame {
     }
 
     /// Entity kinds present, in first-seen order.
-    pub fn entity_kinds(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    pub fn entity_kinds(&self) -> Vec<RowKind> {
+        let mut out: Vec<RowKind> = Vec::new();
         for k in &self.kinds {
-            if !out.iter().any(|o| **o == **k) {
-                out.push(k.to_string());
+            if !out.contains(k) {
+                out.push(*k);
             }
         }
         out
     }
 
     /// Row indices of one entity kind.
-    pub fn rows_of(&self, kind: &str) -> Vec<usize> {
-        (0..self.len()).filter(|&i| &*self.kinds[i] == kind).collect()
+    pub fn rows_of(&self, kind: RowKind) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.kinds[i] == kind).collect()
     }
 
     /// Drops every column not named in `names`.
@@ -371,7 +402,11 @@ impl RawTable {
                 .iter()
                 .map(|k| EntityKind::parse(k).ok_or_else(|| invalid(format!("unknown entity_kind `{k}`"))))
                 .collect::<Result<Vec<_>, _>>()?;
-            (kind_names(kinds.into_iter()), self.ids(e), vec![k, e])
+            (
+                kinds.into_iter().map(RowKind::Entity).collect(),
+                self.ids(e),
+                vec![k, e],
+            )
         } else {
             let id = match id_column {
                 Some(name) => self
@@ -382,7 +417,7 @@ impl RawTable {
                     .or_else(|| self.columns.iter().position(|c| !matches!(c, RawColumn::Numeric(_))))
                     .ok_or_else(|| invalid("no id column: name one with --id-column".into()))?,
             };
-            (vec![Arc::from(GENERIC_KIND); self.height], self.ids(id), vec![id])
+            (vec![RowKind::Table; self.height], self.ids(id), vec![id])
         };
         let window_starts = match self.position("window_start").map(|i| &self.columns[i]) {
             Some(RawColumn::Time(v)) => v.clone(),
@@ -535,14 +570,16 @@ mod tests {
         let p = dir.path().join("f.csv");
         std::fs::write(&p, "entity_kind,entity,events\nuser,alice,3\nhost,web1,1\nuser,bob,2\n").unwrap();
         let f = FeatureFrame::read(&p, None).unwrap();
-        assert_eq!(f.entity_kinds(), vec!["user", "host"]);
-        assert!(Arc::ptr_eq(&f.kinds[0], &f.kinds[2]));
+        assert_eq!(
+            f.entity_kinds(),
+            vec![RowKind::Entity(EntityKind::User), RowKind::Entity(EntityKind::Host)]
+        );
     }
 
     #[test]
     fn append_matches_columns_by_name() {
         let mut a = FeatureFrame {
-            kinds: vec!["table".into()],
+            kinds: vec![RowKind::Table],
             ids: vec!["a".into()],
             window_starts: vec![None],
             window: None,
@@ -550,7 +587,7 @@ mod tests {
             columns: vec![vec![1.0]],
         };
         let b = FeatureFrame {
-            kinds: vec!["table".into()],
+            kinds: vec![RowKind::Table],
             ids: vec!["b".into()],
             window_starts: vec![None],
             window: None,

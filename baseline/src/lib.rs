@@ -18,4 +18,4 @@ pub mod frame;
 
 pub use baseline::{Baseline, BaselineError, TrainingMetadata};
 pub use fit::{FitError, KindJob, KindModel, KindOutcome, TrainOptions};
-pub use frame::{is_feature_table, FeatureFrame, TableError, GENERIC_KIND};
+pub use frame::{is_feature_table, FeatureFrame, RowKind, TableError, GENERIC_KIND};

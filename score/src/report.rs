@@ -174,7 +174,7 @@ fn scores_dataframe(frame: &FeatureFrame, scores: &[(usize, RowScore)]) -> Polar
         vec![
             Column::new(
                 "entity_kind".into(),
-                scores.iter().map(|(r, _)| &*frame.kinds[*r]).collect::<Vec<_>>(),
+                scores.iter().map(|(r, _)| frame.kinds[*r].as_str()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "entity".into(),
@@ -287,7 +287,7 @@ impl ScoresWriter {
                 )?;
             } else {
                 let v = serde_json::json!({
-                    "entity_kind": &*frame.kinds[*r],
+                    "entity_kind": frame.kinds[*r].as_str(),
                     "entity": frame.ids[*r],
                     "window_start": start.map(format_rfc3339),
                     "window_end": start.map(|s| format_rfc3339(s + window)),

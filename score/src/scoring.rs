@@ -59,19 +59,19 @@ impl Scoring<'_> {
         let config = self.config.clone();
         for kind in kinds {
             let model = match self.model {
-                Some(m) => match m.set(&kind) {
+                Some(m) => match m.set(kind.as_str()) {
                     Some(set) => KindModel::Saved(set),
                     None => {
-                        self.unscored.push(kind);
+                        self.unscored.push(kind.to_string());
                         continue;
                     }
                 },
                 None => KindModel::Fit(&config),
             };
-            let job = match KindJob::new(&frame, &kind, model)? {
+            let job = match KindJob::new(&frame, kind, model)? {
                 Ok(job) => job,
                 Err(why) => {
-                    self.unscored.push(kind);
+                    self.unscored.push(kind.to_string());
                     self.skipped.push(why.0);
                     continue;
                 }
@@ -128,8 +128,9 @@ impl Scoring<'_> {
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
         // Made in parallel: explanations are formatted here.
         let anomaly = |r: usize, s: &RowScore| {
-            let wanted = s.is_anomaly || (&*frame.kinds[r] == "source_ip" && s.score >= public_source_score);
-            match (wanted, frame.window_starts[r], EntityKind::parse(&frame.kinds[r])) {
+            let kind = frame.kinds[r].entity();
+            let wanted = s.is_anomaly || (kind == Some(EntityKind::SourceIp) && s.score >= public_source_score);
+            match (wanted, frame.window_starts[r], kind) {
                 (true, Some(start), Some(entity_kind)) => {
                     let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
                     let anomaly = Anomaly {

@@ -26,7 +26,7 @@ pub fn evaluate(baseline: &Baseline, frame: &FeatureFrame, labels: &Labels) -> R
         let kind = &set.spec().entity_kind;
         let rows: Vec<usize> = scores
             .iter()
-            .filter(|(r, _)| *frame.kinds[*r] == **kind)
+            .filter(|(r, _)| frame.kinds[*r].as_str() == kind)
             .map(|(r, _)| *r)
             .collect();
         if rows.is_empty() {
@@ -34,7 +34,7 @@ pub fn evaluate(baseline: &Baseline, frame: &FeatureFrame, labels: &Labels) -> R
         }
         let s: Vec<f64> = scores
             .iter()
-            .filter(|(r, _)| *frame.kinds[*r] == **kind)
+            .filter(|(r, _)| frame.kinds[*r].as_str() == kind)
             .map(|(_, s)| s.score)
             .collect();
         let y = labels.for_rows(frame, &rows);

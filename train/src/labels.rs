@@ -11,7 +11,8 @@ use std::path::Path;
 
 use loglynx_labels::{read_labels_file, CampaignLabel};
 
-use loglynx_baseline::frame::{parse_csv, FeatureFrame};
+use loglynx_baseline::frame::{parse_csv, FeatureFrame, RowKind};
+use loglynx_features::aggregate::registry::EntityKind;
 
 /// Labels loaded from a file.
 #[derive(Debug, Clone)]
@@ -69,11 +70,11 @@ impl Labels {
                         };
                         let end = start + window;
                         campaigns.iter().filter(|c| c.malicious).any(|c| {
-                            let members = match &*frame.kinds[r] {
-                                "user" => &c.users,
-                                "source_ip" => &c.source_ips,
-                                "host" => &c.hosts,
-                                _ => return false,
+                            let members = match frame.kinds[r] {
+                                RowKind::Entity(EntityKind::User) => &c.users,
+                                RowKind::Entity(EntityKind::SourceIp) => &c.source_ips,
+                                RowKind::Entity(EntityKind::Host) => &c.hosts,
+                                RowKind::Table => return false,
                             };
                             let (cs, ce) = (c.start.timestamp_micros(), c.end.timestamp_micros());
                             cs < end && ce >= start && members.iter().any(|m| *m == frame.ids[r])

@@ -13,11 +13,11 @@
 //!
 //! ```
 //! use loglynx_baseline::fit::fit_baseline;
-//! use loglynx_baseline::{FeatureFrame, TrainOptions, GENERIC_KIND};
+//! use loglynx_baseline::{FeatureFrame, RowKind, TrainOptions};
 //!
 //! let n = 300;
 //! let frame = FeatureFrame {
-//!     kinds: vec![GENERIC_KIND.into(); n],
+//!     kinds: vec![RowKind::Table; n],
 //!     ids: (0..n).map(|i| format!("s{i}").into()).collect(),
 //!     window_starts: vec![None; n],
 //!     window: None,

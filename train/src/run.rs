@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use loglynx_baseline::fit::{fit_baseline_scored, time_range};
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
 use loglynx_cli::spinner;
-use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
@@ -165,7 +164,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     baseline.features = features;
     baseline.history = inputs.history;
     for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
-        if let Some(kind) = EntityKind::parse(&frame.kinds[*row]) {
+        if let Some(kind) = frame.kinds[*row].entity() {
             baseline
                 .anomalous
                 .entry(kind)

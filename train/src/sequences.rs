@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use loglynx_features::CompactString;
 
-use loglynx_baseline::frame::{FeatureFrame, GENERIC_KIND};
+use loglynx_baseline::frame::{FeatureFrame, RowKind};
 
 /// A sessions file that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,7 @@ impl Sessions {
         let mut names: Vec<String> = vocabulary.iter().map(|e| format!("e{e}")).collect();
         names.push("unseen".into());
         FeatureFrame {
-            kinds: vec![GENERIC_KIND.into(); self.len()],
+            kinds: vec![RowKind::Table; self.len()],
             ids: self.ids.iter().map(CompactString::from).collect(),
             window_starts: vec![None; self.len()],
             window: None,
