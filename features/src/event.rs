@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
-/// Index of an input file in the run's file table (see [`crate::ingest::input::FileTable`]).
+/// Index of an input file in the run's file table (see [`crate::ingest::pipeline::RunResult::files`]).
 pub type FileId = u32;
 
 /// What happened, as an ECS `event.action` keyword.

@@ -90,22 +90,11 @@ pub fn assert_golden(name: &str, actual: &str) {
 
 /// Splits one CSV line (RFC 4180 quoting, no line breaks inside fields).
 pub fn split_csv_line(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => out.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.trim_end_matches('\r').as_bytes());
+    match reader.records().next() {
+        Some(Ok(r)) => r.iter().map(str::to_owned).collect(),
+        _ => vec![String::new()],
     }
-    out.push(field);
-    out
 }

@@ -266,6 +266,10 @@ fn success_from_text(s: &str) -> Option<Outcome> {
 /// quoted field are allowed). Unquoted fields and quoted fields without `""`
 /// borrow the line. `None` when a quote is left open or a closing quote is
 /// followed by anything but a comma.
+///
+/// Not the `csv` crate (used for whole CSV files elsewhere): it copies every
+/// field and reads an open quote or text after a closing quote without an
+/// error, where this connector must skip the row as malformed.
 fn split_row(line: &str) -> Option<Vec<Cow<'_, str>>> {
     let mut fields = Vec::new();
     let mut rest = line;
