@@ -14,6 +14,25 @@ use loglynx_features::output::TableFormat;
 pub use loglynx_features::mem::rss_mib;
 pub use loglynx_features::time::{parse_duration, DurationError};
 
+/// `--quiet` and `-v`, shared by the binaries.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Verbosity {
+    /// No progress bar and no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// More diagnostics (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+impl Verbosity {
+    /// Starts diagnostics at this level (see [`init_tracing`]).
+    pub fn init_tracing(self) {
+        init_tracing(self.verbose, self.quiet);
+    }
+}
+
 /// Diagnostics on stderr: `--quiet` shows errors only, `-v` info, `-vv`
 /// debug; the `LOGLYNX_LOG` environment variable (an `EnvFilter`) wins.
 pub fn init_tracing(verbose: u8, quiet: bool) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use loglynx_cli::init_tracing;
+use loglynx_cli::Verbosity;
 use loglynx_features::output::escape_terminal_lines;
 use loglynx_score::rules::Severity;
 use loglynx_score::run::unread_note;
@@ -35,28 +35,23 @@ struct Cli {
     #[command(flatten)]
     score: ScoreConfig,
 
-    /// No progress bar, no summary.
-    #[arg(short, long)]
-    quiet: bool,
-
-    /// More diagnostics (-v info, -vv debug).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: Verbosity,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
+    cli.verbosity.init_tracing();
     let started = Instant::now();
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("loglynx-score: error: {}", escape_terminal_lines(&e.to_string()));
         ExitCode::from(2)
     };
-    let outcome = match loglynx_score::run(&cli.score, cli.quiet) {
+    let outcome = match loglynx_score::run(&cli.score, cli.verbosity.quiet) {
         Ok(outcome) => outcome,
         Err(e) => return fail(&e),
     };
-    if !cli.quiet {
+    if !cli.verbosity.quiet {
         summary(&cli.score, &outcome, started);
     }
     if let Some(e) = &outcome.evaluation {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use loglynx_baseline::Baseline;
-use loglynx_cli::init_tracing;
+use loglynx_cli::Verbosity;
 use loglynx_features::output::{escape_terminal_lines, write_atomic};
 use loglynx_train::eval_sequences::{self, SequenceArgs};
 use loglynx_train::{evaluate, TrainConfig};
@@ -43,13 +43,8 @@ struct Cli {
     #[command(flatten)]
     train: TrainConfig,
 
-    /// No progress bar and no summary.
-    #[arg(short, long, global = true)]
-    quiet: bool,
-
-    /// More diagnostics (-v info, -vv debug).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,11 +64,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
+    cli.verbosity.init_tracing();
     let result = match cli.command {
         Some(Command::Inspect { model, json }) => inspect(&model, json),
-        Some(Command::EvalSequences(args)) => sequences(&args, cli.quiet),
-        None => train(cli.train, cli.quiet),
+        Some(Command::EvalSequences(args)) => sequences(&args, cli.verbosity.quiet),
+        None => train(cli.train, cli.verbosity.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

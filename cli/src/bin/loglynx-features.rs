@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use loglynx_cli::features::{self, FeaturesConfig, FeaturesOutcome};
-use loglynx_cli::init_tracing;
+use loglynx_cli::Verbosity;
 use loglynx_features::output::{escape_terminal, escape_terminal_lines};
 
 const EXAMPLES: &str = "\
@@ -33,19 +33,14 @@ struct Cli {
     #[command(flatten)]
     features: FeaturesConfig,
 
-    /// No progress bar and no summary.
-    #[arg(short, long)]
-    quiet: bool,
-
-    /// More diagnostics (-v info, -vv debug).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: Verbosity,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
-    let outcome = match features::run(&cli.features, cli.quiet) {
+    cli.verbosity.init_tracing();
+    let outcome = match features::run(&cli.features, cli.verbosity.quiet) {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("loglynx-features: error: {}", escape_terminal_lines(&e.to_string()));
@@ -55,7 +50,7 @@ fn main() -> ExitCode {
     for unread in &outcome.unread {
         eprintln!("loglynx-features: {}", escape_terminal(unread));
     }
-    if !cli.quiet {
+    if !cli.verbosity.quiet {
         summary(&cli.features, &outcome);
     }
     let stats = &outcome.stats;

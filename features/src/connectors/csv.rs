@@ -70,11 +70,7 @@ impl Default for ColumnMap {
 impl ColumnMap {
     /// Reads a column map from a TOML file.
     pub fn from_toml_file(path: &Path) -> Result<Self, ConnectorError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConnectorError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&super::json::read_map_file(path)?, path)
     }
 
     /// Reads a column map from TOML text (errors name `<string>`).

@@ -178,14 +178,18 @@ impl Default for FieldMap {
     }
 }
 
+/// The text of a field or column map file.
+pub(crate) fn read_map_file(path: &Path) -> Result<String, ConnectorError> {
+    std::fs::read_to_string(path).map_err(|source| ConnectorError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 impl FieldMap {
     /// Reads and checks a field map from a TOML file.
     pub fn from_toml_file(path: &Path) -> Result<Self, ConnectorError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConnectorError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_map_file(path)?, path)
     }
 
     /// Reads and checks a field map from TOML text (errors name `<string>`).
