@@ -7,12 +7,23 @@
 //! `anomaly`/`normal`, `abnormal`).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use loglynx_labels::{read_labels_file, CampaignLabel};
 
 use loglynx_baseline::frame::{parse_csv, FeatureFrame, RowKind};
 use loglynx_features::aggregate::registry::EntityKind;
+
+/// A labels file that cannot be read; names the file (and line).
+#[derive(Debug, thiserror::Error)]
+pub enum LabelsError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", path.display())]
+    Csv { path: PathBuf, source: csv::Error },
+    #[error("{}: line {line}: {reason}", path.display())]
+    Line { path: PathBuf, line: u64, reason: String },
+}
 
 /// Labels loaded from a file.
 #[derive(Debug, Clone)]
@@ -22,13 +33,24 @@ pub enum Labels {
 }
 
 impl Labels {
-    pub fn read(path: &Path) -> Result<Labels, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Labels, LabelsError> {
+        let io = |source| LabelsError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bad = |line: u64, reason: String| LabelsError::Line {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(io)?;
         if text.trim_start().starts_with('{') {
-            let labels = read_labels_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok(Labels::Campaigns(labels));
+            return Ok(Labels::Campaigns(read_labels_file(path).map_err(io)?));
         }
-        let records = parse_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let records = parse_csv(&text).map_err(|source| LabelsError::Csv {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut ids = HashMap::new();
         for rec in records.iter().skip(1) {
             let r = &rec.fields;
@@ -36,18 +58,12 @@ impl Labels {
                 continue;
             }
             if r.len() < 2 {
-                return Err(format!("{}: line {}: expected `id,label`", path.display(), rec.line));
+                return Err(bad(rec.line, "expected `id,label`".into()));
             }
             let label = match r[1].trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "anomaly" | "abnormal" | "anomalous" | "malicious" => true,
                 "0" | "false" | "normal" | "benign" => false,
-                other => {
-                    return Err(format!(
-                        "{}: line {}: label `{other}` is not 0/1",
-                        path.display(),
-                        rec.line
-                    ))
-                }
+                other => return Err(bad(rec.line, format!("label `{other}` is not 0/1"))),
             };
             ids.insert(r[0].trim().to_owned(), label);
         }

@@ -65,8 +65,8 @@ pub enum TrainError {
     Fit(#[from] FitError),
     #[error("writing the baseline: {0}")]
     Baseline(#[from] BaselineError),
-    #[error("{0}")]
-    Labels(String),
+    #[error(transparent)]
+    Labels(#[from] labels::LabelsError),
     #[error(transparent)]
     Output(#[from] loglynx_features::output::OutputError),
 }

@@ -181,7 +181,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
 
     let evaluation = match &config.eval {
         Some(labels_path) => {
-            let labels = Labels::read(labels_path).map_err(TrainError::Labels)?;
+            let labels = Labels::read(labels_path)?;
             let report = if config.eval_input.is_empty() {
                 evaluate(&baseline, frame, &labels)?
             } else {
