@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use loglynx_features::aggregate::enrich::{Allowlist, IpScope};
-use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
+use loglynx_features::aggregate::registry::{self, EntityKind, FeatureId, Tag};
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
@@ -117,7 +117,8 @@ impl Driver {
 
     /// Failed credentials well above the baseline.
     pub fn is_failure_signal(&self) -> bool {
-        self.feature == "failures" && self.value > 2.0 * self.baseline_p99 + 1.0
+        self.feature == registry::FEATURES[FeatureId::Failures as usize].name
+            && self.value > 2.0 * self.baseline_p99 + 1.0
     }
 }
 
