@@ -45,7 +45,9 @@ pub struct ScoreConfig {
     #[arg(long, default_value = "low", value_parser = clap::value_parser!(Severity))]
     pub min_severity: Severity,
 
-    /// Allowlist TOML (`networks = [...]`, `users = [...]`).
+    /// Addresses and users whose alerts are dropped (TOML: `networks =
+    /// [...]`, `users = [...]`); their events still count. `loglynx-features
+    /// --exclude` leaves events out instead.
     #[arg(long)]
     pub allowlist: Option<PathBuf>,
 
