@@ -233,3 +233,48 @@ fn feature_config_of(
     features.clone().check()?;
     Ok(Some(features))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_baseline::RowKind;
+    use loglynx_features::aggregate::registry::EntityKind;
+
+    fn frame(kind: RowKind, window_secs: Option<i64>) -> FeatureFrame {
+        FeatureFrame {
+            kinds: vec![kind],
+            ids: vec!["alice".into()],
+            window_starts: vec![Some(0)],
+            window: window_secs.map(|s| s * 1_000_000),
+            names: vec!["events".into()],
+            columns: vec![vec![1.0]],
+        }
+    }
+
+    #[test]
+    fn the_recorded_features_take_the_tables_window_and_the_flags_zone() {
+        let config = TrainConfig {
+            time_zone: Some("Europe/Berlin".into()),
+            ..Default::default()
+        };
+        let users = frame(RowKind::Entity(EntityKind::User), Some(900));
+        let f = feature_config_of(&config, &users).unwrap().unwrap();
+        assert_eq!(f.window_secs, 900);
+        assert_eq!(f.business_hours.time_zone, "Europe/Berlin");
+        // A generic numeric table has no feature configuration.
+        assert!(feature_config_of(&config, &frame(RowKind::Table, None))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_window_flag_that_contradicts_the_tables_windows_is_an_error() {
+        let config = TrainConfig {
+            window_secs: Some(3600),
+            ..Default::default()
+        };
+        let users = frame(RowKind::Entity(EntityKind::User), Some(900));
+        let e = feature_config_of(&config, &users).unwrap_err().to_string();
+        assert!(e.contains("--window-secs 3600") && e.contains("900 s"), "{e}");
+    }
+}
