@@ -324,10 +324,7 @@ pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write
     })
 }
 
-/// Whether a path names a gzip file (`.gz`).
-pub fn is_gzip_path(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-}
+pub use loglynx_labels::is_gzip_path;
 
 /// Writes a file atomically: into a temporary file in the same directory
 /// (created if missing), renamed over `path` once complete; gzip-compressed

@@ -116,11 +116,16 @@ pub fn read_labels(input: impl BufRead) -> io::Result<Vec<CampaignLabel>> {
     Ok(labels)
 }
 
+/// Whether a path names a gzip file (`.gz`).
+pub fn is_gzip_path(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
 /// Reads a labels file (gzip when the name ends in `.gz`).
 pub fn read_labels_file(path: impl AsRef<Path>) -> io::Result<Vec<CampaignLabel>> {
     let path = path.as_ref();
     let file = File::open(path)?;
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+    if is_gzip_path(path) {
         read_labels(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
         read_labels(BufReader::new(file))

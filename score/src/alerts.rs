@@ -205,7 +205,7 @@ struct Incident {
 }
 
 /// What an incident is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone)]
 enum Primary {
     /// One entity: a rule hit's group or its single source or user, or
     /// the entity of anomalies alone.
