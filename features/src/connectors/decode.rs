@@ -574,10 +574,10 @@ struct Anchor<'a> {
 /// `Accepted` and `maximum authentication attempts exceeded` lines.
 ///
 /// U is the name the client sent, and may itself hold text shaped like the
-/// rest. An existing account's name has no spaces, so for a valid user the
-/// first anchor is the real one; for an invalid user with two anchors either
-/// may be real: the first is taken and the source marked unreliable. Lines
-/// with no anchor keep the user and have no source.
+/// rest; the info after the port (a certificate id, ssh1's remote user) may
+/// too. With two anchors either may be real: the first is taken and the
+/// source marked unreliable (fail2ban refuses such lines). Lines with no
+/// anchor keep the user and have no source.
 fn anchored_attempt<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
     let (invalid, s) = invalid_prefix(s);
     f.user_invalid |= invalid;
@@ -586,12 +586,10 @@ fn anchored_attempt<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
         // Old sshd: `... for U from A` without a port, at the end.
         return old_from_at_end(f, s);
     };
-    let ambiguous = anchors.next().is_some();
-    let user = &s[..first.user_end];
-    f.user = Some(user);
+    f.unreliable = anchors.next().is_some();
+    f.user = Some(&s[..first.user_end]);
     f.source = Some(first.addr);
     f.port = Some(first.port);
-    f.unreliable = ambiguous && (invalid || user.contains(' '));
     f
 }
 

@@ -546,3 +546,120 @@ fn scores_out_lists_every_entity_window_once_in_feature_table_order() {
         }
     }
 }
+
+/// Sources in loghub's full `Linux.log` with at least 5 PAM `authentication
+/// failure` lines (sshd writes nothing else there) within 10 minutes,
+/// counted here from the text, not by loglynx.
+fn linux_log_pam_brute_force_sources() -> BTreeSet<String> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let text = std::fs::read(shared("loghub-full/Linux.log")).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((_, kvs)) = line.split_once("sshd(pam_unix)") else {
+            continue;
+        };
+        let n = if kvs.contains("]: authentication failure;") {
+            1
+        } else {
+            match kvs
+                .split_once("]: ")
+                .and_then(|(_, m)| m.split_once(" more authentication failure"))
+            {
+                Some((n, _)) => n.parse::<usize>().unwrap(),
+                None => continue,
+            }
+        };
+        let Some(rhost) = kvs.split(' ').find_map(|w| w.strip_prefix("rhost=")) else {
+            continue;
+        };
+        if rhost.is_empty() {
+            continue;
+        }
+        let month = MONTHS.iter().position(|m| line.starts_with(m)).unwrap() as i64;
+        // June 2005 to February 2006.
+        let month = if month < 5 { month + 12 } else { month };
+        let day: i64 = line[4..6].trim().parse().unwrap();
+        let hms: Vec<i64> = line[7..15].split(':').map(|x| x.parse().unwrap()).collect();
+        let t = ((month * 31 + day) * 24 + hms[0]) * 3600 + hms[1] * 60 + hms[2];
+        times
+            .entry(rhost.to_owned())
+            .or_default()
+            .extend(std::iter::repeat_n(t, n));
+    }
+    let mut out = BTreeSet::new();
+    for (source, mut ts) in times {
+        ts.sort_unstable();
+        if ts.windows(5).any(|w| w[4] - w[0] <= 600) {
+            out.insert(source);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_pam_only_brute_force_source_in_linux_log_is_named_in_an_alert() {
+    let expected = linux_log_pam_brute_force_sources();
+    assert!(expected.len() >= 200, "{} sources", expected.len());
+    assert!(expected.contains("219.150.28.34"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.ndjson");
+    score()
+        .arg(shared("loghub-full/Linux.log"))
+        .args(["--year", "2005", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let named: BTreeSet<String> = read_alerts(&out)
+        .iter()
+        .flat_map(|a| {
+            let ips = a["source_ips"].as_array().cloned().unwrap_or_default();
+            let sources = a["sources"].as_array().cloned().unwrap_or_default();
+            ips.into_iter()
+                .chain(sources)
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let missing: Vec<&String> = expected.difference(&named).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} sources in no alert: {missing:?}",
+        missing.len(),
+        expected.len()
+    );
+}
+
+#[test]
+fn an_attempt_logged_by_pam_and_by_sshd_counts_once() {
+    // Four attempts, each logged by PAM and by sshd (same pid): 4 attempts,
+    // under the brute-force threshold of 5; a fifth makes an alert of 5.
+    let attempt = |i: u32| {
+        format!(
+            "Mar  3 10:0{i}:00 web-01 sshd[{pid}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=root\n\
+             Mar  3 10:0{i}:02 web-01 sshd[{pid}]: Failed password for root from 203.0.113.50 port {port} ssh2\n",
+            pid = 3000 + i,
+            port = 40000 + i
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |attempts: u32| {
+        let log = dir.path().join(format!("pairs{attempts}.log"));
+        std::fs::write(&log, (0..attempts).map(attempt).collect::<String>()).unwrap();
+        let out = dir.path().join(format!("alerts{attempts}.ndjson"));
+        score()
+            .arg(&log)
+            .args(["--year", "2024", "--quiet", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        read_alerts(&out)
+    };
+    assert!(run(4).is_empty());
+    let alerts = run(5);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = alerts[0].to_string();
+    assert!(text.contains("5 failed logins"), "{text}");
+}
