@@ -662,4 +662,175 @@ fn an_attempt_logged_by_pam_and_by_sshd_counts_once() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let text = alerts[0].to_string();
     assert!(text.contains("5 failed logins"), "{text}");
+
+/// Six failed logins from 203.0.113.50 within 3 seconds, each for the
+/// invalid user `user(i)`.
+fn six_failed_logins(user: impl Fn(usize) -> String) -> String {
+    (0..6)
+        .map(|i| {
+            format!(
+                "Mar  3 04:05:{:02} web1 sshd[{}]: Failed password for invalid user {} from 203.0.113.50 port {} ssh2\n",
+                i / 2,
+                811 + i,
+                user(i),
+                53502 + i
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn without_a_model_a_log_too_small_for_a_baseline_is_scored_by_the_rules_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // One name: every entity kind has one window, too few for any baseline.
+    // Six names: the user kind is fitted, source and host are not.
+    let cases = [
+        (
+            "one-name",
+            six_failed_logins(|_| "admin".into()),
+            "baseline skipped: 3 entity-window rows",
+        ),
+        (
+            "six-names",
+            six_failed_logins(|i| format!("guest{i}")),
+            "baseline not fitted for source_ip (1 row), host (1 row)",
+        ),
+    ];
+    for (name, text, note) in cases {
+        let log = dir.path().join(format!("{name}.log"));
+        std::fs::write(&log, text).unwrap();
+        let out = dir.path().join(format!("{name}.ndjson"));
+        let scores = dir.path().join(format!("{name}.scores.csv"));
+        let assert = score()
+            .arg(&log)
+            .args(["--year", "2026", "-o"])
+            .arg(&out)
+            .arg("--scores-out")
+            .arg(&scores)
+            .assert()
+            .code(0);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(note), "{name}: {stderr}");
+        assert!(!stderr.contains("error"), "{name}: {stderr}");
+        let alerts = read_alerts(&out);
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["rule_ids"].as_array().unwrap().iter().any(|r| r == "LLX-SSH-001")
+                    && a["source_ips"].as_array().unwrap().iter().any(|s| s == "203.0.113.50")),
+            "{name}: {alerts:?}"
+        );
+        // The scores file holds the fitted kinds' rows, or only its header.
+        let rows: Vec<String> = std::fs::read_to_string(&scores)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            rows[0].starts_with("entity_kind,entity,window_start"),
+            "{name}: {rows:?}"
+        );
+        let fitted_users = if name == "one-name" { 0 } else { 6 };
+        assert_eq!(rows.len(), 1 + fitted_users, "{name}: {rows:?}");
+        assert!(rows[1..].iter().all(|r| r.starts_with("user,")), "{name}: {rows:?}");
+
+        // The brute force is at least LOW: --fail-on low exits 1.
+        score()
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "--fail-on", "low", "-o"])
+            .arg(dir.path().join("fail-on.ndjson"))
+            .assert()
+            .code(1);
+    }
+}
+
+#[test]
+fn a_one_line_log_without_a_model_is_a_clean_run_with_no_alert() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("one.log");
+    std::fs::write(
+        &log,
+        "Mar  3 04:05:06 web1 sshd[811]: Failed password for root from 203.0.113.9 port 4711 ssh2\n",
+    )
+    .unwrap();
+    for scores in ["scores.ndjson", "scores.parquet"] {
+        let out = dir.path().join("alerts.ndjson");
+        let scores = dir.path().join(scores);
+        let assert = score()
+            .arg(&log)
+            .args(["--year", "2026", "--fail-on", "low", "-o"])
+            .arg(&out)
+            .arg("--scores-out")
+            .arg(&scores)
+            .assert()
+            .code(0);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(!stderr.contains("error"), "{stderr}");
+        assert!(stderr.contains("alerts come from rules alone"), "{stderr}");
+        assert!(stderr.contains("1 lines, 1 events"), "{stderr}");
+        assert!(read_alerts(&out).is_empty());
+        if scores.extension().unwrap() == "parquet" {
+            let df = ParquetReader::new(std::fs::File::open(&scores).unwrap())
+                .finish()
+                .unwrap();
+            assert_eq!(df.height(), 0);
+            assert!(df.column("score").is_ok(), "{df:?}");
+        } else {
+            assert_eq!(std::fs::read_to_string(&scores).unwrap(), "");
+        }
+    }
+}
+
+#[test]
+fn training_on_a_log_too_small_fails_naming_the_row_counts_and_the_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("six.log");
+    std::fs::write(&log, six_failed_logins(|_| "admin".into())).unwrap();
+    let assert = Command::new(bin("loglynx-train"))
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(dir.path().join("model.llx"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("nothing to train")
+            && stderr.contains("at least 2 per kind are needed")
+            && stderr.contains("user (1 row), source_ip (1 row), host (1 row)"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("model.llx").exists());
+}
+
+#[test]
+fn six_invalid_user_lines_alone_from_one_address_are_a_brute_force_without_a_model() {
+    // Clients that leave before the password prompt: only `Invalid user`.
+    let log: String = (0..6)
+        .map(|i| {
+            format!(
+                "Mar  3 04:05:{:02} web1 sshd[{}]: Invalid user user{i} from 203.0.113.50 port {}\n",
+                i / 2,
+                900 + i,
+                53502 + i
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invalid.log");
+    std::fs::write(&path, log).unwrap();
+    let out = dir.path().join("alerts.ndjson");
+    score()
+        .arg(&path)
+        .args(["--year", "2024", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let alerts = read_alerts(&out);
+    let brute: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["rule_ids"].as_array().unwrap().iter().any(|r| r == "LLX-SSH-001"))
+        .collect();
+    assert_eq!(brute.len(), 1, "{alerts:?}");
+    assert!(brute[0]["source_ips"].to_string().contains("203.0.113.50"));
 }
