@@ -931,12 +931,18 @@ fn su(m: &str) -> Option<Fields<'_>> {
     if let Some(target) = m.strip_prefix("Authentication failed for ") {
         return Some(failed().target(target.trim()));
     }
-    // Old BSD/SunOS su: `failed: TTY changing from U to X`, and the success
-    // `U to X on TTY`.
-    if let Some(r) = m.strip_prefix("failed: ") {
-        let (_, r) = split_str(r, " changing from ")?;
-        let (user, target) = split_str(r, " to ")?;
-        return Some(failed().user(user).target(target.trim()));
+    // Old BSD/SunOS su: `failed: TTY changing from U to X` (`succeeded:`
+    // on success), `BAD su U on TTY`, and the success `U to X on TTY`.
+    for (prefix, f) in [("failed: ", failed()), ("succeeded: ", ok())] {
+        if let Some(r) = m.strip_prefix(prefix) {
+            let (_, r) = split_str(r, " changing from ")?;
+            let (user, target) = split_str(r, " to ")?;
+            return Some(f.user(user).target(target.trim()));
+        }
+    }
+    if let Some(r) = m.strip_prefix("BAD su ") {
+        let (user, _) = split_str(r, " on ")?;
+        return Some(failed().user(user));
     }
     let (user, r) = split_str(m, " to ")?;
     let (target, tty) = split_str(r, " on ")?;

@@ -662,6 +662,7 @@ fn an_attempt_logged_by_pam_and_by_sshd_counts_once() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let text = alerts[0].to_string();
     assert!(text.contains("5 failed logins"), "{text}");
+}
 
 /// Six failed logins from 203.0.113.50 within 3 seconds, each for the
 /// invalid user `user(i)`.
