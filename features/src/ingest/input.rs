@@ -22,10 +22,20 @@ pub enum InputFormat {
     Json,
     /// CSV with a header row, read through a column map.
     Csv,
+    /// `journalctl -o json` lines, messages read by the syslog decoders.
+    Journald,
+    /// Linux audit logs (`/var/log/audit/audit.log`).
+    Audit,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 3] = [InputFormat::Syslog, InputFormat::Json, InputFormat::Csv];
+    pub const ALL: [InputFormat; 5] = [
+        InputFormat::Syslog,
+        InputFormat::Json,
+        InputFormat::Csv,
+        InputFormat::Journald,
+        InputFormat::Audit,
+    ];
 
     /// One line on what the format reads, for help texts.
     pub fn description(self) -> &'static str {
@@ -33,6 +43,8 @@ impl InputFormat {
             InputFormat::Syslog => "Syslog: RFC 3164, RFC 5424 or ISO-8601-prefixed lines",
             InputFormat::Json => "JSON lines: ECS fields, a field map, or Windows Security events",
             InputFormat::Csv => "CSV with a header row, read through a column map",
+            InputFormat::Journald => "journalctl -o json lines, messages read by the syslog decoders",
+            InputFormat::Audit => "Linux audit log (audit.log): user-space login, account and sudo records",
         }
     }
 
@@ -41,6 +53,8 @@ impl InputFormat {
             InputFormat::Syslog => "syslog",
             InputFormat::Json => "json",
             InputFormat::Csv => "csv",
+            InputFormat::Journald => "journald",
+            InputFormat::Audit => "audit",
         }
     }
 }
@@ -313,21 +327,31 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     (filled, None)
 }
 
-/// Guesses the format from the first non-blank lines and the file name.
+/// Guesses the format from the first non-blank line and the file name.
+/// Journald JSON and audit records are recognized by their content first,
+/// whatever the name (a journald export is often named `.json`).
 pub fn detect_format(name: &str, head: &[u8], columns: &crate::connectors::csv::ColumnMap) -> InputFormat {
     let lower = name.to_ascii_lowercase();
     let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
-    if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-        return InputFormat::Json;
-    }
     let first = head
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .map(String::from_utf8_lossy);
+    if let Some(first) = &first {
+        if crate::connectors::journald::looks_like_journald(first) {
+            return InputFormat::Journald;
+        }
+        if crate::connectors::audit::looks_like_audit(first) {
+            return InputFormat::Audit;
+        }
+    }
+    if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        return InputFormat::Json;
+    }
     let Some(first) = first else {
         return InputFormat::Syslog;
     };
-    let first = String::from_utf8_lossy(first);
     if crate::connectors::json::looks_like_json(&first) {
         InputFormat::Json
     } else if lower.ends_with(".csv") || crate::connectors::csv::looks_like_csv_header(&first, columns) {
