@@ -443,6 +443,45 @@ mod tests {
     }
 
     #[test]
+    fn formats_are_detected_from_the_first_line() {
+        let columns = crate::connectors::csv::ColumnMap::default();
+        let journald = br#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1709438706123456","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"Invalid user x from 192.0.2.1"}"#;
+        let audit = br#"type=USER_AUTH msg=audit(1700000000.123:456): pid=1234 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct="root" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.7 terminal=ssh res=failed'"#;
+        let mut blank_first = b"\n  \r\n".to_vec();
+        blank_first.extend_from_slice(audit);
+        let mut node = b"node=web1 ".to_vec();
+        node.extend_from_slice(audit);
+        for (name, head, want) in [
+            ("journal.txt", &journald[..], InputFormat::Journald),
+            // journalctl output is often saved as .json.
+            ("journal.json", &journald[..], InputFormat::Journald),
+            ("journal.json.gz", &journald[..], InputFormat::Journald),
+            ("audit.log", &audit[..], InputFormat::Audit),
+            ("audit.log", &blank_first[..], InputFormat::Audit),
+            ("audit.log.1", &node[..], InputFormat::Audit),
+            (
+                "events.json",
+                &br#"{"@timestamp":"2024-01-01T00:00:00Z","message":"x"}"#[..],
+                InputFormat::Json,
+            ),
+            ("x.log", &br#"{"__REALTIME_TIMESTAMP":"1"}"#[..], InputFormat::Json),
+            ("auth.log", &b"Mar  3 04:05:06 web1 sshd[1]: x"[..], InputFormat::Syslog),
+            (
+                "auth.log",
+                &b"Mar  3 04:05:06 web1 audit[1]: type=USER_AUTH msg=audit(1:2): x"[..],
+                InputFormat::Syslog,
+            ),
+            ("empty.log", &b""[..], InputFormat::Syslog),
+        ] {
+            assert_eq!(detect_format(name, head, &columns), want, "{name}");
+        }
+        for f in InputFormat::ALL {
+            assert!(!f.description().is_empty());
+            assert_eq!(InputFormat::ALL.iter().filter(|g| g.as_str() == f.as_str()).count(), 1);
+        }
+    }
+
+    #[test]
     fn discover_reports_missing_inputs_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.log"), "x\n").unwrap();
