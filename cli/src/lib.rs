@@ -65,8 +65,7 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
 }
 
 /// The `--format` value parser: `syslog`, `json`, `csv`, `journald` or
-/// `audit`, each with its
-/// description in `--help`.
+/// `audit`, each with its description in `--help`.
 pub fn input_format() -> impl TypedValueParser<Value = InputFormat> {
     let values = InputFormat::ALL.map(|f| PossibleValue::new(f.as_str()).help(f.description()));
     PossibleValuesParser::new(values).map(|s| {
