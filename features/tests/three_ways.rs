@@ -296,17 +296,20 @@ fn audit(cases: &[Case]) -> String {
     out
 }
 
+/// The fields compared: time, host, user, source, action, outcome.
+type Fields = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    &'static str,
+    &'static str,
+);
+
 struct Run {
     result: RunResult,
-    /// (time, host, user, source, action, outcome) of every event, in order.
-    events: Vec<(
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        &'static str,
-        &'static str,
-    )>,
+    /// Every event, in order.
+    events: Vec<Fields>,
 }
 
 fn run(path: &Path) -> Run {

@@ -614,7 +614,9 @@ mod tests {
         let sshd = r#"exe="/usr/sbin/sshd" hostname=198.51.100.20 addr=198.51.100.20 terminal=ssh"#;
         let tty = r#"exe="/usr/bin/login" hostname=? addr=? terminal=/dev/tty1"#;
         let local = r#"hostname=web1 addr=? terminal=pts/0"#;
-        let cases: Vec<(String, Action, Outcome, Option<&str>, Option<&str>)> = vec![
+        // (record, action, outcome, user, target user)
+        type Case<'s> = (String, Action, Outcome, Option<&'s str>, Option<&'s str>);
+        let cases: Vec<Case<'_>> = vec![
             (
                 record("USER_LOGIN", &format!(r#"op=login acct="deploy" {sshd} res=success"#)),
                 Action::Authentication,

@@ -139,9 +139,11 @@ mod tests {
 
     #[test]
     fn records_that_are_not_about_authentication_are_not_malformed() {
-        let mut stats = LineStats::default();
-        stats.lines = 4;
-        stats.events = 1;
+        let mut stats = LineStats {
+            lines: 4,
+            events: 1,
+            ..Default::default()
+        };
         stats.record_skip(&Skip::with_program(SkipReason::NotAuth, "SYSCALL"), 0, 1);
         stats.record_skip(&Skip::with_program(SkipReason::NotAuth, "PATH"), 0, 2);
         stats.record_skip(&Skip::new(SkipReason::Malformed), 0, 3);
