@@ -91,7 +91,7 @@ pub fn decode_audit_line(line: &str, file: FileId, line_no: u64) -> Decoded<'_> 
         raw: Cow::Borrowed(line),
     };
     let not_auth = || Err(Skip::with_program(SkipReason::NotAuth, h.record_type));
-    let op = rec.first("op").map(|t| t.value).unwrap_or("");
+    let op = rec.op();
     let account = rec.account(&names);
     let (action, user, target) = match kind {
         Kind::Auth | Kind::Login => (Action::Authentication, account, None),
@@ -106,7 +106,7 @@ pub fn decode_audit_line(line: &str, file: FileId, line_no: u64) -> Decoded<'_> 
             if op_lower.starts_with("display") {
                 return not_auth();
             }
-            let group = rec.first("grp").and_then(|t| t.text(true));
+            let group = rec.before_account("grp").and_then(|t| t.text(true));
             if op_lower.contains("password") || op_lower.contains("chauthtok") || op_lower.contains("passwd") {
                 (Action::PasswordChanged, account, group)
             } else {
@@ -114,7 +114,7 @@ pub fn decode_audit_line(line: &str, file: FileId, line_no: u64) -> Decoded<'_> 
             }
         }
         Kind::Group => {
-            let group = rec.first("grp").and_then(|t| t.text(true)).or(account);
+            let group = rec.before_account("grp").and_then(|t| t.text(true)).or(account);
             (Action::GroupChanged, None, group)
         }
         Kind::Cmd => (Action::Sudo, names.uid.map(Cow::Borrowed), None),
@@ -417,10 +417,27 @@ impl<'a> UserRecord<'a> {
         })
     }
 
-    /// The first field named `key`: fields the program writes before the
-    /// account name (`op`, `grp`), and `cmd` of records without one.
+    /// The first field named `key`: `acct`, and `cmd` of records without
+    /// an account.
     fn first(&self, key: &str) -> Option<&Token<'a>> {
         self.fields.iter().find(|t| t.key == key)
+    }
+
+    /// `op=`, when it is the first field (as libaudit writes it), else "".
+    fn op(&self) -> &'a str {
+        match self.fields.first() {
+            Some(t) if t.key == "op" => t.value,
+            _ => "",
+        }
+    }
+
+    /// The field named `key` among those before the account name
+    /// (shadow-utils writes `grp=` in the `op=` part).
+    fn before_account(&self, key: &str) -> Option<&Token<'a>> {
+        self.fields
+            .iter()
+            .take_while(|t| t.key != "acct")
+            .find(|t| t.key == key)
     }
 
     /// The last field named `key`: the trusted fields after the account.
@@ -952,6 +969,13 @@ mod tests {
                 }
             }
         }
+        // Nor can it supply the `op=` or `grp=` of a record.
+        let line = record(
+            "USER_MGMT",
+            r#"acct="x" op=changing-password grp="wheel" exe="/usr/sbin/usermod" hostname=? addr=? terminal=pts/0 res=success"#,
+        );
+        let ev = ok(&line);
+        assert_eq!((ev.action, ev.target_user), (Action::UserModified, None));
         // The decoded name is the client's text, whole.
         let line = record(
             "USER_AUTH",
