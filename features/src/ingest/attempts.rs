@@ -13,7 +13,10 @@
 //! carries it and the later lines of the same attempt count 0.
 //!
 //! PAM's `N more authentication failures` adds N to its family; successes
-//! and lines without a host or pid are counted on their own line.
+//! and lines without a pid are counted on their own line. Lines without a
+//! host (an audit log without `node=`) pair with the other host-less lines.
+//! Audit records pair like syslog lines: `USER_AUTH` is PAM's record,
+//! `USER_LOGIN` the daemon's.
 
 use rustc_hash::FxHashMap;
 
@@ -66,10 +69,7 @@ impl AttemptLineFacts {
 
     /// Whether counting this line depends on other lines.
     pub fn needs_pairing(&self) -> bool {
-        self.outcome == Outcome::Failure
-            && self.host.is_some()
-            && self.pid.is_some()
-            && family_index(self.line).is_some()
+        self.outcome == Outcome::Failure && self.pid.is_some() && family_index(self.line).is_some()
     }
 }
 
@@ -99,9 +99,10 @@ impl AttemptCounter {
         if !f.needs_pairing() {
             return f.repeat;
         }
-        let (Some(host), Some(pid), Some(family)) = (f.host, f.pid, family_index(f.line)) else {
+        let (Some(pid), Some(family)) = (f.pid, family_index(f.line)) else {
             return f.repeat;
         };
+        let host = f.host.unwrap_or(0);
         self.latest = self.latest.max(f.t);
         self.since_prune += 1;
         if self.since_prune >= 1 << 16 {
