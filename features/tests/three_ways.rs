@@ -526,3 +526,44 @@ fn an_attempt_recorded_by_pam_and_by_sshd_counts_once_in_every_format() {
         assert_eq!(*n, Some(attempts as f64), "{name}: {failures:?}");
     }
 }
+
+/// `journalctl -o export` of the same entries as [`journald`]; every third
+/// message as a binary field, as journald writes values holding newlines.
+fn journal_export(cases: &[Case]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in journald(cases).lines() {
+        let entry: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        // journalctl writes the cursor first.
+        let mut fields: Vec<_> = entry.iter().collect();
+        fields.sort_by_key(|(k, _)| *k != "__CURSOR");
+        for (i, (key, value)) in fields.into_iter().enumerate() {
+            let value = value.as_str().unwrap();
+            if key == "MESSAGE" && i % 3 == 0 {
+                out.extend_from_slice(format!("{key}\n").as_bytes());
+                out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+                out.extend_from_slice(value.as_bytes());
+                out.push(b'\n');
+            } else {
+                out.extend_from_slice(format!("{key}={value}\n").as_bytes());
+            }
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn journal_export_streams_read_like_journald_json() {
+    let cases = cases();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("journal.json");
+    std::fs::write(&json, journald(&cases)).unwrap();
+    let export = dir.path().join("journal.export");
+    std::fs::write(&export, journal_export(&cases)).unwrap();
+    let (a, b) = (run(&json), run(&export));
+    assert_eq!(b.result.files[0].format, Some(InputFormat::Journald));
+    assert_eq!(b.result.stats.events, cases.len() as u64);
+    assert_eq!(a.events, b.events);
+    let (ta, tb) = (rows(&a.result.aggregator.finish()), rows(&b.result.aggregator.finish()));
+    assert_eq!(differences(&ta, &tb), Vec::<String>::new());
+}
