@@ -2091,7 +2091,7 @@ mod tests {
         unrecognized("sshd", "pam_unix(sshd:auth");
         unrecognized(
             "sshd",
-            "pam_unix(sshd:account): account bob has expired (account expired)",
+            "pam_unix(sshd:account): password for user bob will expire in 3 days",
         );
     }
 

@@ -57,14 +57,29 @@ impl AttemptLineFacts {
     /// The facts of `ev`, if it records part of an attempt.
     pub fn of(ev: &Event<'_>) -> Option<AttemptLineFacts> {
         let outcome = ev.attempt_outcome()?;
-        Some(AttemptLineFacts {
+        Some(Self::with_outcome(ev, outcome))
+    }
+
+    /// The facts of `ev` if counting it depends on other lines
+    /// ([`AttemptLineFacts::needs_pairing`]); cheap checks first, as this
+    /// runs on every event.
+    pub fn to_pair(ev: &Event<'_>) -> Option<AttemptLineFacts> {
+        if ev.pid.is_none() || family_index(ev.attempt_line).is_none() {
+            return None;
+        }
+        let outcome = ev.attempt_outcome()?;
+        (outcome == Outcome::Failure).then(|| Self::with_outcome(ev, outcome))
+    }
+
+    fn with_outcome(ev: &Event<'_>, outcome: Outcome) -> AttemptLineFacts {
+        AttemptLineFacts {
             host: ev.host.as_deref().map(crate::aggregate::name_hash),
             pid: ev.pid,
             t: ev.timestamp,
             line: ev.attempt_line,
             outcome,
             repeat: ev.repeat.max(1),
-        })
+        }
     }
 
     /// Whether counting this line depends on other lines.
