@@ -510,6 +510,11 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
         if let Some(r) = r.strip_prefix("Timeout before authentication for ") {
             return Some(preauth_timeout(r));
         }
+        // Old sshd: `Read from socket failed: Connection reset by peer`, `Write
+        // failed: Broken pipe`; the peer is not named.
+        if r.starts_with("Read from socket failed: ") || r.starts_with("Write failed: ") {
+            return Some(Fields::new(Action::Disconnect, Outcome::Unknown));
+        }
         return protocol_error(r);
     }
     if let Some(r) = m.strip_prefix("error: ") {
