@@ -60,11 +60,21 @@ pub enum Action {
     ExplicitCredentials,
     /// An account was locked out (Windows 4740).
     AccountLocked,
+    /// A login refused by policy before any credential was checked: sshd
+    /// `User U from A not allowed because ...`, `ROOT LOGIN REFUSED`, TCP
+    /// wrappers `refused connect from`.
+    LoginRefused,
+    /// A connection that failed before authentication in the protocol itself:
+    /// identification or banner exchange, key exchange negotiation, MAC or
+    /// packet errors (scanners, old clients, fuzzers).
+    ProtocolError,
+    /// The client did not authenticate within the server's grace time.
+    PreauthTimeout,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::Authentication,
         Action::InvalidUser,
         Action::SessionOpened,
@@ -83,6 +93,9 @@ impl Action {
         Action::PrivilegedLogon,
         Action::ExplicitCredentials,
         Action::AccountLocked,
+        Action::LoginRefused,
+        Action::ProtocolError,
+        Action::PreauthTimeout,
     ];
 
     /// The ECS `event.action` keyword.
@@ -106,6 +119,34 @@ impl Action {
             Action::PrivilegedLogon => "privileged-logon",
             Action::ExplicitCredentials => "explicit-credentials",
             Action::AccountLocked => "account-locked",
+            Action::LoginRefused => "login-refused",
+            Action::ProtocolError => "protocol-error",
+            Action::PreauthTimeout => "preauth-timeout",
+        }
+    }
+
+    /// The ECS `event.category` of the action.
+    pub fn category(self) -> &'static str {
+        match self {
+            Action::Authentication
+            | Action::InvalidUser
+            | Action::MaxAuthAttempts
+            | Action::LoginRefused
+            | Action::PrivilegedLogon
+            | Action::ExplicitCredentials
+            | Action::AccountLocked => "authentication",
+            Action::SessionOpened | Action::SessionClosed => "session",
+            Action::Sudo | Action::Su => "process",
+            Action::UserCreated
+            | Action::UserModified
+            | Action::UserDeleted
+            | Action::PasswordChanged
+            | Action::GroupChanged => "iam",
+            Action::NoIdentification
+            | Action::ReverseMappingFailed
+            | Action::Disconnect
+            | Action::ProtocolError
+            | Action::PreauthTimeout => "network",
         }
     }
 
@@ -167,6 +208,44 @@ impl AuthMethod {
     }
 }
 
+/// Which record of an authentication attempt a line is. One attempt can
+/// leave several lines (sshd's `Invalid user`, PAM's `authentication
+/// failure`, sshd's `Failed password`, a closing `Connection closed by
+/// authenticating user`); [`crate::ingest::attempts`] counts each attempt once
+/// whichever of them a host writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttemptLine {
+    /// Not part of an authentication attempt.
+    None,
+    /// A record that is a whole attempt by itself (a Windows 4625, an ECS
+    /// authentication event, login(1)'s `FAILED LOGIN`).
+    Whole,
+    /// The daemon's verdict on one credential (`Failed password`, `Accepted
+    /// publickey`).
+    Daemon,
+    /// PAM's record of a failed check (`authentication failure`, `N more
+    /// authentication failures`).
+    Pam,
+    /// The daemon's report of a PAM verdict (sshd `error: PAM: Authentication
+    /// failure for U from A`).
+    DaemonPam,
+    /// Written before any credential is checked: `Invalid user`, `User U from
+    /// A not allowed because ...`, `ROOT LOGIN REFUSED`.
+    Opening,
+    /// The client left while authenticating (`Connection closed by
+    /// authenticating user U A port P [preauth]`): an attempt when nothing
+    /// else recorded one.
+    Closing,
+}
+
+impl AttemptLine {
+    /// Lines that each stand for a failed attempt, not a verdict of their own.
+    pub fn is_failure_only(self) -> bool {
+        matches!(self, AttemptLine::Opening | AttemptLine::Closing)
+    }
+}
+
 /// Where an event came from: enough to show the analyst the raw line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence<'a> {
@@ -216,6 +295,15 @@ pub struct Event<'a> {
     /// How many occurrences this line stands for: `message repeated N times`
     /// and PAM's `N more authentication failures` fold several into one.
     pub repeat: u32,
+    /// Which record of an authentication attempt this line is.
+    pub attempt_line: AttemptLine,
+    /// How many authentication attempts are counted on this line: `repeat`
+    /// for a line alone, 0 for a line whose attempt another line of the same
+    /// connection already counted ([`crate::ingest::attempts`]).
+    pub attempts: u32,
+    /// The source was taken from text an attacker could have shaped (two
+    /// places in the line fit the program's format): shown, never blamed.
+    pub source_unreliable: bool,
     /// The line this event was decoded from.
     pub evidence: Evidence<'a>,
 }
@@ -227,8 +315,15 @@ pub fn is_present(name: &str) -> bool {
 }
 
 impl<'a> Event<'a> {
-    /// A new event with every optional field empty, outcome unknown, repeat 1.
+    /// A new event with every optional field empty, outcome unknown, repeat 1;
+    /// an `authentication` event is a whole attempt until a decoder says
+    /// otherwise.
     pub fn new(timestamp: Micros, action: Action, evidence: Evidence<'a>) -> Self {
+        let attempt_line = if action == Action::Authentication {
+            AttemptLine::Whole
+        } else {
+            AttemptLine::None
+        };
         Event {
             timestamp,
             host: None,
@@ -246,18 +341,50 @@ impl<'a> Event<'a> {
             pid: None,
             command: None,
             repeat: 1,
+            attempt_line,
+            attempts: u32::from(attempt_line != AttemptLine::None),
+            source_unreliable: false,
             evidence,
         }
     }
 
-    /// Sets `source.address` and, when it parses, `source.ip`.
+    /// The outcome of the attempt this line records, if it records one: the
+    /// event's outcome, or failure for lines that only open or close one.
+    pub fn attempt_outcome(&self) -> Option<Outcome> {
+        match self.attempt_line {
+            AttemptLine::None => None,
+            line if line.is_failure_only() => Some(Outcome::Failure),
+            _ => Some(self.outcome),
+        }
+    }
+
+    /// Failed authentication attempts counted on this line.
+    pub fn failed_attempts(&self) -> u32 {
+        if self.attempt_outcome() == Some(Outcome::Failure) {
+            self.attempts
+        } else {
+            0
+        }
+    }
+
+    /// Sets `source.address` and, when it parses, `source.ip`. An
+    /// IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is the IPv4 address.
     pub fn set_source(&mut self, address: Cow<'a, str>) {
+        let address = match address {
+            Cow::Borrowed(a) => Cow::Borrowed(strip_v4_mapped(a)),
+            Cow::Owned(a) if strip_v4_mapped(&a).len() != a.len() => Cow::Owned(strip_v4_mapped(&a).to_owned()),
+            owned => owned,
+        };
         self.source_ip = parse_ip(&address);
         self.source_address = Some(address);
     }
 
-    /// The source as an entity key: the IP when there is one, else the name.
+    /// The source as an entity key: the IP when there is one, else the name;
+    /// none when the source is unreliable, so that it is never blamed.
     pub fn source_key(&self) -> Option<&str> {
+        if self.source_unreliable {
+            return None;
+        }
         self.source_address.as_deref()
     }
 
@@ -289,12 +416,23 @@ impl<'a> Event<'a> {
             pid: self.pid,
             command: own(self.command),
             repeat: self.repeat,
+            attempt_line: self.attempt_line,
+            attempts: self.attempts,
+            source_unreliable: self.source_unreliable,
             evidence: Evidence {
                 file: self.evidence.file,
                 line: self.evidence.line,
                 raw: Cow::Owned(self.evidence.raw.into_owned()),
             },
         }
+    }
+}
+
+/// `::ffff:1.2.3.4` → `1.2.3.4`; anything else unchanged.
+fn strip_v4_mapped(a: &str) -> &str {
+    match a.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("::ffff:") && a[7..].parse::<std::net::Ipv4Addr>().is_ok() => &a[7..],
+        _ => a,
     }
 }
 

@@ -5,6 +5,10 @@
 pub(super) const FILES: &[(&str, &str)] = &[
     ("ssh_brute_force.toml", include_str!("../builtin/ssh_brute_force.toml")),
     (
+        "ssh_preauth_abuse.toml",
+        include_str!("../builtin/ssh_preauth_abuse.toml"),
+    ),
+    (
         "password_spraying.toml",
         include_str!("../builtin/password_spraying.toml"),
     ),

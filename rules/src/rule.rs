@@ -208,6 +208,14 @@ pub struct Filter {
     /// The event has (true) or lacks (false) a source address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_source: Option<bool>,
+    /// The line counts authentication attempts with one of these outcomes.
+    /// Each attempt is counted once, on the first of its lines (sshd's
+    /// `Invalid user`, PAM's `authentication failure`, sshd's `Failed
+    /// password`, a closing `Connection closed by authenticating user`), so
+    /// matching lines are weighted by the attempts they count instead of by
+    /// `repeat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<Vec<Outcome>>,
 }
 
 impl Filter {
@@ -224,6 +232,7 @@ impl Filter {
             ("auth_method", empty(&self.auth_method)),
             ("user", empty(&self.user)),
             ("target_user", empty(&self.target_user)),
+            ("attempt", empty(&self.attempt)),
         ]
         .into_iter()
         .find(|(_, e)| *e)

@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use loglynx_features::event::{Action, Event, Evidence, Outcome};
+use loglynx_features::event::{Action, AttemptLine, Event, Evidence, Outcome};
+use loglynx_features::ingest::attempts::count_in_order;
 use loglynx_features::output::compact::{CompactBatch, CompactLog, KeepEvents};
 
 use crate::*;
@@ -32,6 +33,7 @@ fn at(secs: i64, action: Action, outcome: Outcome) -> E {
     e.outcome = outcome;
     e.host = Some(Cow::Borrowed("web-01"));
     e.program = Some(Cow::Borrowed("sshd"));
+    e.pid = Some(7);
     E(e)
 }
 
@@ -39,12 +41,15 @@ fn at(secs: i64, action: Action, outcome: Outcome) -> E {
 fn fail(secs: i64, user: &str, src: &str) -> E {
     let mut e = at(secs, Action::Authentication, Outcome::Failure).user(user).src(src);
     e.0.auth_method = Some(loglynx_features::event::AuthMethod::Password);
+    e.0.attempt_line = AttemptLine::Daemon;
     e
 }
 
 /// PAM's `authentication failure; … rhost=A user=U` for the same attempt.
 fn pam_fail(secs: i64, user: &str, src: &str) -> E {
-    at(secs, Action::Authentication, Outcome::Failure).user(user).src(src)
+    let mut e = at(secs, Action::Authentication, Outcome::Failure).user(user).src(src);
+    e.0.attempt_line = AttemptLine::Pam;
+    e
 }
 
 fn ok(secs: i64, user: &str, src: &str) -> E {
@@ -57,7 +62,8 @@ fn invalid(secs: i64, user: &str, src: &str) -> [E; 2] {
         at(secs, Action::InvalidUser, Outcome::Failure)
             .user(user)
             .src(src)
-            .flag_invalid(),
+            .flag_invalid()
+            .attempt(AttemptLine::Opening),
         fail(secs, user, src).flag_invalid(),
     ]
 }
@@ -65,10 +71,16 @@ fn invalid(secs: i64, user: &str, src: &str) -> [E; 2] {
 impl E {
     fn user(mut self, u: &str) -> E {
         self.0.user = Some(Cow::Owned(u.to_owned()));
-        self
+        self.connection()
     }
     fn src(mut self, s: &str) -> E {
         self.0.set_source(Cow::Owned(s.to_owned()));
+        self.connection()
+    }
+    /// One sshd connection per source and user, as real pids are.
+    fn connection(mut self) -> E {
+        let key = format!("{:?}{:?}", self.0.source_address, self.0.user);
+        self.0.pid = Some(1000 + (loglynx_features::aggregate::name_hash(&key) % 30_000) as u32);
         self
     }
     fn host(mut self, h: &str) -> E {
@@ -89,6 +101,10 @@ impl E {
     }
     fn repeat(mut self, n: u32) -> E {
         self.0.repeat = n;
+        self
+    }
+    fn attempt(mut self, line: AttemptLine) -> E {
+        self.0.attempt_line = line;
         self
     }
     fn no_source(mut self) -> E {
@@ -113,7 +129,19 @@ fn numbered(events: Vec<E>) -> Vec<E> {
 }
 
 /// A log built the way the pipeline builds it: two batches appended.
+/// Counts attempts in the given order, as the pipeline does.
+fn counted(events: Vec<E>) -> Vec<E> {
+    let mut inner: Vec<Event<'static>> = events.into_iter().map(|e| e.0).collect();
+    count_in_order(&mut inner);
+    inner.into_iter().map(E).collect()
+}
+
 fn log(events: Vec<E>) -> CompactLog {
+    log_as_counted(counted(numbered(events)))
+}
+
+/// [`log`] without counting attempts again: for events counted before.
+fn log_as_counted(events: Vec<E>) -> CompactLog {
     let events = numbered(events);
     let mid = events.len() / 2;
     let mut log = CompactLog::default();
@@ -690,10 +718,12 @@ fn by_lines(log: &CompactLog, hits: Vec<RuleHit>) -> Vec<RuleHit> {
 #[test]
 fn out_of_order_input_gives_the_same_hits() {
     let rules = RuleSet::builtin();
-    let events = numbered(mixed());
+    // Attempts are counted in input order (the pipeline's job); given the
+    // counts, the engine does not depend on the order.
+    let events = counted(numbered(mixed()));
     let mut sorted = events.clone();
     sorted.sort_by_key(|e| (e.0.timestamp, e.0.evidence.line));
-    let sorted_log = log(sorted);
+    let sorted_log = log_as_counted(sorted);
     let (expected, _) = evaluate(&rules, &sorted_log, None);
     let expected = by_lines(&sorted_log, expected);
     let ids: std::collections::BTreeSet<&str> = expected.iter().map(|h| h.rule_id.as_str()).collect();
@@ -713,7 +743,7 @@ fn out_of_order_input_gives_the_same_hits() {
     for seed in 1..6 {
         let mut shuffled = events.clone();
         shuffle(&mut shuffled, seed);
-        let shuffled_log = log(shuffled);
+        let shuffled_log = log_as_counted(shuffled);
         let (hits, _) = evaluate(&rules, &shuffled_log, None);
         assert_eq!(by_lines(&shuffled_log, hits), expected, "seed {seed}");
     }
@@ -722,7 +752,7 @@ fn out_of_order_input_gives_the_same_hits() {
 /// [`log`], keeping only what `keep` selects.
 fn log_keeping(events: Vec<E>, keep: KeepEvents) -> CompactLog {
     let mut batch = CompactBatch::keeping(keep);
-    for e in numbered(events) {
+    for e in counted(numbered(events)) {
         batch.push(&e.0);
     }
     let mut log = CompactLog::default();
@@ -740,7 +770,7 @@ fn a_log_of_only_the_events_rules_read_gives_the_same_hits_and_history() {
         events.push(at(k * 11 + 5, Action::SessionClosed, Outcome::Unknown).user("alice"));
         events.push(at(k * 13, Action::Disconnect, Outcome::Unknown).src(PUBLIC2));
         events.push(at(k * 17, Action::Sudo, Outcome::Success).user("bob"));
-        events.push(at(k * 19, Action::NoIdentification, Outcome::Unknown).src(ATTACKER));
+        events.push(at(k * 19, Action::ReverseMappingFailed, Outcome::Unknown).src(ATTACKER));
     }
     let events = numbered(events);
     let all = log(events.clone());
@@ -784,7 +814,7 @@ fn evaluation_is_deterministic_and_sorted() {
 #[test]
 fn every_builtin_rule_parses_and_is_listed() {
     let set = RuleSet::builtin();
-    assert_eq!(set.len(), 10);
+    assert_eq!(set.len(), 11);
     let mut ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();

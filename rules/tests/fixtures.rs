@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use loglynx_features::connectors::syslog::{decode_line, YearResolver};
+use loglynx_features::ingest::attempts::count_in_order;
 use loglynx_features::output::compact::{CompactBatch, CompactLog};
 use loglynx_features::time::format_rfc3339;
 use loglynx_rules::{evaluate, History, Kind, RuleHit, RuleSet};
@@ -24,12 +25,17 @@ fn fixtures() -> PathBuf {
 fn load(path: &Path) -> CompactLog {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let years = YearResolver::fixed(2024);
-    let mut batch = CompactBatch::default();
+    let mut events = Vec::new();
     for (n, line) in text.lines().enumerate() {
         match decode_line(line, 0, n as u64 + 1, &years) {
-            Ok(event) => batch.push(&event),
+            Ok(event) => events.push(event),
             Err(skip) => panic!("{}:{}: does not decode ({skip:?}): {line}", path.display(), n + 1),
         }
+    }
+    count_in_order(&mut events);
+    let mut batch = CompactBatch::default();
+    for event in &events {
+        batch.push(event);
     }
     let mut log = CompactLog::default();
     log.append(batch);
@@ -63,7 +69,7 @@ fn every_builtin_rule_gives_its_expected_hits_on_its_fixture() {
         let log_path = fixtures().join(format!("{id}.log"));
         let expected_path = fixtures().join(format!("{id}.expected.json"));
         let baseline_path = fixtures().join(format!("{id}.baseline.log"));
-        if !log_path.is_file() || !expected_path.is_file() {
+        if !log_path.is_file() || (!expected_path.is_file() && std::env::var_os("UPDATE_FIXTURES").is_none()) {
             failures.push(format!(
                 "{id}: no fixture ({} and {})",
                 log_path.display(),
@@ -88,6 +94,11 @@ fn every_builtin_rule_gives_its_expected_hits_on_its_fixture() {
             .filter(|h| &h.rule_id == id)
             .map(|h| describe(&log, h))
             .collect();
+        if std::env::var_os("UPDATE_FIXTURES").is_some() && !actual.is_empty() {
+            let mut text = serde_json::to_string_pretty(&actual).unwrap();
+            text.push('\n');
+            std::fs::write(&expected_path, text).unwrap();
+        }
         let text = std::fs::read_to_string(&expected_path).unwrap();
         let expected: Vec<Value> =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::enrich::IpScope;
 use crate::aggregate::registry::{EntityKind, FeatureId, FEATURES, N_FEATURES};
-use crate::event::{is_present, Action, Event, FileId, Micros, Outcome};
+use crate::event::{is_present, Action, AttemptLine, Event, FileId, Micros, Outcome};
 use crate::time::{MICROS_PER_MINUTE, MICROS_PER_SECOND};
 
 /// Business hours: events outside them count toward `off_hours_share`.
@@ -274,7 +274,8 @@ struct EventFacts {
     keys: [Option<u64>; 3],
     off_hours: bool,
     public: bool,
-    failure: bool,
+    /// Failed attempts counted on this line (already weighted).
+    failed: u32,
     success: bool,
     invalid_user: bool,
     sudo: bool,
@@ -324,7 +325,7 @@ impl WindowAcc {
         self.last_in_order = t;
         let n = f.n;
         self.events += n;
-        self.failures += n * u32::from(f.failure);
+        self.failures += f.failed;
         self.successes += n * u32::from(f.success);
         self.invalid_user += n * u32::from(f.invalid_user);
         self.sudo += n * u32::from(f.sudo);
@@ -334,7 +335,7 @@ impl WindowAcc {
         self.public_source += n * u32::from(f.public);
         self.account_changes += n * u32::from(f.account_change);
         self.scan_events += n * u32::from(f.scan);
-        if f.failure {
+        if f.failed > 0 {
             self.first_failure = self.first_failure.min(t);
         }
         if f.success {
@@ -417,11 +418,20 @@ fn entity_names<'e>(ev: &'e Event<'_>) -> [Option<&'e str>; 3] {
 
 impl EventFacts {
     fn of(ev: &Event<'_>, names: &[Option<&str>; 3], off_hours: bool) -> EventFacts {
-        let failure = ev.outcome == Outcome::Failure
+        // Login attempts as counted once per attempt; su, sudo and runas
+        // failures per line.
+        let failed = if ev.attempt_line != AttemptLine::None {
+            ev.failed_attempts()
+        } else if ev.outcome == Outcome::Failure
             && matches!(
                 ev.action,
                 Action::Authentication | Action::Su | Action::Sudo | Action::ExplicitCredentials
-            );
+            )
+        {
+            ev.repeat.max(1)
+        } else {
+            0
+        };
         let success = ev.outcome == Outcome::Success && matches!(ev.action, Action::Authentication | Action::Su);
         EventFacts {
             t: ev.timestamp,
@@ -430,7 +440,7 @@ impl EventFacts {
             keys: names.map(|k| k.map(name_hash)),
             off_hours,
             public: ev.source_ip.is_some_and(|ip| IpScope::of(ip) == IpScope::Public),
-            failure,
+            failed,
             success,
             invalid_user: ev.names_invalid_user(),
             sudo: ev.action == Action::Sudo,
@@ -446,7 +456,11 @@ impl EventFacts {
             ),
             scan: matches!(
                 ev.action,
-                Action::NoIdentification | Action::ReverseMappingFailed | Action::MaxAuthAttempts
+                Action::NoIdentification
+                    | Action::ReverseMappingFailed
+                    | Action::MaxAuthAttempts
+                    | Action::ProtocolError
+                    | Action::PreauthTimeout
             ),
         }
     }
@@ -506,6 +520,21 @@ impl FactBatch {
             (start, name.len() as u32)
         }));
         self.min_t = self.min_t.min(ev.timestamp);
+    }
+
+    /// Sets the failed attempts counted on event `i` (in push order), once
+    /// [`crate::ingest::attempts`] has paired the lines of each attempt.
+    pub fn set_failed_attempts(&mut self, i: usize, n: u32) {
+        self.facts[i].failed = n;
+    }
+
+    /// Events pushed so far.
+    pub fn len(&self) -> usize {
+        self.facts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
     }
 
     /// Prefetches the first cache line of each of event `i`'s names.

@@ -28,7 +28,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem;
 
-use crate::event::{Action, AuthMethod, Decoded, Event, Evidence, Micros, Outcome, Skip, SkipReason};
+use crate::event::{Action, AttemptLine, AuthMethod, Decoded, Event, Evidence, Micros, Outcome, Skip, SkipReason};
 
 /// Decodes the message part given the parsed header. `program` is the tag
 /// without its pid (`sshd`, `sudo`, `sshd(pam_unix)`, `CRON`...), empty when
@@ -65,6 +65,13 @@ pub fn decode_message<'a>(
     e.denied = f.denied;
     e.command = non_blank(f.command).map(Cow::Borrowed);
     e.repeat = f.repeat;
+    e.attempt_line = f.attempt;
+    e.attempts = if f.attempt == AttemptLine::None {
+        0
+    } else {
+        f.repeat.max(1)
+    };
+    e.source_unreliable = f.unreliable && e.source_address.is_some();
     Ok(e)
 }
 
@@ -86,6 +93,9 @@ struct Fields<'a> {
     denied: bool,
     command: Option<&'a str>,
     repeat: u32,
+    attempt: AttemptLine,
+    /// Two places in the line fit the program's format for the source.
+    unreliable: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -102,7 +112,18 @@ impl<'a> Fields<'a> {
             denied: false,
             command: None,
             repeat: 1,
+            attempt: if action == Action::Authentication {
+                AttemptLine::Whole
+            } else {
+                AttemptLine::None
+            },
+            unreliable: false,
         }
+    }
+
+    fn attempt(mut self, line: AttemptLine) -> Self {
+        self.attempt = line;
+        self
     }
 
     fn user(mut self, user: &'a str) -> Self {
@@ -156,6 +177,10 @@ fn fields_once<'a>(program: &'a str, m: &'a str) -> Option<Fields<'a>> {
     {
         return pam(service, m);
     }
+    // TCP wrappers, under the name of the wrapped daemon.
+    if let Some(r) = m.strip_prefix("refused connect from ") {
+        return Some(tcp_wrappers_refused(r));
+    }
     match base {
         "sshd" | "sshd-session" | "sshd-auth" => sshd(m),
         "sudo" => sudo(m),
@@ -203,7 +228,6 @@ fn rsplit_str<'a>(s: &'a str, pat: &str) -> Option<(&'a str, &'a str)> {
 
 // Finders built once for the patterns of the most common lines.
 static FOR: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" for "));
-static PORT: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" port "));
 static FROM: LazyLock<memmem::FinderRev<'static>> = LazyLock::new(|| memmem::FinderRev::new(" from "));
 /// The end of a PAM prefix, `pam_unix(sshd:session): `.
 static TAG_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("): "));
@@ -250,17 +274,6 @@ fn count_prefix(s: &str) -> Option<(u32, &str)> {
     Some((n.parse().ok()?, rest))
 }
 
-/// `U from ADDR...`, split at the last ` from ` (user names may hold spaces).
-fn user_from(s: &str) -> (&str, Option<&str>) {
-    if let Some(i) = FROM.rfind(s.as_bytes()) {
-        (&s[..i], Some(&s[i + 6..]))
-    } else if let Some(rest) = s.strip_prefix("from ") {
-        ("", Some(rest))
-    } else {
-        (s, None)
-    }
-}
-
 /// Strips `invalid user ` / `illegal user `; true when it was there.
 fn invalid_prefix(s: &str) -> (bool, &str) {
     match s
@@ -269,18 +282,6 @@ fn invalid_prefix(s: &str) -> (bool, &str) {
     {
         Some(rest) => (true, rest),
         None => (false, s),
-    }
-}
-
-/// `U from ADDR port P ...` with an optional `invalid user ` before U.
-fn user_at<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
-    let (invalid, s) = invalid_prefix(s);
-    let (user, tail) = user_from(s);
-    f.user = Some(user);
-    f.user_invalid |= invalid;
-    match tail {
-        Some(tail) => f.peer(tail),
-        None => f,
     }
 }
 
@@ -385,7 +386,7 @@ fn pam_auth_failure<'a>(service: &str, kvs: &'a str) -> Fields<'a> {
         f.target_user = user;
         f
     } else {
-        let mut f = Fields::new(Action::Authentication, Outcome::Failure);
+        let mut f = Fields::new(Action::Authentication, Outcome::Failure).attempt(AttemptLine::Pam);
         f.user = user;
         f
     };
@@ -409,6 +410,13 @@ fn session_opened(r: &str) -> Fields<'_> {
 }
 
 // ---------------------------------------------------------------- sshd
+//
+// Formats from OpenSSH's sources (auth.c `auth_log`, `auth_maxtries_exceeded`,
+// `auth_root_allowed`, `allowed_user`, `getpwnamallow`; auth-pam.c; packet.c
+// `sshpkt_vfatal`, `ssh_packet_disconnect`; sshd.c; kex.c) and their older
+// variants. The user name is attacker-controlled and sits between trusted
+// text, so addresses are taken at an anchored position, never by searching
+// for the last ` from `.
 
 fn sshd(m: &str) -> Option<Fields<'_>> {
     let m = m.strip_suffix("[preauth]").map_or(m, str::trim_end);
@@ -422,13 +430,22 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
         .strip_prefix("Invalid user ")
         .or_else(|| m.strip_prefix("Illegal user "))
     {
-        return Some(user_at(Fields::new(Action::InvalidUser, Outcome::Failure), r));
+        // `Invalid user U from A port P`: ends at the port.
+        let f = Fields::new(Action::InvalidUser, Outcome::Failure).attempt(AttemptLine::Opening);
+        return Some(anchored_at_end(f, r));
     }
     if let Some(r) = m
         .strip_prefix("input_userauth_request: invalid user ")
         .or_else(|| m.strip_prefix("input_userauth_request: illegal user "))
     {
+        // Repeats the `Invalid user` line of the same attempt.
         return Some(Fields::new(Action::InvalidUser, Outcome::Failure).user(r));
+    }
+    if let Some(r) = m.strip_prefix("User ") {
+        return not_allowed(r);
+    }
+    if let Some(r) = m.strip_prefix("ROOT LOGIN REFUSED FROM ") {
+        return Some(root_refused(r));
     }
     if let Some(r) = m.strip_prefix("PAM ") {
         return pam("sshd", r);
@@ -466,91 +483,357 @@ fn sshd(m: &str) -> Option<Fields<'_>> {
     if let Some(r) = m.strip_prefix("Disconnecting: Too many authentication failures") {
         let f = Fields::new(Action::MaxAuthAttempts, Outcome::Failure);
         return Some(match r.strip_prefix(" for ") {
-            Some(user) => user_at(f, user),
+            Some(user) => f.user(user.trim()),
             None => f,
         });
     }
     if let Some(r) = m.strip_prefix("Disconnecting ") {
-        // `Disconnecting invalid user U A port P: reason`
-        let (who, reason) = split_str(r, ": ")?;
-        let mut f = disconnect_peer(who)?;
-        if reason.starts_with("Too many authentication failures") {
-            f.action = Action::MaxAuthAttempts;
-            f.outcome = Outcome::Failure;
+        return disconnecting(r);
+    }
+    if let Some(r) = m.strip_prefix("Timeout before authentication for ") {
+        return Some(preauth_timeout(r));
+    }
+    if let Some(r) = m.strip_prefix("fatal: ") {
+        if let Some(r) = r.strip_prefix("Timeout before authentication for ") {
+            return Some(preauth_timeout(r));
         }
-        return Some(f);
+        return protocol_error(r);
     }
     if let Some(r) = m.strip_prefix("error: ") {
         if let Some(r) = r.strip_prefix("maximum authentication attempts exceeded for ") {
-            return Some(user_at(Fields::new(Action::MaxAuthAttempts, Outcome::Failure), r));
+            let f = Fields::new(Action::MaxAuthAttempts, Outcome::Failure);
+            return Some(anchored_attempt(f, r));
         }
         if let Some(r) = r.strip_prefix("Received disconnect from ") {
             return Some(received_disconnect(r));
         }
-        if let Some(r) = r.strip_prefix("PAM: Authentication failure for ") {
-            return Some(user_at(Fields::new(Action::Authentication, Outcome::Failure), r));
+        if let Some(r) = r.strip_prefix("PAM: ") {
+            return pam_report(r);
         }
+        return protocol_error(r);
     }
-    None
+    if let Some(r) = m.strip_prefix("refused connect from ") {
+        return Some(tcp_wrappers_refused(r));
+    }
+    protocol_error(m)
 }
 
-/// `METHOD for [invalid user ]U from A port P ssh2...`.
+/// `METHOD for [invalid user ]U from A port P ssh2[: info]`.
 fn attempt(r: &str, outcome: Outcome) -> Option<Fields<'_>> {
     let (method, r) = split_str_with(r, &FOR)?;
     if method.is_empty() || method.contains(' ') {
         return None;
     }
-    let mut f = Fields::new(Action::Authentication, outcome);
+    let mut f = Fields::new(Action::Authentication, outcome).attempt(AttemptLine::Daemon);
     f.method = Some(auth_method(method));
-    Some(user_at(f, r))
+    Some(anchored_attempt(f, r))
 }
 
-/// `A port P:11: text` or the older `A: 11: text`.
-fn received_disconnect(r: &str) -> Fields<'_> {
-    let f = Fields::new(Action::Disconnect, Outcome::Unknown);
-    let (token, rest) = split_byte(r, b' ').unwrap_or((r, ""));
-    match token.strip_suffix(':') {
-        Some(addr) => f.source(addr),
-        None => {
-            let mut f = f.source(token);
-            f.port = rest.strip_prefix("port ").and_then(leading_u16);
-            f
+/// Where a ` from A port P[ sshN]` of an attempt line may start in `s`:
+/// followed by an address (no spaces), ` port ` and digits, an optional
+/// protocol, and then the end of the message or `: ` (sshd's extra info).
+fn from_anchors(s: &str) -> impl Iterator<Item = Anchor<'_>> + '_ {
+    memmem::find_iter(s.as_bytes(), b" from ")
+        .map(|i| (i, i + 6))
+        .chain(s.starts_with("from ").then_some((0, 5)))
+        .filter_map(move |(user_end, at)| {
+            let rest = &s[at..];
+            let (addr, rest) = split_byte(rest, b' ')?;
+            let rest = rest.strip_prefix("port ")?;
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let port = rest[..digits].parse::<u16>().ok()?;
+            let mut tail = &rest[digits..];
+            for proto in [" ssh2", " ssh1"] {
+                if let Some(t) = tail.strip_prefix(proto) {
+                    tail = t;
+                    break;
+                }
+            }
+            let at_end = tail.is_empty();
+            (!addr.is_empty() && (at_end || tail.starts_with(": "))).then_some(Anchor {
+                user_end,
+                addr,
+                port,
+                at_end,
+            })
+        })
+}
+
+/// One place where the source of an sshd line may be.
+#[derive(Debug, Clone, Copy)]
+struct Anchor<'a> {
+    /// Where the user name before it ends.
+    user_end: usize,
+    addr: &'a str,
+    port: u16,
+    /// Nothing follows the port (and protocol).
+    at_end: bool,
+}
+
+/// `[invalid user ]U from A port P[ sshN][: info]`, the tail of `Failed` /
+/// `Accepted` and `maximum authentication attempts exceeded` lines.
+///
+/// U is the name the client sent, and may itself hold text shaped like the
+/// rest. An existing account's name has no spaces, so for a valid user the
+/// first anchor is the real one; for an invalid user with two anchors either
+/// may be real: the first is taken and the source marked unreliable. Lines
+/// with no anchor keep the user and have no source.
+fn anchored_attempt<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
+    let (invalid, s) = invalid_prefix(s);
+    f.user_invalid |= invalid;
+    let mut anchors = from_anchors(s);
+    let Some(first) = anchors.next() else {
+        // Old sshd: `... for U from A` without a port, at the end.
+        return old_from_at_end(f, s);
+    };
+    let ambiguous = anchors.next().is_some();
+    let user = &s[..first.user_end];
+    f.user = Some(user);
+    f.source = Some(first.addr);
+    f.port = Some(first.port);
+    f.unreliable = ambiguous && (invalid || user.contains(' '));
+    f
+}
+
+/// `U from A port P` (or `U from A`) that must end the message: nothing an
+/// attacker writes can follow it, so the last ` from ` is the anchor.
+fn anchored_at_end<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
+    if let Some(a) = from_anchors(s).find(|a| a.at_end) {
+        f.user = Some(&s[..a.user_end]);
+        f.source = Some(a.addr);
+        f.port = Some(a.port);
+        return f;
+    }
+    old_from_at_end(f, s)
+}
+
+/// `U from A` ending the message (old sshd, or a line cut inside ` port N
+/// ssh2`), A without spaces; else all of it is U.
+fn old_from_at_end<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
+    if let Some(i) = FROM.rfind(s.as_bytes()) {
+        let rest = &s[i + 6..];
+        let (addr, tail) = match split_byte(rest, b' ') {
+            Some((addr, tail)) => (addr, Some(tail)),
+            None => (rest, None),
+        };
+        if !addr.is_empty() && tail.is_none_or(is_cut_port_tail) {
+            f.user = Some(&s[..i]);
+            f.source = Some(addr);
+            f.port = tail.and_then(|t| t.strip_prefix("port ")).and_then(leading_u16);
+            return f;
         }
     }
+    f.user = Some(s);
+    f
 }
 
-/// `[authenticating user U |invalid user U |user U ]A[ port P]`.
+/// The start of `port N ssh2`, cut anywhere.
+fn is_cut_port_tail(t: &str) -> bool {
+    let Some(r) = t.strip_prefix("port ") else {
+        return "port ".starts_with(t);
+    };
+    let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+    let r = &r[digits..];
+    r.is_empty() || (digits > 0 && " ssh2".starts_with(r))
+}
+
+/// `U from A not allowed because REASON` and `U not allowed because REASON`
+/// (account locked, shell missing): the account exists, so U has no spaces.
+fn not_allowed(r: &str) -> Option<Fields<'_>> {
+    let (who, reason) = rsplit_str(r, " not allowed because ")?;
+    if reason.is_empty() {
+        return None;
+    }
+    let mut f = Fields::new(Action::LoginRefused, Outcome::Failure).attempt(AttemptLine::Opening);
+    f.denied = true;
+    Some(match split_str(who, " from ") {
+        Some((user, host)) => f.user(user).source(host),
+        None => f.user(who),
+    })
+}
+
+/// `A[ port P]` after `ROOT LOGIN REFUSED FROM `.
+fn root_refused(r: &str) -> Fields<'_> {
+    let mut f = Fields::new(Action::LoginRefused, Outcome::Failure)
+        .attempt(AttemptLine::Opening)
+        .user("root")
+        .peer(r.trim());
+    f.denied = true;
+    f
+}
+
+/// sshd's report of a PAM verdict: `Authentication failure for [illegal
+/// user ]U from A[ via L]` (and `authentication error`, `User not known to
+/// the underlying authentication module`); L is the local address.
+fn pam_report(r: &str) -> Option<Fields<'_>> {
+    let (_, rest) = split_str_with(r, &FOR)?;
+    let f = Fields::new(Action::Authentication, Outcome::Failure).attempt(AttemptLine::DaemonPam);
+    let rest = match rfind_str(rest, " via ") {
+        Some(i) if !rest[i + 5..].contains(' ') => &rest[..i],
+        _ => rest,
+    };
+    let (invalid, rest) = invalid_prefix(rest);
+    let mut f = old_from_at_end(f, rest);
+    f.user_invalid |= invalid;
+    Some(f)
+}
+
+/// `A port P:CODE: text` or the older `A: CODE: text`; the text is the
+/// client's. A client that says its authentication failed (`Auth fail`) ends
+/// an attempt; `No supported authentication methods available` is a probe.
+fn received_disconnect(r: &str) -> Fields<'_> {
+    let mut f = Fields::new(Action::Disconnect, Outcome::Unknown);
+    let (token, rest) = split_byte(r, b' ').unwrap_or((r, ""));
+    let text = match token.strip_suffix(':') {
+        Some(addr) => {
+            f = f.source(addr);
+            rest
+        }
+        None => {
+            f = f.source(token);
+            let after_port = rest.strip_prefix("port ").unwrap_or(rest);
+            f.port = leading_u16(after_port);
+            split_byte(after_port, b':').map_or("", |(_, t)| t)
+        }
+    };
+    if contains_str(text, "Auth fail") || contains_str(text, "Auth cancel") {
+        f.attempt = AttemptLine::Closing;
+    }
+    f
+}
+
+/// `[authenticating user U |invalid user U |user U ]A[ port P]`, the
+/// connection id of packet.c; U is the client's, so A is taken from the end.
 fn disconnect_peer(r: &str) -> Option<Fields<'_>> {
     let mut f = Fields::new(Action::Disconnect, Outcome::Unknown);
     let (who, r) = if let Some(r) = r.strip_prefix("invalid user ") {
         f.user_invalid = true;
+        f.attempt = AttemptLine::Closing;
         (true, r)
-    } else if let Some(r) = r
-        .strip_prefix("authenticating user ")
-        .or_else(|| r.strip_prefix("user "))
-    {
+    } else if let Some(r) = r.strip_prefix("authenticating user ") {
+        f.attempt = AttemptLine::Closing;
+        (true, r)
+    } else if let Some(r) = r.strip_prefix("user ") {
         (true, r)
     } else {
         (false, r)
     };
-    let (head, port) = match PORT.find(r.as_bytes()) {
-        Some(i) => (&r[..i], leading_u16(&r[i + 6..])),
-        None => (r.trim_end(), None),
+    let r = r.trim_end();
+    let (head, port) = match rfind_str(r, " port ") {
+        Some(i) if r[i + 6..].bytes().all(|b| b.is_ascii_digit()) && i + 6 < r.len() => {
+            (&r[..i], leading_u16(&r[i + 6..]))
+        }
+        _ => (r, None),
     };
     let addr = if who {
         let (user, addr) = rsplit_byte(head, b' ').unwrap_or(("", head));
         f.user = Some(user);
         addr
     } else {
-        before_byte(head, b' ')
+        if head.contains(' ') {
+            return None;
+        }
+        head
     };
     // `Connection reset by peer` names no one.
-    if addr == "peer" {
+    if addr == "peer" || addr.is_empty() {
         return None;
     }
     f.source = Some(addr);
     f.port = port;
     Some(f)
+}
+
+/// `ID: REASON` from `ssh_packet_disconnect`: `invalid user U A port P: Too
+/// many authentication failures`, `... : Change of username or service not
+/// allowed: (a,ssh-connection) -> (b,ssh-connection)`. The reason is the
+/// server's text and may quote user names; the id ends at the first `: `
+/// after ` port N`.
+fn disconnecting(r: &str) -> Option<Fields<'_>> {
+    let mut cuts = memmem::find_iter(r.as_bytes(), b": ").filter(|&i| {
+        let head = &r[..i];
+        rsplit_str(head, " port ").is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let cut = cuts.next()?;
+    let ambiguous = cuts.next().is_some();
+    let (who, reason) = (&r[..cut], &r[cut + 2..]);
+    let mut f = disconnect_peer(who)?;
+    f.unreliable = ambiguous;
+    if reason.starts_with("Too many authentication failures") {
+        f.action = Action::MaxAuthAttempts;
+        f.outcome = Outcome::Failure;
+        f.attempt = AttemptLine::None;
+    }
+    Some(f)
+}
+
+/// `A[ port P][, pid = N]` (new sshd) or `A` (old `fatal:` form).
+fn preauth_timeout(r: &str) -> Fields<'_> {
+    let r = split_str(r, ", pid = ").map_or(r, |(a, _)| a);
+    Fields::new(Action::PreauthTimeout, Outcome::Failure).peer(r.trim())
+}
+
+/// Pre-authentication protocol failures: identification and banner exchange,
+/// key-exchange negotiation, MAC and packet errors. Most name the peer as
+/// `Connection from A port P` or `with A port P`; `kex_exchange_identification`
+/// lines name none (the next line of the connection does).
+fn protocol_error(m: &str) -> Option<Fields<'_>> {
+    let f = || Fields::new(Action::ProtocolError, Outcome::Failure);
+    if let Some(r) = m.strip_prefix("Unable to negotiate with ") {
+        // `A port P: no matching ... found. Their offer: ...` (the offer is the client's).
+        return Some(f().peer(r));
+    }
+    if let Some(r) = m.strip_prefix("Bad protocol version identification ") {
+        // `'ID' from A port P`: ID is the client's, the peer ends the line.
+        return Some(anchored_at_end(f(), r).clear_user());
+    }
+    if m.starts_with("kex_exchange_identification: ") {
+        return Some(f());
+    }
+    if m.starts_with("banner exchange: ")
+        || m.starts_with("ssh_dispatch_run_fatal: ")
+        || m.starts_with("kex_protocol_error: ")
+        || m.starts_with("Protocol major versions differ")
+        || m.starts_with("Bad packet length")
+        || m.starts_with("Corrupted MAC on input")
+        || m.starts_with("padding error")
+        || m.starts_with("Bad remote protocol version identification")
+        || m.starts_with("dispatch_protocol_error")
+        || m.starts_with("kex_input_kexinit")
+    {
+        let peer = split_str(m, "Connection from ").map(|(_, r)| r);
+        return Some(match peer {
+            Some(r) => f().peer(r),
+            None => f(),
+        });
+    }
+    if let Some(r) = m.strip_prefix("Connection from ") {
+        // `Connection from A port P: ...` after a failed operation; the plain
+        // `Connection from A port P on L port Q` is a connection opening.
+        let (id, _) = split_str(r, ": ")?;
+        if contains_str(id, " on ") {
+            return None;
+        }
+        return Some(f().peer(id));
+    }
+    None
+}
+
+/// TCP wrappers: `refused connect from NAME (A)` or `refused connect from A`.
+fn tcp_wrappers_refused(r: &str) -> Fields<'_> {
+    let r = r.trim();
+    let addr = match r.strip_suffix(')').and_then(|h| rsplit_str(h, " (")) {
+        Some((_, addr)) => addr,
+        None => before_byte(r, b' '),
+    };
+    Fields::new(Action::LoginRefused, Outcome::Failure).source(addr)
+}
+
+impl<'a> Fields<'a> {
+    fn clear_user(mut self) -> Self {
+        self.user = None;
+        self
+    }
 }
 
 // ---------------------------------------------------------------- sudo
@@ -650,7 +933,16 @@ fn su(m: &str) -> Option<Fields<'_>> {
     if let Some(target) = m.strip_prefix("Authentication failed for ") {
         return Some(failed().target(target.trim()));
     }
-    None
+    // Old BSD/SunOS su: `failed: TTY changing from U to X`, and the success
+    // `U to X on TTY`.
+    if let Some(r) = m.strip_prefix("failed: ") {
+        let (_, r) = split_str(r, " changing from ")?;
+        let (user, target) = split_str(r, " to ")?;
+        return Some(failed().user(user).target(target.trim()));
+    }
+    let (user, r) = split_str(m, " to ")?;
+    let (target, tty) = split_str(r, " on ")?;
+    (!user.contains(' ') && !target.contains(' ') && tty.starts_with("/dev/")).then(|| ok().user(user).target(target))
 }
 
 // ---------------------------------------------------------------- login
@@ -683,6 +975,15 @@ fn login<'a>(m: &'a str) -> Option<Fields<'a>> {
         f.source = login_from(m);
         f
     };
+    if let Some(r) = m.strip_prefix("ROOT LOGIN REFUSED") {
+        // login(1) `ROOT LOGIN REFUSED ON tty1 [FROM host]`, old sshd `... FROM A`.
+        let mut f = Fields::new(Action::LoginRefused, Outcome::Failure)
+            .attempt(AttemptLine::Opening)
+            .user("root");
+        f.denied = true;
+        f.source = login_from(r).or_else(|| r.trim().strip_prefix("FROM ").map(|a| before_byte(a, b' ')));
+        return Some(f);
+    }
     if m.starts_with("ROOT LOGIN ") {
         return Some(with_from(
             Fields::new(Action::Authentication, Outcome::Success).user("root"),
@@ -875,7 +1176,6 @@ mod tests {
             }
             assert_eq!(split_str_with(t, &FOR), t.split_once(" for "));
             assert_eq!(split_str_with(t, &TAG_END), t.split_once("): "));
-            assert_eq!(PORT.find(t.as_bytes()), t.find(" port "));
             assert_eq!(FROM.rfind(t.as_bytes()), t.rfind(" from "));
             for b in [b' ', b'(', b':', b'/'] {
                 let c = char::from(b);

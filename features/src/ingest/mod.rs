@@ -5,8 +5,11 @@
 //!   blocks cut at line boundaries.
 //! - [`pipeline`]: blocks → decoded events → features (and the compact
 //!   event log), in parallel with bounded memory.
+//! - [`attempts`]: each authentication attempt counted once, whichever lines
+//!   it left (sequential, in input order, between decoding and folding).
 //! - [`stats`]: counts of lines that produced no event, for the summary.
 
+pub mod attempts;
 pub mod input;
 pub mod pipeline;
 pub mod stats;

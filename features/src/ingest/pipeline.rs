@@ -21,6 +21,7 @@ use crate::connectors::csv::{ColumnMap, CsvLayout};
 use crate::connectors::json::FieldMap;
 use crate::connectors::syslog::{self, YearResolver};
 use crate::event::{Event, FileId, Skip, SkipReason};
+use crate::ingest::attempts::{AttemptCounter, AttemptLineFacts};
 use crate::ingest::input::{self, Block, BlockReader, InputFormat, Source};
 use crate::ingest::stats::LineStats;
 use crate::output::compact::{CompactBatch, CompactLog, KeepEvents};
@@ -140,6 +141,40 @@ struct BlockOutput {
     stats: LineStats,
     events: Option<EventBatch>,
     compact: Option<CompactBatch>,
+    /// Lines whose attempt count depends on other lines, in block order.
+    attempts: Vec<PendingAttempt>,
+}
+
+/// A line counted provisionally as alone, with where its count was written.
+struct PendingAttempt {
+    facts: AttemptLineFacts,
+    /// Index in the block's [`FactBatch`].
+    fact: u32,
+    /// Index in the block's compact batch, when it kept the event.
+    compact: Option<u32>,
+    /// Index in the block's event batch, when events are collected.
+    event: Option<u32>,
+}
+
+impl BlockOutput {
+    /// Rewrites the provisional counts with the counter's, in block order.
+    fn count_attempts(&mut self, counter: &mut AttemptCounter) {
+        for p in &self.attempts {
+            let n = counter.count(&p.facts);
+            if n == p.facts.repeat {
+                continue;
+            }
+            if p.facts.outcome == crate::event::Outcome::Failure {
+                self.facts.set_failed_attempts(p.fact as usize, n);
+            }
+            if let (Some(i), Some(c)) = (p.compact, self.compact.as_mut()) {
+                c.events[i as usize].attempts = n;
+            }
+            if let (Some(i), Some(e)) = (p.event, self.events.as_mut()) {
+                e.attempts[i as usize] = n;
+            }
+        }
+    }
 }
 
 fn decode<'a>(line: &'a str, no: u64, file: FileId, ctx: &FileContext, cfg: &RunConfig) -> Result<Event<'a>, Skip<'a>> {
@@ -159,6 +194,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
     let mut stats = LineStats::default();
     let mut events = cfg.collect_events.then(EventBatch::default);
     let mut compact = cfg.collect_compact.clone().map(CompactBatch::keeping);
+    let mut attempts = Vec::new();
     // One validation for the whole block (the usual case) costs less than
     // one per line; lines are cut from it at their byte offsets (a line
     // starts after and ends before an ASCII byte, so on char boundaries).
@@ -197,12 +233,27 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
                     continue;
                 }
                 stats.events += 1;
+                let pending = AttemptLineFacts::of(&ev).filter(AttemptLineFacts::needs_pairing);
+                let fact = facts.len() as u32;
                 facts.push(&ev);
+                let mut event = None;
                 if let Some(batch) = &mut events {
+                    event = Some(batch.len() as u32);
                     batch.push(&ev);
                 }
+                let mut kept = None;
                 if let Some(batch) = &mut compact {
+                    let before = batch.events.len();
                     batch.push(&ev);
+                    kept = (batch.events.len() > before).then_some(before as u32);
+                }
+                if let Some(facts) = pending {
+                    attempts.push(PendingAttempt {
+                        facts,
+                        fact,
+                        compact: kept,
+                        event,
+                    });
                 }
             }
             Err(skip) => stats.record_skip(&skip, block.file, no),
@@ -213,6 +264,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
         stats,
         events,
         compact,
+        attempts,
     }
 }
 
@@ -333,13 +385,17 @@ pub fn run(
     // both cores stay busy; merge order is still input order.
     struct Merger<'f, F> {
         aggregator: Aggregator,
+        attempts: AttemptCounter,
         stats: LineStats,
         compact: Option<CompactLog>,
         on_batch: F,
         progress: &'f (dyn Fn(u64) + Sync),
     }
     impl<F: FnMut(&EventBatch) -> Result<(), OutputError>> Merger<'_, F> {
-        fn merge(&mut self, outputs: Vec<(u64, BlockOutput)>) -> Result<(), OutputError> {
+        fn merge(&mut self, mut outputs: Vec<(u64, BlockOutput)>) -> Result<(), OutputError> {
+            for (_, out) in &mut outputs {
+                out.count_attempts(&mut self.attempts);
+            }
             let batches: Vec<&FactBatch> = outputs.iter().map(|(_, out)| &out.facts).collect();
             self.aggregator.add_batches(&batches);
             for (bytes, out) in outputs {
@@ -357,6 +413,7 @@ pub fn run(
     }
     let mut merger = Merger {
         aggregator,
+        attempts: AttemptCounter::new(),
         stats,
         compact,
         on_batch,

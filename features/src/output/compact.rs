@@ -8,7 +8,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::enrich::IpScope;
-use crate::event::{is_present, Action, AuthMethod, Event, FileId, Micros, Outcome};
+use crate::event::{is_present, Action, AttemptLine, AuthMethod, Event, FileId, Micros, Outcome};
 
 /// An interned string; [`Sym::NONE`] stands for an absent value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -93,6 +93,8 @@ pub struct EventClass {
     pub denied: Option<bool>,
     /// The event names a source address.
     pub has_source: Option<bool>,
+    /// The event records part of an authentication attempt.
+    pub attempt: Option<bool>,
 }
 
 impl EventClass {
@@ -103,6 +105,7 @@ impl EventClass {
         user_invalid: None,
         denied: None,
         has_source: None,
+        attempt: None,
     };
 
     /// The events in both classes.
@@ -115,6 +118,7 @@ impl EventClass {
         if contradiction(self.user_invalid, other.user_invalid)
             || contradiction(self.denied, other.denied)
             || contradiction(self.has_source, other.has_source)
+            || contradiction(self.attempt, other.attempt)
         {
             return EventClass {
                 actions: 0,
@@ -127,6 +131,7 @@ impl EventClass {
             user_invalid: both(self.user_invalid, other.user_invalid),
             denied: both(self.denied, other.denied),
             has_source: both(self.has_source, other.has_source),
+            attempt: both(self.attempt, other.attempt),
         }
     }
 
@@ -139,7 +144,8 @@ impl EventClass {
             // As `CompactEvent::source` is interned.
             && self
                 .has_source
-                .is_none_or(|v| ev.source_address.as_deref().is_some_and(is_present) == v)
+                .is_none_or(|v| ev.source_key().is_some_and(is_present) == v)
+            && self.attempt.is_none_or(|v| (ev.attempt_line != AttemptLine::None) == v)
     }
 }
 
@@ -207,6 +213,9 @@ pub struct CompactEvent {
     pub program: Sym,
     pub command: Sym,
     pub repeat: u32,
+    /// As [`Event::attempt_line`] and [`Event::attempts`].
+    pub attempt_line: AttemptLine,
+    pub attempts: u32,
     pub action: Action,
     pub outcome: Outcome,
     pub auth_method: Option<AuthMethod>,
@@ -221,6 +230,15 @@ impl CompactEvent {
         self.user_invalid || self.action == Action::InvalidUser
     }
 
+    /// As [`Event::attempt_outcome`].
+    pub fn attempt_outcome(&self) -> Option<Outcome> {
+        match self.attempt_line {
+            AttemptLine::None => None,
+            line if line.is_failure_only() => Some(Outcome::Failure),
+            _ => Some(self.outcome),
+        }
+    }
+
     pub fn from_event(ev: &Event<'_>, strings: &mut Interner) -> CompactEvent {
         CompactEvent {
             timestamp: ev.timestamp,
@@ -228,15 +246,18 @@ impl CompactEvent {
             file: ev.evidence.file,
             user: strings.intern_opt(ev.user.as_deref()),
             host: strings.intern_opt(ev.host.as_deref()),
-            source: strings.intern_opt(ev.source_address.as_deref()),
+            // An unreliable source is never an entity a rule can blame.
+            source: strings.intern_opt(ev.source_key()),
             target_user: strings.intern_opt(ev.target_user.as_deref()),
             program: strings.intern_opt(ev.program.as_deref()),
             command: strings.intern_opt(ev.command.as_deref()),
             repeat: ev.repeat.max(1),
+            attempt_line: ev.attempt_line,
+            attempts: ev.attempts,
             action: ev.action,
             outcome: ev.outcome,
             auth_method: ev.auth_method,
-            source_scope: ev.source_ip.map(IpScope::of),
+            source_scope: ev.source_ip.filter(|_| !ev.source_unreliable).map(IpScope::of),
             user_invalid: ev.user_invalid,
             denied: ev.denied,
         }

@@ -478,6 +478,9 @@ pub struct EventBatch {
     pub pid: Vec<Option<u32>>,
     pub command: Vec<Option<String>>,
     pub repeat: Vec<u32>,
+    pub attempts: Vec<u32>,
+    pub source_unreliable: Vec<bool>,
+    pub category: Vec<&'static str>,
     pub file: Vec<u32>,
     pub line: Vec<u64>,
     pub message: Vec<String>,
@@ -501,6 +504,9 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "process.pid",
     "process.command_line",
     "loglynx.repeat",
+    "loglynx.attempts",
+    "loglynx.source_unreliable",
+    "event.category",
     "log.file.path",
     "log.file.line",
     "event.original",
@@ -536,6 +542,9 @@ impl EventBatch {
         self.pid.push(ev.pid);
         self.command.push(s(&ev.command));
         self.repeat.push(ev.repeat);
+        self.attempts.push(ev.attempts);
+        self.source_unreliable.push(ev.source_unreliable);
+        self.category.push(ev.action.category());
         self.file.push(ev.evidence.file);
         self.line.push(ev.evidence.line);
         self.message.push(ev.evidence.raw.to_string());
@@ -561,15 +570,18 @@ impl EventBatch {
             Column::new(c[13].into(), &self.pid),
             Column::new(c[14].into(), &self.command),
             Column::new(c[15].into(), &self.repeat),
+            Column::new(c[16].into(), &self.attempts),
+            Column::new(c[17].into(), &self.source_unreliable),
+            Column::new(c[18].into(), &self.category),
             Column::new(
-                c[16].into(),
+                c[19].into(),
                 self.file
                     .iter()
                     .map(|&f| files[f as usize].as_str())
                     .collect::<Vec<_>>(),
             ),
-            Column::new(c[17].into(), &self.line),
-            Column::new(c[18].into(), &self.message),
+            Column::new(c[20].into(), &self.line),
+            Column::new(c[21].into(), &self.message),
         ];
         DataFrame::new(self.len(), cols)
     }
@@ -579,7 +591,7 @@ impl EventBatch {
         for i in 0..self.len() {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 crate::time::format_rfc3339(self.timestamp[i]),
                 opt(&self.host[i]),
                 opt(&self.source_address[i]),
@@ -596,6 +608,9 @@ impl EventBatch {
                 self.pid[i].map(|p| p.to_string()).unwrap_or_default(),
                 opt(&self.command[i]),
                 self.repeat[i],
+                self.attempts[i],
+                self.source_unreliable[i],
+                self.category[i],
                 csv_field(&files[self.file[i] as usize]),
                 self.line[i],
                 csv_field(&self.message[i]),
@@ -609,7 +624,7 @@ impl EventBatch {
         for i in 0..self.len() {
             let mut v = json!({
                 "@timestamp": crate::time::format_rfc3339(self.timestamp[i]),
-                "event": {"action": self.action[i], "outcome": self.outcome[i]},
+                "event": {"action": self.action[i], "outcome": self.outcome[i], "category": self.category[i]},
                 "log": {"file": {"path": files[self.file[i] as usize], "line": self.line[i]}},
                 "event.original": self.message[i],
             });
@@ -671,6 +686,12 @@ impl EventBatch {
             }
             if self.repeat[i] != 1 {
                 ll.insert("repeat".into(), self.repeat[i].into());
+            }
+            if self.attempts[i] != 0 {
+                ll.insert("attempts".into(), self.attempts[i].into());
+            }
+            if self.source_unreliable[i] {
+                ll.insert("source_unreliable".into(), true.into());
             }
             if !ll.is_empty() {
                 put("loglynx", Value::Object(ll));

@@ -42,6 +42,9 @@ pub(super) struct Matcher {
     users: Option<Vec<Sym>>,
     target_users: Option<Vec<Sym>>,
     programs: Option<Vec<Sym>>,
+    /// Bit `o as u8` per outcome of the attempts a matching line must
+    /// count; `None` when the filter does not ask for attempts.
+    attempts: Option<u8>,
 }
 
 /// What `f` says about an event apart from names and source scope: every
@@ -54,6 +57,7 @@ pub(super) fn class_of(f: &Filter) -> EventClass {
         user_invalid: m.user_invalid,
         denied: m.denied,
         has_source: m.has_source,
+        attempt: m.attempts.map(|_| true),
     }
 }
 
@@ -81,6 +85,18 @@ impl Matcher {
             users: syms(&f.user),
             target_users: syms(&f.target_user),
             programs: syms(&f.program),
+            attempts: mask(&f.attempt, |o| o as u32).map(|m| m as u8),
+        }
+    }
+
+    /// What a matching event weighs: the attempts it counts when the filter
+    /// asks for attempts, else its `repeat`.
+    #[inline]
+    pub(super) fn weight(&self, e: &CompactEvent) -> u64 {
+        if self.attempts.is_some() {
+            u64::from(e.attempts)
+        } else {
+            u64::from(e.repeat)
         }
     }
 
@@ -103,6 +119,9 @@ impl Matcher {
             && listed(&self.users, e.user)
             && listed(&self.target_users, e.target_user)
             && listed(&self.programs, e.program)
+            && self
+                .attempts
+                .is_none_or(|m| e.attempts > 0 && e.attempt_outcome().is_some_and(|o| m & (1 << o as u8) != 0))
     }
 }
 
@@ -318,7 +337,7 @@ impl Ctx<'_> {
     }
 
     fn weight(&self, i: u32) -> u64 {
-        u64::from(self.log.events[i as usize].repeat)
+        self.filter.weight(&self.log.events[i as usize])
     }
 
     /// The event's group key, `None` when the rule's filter refuses it or
@@ -359,7 +378,7 @@ impl Ctx<'_> {
             let e = &events[i as usize];
             first = first.min(e.timestamp);
             last = last.max(e.timestamp);
-            count += u64::from(e.repeat);
+            count += self.filter.weight(e);
             for (set, s) in [(&mut users, e.user), (&mut hosts, e.host), (&mut sources, e.source)] {
                 if s.is_some() {
                     set.insert(s);
@@ -449,6 +468,7 @@ fn text_filter(base: &Filter, step: &Filter) -> Filter {
         outcome: step.outcome.clone().or_else(|| base.outcome.clone()),
         user_invalid: step.user_invalid.or(base.user_invalid),
         denied: step.denied.or(base.denied),
+        attempt: step.attempt.clone().or_else(|| base.attempt.clone()),
         ..Filter::default()
     }
 }
@@ -460,15 +480,27 @@ fn noun(f: &Filter, n: u64) -> String {
         Some([a]) => Some(*a),
         _ => None,
     };
+    let attempt = match f.attempt.as_deref() {
+        Some([o]) => Some(*o),
+        _ => None,
+    };
     let (one, many) = match action {
         Some(a) => action_noun(a),
+        None if attempt.is_some() => ("login", "logins"),
+        None if f
+            .action
+            .as_deref()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|a| a.category() == "network")) =>
+        {
+            ("pre-authentication failure", "pre-authentication failures")
+        }
         None if f.user_invalid == Some(true) => ("invalid-user attempt", "invalid-user attempts"),
         None => ("event", "events"),
     };
     let adjective = if f.denied == Some(true) {
         "denied "
     } else {
-        match f.outcome.as_deref() {
+        match f.outcome.as_deref().or(f.attempt.as_deref()) {
             Some([Outcome::Failure]) if action != Some(Action::InvalidUser) => "failed ",
             Some([Outcome::Success]) => "successful ",
             _ => "",
@@ -497,6 +529,9 @@ fn action_noun(a: Action) -> (&'static str, &'static str) {
         Action::PrivilegedLogon => ("privileged logon", "privileged logons"),
         Action::ExplicitCredentials => ("explicit-credential logon", "explicit-credential logons"),
         Action::AccountLocked => ("account lockout", "account lockouts"),
+        Action::LoginRefused => ("refused login", "refused logins"),
+        Action::ProtocolError => ("protocol error", "protocol errors"),
+        Action::PreauthTimeout => ("pre-authentication timeout", "pre-authentication timeouts"),
     }
 }
 

@@ -77,7 +77,7 @@ fn sequences(
             if t - events[idx[f] as usize].timestamp <= window {
                 break;
             }
-            sum -= u64::from(events[idx[f] as usize].repeat);
+            sum -= first.weight(&events[idx[f] as usize]);
             firsts.pop_front();
         }
         if then.matches(e) && sum >= min_first {
@@ -93,15 +93,15 @@ fn sequences(
             let done = seq.members.last().copied();
             for &f in firsts.iter().filter(|&&f| done.is_none_or(|d| f > d)) {
                 seq.members.push(f);
-                seq.n_first += u64::from(events[idx[f] as usize].repeat);
+                seq.n_first += first.weight(&events[idx[f] as usize]);
             }
             seq.members.push(p);
-            seq.n_then += u64::from(e.repeat);
+            seq.n_then += then.weight(e);
             last_then = t;
         }
         if first.matches(e) {
             firsts.push_back(p);
-            sum += u64::from(e.repeat);
+            sum += first.weight(e);
         }
     }
     out
