@@ -210,9 +210,10 @@ fn render(e: &Entry) -> Vec<Vec<u8>> {
     }
 }
 
-/// One line with its ending; shown as text in failure reports.
+/// One line with its ending (shown as text in failure reports), and the
+/// process that wrote it (host and pid; `None` for junk).
 #[derive(Clone, PartialEq)]
-struct Line(Vec<u8>);
+struct Line(Vec<u8>, Option<(&'static str, u32)>);
 
 impl std::fmt::Debug for Line {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -224,14 +225,38 @@ fn concat(lines: &[Line]) -> Vec<u8> {
     lines.iter().flat_map(|l| l.0.iter().copied()).collect()
 }
 
+/// `shuffled` (a permutation of `sorted`) with each process's lines put
+/// back in their order in `sorted`, in the places its lines hold in
+/// `shuffled`: lines of different processes interleave arbitrarily, one
+/// process's lines stay in the order it wrote them.
+fn keep_process_order(sorted: &[Line], shuffled: Vec<Line>) -> Vec<Line> {
+    let mut out = shuffled;
+    let mut processes: Vec<(&'static str, u32)> = sorted.iter().filter_map(|l| l.1).collect();
+    processes.sort_unstable();
+    processes.dedup();
+    for p in processes {
+        let places = (0..out.len()).filter(|&i| out[i].1 == Some(p));
+        let in_order = sorted.iter().filter(|l| l.1 == Some(p));
+        let moved: Vec<(usize, Line)> = places.zip(in_order.cloned()).collect();
+        for (i, l) in moved {
+            out[i] = l;
+        }
+    }
+    out
+}
+
 /// The log's lines in entry order, each with its ending.
 fn lines_of(entries: &[Entry]) -> Vec<Line> {
     let mut out = Vec::new();
     for e in entries {
         let ending: &[u8] = if e.crlf { b"\r\n" } else { b"\n" };
+        let process = match e.msg {
+            Msg::Junk(_) | Msg::CutHeader | Msg::Blank => None,
+            _ => Some((e.host, e.pid)),
+        };
         for mut l in render(e) {
             l.extend_from_slice(ending);
-            out.push(Line(l));
+            out.push(Line(l, process));
         }
     }
     out
@@ -259,6 +284,9 @@ fn event_rows(batch: &EventBatch, first_line: &[u64]) -> Vec<EventRow> {
                 format!("{:?}", batch.pid[i]),
                 format!("{:?}", batch.command[i]),
                 batch.repeat[i].to_string(),
+                batch.attempts[i].to_string(),
+                batch.source_unreliable[i].to_string(),
+                batch.category[i].to_owned(),
                 (first_line[batch.file[i] as usize] + batch.line[i]).to_string(),
                 batch.message[i].clone(),
             ]
@@ -435,9 +463,20 @@ fn feature_index(name: &str) -> usize {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// All lines within one hour window (04:00–04:59): any order of them
-    /// gives the same feature rows, with two exceptions that depend on line
-    /// order:
+    /// All lines within one hour window (04:00–04:59): any interleaving of
+    /// the processes' lines gives the same feature rows, with two
+    /// exceptions that depend on line order (below).
+    ///
+    /// Each process's (host and pid's) own lines stay in the order it wrote
+    /// them, as in any syslog file: attempts are counted once per sshd
+    /// connection (`ingest::attempts`) in input order, and a connection
+    /// whose lines come out of time order counts differently. For example,
+    /// `db sshd[2003]` writing `Invalid user` at 04:02:34, then the PAM
+    /// and `Failed password` lines of one attempt at 04:40:25 (a reused
+    /// pid, 38 minutes later) counts 2 attempts in time order and 3 when the
+    /// PAM line comes first: each step back and forth across the idle time
+    /// starts a new connection.
+    ///
     /// - `min_interarrival_s` is the smallest gap between consecutive events
     ///   *in input order*: a permutation can only raise it (any two events
     ///   are at least as far apart as the closest pair in time), and in time
@@ -452,6 +491,10 @@ proptest! {
             entries.sort_by_key(|e| e.offset);
             let lines = lines_of(&entries);
             (Just(lines.clone()), Just(lines).prop_shuffle())
+                .prop_map(|(sorted, shuffled)| {
+                    let shuffled = keep_process_order(&sorted, shuffled);
+                    (sorted, shuffled)
+                })
         }),
     ) {
         let hour = FeatureConfig { novelty_warmup_secs: 0, ..FeatureConfig::default() };
