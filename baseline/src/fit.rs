@@ -23,7 +23,7 @@ pub enum FitError {
     Param(#[from] ParamError),
     #[error("entity kind `{wanted}` has no rows in the training data (present: {present})")]
     NoSuchKind { wanted: String, present: String },
-    #[error("nothing to train: every entity kind has too few rows ({0})")]
+    #[error("nothing to train: every entity kind has too few rows, at least {MIN_ROWS} per kind are needed ({0})")]
     NothingToTrain(String),
     #[error("{kind}: {source}")]
     Model { kind: String, source: ModelError },
@@ -122,10 +122,15 @@ pub enum KindOutcome {
 /// alive besides the kind's matrix.
 pub const SCORE_CHUNK: usize = 1 << 18;
 
-/// Why a kind is not fitted: `kind (why)`, e.g. `host (1 rows)`.
+/// Why a kind is not fitted: `kind (why)`, e.g. `host (1 row)`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct TooLittle(pub String);
+
+/// `1 row`, `0 rows`, `3 rows`.
+pub fn rows_note(n: usize) -> String {
+    format!("{n} row{}", if n == 1 { "" } else { "s" })
+}
 
 /// One entity kind's rows of a frame, as the models' matrix, ready to be
 /// fitted or scored: the one per-kind loop that training and scoring share.
@@ -149,7 +154,7 @@ impl<'m> KindJob<'m> {
             KindModel::Saved(set) => (set.spec().clone(), model_matrix(set, frame, &rows)?),
             KindModel::Fit(_) => {
                 if rows.len() < MIN_ROWS {
-                    return Ok(Err(TooLittle(format!("{kind} ({} rows)", rows.len()))));
+                    return Ok(Err(TooLittle(format!("{kind} ({})", rows_note(rows.len())))));
                 }
                 let Some(spec) = spec_for(frame, kind, &rows) else {
                     return Ok(Err(TooLittle(format!("{kind} (no feature columns)"))));
@@ -380,10 +385,16 @@ mod tests {
     use std::sync::Arc;
 
     fn frame_from_events(n_hours: i64) -> FeatureFrame {
+        frame_of(n_hours, 20)
+    }
+
+    /// `n_users` users logging in from their own address to one host,
+    /// every hour for `n_hours` hours.
+    fn frame_of(n_hours: i64, n_users: i64) -> FeatureFrame {
         let cfg = Arc::new(FeatureConfig::default().check().unwrap());
         let mut agg = Aggregator::new(cfg);
         for h in 0..n_hours {
-            for u in 0..20 {
+            for u in 0..n_users {
                 let t = (1_700_000_000 + h * 3600 + u * 7) * 1_000_000;
                 let mut ev = Event::new(
                     t,
@@ -435,6 +446,25 @@ mod tests {
         assert_eq!(scores.len(), frame.len());
         assert_eq!(scores, again.0);
         assert_eq!(unscored, again.1);
+    }
+
+    #[test]
+    fn too_small_kinds_are_skipped_and_named_with_the_minimum() {
+        // One hour of 3 users: 3 user and 3 source rows, 1 host row.
+        let baseline = fit_baseline(&frame_of(1, 3), &TrainOptions::default(), TrainingMetadata::default()).unwrap();
+        let kinds: Vec<&str> = baseline.sets.iter().map(|s| s.spec().entity_kind.as_str()).collect();
+        assert_eq!(kinds, vec!["user", "source_ip"]);
+        assert_eq!(baseline.metadata.notes["skipped_kinds"], "host (1 row)");
+
+        let e = fit_baseline(&frame_of(1, 1), &TrainOptions::default(), TrainingMetadata::default()).unwrap_err();
+        assert!(matches!(e, FitError::NothingToTrain(_)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "nothing to train: every entity kind has too few rows, at least {MIN_ROWS} per kind are needed \
+                 (user (1 row), source_ip (1 row), host (1 row))"
+            )
+        );
     }
 
     #[test]

@@ -64,8 +64,8 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     bar
 }
 
-/// The `--format` value parser: `syslog`, `json` or `csv`, each with its
-/// description in `--help`.
+/// The `--format` value parser: `syslog`, `json`, `csv`, `journald` or
+/// `audit`, each with its description in `--help`.
 pub fn input_format() -> impl TypedValueParser<Value = InputFormat> {
     let values = InputFormat::ALL.map(|f| PossibleValue::new(f.as_str()).help(f.description()));
     PossibleValuesParser::new(values).map(|s| {

@@ -465,6 +465,10 @@ pub enum SkipReason {
     Unrecognized,
     /// A Windows event ID outside the supported set.
     UnsupportedEventId,
+    /// A well-formed record of a kind that carries no authentication event
+    /// (audit kernel records such as SYSCALL or PATH, credential bookkeeping
+    /// such as CRED_ACQ); the program is the record type.
+    NotAuth,
 }
 
 impl SkipReason {
@@ -478,15 +482,17 @@ impl SkipReason {
             SkipReason::MissingField => "missing-field",
             SkipReason::Unrecognized => "unrecognized",
             SkipReason::UnsupportedEventId => "unsupported-event-id",
+            SkipReason::NotAuth => "not-auth",
         }
     }
 
-    /// Unrecognized messages and unsupported event IDs are expected in real
-    /// logs; the rest are malformed input, and `--strict` makes them errors.
+    /// Unrecognized messages, unsupported event IDs and records that are not
+    /// about authentication are expected in real logs; the rest are
+    /// malformed input, and `--strict` makes them errors.
     pub fn is_malformed(self) -> bool {
         !matches!(
             self,
-            SkipReason::Empty | SkipReason::Unrecognized | SkipReason::UnsupportedEventId
+            SkipReason::Empty | SkipReason::Unrecognized | SkipReason::UnsupportedEventId | SkipReason::NotAuth
         )
     }
 }

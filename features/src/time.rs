@@ -119,18 +119,18 @@ pub enum IsoError {
 /// Which spellings of an ISO-8601 date-time [`parse_iso8601`] accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsoStyle {
-    /// A log line header (RFC 5424, rsyslog, journald):
-    /// `YYYY-MM-DDThh:mm:ss[.frac][Z|±hh[:][mm]]`, then anything.
+    /// A log line header (RFC 5424, rsyslog, journald, ISO-prefixed
+    /// files): `YYYY-MM-DD(T| )hh:mm:ss[.frac][Z|±hh[:][mm]]`, then anything.
     Header,
-    /// A field value (JSON, CSV): also `t` or a space before the time,
-    /// `hh:mm` without seconds, `,` before the fraction, a space before the
-    /// zone and `UTC` as the zone.
+    /// A field value (JSON, CSV): also `t` before the time, `hh:mm` without
+    /// seconds, `,` before the fraction, a space before the zone and `UTC`
+    /// as the zone.
     Value,
 }
 
 /// Reads an ISO-8601 date-time at the start of `b` as UTC microseconds (no
-/// zone = UTC; fraction digits past the sixth are dropped), with the number
-/// of bytes read.
+/// zone = UTC; a fraction has 1 to 9 digits, those past the sixth are
+/// dropped), with the number of bytes read.
 pub fn parse_iso8601(b: &[u8], style: IsoStyle) -> Result<(Micros, usize), IsoError> {
     let value = style == IsoStyle::Value;
     let mut r = Bytes { b, i: 0 };
@@ -140,8 +140,8 @@ pub fn parse_iso8601(b: &[u8], style: IsoStyle) -> Result<(Micros, usize), IsoEr
     r.expect(b'-')?;
     let day = r.digits(2)?;
     match r.peek() {
-        Some(b'T') => r.i += 1,
-        Some(b't' | b' ') if value => r.i += 1,
+        Some(b'T' | b' ') => r.i += 1,
+        Some(b't') if value => r.i += 1,
         None => return Err(IsoError::Truncated),
         Some(_) => return Err(IsoError::Malformed),
     }
@@ -244,7 +244,7 @@ impl Bytes<'_> {
         Ok(v)
     }
 
-    /// After `.` or `,`: at least one digit, as microseconds.
+    /// After `.` or `,`: 1 to 9 digits (nanoseconds at most), as microseconds.
     fn fraction(&mut self) -> Result<u32, IsoError> {
         self.i += 1;
         let mut micros = 0u32;
@@ -259,6 +259,7 @@ impl Bytes<'_> {
         match n {
             0 if self.peek().is_none() => Err(IsoError::Truncated),
             0 => Err(IsoError::Malformed),
+            10.. => Err(IsoError::Malformed),
             _ => Ok(micros * 10u32.pow(6 - n.min(6))),
         }
     }
@@ -345,6 +346,61 @@ mod tests {
     }
 
     #[test]
+    fn iso_header_variants() {
+        let header = |s: &str| parse_iso8601(s.as_bytes(), IsoStyle::Header).map(|(t, n)| (format_rfc3339(t), n));
+        let utc = |s: &str| header(s).map(|(t, _)| t);
+        // macOS / ISO-prefixed syslog: space for `T`, offset without colon.
+        assert_eq!(
+            header("2020-03-23 09:58:27.102292-0700  localhost"),
+            Ok(("2020-03-23T16:58:27.102292Z".into(), 31))
+        );
+        for (sep, s) in [("T", "2020-03-23T09:58:27"), ("space", "2020-03-23 09:58:27")] {
+            assert_eq!(utc(&format!("{s} h")).unwrap(), "2020-03-23T09:58:27Z", "{sep}");
+            assert_eq!(utc(&format!("{s}Z h")).unwrap(), "2020-03-23T09:58:27Z", "{sep}");
+            assert_eq!(utc(&format!("{s}z h")), Ok("2020-03-23T09:58:27Z".into()), "{sep}");
+            assert_eq!(utc(&format!("{s}+02:30 h")).unwrap(), "2020-03-23T07:28:27Z", "{sep}");
+            assert_eq!(utc(&format!("{s}+0230 h")).unwrap(), "2020-03-23T07:28:27Z", "{sep}");
+            assert_eq!(utc(&format!("{s}-02 h")).unwrap(), "2020-03-23T11:58:27Z", "{sep}");
+            assert_eq!(utc(&format!("{s}-00:00 h")).unwrap(), "2020-03-23T09:58:27Z", "{sep}");
+            // Fractions of 1 to 9 digits, kept to the microsecond.
+            for (frac, want) in [
+                ("1", "100000"),
+                ("12", "120000"),
+                ("123", "123000"),
+                ("1234", "123400"),
+                ("12345", "123450"),
+                ("123456", "123456"),
+                ("1234567", "123456"),
+                ("12345678", "123456"),
+                ("123456789", "123456"),
+            ] {
+                assert_eq!(
+                    utc(&format!("{s}.{frac}+01:00 h")).unwrap(),
+                    format!("2020-03-23T08:58:27.{want}Z"),
+                    "{sep} .{frac}"
+                );
+            }
+        }
+        // The offset crosses midnight, the month and the year.
+        assert_eq!(utc("2019-12-31 23:30:00-0100 h").unwrap(), "2020-01-01T00:30:00Z");
+        assert_eq!(utc("2020-03-01T00:15:00+0100 h").unwrap(), "2020-02-29T23:15:00Z");
+
+        // Rejects.
+        assert_eq!(header("2020-13-23 09:58:27 h"), Err(IsoError::OutOfRange));
+        assert_eq!(header("2020-00-23 09:58:27 h"), Err(IsoError::OutOfRange));
+        assert_eq!(header("2020-03-23 09:58:27+2500 h"), Err(IsoError::OutOfRange));
+        assert_eq!(header("2020-03-23 09:58:27+0160 h"), Err(IsoError::OutOfRange));
+        assert_eq!(header("2020-03-23 09:58:27+1 h"), Err(IsoError::Malformed));
+        assert_eq!(header("2020-03-23  09:58:27 h"), Err(IsoError::Malformed));
+        assert_eq!(header("2020-03-23 localhost sshd[1]: x"), Err(IsoError::Malformed));
+        assert_eq!(header("2020-03-23 09:58 h"), Err(IsoError::Malformed));
+        assert_eq!(header("2020-03-23"), Err(IsoError::Truncated));
+        assert_eq!(header("2020-03-23 "), Err(IsoError::Truncated));
+        assert_eq!(header("2020-03-23t09:58:27 h"), Err(IsoError::Malformed));
+        assert_eq!(header("2020-03-23 09:58:27.1234567890Z h"), Err(IsoError::Malformed));
+    }
+
+    #[test]
     fn iso_headers_and_values() {
         let header = |s: &str| parse_iso8601(s.as_bytes(), IsoStyle::Header).map(|(t, n)| (format_rfc3339(t), n));
         let value = |s: &str| {
@@ -366,7 +422,6 @@ mod tests {
             ("2019-06-14T11:31:15Z".into(), 19)
         );
         assert_eq!(header("2019-06-14T11:31"), Err(IsoError::Truncated));
-        assert_eq!(header("2019-06-14 11:31:15 h"), Err(IsoError::Malformed));
         assert_eq!(header("2019-06-14t11:31:15 h"), Err(IsoError::Malformed));
         assert_eq!(header("2019-06-14T11:31:15. h"), Err(IsoError::Malformed));
         assert_eq!(header("2019-06-14T11:31:15."), Err(IsoError::Truncated));

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use loglynx_features::aggregate::enrich::IpScope;
-use loglynx_features::event::{Action, AuthMethod, Micros, Outcome};
+use loglynx_features::event::{Action, AttemptLine, AuthMethod, Micros, Outcome};
 use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
 use loglynx_score::rules::{evaluate, History, RuleSet};
 
@@ -124,6 +124,13 @@ impl Gen {
             program,
             command: Sym::NONE,
             repeat: 1,
+            // Each authentication line is its own attempt here.
+            attempt_line: if action == Action::Authentication {
+                AttemptLine::Daemon
+            } else {
+                AttemptLine::None
+            },
+            attempts: u32::from(action == Action::Authentication),
             action,
             outcome,
             auth_method: Some(AuthMethod::Password),

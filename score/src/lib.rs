@@ -53,11 +53,6 @@ pub enum ScoreError {
     Fit(#[from] loglynx_baseline::FitError),
     #[error("the inputs hold no events to score{}", run::unread_note(unread))]
     NothingToScore { unread: Vec<String> },
-    #[error(
-        "nothing to train: every entity kind has too few rows ({skipped}){}",
-        run::unread_note(unread)
-    )]
-    NothingToTrain { skipped: String, unread: Vec<String> },
     #[error("{path}: {source}")]
     Labels { path: String, source: std::io::Error },
     #[error(transparent)]

@@ -76,10 +76,15 @@ fn main() -> ExitCode {
 fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
     let colour = std::io::stderr().is_terminal();
     eprint!("{}", report::render_summary(&o.alerts, config.show, colour));
-    if o.fitted_on_input {
+    if o.model_skipped {
+        eprintln!("loglynx-score: no --model given and the input is too small to fit a baseline on; new-term rules are skipped");
+    } else if o.fitted_on_input {
         eprintln!(
             "loglynx-score: no --model given: the baseline was fitted on the input itself; new-term rules are skipped"
         );
+    }
+    if let Some(note) = o.baseline_note() {
+        eprintln!("  {note}");
     }
     for n in &o.notes {
         tracing::info!("{n}");
@@ -99,7 +104,7 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             }
         );
     }
-    if !o.unscored.is_empty() {
+    if config.model.is_some() && !o.unscored.is_empty() {
         eprintln!("  no model for entity kinds: {}", o.unscored.join(", "));
     }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use loglynx_baseline::fit::MIN_ROWS;
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
 use loglynx_cli::{rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
@@ -35,9 +36,15 @@ pub struct ScoreOutcome {
     pub rule_hits: usize,
     /// Entity kinds the baseline has no set for, or too small to fit.
     pub unscored: Vec<String>,
+    /// Without a model: the entity kinds too small to fit a baseline on,
+    /// `kind (why)`, e.g. `host (1 row)`; their windows are not scored.
+    pub too_small: Vec<String>,
+    /// Without a model: every kind was too small, so no baseline was
+    /// fitted and the alerts come from the rules alone.
+    pub model_skipped: bool,
     /// The rules' notes (skipped rules and why).
     pub notes: Vec<rules::Skipped>,
-    /// No baseline was given: one was fitted on the input.
+    /// No baseline was given: one was fitted on the input (for at least one kind).
     pub fitted_on_input: bool,
     /// How features were computed from the logs, and whether the
     /// baseline said so (else flags or defaults did). `None` for tables only.
@@ -56,6 +63,28 @@ impl ScoreOutcome {
     /// Whether an alert is at or above `min`.
     pub fn fails(&self, min: Option<Severity>) -> bool {
         min.is_some_and(|min| self.alerts.iter().any(|a| a.severity >= min))
+    }
+
+    /// Without a model, what the input was too small for: the whole
+    /// baseline, or some entity kinds. `None` when nothing was skipped.
+    pub fn baseline_note(&self) -> Option<String> {
+        if self.model_skipped {
+            Some(format!(
+                "baseline skipped: {} entity-window {}, at least {MIN_ROWS} per entity kind are needed ({}); \
+                 alerts come from rules alone",
+                self.scored_rows,
+                if self.scored_rows == 1 { "row" } else { "rows" },
+                self.too_small.join(", ")
+            ))
+        } else if !self.too_small.is_empty() {
+            Some(format!(
+                "baseline not fitted for {}: at least {MIN_ROWS} rows per entity kind are needed; \
+                 their windows are covered by the rules alone",
+                self.too_small.join(", ")
+            ))
+        } else {
+            None
+        }
     }
 }
 
@@ -233,12 +262,9 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     if scoring.rows == 0 {
         return Err(ScoreError::NothingToScore { unread: input_failures });
     }
-    if scoring.model.is_none() && scoring.fitted == 0 {
-        return Err(ScoreError::NothingToTrain {
-            skipped: scoring.skipped.join(", "),
-            unread: input_failures,
-        });
-    }
+    // Without a model, an input too small for a baseline is scored by the
+    // rules alone.
+    let model_skipped = scoring.model.is_none() && scoring.fitted == 0;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         rows = scoring.rows,
@@ -248,6 +274,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     let Scoring {
         anomalies,
         unscored,
+        skipped: too_small,
         rows: scored_rows,
         anomalous,
         scores_out,
@@ -313,8 +340,10 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         anomalous,
         rule_hits: hits.len(),
         unscored,
+        too_small,
+        model_skipped,
         notes,
-        fitted_on_input: model.is_none(),
+        fitted_on_input: model.is_none() && !model_skipped,
         features: (!sources.is_empty()).then(|| {
             let from_model = model.as_ref().is_some_and(|m| m.features.is_some());
             (features_used, from_model)

@@ -574,10 +574,10 @@ struct Anchor<'a> {
 /// `Accepted` and `maximum authentication attempts exceeded` lines.
 ///
 /// U is the name the client sent, and may itself hold text shaped like the
-/// rest. An existing account's name has no spaces, so for a valid user the
-/// first anchor is the real one; for an invalid user with two anchors either
-/// may be real: the first is taken and the source marked unreliable. Lines
-/// with no anchor keep the user and have no source.
+/// rest; the info after the port (a certificate id, ssh1's remote user) may
+/// too. With two anchors either may be real: the first is taken and the
+/// source marked unreliable (fail2ban refuses such lines). Lines with no
+/// anchor keep the user and have no source.
 fn anchored_attempt<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
     let (invalid, s) = invalid_prefix(s);
     f.user_invalid |= invalid;
@@ -586,12 +586,10 @@ fn anchored_attempt<'a>(mut f: Fields<'a>, s: &'a str) -> Fields<'a> {
         // Old sshd: `... for U from A` without a port, at the end.
         return old_from_at_end(f, s);
     };
-    let ambiguous = anchors.next().is_some();
-    let user = &s[..first.user_end];
-    f.user = Some(user);
+    f.unreliable = anchors.next().is_some();
+    f.user = Some(&s[..first.user_end]);
     f.source = Some(first.addr);
     f.port = Some(first.port);
-    f.unreliable = ambiguous && (invalid || user.contains(' '));
     f
 }
 
@@ -933,12 +931,18 @@ fn su(m: &str) -> Option<Fields<'_>> {
     if let Some(target) = m.strip_prefix("Authentication failed for ") {
         return Some(failed().target(target.trim()));
     }
-    // Old BSD/SunOS su: `failed: TTY changing from U to X`, and the success
-    // `U to X on TTY`.
-    if let Some(r) = m.strip_prefix("failed: ") {
-        let (_, r) = split_str(r, " changing from ")?;
-        let (user, target) = split_str(r, " to ")?;
-        return Some(failed().user(user).target(target.trim()));
+    // Old BSD/SunOS su: `failed: TTY changing from U to X` (`succeeded:`
+    // on success), `BAD su U on TTY`, and the success `U to X on TTY`.
+    for (prefix, f) in [("failed: ", failed()), ("succeeded: ", ok())] {
+        if let Some(r) = m.strip_prefix(prefix) {
+            let (_, r) = split_str(r, " changing from ")?;
+            let (user, target) = split_str(r, " to ")?;
+            return Some(f.user(user).target(target.trim()));
+        }
+    }
+    if let Some(r) = m.strip_prefix("BAD su ") {
+        let (user, _) = split_str(r, " on ")?;
+        return Some(failed().user(user));
     }
     let (user, r) = split_str(m, " to ")?;
     let (target, tty) = split_str(r, " on ")?;

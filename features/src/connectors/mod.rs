@@ -5,8 +5,14 @@
 //!   the message goes to [`decode`], the per-program message decoders.
 //! - [`json`]: JSON lines (ECS, mapped schemas, Windows Security events).
 //! - [`csv`]: CSV with a header and a column map.
+//! - [`journald`]: `journalctl -o json` lines; the message goes to
+//!   [`decode`] like a syslog message, picked by `SYSLOG_IDENTIFIER`.
+//! - [`audit`]: Linux audit logs (`audit.log`): the user-space records of
+//!   PAM, sshd, login, sudo and shadow-utils; kernel records are skipped.
 
+pub mod audit;
 pub mod csv;
 pub mod decode;
+pub mod journald;
 pub mod json;
 pub mod syslog;

@@ -1,6 +1,7 @@
 //! Syslog line headers: RFC 3164 (`Mmm dd hh:mm:ss host tag[pid]: msg`), an
 //! optional `<PRI>` prefix, RFC 5424, and ISO-8601-prefixed lines (rsyslog
-//! high-precision, journald short-iso).
+//! high-precision, journald short-iso, macOS and others'
+//! `YYYY-MM-DD hh:mm:ss.frac±hhmm  host tag[pid]: msg`, with a tag).
 //!
 //! RFC 3164 timestamps carry no year: a [`YearResolver`] supplies it.
 //! Timestamps without an offset are taken as UTC; offsets are converted to
@@ -166,17 +167,26 @@ fn parse_header<'a>(line: &'a str, years: &YearResolver) -> Parse<Header<'a>> {
             return rfc5424(&mut c);
         }
     }
-    let timestamp = match c.peek() {
+    let (timestamp, spaced) = match c.peek() {
         None => return Err(SkipReason::Truncated),
-        Some(b) if b.is_ascii_digit() => iso_time(&mut c)?,
+        Some(b) if b.is_ascii_digit() => {
+            let spaced = c.rest().as_bytes().get(10) == Some(&b' ');
+            (iso_time(&mut c)?, spaced)
+        }
         Some(b) if b.is_ascii_alphabetic() => {
             let t = rfc3164_time(&mut c)?;
-            t.to_micros(years.resolve(t.month, t.day))?
+            (t.to_micros(years.resolve(t.month, t.day))?, false)
         }
         Some(_) => return Err(SkipReason::Malformed),
     };
     c.spaces()?;
-    host_tag_message(c.rest(), timestamp)
+    let h = host_tag_message(c.rest(), timestamp)?;
+    // `YYYY-MM-DD hh:mm:ss` also begins IIS, W3C and application logs:
+    // such a line is syslog only with a tag.
+    if spaced && h.program.is_empty() {
+        return Err(SkipReason::Malformed);
+    }
+    Ok(h)
 }
 
 /// `<PRI>`: one to three digits, at most 191.
@@ -703,6 +713,87 @@ mod tests {
         }
         // A CSV row that starts with a timestamp is not syslog.
         assert_eq!(skip("2024-01-02T03:04:05Z,host,sshd").reason, SkipReason::Malformed);
+    }
+
+    #[test]
+    fn iso_headers_with_a_space_an_offset_and_runs_of_spaces() {
+        let e = ok("2020-03-23 09:58:27.102292-0700  localhost sshd[18093]: Failed password for invalid user admin from 203.0.113.50 port 53502 ssh2");
+        assert_eq!(ts(&e), "2020-03-23T16:58:27.102292Z");
+        assert_eq!(
+            (e.host.as_deref(), e.program.as_deref()),
+            (Some("localhost"), Some("sshd"))
+        );
+        assert_eq!((e.action, e.outcome), (Action::Authentication, Outcome::Failure));
+        assert_eq!(e.user.as_deref(), Some("admin"));
+        assert_eq!(e.source_address.as_deref(), Some("203.0.113.50"));
+        let msg = "h sshd[1]: Invalid user x from 1.2.3.4";
+        for (stamp, spaces, want) in [
+            ("2024-01-02 03:04:05", " ", "2024-01-02T03:04:05Z"),
+            ("2024-01-02 03:04:05Z", "   ", "2024-01-02T03:04:05Z"),
+            ("2024-01-02T03:04:05.1", "    ", "2024-01-02T03:04:05.100000Z"),
+            (
+                "2024-01-02 03:04:05.123456789+05:30",
+                "  ",
+                "2024-01-01T21:34:05.123456Z",
+            ),
+            ("2024-01-02 03:04:05+0530", " ", "2024-01-01T21:34:05Z"),
+            ("2024-01-02 03:04:05-05", "  ", "2024-01-02T08:04:05Z"),
+        ] {
+            let line = format!("{stamp}{spaces}{msg}");
+            let e = ok(&line);
+            assert_eq!(ts(&e), want, "{line}");
+            assert_eq!(
+                (e.host.as_deref(), e.action),
+                (Some("h"), Action::InvalidUser),
+                "{line}"
+            );
+        }
+        for (line, want) in [
+            ("2024-13-02 03:04:05 h sshd[1]: x", SkipReason::BadTimestamp),
+            ("2024-01-02 03:04:05+2500 h sshd[1]: x", SkipReason::BadTimestamp),
+            ("2024-01-02 03:04:05+0199 h sshd[1]: x", SkipReason::BadTimestamp),
+            ("2024-01-02 h sshd[1]: x", SkipReason::Malformed),
+            ("2024-01-02 03:04 h sshd[1]: x", SkipReason::Malformed),
+            ("2024-01-02 03:04:05.1234567890 h sshd[1]: x", SkipReason::Malformed),
+            ("2024-01-02 03:04:05", SkipReason::Truncated),
+            // No tag after a space-separated date: not syslog (IIS, W3C).
+            (
+                "2024-01-02 03:04:05 W3SVC1 HOST 1.1.1.1 GET / - 80",
+                SkipReason::Malformed,
+            ),
+        ] {
+            assert_eq!(skip(line).reason, want, "{line}");
+        }
+        // Without a tag, a `T`-separated header stays a message with no program.
+        assert_eq!(header("2024-01-02T03:04:05 h some text").unwrap().program, "");
+    }
+
+    #[test]
+    fn elastic_beats_iso_timestamps_decode_in_full() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/datasets/elastic-beats/timestamp.log"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let got: Vec<(String, Option<&str>, &str)> = text
+            .lines()
+            .map(|l| {
+                let h = header(l).unwrap_or_else(|e| panic!("{l}: {e:?}"));
+                (format_rfc3339(h.timestamp), h.host, h.program)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2019-06-14T10:40:20.912134Z".to_owned(), Some("localhost"), "sudo"),
+                ("2019-06-14T11:31:15.412000Z".to_owned(), Some("localhost"), "pam"),
+            ]
+        );
+        let e = ok(text.lines().next().unwrap());
+        assert_eq!(
+            (e.action, e.user.as_deref()),
+            (Action::SessionOpened, Some("userauth3"))
+        );
     }
 
     #[test]

@@ -22,10 +22,20 @@ pub enum InputFormat {
     Json,
     /// CSV with a header row, read through a column map.
     Csv,
+    /// `journalctl -o json` lines, messages read by the syslog decoders.
+    Journald,
+    /// Linux audit logs (`/var/log/audit/audit.log`).
+    Audit,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 3] = [InputFormat::Syslog, InputFormat::Json, InputFormat::Csv];
+    pub const ALL: [InputFormat; 5] = [
+        InputFormat::Syslog,
+        InputFormat::Json,
+        InputFormat::Csv,
+        InputFormat::Journald,
+        InputFormat::Audit,
+    ];
 
     /// One line on what the format reads, for help texts.
     pub fn description(self) -> &'static str {
@@ -33,6 +43,8 @@ impl InputFormat {
             InputFormat::Syslog => "Syslog: RFC 3164, RFC 5424 or ISO-8601-prefixed lines",
             InputFormat::Json => "JSON lines: ECS fields, a field map, or Windows Security events",
             InputFormat::Csv => "CSV with a header row, read through a column map",
+            InputFormat::Journald => "journalctl -o json lines, messages read by the syslog decoders",
+            InputFormat::Audit => "Linux audit log (audit.log): user-space login, account and sudo records",
         }
     }
 
@@ -41,6 +53,8 @@ impl InputFormat {
             InputFormat::Syslog => "syslog",
             InputFormat::Json => "json",
             InputFormat::Csv => "csv",
+            InputFormat::Journald => "journald",
+            InputFormat::Audit => "audit",
         }
     }
 }
@@ -313,21 +327,31 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     (filled, None)
 }
 
-/// Guesses the format from the first non-blank lines and the file name.
+/// Guesses the format from the first non-blank line and the file name.
+/// Journald JSON and audit records are recognized by their content first,
+/// whatever the name (a journald export is often named `.json`).
 pub fn detect_format(name: &str, head: &[u8], columns: &crate::connectors::csv::ColumnMap) -> InputFormat {
     let lower = name.to_ascii_lowercase();
     let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
-    if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-        return InputFormat::Json;
-    }
     let first = head
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .map(String::from_utf8_lossy);
+    if let Some(first) = &first {
+        if crate::connectors::journald::looks_like_journald(first) {
+            return InputFormat::Journald;
+        }
+        if crate::connectors::audit::looks_like_audit(first) {
+            return InputFormat::Audit;
+        }
+    }
+    if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        return InputFormat::Json;
+    }
     let Some(first) = first else {
         return InputFormat::Syslog;
     };
-    let first = String::from_utf8_lossy(first);
     if crate::connectors::json::looks_like_json(&first) {
         InputFormat::Json
     } else if lower.ends_with(".csv") || crate::connectors::csv::looks_like_csv_header(&first, columns) {
@@ -416,6 +440,45 @@ mod tests {
         let mut s = String::new();
         open(&Source::File(path)).unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello\nworld\n");
+    }
+
+    #[test]
+    fn formats_are_detected_from_the_first_line() {
+        let columns = crate::connectors::csv::ColumnMap::default();
+        let journald = br#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1709438706123456","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"Invalid user x from 192.0.2.1"}"#;
+        let audit = br#"type=USER_AUTH msg=audit(1700000000.123:456): pid=1234 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct="root" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.7 terminal=ssh res=failed'"#;
+        let mut blank_first = b"\n  \r\n".to_vec();
+        blank_first.extend_from_slice(audit);
+        let mut node = b"node=web1 ".to_vec();
+        node.extend_from_slice(audit);
+        for (name, head, want) in [
+            ("journal.txt", &journald[..], InputFormat::Journald),
+            // journalctl output is often saved as .json.
+            ("journal.json", &journald[..], InputFormat::Journald),
+            ("journal.json.gz", &journald[..], InputFormat::Journald),
+            ("audit.log", &audit[..], InputFormat::Audit),
+            ("audit.log", &blank_first[..], InputFormat::Audit),
+            ("audit.log.1", &node[..], InputFormat::Audit),
+            (
+                "events.json",
+                &br#"{"@timestamp":"2024-01-01T00:00:00Z","message":"x"}"#[..],
+                InputFormat::Json,
+            ),
+            ("x.log", &br#"{"__REALTIME_TIMESTAMP":"1"}"#[..], InputFormat::Json),
+            ("auth.log", &b"Mar  3 04:05:06 web1 sshd[1]: x"[..], InputFormat::Syslog),
+            (
+                "auth.log",
+                &b"Mar  3 04:05:06 web1 audit[1]: type=USER_AUTH msg=audit(1:2): x"[..],
+                InputFormat::Syslog,
+            ),
+            ("empty.log", &b""[..], InputFormat::Syslog),
+        ] {
+            assert_eq!(detect_format(name, head, &columns), want, "{name}");
+        }
+        for f in InputFormat::ALL {
+            assert!(!f.description().is_empty());
+            assert_eq!(InputFormat::ALL.iter().filter(|g| g.as_str() == f.as_str()).count(), 1);
+        }
     }
 
     #[test]

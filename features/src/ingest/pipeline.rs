@@ -185,6 +185,8 @@ fn decode<'a>(line: &'a str, no: u64, file: FileId, ctx: &FileContext, cfg: &Run
             Some(layout) => crate::connectors::csv::decode_csv_line(line, file, no, layout),
             None => Err(Skip::new(SkipReason::Malformed)),
         },
+        InputFormat::Journald => crate::connectors::journald::decode_journald_line(line, file, no),
+        InputFormat::Audit => crate::connectors::audit::decode_audit_line(line, file, no),
     }
 }
 

@@ -132,3 +132,29 @@ impl LineStats {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_that_are_not_about_authentication_are_not_malformed() {
+        let mut stats = LineStats {
+            lines: 4,
+            events: 1,
+            ..Default::default()
+        };
+        stats.record_skip(&Skip::with_program(SkipReason::NotAuth, "SYSCALL"), 0, 1);
+        stats.record_skip(&Skip::with_program(SkipReason::NotAuth, "PATH"), 0, 2);
+        stats.record_skip(&Skip::new(SkipReason::Malformed), 0, 3);
+        assert_eq!(stats.skipped_for(SkipReason::NotAuth), 2);
+        assert_eq!(stats.malformed(), 1);
+        assert!(!SkipReason::NotAuth.is_malformed());
+        let table = stats.render(&|_| "audit.log".to_owned());
+        assert!(table.contains("not-auth: 2"), "{table}");
+        assert!(
+            table.contains("SYSCALL") && table.contains("first at audit.log:1"),
+            "{table}"
+        );
+    }
+}

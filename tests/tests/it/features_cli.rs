@@ -333,3 +333,69 @@ fn features_do_not_depend_on_block_size_or_thread_count() {
     assert!(rows(&features_with(&log, 1024, 2)) == whole);
     assert!(rows(&features_with(&log, 64 << 20, 3)) == whole);
 }
+
+#[test]
+fn audit_and_journald_inputs_are_detected_and_kernel_records_are_not_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    // The OTRF kernel records, then five failed PAM authentications.
+    let mut audit = std::fs::read_to_string(loglynx_tests::shared(
+        "otrf/sh_arp_cache/sh_arp_cache_2020-11-10074812.log",
+    ))
+    .unwrap();
+    for i in 0..5 {
+        audit.push_str(&format!(
+            "node=web1 type=USER_AUTH msg=audit(1604994500.{i}00:{}): pid={} uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=failed'\n",
+            93000 + i,
+            4000 + i
+        ));
+    }
+    let log = dir.path().join("audit.log");
+    std::fs::write(&log, audit).unwrap();
+    let out = dir.path().join("f.csv");
+    let assert = features()
+        .arg(&log)
+        .arg("--strict")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("not-auth: 12"), "{stderr}");
+    assert!(stderr.contains("SYSCALL"), "{stderr}");
+    let (h, rows) = read_csv(&out);
+    assert_eq!(cell(&h, &rows, "source_ip", "203.0.113.9", "failures"), vec!["5"]);
+    assert_eq!(cell(&h, &rows, "host", "web1", "failures"), vec!["5"]);
+
+    // journald JSON under a name that says nothing, and forced by name.
+    let journal = dir.path().join("journal.txt");
+    let entry = |i: u32| {
+        format!(
+            "{{\"__REALTIME_TIMESTAMP\":\"17094387060{i}0000\",\"_HOSTNAME\":\"web1\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"_PID\":\"{}\",\"MESSAGE\":\"Failed password for root from 203.0.113.9 port 4711 ssh2\"}}\n",
+            800 + i
+        )
+    };
+    std::fs::write(&journal, (0..3).map(entry).collect::<String>()).unwrap();
+    for format in [None, Some("journald")] {
+        let mut cmd = features();
+        cmd.arg(&journal).arg("-o").arg(&out);
+        if let Some(f) = format {
+            cmd.args(["--format", f]);
+        }
+        cmd.assert().success();
+        let (h, rows) = read_csv(&out);
+        assert_eq!(
+            cell(&h, &rows, "source_ip", "203.0.113.9", "failures"),
+            vec!["3"],
+            "{format:?}"
+        );
+    }
+    // Forced to the wrong format, every line is malformed, never an event.
+    let assert = features()
+        .arg(&journal)
+        .args(["--format", "audit", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("malformed: 3"), "{stderr}");
+}

@@ -546,3 +546,292 @@ fn scores_out_lists_every_entity_window_once_in_feature_table_order() {
         }
     }
 }
+
+/// Sources in loghub's full `Linux.log` with at least 5 PAM `authentication
+/// failure` lines (sshd writes nothing else there) within 10 minutes,
+/// counted here from the text, not by loglynx.
+fn linux_log_pam_brute_force_sources() -> BTreeSet<String> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let text = std::fs::read(shared("loghub-full/Linux.log")).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((_, kvs)) = line.split_once("sshd(pam_unix)") else {
+            continue;
+        };
+        let n = if kvs.contains("]: authentication failure;") {
+            1
+        } else {
+            match kvs
+                .split_once("]: ")
+                .and_then(|(_, m)| m.split_once(" more authentication failure"))
+            {
+                Some((n, _)) => n.parse::<usize>().unwrap(),
+                None => continue,
+            }
+        };
+        let Some(rhost) = kvs.split(' ').find_map(|w| w.strip_prefix("rhost=")) else {
+            continue;
+        };
+        if rhost.is_empty() {
+            continue;
+        }
+        let month = MONTHS.iter().position(|m| line.starts_with(m)).unwrap() as i64;
+        // June 2005 to February 2006.
+        let month = if month < 5 { month + 12 } else { month };
+        let day: i64 = line[4..6].trim().parse().unwrap();
+        let hms: Vec<i64> = line[7..15].split(':').map(|x| x.parse().unwrap()).collect();
+        let t = ((month * 31 + day) * 24 + hms[0]) * 3600 + hms[1] * 60 + hms[2];
+        times
+            .entry(rhost.to_owned())
+            .or_default()
+            .extend(std::iter::repeat_n(t, n));
+    }
+    let mut out = BTreeSet::new();
+    for (source, mut ts) in times {
+        ts.sort_unstable();
+        if ts.windows(5).any(|w| w[4] - w[0] <= 600) {
+            out.insert(source);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_pam_only_brute_force_source_in_linux_log_is_named_in_an_alert() {
+    let expected = linux_log_pam_brute_force_sources();
+    assert!(expected.len() >= 200, "{} sources", expected.len());
+    assert!(expected.contains("219.150.28.34"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.ndjson");
+    score()
+        .arg(shared("loghub-full/Linux.log"))
+        .args(["--year", "2005", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let named: BTreeSet<String> = read_alerts(&out)
+        .iter()
+        .flat_map(|a| {
+            let ips = a["source_ips"].as_array().cloned().unwrap_or_default();
+            let sources = a["sources"].as_array().cloned().unwrap_or_default();
+            ips.into_iter()
+                .chain(sources)
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let missing: Vec<&String> = expected.difference(&named).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} sources in no alert: {missing:?}",
+        missing.len(),
+        expected.len()
+    );
+}
+
+#[test]
+fn an_attempt_logged_by_pam_and_by_sshd_counts_once() {
+    // Four attempts, each logged by PAM and by sshd (same pid): 4 attempts,
+    // under the brute-force threshold of 5; a fifth makes an alert of 5.
+    let attempt = |i: u32| {
+        format!(
+            "Mar  3 10:0{i}:00 web-01 sshd[{pid}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=root\n\
+             Mar  3 10:0{i}:02 web-01 sshd[{pid}]: Failed password for root from 203.0.113.50 port {port} ssh2\n",
+            pid = 3000 + i,
+            port = 40000 + i
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |attempts: u32| {
+        let log = dir.path().join(format!("pairs{attempts}.log"));
+        std::fs::write(&log, (0..attempts).map(attempt).collect::<String>()).unwrap();
+        let out = dir.path().join(format!("alerts{attempts}.ndjson"));
+        score()
+            .arg(&log)
+            .args(["--year", "2024", "--quiet", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        read_alerts(&out)
+    };
+    assert!(run(4).is_empty());
+    let alerts = run(5);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = alerts[0].to_string();
+    assert!(text.contains("5 failed logins"), "{text}");
+}
+
+/// Six failed logins from 203.0.113.50 within 3 seconds, each for the
+/// invalid user `user(i)`.
+fn six_failed_logins(user: impl Fn(usize) -> String) -> String {
+    (0..6)
+        .map(|i| {
+            format!(
+                "Mar  3 04:05:{:02} web1 sshd[{}]: Failed password for invalid user {} from 203.0.113.50 port {} ssh2\n",
+                i / 2,
+                811 + i,
+                user(i),
+                53502 + i
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn without_a_model_a_log_too_small_for_a_baseline_is_scored_by_the_rules_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // One name: every entity kind has one window, too few for any baseline.
+    // Six names: the user kind is fitted, source and host are not.
+    let cases = [
+        (
+            "one-name",
+            six_failed_logins(|_| "admin".into()),
+            "baseline skipped: 3 entity-window rows",
+        ),
+        (
+            "six-names",
+            six_failed_logins(|i| format!("guest{i}")),
+            "baseline not fitted for source_ip (1 row), host (1 row)",
+        ),
+    ];
+    for (name, text, note) in cases {
+        let log = dir.path().join(format!("{name}.log"));
+        std::fs::write(&log, text).unwrap();
+        let out = dir.path().join(format!("{name}.ndjson"));
+        let scores = dir.path().join(format!("{name}.scores.csv"));
+        let assert = score()
+            .arg(&log)
+            .args(["--year", "2026", "-o"])
+            .arg(&out)
+            .arg("--scores-out")
+            .arg(&scores)
+            .assert()
+            .code(0);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(note), "{name}: {stderr}");
+        assert!(!stderr.contains("error"), "{name}: {stderr}");
+        let alerts = read_alerts(&out);
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["rule_ids"].as_array().unwrap().iter().any(|r| r == "LLX-SSH-001")
+                    && a["source_ips"].as_array().unwrap().iter().any(|s| s == "203.0.113.50")),
+            "{name}: {alerts:?}"
+        );
+        // The scores file holds the fitted kinds' rows, or only its header.
+        let rows: Vec<String> = std::fs::read_to_string(&scores)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            rows[0].starts_with("entity_kind,entity,window_start"),
+            "{name}: {rows:?}"
+        );
+        let fitted_users = if name == "one-name" { 0 } else { 6 };
+        assert_eq!(rows.len(), 1 + fitted_users, "{name}: {rows:?}");
+        assert!(rows[1..].iter().all(|r| r.starts_with("user,")), "{name}: {rows:?}");
+
+        // The brute force is at least LOW: --fail-on low exits 1.
+        score()
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "--fail-on", "low", "-o"])
+            .arg(dir.path().join("fail-on.ndjson"))
+            .assert()
+            .code(1);
+    }
+}
+
+#[test]
+fn a_one_line_log_without_a_model_is_a_clean_run_with_no_alert() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("one.log");
+    std::fs::write(
+        &log,
+        "Mar  3 04:05:06 web1 sshd[811]: Failed password for root from 203.0.113.9 port 4711 ssh2\n",
+    )
+    .unwrap();
+    for scores in ["scores.ndjson", "scores.parquet"] {
+        let out = dir.path().join("alerts.ndjson");
+        let scores = dir.path().join(scores);
+        let assert = score()
+            .arg(&log)
+            .args(["--year", "2026", "--fail-on", "low", "-o"])
+            .arg(&out)
+            .arg("--scores-out")
+            .arg(&scores)
+            .assert()
+            .code(0);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(!stderr.contains("error"), "{stderr}");
+        assert!(stderr.contains("alerts come from rules alone"), "{stderr}");
+        assert!(stderr.contains("1 lines, 1 events"), "{stderr}");
+        assert!(read_alerts(&out).is_empty());
+        if scores.extension().unwrap() == "parquet" {
+            let df = ParquetReader::new(std::fs::File::open(&scores).unwrap())
+                .finish()
+                .unwrap();
+            assert_eq!(df.height(), 0);
+            assert!(df.column("score").is_ok(), "{df:?}");
+        } else {
+            assert_eq!(std::fs::read_to_string(&scores).unwrap(), "");
+        }
+    }
+}
+
+#[test]
+fn training_on_a_log_too_small_fails_naming_the_row_counts_and_the_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("six.log");
+    std::fs::write(&log, six_failed_logins(|_| "admin".into())).unwrap();
+    let assert = Command::new(bin("loglynx-train"))
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(dir.path().join("model.llx"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("nothing to train")
+            && stderr.contains("at least 2 per kind are needed")
+            && stderr.contains("user (1 row), source_ip (1 row), host (1 row)"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("model.llx").exists());
+}
+
+#[test]
+fn six_invalid_user_lines_alone_from_one_address_are_a_brute_force_without_a_model() {
+    // Clients that leave before the password prompt: only `Invalid user`.
+    let log: String = (0..6)
+        .map(|i| {
+            format!(
+                "Mar  3 04:05:{:02} web1 sshd[{}]: Invalid user user{i} from 203.0.113.50 port {}\n",
+                i / 2,
+                900 + i,
+                53502 + i
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invalid.log");
+    std::fs::write(&path, log).unwrap();
+    let out = dir.path().join("alerts.ndjson");
+    score()
+        .arg(&path)
+        .args(["--year", "2024", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let alerts = read_alerts(&out);
+    let brute: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["rule_ids"].as_array().unwrap().iter().any(|r| r == "LLX-SSH-001"))
+        .collect();
+    assert_eq!(brute.len(), 1, "{alerts:?}");
+    assert!(brute[0]["source_ips"].to_string().contains("203.0.113.50"));
+}
