@@ -85,6 +85,47 @@ sample "$data/loghub/OpenSSH/OpenSSH_2k.log" 100 | tr -d '\r' |
     printf '%s\n%s' "$h" "$r" >"$dir/$name"
   done
 
+# journald_line: the syslog lines as `journalctl -o json` entries (string
+# and number fields, a byte-array message).
+for f in "${syslog_files[@]}"; do
+  [ -f "$f" ] || continue
+  sample "$f" 100 | tr -d '\r' | sed -E 's/\\/\\\\/g; s/"/\\"/g' |
+    sed -nE 's/^.*[0-9] ([^ ]+) ([^ :[]+)\[([0-9]+)\]: (.*)$/{"__REALTIME_TIMESTAMP":"1709438706000000","_HOSTNAME":"\1","SYSLOG_IDENTIFIER":"\2","_PID":"\3","_COMM":"\2","MESSAGE":"\4"}/p' |
+    put journald_line
+done
+printf '%s\n' \
+  '{"__REALTIME_TIMESTAMP":1709438706000000,"_HOSTNAME":"web1","_COMM":"sshd","SYSLOG_PID":"7","MESSAGE":[70,97,105,108,101,100,32,112,97,115,115,119,111,114,100,32,102,111,114,32,255,32,102,114,111,109,32,49,46,50,46,51,46,52]}' \
+  '{"__REALTIME_TIMESTAMP":"1709438706000000","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"su","MESSAGE":["a","b"]}' \
+  '{"__REALTIME_TIMESTAMP":"1709438706000000","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sudo","MESSAGE":null}' |
+  put journald_line
+
+# audit_line: the OTRF audit.log records, and user-space records of each
+# type the connector reads (hex-encoded and enriched fields among them).
+for f in "$data"/otrf/*/*.log; do
+  [ -f "$f" ] && sample "$f" 50 | put audit_line
+done
+sample "$data/loghub/OpenSSH/OpenSSH_2k.log" 100 | tr -d '\r' |
+  sed -nE 's/^.*sshd\[([0-9]+)\]: (Failed|Accepted) password for (invalid user )?([^ ]+) from ([^ ]+) port.*$/\1 \2 \4 \5/p' |
+  while read -r pid what user addr; do
+    res=success; [ "$what" = Failed ] && res=failed
+    printf 'type=USER_AUTH msg=audit(1709438706.123:%s): pid=%s uid=0 auid=4294967295 ses=4294967295 msg='"'"'op=PAM:authentication grantors=? acct="%s" exe="/usr/sbin/sshd" hostname=%s addr=%s terminal=ssh res=%s'"'"'\n' \
+      "$pid" "$pid" "$user" "$addr" "$addr" "$res"
+  done | put audit_line
+a='msg=audit(1709438706.123:456): pid=1234 uid=0 auid=1000 ses=3 subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023'
+printf '%s\n' \
+  "node=web1 type=USER_LOGIN $a msg='op=login acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.7 terminal=sshd res=failed'" \
+  "type=USER_ACCT $a msg='op=PAM:accounting grantors=? acct=\"bob\" exe=\"/usr/sbin/sshd\" hostname=203.0.113.7 addr=203.0.113.7 terminal=ssh res=failed'" \
+  "type=USER_START $a msg='op=PAM:session_open grantors=pam_unix acct=\"alice\" exe=\"/usr/sbin/sshd\" hostname=203.0.113.7 addr=203.0.113.7 terminal=ssh res=success'" \
+  "type=USER_END $a msg='op=PAM:session_close grantors=pam_unix acct=\"alice\" exe=\"/usr/sbin/sshd\" hostname=203.0.113.7 addr=203.0.113.7 terminal=ssh res=success'" \
+  "type=ADD_USER $a msg='op=add-user id=1001 exe=\"/usr/sbin/useradd\" hostname=web1 addr=? terminal=pts/0 res=success'"$'\x1d'"UID=\"root\" AUID=\"alice\" ID=\"mallory\"" \
+  "type=USER_MGMT $a msg='op=add-user-to-group grp=\"sudo\" acct=\"mallory\" exe=\"/usr/sbin/usermod\" hostname=web1 addr=? terminal=pts/0 res=success'" \
+  "type=USER_CHAUTHTOK $a msg='op=PAM:chauthtok grantors=pam_unix acct=\"alice\" exe=\"/usr/bin/passwd\" hostname=? addr=? terminal=pts/0 res=success'" \
+  "type=USER_CMD $a msg='cwd=\"/home/alice\" cmd=2F62696E2F6C73202D6C61 exe=\"/usr/bin/sudo\" terminal=pts/0 res=success'"$'\x1d'"UID=\"alice\" AUID=\"alice\"" \
+  "type=USER_ERR $a msg='op=PAM:bad_ident grantors=? acct=\"?\" exe=\"/usr/sbin/sshd\" hostname=203.0.113.7 addr=203.0.113.7 terminal=ssh res=failed'" \
+  "type=ANOM_LOGIN_FAILURES $a msg='op=pam_faillock suid=1000 acct=\"bob\" exe=\"/usr/sbin/sshd\" hostname=? addr=? terminal=ssh res=success'" \
+  "type=ADD_GROUP $a msg='op=add-group id=1002 exe=\"/usr/sbin/groupadd\" hostname=web1 addr=? terminal=pts/0 res=success'" |
+  put audit_line
+
 # bundle: small fitted models, whole files and payloads alone.
 (cd "$here/.." && cargo run -q -p loglynx-models --example model_seed -- "$corpus/bundle") >/dev/null
 

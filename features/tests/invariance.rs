@@ -204,7 +204,7 @@ fn render(e: &Entry) -> Vec<Vec<u8>> {
         ],
         Msg::Junk(text) => one(text.clone().into_bytes()),
         Msg::Unknown(text) => one(line("kernel", text.clone())),
-        Msg::CutHeader => one(stamp(e.offset)[..10].as_bytes().to_vec()),
+        Msg::CutHeader => one(stamp(e.offset).as_bytes()[..10].to_vec()),
         Msg::Blank => one(b"   ".to_vec()),
         Msg::InvalidUtf8 => one(line("sshd", String::new()).into_iter().chain(*b"Failed password for \xff\xfe from x").collect()),
     }
@@ -274,6 +274,7 @@ fn event_rows(batch: &EventBatch, first_line: &[u64]) -> Vec<EventRow> {
                 format!("{:?}", batch.source_address[i]),
                 format!("{:?}", batch.source_ip[i]),
                 format!("{:?}", batch.source_port[i]),
+                format!("{:?}", batch.source_scope[i]),
                 format!("{:?}", batch.user[i]),
                 format!("{:?}", batch.target_user[i]),
                 batch.action[i].to_owned(),
@@ -415,8 +416,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// One file read in one block, the same file read in small blocks (the
-    /// reader raises sizes below 1 KiB to 1 KiB; the logs are 1.5 to 9 KiB,
-    /// so blocks end after any line), and the lines split into several
+    /// reader raises sizes below 1 KiB to 1 KiB; a log is 15 to 60 entries
+    /// of about 100 bytes a line, so blocks end after many different
+    /// lines), and the lines split into several
     /// files: the same events in the same order, the same line counts and
     /// the same feature rows.
     #[test]
