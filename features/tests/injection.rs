@@ -74,6 +74,7 @@ fn lines_for(user: &str) -> Vec<String> {
 /// entity; the decoy is never a reliable source.
 fn assert_not_moved(message: &str, e: &Event<'_>) {
     let source = e.source_address.as_deref();
+    assert_ne!(e.source_key(), Some(DECOY), "{message:?}");
     if e.source_unreliable {
         assert_eq!(e.source_key(), None, "{message:?}");
         return;

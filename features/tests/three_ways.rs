@@ -472,3 +472,98 @@ fn syslog_journald_and_audit_give_the_same_events_and_features() {
         assert_eq!(differences(&tables[0], table), Vec::<String>::new(), "{name}");
     }
 }
+
+/// One failed password as each format records it: PAM's record and sshd's
+/// (syslog and journald lines, or audit's `USER_AUTH` and `USER_LOGIN`), with
+/// the same pid.
+#[test]
+fn an_attempt_recorded_by_pam_and_by_sshd_counts_once_in_every_format() {
+    let attempts = 3;
+    let mut cases = Vec::new();
+    for i in 0..attempts {
+        let pid = 4100 + i as u32;
+        let addr = "203.0.113.8";
+        let sshd = format!(r#"exe="/usr/sbin/sshd" hostname={addr} addr={addr} terminal=ssh"#);
+        cases.push(Case {
+            secs: i * 10,
+            millis: 100,
+            pid,
+            program: "sshd",
+            message: format!(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={addr}  user=root"
+            ),
+            audit_type: "USER_AUTH",
+            audit_msg: format!(r#"op=PAM:authentication grantors=? acct="root" {sshd} res=failed"#),
+            caller: None,
+        });
+        cases.push(Case {
+            secs: i * 10 + 2,
+            millis: 300,
+            pid,
+            program: "sshd",
+            message: format!("Failed password for root from {addr} port {} ssh2", 51_000 + i),
+            audit_type: "USER_LOGIN",
+            audit_msg: format!(r#"op=login acct="root" {sshd} res=failed"#),
+            caller: None,
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (name, text) in [
+        ("auth.log", syslog(&cases)),
+        ("journal.json", journald(&cases)),
+        ("audit.log", audit(&cases)),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let table = run(&path).result.aggregator.finish();
+        let source_row = (0..table.len())
+            .find(|&r| table.entities[r] == "203.0.113.8")
+            .unwrap_or_else(|| panic!("{name}: no row for the source"));
+        failures.push((name, table.value(source_row, "failures")));
+    }
+    for (name, n) in &failures {
+        assert_eq!(*n, Some(attempts as f64), "{name}: {failures:?}");
+    }
+}
+
+/// `journalctl -o export` of the same entries as [`journald`]; every third
+/// message as a binary field, as journald writes values holding newlines.
+fn journal_export(cases: &[Case]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in journald(cases).lines() {
+        let entry: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        // journalctl writes the cursor first.
+        let mut fields: Vec<_> = entry.iter().collect();
+        fields.sort_by_key(|(k, _)| *k != "__CURSOR");
+        for (i, (key, value)) in fields.into_iter().enumerate() {
+            let value = value.as_str().unwrap();
+            if key == "MESSAGE" && i % 3 == 0 {
+                out.extend_from_slice(format!("{key}\n").as_bytes());
+                out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+                out.extend_from_slice(value.as_bytes());
+                out.push(b'\n');
+            } else {
+                out.extend_from_slice(format!("{key}={value}\n").as_bytes());
+            }
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn journal_export_streams_read_like_journald_json() {
+    let cases = cases();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("journal.json");
+    std::fs::write(&json, journald(&cases)).unwrap();
+    let export = dir.path().join("journal.export");
+    std::fs::write(&export, journal_export(&cases)).unwrap();
+    let (a, b) = (run(&json), run(&export));
+    assert_eq!(b.result.files[0].format, Some(InputFormat::Journald));
+    assert_eq!(b.result.stats.events, cases.len() as u64);
+    assert_eq!(a.events, b.events);
+    let (ta, tb) = (rows(&a.result.aggregator.finish()), rows(&b.result.aggregator.finish()));
+    assert_eq!(differences(&ta, &tb), Vec::<String>::new());
+}

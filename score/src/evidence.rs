@@ -90,13 +90,13 @@ fn read_wanted(source: &Source, lines: &[u64], starts: &[(u64, u64)]) -> Vec<(u6
     found
 }
 
-/// The file at `path`, opened, unless it is gzip (whose offsets are not
-/// the file's).
+/// The file at `path`, opened, unless it is read through a decoder (gzip,
+/// journal export), whose offsets are not the file's.
 fn uncompressed(path: &std::path::Path) -> Option<File> {
     let mut f = File::open(path).ok()?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).ok()?;
-    (n < 2 || magic != [0x1f, 0x8b]).then_some(f)
+    let mut head = Vec::with_capacity(16);
+    (&mut f).take(16).read_to_end(&mut head).ok()?;
+    (!input::is_transformed(&head)).then_some(f)
 }
 
 /// Calls `each` with the number and text (without the newline) of each of

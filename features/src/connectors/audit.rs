@@ -56,7 +56,9 @@
 
 use std::borrow::Cow;
 
-use crate::event::{parse_ip, Action, Decoded, Event, Evidence, FileId, Micros, Outcome, Skip, SkipReason};
+use crate::event::{
+    parse_ip, Action, AttemptLine, Decoded, Event, Evidence, FileId, Micros, Outcome, Skip, SkipReason,
+};
 use crate::time::MICROS_PER_SECOND;
 
 /// The enriched format's separator between the record and the id names.
@@ -132,6 +134,15 @@ pub fn decode_audit_line(line: &str, file: FileId, line_no: u64) -> Decoded<'_> 
     ev.user = user;
     ev.target_user = target;
     ev.denied = kind == Kind::Acct;
+    // PAM's and the login program's records of one attempt share the pid,
+    // as their syslog lines do: counted once (`ingest::attempts`).
+    ev.attempt_line = match kind {
+        Kind::Auth => AttemptLine::Pam,
+        Kind::Login => AttemptLine::Daemon,
+        Kind::Acct => AttemptLine::Opening,
+        Kind::Err if action == Action::Authentication => AttemptLine::DaemonPam,
+        _ => ev.attempt_line,
+    };
     if let Some(source) = rec.source() {
         ev.set_source(source);
     }

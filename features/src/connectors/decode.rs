@@ -366,6 +366,19 @@ fn pam<'a>(service: &str, body: &'a str) -> Option<Fields<'a>> {
     if body.starts_with("service(") && contains_str(body, " ignoring max retries") {
         return Some(Fields::new(Action::MaxAuthAttempts, Outcome::Failure));
     }
+    // pam_faillock: `Consecutive login failures for user U account
+    // temporarily locked`.
+    if let Some(r) = body.strip_prefix("Consecutive login failures for user ") {
+        let user = r.strip_suffix(" account temporarily locked").unwrap_or(r);
+        return Some(Fields::new(Action::AccountLocked, Outcome::Failure).user(user));
+    }
+    // pam_unix account checks: `account U has expired (account expired)`.
+    if let Some(r) = body.strip_prefix("account ") {
+        let (user, _) = split_str(r, " has expired")?;
+        let mut f = Fields::new(Action::LoginRefused, Outcome::Failure).user(user);
+        f.denied = true;
+        return Some(f);
+    }
     if let Some(r) = body.strip_prefix("bad username [") {
         return Some(Fields::new(Action::InvalidUser, Outcome::Failure).user(r.strip_suffix(']').unwrap_or(r)));
     }
@@ -2078,7 +2091,7 @@ mod tests {
         unrecognized("sshd", "pam_unix(sshd:auth");
         unrecognized(
             "sshd",
-            "pam_unix(sshd:account): account bob has expired (account expired)",
+            "pam_unix(sshd:account): password for user bob will expire in 3 days",
         );
     }
 

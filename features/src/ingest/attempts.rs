@@ -13,7 +13,10 @@
 //! carries it and the later lines of the same attempt count 0.
 //!
 //! PAM's `N more authentication failures` adds N to its family; successes
-//! and lines without a host or pid are counted on their own line.
+//! and lines without a pid are counted on their own line. Lines without a
+//! host (an audit log without `node=`) pair with the other host-less lines.
+//! Audit records pair like syslog lines: `USER_AUTH` is PAM's record,
+//! `USER_LOGIN` the daemon's.
 
 use rustc_hash::FxHashMap;
 
@@ -54,22 +57,34 @@ impl AttemptLineFacts {
     /// The facts of `ev`, if it records part of an attempt.
     pub fn of(ev: &Event<'_>) -> Option<AttemptLineFacts> {
         let outcome = ev.attempt_outcome()?;
-        Some(AttemptLineFacts {
+        Some(Self::with_outcome(ev, outcome))
+    }
+
+    /// The facts of `ev` if counting it depends on other lines
+    /// ([`AttemptLineFacts::needs_pairing`]); cheap checks first, as this
+    /// runs on every event.
+    pub fn to_pair(ev: &Event<'_>) -> Option<AttemptLineFacts> {
+        if ev.pid.is_none() || family_index(ev.attempt_line).is_none() {
+            return None;
+        }
+        let outcome = ev.attempt_outcome()?;
+        (outcome == Outcome::Failure).then(|| Self::with_outcome(ev, outcome))
+    }
+
+    fn with_outcome(ev: &Event<'_>, outcome: Outcome) -> AttemptLineFacts {
+        AttemptLineFacts {
             host: ev.host.as_deref().map(crate::aggregate::name_hash),
             pid: ev.pid,
             t: ev.timestamp,
             line: ev.attempt_line,
             outcome,
             repeat: ev.repeat.max(1),
-        })
+        }
     }
 
     /// Whether counting this line depends on other lines.
     pub fn needs_pairing(&self) -> bool {
-        self.outcome == Outcome::Failure
-            && self.host.is_some()
-            && self.pid.is_some()
-            && family_index(self.line).is_some()
+        self.outcome == Outcome::Failure && self.pid.is_some() && family_index(self.line).is_some()
     }
 }
 
@@ -99,9 +114,10 @@ impl AttemptCounter {
         if !f.needs_pairing() {
             return f.repeat;
         }
-        let (Some(host), Some(pid), Some(family)) = (f.host, f.pid, family_index(f.line)) else {
+        let (Some(pid), Some(family)) = (f.pid, family_index(f.line)) else {
             return f.repeat;
         };
+        let host = f.host.unwrap_or(0);
         self.latest = self.latest.max(f.t);
         self.since_prune += 1;
         if self.since_prune >= 1 << 16 {

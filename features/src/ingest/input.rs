@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
+use crate::connectors::journal_export::{looks_like_export, ExportToJson};
 use crate::event::FileId;
 
 /// A log input format.
@@ -179,7 +180,8 @@ fn walk_dir(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<InputError>)
 }
 
 /// Opens a source for reading, decompressing gzip (detected by magic bytes,
-/// whatever the file name says).
+/// whatever the file name says) and turning a `journalctl -o export` stream
+/// into journald JSON lines.
 pub fn open(source: &Source) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match source {
         Source::Stdin => Box::new(io::stdin()),
@@ -188,13 +190,30 @@ pub fn open(source: &Source) -> io::Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let is_gzip = {
         let head = buffered.fill_buf()?;
-        head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
+        is_gzip(head)
     };
     if is_gzip {
-        Ok(Box::new(MultiGzDecoder::new(buffered)))
+        let mut inner = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buffered));
+        if looks_like_export(inner.fill_buf()?) {
+            return Ok(Box::new(ExportToJson::new(inner)));
+        }
+        Ok(Box::new(inner))
+    } else if looks_like_export(buffered.fill_buf()?) {
+        Ok(Box::new(ExportToJson::new(buffered)))
     } else {
         Ok(Box::new(buffered))
     }
+}
+
+fn is_gzip(head: &[u8]) -> bool {
+    head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
+}
+
+/// Whether the bytes at an input's start mean it is read through a
+/// decoder (gzip, journal export), so byte offsets of what the pipeline
+/// reads are not the file's.
+pub fn is_transformed(head: &[u8]) -> bool {
+    is_gzip(head) || looks_like_export(head)
 }
 
 /// A run of whole lines from one input.

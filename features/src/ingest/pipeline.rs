@@ -235,7 +235,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
                     continue;
                 }
                 stats.events += 1;
-                let pending = AttemptLineFacts::of(&ev).filter(AttemptLineFacts::needs_pairing);
+                let pending = AttemptLineFacts::to_pair(&ev);
                 let fact = facts.len() as u32;
                 facts.push(&ev);
                 let mut event = None;
