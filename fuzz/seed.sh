@@ -99,6 +99,22 @@ printf '%s\n' \
   '{"__REALTIME_TIMESTAMP":"1709438706000000","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sudo","MESSAGE":null}' |
   put journald_line
 
+# journal_export: the same entries as `journalctl -o export` streams of a
+# few entries each, one with a binary (length-prefixed) MESSAGE.
+mkdir -p "$corpus/journal_export"
+for f in "${syslog_files[@]}"; do
+  [ -f "$f" ] || continue
+  sample "$f" 60 | tr -d '\r' |
+    sed -nE 's/^.*[0-9] ([^ ]+) ([^ :[]+)\[([0-9]+)\]: (.*)$/__CURSOR=s=1;i=1\n__REALTIME_TIMESTAMP=1709438706000000\n_HOSTNAME=\1\nSYSLOG_IDENTIFIER=\2\n_PID=\3\nMESSAGE=\4\n/p' |
+    awk -v dir="$corpus/journal_export" -v tag="$(basename "$f")" 'BEGIN { RS = ""; ORS = "" }
+      { out = dir "/" tag "-" NR; print $0 "\n\n" > out; close(out) }'
+done
+mkdir -p "$corpus/journal_export"
+{
+  printf '__CURSOR=s=1;i=2\n__REALTIME_TIMESTAMP=1709438706000000\n_HOSTNAME=web1\nSYSLOG_IDENTIFIER=sshd\nMESSAGE\n'
+  printf '\x26\x00\x00\x00\x00\x00\x00\x00Failed password for r\xffoot\nfrom 1.2.3.4\n\n'
+} >"$corpus/journal_export/binary"
+
 # audit_line: the OTRF audit.log records, and user-space records of each
 # type the connector reads (hex-encoded and enriched fields among them).
 for f in "$data"/otrf/*/*.log; do
