@@ -7,9 +7,10 @@
 //! small range, so pids repeat), an sshd line and a PAM line of one attempt
 //! with the same pid and time, junk lines (text, unknown programs, cut-off
 //! headers, blank lines, invalid UTF-8), CRLF endings and sometimes no final
-//! newline. The format is forced to syslog and the year given: format
-//! detection and year inference look at the head of each file, so a file
-//! that starts with junk is legitimately read differently.
+//! newline; the chunking test also writes the same messages as journald
+//! JSON. The format is forced and the year given: format detection and
+//! year inference look at the head of each file, so a file that starts
+//! with junk is legitimately read differently.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -245,8 +246,35 @@ fn keep_process_order(sorted: &[Line], shuffled: Vec<Line>) -> Vec<Line> {
     out
 }
 
-/// The log's lines in entry order, each with its ending.
-fn lines_of(entries: &[Entry]) -> Vec<Line> {
+/// Unix time of `Mar  3 04:00:00` 2024 UTC, the logs' first window.
+const START_SECS: i64 = 1_709_438_400;
+
+/// A rendered syslog line of `e` as the `journalctl -o json` entry of the
+/// same message; junk, cut-off and invalid UTF-8 lines stay as they are.
+fn as_journald(e: &Entry, line: Vec<u8>) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(&line) else {
+        return line;
+    };
+    let Some(rest) = text.strip_prefix(&format!("{} {} ", stamp(e.offset), e.host)) else {
+        return line;
+    };
+    let Some((program, message)) = rest.split_once(&format!("[{}]: ", e.pid)) else {
+        return line;
+    };
+    serde_json::json!({
+        "__REALTIME_TIMESTAMP": ((START_SECS + i64::from(e.offset)) * 1_000_000).to_string(),
+        "_HOSTNAME": e.host,
+        "SYSLOG_IDENTIFIER": program,
+        "_PID": e.pid.to_string(),
+        "MESSAGE": message,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The log's lines in entry order, each with its ending, as syslog lines
+/// or journald JSON.
+fn lines_of(entries: &[Entry], format: InputFormat) -> Vec<Line> {
     let mut out = Vec::new();
     for e in entries {
         let ending: &[u8] = if e.crlf { b"\r\n" } else { b"\n" };
@@ -254,7 +282,11 @@ fn lines_of(entries: &[Entry]) -> Vec<Line> {
             Msg::Junk(_) | Msg::CutHeader | Msg::Blank => None,
             _ => Some((e.host, e.pid)),
         };
-        for mut l in render(e) {
+        for l in render(e) {
+            let mut l = match format {
+                InputFormat::Journald => as_journald(e, l),
+                _ => l,
+            };
             l.extend_from_slice(ending);
             out.push(Line(l, process));
         }
@@ -337,7 +369,7 @@ struct Outcome {
 
 /// Runs the pipeline over `files` (each the bytes of one file) written to
 /// `dir`, with `block_size`.
-fn read(dir: &Path, files: &[Vec<u8>], block_size: usize, features: FeatureConfig) -> Outcome {
+fn read(dir: &Path, files: &[Vec<u8>], format: InputFormat, block_size: usize, features: FeatureConfig) -> Outcome {
     let mut sources = Vec::new();
     let mut first_line = Vec::new();
     let mut lines_before = 0u64;
@@ -350,7 +382,7 @@ fn read(dir: &Path, files: &[Vec<u8>], block_size: usize, features: FeatureConfi
             + u64::from(!bytes.is_empty() && bytes.last() != Some(&b'\n'));
     }
     let mut cfg = RunConfig::new(features.check().unwrap());
-    cfg.format = Some(InputFormat::Syslog);
+    cfg.format = Some(format);
     cfg.year = Some(2024);
     cfg.block_size = block_size;
     cfg.collect_events = true;
@@ -388,18 +420,19 @@ fn short_windows() -> FeatureConfig {
     }
 }
 
-/// A log of two hours, in time order, its lines split into files at `cuts`
-/// (line indices, any order, repeats allowed: empty files), and whether the
-/// last line keeps its newline.
-fn chunking_case() -> impl Strategy<Value = (Vec<Line>, Vec<prop::sample::Index>, bool)> {
+/// A log of two hours, in time order, as syslog or journald JSON lines,
+/// its lines split into files at `cuts` (line indices, any order, repeats
+/// allowed: empty files), and whether the last line keeps its newline.
+fn chunking_case() -> impl Strategy<Value = (InputFormat, Vec<Line>, Vec<prop::sample::Index>, bool)> {
     (
+        prop_oneof![3 => Just(InputFormat::Syslog), 1 => Just(InputFormat::Journald)],
         prop::collection::vec(entry(7200), 15..60),
         prop::collection::vec(any::<prop::sample::Index>(), 0..6),
         any::<bool>(),
     )
-        .prop_map(|(mut entries, cuts, final_newline)| {
+        .prop_map(|(format, mut entries, cuts, final_newline)| {
             entries.sort_by_key(|e| e.offset);
-            (lines_of(&entries), cuts, final_newline)
+            (format, lines_of(&entries, format), cuts, final_newline)
         })
 }
 
@@ -423,7 +456,7 @@ proptest! {
     /// the same feature rows.
     #[test]
     fn decoding_does_not_depend_on_blocks_or_files(
-        (lines, cuts, final_newline) in chunking_case(),
+        (format, lines, cuts, final_newline) in chunking_case(),
         block_size in 1usize..=4096,
     ) {
         let dir = tempfile::tempdir().unwrap();
@@ -431,10 +464,10 @@ proptest! {
         if !final_newline {
             strip_final_newline(&mut whole);
         }
-        let one = read(dir.path(), std::slice::from_ref(&whole), 1 << 20, short_windows());
+        let one = read(dir.path(), std::slice::from_ref(&whole), format, 1 << 20, short_windows());
         prop_assert!(!one.events.is_empty());
 
-        let blocks = read(dir.path(), std::slice::from_ref(&whole), block_size, short_windows());
+        let blocks = read(dir.path(), std::slice::from_ref(&whole), format, block_size, short_windows());
         prop_assert_eq!(&blocks.events, &one.events);
         prop_assert_eq!(&blocks.stats, &one.stats);
         prop_assert_eq!(&blocks.features, &one.features);
@@ -451,7 +484,7 @@ proptest! {
             strip_final_newline(files.last_mut().unwrap());
         }
         let split_dir = tempfile::tempdir().unwrap();
-        let split = read(split_dir.path(), &files, block_size, short_windows());
+        let split = read(split_dir.path(), &files, format, block_size, short_windows());
         prop_assert_eq!(&split.events, &one.events);
         prop_assert_eq!(&split.stats, &one.stats);
         prop_assert_eq!(&split.features, &one.features);
@@ -491,7 +524,7 @@ proptest! {
     fn features_of_a_window_do_not_depend_on_line_order(
         (sorted, shuffled) in prop::collection::vec(entry(3600), 5..40).prop_flat_map(|mut entries| {
             entries.sort_by_key(|e| e.offset);
-            let lines = lines_of(&entries);
+            let lines = lines_of(&entries, InputFormat::Syslog);
             (Just(lines.clone()), Just(lines).prop_shuffle())
                 .prop_map(|(sorted, shuffled)| {
                     let shuffled = keep_process_order(&sorted, shuffled);
@@ -501,8 +534,8 @@ proptest! {
     ) {
         let hour = FeatureConfig { novelty_warmup_secs: 0, ..FeatureConfig::default() };
         let dir = tempfile::tempdir().unwrap();
-        let in_order = read(dir.path(), &[concat(&sorted)], 1 << 20, hour.clone());
-        let permuted = read(dir.path(), &[concat(&shuffled)], 1 << 20, hour);
+        let in_order = read(dir.path(), &[concat(&sorted)], InputFormat::Syslog, 1 << 20, hour.clone());
+        let permuted = read(dir.path(), &[concat(&shuffled)], InputFormat::Syslog, 1 << 20, hour);
         let gap = feature_index("min_interarrival_s");
         let entropy = feature_index("username_entropy");
         let mut a = in_order.features;
