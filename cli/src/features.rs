@@ -78,7 +78,7 @@ pub struct FeaturesConfig {
 
     /// Year of the first line of RFC 3164 syslog files (they carry none);
     /// default: inferred from each file's modification time.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=9999))]
     pub year: Option<i32>,
 
     /// Window length: seconds, or a number with s, m, h or d (`15m`, `1h`).

@@ -76,7 +76,8 @@ pub fn payload(bytes: &[u8]) -> Result<&[u8], BundleError> {
     let actual = (bytes.len() - HEADER_LEN) as u64;
     if actual < len {
         return Err(BundleError::Truncated {
-            expected: HEADER_LEN as u64 + len,
+            // A length near u64::MAX must not overflow the message.
+            expected: (HEADER_LEN as u64).saturating_add(len),
             actual: bytes.len() as u64,
         });
     }
@@ -136,4 +137,35 @@ pub fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
         path: path.to_path_buf(),
         error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `bundle` fuzz target: a header whose payload length is
+    /// near u64::MAX overflowed computing the expected file size (a panic in
+    /// debug builds, a wrong size in the message otherwise).
+    #[test]
+    fn a_huge_payload_length_is_truncation_not_an_overflow() {
+        let mut bytes = with_header(FORMAT_VERSION, b"abc");
+        bytes[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+        match payload(&bytes) {
+            Err(BundleError::Truncated { expected, actual }) => {
+                assert_eq!(expected, u64::MAX);
+                assert_eq!(actual, bytes.len() as u64);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(decode::<Vec<u8>>(&bytes).is_err());
+    }
+
+    #[test]
+    fn an_intact_file_gives_back_its_payload() {
+        let bytes = encode(&vec![1u8, 2, 3]).unwrap();
+        assert_eq!(decode::<Vec<u8>>(&bytes).unwrap(), vec![1, 2, 3]);
+        let mut cut = bytes.clone();
+        cut.pop();
+        assert!(matches!(payload(&cut), Err(BundleError::Truncated { .. })));
+    }
 }

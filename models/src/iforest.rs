@@ -335,10 +335,16 @@ impl IsolationForest {
         if self.psi < 2 || self.n_features == 0 || self.height_limit != (self.psi as f64).log2().ceil() as usize {
             return Err(Inconsistency::ForestShape);
         }
-        for t in 0..self.n_trees() {
-            if self.offsets[t] >= self.offsets[t + 1] {
+        // All offsets first: a later one may lie past the end.
+        for (t, w) in self.offsets.windows(2).enumerate() {
+            if w[0] > w[1] {
+                return Err(Inconsistency::TreeOffsets);
+            }
+            if w[0] == w[1] {
                 return Err(Inconsistency::EmptyTree(t));
             }
+        }
+        for t in 0..self.n_trees() {
             let tree = self.tree(t);
             for (i, n) in tree.iter().enumerate() {
                 let ok = if self.is_leaf(n) {
@@ -643,6 +649,28 @@ mod tests {
         assert!(serde_json::from_value::<IsolationForest>(v).is_err());
         let bytes = postcard::to_allocvec(&forest).unwrap();
         assert_eq!(postcard::from_bytes::<IsolationForest>(&bytes).unwrap(), forest);
+    }
+
+    /// Found by the `bundle` fuzz target: offsets that rise past the end of
+    /// the nodes and come back down (first tree `0..len + 5`) were checked
+    /// tree by tree, so the first tree was sliced out of bounds (a panic)
+    /// before the second tree's offsets were refused.
+    #[test]
+    fn forest_with_an_offset_past_the_nodes_is_refused_not_a_panic() {
+        let x = blob_with_outlier();
+        let forest = IsolationForestParams::new().n_trees(2).seed(1).fit(x.view()).unwrap();
+        let len = forest.nodes.len();
+        for offsets in [vec![0, len + 5, len], vec![0, len, len], vec![0, 0, len]] {
+            let mut bad = forest.clone();
+            bad.offsets = offsets.clone();
+            let bytes = postcard::to_allocvec(&bad).unwrap();
+            let err = postcard::from_bytes::<IsolationForest>(&bytes).unwrap_err();
+            assert!(!err.to_string().is_empty(), "{offsets:?}");
+            assert!(bad.validate().is_err(), "{offsets:?}");
+        }
+        let mut bad = forest.clone();
+        bad.offsets = vec![0, len + 5, len];
+        assert_eq!(bad.validate(), Err(Inconsistency::TreeOffsets));
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub struct ScoreConfig {
     pub format: Option<InputFormat>,
 
     /// Year of the first line of RFC 3164 files (default: from file times).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=9999))]
     pub year: Option<i32>,
 
     /// Window length in seconds (default 3600). A model brings its own: a

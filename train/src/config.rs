@@ -120,7 +120,7 @@ pub struct TrainConfig {
     pub format: Option<InputFormat>,
 
     /// Raw logs: year of the first line of RFC 3164 files.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=9999))]
     #[serde(skip)]
     pub year: Option<i32>,
 

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parquet")]
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
@@ -66,10 +67,21 @@ impl TableFormat {
 pub enum OutputError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[cfg(feature = "parquet")]
     #[error("{path}: writing Parquet: {source}")]
     Parquet { path: PathBuf, source: PolarsError },
+    /// Parquet was asked for but this build has no Parquet writer.
+    #[error("{path}: Parquet output is not built in (loglynx-features without its `parquet` feature); write .csv or .ndjson")]
+    ParquetDisabled { path: PathBuf },
     #[error("{path}: cannot tell the format from the extension (.parquet, .csv, .ndjson); {flag}")]
     UnknownFormat { path: PathBuf, flag: String },
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_disabled(path: &Path) -> OutputError {
+    OutputError::ParquetDisabled {
+        path: path.to_path_buf(),
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
@@ -184,12 +196,14 @@ fn number(v: f64) -> String {
     }
 }
 
+#[cfg(feature = "parquet")]
 fn datetime_column(name: &str, values: Vec<Micros>) -> Column {
     Series::new(name.into(), values)
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_column()
 }
 
+#[cfg(feature = "parquet")]
 /// A Float64 column of `values` with NaN as null (built from a validity
 /// bitmap, not an `Option` per value).
 fn nan_as_null_column(name: &str, values: &[f64]) -> Column {
@@ -202,6 +216,7 @@ fn nan_as_null_column(name: &str, values: &[f64]) -> Column {
     Float64Chunked::from_vec_validity(name.into(), values.to_vec(), validity).into_column()
 }
 
+#[cfg(feature = "parquet")]
 /// Rows `range` of the feature table as a polars DataFrame (NaN → null).
 pub fn feature_dataframe(table: &FeatureTable, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
     let r = range.clone();
@@ -233,6 +248,7 @@ pub fn feature_dataframe(table: &FeatureTable, range: std::ops::Range<usize>) ->
     DataFrame::new(range.len(), cols)
 }
 
+#[cfg(feature = "parquet")]
 /// Rows per Parquet row group (and per in-memory DataFrame while writing).
 const PARQUET_CHUNK: usize = 256 * 1024;
 
@@ -244,15 +260,18 @@ pub fn write_features(table: &FeatureTable, path: &Path, format: TableFormat) ->
 }
 
 enum FeatureSink {
+    #[cfg(feature = "parquet")]
     Parquet(ParquetStream),
     Text(BufWriter<File>, TableFormat, bool),
 }
 
 /// A Parquet file written batch by batch; its schema comes from the first
 /// batch.
+#[cfg(feature = "parquet")]
 #[derive(Default)]
 pub struct ParquetStream(Option<Box<polars::io::parquet::write::BatchedWriter<File>>>);
 
+#[cfg(feature = "parquet")]
 impl ParquetStream {
     /// Writes `df` into `out` (the first batch sets the schema).
     pub fn write(&mut self, out: &mut AtomicFile, df: &DataFrame) -> Result<(), OutputError> {
@@ -304,7 +323,10 @@ impl FeatureWriter {
     pub fn create(path: &Path, format: TableFormat) -> Result<Self, OutputError> {
         let mut out = AtomicFile::create(path)?;
         let sink = match format {
+            #[cfg(feature = "parquet")]
             TableFormat::Parquet => FeatureSink::Parquet(ParquetStream::default()),
+            #[cfg(not(feature = "parquet"))]
+            TableFormat::Parquet => return Err(parquet_disabled(path)),
             f => FeatureSink::Text(BufWriter::new(out.file().try_clone().map_err(io_err(path))?), f, false),
         };
         Ok(FeatureWriter { out, sink, rows: 0 })
@@ -313,6 +335,7 @@ impl FeatureWriter {
     pub fn write(&mut self, table: &FeatureTable) -> Result<(), OutputError> {
         let path = self.out.path().to_path_buf();
         match &mut self.sink {
+            #[cfg(feature = "parquet")]
             FeatureSink::Parquet(stream) => {
                 for start in (0..table.len()).step_by(PARQUET_CHUNK) {
                     let range = start..(start + PARQUET_CHUNK).min(table.len());
@@ -344,6 +367,7 @@ impl FeatureWriter {
     pub fn finish(mut self) -> Result<(), OutputError> {
         let path = self.out.path().to_path_buf();
         match &mut self.sink {
+            #[cfg(feature = "parquet")]
             FeatureSink::Parquet(stream) => {
                 stream.finish(&mut self.out, || feature_dataframe(&FeatureTable::new(0), 0..0))?
             }
@@ -526,6 +550,7 @@ impl EventBatch {
         self.message.push(ev.evidence.raw.to_string());
     }
 
+    #[cfg(feature = "parquet")]
     fn dataframe(&self, files: &[String]) -> PolarsResult<DataFrame> {
         let c = EVENT_COLUMNS;
         let cols = vec![
@@ -679,6 +704,7 @@ impl EventBatch {
 }
 
 enum EventSink {
+    #[cfg(feature = "parquet")]
     Parquet(ParquetStream),
     Text(BufWriter<File>, TableFormat),
 }
@@ -696,7 +722,10 @@ impl EventWriter {
         let mut out = AtomicFile::create(path)?;
         let file = out.file().try_clone().map_err(io_err(path))?;
         let sink = match format {
+            #[cfg(feature = "parquet")]
             TableFormat::Parquet => EventSink::Parquet(ParquetStream::default()),
+            #[cfg(not(feature = "parquet"))]
+            TableFormat::Parquet => return Err(parquet_disabled(path)),
             TableFormat::Csv => {
                 let mut w = BufWriter::new(file);
                 writeln!(w, "{}", EVENT_COLUMNS.join(",")).map_err(io_err(path))?;
@@ -720,6 +749,7 @@ impl EventWriter {
     pub fn write(&mut self, batch: &EventBatch) -> Result<(), OutputError> {
         let path = self.out.path().to_path_buf();
         match &mut self.sink {
+            #[cfg(feature = "parquet")]
             EventSink::Parquet(stream) => {
                 let df = batch.dataframe(&self.files).map_err(|source| OutputError::Parquet {
                     path: path.clone(),
@@ -737,6 +767,7 @@ impl EventWriter {
     pub fn finish(mut self) -> Result<u64, OutputError> {
         let path = self.out.path().to_path_buf();
         match &mut self.sink {
+            #[cfg(feature = "parquet")]
             EventSink::Parquet(stream) => {
                 let files = &self.files;
                 stream.finish(&mut self.out, || EventBatch::default().dataframe(files))?
@@ -781,6 +812,18 @@ mod tests {
         assert_eq!(number(3.0), "3");
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(1.0 / 3.0), "0.333333");
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    #[test]
+    fn parquet_without_the_feature_is_a_clear_error_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.parquet");
+        let err = FeatureWriter::create(&path, TableFormat::Parquet).err().unwrap();
+        assert!(err.to_string().contains("Parquet output is not built in"), "{err}");
+        let err = EventWriter::create(&path, TableFormat::Parquet).err().unwrap();
+        assert!(matches!(err, OutputError::ParquetDisabled { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -185,6 +185,40 @@ fn attacker_controlled_names_cannot_inject_csv_formulas() {
     assert!(!text.contains(",=HYPERLINK"), "{text}");
 }
 
+/// `--year 300000` overflowed the microsecond timestamp (a panic in debug
+/// builds, wrapped times in release): years outside 1..=9999 are refused,
+/// as in `loglynx-score` and `loglynx-train`.
+#[test]
+fn year_out_of_range_is_refused_not_overflowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, format!("{SSH}\n")).unwrap();
+    for year in ["300000", "2147483647", "0", "-5"] {
+        let assert = features()
+            .arg(&log)
+            .arg(format!("--year={year}"))
+            .args(["-o", "out.csv"])
+            .current_dir(dir.path())
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains("--year") && !stderr.contains("panicked"), "{stderr}");
+    }
+    for bin_name in ["loglynx-score", "loglynx-train"] {
+        let assert = Command::new(bin(bin_name))
+            .arg(&log)
+            .args(["--year", "300000"])
+            .current_dir(dir.path())
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(
+            stderr.contains("--year") && !stderr.contains("panicked"),
+            "{bin_name}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn unknown_output_extension_is_an_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
