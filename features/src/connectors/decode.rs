@@ -229,6 +229,7 @@ fn rsplit_str<'a>(s: &'a str, pat: &str) -> Option<(&'a str, &'a str)> {
 // Finders built once for the patterns of the most common lines.
 static FOR: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" for "));
 static FROM: LazyLock<memmem::FinderRev<'static>> = LazyLock::new(|| memmem::FinderRev::new(" from "));
+static FROM_FWD: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" from "));
 /// The end of a PAM prefix, `pam_unix(sshd:session): `.
 static TAG_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("): "));
 
@@ -551,7 +552,8 @@ fn attempt(r: &str, outcome: Outcome) -> Option<Fields<'_>> {
 /// followed by an address (no spaces), ` port ` and digits, an optional
 /// protocol, and then the end of the message or `: ` (sshd's extra info).
 fn from_anchors(s: &str) -> impl Iterator<Item = Anchor<'_>> + '_ {
-    memmem::find_iter(s.as_bytes(), b" from ")
+    FROM_FWD
+        .find_iter(s.as_bytes())
         .map(|i| (i, i + 6))
         .chain(s.starts_with("from ").then_some((0, 5)))
         .filter_map(move |(user_end, at)| {

@@ -73,8 +73,16 @@ impl<R: BufRead> ExportToJson<R> {
                             format!("journal export field of {len} bytes"),
                         ));
                     }
-                    let mut value = vec![0; len as usize];
-                    self.inner.read_exact(&mut value)?;
+                    // Read what is there rather than allocating what the
+                    // length claims.
+                    let mut value = Vec::new();
+                    (&mut self.inner).take(len).read_to_end(&mut value)?;
+                    if value.len() as u64 != len {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "journal export field cut short",
+                        ));
+                    }
                     let mut nl = [0u8; 1];
                     self.inner.read_exact(&mut nl)?;
                     (line.clone(), value)
