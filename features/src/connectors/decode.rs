@@ -1684,11 +1684,14 @@ mod tests {
         );
         assert!(e.user_invalid);
         unrecognized("sshd", "Connection reset by peer");
-        unrecognized("sshd", "fatal: Write failed: Connection reset by peer [preauth]");
-        unrecognized(
-            "sshd",
+        // Pre-auth disconnects that name nobody.
+        for m in [
+            "fatal: Write failed: Connection reset by peer [preauth]",
             "fatal: Read from socket failed: Connection reset by peer [preauth]",
-        );
+        ] {
+            let e = ev("sshd", m);
+            assert_eq!((e.action, e.source_address), (Action::Disconnect, None), "{m}");
+        }
         unrecognized("sshd", "Server listening on 0.0.0.0 port 22.");
     }
 
