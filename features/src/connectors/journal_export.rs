@@ -31,6 +31,8 @@ pub struct ExportToJson<R> {
     out: Vec<u8>,
     pos: usize,
     done: bool,
+    /// Entries read so far.
+    entries: u64,
 }
 
 impl<R: BufRead> ExportToJson<R> {
@@ -40,6 +42,7 @@ impl<R: BufRead> ExportToJson<R> {
             out: Vec::new(),
             pos: 0,
             done: false,
+            entries: 0,
         }
     }
 
@@ -64,13 +67,27 @@ impl<R: BufRead> ExportToJson<R> {
             let (key, value) = match memchr::memchr(b'=', &line) {
                 Some(i) => (line[..i].to_vec(), line[i + 1..].to_vec()),
                 None => {
+                    let cut = || {
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!(
+                                "journal export entry {}: binary field {} cut short",
+                                self.entries + 1,
+                                String::from_utf8_lossy(&line)
+                            ),
+                        )
+                    };
                     let mut len = [0u8; 8];
-                    self.inner.read_exact(&mut len)?;
+                    self.inner.read_exact(&mut len).map_err(|_| cut())?;
                     let len = u64::from_le_bytes(len);
                     if len > MAX_FIELD {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            format!("journal export field of {len} bytes"),
+                            format!(
+                                "journal export entry {}: binary field {} claims {len} bytes",
+                                self.entries + 1,
+                                String::from_utf8_lossy(&line)
+                            ),
                         ));
                     }
                     // Read what is there rather than allocating what the
@@ -78,13 +95,10 @@ impl<R: BufRead> ExportToJson<R> {
                     let mut value = Vec::new();
                     (&mut self.inner).take(len).read_to_end(&mut value)?;
                     if value.len() as u64 != len {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "journal export field cut short",
-                        ));
+                        return Err(cut());
                     }
                     let mut nl = [0u8; 1];
-                    self.inner.read_exact(&mut nl)?;
+                    self.inner.read_exact(&mut nl).map_err(|_| cut())?;
                     (line.clone(), value)
                 }
             };
@@ -107,6 +121,7 @@ impl<R: BufRead> ExportToJson<R> {
         if fields.is_empty() {
             return Ok(false);
         }
+        self.entries += 1;
         self.out.clear();
         self.pos = 0;
         serde_json::to_writer(&mut self.out, &fields)?;
@@ -164,6 +179,10 @@ mod tests {
         let mut text = String::new();
         assert!(ExportToJson::new(&export[..]).read_to_string(&mut text).is_err());
         let cut = b"__CURSOR=c\nMESSAGE\n\x05\x00";
-        assert!(ExportToJson::new(&cut[..]).read_to_string(&mut text).is_err());
+        let err = ExportToJson::new(&cut[..]).read_to_string(&mut text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "journal export entry 1: binary field MESSAGE cut short"
+        );
     }
 }
