@@ -9,7 +9,16 @@
 //! can count them per program.
 //!
 //! Decoders match fixed phrases with `str` methods and borrow every field
-//! from the message; nothing is allocated.
+//! from the message; nothing is allocated. The phrases come from the
+//! programs' own format strings; `features/tests/messages/*.toml` lists each
+//! message family with what it must decode to.
+//!
+//! Fields next to text a client controls (user names, banners, disconnect
+//! reasons) are taken at the position the program's format gives them, from
+//! the end when nothing the client writes follows; when two positions fit,
+//! the event's source is marked unreliable instead of guessed. Each line of
+//! an authentication attempt says which record of it it is
+//! ([`AttemptLine`]); [`crate::ingest::attempts`] counts the attempt once.
 //!
 //! Field conventions:
 //! - Sessions: `user` is the account the session is for; when PAM names who
