@@ -240,9 +240,15 @@ pub enum AttemptLine {
 }
 
 impl AttemptLine {
-    /// Lines that each stand for a failed attempt, not a verdict of their own.
-    pub fn is_failure_only(self) -> bool {
-        matches!(self, AttemptLine::Opening | AttemptLine::Closing)
+    /// The outcome of the attempt a line of this kind records, given the
+    /// line's own outcome: none for lines outside attempts, failure for lines
+    /// that only open or close one (they are no verdict of their own).
+    pub fn attempt_outcome(self, line_outcome: Outcome) -> Option<Outcome> {
+        match self {
+            AttemptLine::None => None,
+            AttemptLine::Opening | AttemptLine::Closing => Some(Outcome::Failure),
+            _ => Some(line_outcome),
+        }
     }
 }
 
@@ -351,11 +357,7 @@ impl<'a> Event<'a> {
     /// The outcome of the attempt this line records, if it records one: the
     /// event's outcome, or failure for lines that only open or close one.
     pub fn attempt_outcome(&self) -> Option<Outcome> {
-        match self.attempt_line {
-            AttemptLine::None => None,
-            line if line.is_failure_only() => Some(Outcome::Failure),
-            _ => Some(self.outcome),
-        }
+        self.attempt_line.attempt_outcome(self.outcome)
     }
 
     /// Failed authentication attempts counted on this line.

@@ -811,8 +811,11 @@ fn protocol_error(m: &str) -> Option<Fields<'_>> {
         return Some(f().peer(r));
     }
     if let Some(r) = m.strip_prefix("Bad protocol version identification ") {
-        // `'ID' from A port P`: ID is the client's, the peer ends the line.
-        return Some(anchored_at_end(f(), r).clear_user());
+        // `'ID' from A port P`: ID is the client's, the peer ends the line;
+        // the anchor's text before ` from ` is the ID, not a user.
+        let mut f = anchored_at_end(f(), r);
+        f.user = None;
+        return Some(f);
     }
     if m.starts_with("kex_exchange_identification: ") {
         return Some(f());
@@ -854,13 +857,6 @@ fn tcp_wrappers_refused(r: &str) -> Fields<'_> {
         None => before_byte(r, b' '),
     };
     Fields::new(Action::LoginRefused, Outcome::Failure).source(addr)
-}
-
-impl<'a> Fields<'a> {
-    fn clear_user(mut self) -> Self {
-        self.user = None;
-        self
-    }
 }
 
 // ---------------------------------------------------------------- sudo

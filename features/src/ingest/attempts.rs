@@ -60,9 +60,9 @@ impl AttemptLineFacts {
         Some(Self::with_outcome(ev, outcome))
     }
 
-    /// The facts of `ev` if counting it depends on other lines
-    /// ([`AttemptLineFacts::needs_pairing`]); cheap checks first, as this
-    /// runs on every event.
+    /// The facts of `ev` if counting it depends on other lines (a failure
+    /// of a paired family, with a pid); cheap checks first, as this runs on
+    /// every event. [`AttemptCounter::count`] counts every other line alone.
     pub fn to_pair(ev: &Event<'_>) -> Option<AttemptLineFacts> {
         if ev.pid.is_none() || family_index(ev.attempt_line).is_none() {
             return None;
@@ -80,11 +80,6 @@ impl AttemptLineFacts {
             outcome,
             repeat: ev.repeat.max(1),
         }
-    }
-
-    /// Whether counting this line depends on other lines.
-    pub fn needs_pairing(&self) -> bool {
-        self.outcome == Outcome::Failure && self.pid.is_some() && family_index(self.line).is_some()
     }
 }
 
@@ -111,10 +106,7 @@ impl AttemptCounter {
     /// The attempts line `f` counts, given every line before it in input
     /// order.
     pub fn count(&mut self, f: &AttemptLineFacts) -> u32 {
-        if !f.needs_pairing() {
-            return f.repeat;
-        }
-        let (Some(pid), Some(family)) = (f.pid, family_index(f.line)) else {
+        let (Outcome::Failure, Some(pid), Some(family)) = (f.outcome, f.pid, family_index(f.line)) else {
             return f.repeat;
         };
         let host = f.host.unwrap_or(0);

@@ -164,9 +164,8 @@ impl BlockOutput {
             if n == p.facts.repeat {
                 continue;
             }
-            if p.facts.outcome == crate::event::Outcome::Failure {
-                self.facts.set_failed_attempts(p.fact as usize, n);
-            }
+            // Only failures are paired (`AttemptLineFacts::to_pair`).
+            self.facts.set_failed_attempts(p.fact as usize, n);
             if let (Some(i), Some(c)) = (p.compact, self.compact.as_mut()) {
                 c.events[i as usize].attempts = n;
             }

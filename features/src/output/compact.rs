@@ -232,11 +232,7 @@ impl CompactEvent {
 
     /// As [`Event::attempt_outcome`].
     pub fn attempt_outcome(&self) -> Option<Outcome> {
-        match self.attempt_line {
-            AttemptLine::None => None,
-            line if line.is_failure_only() => Some(Outcome::Failure),
-            _ => Some(self.outcome),
-        }
+        self.attempt_line.attempt_outcome(self.outcome)
     }
 
     pub fn from_event(ev: &Event<'_>, strings: &mut Interner) -> CompactEvent {
