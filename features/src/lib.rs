@@ -41,6 +41,8 @@ pub mod event;
 pub mod ingest;
 pub mod mem;
 pub mod output;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 
 pub use compact_str::CompactString;

@@ -1077,18 +1077,10 @@ mod tests {
             }
         }
         // Random bytes behind a valid header exercise the field parser.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::test_support::XorShift::new(0x2545_f491_4f6c_dd1d);
         let alphabet: &[u8] = b"=\"' ?:.()0123456789abcdefABCDEFres=failed acct=addr=\x1d\xc3\xa9";
         for _ in 0..5_000 {
-            let len = (state % 90) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    alphabet[(state % alphabet.len() as u64) as usize]
-                })
-                .collect();
+            let bytes = rng.bytes_from(alphabet, 90);
             let s = String::from_utf8_lossy(&bytes);
             let _ = decode_audit_line(&s, 0, 1);
             let _ = decode_audit_line(&record("USER_AUTH", &s), 0, 1);

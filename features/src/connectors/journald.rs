@@ -513,18 +513,10 @@ mod tests {
                 let _ = looks_like_journald(&line[..i]);
             }
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::test_support::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let alphabet: &[u8] = b"{}[]\":,\\u0123456789 MESSAGE__REALTIME_TIMESTAMPnull-e.\xc3\xa9";
         for _ in 0..5_000 {
-            let len = (state % 100) as usize;
-            let s: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    alphabet[(state % alphabet.len() as u64) as usize]
-                })
-                .collect();
+            let s = rng.bytes_from(alphabet, 100);
             let s = String::from_utf8_lossy(&s);
             let _ = decode_journald_line(&s, 0, 1);
             let _ = looks_like_journald(&s);

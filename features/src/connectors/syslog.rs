@@ -977,23 +977,13 @@ mod tests {
 
     #[test]
     fn random_bytes_do_not_panic() {
-        // A small xorshift generator keeps the test deterministic.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_support::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let alphabet: &[u8] = b"<>[]():;=\"\\- .T0123456789ZJanDecsshd \t\rabcxyz\xc3\xa9\xff";
         for _ in 0..20_000 {
-            let len = (next() % 120) as usize;
-            let bytes: Vec<u8> = if next() % 2 == 0 {
-                (0..len).map(|_| next() as u8).collect()
+            let bytes = if rng.next() % 2 == 0 {
+                rng.bytes(120)
             } else {
-                (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect()
+                rng.bytes_from(alphabet, 120)
             };
             let s = String::from_utf8_lossy(&bytes);
             let _ = decode_line(&s, 0, 1, &years());
