@@ -8,7 +8,10 @@ use std::path::Path;
 use loglynx_features::aggregate::registry::{EntityKind, SPEC_VERSION};
 use loglynx_features::aggregate::FeatureConfig;
 use loglynx_models::{file, BundleError, Inconsistency, ModelSet, FORMAT_VERSION};
-use loglynx_rules::History;
+use loglynx_rules::{History, Novelty};
+
+use crate::accumulate::AlertCalibration;
+use crate::routine::Routine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -62,6 +65,14 @@ pub struct Baseline {
     /// jump host, a busy service account): unusual is their normal, so
     /// their anomalies alone do not alert later.
     pub anomalous: BTreeMap<EntityKind, BTreeSet<String>>,
+    /// The alert budget calibrated on the baseline's replay: per entity
+    /// kind, how strong its own evidence episodes were, from which the
+    /// threshold of model-driven alerts follows.
+    pub calibration: AlertCalibration,
+    /// Rule-hit patterns that recur in the baseline (routine).
+    pub routine: Routine,
+    /// How often the baseline met new terms: how rare a never-seen one is.
+    pub novelty: Novelty,
 }
 
 impl Baseline {
@@ -130,6 +141,12 @@ impl Baseline {
             "sets": self.sets.iter().map(ModelSet::card).collect::<Vec<_>>(),
             "history": self.history.terms.iter().map(|(k, v)| (k.clone(), v.len())).collect::<BTreeMap<_, _>>(),
             "baseline_anomalous": self.anomalous.iter().map(|(k, v)| (k.as_str(), v.len())).collect::<BTreeMap<_, _>>(),
+            "alert_budget": {
+                "alerts_per_1000_entity_days": self.calibration.config.alert_budget,
+                "drift_nats": self.calibration.config.drift,
+                "kinds": self.calibration.describe(self.calibration.config.alert_budget),
+            },
+            "routine_patterns": self.routine.patterns.len(),
         })
     }
 
@@ -170,10 +187,50 @@ impl Baseline {
                 entities.len()
             );
         }
+        card_of_budget(&mut s, &self.calibration);
+        if !self.routine.patterns.is_empty() {
+            let _ = writeln!(
+                s,
+                "- routine: {} rule-hit patterns seen in the baseline (a later hit that recurs on the same weekday and hour is demoted and labelled)",
+                self.routine.patterns.len()
+            );
+        }
         for set in &self.sets {
             card_of_set(&mut s, set);
         }
         s
+    }
+}
+
+fn card_of_budget(s: &mut String, cal: &AlertCalibration) {
+    if cal.kinds.is_empty() {
+        return;
+    }
+    let b = cal.config.alert_budget;
+    let _ = writeln!(
+        s,
+        "\n## Alert budget\n\nAt most {b} model-driven alerts per 1,000 entity-days when the baseline is replayed; \
+         evidence accumulates per entity (windows above {:.2} nats of surprise add their excess, each window that adds \
+         nothing takes {:.2} away).\n",
+        cal.config.drift, cal.config.drift
+    );
+    let _ = writeln!(
+        s,
+        "| entity kind | entity-days | episodes | alerts allowed | threshold (nats) | floor (nats) | replay alerts |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for k in &cal.kinds {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} |",
+            k.entity_kind,
+            k.entity_days,
+            k.episodes,
+            k.allowed(b),
+            k.threshold(b),
+            k.floor,
+            k.replay_alerts(b)
+        );
     }
 }
 

@@ -316,6 +316,9 @@ fn fit_sets(
         metadata,
         history: Default::default(),
         anomalous: Default::default(),
+        calibration: Default::default(),
+        routine: Default::default(),
+        novelty: Default::default(),
     };
     Ok((baseline, scores))
 }

@@ -12,9 +12,11 @@
 //! - [`fit`] fits and scores a frame one entity kind at a time through
 //!   [`fit::KindJob`], the per-kind loop training and scoring share.
 
+pub mod accumulate;
 pub mod baseline;
 pub mod fit;
 pub mod frame;
+pub mod routine;
 
 pub use baseline::{Baseline, BaselineError, TrainingMetadata};
 pub use fit::{FitError, KindJob, KindModel, KindOutcome, TrainOptions};

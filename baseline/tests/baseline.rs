@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use loglynx_baseline::accumulate::{AlertCalibration, EvidenceConfig, KindCalibration};
 use loglynx_baseline::{Baseline, BaselineError, TrainingMetadata};
 use loglynx_features::aggregate::registry::{EntityKind, SPEC_VERSION};
 use loglynx_features::aggregate::FeatureConfig;
@@ -62,6 +63,18 @@ fn fit_bundle() -> Baseline {
             )]),
         },
         anomalous: BTreeMap::from([(EntityKind::Host, ["jump-01".to_owned()].into_iter().collect())]),
+        calibration: AlertCalibration {
+            config: EvidenceConfig::default(),
+            kinds: vec![KindCalibration {
+                entity_kind: EntityKind::User,
+                entity_days: 4000,
+                episodes: 3,
+                top_peaks: vec![9.5, 4.0, 1.25],
+                floor: 2.3,
+            }],
+        },
+        routine: Default::default(),
+        novelty: Default::default(),
     }
 }
 
@@ -78,7 +91,7 @@ fn round_trip_scores_identically() {
     let b = bundle();
     let (dir, path, bytes) = saved();
     assert_eq!(&bytes[..8], b"LLXMODEL");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
     let loaded = Baseline::load(&path).unwrap();
     assert_eq!(loaded, b);
     let x = features(200, 9);
@@ -111,15 +124,15 @@ fn wrong_magic_is_not_a_model() {
 #[test]
 fn newer_version_is_refused() {
     let (_d, _p, mut bytes) = saved();
-    bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&4u16.to_le_bytes());
     let e = Baseline::from_bytes(&bytes).unwrap_err();
     assert!(matches!(
         e,
-        BaselineError::File(BundleError::NewerVersion { found: 3, supported: 2 })
+        BaselineError::File(BundleError::NewerVersion { found: 4, supported: 3 })
     ));
     assert_eq!(
         e.to_string(),
-        "written by a newer loglynx: format version 3, this build reads up to 2"
+        "written by a newer loglynx: format version 4, this build reads up to 3"
     );
 }
 
@@ -132,11 +145,11 @@ fn a_bundle_of_the_old_format_is_refused_with_a_retrain_message() {
     let e = Baseline::from_bytes(&old).unwrap_err();
     assert!(matches!(
         e,
-        BaselineError::File(BundleError::OlderVersion { found: 1, supported: 2 })
+        BaselineError::File(BundleError::OlderVersion { found: 1, supported: 3 })
     ));
     let text = e.to_string();
     assert!(text.contains("format version 1"), "{text}");
-    assert!(text.contains("reads version 2"), "{text}");
+    assert!(text.contains("reads version 3"), "{text}");
     assert!(text.contains("retrain"), "{text}");
 }
 

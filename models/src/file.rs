@@ -16,10 +16,11 @@ use serde::Serialize;
 use crate::error::BundleError;
 
 pub const MAGIC: [u8; 8] = *b"LLXMODEL";
-/// The one format version this build reads and writes. Version 1 files
-/// (before the typed baseline) lack the feature configuration and are
-/// refused with a "retrain" message.
-pub const FORMAT_VERSION: u16 = 2;
+/// The one format version this build reads and writes. Older files are
+/// refused with a "retrain" message: version 1 (before the typed baseline)
+/// lacks the feature configuration, version 2 the alert budget's
+/// calibration, the routine patterns and the novelty counts.
+pub const FORMAT_VERSION: u16 = 3;
 pub const HEADER_LEN: usize = 24;
 
 /// The file's bytes: header then `payload` encoded with postcard.

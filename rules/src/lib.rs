@@ -20,6 +20,7 @@
 mod builtin;
 mod engine;
 mod history;
+mod novelty;
 pub mod rule;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use history::History;
+pub use novelty::{FieldNovelty, Novelty, NoveltyCounts};
 
 /// History keys `anomalous:<entity kind>` list the entities that the model
 /// flagged in the baseline itself.

@@ -1,5 +1,5 @@
-//! Rule hits and anomalous entity-windows merged into few, prioritized,
-//! explained alerts.
+//! Rule hits, the baseline's accumulated evidence and the policies built on
+//! them, merged into few, prioritized, explained alerts.
 //!
 //! 1. Every rule hit becomes a detection keyed by its primary entity: the
 //!    source address when the rule groups by one, else the user, else the
@@ -8,31 +8,43 @@
 //!    attacker seen across several hosts is one alert listing every target,
 //!    and repeats update the alert instead of adding new ones.
 //! 2. Anomalous windows that share an entity (the source, a user or a host
-//!    of an incident) and time with an incident corroborate it: its risk
-//!    rises and the explanation joins the alert.
-//! 3. Anomalies that corroborate nothing become alerts of their own only
-//!    when a security-relevant feature drives them (failures, invalid
-//!    users, new sources, sudo failures, account changes, …).
-//! 4. Incidents made only of new-term hits (a user from a new address, on
-//!    a new host) alert only when a strong anomaly of the same entity
-//!    corroborates them.
-//! 5. Anomalies alone of an entity that the model already flagged in its
+//!    of an incident) and time with an incident corroborate it: the
+//!    explanation joins the alert, and when the entity's accumulated
+//!    evidence passes the alert budget's threshold its priority rises.
+//! 3. **Accumulation**: per entity, evidence adds up over consecutive and
+//!    nearby windows (`loglynx_baseline::accumulate`); an episode whose peak
+//!    passes its kind's threshold, which the alert budget sets on the
+//!    baseline's replay, is an alert of its own covering its span.
+//! 4. **Population**: such an episode of a host with failures from several
+//!    sources is an alert about the host listing every source; a source of
+//!    it (one that failed there, or a public one new to the host during it)
+//!    that then logs in is an alert of its own (`policy.rs`).
+//! 5. **Rarity**: new-term hits (a user from a new address, a new host, an
+//!    account never seen) alert when the term's rarity in the baseline
+//!    (Good–Turing, `loglynx_rules::Novelty`) plus the model's evidence for
+//!    the entity pass the same threshold.
+//! 6. **Routine**: hits whose pattern recurs in the baseline on the same
+//!    weekday and hour are demoted to LOW and labelled, never dropped.
+//! 7. Anomalies alone of an entity that the model already flagged in its
 //!    own baseline (a jump host, a busy service account) are its normal.
-//! 6. An incident of LOW or MEDIUM rule hits from a private address (or
-//!    anomalies alone of an internal entity) that recurs on several days
-//!    is known noise (a script that fails every morning): it is suppressed
-//!    and counted. The model cannot tell: against the whole population
-//!    such a script stays rare, every day.
+//! 8. An incident of LOW or MEDIUM rule hits from a private address (or
+//!    anomalies alone of an internal entity) that recurs on several days of
+//!    the input itself is known noise (a script that fails every morning):
+//!    it is suppressed and counted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use loglynx_baseline::accumulate::{AlertCalibration, Episode, CORROBORATING_HOST_LIMIT, DEFAULT_SUPPRESSION};
+use loglynx_baseline::routine::{Routine, RoutineConfig};
 use loglynx_features::aggregate::enrich::{Allowlist, IpScope};
-use loglynx_features::aggregate::registry::{self, EntityKind, FeatureId, Tag};
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
+use loglynx_rules::{Logic, Novelty};
 use serde::Serialize;
 
+use crate::policy::{self, PolicyRule};
 use crate::rules::{Kind, RuleHit, RuleSet, Severity};
 
 /// How detections become alerts.
@@ -42,16 +54,18 @@ pub struct AlertConfig {
     pub suppression: Micros,
     /// Raw log lines kept per alert.
     pub evidence_lines: usize,
-    /// Smallest combined anomaly score (0–1) for an alert made of anomalies
-    /// alone.
-    pub anomaly_alert_score: f64,
-    /// Smallest score for an anomaly-only alert on a public source address
-    /// whose failures, invalid users or user names exceed the baseline p99
-    /// (a slow brute force stays under rule thresholds by design).
-    pub public_source_score: f64,
     /// Days on which a private-source, low/medium rule pattern must recur
-    /// (without anomaly) to count as known noise.
+    /// in the input (without anomaly) to count as known noise.
     pub recurring_days: usize,
+    /// A host's anomaly corroborates a rule hit only when the hit touches
+    /// at most this many hosts: a campaign across many hosts says little
+    /// about any one of them.
+    pub corroborating_host_limit: usize,
+    /// Model-driven alerts per 1,000 entity-days on the baseline's replay;
+    /// `None`: the budget the baseline was calibrated with.
+    pub alert_budget: Option<f64>,
+    /// When a rule hit recurring in the baseline is routine.
+    pub routine: RoutineConfig,
     pub allowlist: Allowlist,
     /// Alerts below this severity are dropped.
     pub min_severity: Severity,
@@ -65,17 +79,49 @@ pub struct AlertConfig {
 impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
-            suppression: MICROS_PER_HOUR,
+            suppression: DEFAULT_SUPPRESSION,
             evidence_lines: 5,
-            anomaly_alert_score: 0.999,
-            public_source_score: 0.98,
             recurring_days: 3,
+            corroborating_host_limit: CORROBORATING_HOST_LIMIT,
+            alert_budget: None,
+            routine: RoutineConfig::default(),
             allowlist: Allowlist::default(),
             min_severity: Severity::Low,
             model_version: None,
             baseline_anomalous: BTreeMap::new(),
         }
     }
+}
+
+/// What the merge reads: the rules' hits, the model's anomalous windows
+/// and evidence episodes, and what the baseline knows.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeInput<'a> {
+    pub hits: &'a [RuleHit],
+    /// Explained windows (anomalous, or near the threshold).
+    pub anomalies: &'a [Anomaly],
+    /// Every evidence episode of every entity.
+    pub episodes: &'a [EntityEpisode],
+    /// Thresholds of accumulated evidence per entity kind (empty: the
+    /// model raises no alert of its own).
+    pub calibration: &'a AlertCalibration,
+    /// The baseline's recurring rule-hit patterns.
+    pub routine: Option<&'a Routine>,
+    /// How rare a never-seen term was in the baseline.
+    pub novelty: Option<&'a Novelty>,
+    /// Window length.
+    pub window: Micros,
+    pub rules: &'a RuleSet,
+    pub log: &'a CompactLog,
+    pub file_names: &'a [String],
+}
+
+/// One entity's evidence episode.
+#[derive(Debug, Clone)]
+pub struct EntityEpisode {
+    pub entity_kind: EntityKind,
+    pub entity: String,
+    pub episode: Episode,
 }
 
 /// One scored entity-window that the model flagged.
@@ -91,11 +137,8 @@ pub struct Anomaly {
     pub explanation: Vec<String>,
     /// The features behind the explanation, same order.
     pub drivers: Vec<Driver>,
-    /// Above the model's alert threshold (else only near it, see
-    /// [`AlertConfig::public_source_score`]).
+    /// Above the model's alert threshold (else only near it).
     pub flagged: bool,
-    /// The window has a successful login or session of this entity (users).
-    pub account_used: bool,
     /// `(file, line)` of the window's first lines and its latest, in input order.
     pub evidence: Vec<(FileId, u64)>,
 }
@@ -106,20 +149,6 @@ pub struct Driver {
     pub feature: String,
     pub value: f64,
     pub baseline_p99: f64,
-}
-
-impl Driver {
-    /// A security-relevant feature well above its baseline: more than
-    /// twice its p99 plus one (so one stray sudo typo is not a signal).
-    pub fn is_security_signal(&self) -> bool {
-        registry::is_tagged(&self.feature, Tag::Security) && self.value > 2.0 * self.baseline_p99 + 1.0
-    }
-
-    /// Failed credentials well above the baseline.
-    pub fn is_failure_signal(&self) -> bool {
-        self.feature == registry::FEATURES[FeatureId::Failures as usize].name
-            && self.value > 2.0 * self.baseline_p99 + 1.0
-    }
 }
 
 /// A raw log line behind an alert.
@@ -173,10 +202,27 @@ pub struct Alert {
     pub evidence: Vec<EvidenceLine>,
     /// Detections merged into this alert.
     pub detections: usize,
+    /// Set when the pattern recurs in the baseline: `seen on 3 of 3
+    /// previous Mondays`; the alert was demoted to LOW.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routine: Option<String>,
+    /// The windows of accumulated evidence behind a model-driven alert.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<EvidenceWindow>,
     #[serde(skip)]
     pub first: Micros,
     #[serde(skip)]
     pub last: Micros,
+}
+
+/// One window of an evidence episode.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceWindow {
+    pub entity_kind: EntityKind,
+    pub entity: String,
+    pub window_start: String,
+    /// Surprise of the window against the baseline, in nats.
+    pub nats: f64,
 }
 
 /// What merging produced besides the alerts.
@@ -186,8 +232,18 @@ pub struct MergeStats {
     pub anomalies: usize,
     pub anomalies_corroborating: usize,
     pub anomaly_alerts: usize,
+    /// Evidence episodes above their kind's threshold.
+    pub episodes_alerting: usize,
+    /// Population alerts (many sources against one host), and logins by
+    /// their sources.
+    pub population_alerts: usize,
+    pub population_logins: usize,
+    /// New-term incidents raised by rarity plus the model's evidence.
+    pub rarity_alerts: usize,
+    /// Incidents whose rule hits recur in the baseline: demoted to LOW.
+    pub routine_demoted: usize,
     pub suppressed_recurring: usize,
-    /// New-term incidents without a strong anomaly of the same entity.
+    /// New-term incidents whose rarity and evidence stay under the threshold.
     pub uncorroborated_new_terms: usize,
     /// Anomaly-only incidents of entities already unusual in the baseline.
     pub known_unusual: usize,
@@ -202,6 +258,29 @@ struct Incident {
     last: Micros,
     hits: Vec<usize>,
     anomalies: Vec<usize>,
+    /// Alerting episodes (indices into the input's episodes).
+    episodes: Vec<usize>,
+    /// An alerting episode of one of its entities corroborates it.
+    strong: bool,
+    /// Rarity: (nats of the term, the model's nats, threshold).
+    rarity: Option<(f64, f64, f64)>,
+    routine: Option<String>,
+}
+
+impl Incident {
+    fn new(primary: Primary, first: Micros, last: Micros) -> Incident {
+        Incident {
+            primary,
+            first,
+            last,
+            hits: Vec::new(),
+            anomalies: Vec::new(),
+            episodes: Vec::new(),
+            strong: false,
+            rarity: None,
+            routine: None,
+        }
+    }
 }
 
 /// What an incident is about.
@@ -287,20 +366,45 @@ fn fnv64(parts: &[&str]) -> u64 {
     h
 }
 
-/// Merges rule hits and anomalies into alerts, highest risk first.
-pub fn merge(
-    hits: &[RuleHit],
-    anomalies: &[Anomaly],
-    rules: &RuleSet,
-    log: &CompactLog,
-    file_names: &[String],
-    cfg: &AlertConfig,
-) -> (Vec<Alert>, MergeStats) {
+/// Merges rule hits, anomalies and evidence episodes into alerts, highest
+/// risk first.
+pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) {
+    let anomalies = input.anomalies;
     let mut stats = MergeStats {
-        rule_hits: hits.len(),
+        rule_hits: input.hits.len(),
         anomalies: anomalies.len(),
         ..Default::default()
     };
+    let budget = cfg.alert_budget.unwrap_or(input.calibration.config.alert_budget);
+    let threshold = |kind: EntityKind| input.calibration.kind(kind).map(|k| k.threshold(budget));
+    // 3. Episodes above their kind's threshold.
+    let alerting: Vec<usize> = input
+        .episodes
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| threshold(e.entity_kind).is_some_and(|h| e.episode.peak > h))
+        .map(|(i, _)| i)
+        .collect();
+    stats.episodes_alerting = alerting.len();
+
+    // 4. Population: hits about hosts, and logins by their sources.
+    let mut hits: Vec<RuleHit> = input.hits.to_vec();
+    let mut population_episodes = BTreeSet::new();
+    for &i in &alerting {
+        let e = &input.episodes[i];
+        if e.entity_kind != EntityKind::Host {
+            continue;
+        }
+        let span = (e.episode.first, e.episode.last + input.window);
+        if let Some((pop, logins)) = policy::population(input.log, &e.entity, span, cfg.suppression) {
+            population_episodes.insert(i);
+            stats.population_alerts += 1;
+            stats.population_logins += logins.len();
+            hits.push(pop);
+            hits.extend(logins);
+        }
+    }
+    let hits = &hits[..];
 
     // 1. Rule hits → incidents per primary entity, chained in time.
     // Keyed by the primary's word: incidents come out in that order.
@@ -326,80 +430,97 @@ pub fn merge(
     for (_, (primary, idx)) in by_primary {
         let spans: Vec<(usize, Micros, Micros)> = idx.iter().map(|&i| (i, hits[i].first, hits[i].last)).collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
-            incidents.push(Incident {
-                primary: primary.clone(),
-                first,
-                last,
-                hits: members,
-                anomalies: vec![],
-            });
+            let mut inc = Incident::new(primary.clone(), first, last);
+            inc.hits = members;
+            incidents.push(inc);
         }
     }
 
     // 2. Anomalies corroborate incidents that share an entity and time.
-    let mut standalone: Vec<usize> = Vec::new();
-    for (a_idx, a) in anomalies.iter().enumerate() {
-        let mut attached = false;
-        for inc in incidents.iter_mut().filter(|_| a.flagged) {
-            if a.window_start > inc.last + cfg.suppression || a.window_end + cfg.suppression < inc.first {
-                continue;
-            }
-            let shares = inc.hits.iter().any(|&i| {
-                let h = &hits[i];
-                match a.entity_kind {
-                    EntityKind::SourceIp => h.sources.contains(&a.entity),
-                    EntityKind::User => h.users.contains(&a.entity),
-                    EntityKind::Host => h.hosts.contains(&a.entity) && h.distinct_hosts <= 3,
+    let shares = |inc: &Incident, kind: EntityKind, entity: &str| {
+        inc.hits.iter().any(|&i| {
+            let h = &hits[i];
+            match kind {
+                EntityKind::SourceIp => h.sources.iter().any(|s| s == entity),
+                EntityKind::User => h.users.iter().any(|u| u == entity),
+                EntityKind::Host => {
+                    h.hosts.iter().any(|x| x == entity) && h.distinct_hosts <= cfg.corroborating_host_limit
                 }
-            });
-            if shares {
+            }
+        })
+    };
+    let near = |inc: &Incident, first: Micros, last: Micros| {
+        first <= inc.last + cfg.suppression && last + cfg.suppression >= inc.first
+    };
+    for (a_idx, a) in anomalies.iter().enumerate().filter(|(_, a)| a.flagged) {
+        let mut attached = false;
+        for inc in incidents.iter_mut() {
+            if near(inc, a.window_start, a.window_end) && shares(inc, a.entity_kind, &a.entity) {
                 inc.anomalies.push(a_idx);
                 attached = true;
             }
         }
         if attached {
             stats.anomalies_corroborating += 1;
-        } else if standalone_worthy(a, cfg) {
-            let allowed = match a.entity_kind {
-                EntityKind::SourceIp => cfg.allowlist.allows(parse_ip(&a.entity), None),
-                EntityKind::User => cfg.allowlist.allows(None, Some(&a.entity)),
-                EntityKind::Host => false,
-            };
-            if allowed {
-                stats.allowlisted += 1;
-            } else {
-                standalone.push(a_idx);
-            }
         }
     }
-    // 3. Standalone anomalies chain per entity.
-    // Keyed by the kind's name: alerts come out in that order.
-    let mut by_entity: BTreeMap<(&str, String), Vec<usize>> = BTreeMap::new();
-    for a in standalone {
-        let an = &anomalies[a];
-        by_entity
-            .entry((an.entity_kind.as_str(), an.entity.clone()))
+    // 3. Alerting episodes raise the priority of the incidents they share
+    // an entity with; the others are alerts of their own.
+    let mut standalone: BTreeMap<(&str, String), Vec<usize>> = BTreeMap::new();
+    for &i in &alerting {
+        let e = &input.episodes[i];
+        let (first, last) = (e.episode.first, e.episode.last + input.window);
+        let mut attached = false;
+        for inc in incidents.iter_mut() {
+            if near(inc, first, last) && shares(inc, e.entity_kind, &e.entity) {
+                inc.strong = true;
+                inc.episodes.push(i);
+                attached = true;
+            }
+        }
+        if attached || population_episodes.contains(&i) {
+            continue;
+        }
+        let allowed = match e.entity_kind {
+            EntityKind::SourceIp => cfg.allowlist.allows(parse_ip(&e.entity), None),
+            EntityKind::User => cfg.allowlist.allows(None, Some(&e.entity)),
+            EntityKind::Host => false,
+        };
+        if allowed {
+            stats.allowlisted += 1;
+            continue;
+        }
+        standalone
+            .entry((e.entity_kind.as_str(), e.entity.clone()))
             .or_default()
-            .push(a);
+            .push(i);
     }
-    for (primary, idx) in by_entity {
+    for (_, idx) in standalone {
+        let e0 = &input.episodes[idx[0]];
         let spans: Vec<(usize, Micros, Micros)> = idx
             .iter()
-            .map(|&a| (a, anomalies[a].window_start, anomalies[a].window_end))
+            .map(|&i| (i, input.episodes[i].episode.first, input.episodes[i].episode.last + input.window))
             .collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
-            incidents.push(Incident {
-                primary: Primary::Entity(anomalies[idx[0]].entity_kind, primary.1.clone()),
-                first,
-                last,
-                hits: vec![],
-                anomalies: members,
-            });
+            let mut inc = Incident::new(Primary::Entity(e0.entity_kind, e0.entity.clone()), first, last);
+            inc.anomalies = anomalies
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| {
+                    a.entity_kind == e0.entity_kind
+                        && a.entity == e0.entity
+                        && a.window_start >= first
+                        && a.window_start < last
+                })
+                .map(|(k, _)| k)
+                .collect();
+            inc.episodes = members;
+            incidents.push(inc);
         }
     }
 
-    // 4. Known recurring noise: same primary and rules, private source, no
-    // anomaly, on several days.
+    // 8. Known recurring noise in the input: same primary and rules,
+    // private source, no anomaly, on several days.
     let mut days_by_pattern: BTreeMap<(String, Vec<String>), BTreeSet<i64>> = BTreeMap::new();
     let pattern = |inc: &Incident| -> (String, Vec<String>) {
         let mut rules: Vec<String> = inc.hits.iter().map(|&i| hits[i].rule_id.clone()).collect();
@@ -408,14 +529,13 @@ pub fn merge(
         (format!("{}={}", inc.primary.word(), inc.primary.value()), rules)
     };
     for inc in &incidents {
-        days_by_pattern
-            .entry(pattern(inc))
-            .or_default()
-            .insert(inc.first.div_euclid(MICROS_PER_DAY));
+        // Every day the incident covers.
+        let days = inc.first.div_euclid(MICROS_PER_DAY)..=inc.last.div_euclid(MICROS_PER_DAY);
+        days_by_pattern.entry(pattern(inc)).or_default().extend(days);
     }
 
     let mut alerts = Vec::new();
-    for inc in &incidents {
+    for inc in &mut incidents {
         let max_rule_sev = inc.hits.iter().map(|&i| hits[i].severity).max();
         let source_primary = inc.primary.kind() == Some(EntityKind::SourceIp);
         let private_primary = source_primary && !is_public(inc.primary.value());
@@ -424,44 +544,56 @@ pub fn merge(
             max_rule_sev.is_some_and(|sev| sev <= Severity::Medium) && (private_primary || !source_primary);
         let public_primary = inc.primary.is_public_source();
         let anomalies_only = inc.hits.is_empty() && !public_primary;
-        if recurring && (weak_rules || anomalies_only) {
+        if recurring && !inc.strong && (weak_rules || anomalies_only) {
             stats.suppressed_recurring += 1;
             continue;
         }
         if inc.hits.is_empty()
-            && inc.anomalies.iter().all(|&a| {
-                let an = &anomalies[a];
+            && inc.episodes.iter().all(|&i| {
+                let e = &input.episodes[i];
                 cfg.baseline_anomalous
-                    .get(&an.entity_kind)
-                    .is_some_and(|set| set.contains(&an.entity))
+                    .get(&e.entity_kind)
+                    .is_some_and(|set| set.contains(&e.entity))
             })
         {
             stats.known_unusual += 1;
             continue;
         }
-        // New terms alone are weak (people do log in from new places): they
-        // alert only when the model independently finds the entity unusual.
+        // 5. New terms alone are weak (people do log in from new places):
+        // they alert when the term's rarity in the baseline and the
+        // model's evidence for its entities together pass the threshold.
         let only_new_terms = !inc.hits.is_empty()
             && inc
                 .hits
                 .iter()
-                .all(|&i| rules.get(&hits[i].rule_id).is_some_and(|r| r.kind == Kind::NewTerm));
-        let own_anomaly = |a: &Anomaly| match &inc.primary {
-            Primary::Entity(kind @ (EntityKind::SourceIp | EntityKind::User), e) => {
-                a.entity_kind == *kind && a.entity == *e
+                .all(|&i| input.rules.get(&hits[i].rule_id).is_some_and(|r| r.kind == Kind::NewTerm));
+        if only_new_terms && !inc.strong {
+            match rarity(inc, hits, input, &threshold) {
+                Some(r) if r.0 + r.1 > r.2 => {
+                    inc.rarity = Some(r);
+                    stats.rarity_alerts += 1;
+                }
+                _ => {
+                    stats.uncorroborated_new_terms += 1;
+                    continue;
+                }
             }
-            _ => false,
-        } || (a.entity_kind == EntityKind::User && inc.hits.iter().any(|&i| hits[i].users.contains(&a.entity)));
-        if only_new_terms
-            && !inc
-                .anomalies
-                .iter()
-                .any(|&a| own_anomaly(&anomalies[a]) && standalone_worthy(&anomalies[a], cfg))
-        {
-            stats.uncorroborated_new_terms += 1;
-            continue;
         }
-        let alert = build_alert(inc, hits, anomalies, rules, log, file_names, cfg);
+        // 6. Routine: every rule hit recurs in the baseline.
+        if let Some(routine) = input.routine.filter(|_| !inc.hits.is_empty() && !inc.strong) {
+            let seen: Option<Vec<String>> = inc
+                .hits
+                .iter()
+                .map(|&i| routine.matches(&hits[i], &cfg.routine).map(|m| m.to_string()))
+                .collect();
+            if let Some(mut seen) = seen {
+                seen.sort();
+                seen.dedup();
+                inc.routine = Some(seen.join("; "));
+                stats.routine_demoted += 1;
+            }
+        }
+        let alert = build_alert(inc, hits, input, cfg, budget);
         if alert.severity < cfg.min_severity {
             stats.below_min_severity += 1;
             continue;
@@ -481,16 +613,54 @@ pub fn merge(
     (alerts, stats)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_alert(
+/// A new-term incident's rarity: the rarest of its terms in the baseline
+/// (nats), the strongest evidence episode of its entities around it, and
+/// the threshold of the user kind (or of the primary's).
+fn rarity(
     inc: &Incident,
     hits: &[RuleHit],
-    anomalies: &[Anomaly],
-    rules: &RuleSet,
-    log: &CompactLog,
-    file_names: &[String],
-    cfg: &AlertConfig,
-) -> Alert {
+    input: &MergeInput,
+    threshold: &dyn Fn(EntityKind) -> Option<f64>,
+) -> Option<(f64, f64, f64)> {
+    let novelty = input.novelty?;
+    let mut nats: Option<f64> = None;
+    for &i in &inc.hits {
+        let h = &hits[i];
+        let Some(Logic::NewTerm(nt)) = input.rules.get(&h.rule_id).map(|r| &r.kind) else {
+            continue;
+        };
+        let parts: Vec<&str> = h.group.iter().map(|(_, v)| v.as_str()).collect();
+        if let Some(n) = novelty.rarity(&nt.fields, &parts) {
+            nats = Some(nats.map_or(n, |m: f64| m.max(n)));
+        }
+    }
+    let nats = nats?;
+    let entities: BTreeSet<(EntityKind, &str)> = inc
+        .hits
+        .iter()
+        .flat_map(|&i| {
+            let h = &hits[i];
+            h.users
+                .iter()
+                .map(|u| (EntityKind::User, u.as_str()))
+                .chain(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())))
+                .chain(h.hosts.iter().map(|x| (EntityKind::Host, x.as_str())))
+        })
+        .collect();
+    let model = input
+        .episodes
+        .iter()
+        .filter(|e| entities.contains(&(e.entity_kind, e.entity.as_str())))
+        .filter(|e| e.episode.first <= inc.last && e.episode.last + input.window >= inc.first)
+        .map(|e| e.episode.peak)
+        .fold(0.0, f64::max);
+    let kind = inc.primary.kind().unwrap_or(EntityKind::User);
+    let h = threshold(EntityKind::User).or_else(|| threshold(kind))?;
+    Some((nats, model, h))
+}
+
+fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &AlertConfig, budget: f64) -> Alert {
+    let (anomalies, rules, log, file_names) = (input.anomalies, input.rules, input.log, input.file_names);
     let mut sources = BTreeSet::new();
     let mut hosts = BTreeSet::new();
     let mut users = BTreeSet::new();
@@ -520,6 +690,10 @@ fn build_alert(
                 tags.extend(rule.tags.iter().cloned());
                 descriptions.push(format!("{}: {}", rule.name, rule.description));
                 actions.push(rule.recommended_action.clone());
+            } else if let Some(rule) = PolicyRule::get(&h.rule_id) {
+                tags.extend(rule.tags.iter().map(|t| t.to_string()));
+                descriptions.push(format!("{}: {}", rule.name, rule.description));
+                actions.push(rule.recommended_action.to_owned());
             }
         }
         summaries.push(h.summary.clone());
@@ -553,31 +727,71 @@ fn build_alert(
 
     let entity = inc.primary.value();
     let label = inc.primary.kind().map_or("rule", kind_label);
+    // The windows of the evidence episodes behind it.
+    let mut windows = Vec::new();
+    let mut peak: f64 = 0.0;
+    let mut baseline_stronger = usize::MAX;
+    let mut episode_threshold: f64 = 0.0;
+    for &i in &inc.episodes {
+        let e = &input.episodes[i];
+        match e.entity_kind {
+            EntityKind::SourceIp => sources.insert(e.entity.clone()),
+            EntityKind::User => users.insert(e.entity.clone()),
+            EntityKind::Host => hosts.insert(e.entity.clone()),
+        };
+        peak = peak.max(e.episode.peak);
+        if let Some(k) = input.calibration.kind(e.entity_kind) {
+            baseline_stronger = baseline_stronger.min(k.stronger_in_baseline(e.episode.peak));
+            episode_threshold = episode_threshold.max(k.threshold(budget));
+        }
+        windows.extend(e.episode.windows.iter().map(|&(start, nats)| EvidenceWindow {
+            entity_kind: e.entity_kind,
+            entity: e.entity.clone(),
+            window_start: format_rfc3339(start),
+            nats,
+        }));
+    }
     let title = if inc.hits.is_empty() {
         let top = anomaly_ctx
             .first()
             .and_then(|a| a.explanation.first())
             .cloned()
             .unwrap_or_default();
-        severity = if best_anomaly >= 0.9999 {
+        // Stronger than every episode of the baseline's replay: MEDIUM.
+        severity = if baseline_stronger == 0 {
             Severity::Medium
         } else {
             Severity::Low
         };
+        rule_ids.push(PolicyRule::ACCUMULATED.id.to_owned());
         descriptions.push(format!(
-            "The behaviour of {} {entity} is rarer than {:.2}% of the baseline windows of its kind.",
-            label,
-            100.0 * best_anomaly
+            "Over {} windows the behaviour of {label} {entity} was unusual enough to accumulate {peak:.1} nats of \
+             evidence; the alert budget ({budget} per 1,000 entity-days) sets the threshold at {episode_threshold:.1} \
+             nats, and {} of the baseline's own episodes reached as much.",
+            windows.len(),
+            if baseline_stronger == usize::MAX {
+                "none".to_owned()
+            } else {
+                baseline_stronger.to_string()
+            }
         ));
-        actions.push(format!(
-            "Review the activity of {label} {entity} in this period with its owner; confirm or dismiss it as a verdict."
+        actions.push(PolicyRule::ACCUMULATED.recommended_action.to_owned());
+        summaries.push(format!(
+            "{} unusual windows, {peak:.1} nats (threshold {episode_threshold:.1}){}",
+            windows.len(),
+            if top.is_empty() { String::new() } else { format!(": {top}") }
         ));
-        summaries.push(format!("anomalous {} windows: {top}", inc.anomalies.len()));
         format!("Unusual activity of {label} {entity}")
     } else {
         let names: Vec<String> = rule_ids
             .iter()
-            .map(|id| rules.get(id).map(|r| r.name.clone()).unwrap_or_else(|| id.clone()))
+            .map(|id| {
+                rules
+                    .get(id)
+                    .map(|r| r.name.clone())
+                    .or_else(|| PolicyRule::get(id).map(|r| r.name.to_owned()))
+                    .unwrap_or_else(|| id.clone())
+            })
             .collect();
         let what = match inc.primary {
             Primary::Rule(_) => String::new(),
@@ -591,14 +805,40 @@ fn build_alert(
         };
         format!("{}{what}{targets}", names.join(" + "))
     };
-    // Corroboration by the model raises the priority of rule alerts.
-    if !inc.hits.is_empty() && best_anomaly > 0.0 && severity < Severity::Critical && best_anomaly >= 0.99 {
+    if let Some((term, model, threshold)) = inc.rarity {
+        rule_ids.push(PolicyRule::RARITY.id.to_owned());
+        descriptions.push(format!(
+            "In the baseline such a new term had a chance of {:.2}% ({term:.1} nats); with the model's evidence for \
+             its entities ({model:.1} nats) the total passes the alert budget's threshold of {threshold:.1} nats.",
+            100.0 * (-term).exp()
+        ));
+        tags.extend(PolicyRule::RARITY.tags.iter().map(|t| t.to_string()));
+    }
+    // An alerting evidence episode of one of its entities raises the
+    // priority of rule alerts.
+    if !inc.hits.is_empty() && inc.strong && severity < Severity::Critical {
         severity = match severity {
             Severity::Low => Severity::Medium,
             Severity::Medium => Severity::High,
             s => s,
         };
+        descriptions.push(format!(
+            "The model's evidence for it passes the alert budget's threshold ({peak:.1} nats, threshold \
+             {episode_threshold:.1})."
+        ));
     }
+    // Routine: demoted, labelled, kept.
+    let title = match &inc.routine {
+        Some(seen) => {
+            severity = Severity::Low;
+            tags.insert("routine".to_owned());
+            descriptions.push(format!(
+                "Routine: this pattern recurs in the baseline ({seen}); demoted to LOW."
+            ));
+            format!("Routine: {title}")
+        }
+        None => title,
+    };
     let base: u32 = match severity {
         Severity::Low => 20,
         Severity::Medium => 45,
@@ -674,7 +914,7 @@ fn build_alert(
         recommended_action: actions.join(" "),
         tags: tags.into_iter().collect(),
         rule_ids,
-        model_version: if inc.anomalies.is_empty() {
+        model_version: if inc.anomalies.is_empty() && inc.episodes.is_empty() && inc.rarity.is_none() {
             None
         } else {
             cfg.model_version.clone()
@@ -682,6 +922,8 @@ fn build_alert(
         anomalies: anomaly_ctx,
         evidence,
         detections: inc.hits.len() + inc.anomalies.len(),
+        routine: inc.routine.clone(),
+        windows,
         first,
         last,
     }
@@ -702,36 +944,6 @@ fn chain(mut spans: Vec<(usize, Micros, Micros)>, gap: Micros) -> Vec<(Micros, M
         }
     }
     out
-}
-
-/// Whether an anomaly that corroborates no rule hit deserves an alert: a
-/// security-relevant driver well above its baseline p99, and either a
-/// public source (flagged, or near the threshold with many failures) or a
-/// very rare window of a real account (one that logged in) or host.
-fn standalone_worthy(a: &Anomaly, cfg: &AlertConfig) -> bool {
-    let top = || a.drivers.iter().take(3);
-    if !top().any(Driver::is_security_signal) {
-        return false;
-    }
-    match a.entity_kind {
-        EntityKind::SourceIp if is_public(&a.entity) => {
-            a.score >= cfg.public_source_score && (a.flagged || top().any(Driver::is_failure_signal))
-        }
-        EntityKind::SourceIp => a.flagged && a.score >= cfg.anomaly_alert_score,
-        // Attacks on an account are the rules' job; the model speaks to how
-        // accounts are used on a host or by a user, with two independent
-        // signs (one mistyped sudo password is not an alert; users new to a
-        // host are mostly scanners guessing names, which the rules cover).
-        EntityKind::User | EntityKind::Host => {
-            a.flagged
-                && a.score >= cfg.anomaly_alert_score
-                && a.account_used
-                && top()
-                    .filter(|d| d.is_security_signal() && registry::is_tagged(&d.feature, Tag::AccountUse))
-                    .count()
-                    >= 2
-        }
-    }
 }
 
 /// At most `n` items, evenly spread, always keeping the first and last.

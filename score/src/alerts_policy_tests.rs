@@ -1,10 +1,18 @@
 //! One test per merge policy documented at the top of `alerts.rs` (and the
-//! allowlist and minimum severity of [`AlertConfig`]). Hits and anomalies
-//! are built by hand; [`merge`] is the only code under test.
+//! allowlist and minimum severity of [`AlertConfig`]). Hits, anomalies and
+//! evidence episodes are built by hand, events from small hand-written
+//! logs; [`merge`] is the only code under test.
 
 use super::*;
+use loglynx_baseline::accumulate::{EvidenceConfig, KindCalibration};
+use loglynx_baseline::routine::Routine;
 use loglynx_features::aggregate::enrich::AllowlistConfig;
 use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::aggregate::FeatureConfig;
+use loglynx_features::ingest::input::Source;
+use loglynx_features::ingest::pipeline::{self, RunConfig};
+use loglynx_features::output::compact::KeepEvents;
+use loglynx_rules::{FieldNovelty, NoveltyCounts};
 
 /// 2024-03-04 00:00:00 UTC.
 const T0: Micros = 1_709_510_400_000_000;
@@ -78,22 +86,107 @@ fn anomaly(kind: &str, entity: &str, start: i64, score: f64, drivers: &[(&str, f
             })
             .collect(),
         flagged: true,
-        account_used: true,
         evidence: vec![],
     }
 }
 
-/// Many failures from a public source: worth an alert on its own.
+/// Many failures from a public source.
 fn failing_source(entity: &str, start: i64) -> Anomaly {
     anomaly("source_ip", entity, start, 0.9995, &[("failures", 50.0, 2.0)])
 }
 
+/// An evidence episode of `entity` with one window per `(minute, nats)`,
+/// peaking at `peak`.
+fn episode(kind: &str, entity: &str, windows: &[(i64, f64)], peak: f64) -> EntityEpisode {
+    EntityEpisode {
+        entity_kind: EntityKind::parse(kind).expect("an entity kind"),
+        entity: entity.into(),
+        episode: Episode {
+            entity: 0,
+            first: at(windows[0].0),
+            last: at(windows[windows.len() - 1].0),
+            peak,
+            windows: windows.iter().map(|&(m, n)| (at(m), n)).collect(),
+        },
+    }
+}
+
+/// Every kind replayed over 10,000 entity-days, with baseline episodes
+/// peaking at 10, 9, …, 1 nats: a budget of 0.3 allows 3 of them, so the
+/// threshold is the fourth strongest, 7 nats.
+fn calibration() -> AlertCalibration {
+    let peaks: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+    AlertCalibration {
+        config: EvidenceConfig {
+            alert_budget: 0.3,
+            ..Default::default()
+        },
+        kinds: EntityKind::ALL
+            .iter()
+            .map(|&k| KindCalibration {
+                entity_kind: k,
+                entity_days: 10_000,
+                episodes: 10,
+                top_peaks: peaks.clone(),
+                floor: 0.5,
+            })
+            .collect(),
+    }
+}
+
+/// What a merge reads besides hits, anomalies and episodes.
+#[derive(Default)]
+struct Extra {
+    calibration: Option<AlertCalibration>,
+    routine: Option<Routine>,
+    novelty: Option<Novelty>,
+    log: CompactLog,
+}
+
+fn merge_all(
+    hits: &[RuleHit],
+    anomalies: &[Anomaly],
+    episodes: &[EntityEpisode],
+    extra: &Extra,
+    cfg: &AlertConfig,
+) -> (Vec<Alert>, MergeStats) {
+    let rules = RuleSet::builtin();
+    let calibration = extra.calibration.clone().unwrap_or_else(calibration);
+    let input = MergeInput {
+        hits,
+        anomalies,
+        episodes,
+        calibration: &calibration,
+        routine: extra.routine.as_ref(),
+        novelty: extra.novelty.as_ref(),
+        window: 60 * MIN,
+        rules: &rules,
+        log: &extra.log,
+        file_names: &[],
+    };
+    merge(&input, cfg)
+}
+
 fn run(hits: &[RuleHit], anomalies: &[Anomaly], cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) {
-    merge(hits, anomalies, &RuleSet::builtin(), &CompactLog::default(), &[], cfg)
+    merge_all(hits, anomalies, &[], &Extra::default(), cfg)
 }
 
 fn merged(hits: &[RuleHit], anomalies: &[Anomaly]) -> (Vec<Alert>, MergeStats) {
     run(hits, anomalies, &AlertConfig::default())
+}
+
+/// The events of a small syslog log (year 2024), every one kept.
+fn compact_of(lines: &str) -> CompactLog {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    std::fs::write(&path, lines).unwrap();
+    let cfg = RunConfig {
+        year: Some(2024),
+        collect_compact: Some(KeepEvents::all()),
+        ..RunConfig::new(FeatureConfig::default().check().unwrap())
+    };
+    let result = pipeline::run(&[Source::File(path)], &cfg, |_| Ok(()), &|_| {}).unwrap();
+    result.compact.unwrap()
 }
 
 #[test]
@@ -130,47 +223,107 @@ fn an_anomaly_sharing_entity_and_time_corroborates_the_incident() {
     assert_eq!(alone[0].severity, Severity::Low);
 
     let corroborating = failing_source(PUBLIC, 0);
-    // Same time, another entity; no security driver, so no alert of its own.
+    // Same time, another entity, whose evidence stays under the threshold:
+    // no alert of its own.
     let unrelated = anomaly("source_ip", PUBLIC2, 0, 0.9995, &[("events", 500.0, 20.0)]);
-    let (alerts, stats) = merged(&hits, &[corroborating, unrelated]);
+    let weak = [episode("source_ip", PUBLIC2, &[(0, 8.0)], 5.0)];
+    let (alerts, stats) = merge_all(
+        &hits,
+        &[corroborating.clone(), unrelated],
+        &weak,
+        &Extra::default(),
+        &AlertConfig::default(),
+    );
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0];
-    // Priority rises and the explanation joins the alert.
-    assert_eq!(a.severity, Severity::Medium);
-    assert!(a.risk_score > alone[0].risk_score);
+    // The explanation joins the alert; the priority rises with it.
     assert_eq!(a.anomalies.len(), 1);
     assert_eq!(a.anomalies[0].entity, PUBLIC);
     assert_eq!(a.anomalies[0].explanation, vec!["failures = 50 (baseline p99 = 2)"]);
     assert_eq!(a.detections, 2);
+    assert!(a.risk_score > alone[0].risk_score);
     assert_eq!(stats.anomalies_corroborating, 1);
     assert_eq!(stats.anomaly_alerts, 0);
+    // Severity rises one level only when the source's own evidence passes
+    // the threshold.
+    assert_eq!(a.severity, Severity::Low);
+    let strong = [episode("source_ip", PUBLIC, &[(0, 12.0)], 9.5)];
+    let (alerts, _) = merge_all(
+        &hits,
+        &[corroborating],
+        &strong,
+        &Extra::default(),
+        &AlertConfig::default(),
+    );
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].severity, Severity::Medium);
 
     // Far from the incident in time it corroborates nothing: two alerts.
-    let (alerts, stats) = merged(&hits, &[failing_source(PUBLIC, 24 * 60)]);
+    let (alerts, stats) = merge_all(
+        &hits,
+        &[failing_source(PUBLIC, 24 * 60)],
+        &[episode("source_ip", PUBLIC, &[(24 * 60, 12.0)], 9.5)],
+        &Extra::default(),
+        &AlertConfig::default(),
+    );
     assert_eq!(alerts.len(), 2);
     assert_eq!(stats.anomalies_corroborating, 0);
 }
 
 #[test]
-fn an_anomaly_alone_alerts_only_with_a_security_driver_well_above_baseline() {
-    // A busy day: volume, not an attack.
-    let busy = anomaly("source_ip", PUBLIC, 0, 0.9995, &[("events", 5000.0, 20.0)]);
-    // Failures at exactly twice the p99 plus one: not "well above".
-    let borderline = anomaly("source_ip", PUBLIC, 0, 0.9995, &[("failures", 5.0, 2.0)]);
-    for quiet in [busy, borderline] {
-        let (alerts, stats) = merged(&[], &[quiet]);
-        assert!(alerts.is_empty(), "{alerts:#?}");
-        assert_eq!(stats.anomaly_alerts, 0);
-    }
-    let (alerts, stats) = merged(&[], &[failing_source(PUBLIC, 0)]);
-    assert_eq!(alerts.len(), 1);
-    assert_eq!(stats.anomaly_alerts, 1);
-    assert!(alerts[0].rule_ids.is_empty());
+fn the_alert_budget_sets_which_evidence_episodes_alert() {
+    // Thresholds: 7 nats at a budget of 0.3 per 1,000 entity-days.
+    let eps = [
+        episode("source_ip", PUBLIC, &[(0, 9.0)], 7.5),
+        episode("source_ip", PUBLIC2, &[(0, 9.0)], 6.5),
+    ];
+    let (alerts, stats) = merge_all(&[], &[], &eps, &Extra::default(), &AlertConfig::default());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].source_ips, vec![PUBLIC]);
+    assert_eq!(alerts[0].rule_ids, vec!["LLX-BASE-ACC"]);
+    assert_eq!((stats.episodes_alerting, stats.anomaly_alerts), (1, 1));
+    assert!(alerts[0].description.contains("threshold at 7.0 nats"), "{}", alerts[0].description);
+    // A budget of 0.5 allows 5 baseline episodes: the threshold is 5 nats.
+    let cfg = AlertConfig {
+        alert_budget: Some(0.5),
+        ..AlertConfig::default()
+    };
+    let (alerts, _) = merge_all(&[], &[], &eps, &Extra::default(), &cfg);
+    assert_eq!(alerts.len(), 2);
+    // No calibration (a model without one): the model alerts on nothing alone.
+    let none = Extra {
+        calibration: Some(AlertCalibration::default()),
+        ..Extra::default()
+    };
+    let (alerts, _) = merge_all(&[], &[], &eps, &none, &AlertConfig::default());
+    assert!(alerts.is_empty());
 }
 
 #[test]
-fn new_term_hits_alert_only_when_the_model_finds_the_entity_unusual() {
+fn evidence_accumulated_over_seven_hours_is_one_alert_listing_its_windows() {
+    // Seven moderate hours of one source, each under what one window needs.
+    let hours: Vec<(i64, f64)> = (0..7).map(|h| (h * 60, 3.5)).collect();
+    let slow = episode("source_ip", PUBLIC, &hours, 7.0 * (3.5 - std::f64::consts::LN_10));
+    let anomalies: Vec<Anomaly> = (0..7)
+        .map(|h| anomaly("source_ip", PUBLIC, h * 60, 0.97, &[("distinct_users", 9.0, 4.0)]))
+        .collect();
+    let (alerts, _) = merge_all(&[], &anomalies, &[slow], &Extra::default(), &AlertConfig::default());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a.windows.len(), 7);
+    assert_eq!(a.anomalies.len(), 5, "the five strongest windows explain it");
+    assert_eq!((a.first, a.last), (at(0), at(7 * 60)));
+    assert!(a.summary.starts_with("7 unusual windows"), "{}", a.summary);
+    // Stronger than every baseline episode (peak 10): MEDIUM.
+    assert_eq!(a.severity, Severity::Low);
+    let hours: Vec<(i64, f64)> = (0..7).map(|h| (h * 60, 4.0)).collect();
+    let stronger = episode("source_ip", PUBLIC, &hours, 11.0);
+    let (alerts, _) = merge_all(&[], &[], &[stronger], &Extra::default(), &AlertConfig::default());
+    assert_eq!(alerts[0].severity, Severity::Medium);
+}
+
+#[test]
+fn new_term_hits_alert_when_rarity_and_the_models_evidence_pass_the_threshold() {
     let new_source = hit(
         "LLX-NEW-001",
         Severity::Low,
@@ -178,27 +331,141 @@ fn new_term_hits_alert_only_when_the_model_finds_the_entity_unusual() {
         0,
         0,
     );
-    let (alerts, stats) = merged(std::slice::from_ref(&new_source), &[]);
-    assert!(alerts.is_empty(), "{alerts:#?}");
-    assert_eq!(stats.uncorroborated_new_terms, 1);
-
-    // A weak anomaly of the user (one use-of-account sign) is not enough.
-    let weak = anomaly("user", "alice", 0, 0.9995, &[("new_source_ips", 3.0, 0.0)]);
-    let (alerts, stats) = merged(std::slice::from_ref(&new_source), &[weak]);
-    assert!(alerts.is_empty(), "{alerts:#?}");
-    assert_eq!(stats.uncorroborated_new_terms, 1);
-
-    let strong = anomaly(
-        "user",
-        "alice",
-        0,
-        0.9995,
-        &[("new_source_ips", 3.0, 0.0), ("new_hosts", 2.0, 0.0)],
+    // alice logged in 400 times from 2 addresses, each seen often: a new
+    // address for her has a chance of 1/402, 6.0 nats.
+    let novelty = |events: u64, singletons: u64| Novelty {
+        fields: BTreeMap::from([(
+            "user+source".to_owned(),
+            FieldNovelty {
+                all: NoveltyCounts {
+                    events: 10_000,
+                    singletons: 2_000,
+                },
+                by_first: BTreeMap::from([("alice".to_owned(), NoveltyCounts { events, singletons })]),
+            },
+        )]),
+    };
+    let steady = Extra {
+        novelty: Some(novelty(400, 0)),
+        ..Extra::default()
+    };
+    // Rarity alone (6.0) stays under the threshold (7).
+    let (alerts, stats) = merge_all(
+        std::slice::from_ref(&new_source),
+        &[],
+        &[],
+        &steady,
+        &AlertConfig::default(),
     );
-    let (alerts, stats) = merged(&[new_source], &[strong]);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert_eq!(stats.uncorroborated_new_terms, 1);
+    // With 1.5 nats of the model's evidence for alice around it: an alert.
+    let evidence = [episode("user", "alice", &[(0, 3.8)], 1.5)];
+    let (alerts, stats) = merge_all(
+        std::slice::from_ref(&new_source),
+        &[],
+        &evidence,
+        &steady,
+        &AlertConfig::default(),
+    );
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
-    assert_eq!(alerts[0].rule_ids, vec!["LLX-NEW-001"]);
-    assert_eq!(stats.uncorroborated_new_terms, 0);
+    assert_eq!(alerts[0].rule_ids, vec!["LLX-NEW-001", "LLX-BASE-RARE"]);
+    assert_eq!(stats.rarity_alerts, 1);
+    // A user who roams (half her logins from addresses seen once): a new
+    // address is common, and the same evidence is not enough.
+    let roaming = Extra {
+        novelty: Some(novelty(400, 200)),
+        ..Extra::default()
+    };
+    let (alerts, stats) = merge_all(&[new_source], &[], &evidence, &roaming, &AlertConfig::default());
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert_eq!(stats.uncorroborated_new_terms, 1);
+}
+
+#[test]
+fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_another() {
+    // Five public sources fail once each against web-01 (no single one
+    // crosses anything); the fifth then logs in.
+    let mut lines = String::new();
+    for (i, src) in ["203.0.113.10", "203.0.113.11", "198.51.100.12", "192.0.2.13", "198.51.100.14"]
+        .iter()
+        .enumerate()
+    {
+        lines.push_str(&format!(
+            "Mar  4 00:{:02}:00 web-01 sshd[{}]: Failed password for user{i} from {src} port 4{i}000 ssh2\n",
+            10 + 5 * i,
+            100 + i
+        ));
+    }
+    lines.push_str("Mar  4 00:40:00 web-01 sshd[200]: Accepted password for user4 from 198.51.100.14 port 42222 ssh2\n");
+    // An office login in the same hour is no member.
+    lines.push_str("Mar  4 00:45:00 web-01 sshd[201]: Accepted publickey for bob from 10.0.0.7 port 42223 ssh2\n");
+    let extra = Extra {
+        log: compact_of(&lines),
+        ..Extra::default()
+    };
+    let host = [episode("host", "web-01", &[(0, 11.0)], 8.0)];
+    let (alerts, stats) = merge_all(&[], &[], &host, &extra, &AlertConfig::default());
+    assert_eq!((stats.population_alerts, stats.population_logins), (1, 1));
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    let pop = alerts.iter().find(|a| a.rule_ids == ["LLX-BASE-POP"]).expect("population alert");
+    assert_eq!(pop.target_hosts, vec!["web-01"]);
+    assert_eq!(pop.source_ips.len(), 5);
+    assert!(pop.summary.starts_with("5 sources, 5 failed logins"), "{}", pop.summary);
+    let login = alerts.iter().find(|a| a.rule_ids == ["LLX-AUTH-007"]).expect("login alert");
+    assert_eq!(login.source_ips, vec!["198.51.100.14"]);
+    assert_eq!(login.users, vec!["user4"]);
+    assert_eq!(login.severity, Severity::High);
+    // One source alone is not a population: the host's evidence is an
+    // alert about the host.
+    let one = Extra {
+        log: compact_of(
+            "Mar  4 00:10:00 web-01 sshd[100]: Failed password for root from 203.0.113.10 port 40000 ssh2\n",
+        ),
+        ..Extra::default()
+    };
+    let (alerts, stats) = merge_all(&[], &[], &host, &one, &AlertConfig::default());
+    assert_eq!(stats.population_alerts, 0);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].rule_ids, vec!["LLX-BASE-ACC"]);
+}
+
+#[test]
+fn a_rule_hit_that_recurs_in_the_baseline_is_demoted_labelled_and_counted() {
+    // T0 is Monday 2024-03-04; the audit ran the three Mondays before.
+    let week = 7 * 24 * 60;
+    let baseline: Vec<RuleHit> = (1..=3).map(|w| brute_force(PRIVATE, "db-01", -w * week)).collect();
+    let mut audit = brute_force(PRIVATE, "db-01", 0);
+    audit.severity = Severity::High;
+    let extra = Extra {
+        routine: Some(Routine::from_hits(&baseline, at(-3 * week), at(-1))),
+        ..Extra::default()
+    };
+    let (alerts, stats) = merge_all(
+        std::slice::from_ref(&audit),
+        &[],
+        &[],
+        &extra,
+        &AlertConfig::default(),
+    );
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(a.severity, Severity::Low);
+    assert_eq!(a.routine.as_deref(), Some("seen on 3 of 3 previous Mondays"));
+    assert!(a.title.starts_with("Routine: "), "{}", a.title);
+    assert!(a.tags.contains(&"routine".to_owned()));
+    assert_eq!(stats.routine_demoted, 1);
+    // On a Tuesday, or from another source, it is no routine.
+    let mut tuesday = audit.clone();
+    tuesday.first += 24 * 60 * MIN;
+    tuesday.last += 24 * 60 * MIN;
+    let mut other = audit.clone();
+    other.group[0].1 = PUBLIC.into();
+    for h in [tuesday, other] {
+        let (alerts, stats) = merge_all(&[h], &[], &[], &extra, &AlertConfig::default());
+        assert_eq!(alerts[0].severity, Severity::High);
+        assert_eq!(stats.routine_demoted, 0);
+    }
 }
 
 #[test]
@@ -207,11 +474,12 @@ fn anomalies_alone_of_an_entity_unusual_in_the_baseline_do_not_alert() {
         baseline_anomalous: BTreeMap::from([(EntityKind::SourceIp, BTreeSet::from([PUBLIC.to_owned()]))]),
         ..AlertConfig::default()
     };
-    let (alerts, stats) = run(&[], &[failing_source(PUBLIC, 0)], &cfg);
+    let strong = |source: &str| [episode("source_ip", source, &[(0, 12.0)], 9.5)];
+    let (alerts, stats) = merge_all(&[], &[], &strong(PUBLIC), &Extra::default(), &cfg);
     assert!(alerts.is_empty(), "{alerts:#?}");
     assert_eq!(stats.known_unusual, 1);
     // Another entity still alerts, and so do the rules for the known one.
-    let (alerts, stats) = run(&[], &[failing_source(PUBLIC2, 0)], &cfg);
+    let (alerts, stats) = merge_all(&[], &[], &strong(PUBLIC2), &Extra::default(), &cfg);
     assert_eq!((alerts.len(), stats.known_unusual), (1, 0));
     let (alerts, _) = run(&[brute_force(PUBLIC, "web-01", 0)], &[failing_source(PUBLIC, 0)], &cfg);
     assert_eq!(alerts.len(), 1);
@@ -263,12 +531,13 @@ fn the_allowlist_drops_hits_and_anomalies_of_listed_sources_and_users() {
         sudo.clone(),
         brute_force(PUBLIC2, "web-01", 0),
     ];
-    let (alerts, stats) = run(&hits, &[failing_source(PUBLIC, 600)], &cfg);
+    let later = [episode("source_ip", PUBLIC, &[(600, 12.0)], 9.5)];
+    let (alerts, stats) = merge_all(&hits, &[], &later, &Extra::default(), &cfg);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].source_ips, vec![PUBLIC2]);
     assert_eq!(stats.allowlisted, 3);
     // Without the allowlist all four alert.
-    let (alerts, _) = merged(&hits, &[failing_source(PUBLIC, 600)]);
+    let (alerts, _) = merge_all(&hits, &[], &later, &Extra::default(), &AlertConfig::default());
     assert_eq!(alerts.len(), 4);
 }
 

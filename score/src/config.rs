@@ -59,9 +59,11 @@ pub struct ScoreConfig {
     #[arg(long, default_value_t = 5)]
     pub evidence: usize,
 
-    /// Smallest anomaly score (0–1) for alerts raised by the model alone.
-    #[arg(long, default_value_t = 0.999)]
-    pub anomaly_alert_score: f64,
+    /// Alerts the model may raise on its own per 1,000 entity-days, as
+    /// replaying the baseline would give (default: the model's, else 0.5).
+    /// The thresholds of accumulated anomaly evidence follow from it.
+    #[arg(long, value_name = "ALERTS")]
+    pub alert_budget: Option<f64>,
 
     /// Campaign labels from loglynx-gen: report detection and false alerts
     /// against them and against a naive threshold detector.

@@ -6,7 +6,9 @@
 //! - `scoring`: feature frames scored one entity kind at a time through
 //!   the per-kind loop of [`loglynx_baseline::fit`];
 //! - [`rules`]: rules as data (TOML) and their engine;
-//! - [`alerts`]: rule hits and anomalous windows merged into alerts;
+//! - [`alerts`]: rule hits, anomalous windows and accumulated evidence
+//!   merged into alerts, with the population, rarity and routine policies
+//!   ([`policy`] holds the detections they make);
 //! - [`evidence`]: raw lines behind alerts, re-read by `file:line`;
 //! - [`report`]: alert and score outputs, terminal summary;
 //! - [`eval`]: detection against labelled campaigns, and a naive baseline.
@@ -15,6 +17,7 @@ pub mod alerts;
 pub mod config;
 pub mod eval;
 pub mod evidence;
+pub mod policy;
 pub mod report;
 pub mod run;
 mod scoring;

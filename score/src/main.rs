@@ -21,9 +21,14 @@ Examples:
   loglynx-score --model sessions.llx sessions.csv --id-column session --scores-out scores.csv
   loglynx-score --rules my-rules/ --fail-on high auth.log     # exit 1 on HIGH or CRITICAL
   zcat auth.log.gz | loglynx-score - --format syslog --year 2025
+  loglynx-score --model baseline.llx --alert-budget 0.2 auth.log   # fewer model-driven alerts
 
 A model brings the window, time zone and business hours it was trained
 with; --window-secs and --time-zone may repeat them but not contradict them.
+It also brings its alert budget: the model raises alerts of its own (evidence
+accumulated over an entity's windows, many sources against a host, rare new
+terms) at the rate of --alert-budget per 1,000 entity-days that replaying its
+baseline would give.
 
 Exit codes: 0 ok (no alert at or above --fail-on), 1 alerts at or above
 --fail-on, 2 error (unreadable input, corrupt or incompatible model, bad rules).";
@@ -107,9 +112,34 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
     if config.model.is_some() && !o.unscored.is_empty() {
         eprintln!("  no model for entity kinds: {}", o.unscored.join(", "));
     }
+    let m = &o.merge_stats;
+    let thresholds: Vec<String> = o
+        .calibration
+        .kinds
+        .iter()
+        .map(|k| format!("{} {:.1}", k.entity_kind, k.threshold(o.alert_budget)))
+        .collect();
+    if !thresholds.is_empty() {
+        eprintln!(
+            "  alert budget {} per 1,000 entity-days ({}): evidence thresholds (nats) {}; {} episodes passed, {} \
+             population alerts, {} logins from their sources, {} new terms rare enough, {} routine hits demoted",
+            o.alert_budget,
+            if config.model.is_some() {
+                "calibrated on the model's baseline"
+            } else {
+                "calibrated on the input itself"
+            },
+            thresholds.join(", "),
+            m.episodes_alerting,
+            m.population_alerts,
+            m.population_logins,
+            m.rarity_alerts,
+            m.routine_demoted
+        );
+    }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();
     eprintln!(
-        "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} uncorroborated new terms suppressed → {} in {:.2} s",
+        "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed → {} in {:.2} s",
         o.lines,
         o.events,
         o.kept.len(),

@@ -17,7 +17,11 @@ use loglynx_features::output::{write_atomic, TableFormat};
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 
-use crate::alerts::{self, Alert, AlertConfig, Anomaly, MergeStats};
+use loglynx_baseline::accumulate::{
+    AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex, DEFAULT_ALERT_BUDGET,
+};
+
+use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
 use crate::scoring::Scoring;
 use crate::{eval, evidence, report, ScoreError};
@@ -53,11 +57,19 @@ pub struct ScoreOutcome {
     pub evaluation: Option<eval::Evaluation>,
     /// Inputs that could not be read in full: the alerts cover the rest.
     pub input_failures: Vec<String>,
+    /// The alert budget applied and the calibration it applied to (the
+    /// model's, or the input's own without a model).
+    pub alert_budget: f64,
+    pub calibration: AlertCalibration,
     /// The events the rules read, and the anomalies: large, so a binary
     /// about to exit may leave them to the OS.
     pub kept: CompactLog,
     pub anomalies: Vec<Anomaly>,
 }
+
+/// Rows scored at least this are kept with their explanations (the
+/// model's own anomalies always are): they explain alerts.
+pub const EXPLAIN_AT: f64 = 0.98;
 
 impl ScoreOutcome {
     /// Whether an alert is at or above `min`.
@@ -165,9 +177,18 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     }
     let spooled = spool_stdin(&mut sources)?;
 
-    // Explanations are made for the rows alerts can use: the anomalous ones
-    // and public sources near the threshold.
-    let alert_defaults = AlertConfig::default();
+    let evidence_config = EvidenceConfig {
+        alert_budget: config
+            .alert_budget
+            .or(model.as_ref().map(|m| m.calibration.config.alert_budget))
+            .unwrap_or(DEFAULT_ALERT_BUDGET),
+        ..model
+            .as_ref()
+            .map_or(EvidenceConfig::default(), |m| m.calibration.config)
+    };
+    evidence_config
+        .check()
+        .map_err(|e| ScoreError::Setting(format!("--alert-budget: {e}")))?;
     let model_config = ModelSetConfig::default().with_seed(config.seed);
     if model.is_none() {
         model_config.check().map_err(|e| ScoreError::Setting(e.to_string()))?;
@@ -175,8 +196,9 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     let mut scoring = Scoring {
         model: model.as_ref(),
         config: model_config,
-        explain: ExplainRows::AtLeast(alert_defaults.public_source_score.min(config.anomaly_alert_score)),
-        public_source_score: alert_defaults.public_source_score,
+        explain: ExplainRows::AtLeast(EXPLAIN_AT),
+        explain_at: EXPLAIN_AT,
+        evidence: EvidenceCollector::new(evidence_config),
         scores_out: match (&config.scores_out, scores_format) {
             (Some(p), Some(f)) => Some(report::ScoresWriter::create(p, f)?),
             _ => None,
@@ -278,8 +300,13 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         rows: scored_rows,
         anomalous,
         scores_out,
+        evidence: mut collector,
         ..
     } = scoring;
+    // Evidence episodes, and their thresholds: the model's calibration, or
+    // without one the input's own replay.
+    let window = features_used.window_secs as i64 * 1_000_000;
+
 
     // Rules, with new-term history from the model when it has one.
     let history = model.as_ref().map(|m| &m.history).filter(|h| !h.terms.is_empty());
@@ -291,21 +318,53 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         "rules evaluated"
     );
 
+    let suppression = config.suppression as i64 * 1_000_000;
+    let mut calibration = match &model {
+        Some(m) => {
+            collector.use_own_drift(Some(&m.calibration));
+            m.calibration.clone()
+        }
+        None => collector.calibrate(window, &HitIndex::new(&hits, suppression)),
+    };
+    calibration.config.alert_budget = evidence_config.alert_budget;
+    let episodes: Vec<EntityEpisode> = collector
+        .episodes(window)
+        .into_iter()
+        .map(|(entity_kind, entity, episode)| EntityEpisode {
+            entity_kind,
+            entity,
+            episode,
+        })
+        .collect();
+    drop(collector);
+
     let model_version = match (&model, &config.model) {
         (Some(m), Some(p)) => format!("{} ({})", p.display(), m.metadata.created_at),
         _ => "fitted on the input".into(),
     };
     let alert_cfg = AlertConfig {
-        suppression: config.suppression as i64 * 1_000_000,
+        suppression,
         evidence_lines: config.evidence,
-        anomaly_alert_score: config.anomaly_alert_score,
+        alert_budget: Some(evidence_config.alert_budget),
         allowlist,
         min_severity: config.min_severity,
         model_version: Some(model_version),
         baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
-        ..alert_defaults
+        ..AlertConfig::default()
     };
-    let (mut alerts, merge_stats) = alerts::merge(&hits, &anomalies, &rule_set, &log, &file_names, &alert_cfg);
+    let input = MergeInput {
+        hits: &hits,
+        anomalies: &anomalies,
+        episodes: &episodes,
+        calibration: &calibration,
+        routine: model.as_ref().map(|m| &m.routine).filter(|r| r.days.is_some()),
+        novelty: model.as_ref().map(|m| &m.novelty).filter(|n| !n.fields.is_empty()),
+        window,
+        rules: &rule_set,
+        log: &log,
+        file_names: &file_names,
+    };
+    let (mut alerts, merge_stats) = alerts::merge(&input, &alert_cfg);
     evidence::fill(&mut alerts, &sources, &block_starts);
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
@@ -350,6 +409,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         }),
         evaluation,
         input_failures,
+        alert_budget: evidence_config.alert_budget,
+        calibration,
         kept: log,
         anomalies,
     })
@@ -400,6 +461,9 @@ mod tests {
             metadata: Default::default(),
             history: Default::default(),
             anomalous: Default::default(),
+            calibration: Default::default(),
+            routine: Default::default(),
+            novelty: Default::default(),
         }
     }
 

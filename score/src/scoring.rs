@@ -1,33 +1,32 @@
 //! [`Scoring`]: feature frames scored one entity kind at a time (against
 //! the baseline, or a baseline fitted on the input), keeping what alerts
-//! need: the anomalous rows, and with `--scores-out` every row's score.
+//! need: the explained rows, every window that adds anomaly evidence, and
+//! with `--scores-out` every row's score.
 
 use rayon::prelude::*;
 
+use loglynx_baseline::accumulate::EvidenceCollector;
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
-use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::aggregate::WindowEvidence;
 use loglynx_models::{ExplainRows, ModelSetConfig, RowScore};
 
 use crate::alerts::{Anomaly, Driver};
 use crate::{report, ScoreError};
 
-/// The feature columns anomalies read besides their scores: whether the
-/// account got in.
-fn anomaly_columns() -> Vec<&'static str> {
-    registry::tagged(Tag::Access).map(|f| f.name).collect()
-}
-
 /// Scores feature frames (one entity kind at a time, or a whole table) and
-/// keeps what alerts need: the anomalous rows; with `scores_out` every
-/// row's score is written as it comes.
+/// keeps what alerts need: the explained rows (anomalous, or at least
+/// `explain_at`) and the windows that add evidence; with `scores_out`
+/// every row's score is written as it comes.
 pub(crate) struct Scoring<'m> {
     /// The baseline; without it one is fitted on each frame.
     pub(crate) model: Option<&'m Baseline>,
     pub(crate) config: ModelSetConfig,
     pub(crate) explain: ExplainRows,
-    pub(crate) public_source_score: f64,
+    /// Rows scored at least this are kept as anomalies, with explanations.
+    pub(crate) explain_at: f64,
+    /// Windows that add evidence, per entity, and the entity-days.
+    pub(crate) evidence: EvidenceCollector,
     /// `--scores-out`.
     pub(crate) scores_out: Option<report::ScoresWriter>,
     /// Kinds fitted on the input.
@@ -49,7 +48,6 @@ impl Scoring<'_> {
             return Ok(());
         }
         let kinds = frame.entity_kinds();
-        let anomaly_columns = anomaly_columns();
         let one_kind = kinds.len() == 1;
         let mut found = Vec::new();
         // Scores to write: those of one kind are written chunk by chunk,
@@ -68,6 +66,14 @@ impl Scoring<'_> {
                 },
                 None => KindModel::Fit(&config),
             };
+            let n_baseline = match &model {
+                KindModel::Saved(set) => set.n_train_rows(),
+                KindModel::Fit(_) => frame.rows_of(kind).len(),
+            };
+            let saved_threshold = match &model {
+                KindModel::Saved(set) => Some(set.threshold()),
+                KindModel::Fit(_) => None,
+            };
             let job = match KindJob::new(&frame, kind, model)? {
                 Ok(job) => job,
                 Err(why) => {
@@ -76,10 +82,16 @@ impl Scoring<'_> {
                     continue;
                 }
             };
+            if let Some(entity_kind) = kind.entity() {
+                self.evidence.begin_kind(entity_kind, n_baseline);
+                if let Some(t) = saved_threshold {
+                    self.evidence.set_threshold(entity_kind, t);
+                }
+            }
             // A frame of one kind drops the feature columns once its
-            // matrix is made; the anomalies read only these.
+            // matrix is made; the anomalies read none.
             if one_kind {
-                frame.keep_columns(&anomaly_columns);
+                frame.keep_columns(&[]);
             }
             let mut written = Ok(());
             let outcome = job.run(Some(self.explain), SCORE_CHUNK, |rows, s| {
@@ -89,8 +101,11 @@ impl Scoring<'_> {
                 }
             })?;
             written?;
-            if let KindOutcome::Fitted(_) = outcome {
+            if let KindOutcome::Fitted(set) = outcome {
                 self.fitted += 1;
+                if let Some(entity_kind) = kind.entity() {
+                    self.evidence.set_threshold(entity_kind, set.threshold());
+                }
             }
         }
         // Row order, as kinds may interleave in a table.
@@ -111,9 +126,9 @@ impl Scoring<'_> {
         Ok(())
     }
 
-    /// Takes the scores of `rows` of `frame`: anomalies (and public sources
-    /// near the threshold) into `found`, every score into `kept` when the
-    /// scores are written.
+    /// Takes the scores of `rows` of `frame`: windows that add evidence
+    /// into the collector, explained rows into `found`, every score into
+    /// `kept` when the scores are written.
     fn take(
         &mut self,
         frame: &FeatureFrame,
@@ -123,16 +138,19 @@ impl Scoring<'_> {
         found: &mut Vec<(usize, Anomaly)>,
         kept: &mut Vec<(usize, RowScore)>,
     ) {
-        let access: Vec<Option<usize>> = anomaly_columns().into_iter().map(|c| frame.column(c)).collect();
-        let public_source_score = self.public_source_score;
+        let explain_at = self.explain_at;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
+        for (&r, s) in rows.iter().zip(&scores) {
+            if let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) {
+                self.evidence.add(kind, &frame.ids[r], start, s.score);
+            }
+        }
         // Made in parallel: explanations are formatted here.
         let anomaly = |r: usize, s: &RowScore| {
             let kind = frame.kinds[r].entity();
-            let wanted = s.is_anomaly || (kind == Some(EntityKind::SourceIp) && s.score >= public_source_score);
+            let wanted = s.is_anomaly || s.score >= explain_at;
             match (wanted, frame.window_starts[r], kind) {
                 (true, Some(start), Some(entity_kind)) => {
-                    let used = |c: Option<usize>| c.is_some_and(|c| frame.columns[c][r] > 0.0);
                     let anomaly = Anomaly {
                         entity_kind,
                         entity: frame.ids[r].to_string(),
@@ -150,7 +168,6 @@ impl Scoring<'_> {
                             })
                             .collect(),
                         flagged: s.is_anomaly,
-                        account_used: access.iter().any(|&c| used(c)),
                         evidence: evidence
                             .get(r)
                             .map(|lines| lines.iter().filter_map(|l| l.get()).collect())

@@ -80,6 +80,12 @@ pub struct TrainConfig {
     #[arg(long)]
     pub contamination: Option<f64>,
 
+    /// Model-driven alerts allowed per 1,000 entity-days when the baseline
+    /// is replayed (default 0.5): the thresholds of accumulated anomaly
+    /// evidence follow from it and are stored in the model.
+    #[arg(long, value_name = "ALERTS")]
+    pub alert_budget: Option<f64>,
+
     /// Fixed alert threshold on the combined 0–1 score instead of --contamination.
     #[arg(long)]
     pub threshold: Option<f64>,
@@ -152,6 +158,7 @@ impl TrainConfig {
             scaling,
             combine,
             contamination,
+            alert_budget,
             threshold,
             kinds,
             id_column,

@@ -3,14 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+use loglynx_baseline::accumulate::{calibrate_baseline, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
 use loglynx_baseline::fit::{fit_baseline_scored, time_range};
+use loglynx_baseline::routine::Routine;
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
 use loglynx_cli::spinner;
 use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
 use loglynx_models::ExplainRows;
-use loglynx_rules::{History, RuleSet};
+use loglynx_rules::{History, Novelty, RuleSet};
 
 use crate::config::TrainConfig;
 use crate::evaluate::{evaluate, KindEvaluation};
@@ -75,6 +77,11 @@ pub struct LoadedInputs {
     pub files: Vec<String>,
     /// The new-term history of raw-log inputs.
     pub history: History,
+    /// How often raw-log inputs met new terms.
+    pub novelty: Novelty,
+    /// The rule-hit patterns of raw-log inputs, and the hits.
+    pub routine: Routine,
+    pub hits: Vec<loglynx_rules::RuleHit>,
     /// Raw logs: lines, events and files read.
     pub logs_read: Option<(u64, u64, usize)>,
 }
@@ -88,6 +95,9 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         frame: FeatureFrame::default(),
         files: Vec::new(),
         history: History::default(),
+        novelty: Novelty::default(),
+        routine: Routine::default(),
+        hits: Vec::new(),
         logs_read: None,
     };
     for t in tables {
@@ -104,7 +114,8 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         }
         let features = config.feature_config().check()?;
         // New-term rules compare later events with the terms of this
-        // baseline; only the events they read are kept.
+        // baseline, and rule hits that recur in it are routine: only the
+        // events the rules read are kept.
         let mut rules = RuleSet::builtin();
         if let Some(dir) = &config.rules {
             rules.merge(RuleSet::load_dir(dir)?);
@@ -112,7 +123,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         let cfg = RunConfig {
             format: config.format,
             year: config.year,
-            collect_compact: Some(rules.history_events()),
+            collect_compact: Some(rules.events_read()),
             ..RunConfig::new(features)
         };
         let bar = spinner(quiet, "computing features");
@@ -124,6 +135,14 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         loaded.files.extend(result.file_names());
         if let Some(log) = &result.compact {
             loaded.history = History::from_log(log, &rules);
+            loaded.novelty = Novelty::from_log(log, &rules);
+            let first = log.events.iter().map(|e| e.timestamp).min();
+            let last = log.events.iter().map(|e| e.timestamp).max();
+            if let (Some(first), Some(last)) = (first, last) {
+                let (hits, _) = loglynx_rules::evaluate(&rules, log, None);
+                loaded.routine = Routine::from_hits(&hits, first, last);
+                loaded.hits = hits;
+            }
         }
         loaded.logs_read = Some((result.stats.lines, result.stats.events, result.files.len()));
         loaded
@@ -140,6 +159,13 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
 /// its model card, and evaluates it when labels are given.
 pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError> {
     let model_config = config.model_config()?;
+    let evidence = EvidenceConfig {
+        alert_budget: config
+            .alert_budget
+            .unwrap_or(loglynx_baseline::accumulate::DEFAULT_ALERT_BUDGET),
+        ..EvidenceConfig::default()
+    };
+    evidence.check().map_err(|e| TrainError::Setting(format!("--alert-budget: {e}")))?;
     let inputs = load_inputs(&config.inputs, config, quiet)?;
     let frame = &inputs.frame;
     let features = feature_config_of(config, frame)?;
@@ -163,6 +189,12 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     bar.finish_and_clear();
     baseline.features = features;
     baseline.history = inputs.history;
+    baseline.novelty = inputs.novelty;
+    baseline.routine = inputs.routine;
+    // Replayed through the policy: episodes that only corroborate rule hits
+    // are not alerts of the model's own.
+    let covered = HitIndex::new(&inputs.hits, DEFAULT_SUPPRESSION);
+    baseline.calibration = calibrate_baseline(&baseline, frame, &scores, evidence, &covered);
     for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
         if let Some(kind) = frame.kinds[*row].entity() {
             baseline

@@ -1,0 +1,671 @@
+//! Anomaly evidence that accumulates per entity across windows, and the
+//! alert budget that says how much evidence is enough.
+//!
+//! A window's calibrated score `p` (the share of baseline windows of its
+//! kind it exceeds) is worth `-ln(1 - p)` nats of surprise. Per entity, in
+//! time order, a CUSUM adds each window's surprise above a drift `k` and
+//! takes `k` off for every window in between that adds nothing (quiet or
+//! unremarkable), never going below zero: an episode starts when the sum
+//! leaves zero and ends when it returns there. A source that is moderately
+//! unusual for seven hours is one episode of seven windows whose peak is
+//! the sum of their excess; a single odd window is an episode of one.
+//!
+//! The threshold an episode's peak must pass is not a constant: replaying
+//! the baseline, the same episodes are computed, and the threshold is the
+//! smallest that leaves at most `alert_budget` episodes per 1,000
+//! entity-days of each kind ([`KindCalibration::threshold`]), and never
+//! below one window at the model's own decision threshold.
+
+use std::collections::BTreeMap;
+
+use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::event::Micros;
+use loglynx_features::time::MICROS_PER_DAY;
+use compact_str::CompactString;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+/// How anomaly evidence accumulates and how much of it may alert.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// Alerts per 1,000 entity-days that replaying the baseline through the
+    /// model-driven policy may give: the rate of anomaly alerts the team
+    /// accepts. The default (0.5) is one alert a day for an organisation
+    /// with 2,000 active users, hosts and sources a day.
+    pub alert_budget: f64,
+    /// Surprise (nats) a window must exceed to add evidence, and what each
+    /// window that adds nothing takes away: ln 10, a window rarer than 90%
+    /// of the baseline windows of its kind.
+    pub drift: f64,
+    /// An entity active on at least this many days of the baseline is
+    /// measured against itself too: its drift is the larger of `drift` and
+    /// the surprise of its own baseline window at the same quantile (with
+    /// ln 10, the window 90% of its windows stay under). An internet-facing
+    /// host is always busier than its peers, and a person who mistypes a
+    /// password every week is unusual every week: what counts is being
+    /// unusual for the kind and for the entity itself.
+    pub self_days: u32,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            alert_budget: DEFAULT_ALERT_BUDGET,
+            drift: std::f64::consts::LN_10,
+            self_days: 3,
+        }
+    }
+}
+
+/// Default [`EvidenceConfig::alert_budget`].
+pub const DEFAULT_ALERT_BUDGET: f64 = 0.5;
+
+/// Default suppression window of alerts: detections of one entity closer
+/// than this are one alert, and an episode this close to a rule hit on its
+/// entity corroborates it.
+pub const DEFAULT_SUPPRESSION: Micros = loglynx_features::time::MICROS_PER_HOUR;
+
+/// A host's evidence corroborates a rule hit only when the hit touches at
+/// most this many hosts: a campaign across many hosts says little about any
+/// one of them.
+pub const CORROBORATING_HOST_LIMIT: usize = 3;
+
+/// Baseline episode peaks kept per kind: enough to recompute the threshold
+/// for any budget up to this many alerts.
+pub const KEPT_PEAKS: usize = 10_000;
+
+impl EvidenceConfig {
+    /// A budget and drift that make sense.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.alert_budget.is_finite() && self.alert_budget >= 0.0) {
+            return Err(format!(
+                "alert budget {}: give alerts per 1,000 entity-days, 0 or more",
+                self.alert_budget
+            ));
+        }
+        if !(self.drift.is_finite() && self.drift > 0.0) {
+            return Err(format!("drift {}: give a positive number of nats", self.drift));
+        }
+        Ok(())
+    }
+
+    /// Scores above this add evidence: `1 - e^-drift`.
+    pub fn min_score(&self) -> f64 {
+        1.0 - (-self.drift).exp()
+    }
+}
+
+/// Surprise of a calibrated score against `n` baseline windows: `-ln(1-p)`,
+/// at most `ln(n + 1)` (a window beyond every baseline window).
+pub fn surprisal(score: f64, n_baseline: usize) -> f64 {
+    let floor = 1.0 / (n_baseline as f64 + 1.0);
+    -(1.0 - score.clamp(0.0, 1.0)).max(floor).ln()
+}
+
+/// One window that adds evidence: its entity (an index the caller owns),
+/// start, and surprise in nats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowEvidence {
+    pub entity: u32,
+    pub start: Micros,
+    pub nats: f64,
+}
+
+/// Consecutive evidence of one entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    pub entity: u32,
+    /// Start of the first and of the last window that added evidence.
+    pub first: Micros,
+    pub last: Micros,
+    /// Largest accumulated evidence (nats above the drift).
+    pub peak: f64,
+    /// Windows that added evidence, with their surprise.
+    pub windows: Vec<(Micros, f64)>,
+}
+
+/// The episodes of `windows` (any order; sorted here), for windows of
+/// `window` microseconds and the given drift.
+pub fn episodes(windows: &mut [WindowEvidence], window: Micros, drift: f64) -> Vec<Episode> {
+    episodes_with(windows, window, &|_| drift)
+}
+
+/// [`episodes`] with a drift per entity.
+pub fn episodes_with(windows: &mut [WindowEvidence], window: Micros, drift_of: &dyn Fn(u32) -> f64) -> Vec<Episode> {
+    windows.sort_by(|a, b| (a.entity, a.start).cmp(&(b.entity, b.start)));
+    let window = window.max(1);
+    let mut out: Vec<Episode> = Vec::new();
+    let mut sum = 0.0;
+    let mut prev: Option<(u32, Micros)> = None;
+    for w in windows.iter() {
+        let drift = drift_of(w.entity);
+        let excess = w.nats - drift;
+        if excess <= 0.0 {
+            continue;
+        }
+        let continues = match prev {
+            Some((e, start)) if e == w.entity => {
+                // Windows in between added nothing.
+                let between = ((w.start - start) / window - 1).max(0) as f64;
+                sum = (sum - drift * between).max(0.0);
+                sum > 0.0
+            }
+            _ => false,
+        };
+        if !continues {
+            sum = 0.0;
+            out.push(Episode {
+                entity: w.entity,
+                first: w.start,
+                last: w.start,
+                peak: 0.0,
+                windows: Vec::new(),
+            });
+        }
+        sum += excess;
+        let ep = out.last_mut().expect("pushed above");
+        ep.last = w.start;
+        ep.peak = ep.peak.max(sum);
+        ep.windows.push((w.start, w.nats));
+        prev = Some((w.entity, w.start));
+    }
+    out
+}
+
+/// Counts distinct (entity, day) pairs, the budget's denominator.
+#[derive(Debug, Default)]
+pub struct EntityDays {
+    seen: FxHashSet<u64>,
+}
+
+impl EntityDays {
+    /// Adds a window; true when its (entity, day) pair is new.
+    pub fn add(&mut self, entity: &str, window_start: Micros) -> bool {
+        let day = window_start.div_euclid(MICROS_PER_DAY) as u64;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in entity.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.seen.insert(h ^ day.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    pub fn len(&self) -> u64 {
+        self.seen.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+/// What replaying one kind's baseline gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindCalibration {
+    pub entity_kind: EntityKind,
+    /// Distinct (entity, day) pairs in the baseline.
+    pub entity_days: u64,
+    /// Episodes in the baseline.
+    pub episodes: u64,
+    /// The strongest episode peaks, descending, at most [`KEPT_PEAKS`].
+    pub top_peaks: Vec<f64>,
+    /// Evidence of one window at the model's own decision threshold: the
+    /// smallest threshold there is.
+    pub floor: f64,
+}
+
+impl KindCalibration {
+    /// Calibrates from the baseline's episodes of this kind.
+    pub fn new(entity_kind: EntityKind, entity_days: u64, episodes: &[Episode], floor: f64) -> KindCalibration {
+        let mut peaks: Vec<f64> = episodes.iter().map(|e| e.peak).collect();
+        peaks.sort_by(|a, b| b.total_cmp(a));
+        peaks.truncate(KEPT_PEAKS);
+        KindCalibration {
+            entity_kind,
+            entity_days,
+            episodes: episodes.len() as u64,
+            top_peaks: peaks,
+            floor: floor.max(0.0),
+        }
+    }
+
+    /// Alerts the budget allows on the baseline.
+    pub fn allowed(&self, budget: f64) -> usize {
+        (budget * self.entity_days as f64 / 1000.0).floor() as usize
+    }
+
+    /// Peaks above this alert: the strongest baseline peak beyond the
+    /// budget's allowance, and at least the floor.
+    pub fn threshold(&self, budget: f64) -> f64 {
+        let beyond = self.top_peaks.get(self.allowed(budget)).copied().unwrap_or(0.0);
+        beyond.max(self.floor)
+    }
+
+    /// Baseline episodes at least as strong as `peak` (up to the kept ones).
+    pub fn stronger_in_baseline(&self, peak: f64) -> usize {
+        self.top_peaks.partition_point(|&p| p >= peak)
+    }
+
+    /// Baseline episodes that would alert at `budget`.
+    pub fn replay_alerts(&self, budget: f64) -> usize {
+        let h = self.threshold(budget);
+        self.top_peaks.partition_point(|&p| p > h)
+    }
+}
+
+/// The alert budget's calibration, per entity kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertCalibration {
+    pub config: EvidenceConfig,
+    pub kinds: Vec<KindCalibration>,
+    /// Per kind, the entities measured against themselves (see
+    /// [`EvidenceConfig::self_days`]) and their drift.
+    pub self_drift: BTreeMap<EntityKind, BTreeMap<String, f64>>,
+}
+
+impl AlertCalibration {
+    pub fn kind(&self, kind: EntityKind) -> Option<&KindCalibration> {
+        self.kinds.iter().find(|k| k.entity_kind == kind)
+    }
+
+    /// Per kind: threshold, allowed and replayed alerts at `budget`.
+    pub fn describe(&self, budget: f64) -> BTreeMap<String, serde_json::Value> {
+        self.kinds
+            .iter()
+            .map(|k| {
+                (
+                    k.entity_kind.as_str().to_owned(),
+                    serde_json::json!({
+                        "entity_days": k.entity_days,
+                        "episodes": k.episodes,
+                        "threshold_nats": k.threshold(budget),
+                        "floor_nats": k.floor,
+                        "allowed_alerts": k.allowed(budget),
+                        "replay_alerts": k.replay_alerts(budget),
+                    }),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Evidence of one window at a model threshold `t` (a calibrated score),
+/// above the drift.
+pub fn floor_for_threshold(threshold: f64, n_baseline: usize, drift: f64) -> f64 {
+    (surprisal(threshold, n_baseline) - drift).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    const H: Micros = 3_600_000_000;
+
+    fn w(entity: u32, hour: i64, nats: f64) -> WindowEvidence {
+        WindowEvidence {
+            entity,
+            start: hour * H,
+            nats,
+        }
+    }
+
+    #[test]
+    fn seven_moderate_hours_are_one_episode_stronger_than_one_sharp_window() {
+        let k = std::f64::consts::LN_10;
+        let mut ws: Vec<WindowEvidence> = (0..7).map(|h| w(1, h, 5.0)).collect();
+        ws.push(w(2, 3, 9.0));
+        let eps = episodes(&mut ws, H, k);
+        assert_eq!(eps.len(), 2);
+        let slow = eps.iter().find(|e| e.entity == 1).unwrap();
+        assert_eq!(slow.windows.len(), 7);
+        assert_relative_eq!(slow.peak, 7.0 * (5.0 - k), epsilon = 1e-9);
+        let sharp = eps.iter().find(|e| e.entity == 2).unwrap();
+        assert!(slow.peak > sharp.peak);
+    }
+
+    #[test]
+    fn quiet_windows_wear_evidence_down_and_split_episodes() {
+        let k = 2.0;
+        // 3 nats of excess, then 1 quiet window (−2), then 3 more: one episode.
+        let mut ws = vec![w(1, 0, 5.0), w(1, 2, 5.0)];
+        let eps = episodes(&mut ws, H, k);
+        assert_eq!(eps.len(), 1);
+        assert_relative_eq!(eps[0].peak, 4.0, epsilon = 1e-9);
+        // Two quiet windows take the 3 nats away: two episodes.
+        let mut ws = vec![w(1, 0, 5.0), w(1, 3, 5.0)];
+        assert_eq!(episodes(&mut ws, H, k).len(), 2);
+        // Windows below the drift add nothing and start nothing.
+        let mut ws = vec![w(1, 0, 1.5), w(1, 1, 1.9)];
+        assert!(episodes(&mut ws, H, k).is_empty());
+    }
+
+    #[test]
+    fn the_budget_sets_the_threshold_from_the_baseline_replay() {
+        let eps: Vec<Episode> = [9.0, 7.0, 5.0, 3.0, 1.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &peak)| Episode {
+                entity: i as u32,
+                first: 0,
+                last: 0,
+                peak,
+                windows: vec![],
+            })
+            .collect();
+        // 4,000 entity-days: budget 0.5 allows 2 alerts, so the third
+        // strongest peak (5) is the threshold and replay gives 2.
+        let cal = KindCalibration::new(EntityKind::SourceIp, 4000, &eps, 0.5);
+        assert_eq!(cal.allowed(0.5), 2);
+        assert_relative_eq!(cal.threshold(0.5), 5.0);
+        assert_eq!(cal.replay_alerts(0.5), 2);
+        // A larger budget than the baseline has episodes: the floor.
+        assert_relative_eq!(cal.threshold(10.0), 0.5);
+        // No budget: nothing in the baseline alerts.
+        assert_eq!(cal.replay_alerts(0.0), 0);
+        assert_eq!(cal.stronger_in_baseline(6.0), 2);
+    }
+
+    #[test]
+    fn surprise_is_capped_by_the_baseline_size() {
+        assert_relative_eq!(surprisal(0.9, 1000), std::f64::consts::LN_10, epsilon = 1e-9);
+        assert_relative_eq!(surprisal(1.0, 99), 100f64.ln(), epsilon = 1e-9);
+        assert_eq!(surprisal(0.0, 10), 0.0);
+    }
+
+    #[test]
+    fn entity_days_count_pairs() {
+        let mut d = EntityDays::default();
+        d.add("a", 0);
+        d.add("a", H);
+        d.add("a", 25 * H);
+        d.add("b", 0);
+        assert_eq!(d.len(), 3);
+    }
+
+    #[test]
+    fn bad_budgets_are_refused() {
+        let c = EvidenceConfig {
+            alert_budget: -1.0,
+            ..Default::default()
+        };
+        assert!(c.check().is_err());
+        assert!(EvidenceConfig::default().check().is_ok());
+        assert_relative_eq!(EvidenceConfig::default().min_score(), 0.9, epsilon = 1e-12);
+    }
+}
+
+/// One entity kind's windows while they are scored.
+#[derive(Debug, Default)]
+struct KindWindows {
+    ids: FxHashMap<CompactString, u32>,
+    names: Vec<CompactString>,
+    /// Per entity id: windows scored, days active.
+    seen: Vec<(u32, u32)>,
+    windows: Vec<WindowEvidence>,
+    days: EntityDays,
+    n_baseline: usize,
+    floor: f64,
+    /// Drift per entity id, once known.
+    drift: FxHashMap<u32, f64>,
+}
+
+impl KindWindows {
+    /// Drift of each entity active on at least `self_days` days whose own
+    /// windows at the drift's quantile are more surprising than `drift`.
+    fn own_drift(&self, cfg: &EvidenceConfig) -> FxHashMap<u32, f64> {
+        let mut kept: FxHashMap<u32, Vec<f64>> = FxHashMap::default();
+        for w in &self.windows {
+            kept.entry(w.entity).or_default().push(w.nats);
+        }
+        let mut out = FxHashMap::default();
+        for (id, mut nats) in kept {
+            let (rows, days) = self.seen[id as usize];
+            if days < cfg.self_days {
+                continue;
+            }
+            // The entity's own window at the drift's quantile (90% for
+            // ln 10): windows not kept are below the drift, so it is among
+            // the kept ones only when they are more than the rest.
+            let below = rows as usize - nats.len();
+            let q = ((rows as f64 * cfg.min_score()).ceil() as usize).min(rows as usize - 1);
+            if q < below {
+                continue;
+            }
+            nats.sort_by(f64::total_cmp);
+            let m = nats[q - below];
+            if m > cfg.drift {
+                out.insert(id, m);
+            }
+        }
+        out
+    }
+}
+
+/// Collects the windows that add evidence, and the entity-days, as rows
+/// are scored; then gives the episodes, and the calibration when the
+/// scored rows are the baseline itself.
+#[derive(Debug, Default)]
+pub struct EvidenceCollector {
+    pub config: EvidenceConfig,
+    kinds: BTreeMap<EntityKind, KindWindows>,
+}
+
+impl EvidenceCollector {
+    pub fn new(config: EvidenceConfig) -> EvidenceCollector {
+        EvidenceCollector {
+            config,
+            kinds: BTreeMap::new(),
+        }
+    }
+
+    /// Starts a kind scored against `n_baseline` baseline windows.
+    pub fn begin_kind(&mut self, kind: EntityKind, n_baseline: usize) {
+        self.kinds.entry(kind).or_default().n_baseline = n_baseline;
+    }
+
+    /// The model's decision threshold (a calibrated score) of a kind: one
+    /// window at it is the least evidence that may alert.
+    pub fn set_threshold(&mut self, kind: EntityKind, threshold: f64) {
+        let drift = self.config.drift;
+        let k = self.kinds.entry(kind).or_default();
+        k.floor = floor_for_threshold(threshold, k.n_baseline, drift);
+    }
+
+    /// One scored window.
+    pub fn add(&mut self, kind: EntityKind, entity: &str, window_start: Micros, score: f64) {
+        let min = self.config.min_score();
+        let k = self.kinds.entry(kind).or_default();
+        let new_day = k.days.add(entity, window_start);
+        let next = k.names.len() as u32;
+        let id = match k.ids.get(entity) {
+            Some(&id) => id,
+            None => {
+                k.ids.insert(CompactString::from(entity), next);
+                k.names.push(CompactString::from(entity));
+                k.seen.push((0, 0));
+                next
+            }
+        };
+        let seen = &mut k.seen[id as usize];
+        seen.0 += 1;
+        seen.1 += u32::from(new_day);
+        if score > min {
+            k.windows.push(WindowEvidence {
+                entity: id,
+                start: window_start,
+                nats: surprisal(score, k.n_baseline),
+            });
+        }
+    }
+
+    /// Windows kept so far (for memory accounting).
+    pub fn kept_windows(&self) -> usize {
+        self.kinds.values().map(|k| k.windows.len()).sum()
+    }
+
+    /// Measures entities against their own usual windows in these rows
+    /// (when they are the baseline), or as `calibration` recorded them.
+    pub fn use_own_drift(&mut self, calibration: Option<&AlertCalibration>) {
+        let cfg = self.config;
+        for (kind, k) in &mut self.kinds {
+            k.drift = match calibration {
+                None => k.own_drift(&cfg),
+                Some(c) => c
+                    .self_drift
+                    .get(kind)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(name, &d)| k.ids.get(name.as_str()).map(|&id| (id, d)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+        }
+    }
+
+    /// Every kind's episodes, entities by name.
+    pub fn episodes(&mut self, window: Micros) -> Vec<(EntityKind, String, Episode)> {
+        let drift = self.config.drift;
+        let mut out = Vec::new();
+        for (kind, k) in &mut self.kinds {
+            let own = &k.drift;
+            let drift_of = |id: u32| own.get(&id).copied().unwrap_or(drift);
+            for e in episodes_with(&mut k.windows, window, &drift_of) {
+                out.push((*kind, k.names[e.entity as usize].to_string(), e));
+            }
+        }
+        out
+    }
+
+    /// The calibration of these rows as a baseline: the episodes the policy
+    /// would alert on alone, that is those `covered` does not attach to a
+    /// rule hit, are what the budget counts.
+    /// Measures each entity against its own usual windows here.
+    pub fn calibrate(&mut self, window: Micros, covered: &HitIndex) -> AlertCalibration {
+        self.use_own_drift(None);
+        let drift = self.config.drift;
+        let mut self_drift = BTreeMap::new();
+        let kinds = self
+            .kinds
+            .iter_mut()
+            .map(|(kind, k)| {
+                let own = &k.drift;
+                let drift_of = |id: u32| own.get(&id).copied().unwrap_or(drift);
+                let mut eps = episodes_with(&mut k.windows, window, &drift_of);
+                eps.retain(|e| !covered.covers(*kind, &k.names[e.entity as usize], e.first, e.last + window));
+                let named: BTreeMap<String, f64> = own
+                    .iter()
+                    .map(|(&id, &d)| (k.names[id as usize].to_string(), d))
+                    .collect();
+                if !named.is_empty() {
+                    self_drift.insert(*kind, named);
+                }
+                KindCalibration::new(*kind, k.days.len(), &eps, k.floor)
+            })
+            .collect();
+        AlertCalibration {
+            config: self.config,
+            kinds,
+            self_drift,
+        }
+    }
+}
+
+#[cfg(test)]
+mod collector_tests {
+    use super::*;
+
+    const H: Micros = 3_600_000_000;
+
+    #[test]
+    fn a_collector_replays_its_own_rows_within_the_budget() {
+        let mut c = EvidenceCollector::new(EvidenceConfig {
+            alert_budget: 1.0,
+            ..Default::default()
+        });
+        c.begin_kind(EntityKind::SourceIp, 100_000);
+        c.set_threshold(EntityKind::SourceIp, 0.99);
+        // 3,000 entities over 1 day each; 30 of them have one odd window,
+        // entity 0 has six.
+        for e in 0..3000u32 {
+            let name = format!("10.0.{}.{}", e / 250, e % 250);
+            let score = if e < 30 { 0.999 - f64::from(e) * 1e-5 } else { 0.5 };
+            c.add(EntityKind::SourceIp, &name, 0, score);
+        }
+        for h in 1..6 {
+            c.add(EntityKind::SourceIp, "10.0.0.0", h * H, 0.999);
+        }
+        let cal = c.calibrate(H, &HitIndex::default());
+        let k = cal.kind(EntityKind::SourceIp).unwrap();
+        assert_eq!(k.entity_days, 3000);
+        assert_eq!(k.allowed(1.0), 3);
+        assert_eq!(k.replay_alerts(1.0), 3);
+        let eps = c.episodes(H);
+        let strongest = eps.iter().max_by(|a, b| a.2.peak.total_cmp(&b.2.peak)).unwrap();
+        assert_eq!(strongest.1, "10.0.0.0");
+        assert_eq!(strongest.2.windows.len(), 6);
+        assert!(strongest.2.peak > k.threshold(1.0));
+    }
+}
+
+/// The calibration of a baseline on its own rows' scores (`scores` as
+/// [`crate::fit::fit_baseline_scored`] returns them) and rule hits.
+pub fn calibrate_baseline(
+    baseline: &crate::Baseline,
+    frame: &crate::FeatureFrame,
+    scores: &[(usize, loglynx_models::RowScore)],
+    config: EvidenceConfig,
+    covered: &HitIndex,
+) -> AlertCalibration {
+    let mut c = EvidenceCollector::new(config);
+    for set in &baseline.sets {
+        if let Some(kind) = EntityKind::parse(&set.spec().entity_kind) {
+            c.begin_kind(kind, set.n_train_rows());
+            c.set_threshold(kind, set.threshold());
+        }
+    }
+    for (r, s) in scores {
+        if let (Some(kind), Some(start)) = (frame.kinds[*r].entity(), frame.window_starts[*r]) {
+            c.add(kind, &frame.ids[*r], start, s.score);
+        }
+    }
+    c.calibrate(frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR), covered)
+}
+
+/// The sources and users rule hits name, and when: an evidence episode of
+/// one of them near a hit corroborates the hit instead of alerting alone.
+/// Hosts are left out: a host's episode may be a population alert of its
+/// own whatever rule hits name the host.
+#[derive(Debug, Default)]
+pub struct HitIndex {
+    spans: FxHashMap<(EntityKind, String), Vec<(Micros, Micros)>>,
+    gap: Micros,
+}
+
+impl HitIndex {
+    /// `gap`: how far apart in time a hit and an episode may be (the
+    /// suppression window).
+    pub fn new(hits: &[loglynx_rules::RuleHit], gap: Micros) -> HitIndex {
+        let mut spans: FxHashMap<(EntityKind, String), Vec<(Micros, Micros)>> = FxHashMap::default();
+        for h in hits {
+            let named = h
+                .sources
+                .iter()
+                .map(|s| (EntityKind::SourceIp, s))
+                .chain(h.users.iter().map(|u| (EntityKind::User, u)));
+            for (kind, entity) in named {
+                spans.entry((kind, entity.clone())).or_default().push((h.first, h.last));
+            }
+        }
+        HitIndex { spans, gap }
+    }
+
+    /// Whether a hit names `entity` within the gap of `[first, last]`.
+    pub fn covers(&self, kind: EntityKind, entity: &str, first: Micros, last: Micros) -> bool {
+        self.spans
+            .get(&(kind, entity.to_owned()))
+            .is_some_and(|v| v.iter().any(|&(a, b)| first <= b + self.gap && last + self.gap >= a))
+    }
+}
