@@ -17,6 +17,7 @@
 //! pointers. A burst of qualifying windows gives one [`RuleHit`], so a
 //! three-hour brute force is one hit, not hundreds.
 
+mod assets;
 mod builtin;
 mod engine;
 mod history;
@@ -33,12 +34,13 @@ use loglynx_features::output::compact::{CompactLog, KeepEvents};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use assets::{Assets, AssetsError};
 pub use history::History;
 
 /// History keys `anomalous:<entity kind>` list the entities that the model
 /// flagged in the baseline itself.
 pub const BASELINE_ANOMALOUS_PREFIX: &str = "anomalous:";
-pub use rule::{BadWindow, Escalation, Field, Filter, Kind, Logic, Rule, TermField, Window};
+pub use rule::{BadWindow, Chain, Concurrent, Escalation, Field, Filter, Kind, Logic, Rule, TermField, Window};
 
 /// How urgent a hit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -125,9 +127,10 @@ impl RuleSet {
         self.events_read_by(|_| true)
     }
 
-    /// The events [`History`] reads: those of the `new_term` rules.
+    /// The events [`History`] reads: those of the `new_term` and
+    /// `concurrent` rules.
     pub fn history_events(&self) -> KeepEvents {
-        self.events_read_by(|r| r.kind == rule::Kind::NewTerm)
+        self.events_read_by(|r| matches!(r.kind.kind(), Kind::NewTerm | Kind::Concurrent))
     }
 
     fn events_read_by(&self, which: impl Fn(&Rule) -> bool) -> KeepEvents {
@@ -138,6 +141,12 @@ impl RuleSet {
                 // A sequence reads the events of its filter that pass either step.
                 Logic::Sequence(s) => {
                     for step in [&s.first, &s.then] {
+                        keep.add(filter.and(engine::class_of(step)));
+                    }
+                }
+                // A chain reads sessions, escalations and onward events.
+                Logic::Chain(c) => {
+                    for step in [&c.session, &c.escalation, &c.onward] {
                         keep.add(filter.and(engine::class_of(step)));
                     }
                 }
@@ -262,15 +271,29 @@ pub enum Skipped {
     NoTerms { rule: String, key: String },
 }
 
+/// What rules may compare a log with besides the log itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The baseline's terms: `new_term` rules need it; `concurrent` rules
+    /// judge novelty by it when given.
+    pub history: Option<&'a History>,
+    /// Host addresses for `chain` rules.
+    pub assets: Option<&'a Assets>,
+}
+
+/// [`evaluate_with`] with a history and no asset list.
+pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<Skipped>) {
+    evaluate_with(rules, log, &Context { history, assets: None })
+}
+
 /// Runs every rule over `log`, rules in parallel. Returns the hits sorted by
 /// (first, rule id, group, last) and the rules that were skipped.
-/// `new_term` rules need `history`; without it they are skipped.
-pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<Skipped>) {
-    let results: Vec<Result<Vec<RuleHit>, Skipped>> = rules
-        .rules
-        .par_iter()
-        .map(|rule| engine::run(rule, log, history))
-        .collect();
+/// `new_term` rules need `ctx.history`; without it they are skipped. A
+/// `chain` rule without `ctx.assets` links a host only to sources written
+/// as its name.
+pub fn evaluate_with(rules: &RuleSet, log: &CompactLog, ctx: &Context) -> (Vec<RuleHit>, Vec<Skipped>) {
+    let results: Vec<Result<Vec<RuleHit>, Skipped>> =
+        rules.rules.par_iter().map(|rule| engine::run(rule, log, ctx)).collect();
     let mut hits = Vec::new();
     let mut notes = Vec::new();
     for r in results {

@@ -27,6 +27,12 @@ pub enum Kind {
     Single,
     /// A combination of `fields` absent from the baseline [`crate::History`].
     NewTerm,
+    /// A session, an escalation on its host, then logins from that host's
+    /// addresses to other hosts within `window`.
+    Chain,
+    /// Two successful logins of one user from different networks within
+    /// `window`, one of them from a public address new for the user.
+    Concurrent,
 }
 
 impl Kind {
@@ -37,6 +43,8 @@ impl Kind {
             Kind::Sequence => "sequence",
             Kind::Single => "single",
             Kind::NewTerm => "new_term",
+            Kind::Chain => "chain",
+            Kind::Concurrent => "concurrent",
         }
     }
 }
@@ -300,7 +308,7 @@ pub struct Rule {
     #[serde(flatten)]
     pub kind: Logic,
     /// Conditions every considered event must meet (for `sequence`, both
-    /// steps).
+    /// steps; for `chain`, all three).
     #[serde(default)]
     pub filter: Filter,
     /// Severity escalations, first match wins, else `level`.
@@ -318,6 +326,9 @@ pub enum Logic {
     Sequence(Box<Sequence>),
     Single(Single),
     NewTerm(NewTerm),
+    // Boxed: three filters.
+    Chain(Box<Chain>),
+    Concurrent(Concurrent),
 }
 
 /// `rule.kind == Kind::Count` compares the kind alone.
@@ -335,6 +346,8 @@ impl Logic {
             Logic::Sequence(_) => Kind::Sequence,
             Logic::Single(_) => Kind::Single,
             Logic::NewTerm(_) => Kind::NewTerm,
+            Logic::Chain(_) => Kind::Chain,
+            Logic::Concurrent(_) => Kind::Concurrent,
         }
     }
 
@@ -343,7 +356,8 @@ impl Logic {
         self.kind().as_str()
     }
 
-    /// The fields that split events into groups (none for `new_term`).
+    /// The fields that split events into groups (none for `new_term`; a
+    /// `chain` always groups by the escalation's host and user).
     pub fn group_by(&self) -> &[Field] {
         match self {
             Logic::Count(c) => &c.group_by,
@@ -351,6 +365,8 @@ impl Logic {
             Logic::Sequence(s) => &s.group_by,
             Logic::Single(s) => &s.group_by,
             Logic::NewTerm(_) => &[],
+            Logic::Chain(_) => &[Field::Host, Field::User],
+            Logic::Concurrent(c) => &c.group_by,
         }
     }
 
@@ -362,11 +378,13 @@ impl Logic {
             Logic::Sequence(s) => Some(s.window),
             Logic::Single(s) => Some(s.window),
             Logic::NewTerm(_) => None,
+            Logic::Chain(c) => Some(c.window),
+            Logic::Concurrent(c) => Some(c.window),
         }
     }
 
     /// The keys of every kind besides the common ones.
-    const KEYS: [&'static str; 8] = [
+    const KEYS: [&'static str; 15] = [
         "group_by",
         "window",
         "threshold",
@@ -375,6 +393,13 @@ impl Logic {
         "first",
         "then",
         "fields",
+        "session_window",
+        "min_targets",
+        "session",
+        "escalation",
+        "onward",
+        "network_prefix_v4",
+        "network_prefix_v6",
     ];
 }
 
@@ -448,6 +473,82 @@ pub struct NewTerm {
     pub fields: Vec<TermField>,
 }
 
+/// A lateral-movement chain on host A by user U: a `session` of U on A
+/// within `session_window` before an `escalation` of U on A, then, within
+/// `window` after the escalation, `onward` events on at least
+/// `min_targets` other hosts whose source is an address of A. A's
+/// addresses come from the [`crate::Assets`] list, and a source written as
+/// A's name (or as its first DNS label) is A too. Only the host and source
+/// fields link events: user names and commands never do. The group is
+/// always `[host, user]` of the escalation; the session is optional (a log
+/// may start mid-session) and its absence is said in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chain {
+    /// The longest gap from the escalation to an onward event.
+    pub window: Window,
+    /// How long before the escalation a session counts (default 12h).
+    #[serde(default = "default_session_window")]
+    pub session_window: Window,
+    /// Distinct other hosts the onward events must reach (default 1).
+    #[serde(default = "one_usize")]
+    pub min_targets: usize,
+    /// The session of the user on the host (a successful login).
+    pub session: Filter,
+    /// The privilege escalation on the host (su or sudo to root).
+    pub escalation: Filter,
+    /// The events on other hosts from the host's addresses.
+    pub onward: Filter,
+}
+
+fn default_session_window() -> Window {
+    Window(12 * 3_600_000_000)
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+/// Two events of one group (which must include `user`) within `window` from
+/// different networks, at least one of them from a public address new for
+/// the user: absent from the baseline [`crate::History`]'s `user+source`
+/// terms when a history is given, else not seen for the user earlier in the
+/// log. Events without a source IP address take no part. Hits of one group
+/// closer than `window` merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrent {
+    #[serde(default = "user_only")]
+    pub group_by: Vec<Field>,
+    /// The longest gap between the two events (default 10m).
+    #[serde(default = "default_concurrent_window")]
+    pub window: Window,
+    /// IPv4 addresses with this many leading bits in common are one network
+    /// (default 24).
+    #[serde(default = "default_prefix_v4")]
+    pub network_prefix_v4: u8,
+    /// IPv6 addresses with this many leading bits in common are one network
+    /// (default 48).
+    #[serde(default = "default_prefix_v6")]
+    pub network_prefix_v6: u8,
+}
+
+fn user_only() -> Vec<Field> {
+    vec![Field::User]
+}
+
+fn default_concurrent_window() -> Window {
+    Window(600_000_000)
+}
+
+fn default_prefix_v4() -> u8 {
+    24
+}
+
+fn default_prefix_v6() -> u8 {
+    48
+}
+
 /// The merge gap of a `single` rule without a `window`.
 pub const DEFAULT_SINGLE_WINDOW: Window = Window(3_600_000_000);
 
@@ -495,6 +596,27 @@ impl Rule {
                     return err("min_first", "must be at least 1");
                 }
                 steps.extend([("first", &s.first), ("then", &s.then)]);
+            }
+            Logic::Chain(c) => {
+                if c.min_targets == 0 {
+                    return err("min_targets", "must be at least 1");
+                }
+                steps.extend([
+                    ("session", &c.session),
+                    ("escalation", &c.escalation),
+                    ("onward", &c.onward),
+                ]);
+            }
+            Logic::Concurrent(c) => {
+                if !c.group_by.contains(&Field::User) {
+                    return err("group_by", "must include `user`: novelty is per user");
+                }
+                if !(1..=32).contains(&c.network_prefix_v4) {
+                    return err("network_prefix_v4", "must be between 1 and 32");
+                }
+                if !(1..=128).contains(&c.network_prefix_v6) {
+                    return err("network_prefix_v6", "must be between 1 and 128");
+                }
             }
             Logic::NewTerm(n) => {
                 if n.fields.is_empty() {
