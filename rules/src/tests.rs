@@ -1035,3 +1035,7 @@ fn pam_duplicates_of_sshd_failures_are_not_counted() {
     let hits = run_id("LLX-SSH-001", evs);
     assert!(hits.is_empty(), "{hits:?}");
 }
+
+// ------------------------------------------- chain and concurrent
+
+mod chain_concurrent;
