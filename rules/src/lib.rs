@@ -1,7 +1,7 @@
 //! Detection rules: known attack patterns written as data.
 //!
 //! A [`Rule`] is one TOML file (see `rules/builtin/` for the built-in set and
-//! [`rule`] for every key). Five kinds cover the usual SOC correlations:
+//! [`rule`] for every key). Seven kinds cover the usual SOC correlations:
 //!
 //! - `count`: at least N matching events of one group in a sliding window
 //!   (fail2ban `maxretry`/`findtime`, Wazuh frequency rules);
@@ -10,12 +10,21 @@
 //! - `sequence`: N events of one kind followed by another within a window
 //!   (failures then a success);
 //! - `single`: every matching event, with a storm of them merged into one hit;
-//! - `new_term`: a combination of values absent from a baseline [`History`].
+//! - `new_term`: a combination of values absent from a baseline [`History`];
+//! - `chain`: a session of a user on a host, an escalation there (su or
+//!   sudo to root), then logins on other hosts whose source is an address of
+//!   that host (from the [`Assets`] list, or the host's name) within a
+//!   window: lateral movement. Only the host and source fields link events;
+//! - `concurrent`: two successful logins of one user from different
+//!   networks within a window, one from a public address new for the user
+//!   (not in the history's `user+source` terms, or, without a history, not
+//!   seen earlier in the log).
 //!
 //! [`evaluate`] runs a [`RuleSet`] over a [`CompactLog`]: each rule groups
 //! its matching events, sorts each group by time and scans it once with two
 //! pointers. A burst of qualifying windows gives one [`RuleHit`], so a
-//! three-hour brute force is one hit, not hundreds.
+//! three-hour brute force is one hit, not hundreds. [`evaluate_with`] also
+//! takes the asset list in a [`Context`].
 
 mod assets;
 mod builtin;

@@ -1,5 +1,34 @@
 //! The rule file format: one TOML file per rule, read strictly (unknown keys,
 //! unknown values and keys the rule's kind does not use are errors).
+//!
+//! Common keys ([`Rule`]): `id`, `name`, `description`, `level`, `tags`,
+//! `recommended_action`, `references`, `kind`, `[filter]` (a [`Filter`])
+//! and `[[severity]]` entries (an [`Escalation`]). The keys of each kind:
+//!
+//! | kind | keys (default) |
+//! |---|---|
+//! | `count` | `group_by` (`[]`), `window`, `threshold` |
+//! | `distinct` | `group_by` (`[]`), `distinct_field`, `window`, `threshold` |
+//! | `sequence` | `group_by` (`[]`), `window`, `min_first` (1), `[first]`, `[then]` |
+//! | `single` | `group_by` (`[]`), `window` (1h) |
+//! | `new_term` | `fields` |
+//! | `chain` | `window`, `session_window` (12h), `min_targets` (1), `[session]`, `[escalation]`, `[onward]` |
+//! | `concurrent` | `group_by` (`["user"]`, must include `user`), `window` (10m), `network_prefix_v4` (24, 1 to 32), `network_prefix_v6` (48, 1 to 128) |
+//!
+//! `chain` (see [`Chain`]): for each event matching `[escalation]` by user
+//! U on host A, the latest `[session]` event of U on A at most
+//! `session_window` before it (optional), and the `[onward]` events at most
+//! `window` after it on hosts other than A whose source is an address of A
+//! (from the asset list, or written as A's name or first DNS label), on at
+//! least `min_targets` distinct hosts. The group is `[host, user]`;
+//! escalations of one group at most `window` apart make one hit. The common
+//! `[filter]` applies to all three steps.
+//!
+//! `concurrent` (see [`Concurrent`]): two events of one group at most
+//! `window` apart whose source addresses are in different networks (the
+//! first `network_prefix_v4` or `network_prefix_v6` bits differ), one of
+//! them public and new for the user; hits of one group closer than
+//! `window` merge.
 
 use std::fmt;
 
