@@ -139,32 +139,36 @@ fn chains(events: &[CompactEvent], escalations: &[u32], targets: &[u32], rule: &
     let window = rule.window.micros();
     let mut out: Vec<Found> = Vec::new();
     let mut last: Micros = Micros::MIN;
+    // Onward events up to here are in the last chain already.
+    let mut added = 0;
+    let mut hosts: FxHashSet<Sym> = FxHashSet::default();
     for &x in escalations {
         let t = events[x as usize].timestamp;
         let start = targets.partition_point(|&i| events[i as usize].timestamp < t);
         let end = targets.partition_point(|&i| events[i as usize].timestamp <= t.saturating_add(window));
-        let onward = &targets[start..end];
-        let hosts: FxHashSet<Sym> = onward.iter().map(|&i| events[i as usize].host).collect();
+        // Enough distinct hosts? Stops as soon as there are.
+        hosts.clear();
+        for &i in &targets[start..end] {
+            hosts.insert(events[i as usize].host);
+            if hosts.len() >= rule.min_targets {
+                break;
+            }
+        }
         if hosts.len() < rule.min_targets {
             continue;
         }
         match out.last_mut() {
             Some(found) if t - last <= window => {
                 found.escalations.push(x);
-                found.onward.extend(onward);
+                found.onward.extend(&targets[start.max(added)..end]);
             }
             _ => out.push(Found {
                 escalations: vec![x],
-                onward: onward.to_vec(),
+                onward: targets[start..end].to_vec(),
             }),
         }
+        added = added.max(end);
         last = t;
-    }
-    for found in &mut out {
-        found
-            .onward
-            .sort_unstable_by_key(|&i| (events[i as usize].timestamp, i));
-        found.onward.dedup();
     }
     out
 }

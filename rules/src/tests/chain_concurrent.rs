@@ -207,6 +207,8 @@ fn chain_min_targets_and_merged_escalations() {
         "{}",
         hits[0].summary
     );
+    // Each onward login once, though three escalations reach it.
+    assert_eq!((hits[0].count, hits[0].evidence.len()), (6, 6));
 }
 
 #[test]
