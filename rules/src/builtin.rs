@@ -44,4 +44,13 @@ pub(super) const FILES: &[(&str, &str)] = &[
         "new_host_for_user.toml",
         include_str!("../builtin/new_host_for_user.toml"),
     ),
+    ("new_account.toml", include_str!("../builtin/new_account.toml")),
+    (
+        "lateral_movement_after_escalation.toml",
+        include_str!("../builtin/lateral_movement_after_escalation.toml"),
+    ),
+    (
+        "concurrent_logins.toml",
+        include_str!("../builtin/concurrent_logins.toml"),
+    ),
 ];

@@ -27,22 +27,26 @@ impl History {
         fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+")
     }
 
-    /// The terms of `log` for every `new_term` rule in `rules`.
+    /// The terms of `log` for every `new_term` rule in `rules`, and the
+    /// `user+source` terms of every `concurrent` rule.
     pub fn from_log(log: &CompactLog, rules: &RuleSet) -> History {
         let mut h = History::default();
         h.add_log(log, rules);
         h
     }
 
-    /// Adds the terms of `log` for every `new_term` rule in `rules`, among
-    /// the events that pass each rule's filter. A rule's key is present
-    /// afterwards even when no event matched.
+    /// Adds the terms of `log` for every `new_term` rule in `rules` (and
+    /// the `user+source` terms of every `concurrent` rule, which judges
+    /// novelty by them), among the events that pass each rule's filter. A
+    /// rule's key is present afterwards even when no event matched.
     pub fn add_log(&mut self, log: &CompactLog, rules: &RuleSet) {
+        const USER_SOURCE: &[TermField] = &[TermField::User, TermField::Source];
         for rule in &rules.rules {
-            let Logic::NewTerm(new_term) = &rule.kind else {
-                continue;
+            let fields: &[TermField] = match &rule.kind {
+                Logic::NewTerm(new_term) => &new_term.fields,
+                Logic::Concurrent(_) => USER_SOURCE,
+                _ => continue,
             };
-            let fields = &new_term.fields;
             let filter = Matcher::new(&rule.filter, &log.strings);
             let seen: FxHashSet<Key> = log
                 .events

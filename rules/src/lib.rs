@@ -1,7 +1,7 @@
 //! Detection rules: known attack patterns written as data.
 //!
 //! A [`Rule`] is one TOML file (see `rules/builtin/` for the built-in set and
-//! [`rule`] for every key). Five kinds cover the usual SOC correlations:
+//! [`rule`] for every key). Seven kinds cover the usual SOC correlations:
 //!
 //! - `count`: at least N matching events of one group in a sliding window
 //!   (fail2ban `maxretry`/`findtime`, Wazuh frequency rules);
@@ -10,13 +10,23 @@
 //! - `sequence`: N events of one kind followed by another within a window
 //!   (failures then a success);
 //! - `single`: every matching event, with a storm of them merged into one hit;
-//! - `new_term`: a combination of values absent from a baseline [`History`].
+//! - `new_term`: a combination of values absent from a baseline [`History`];
+//! - `chain`: a session of a user on a host, an escalation there (su or
+//!   sudo to root), then logins on other hosts whose source is an address of
+//!   that host (from the [`Assets`] list, or the host's name) within a
+//!   window: lateral movement. Only the host and source fields link events;
+//! - `concurrent`: two successful logins of one user from different
+//!   networks within a window, one from a public address new for the user
+//!   (not in the history's `user+source` terms, or, without a history, not
+//!   seen earlier in the log).
 //!
 //! [`evaluate`] runs a [`RuleSet`] over a [`CompactLog`]: each rule groups
 //! its matching events, sorts each group by time and scans it once with two
 //! pointers. A burst of qualifying windows gives one [`RuleHit`], so a
-//! three-hour brute force is one hit, not hundreds.
+//! three-hour brute force is one hit, not hundreds. [`evaluate_with`] also
+//! takes the asset list in a [`Context`].
 
+mod assets;
 mod builtin;
 mod engine;
 mod history;
@@ -34,13 +44,14 @@ use loglynx_features::output::compact::{CompactLog, KeepEvents};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use assets::{Assets, AssetsError};
 pub use history::History;
 pub use novelty::{FieldNovelty, Novelty, NoveltyCounts};
 
 /// History keys `anomalous:<entity kind>` list the entities that the model
 /// flagged in the baseline itself.
 pub const BASELINE_ANOMALOUS_PREFIX: &str = "anomalous:";
-pub use rule::{BadWindow, Escalation, Field, Filter, Kind, Logic, Rule, TermField, Window};
+pub use rule::{BadWindow, Chain, Concurrent, Escalation, Field, Filter, Kind, Logic, Rule, TermField, Window};
 
 /// How urgent a hit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -127,9 +138,10 @@ impl RuleSet {
         self.events_read_by(|_| true)
     }
 
-    /// The events [`History`] reads: those of the `new_term` rules.
+    /// The events [`History`] reads: those of the `new_term` and
+    /// `concurrent` rules.
     pub fn history_events(&self) -> KeepEvents {
-        self.events_read_by(|r| r.kind == rule::Kind::NewTerm)
+        self.events_read_by(|r| matches!(r.kind.kind(), Kind::NewTerm | Kind::Concurrent))
     }
 
     fn events_read_by(&self, which: impl Fn(&Rule) -> bool) -> KeepEvents {
@@ -140,6 +152,12 @@ impl RuleSet {
                 // A sequence reads the events of its filter that pass either step.
                 Logic::Sequence(s) => {
                     for step in [&s.first, &s.then] {
+                        keep.add(filter.and(engine::class_of(step)));
+                    }
+                }
+                // A chain reads sessions, escalations and onward events.
+                Logic::Chain(c) => {
+                    for step in [&c.session, &c.escalation, &c.onward] {
                         keep.add(filter.and(engine::class_of(step)));
                     }
                 }
@@ -264,15 +282,29 @@ pub enum Skipped {
     NoTerms { rule: String, key: String },
 }
 
+/// What rules may compare a log with besides the log itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The baseline's terms: `new_term` rules need it; `concurrent` rules
+    /// judge novelty by it when given.
+    pub history: Option<&'a History>,
+    /// Host addresses for `chain` rules.
+    pub assets: Option<&'a Assets>,
+}
+
+/// [`evaluate_with`] with a history and no asset list.
+pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<Skipped>) {
+    evaluate_with(rules, log, &Context { history, assets: None })
+}
+
 /// Runs every rule over `log`, rules in parallel. Returns the hits sorted by
 /// (first, rule id, group, last) and the rules that were skipped.
-/// `new_term` rules need `history`; without it they are skipped.
-pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) -> (Vec<RuleHit>, Vec<Skipped>) {
-    let results: Vec<Result<Vec<RuleHit>, Skipped>> = rules
-        .rules
-        .par_iter()
-        .map(|rule| engine::run(rule, log, history))
-        .collect();
+/// `new_term` rules need `ctx.history`; without it they are skipped. A
+/// `chain` rule without `ctx.assets` links a host only to sources written
+/// as its name.
+pub fn evaluate_with(rules: &RuleSet, log: &CompactLog, ctx: &Context) -> (Vec<RuleHit>, Vec<Skipped>) {
+    let results: Vec<Result<Vec<RuleHit>, Skipped>> =
+        rules.rules.par_iter().map(|rule| engine::run(rule, log, ctx)).collect();
     let mut hits = Vec::new();
     let mut notes = Vec::new();
     for r in results {

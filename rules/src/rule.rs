@@ -1,5 +1,34 @@
 //! The rule file format: one TOML file per rule, read strictly (unknown keys,
 //! unknown values and keys the rule's kind does not use are errors).
+//!
+//! Common keys ([`Rule`]): `id`, `name`, `description`, `level`, `tags`,
+//! `recommended_action`, `references`, `kind`, `[filter]` (a [`Filter`])
+//! and `[[severity]]` entries (an [`Escalation`]). The keys of each kind:
+//!
+//! | kind | keys (default) |
+//! |---|---|
+//! | `count` | `group_by` (`[]`), `window`, `threshold` |
+//! | `distinct` | `group_by` (`[]`), `distinct_field`, `window`, `threshold` |
+//! | `sequence` | `group_by` (`[]`), `window`, `min_first` (1), `[first]`, `[then]` |
+//! | `single` | `group_by` (`[]`), `window` (1h) |
+//! | `new_term` | `fields` |
+//! | `chain` | `window`, `session_window` (12h), `min_targets` (1), `[session]`, `[escalation]`, `[onward]` |
+//! | `concurrent` | `group_by` (`["user"]`, must include `user`), `window` (10m), `network_prefix_v4` (24, 1 to 32), `network_prefix_v6` (48, 1 to 128) |
+//!
+//! `chain` (see [`Chain`]): for each event matching `[escalation]` by user
+//! U on host A, the latest `[session]` event of U on A at most
+//! `session_window` before it (optional), and the `[onward]` events at most
+//! `window` after it on hosts other than A whose source is an address of A
+//! (from the asset list, or written as A's name or first DNS label), on at
+//! least `min_targets` distinct hosts. The group is `[host, user]`;
+//! escalations of one group at most `window` apart make one hit. The common
+//! `[filter]` applies to all three steps.
+//!
+//! `concurrent` (see [`Concurrent`]): two events of one group at most
+//! `window` apart whose source addresses are in different networks (the
+//! first `network_prefix_v4` or `network_prefix_v6` bits differ), one of
+//! them public and new for the user; hits of one group closer than
+//! `window` merge.
 
 use std::fmt;
 
@@ -27,6 +56,12 @@ pub enum Kind {
     Single,
     /// A combination of `fields` absent from the baseline [`crate::History`].
     NewTerm,
+    /// A session, an escalation on its host, then logins from that host's
+    /// addresses to other hosts within `window`.
+    Chain,
+    /// Two successful logins of one user from different networks within
+    /// `window`, one of them from a public address new for the user.
+    Concurrent,
 }
 
 impl Kind {
@@ -37,6 +72,8 @@ impl Kind {
             Kind::Sequence => "sequence",
             Kind::Single => "single",
             Kind::NewTerm => "new_term",
+            Kind::Chain => "chain",
+            Kind::Concurrent => "concurrent",
         }
     }
 }
@@ -300,7 +337,7 @@ pub struct Rule {
     #[serde(flatten)]
     pub kind: Logic,
     /// Conditions every considered event must meet (for `sequence`, both
-    /// steps).
+    /// steps; for `chain`, all three).
     #[serde(default)]
     pub filter: Filter,
     /// Severity escalations, first match wins, else `level`.
@@ -318,6 +355,9 @@ pub enum Logic {
     Sequence(Box<Sequence>),
     Single(Single),
     NewTerm(NewTerm),
+    // Boxed: three filters.
+    Chain(Box<Chain>),
+    Concurrent(Concurrent),
 }
 
 /// `rule.kind == Kind::Count` compares the kind alone.
@@ -335,6 +375,8 @@ impl Logic {
             Logic::Sequence(_) => Kind::Sequence,
             Logic::Single(_) => Kind::Single,
             Logic::NewTerm(_) => Kind::NewTerm,
+            Logic::Chain(_) => Kind::Chain,
+            Logic::Concurrent(_) => Kind::Concurrent,
         }
     }
 
@@ -343,7 +385,8 @@ impl Logic {
         self.kind().as_str()
     }
 
-    /// The fields that split events into groups (none for `new_term`).
+    /// The fields that split events into groups (none for `new_term`; a
+    /// `chain` always groups by the escalation's host and user).
     pub fn group_by(&self) -> &[Field] {
         match self {
             Logic::Count(c) => &c.group_by,
@@ -351,6 +394,8 @@ impl Logic {
             Logic::Sequence(s) => &s.group_by,
             Logic::Single(s) => &s.group_by,
             Logic::NewTerm(_) => &[],
+            Logic::Chain(_) => &[Field::Host, Field::User],
+            Logic::Concurrent(c) => &c.group_by,
         }
     }
 
@@ -362,11 +407,13 @@ impl Logic {
             Logic::Sequence(s) => Some(s.window),
             Logic::Single(s) => Some(s.window),
             Logic::NewTerm(_) => None,
+            Logic::Chain(c) => Some(c.window),
+            Logic::Concurrent(c) => Some(c.window),
         }
     }
 
     /// The keys of every kind besides the common ones.
-    const KEYS: [&'static str; 8] = [
+    const KEYS: [&'static str; 15] = [
         "group_by",
         "window",
         "threshold",
@@ -375,6 +422,13 @@ impl Logic {
         "first",
         "then",
         "fields",
+        "session_window",
+        "min_targets",
+        "session",
+        "escalation",
+        "onward",
+        "network_prefix_v4",
+        "network_prefix_v6",
     ];
 }
 
@@ -448,6 +502,82 @@ pub struct NewTerm {
     pub fields: Vec<TermField>,
 }
 
+/// A lateral-movement chain on host A by user U: a `session` of U on A
+/// within `session_window` before an `escalation` of U on A, then, within
+/// `window` after the escalation, `onward` events on at least
+/// `min_targets` other hosts whose source is an address of A. A's
+/// addresses come from the [`crate::Assets`] list, and a source written as
+/// A's name (or as its first DNS label) is A too. Only the host and source
+/// fields link events: user names and commands never do. The group is
+/// always `[host, user]` of the escalation; the session is optional (a log
+/// may start mid-session) and its absence is said in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chain {
+    /// The longest gap from the escalation to an onward event.
+    pub window: Window,
+    /// How long before the escalation a session counts (default 12h).
+    #[serde(default = "default_session_window")]
+    pub session_window: Window,
+    /// Distinct other hosts the onward events must reach (default 1).
+    #[serde(default = "one_usize")]
+    pub min_targets: usize,
+    /// The session of the user on the host (a successful login).
+    pub session: Filter,
+    /// The privilege escalation on the host (su or sudo to root).
+    pub escalation: Filter,
+    /// The events on other hosts from the host's addresses.
+    pub onward: Filter,
+}
+
+fn default_session_window() -> Window {
+    Window(12 * 3_600_000_000)
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+/// Two events of one group (which must include `user`) within `window` from
+/// different networks, at least one of them from a public address new for
+/// the user: absent from the baseline [`crate::History`]'s `user+source`
+/// terms when a history is given, else not seen for the user earlier in the
+/// log. Events without a source IP address take no part. Hits of one group
+/// closer than `window` merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrent {
+    #[serde(default = "user_only")]
+    pub group_by: Vec<Field>,
+    /// The longest gap between the two events (default 10m).
+    #[serde(default = "default_concurrent_window")]
+    pub window: Window,
+    /// IPv4 addresses with this many leading bits in common are one network
+    /// (default 24).
+    #[serde(default = "default_prefix_v4")]
+    pub network_prefix_v4: u8,
+    /// IPv6 addresses with this many leading bits in common are one network
+    /// (default 48).
+    #[serde(default = "default_prefix_v6")]
+    pub network_prefix_v6: u8,
+}
+
+fn user_only() -> Vec<Field> {
+    vec![Field::User]
+}
+
+fn default_concurrent_window() -> Window {
+    Window(600_000_000)
+}
+
+fn default_prefix_v4() -> u8 {
+    24
+}
+
+fn default_prefix_v6() -> u8 {
+    48
+}
+
 /// The merge gap of a `single` rule without a `window`.
 pub const DEFAULT_SINGLE_WINDOW: Window = Window(3_600_000_000);
 
@@ -495,6 +625,27 @@ impl Rule {
                     return err("min_first", "must be at least 1");
                 }
                 steps.extend([("first", &s.first), ("then", &s.then)]);
+            }
+            Logic::Chain(c) => {
+                if c.min_targets == 0 {
+                    return err("min_targets", "must be at least 1");
+                }
+                steps.extend([
+                    ("session", &c.session),
+                    ("escalation", &c.escalation),
+                    ("onward", &c.onward),
+                ]);
+            }
+            Logic::Concurrent(c) => {
+                if !c.group_by.contains(&Field::User) {
+                    return err("group_by", "must include `user`: novelty is per user");
+                }
+                if !(1..=32).contains(&c.network_prefix_v4) {
+                    return err("network_prefix_v4", "must be between 1 and 32");
+                }
+                if !(1..=128).contains(&c.network_prefix_v6) {
+                    return err("network_prefix_v6", "must be between 1 and 128");
+                }
             }
             Logic::NewTerm(n) => {
                 if n.fields.is_empty() {

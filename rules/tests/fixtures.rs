@@ -2,7 +2,9 @@
 //! `rules/fixtures/` (`<rule id>.log`, RFC 3164, year 2024) with lines that
 //! trigger it and lines that must not, and the hits it must give
 //! (`<rule id>.expected.json`). A `new_term` rule also has the baseline its
-//! history is learned from (`<rule id>.baseline.log`).
+//! history is learned from (`<rule id>.baseline.log`); other rules may have
+//! one too (a `concurrent` rule then judges novelty by it), and an asset
+//! list (`<rule id>.assets.csv`).
 //!
 //! Each log goes through the real syslog decoder into a `CompactLog`, the
 //! whole built-in set is evaluated, and the rule's own hits are compared.
@@ -13,7 +15,7 @@ use loglynx_features::connectors::syslog::{decode_line, YearResolver};
 use loglynx_features::ingest::attempts::count_in_order;
 use loglynx_features::output::compact::{CompactBatch, CompactLog};
 use loglynx_features::time::format_rfc3339;
-use loglynx_rules::{evaluate, History, Kind, RuleHit, RuleSet};
+use loglynx_rules::{evaluate_with, Assets, Context, History, Kind, RuleHit, RuleSet};
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
@@ -77,18 +79,24 @@ fn every_builtin_rule_gives_its_expected_hits_on_its_fixture() {
             ));
             continue;
         }
-        let history = if rule.kind == Kind::NewTerm {
-            assert!(
-                baseline_path.is_file(),
-                "{id}: a new_term rule needs {}",
-                baseline_path.display()
-            );
-            Some(History::from_log(&load(&baseline_path), &rules))
-        } else {
-            None
-        };
+        assert!(
+            rule.kind != Kind::NewTerm || baseline_path.is_file(),
+            "{id}: a new_term rule needs {}",
+            baseline_path.display()
+        );
+        let history = baseline_path
+            .is_file()
+            .then(|| History::from_log(&load(&baseline_path), &rules));
+        let assets_path = fixtures().join(format!("{id}.assets.csv"));
+        let assets = assets_path
+            .is_file()
+            .then(|| Assets::from_csv_file(&assets_path).unwrap_or_else(|e| panic!("{e}")));
         let log = load(&log_path);
-        let (hits, _) = evaluate(&rules, &log, history.as_ref());
+        let ctx = Context {
+            history: history.as_ref(),
+            assets: assets.as_ref(),
+        };
+        let (hits, _) = evaluate_with(&rules, &log, &ctx);
         let actual: Vec<Value> = hits
             .iter()
             .filter(|h| &h.rule_id == id)

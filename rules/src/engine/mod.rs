@@ -9,6 +9,8 @@
 //! Each kind has its own file; this module holds what they share: filters
 //! resolved against the log, keys, grouping, the window scan and the hit.
 
+mod chain;
+mod concurrent;
 mod count;
 mod distinct;
 mod new_term;
@@ -20,7 +22,7 @@ use loglynx_features::output::compact::{CompactEvent, CompactLog, EventClass, In
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::rule::{Field, Filter, Logic, Rule, TermField};
-use crate::{History, RuleHit, Severity, Skipped, EVIDENCE_EACH_END, MAX_LISTED};
+use crate::{Context, History, RuleHit, Severity, Skipped, EVIDENCE_EACH_END, MAX_LISTED};
 
 /// A group or term key: up to six symbols (the hour for [`TermField::Hour`]),
 /// unused slots `u32::MAX`.
@@ -208,6 +210,11 @@ struct Groups {
 }
 
 impl Groups {
+    /// The members of group `g`.
+    fn members(&self, g: usize) -> &[u32] {
+        &self.idx[self.starts[g]..self.starts[g + 1]]
+    }
+
     fn iter(&self) -> impl Iterator<Item = (&Key, &[u32])> {
         self.keys
             .iter()
@@ -308,7 +315,7 @@ fn fill<'a, T>(buf: &'a mut Vec<T>, idx: &[u32], f: impl Fn(u32) -> T) -> &'a [T
 }
 
 /// Runs one rule.
-pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> Result<Vec<RuleHit>, Skipped> {
+pub(super) fn run(rule: &Rule, log: &CompactLog, context: &Context) -> Result<Vec<RuleHit>, Skipped> {
     let ctx = Ctx {
         rule,
         log,
@@ -319,7 +326,9 @@ pub(super) fn run(rule: &Rule, log: &CompactLog, history: Option<&History>) -> R
         Logic::Distinct(d) => distinct::run(&ctx, d),
         Logic::Sequence(s) => sequence::run(&ctx, s),
         Logic::Single(s) => single::run(&ctx, s),
-        Logic::NewTerm(n) => new_term::run(&ctx, n, history)?,
+        Logic::NewTerm(n) => new_term::run(&ctx, n, context.history)?,
+        Logic::Chain(c) => chain::run(&ctx, c, context.assets),
+        Logic::Concurrent(c) => concurrent::run(&ctx, c, context.history),
     })
 }
 
@@ -549,7 +558,12 @@ fn counted(f: &Filter, h: &RuleHit) -> String {
 }
 
 fn span(h: &RuleHit) -> String {
-    let secs = (h.last - h.first) / 1_000_000;
+    duration(h.last - h.first)
+}
+
+/// A duration in words, as [`span`].
+fn duration(d: Micros) -> String {
+    let secs = d / 1_000_000;
     let (n, unit) = match secs {
         0 => return "under a second".to_owned(),
         s if s < 120 => (s, "second"),
