@@ -144,6 +144,8 @@ impl Baseline {
             "alert_budget": {
                 "alerts_per_1000_entity_days": self.calibration.config.alert_budget,
                 "drift_nats": self.calibration.config.drift,
+                "self_days": self.calibration.config.self_days,
+                "entities_measured_against_themselves": self.calibration.self_drift.iter().map(|(k, v)| (k.as_str(), v.len())).collect::<BTreeMap<_, _>>(),
                 "kinds": self.calibration.describe(self.calibration.config.alert_budget),
             },
             "routine_patterns": self.routine.patterns.len(),
@@ -187,14 +189,15 @@ impl Baseline {
                 entities.len()
             );
         }
-        card_of_budget(&mut s, &self.calibration);
         if !self.routine.patterns.is_empty() {
             let _ = writeln!(
                 s,
-                "- routine: {} rule-hit patterns seen in the baseline (a later hit that recurs on the same weekday and hour is demoted and labelled)",
+                "- routine: {} rule-hit patterns seen in the baseline (a later hit that recurs on the same weekday \
+                 and hour is demoted and labelled)",
                 self.routine.patterns.len()
             );
         }
+        card_of_budget(&mut s, &self.calibration);
         for set in &self.sets {
             card_of_set(&mut s, set);
         }
@@ -213,6 +216,13 @@ fn card_of_budget(s: &mut String, cal: &AlertCalibration) {
          evidence accumulates per entity (windows above {:.2} nats of surprise add their excess, each window that adds \
          nothing takes {:.2} away).\n",
         cal.config.drift, cal.config.drift
+    );
+    let measured_by_self: usize = cal.self_drift.values().map(|m| m.len()).sum();
+    let _ = writeln!(
+        s,
+        "{measured_by_self} entities active on at least {} days are also measured against themselves (their own \
+         window at the same quantile).\n",
+        cal.config.self_days
     );
     let _ = writeln!(
         s,

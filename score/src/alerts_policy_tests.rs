@@ -131,6 +131,7 @@ fn calibration() -> AlertCalibration {
                 floor: 0.5,
             })
             .collect(),
+        self_drift: BTreeMap::new(),
     }
 }
 

@@ -45,6 +45,12 @@ pub struct ScoreConfig {
     #[arg(long, default_value = "low", value_parser = clap::value_parser!(Severity))]
     pub min_severity: Severity,
 
+    /// The organisation's hosts and their addresses (CSV with a header row
+    /// naming `host` and `address`): lateral-movement chains link a host to
+    /// logins from its address.
+    #[arg(long, value_name = "CSV")]
+    pub assets: Option<PathBuf>,
+
     /// Addresses and users whose alerts are dropped (TOML: `networks =
     /// [...]`, `users = [...]`); their events still count. `loglynx-features
     /// --exclude` leaves events out instead.

@@ -40,6 +40,8 @@ pub enum ScoreError {
     },
     #[error(transparent)]
     Rules(#[from] loglynx_rules::RuleError),
+    #[error(transparent)]
+    Assets(#[from] loglynx_rules::AssetsError),
     #[error("no readable input: {0}")]
     NoInput(String),
     #[error("{0}")]

@@ -158,6 +158,10 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     if let Some(dir) = &config.rules {
         rule_set.merge(RuleSet::load_dir(dir)?);
     }
+    let assets = match &config.assets {
+        Some(p) => Some(rules::Assets::from_csv_file(p)?),
+        None => None,
+    };
     let allowlist = match &config.allowlist {
         Some(p) => Allowlist::from_toml_file(p)?,
         None => Allowlist::default(),
@@ -310,7 +314,11 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
 
     // Rules, with new-term history from the model when it has one.
     let history = model.as_ref().map(|m| &m.history).filter(|h| !h.terms.is_empty());
-    let (hits, notes) = rules::evaluate(&rule_set, &log, history);
+    let context = rules::Context {
+        history,
+        assets: assets.as_ref(),
+    };
+    let (hits, notes) = rules::evaluate_with(&rule_set, &log, &context);
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         hits = hits.len(),

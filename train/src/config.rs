@@ -120,6 +120,13 @@ pub struct TrainConfig {
     #[serde(skip)]
     pub rules: Option<PathBuf>,
 
+    /// Raw logs: the organisation's hosts and their addresses (CSV with
+    /// `host` and `address` columns), for lateral-movement chains in the
+    /// baseline's routine.
+    #[arg(long, value_name = "CSV")]
+    #[serde(skip)]
+    pub assets: Option<PathBuf>,
+
     /// Raw logs: input format (default: detected per file).
     #[arg(long, value_parser = loglynx_cli::input_format())]
     #[serde(skip)]

@@ -12,7 +12,7 @@ use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
 use loglynx_models::ExplainRows;
-use loglynx_rules::{History, Novelty, RuleSet};
+use loglynx_rules::{Assets, Context, History, Novelty, RuleSet};
 
 use crate::config::TrainConfig;
 use crate::evaluate::{evaluate, KindEvaluation};
@@ -54,6 +54,19 @@ impl TrainOutcome {
                 set.spec().feature_names.len(),
                 set.threshold(),
                 set.baseline_alert_rate()
+            );
+        }
+        let budget = b.calibration.config.alert_budget;
+        for k in &b.calibration.kinds {
+            let _ = writeln!(
+                s,
+                "  {:<10} alert budget {budget}/1,000 entity-days: {} entity-days, evidence threshold {:.2} nats, \
+                 {} of {} baseline episodes alert on replay",
+                k.entity_kind.as_str(),
+                k.entity_days,
+                k.threshold(budget),
+                k.replay_alerts(budget),
+                k.episodes
             );
         }
         if let Some(note) = b.metadata.notes.get("skipped_kinds") {
@@ -139,7 +152,15 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             let first = log.events.iter().map(|e| e.timestamp).min();
             let last = log.events.iter().map(|e| e.timestamp).max();
             if let (Some(first), Some(last)) = (first, last) {
-                let (hits, _) = loglynx_rules::evaluate(&rules, log, None);
+                let assets = match &config.assets {
+                    Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
+                    None => None,
+                };
+                let context = Context {
+                    history: None,
+                    assets: assets.as_ref(),
+                };
+                let (hits, _) = loglynx_rules::evaluate_with(&rules, log, &context);
                 loaded.routine = Routine::from_hits(&hits, first, last);
                 loaded.hits = hits;
             }
