@@ -26,7 +26,16 @@ pub fn expected_detections(kind: CampaignKind) -> &'static [&'static str] {
         CampaignKind::DistributedBruteForce => &["LLX-AUTH-003"],
         CampaignKind::UserEnumeration => &["LLX-AUTH-002"],
         CampaignKind::AccountCompromise => &["LLX-AUTH-004", "LLX-ACCT-001", "LLX-NEW-001", "LLX-NEW-002", "anomaly"],
-        CampaignKind::BenignNoisyScript => &[],
+        CampaignKind::SlowSpray => &["LLX-AUTH-001", "LLX-BASE-ACC", "anomaly"],
+        CampaignKind::CredentialStuffing => &["LLX-BASE-POP", "LLX-AUTH-003", "LLX-AUTH-006", "anomaly"],
+        CampaignKind::DormantAccount => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-NEW-002", "LLX-NEW-003", "anomaly"],
+        CampaignKind::LateralMovement => &["LLX-LAT-001", "anomaly"],
+        CampaignKind::StolenKey => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-AUTH-005", "anomaly"],
+        CampaignKind::ConcurrentUse => &["LLX-AUTH-005", "LLX-BASE-RARE"],
+        CampaignKind::BenignNoisyScript
+        | CampaignKind::BenignCredentialAudit
+        | CampaignKind::BenignTravel
+        | CampaignKind::BenignAdminHop => &[],
     }
 }
 
@@ -37,6 +46,8 @@ pub struct AlertView {
     pub last: Micros,
     pub sources: Vec<String>,
     pub users: Vec<String>,
+    /// Target hosts.
+    pub hosts: Vec<String>,
     /// Rule ids, plus `anomaly` when the model contributed.
     pub detections: Vec<String>,
 }
@@ -52,6 +63,7 @@ impl From<&Alert> for AlertView {
             last: a.last,
             sources: a.source_ips.clone(),
             users: a.users.clone(),
+            hosts: a.target_hosts.clone(),
             detections,
         }
     }
@@ -63,13 +75,22 @@ fn matches(a: &AlertView, c: &CampaignLabel) -> bool {
         return false;
     }
     let by_source = a.sources.iter().any(|s| c.source_ips.contains(s));
-    // Campaigns defined by their target account; benign patterns are known
-    // by their own internal source address.
+    // Campaigns defined by their accounts (never `root`, which every host
+    // has); the noisy scripts are known by their own internal source address.
     let by_user = matches!(
         c.kind,
-        CampaignKind::DistributedBruteForce | CampaignKind::AccountCompromise
+        CampaignKind::DistributedBruteForce
+            | CampaignKind::AccountCompromise
+            | CampaignKind::DormantAccount
+            | CampaignKind::LateralMovement
+            | CampaignKind::StolenKey
+            | CampaignKind::ConcurrentUse
+            | CampaignKind::BenignTravel
+            | CampaignKind::BenignAdminHop
     ) && a.users.iter().any(|u| c.users.contains(u) && u != "root");
-    by_source || by_user
+    // Stuffing spreads over many addresses, but all against one host.
+    let by_host = c.kind == CampaignKind::CredentialStuffing && a.hosts.iter().any(|h| c.hosts.contains(h));
+    by_source || by_user || by_host
 }
 
 /// Per-campaign outcome.
@@ -82,6 +103,19 @@ pub struct CampaignResult {
     pub alerted: bool,
     /// Some matching alert carries a detection that names its kind.
     pub detected_as_kind: bool,
+    pub alerts: usize,
+}
+
+/// Outcome for the campaigns of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KindResult {
+    pub campaigns: usize,
+    /// Campaigns some alert matches.
+    pub alerted: usize,
+    /// Campaigns some matching alert names correctly.
+    pub detected_as_kind: usize,
+    /// Alerts matching a campaign of this kind (an alert matching two
+    /// campaigns counts for each).
     pub alerts: usize,
 }
 
@@ -103,6 +137,8 @@ pub struct DetectorResult {
     pub benign_patterns_alerted: usize,
     pub recall: f64,
     pub campaigns: Vec<CampaignResult>,
+    /// The campaigns by kind (keyword), benign ones included.
+    pub by_kind: BTreeMap<String, KindResult>,
 }
 
 /// Both detectors side by side.
@@ -159,6 +195,14 @@ pub fn judge(alerts: &[AlertView], labels: &[CampaignLabel]) -> DetectorResult {
             alerts: n,
         })
         .collect();
+    let mut by_kind: BTreeMap<String, KindResult> = BTreeMap::new();
+    for c in &campaigns {
+        let k = by_kind.entry(c.kind.clone()).or_default();
+        k.campaigns += 1;
+        k.alerted += usize::from(c.alerted);
+        k.detected_as_kind += usize::from(c.detected_as_kind);
+        k.alerts += c.alerts;
+    }
     let malicious: Vec<&CampaignResult> = campaigns.iter().filter(|c| c.malicious).collect();
     let alerted = malicious.iter().filter(|c| c.alerted).count();
     DetectorResult {
@@ -177,6 +221,7 @@ pub fn judge(alerts: &[AlertView], labels: &[CampaignLabel]) -> DetectorResult {
             alerted as f64 / malicious.len() as f64
         },
         campaigns,
+        by_kind,
     }
 }
 
@@ -222,6 +267,7 @@ pub fn naive_alerts(log: &CompactLog) -> Vec<AlertView> {
                         .str(loglynx_features::output::compact::Sym(source))
                         .to_owned()],
                     users: vec![],
+                    hosts: vec![],
                     detections: vec!["naive".into()],
                 });
                 start = i + 1;
