@@ -530,3 +530,5 @@ pub fn generate_to_path(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_stealthy;

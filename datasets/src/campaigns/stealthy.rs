@@ -24,9 +24,9 @@ use crate::net::pid;
 use crate::org::{key_fingerprint, Role, Team};
 use crate::timefmt::{weekday, DAY, HOUR, MINUTE};
 
-/// Time kept free around each stealthy campaign (twice the evaluation's
-/// matching slack), so that no alert matches two of them by time.
-const MARGIN: i64 = 2 * HOUR;
+/// Time kept free on each side of a stealthy campaign: two campaigns are at
+/// least twice this (twice the evaluation's matching slack) apart.
+const MARGIN: i64 = HOUR;
 
 /// The security team's audit scanner: outside every host and person range
 /// (host addresses end in .10–.249, people's in .50 or .100).
@@ -65,23 +65,35 @@ impl Planner<'_> {
         self.reserved = base.reserved_ips.clone();
         let malicious = base.labels.iter().filter(|l| l.malicious).count();
         self.numbered = (malicious, base.labels.len() - malicious);
+        // People a base label is about (compromise victims, the target of a
+        // distributed brute force, people of benign patterns), not the many
+        // targets of a spray.
         let names = &*self.names;
-        let in_labels = |benign_only: bool| -> HashSet<Sym> {
+        let owners = |benign_only: bool| -> HashSet<Sym> {
             base.labels
                 .iter()
                 .filter(|l| !(benign_only && l.malicious))
+                .filter(|l| {
+                    !matches!(
+                        l.kind,
+                        CampaignKind::PasswordSpraying
+                            | CampaignKind::UserEnumeration
+                            | CampaignKind::BruteForceFast
+                            | CampaignKind::BruteForceSlow
+                    )
+                })
                 .flat_map(|l| l.users.iter())
                 .filter_map(|u| names.lookup(u))
                 .collect()
         };
-        let (mut used, all_users) = (in_labels(true), in_labels(false));
+        let (mut used, all_owners) = (owners(true), owners(false));
         // The audit and the admin hop depend only on the benign patterns, so
         // a quiet period has them exactly as a period with attacks does.
         // Attacks keep clear of the audit, which trips LLX-SSH-001 on the
         // hosts it visits.
         let mut taken = self.credential_audit();
         self.admin_hop(&mut used);
-        used.extend(all_users);
+        used.extend(all_owners);
         self.travel(&mut used, &mut taken);
         if attacks {
             let mut segments: Vec<usize> = (0..6).collect();
@@ -581,11 +593,13 @@ impl Planner<'_> {
     /// apart, against 1–2 exposed hosts.
     fn slow_spray(&mut self, seg: usize, used: &HashSet<Sym>, taken: &mut Vec<(i64, i64)>) {
         let org = self.org;
-        let mut people: Vec<Sym> = org.people().map(|u| u.name).filter(|n| !used.contains(n)).collect();
-        if people.is_empty() {
-            people = org.people().map(|u| u.name).collect();
-        }
+        // People of the other campaigns only when the rest are too few;
+        // those campaigns are hours away.
+        let (mut people, mut others): (Vec<Sym>, Vec<Sym>) =
+            org.people().map(|u| u.name).partition(|n| !used.contains(n));
         people.shuffle(&mut self.rng);
+        others.shuffle(&mut self.rng);
+        people.extend(others);
         people.truncate(self.rng.gen_range(25..=45));
         let mut hosts = org.exposed.clone();
         hosts.shuffle(&mut self.rng);
