@@ -71,6 +71,30 @@
 //! fails six times within two minutes at ~06:10 local against one web server
 //! and never succeeds; one person fails twice, twice each working day.
 //!
+//! # Stealthy campaigns and look-alikes
+//!
+//! With [`GeneratorConfig::stealthy`] (`--stealthy`) six more attacks, each
+//! built to stay under every per-source threshold of the built-in rules, and
+//! three routine patterns that resemble attacks are added, one of each per
+//! period, hours apart and sharing no person or address:
+//!
+//! | kind | what |
+//! | --- | --- |
+//! | `slow-spray` | one public IP, one `Failed password` per valid person (25–45), 6–15 minutes apart, 1–2 exposed hosts |
+//! | `credential-stuffing` | 50–120 public IPs, 1–2 attempts each with names of a leaked list (65 % real people), one host, 2–5 hours, no name from more than 4 IPs; one IP (two from 90 IPs) logs in after at most one failure |
+//! | `dormant-account` | a name found nowhere else in the seed's output logs in with a key at 00:30–04:30 from a workstation to 2–4 internal servers |
+//! | `lateral-movement` | a person logs in to internal server A as usual, `su` or `sudo /bin/bash` to root, then `Accepted publickey for root from` A's address on 2–3 other servers |
+//! | `stolen-key` | an office-hours person's key from a new public IP at 22:00–05:00, 15–60 minutes, maybe one sudo |
+//! | `concurrent-use` | an office login, then 1–8 minutes later a password login of the same person from a new public IP |
+//! | `benign-credential-audit` | every Monday 10:00–10:30 the scanner 10.0.6.250 fails 5–6 times within 3 minutes for `root` and `admin` on each of 6–10 servers |
+//! | `benign-travel` | a person works 2–3 weekdays only from a hotel's public IP |
+//! | `benign-admin-hop` | every working day an administrator's root shell on the bastion and logins as themselves from it to the same 2–4 servers |
+//!
+//! With `attacks` off only the look-alikes are added; the audit and the admin
+//! hop are then exactly those of the period with attacks. The planning draws
+//! from its own random stream, so without `stealthy` the output is
+//! byte-identical to what it was before these kinds existed.
+//!
 //! # Size
 //!
 //! `events` is met within a few percent from about 5 000 events up; below

@@ -1,6 +1,12 @@
 //! Ground-truth labels of attack campaigns and benign patterns: one JSON line
 //! each. `loglynx-gen` writes them; `loglynx-score --labels` and
 //! `loglynx-train --eval` read them, so neither needs the generator.
+//!
+//! Kinds: the six classic attacks ([`CampaignKind::ATTACKS`]), the six
+//! stealthy ones that stay under per-source rule thresholds
+//! ([`CampaignKind::STEALTHY`]), the benign noisy scripts and three routine
+//! look-alikes of attacks ([`CampaignKind::LOOK_ALIKES`]); each kind's
+//! keyword is [`CampaignKind::as_str`] (kebab-case, as in the JSON).
 
 use std::fmt;
 use std::fs::File;

@@ -335,3 +335,115 @@ pub fn render(e: &Evaluation) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn label(id: &str, kind: CampaignKind, ips: &[&str], users: &[&str], hosts: &[&str]) -> CampaignLabel {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        CampaignLabel {
+            id: id.into(),
+            kind,
+            malicious: kind.is_malicious(),
+            source_ips: ips.iter().map(|s| s.to_string()).collect(),
+            users: users.iter().map(|s| s.to_string()).collect(),
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            start: at("2026-03-02T10:00:00Z"),
+            end: at("2026-03-02T12:00:00Z"),
+            events: 10,
+        }
+    }
+
+    fn alert(hour: i64, sources: &[&str], users: &[&str], hosts: &[&str], rule: &str) -> AlertView {
+        let t = "2026-03-02T00:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+            .timestamp_micros()
+            + hour * MICROS_PER_HOUR;
+        AlertView {
+            first: t,
+            last: t,
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            users: users.iter().map(|s| s.to_string()).collect(),
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            detections: vec![rule.into()],
+        }
+    }
+
+    #[test]
+    fn stuffing_matches_by_host_and_account_kinds_by_user() {
+        let labels = [
+            label(
+                "c0001",
+                CampaignKind::CredentialStuffing,
+                &["203.0.113.5"],
+                &["eva"],
+                &["web-02"],
+            ),
+            label(
+                "c0002",
+                CampaignKind::LateralMovement,
+                &["10.20.1.100"],
+                &["hugo", "root"],
+                &["db-01"],
+            ),
+            label(
+                "c0003",
+                CampaignKind::SlowSpray,
+                &["198.51.100.7"],
+                &["ana"],
+                &["web-01"],
+            ),
+            label(
+                "b0001",
+                CampaignKind::BenignTravel,
+                &["192.0.2.9"],
+                &["judy"],
+                &["web-01"],
+            ),
+        ];
+        let alerts = [
+            // Names the stuffing host within the span (± slack): matched.
+            alert(12, &["198.18.0.1"], &[], &["web-02"], "LLX-BASE-POP"),
+            // The same host a day later: no match.
+            alert(36, &["198.18.0.1"], &[], &["web-02"], "LLX-BASE-POP"),
+            // By user for lateral movement, but never by root.
+            alert(11, &[], &["hugo"], &["app-01"], "LLX-LAT-001"),
+            alert(11, &[], &["root"], &["app-01"], "LLX-LAT-001"),
+            // Slow spray matches by source only; a host or user is not enough.
+            alert(11, &[], &["ana"], &["web-01"], "LLX-AUTH-001"),
+            alert(11, &["198.51.100.7"], &[], &[], "LLX-BASE-ACC"),
+            // The traveller, by user: a benign match.
+            alert(10, &[], &["judy"], &[], "LLX-BASE-RARE"),
+        ];
+        let r = judge(&alerts, &labels);
+        let by_id: BTreeMap<&str, &CampaignResult> = r.campaigns.iter().map(|c| (c.id.as_str(), c)).collect();
+        assert_eq!(by_id["c0001"].alerts, 1);
+        assert!(by_id["c0001"].detected_as_kind);
+        assert_eq!(by_id["c0002"].alerts, 1);
+        assert!(by_id["c0002"].detected_as_kind);
+        assert_eq!(by_id["c0003"].alerts, 1);
+        assert!(by_id["c0003"].detected_as_kind);
+        assert_eq!(by_id["b0001"].alerts, 1);
+        assert_eq!((r.true_alerts, r.benign_alerts, r.unmatched_alerts), (3, 1, 3));
+        assert_eq!(r.campaigns_alerted, 3);
+        assert_eq!(r.malicious_campaigns, 3);
+        assert_eq!(r.benign_patterns_alerted, 1);
+        let k = &r.by_kind["credential-stuffing"];
+        assert_eq!((k.campaigns, k.alerted, k.detected_as_kind, k.alerts), (1, 1, 1, 1));
+        assert_eq!(r.by_kind["benign-travel"].detected_as_kind, 0);
+        assert_eq!(r.by_kind.len(), 4);
+    }
+
+    #[test]
+    fn look_alikes_expect_nothing_and_stealthy_kinds_something() {
+        for k in CampaignKind::LOOK_ALIKES {
+            assert!(expected_detections(k).is_empty(), "{k}");
+        }
+        for k in CampaignKind::STEALTHY.into_iter().chain(CampaignKind::ATTACKS) {
+            assert!(!expected_detections(k).is_empty(), "{k}");
+        }
+    }
+}
