@@ -84,6 +84,10 @@ pub(crate) struct Planner<'a> {
     /// Label numbers already used (`c`, `b`) by an earlier plan.
     numbered: (usize, usize),
     absent: HashSet<(usize, i64)>,
+    /// Spans later campaigns keep clear of when they can.
+    avoid: Vec<(i64, i64)>,
+    /// Source addresses of an earlier plan's labels.
+    base_sources: HashSet<IpAddr>,
 }
 
 impl<'a> Planner<'a> {
@@ -110,6 +114,8 @@ impl<'a> Planner<'a> {
             invalid_names,
             numbered: (0, 0),
             absent: HashSet::new(),
+            avoid: Vec::new(),
+            base_sources: HashSet::new(),
         }
     }
 

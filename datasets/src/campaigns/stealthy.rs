@@ -63,6 +63,12 @@ impl Planner<'_> {
     /// `base`'s labels, label numbers after `base`'s.
     pub(crate) fn plan_stealthy(mut self, attacks: bool, base: &Plan) -> Plan {
         self.reserved = base.reserved_ips.clone();
+        self.base_sources = base
+            .labels
+            .iter()
+            .flat_map(|l| &l.source_ips)
+            .filter_map(|ip| ip.parse().ok())
+            .collect();
         let malicious = base.labels.iter().filter(|l| l.malicious).count();
         self.numbered = (malicious, base.labels.len() - malicious);
         // People a base label is about (compromise victims, the target of a
@@ -94,14 +100,23 @@ impl Planner<'_> {
         let mut taken = self.credential_audit();
         self.admin_hop(&mut used);
         used.extend(all_owners);
+        // The traveller is nobody a base attack is about, so travel may
+        // overlap those; the stealthy attacks keep clear of them when the
+        // period has room.
         self.travel(&mut used, &mut taken);
+        self.avoid = base
+            .labels
+            .iter()
+            .filter(|l| l.malicious)
+            .map(|l| (l.start.timestamp() - MARGIN, l.end.timestamp() + MARGIN))
+            .collect();
         if attacks {
             let mut segments: Vec<usize> = (0..6).collect();
             segments.shuffle(&mut self.rng);
-            self.dormant(segments[0], &mut taken);
             self.lateral(segments[1], &mut used, &mut taken);
             self.stolen_key(segments[2], &mut used, &mut taken);
             self.concurrent(segments[3], &mut used, &mut taken);
+            self.dormant(segments[0], &used, &mut taken);
             self.slow_spray(segments[4], &used, &mut taken);
             self.stuffing(segments[5], &used, &mut taken);
         }
@@ -147,7 +162,8 @@ impl Planner<'_> {
 
     /// A start time for a campaign lasting up to `dur` seconds, at local
     /// minute `window` (may pass midnight) of a day in segment `seg` of six
-    /// (then of any day), keeping [`MARGIN`] from `taken`. Records the span.
+    /// (then of any day), keeping [`MARGIN`] from `taken` and, unless that
+    /// fails, from the spans to avoid. Records the span.
     fn slot(
         &mut self,
         seg: usize,
@@ -162,7 +178,7 @@ impl Planner<'_> {
         }
         let seg_days = (days / 6).max(1);
         let first = (seg as i64 * days / 6).min(days - 1);
-        for attempt in 0..400 {
+        for attempt in 0..600 {
             let d = if attempt < 100 {
                 first + self.rng.gen_range(0..seg_days)
             } else {
@@ -177,7 +193,8 @@ impl Planner<'_> {
             if t < self.start + MINUTE || t + dur >= self.end - MINUTE {
                 continue;
             }
-            if taken.iter().all(|&(x, y)| b <= x || a >= y) {
+            let free = |spans: &[(i64, i64)]| spans.iter().all(|&(x, y)| b <= x || a >= y);
+            if free(taken) && (attempt >= 400 || free(&self.avoid)) {
                 taken.push((a, b));
                 return Some(t);
             }
@@ -400,11 +417,22 @@ impl Planner<'_> {
 
     /// An account seen nowhere else logs in with a key at night from a
     /// workstation to 2–4 internal servers.
-    fn dormant(&mut self, seg: usize, taken: &mut Vec<(i64, i64)>) {
+    fn dormant(&mut self, seg: usize, used: &HashSet<Sym>, taken: &mut Vec<(i64, i64)>) {
         let org = self.org;
-        let workstations: Vec<u32> = (0..org.hosts.len() as u32)
-            .filter(|&h| org.hosts[h as usize].role == Role::Workstation)
+        let busy: HashSet<u32> = org
+            .users
+            .iter()
+            .filter(|u| used.contains(&u.name))
+            .filter_map(|u| u.own_ws)
             .collect();
+        let mut workstations: Vec<u32> = (0..org.hosts.len() as u32)
+            .filter(|&h| org.hosts[h as usize].role == Role::Workstation && !busy.contains(&h))
+            .collect();
+        if workstations.is_empty() {
+            workstations = (0..org.hosts.len() as u32)
+                .filter(|&h| org.hosts[h as usize].role == Role::Workstation)
+                .collect();
+        }
         let src = match workstations.choose(&mut self.rng) {
             Some(&ws) => org.ip_of(ws),
             None => match org.people().next() {
@@ -415,7 +443,8 @@ impl Planner<'_> {
         let mut hosts = self.internal_servers();
         hosts.shuffle(&mut self.rng);
         hosts.truncate(self.rng.gen_range(2..=4));
-        let Some(t0) = self.slot(seg, 4 * 25 * MINUTE, false, (30, 270), taken) else {
+        // Logins start 2–10 minutes apart, so the last is before 04:30.
+        let Some(t0) = self.slot(seg, 4 * 25 * MINUTE, false, (30, 240), taken) else {
             return;
         };
         let Some(name) = self.dormant_name() else { return };
@@ -439,7 +468,14 @@ impl Planner<'_> {
     /// root then logs in with a key from A's address to 2–3 other servers.
     fn lateral(&mut self, seg: usize, used: &mut HashSet<Sym>, taken: &mut Vec<(i64, i64)>) {
         let org = self.org;
-        let internal = self.internal_servers();
+        // A's address is a source of this campaign: not one of a base label
+        // (the backup and health-check hosts).
+        let mut internal = self.internal_servers();
+        let sources = &self.base_sources;
+        internal.retain(|&h| !sources.contains(&IpAddr::V4(org.ip_of(h))));
+        if internal.len() < 2 {
+            internal = self.internal_servers();
+        }
         let Some(ui) = self.pick_person(used, |i| !org.users[i].admin) else {
             return;
         };
