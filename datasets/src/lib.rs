@@ -90,8 +90,8 @@
 //! | `benign-travel` | a person works 2–3 weekdays only from a hotel's public IP |
 //! | `benign-admin-hop` | every working day an administrator's root shell on the bastion and logins as themselves from it to the same 2–4 servers |
 //!
-//! With `attacks` off only the look-alikes are added; the audit and the admin
-//! hop are then exactly those of the period with attacks. The planning draws
+//! With `attacks` off only the look-alikes are added, exactly those of the
+//! period with attacks (their people are none the attacks would be about). The planning draws
 //! from its own random stream, so without `stealthy` the output is
 //! byte-identical to what it was before these kinds existed.
 //!
@@ -344,9 +344,25 @@ fn setup(cfg: &GeneratorConfig) -> io::Result<Setup> {
     )
     .plan(cfg.attacks);
     let stealthy = if cfg.stealthy {
+        // Who the attacks would be about, also when they are not placed.
+        let full = (!cfg.attacks).then(|| {
+            Planner::new(
+                &org,
+                &mut names,
+                stream_rng(cfg.seed, 2),
+                start,
+                end,
+                offset,
+                cfg.events,
+            )
+            .plan(true)
+        });
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ STEALTHY_SEED_XOR);
-        let extra =
-            Planner::new(&org, &mut names, rng, start, end, offset, cfg.events).plan_stealthy(cfg.attacks, &plan);
+        let extra = Planner::new(&org, &mut names, rng, start, end, offset, cfg.events).plan_stealthy(
+            cfg.attacks,
+            &plan,
+            full.as_ref().unwrap_or(&plan),
+        );
         let alone = extra.clone();
         plan.merge(extra);
         Some(alone)

@@ -424,8 +424,8 @@ fn quiet_stealthy_period_has_only_the_routine_look_alikes() {
     assert!(quiet.labels.iter().all(|l| !l.malicious));
     let kinds: BTreeSet<CampaignKind> = quiet.labels.iter().map(|l| l.kind).collect();
     assert!(CampaignKind::LOOK_ALIKES.iter().all(|k| kinds.contains(k)));
-    // The weekly audit and the daily admin hop are the same in both periods.
-    for kind in [CampaignKind::BenignCredentialAudit, CampaignKind::BenignAdminHop] {
+    // The look-alikes are the same in both periods.
+    for kind in CampaignKind::LOOK_ALIKES {
         let pick = |s: &GenerationSummary| {
             let l = s.labels.iter().find(|l| l.kind == kind).expect("look-alike").clone();
             (l.source_ips, l.users, l.hosts, l.start, l.end, l.events)

@@ -59,9 +59,11 @@ const PROBE_COMMANDS: &[&str] = &["/usr/bin/id", "/usr/bin/cat /etc/shadow", "/u
 
 impl Planner<'_> {
     /// Plans the look-alikes and, with `attacks`, the six stealthy campaigns
-    /// on top of `base`: fresh addresses (none of `base`'s), people not in
-    /// `base`'s labels, label numbers after `base`'s.
-    pub(crate) fn plan_stealthy(mut self, attacks: bool, base: &Plan) -> Plan {
+    /// on top of `base`: fresh addresses (none of `base`'s), label numbers
+    /// after `base`'s, and people none of `full`'s labels is about. `full` is
+    /// the base plan with attacks (`base` itself when it has them), so the
+    /// look-alikes are the same whether or not attacks are placed.
+    pub(crate) fn plan_stealthy(mut self, attacks: bool, base: &Plan, full: &Plan) -> Plan {
         self.reserved = base.reserved_ips.clone();
         self.base_sources = base
             .labels
@@ -71,37 +73,31 @@ impl Planner<'_> {
             .collect();
         let malicious = base.labels.iter().filter(|l| l.malicious).count();
         self.numbered = (malicious, base.labels.len() - malicious);
-        // People a base label is about (compromise victims, the target of a
+        // People a label is about (compromise victims, the target of a
         // distributed brute force, people of benign patterns), not the many
         // targets of a spray.
         let names = &*self.names;
-        let owners = |benign_only: bool| -> HashSet<Sym> {
-            base.labels
-                .iter()
-                .filter(|l| !(benign_only && l.malicious))
-                .filter(|l| {
-                    !matches!(
-                        l.kind,
-                        CampaignKind::PasswordSpraying
-                            | CampaignKind::UserEnumeration
-                            | CampaignKind::BruteForceFast
-                            | CampaignKind::BruteForceSlow
-                    )
-                })
-                .flat_map(|l| l.users.iter())
-                .filter_map(|u| names.lookup(u))
-                .collect()
-        };
-        let (mut used, all_owners) = (owners(true), owners(false));
-        // The audit and the admin hop depend only on the benign patterns, so
-        // a quiet period has them exactly as a period with attacks does.
+        let mut used: HashSet<Sym> = full
+            .labels
+            .iter()
+            .filter(|l| {
+                !matches!(
+                    l.kind,
+                    CampaignKind::PasswordSpraying
+                        | CampaignKind::UserEnumeration
+                        | CampaignKind::BruteForceFast
+                        | CampaignKind::BruteForceSlow
+                )
+            })
+            .flat_map(|l| l.users.iter())
+            .filter_map(|u| names.lookup(u))
+            .collect();
         // Attacks keep clear of the audit, which trips LLX-SSH-001 on the
         // hosts it visits.
         let mut taken = self.credential_audit();
         self.admin_hop(&mut used);
-        used.extend(all_owners);
-        // The traveller is nobody a base attack is about, so travel may
-        // overlap those; the stealthy attacks keep clear of them when the
+        // The traveller is nobody an attack is about, so travel may overlap
+        // the classic attacks; the stealthy ones keep clear of them when the
         // period has room.
         self.travel(&mut used, &mut taken);
         self.avoid = base
