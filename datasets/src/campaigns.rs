@@ -16,13 +16,32 @@ use crate::net::{any_port, client_port, pid, public_ip};
 use crate::org::{Org, Role, Team};
 use crate::timefmt::{DAY, HOUR, MINUTE};
 
+mod stealthy;
+
 /// Everything planned before streaming.
+#[derive(Clone)]
 pub(crate) struct Plan {
     /// Campaign and benign events, sorted by time.
     pub events: Vec<Ev>,
     pub labels: Vec<CampaignLabel>,
     /// Public addresses owned by campaigns (scanners must not reuse them).
     pub reserved_ips: HashSet<IpAddr>,
+    /// `(user index, local day number)` on which the background simulation
+    /// gives the user no sessions (they are planned elsewhere).
+    pub absent: HashSet<(usize, i64)>,
+}
+
+impl Plan {
+    /// Adds the campaigns of `other` (planned after this plan, from its
+    /// reserved addresses on).
+    pub(crate) fn merge(&mut self, other: Plan) {
+        self.events.extend(other.events);
+        self.events.sort_by_key(|e| e.ts);
+        self.labels.extend(other.labels);
+        self.labels.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        self.reserved_ips.extend(other.reserved_ips);
+        self.absent.extend(other.absent);
+    }
 }
 
 struct Draft {
@@ -62,6 +81,13 @@ pub(crate) struct Planner<'a> {
     drafts: Vec<Draft>,
     reserved: HashSet<IpAddr>,
     invalid_names: Vec<Sym>,
+    /// Label numbers already used (`c`, `b`) by an earlier plan.
+    numbered: (usize, usize),
+    absent: HashSet<(usize, i64)>,
+    /// Spans later campaigns keep clear of when they can.
+    avoid: Vec<(i64, i64)>,
+    /// Source addresses of an earlier plan's labels.
+    base_sources: HashSet<IpAddr>,
 }
 
 impl<'a> Planner<'a> {
@@ -86,6 +112,10 @@ impl<'a> Planner<'a> {
             drafts: Vec::new(),
             reserved: HashSet::new(),
             invalid_names,
+            numbered: (0, 0),
+            absent: HashSet::new(),
+            avoid: Vec::new(),
+            base_sources: HashSet::new(),
         }
     }
 
@@ -128,15 +158,10 @@ impl<'a> Planner<'a> {
         let names = &*self.names;
         let org = self.org;
         let mut drafts: Vec<Draft> = self.drafts.into_iter().filter(|d| !d.events.is_empty()).collect();
-        drafts.sort_by_key(|d| {
-            (
-                d.kind == CampaignKind::BenignNoisyScript,
-                d.events.iter().map(|e| e.ts).min(),
-            )
-        });
+        drafts.sort_by_key(|d| (!d.kind.is_malicious(), d.events.iter().map(|e| e.ts).min()));
         let mut labels = Vec::new();
         let mut events = Vec::new();
-        let (mut attack_no, mut benign_no) = (0, 0);
+        let (mut attack_no, mut benign_no) = self.numbered;
         for mut d in drafts {
             d.events.sort_by_key(|e| e.ts);
             let id = if d.kind.is_malicious() {
@@ -187,6 +212,7 @@ impl<'a> Planner<'a> {
             events,
             labels,
             reserved_ips: self.reserved,
+            absent: self.absent,
         }
     }
 
@@ -336,7 +362,7 @@ impl<'a> Planner<'a> {
                 CampaignKind::DistributedBruteForce => self.distributed(seg_start, seg),
                 CampaignKind::UserEnumeration => self.enumeration(seg_start, seg),
                 CampaignKind::AccountCompromise => self.compromise(seg_start, seg),
-                CampaignKind::BenignNoisyScript => {}
+                _ => {}
             }
             spent += self.drafts[before..].iter().map(|d| d.events.len() as u64).sum::<u64>();
             done.insert(kind);

@@ -71,6 +71,30 @@
 //! fails six times within two minutes at ~06:10 local against one web server
 //! and never succeeds; one person fails twice, twice each working day.
 //!
+//! # Stealthy campaigns and look-alikes
+//!
+//! With [`GeneratorConfig::stealthy`] (`--stealthy`) six more attacks, each
+//! built to stay under every per-source threshold of the built-in rules, and
+//! three routine patterns that resemble attacks are added, one of each per
+//! period, hours apart and sharing no person or address:
+//!
+//! | kind | what |
+//! | --- | --- |
+//! | `slow-spray` | one public IP, one `Failed password` per valid person (25–45), 6–15 minutes apart, 1–2 exposed hosts |
+//! | `credential-stuffing` | 50–120 public IPs, 1–2 attempts each with names of a leaked list (65 % real people), one host, 2–5 hours, no name from more than 4 IPs; one IP (two from 90 IPs) logs in after at most one failure |
+//! | `dormant-account` | a name found nowhere else in the seed's output logs in with a key at 00:30–04:30 from a workstation to 2–4 internal servers |
+//! | `lateral-movement` | a person logs in to internal server A as usual, `su` or `sudo /bin/bash` to root, then `Accepted publickey for root from` A's address on 2–3 other servers |
+//! | `stolen-key` | an office-hours person's key from a new public IP at 22:00–05:00, 15–60 minutes, maybe one sudo |
+//! | `concurrent-use` | an office login, then 1–8 minutes later a password login of the same person from a new public IP |
+//! | `benign-credential-audit` | every Monday 10:00–10:30 the scanner 10.0.6.250 fails 5–6 times within 3 minutes for `root` and `admin` on each of 6–10 servers |
+//! | `benign-travel` | a person works 2–3 weekdays only from a hotel's public IP |
+//! | `benign-admin-hop` | every working day an administrator's root shell on the bastion and logins as themselves from it to the same 2–4 servers |
+//!
+//! With `attacks` off only the look-alikes are added, exactly those of the
+//! period with attacks (their people are none the attacks would be about). The planning draws
+//! from its own random stream, so without `stealthy` the output is
+//! byte-identical to what it was before these kinds existed.
+//!
 //! # Size
 //!
 //! `events` is met within a few percent from about 5 000 events up; below
@@ -84,6 +108,8 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 mod campaigns;
 mod event;
@@ -168,6 +194,11 @@ pub struct GeneratorConfig {
     /// The organisation's time zone as hours east of UTC (office hours and
     /// the night of account compromises are local).
     pub utc_offset_hours: i32,
+    /// Add the stealthy campaigns (with `attacks`) and the benign
+    /// look-alikes; see [`CampaignKind::STEALTHY`] and
+    /// [`CampaignKind::LOOK_ALIKES`]. Without it the output is exactly what
+    /// it was before these existed.
+    pub stealthy: bool,
 }
 
 impl Default for GeneratorConfig {
@@ -181,6 +212,7 @@ impl Default for GeneratorConfig {
             hosts: None,
             attacks: true,
             utc_offset_hours: 1,
+            stealthy: false,
         }
     }
 }
@@ -269,23 +301,39 @@ impl GenerationSummary {
     }
 }
 
-/// Generates the events into `out` (buffered internally) and returns the
-/// summary with the labels.
-pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write) -> io::Result<GenerationSummary> {
+/// Seed of the stealthy planning's own random stream (the other streams
+/// draw exactly what they drew before `stealthy` existed).
+const STEALTHY_SEED_XOR: u64 = 0x5EA1_7417;
+
+/// The organisation and the planned campaigns of a config.
+struct Setup {
+    org: Org,
+    names: Names,
+    plan: campaigns::Plan,
+    /// The stealthy part alone (already merged into `plan`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    stealthy: Option<campaigns::Plan>,
+    resolved: Resolved,
+    start: i64,
+    end: i64,
+    offset: i64,
+}
+
+fn setup(cfg: &GeneratorConfig) -> io::Result<Setup> {
     let r = cfg.resolve()?;
     let start = midnight(cfg.start);
     let end = start + i64::from(r.days) * DAY;
     let offset = i64::from(cfg.utc_offset_hours) * 3600;
 
     let mut names = Names::default();
-    let mut org = Org::build(
+    let org = Org::build(
         r.users,
         r.servers,
         r.workstations,
         &mut names,
         &mut stream_rng(cfg.seed, 1),
     );
-    let plan = Planner::new(
+    let mut plan = Planner::new(
         &org,
         &mut names,
         stream_rng(cfg.seed, 2),
@@ -295,8 +343,60 @@ pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write
         cfg.events,
     )
     .plan(cfg.attacks);
+    let stealthy = if cfg.stealthy {
+        // Who the attacks would be about, also when they are not placed.
+        let full = (!cfg.attacks).then(|| {
+            Planner::new(
+                &org,
+                &mut names,
+                stream_rng(cfg.seed, 2),
+                start,
+                end,
+                offset,
+                cfg.events,
+            )
+            .plan(true)
+        });
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ STEALTHY_SEED_XOR);
+        let extra = Planner::new(&org, &mut names, rng, start, end, offset, cfg.events).plan_stealthy(
+            cfg.attacks,
+            &plan,
+            full.as_ref().unwrap_or(&plan),
+        );
+        let alone = extra.clone();
+        plan.merge(extra);
+        Some(alone)
+    } else {
+        None
+    };
+    Ok(Setup {
+        org,
+        names,
+        plan,
+        stealthy,
+        resolved: r,
+        start,
+        end,
+        offset,
+    })
+}
+
+/// Generates the events into `out` (buffered internally) and returns the
+/// summary with the labels.
+pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write) -> io::Result<GenerationSummary> {
+    let Setup {
+        mut org,
+        mut names,
+        mut plan,
+        resolved: r,
+        start,
+        end,
+        offset,
+        ..
+    } = setup(cfg)?;
     let background = cfg.events.saturating_sub(plan.events.len() as u64);
     let cron_lines = schedule_cron(&mut org, &mut stream_rng(cfg.seed, 3), start, end, background);
+    let absent = std::mem::take(&mut plan.absent);
     let mut engine = Engine::new(
         &org,
         &mut names,
@@ -307,6 +407,7 @@ pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write
         offset,
         &plan.reserved_ips,
     );
+    engine.absent = absent;
     let mut fmt = Formatter::new(&org, &names, format);
     let mut w = BufWriter::with_capacity(1 << 20, out);
     let totals = engine.run(&plan.events, cron_lines, cfg.events, &mut fmt, &mut w)?;
@@ -322,6 +423,58 @@ pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write
         users: r.users,
         hosts: org.hosts.len(),
     })
+}
+
+/// One host of the simulated organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// Host name as it appears in the logs, e.g. `web-01`.
+    pub host: String,
+    /// Its internal IPv4 address.
+    pub address: std::net::Ipv4Addr,
+    /// `web`, `db`, `bastion`, `build`, `mon`, `backup`, `app`, `git`,
+    /// `mail`, `cache`, `log` or `workstation`.
+    pub role: &'static str,
+}
+
+/// Every host (servers, then workstations) of the organisation `cfg`
+/// simulates; the same as [`generate`]'s for that config.
+pub fn assets(cfg: &GeneratorConfig) -> io::Result<Vec<Asset>> {
+    let r = cfg.resolve()?;
+    let org = Org::build(
+        r.users,
+        r.servers,
+        r.workstations,
+        &mut Names::default(),
+        &mut stream_rng(cfg.seed, 1),
+    );
+    Ok(org
+        .hosts
+        .iter()
+        .map(|h| Asset {
+            host: h.name.clone(),
+            address: h.ip,
+            role: h.role.name(),
+        })
+        .collect())
+}
+
+/// Writes the asset list as CSV (`host,address,role` header, one row per
+/// host).
+pub fn write_assets(assets: &[Asset], out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(b"host,address,role\n")?;
+    for a in assets {
+        writeln!(out, "{},{},{}", a.host, a.address, a.role)?;
+    }
+    out.flush()
+}
+
+/// Writes the asset list of `cfg`'s organisation to `path` atomically (see
+/// [`write_output`]); returns the number of hosts.
+pub fn write_assets_file(cfg: &GeneratorConfig, path: &Path) -> io::Result<usize> {
+    let list = assets(cfg)?;
+    write_output(path, |w| write_assets(&list, w))?;
+    Ok(list.len())
 }
 
 pub use loglynx_labels::is_gzip_path;
@@ -417,3 +570,5 @@ pub fn generate_to_path(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_stealthy;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use clap::Parser;
-use loglynx_datasets::{generate_to_path, GeneratorConfig, OutputFormat};
+use loglynx_datasets::{generate_to_path, write_assets_file, GeneratorConfig, OutputFormat};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,6 +16,8 @@ Examples:
   loglynx-gen --no-attacks --days 14 -o baseline.log      (quiet training period)
   loglynx-gen --events 50000 --format csv -o - | head
   loglynx-gen --seed 7 --users 40 --hosts 25 --start 2026-01-05 -o small.log
+  loglynx-gen --stealthy --events 50000 -o eval.log --labels eval.labels.jsonl --assets-out assets.csv
+  loglynx-gen --stealthy --no-attacks --days 14 -o baseline.log   (quiet period with the routine look-alikes)
 
 The same arguments and seed always give byte-identical output.";
 
@@ -46,6 +48,16 @@ struct Cli {
     /// No attack campaigns: a quiet baseline period (scanners and benign noise remain).
     #[arg(long)]
     no_attacks: bool,
+    /// Also place stealthy attacks built to stay under every per-source rule
+    /// threshold (slow spray, credential stuffing, dormant account, lateral
+    /// movement, stolen key, concurrent use) and three routine look-alikes
+    /// (weekly credential audit, travel, admin hops); with --no-attacks only
+    /// the look-alikes. Without it the output is unchanged.
+    #[arg(long)]
+    stealthy: bool,
+    /// Also write the organisation's hosts as CSV (`host,address,role`) to this file.
+    #[arg(long, value_name = "PATH")]
+    assets_out: Option<PathBuf>,
     /// Output format [default: from the output file name, else syslog].
     #[arg(long, value_enum)]
     format: Option<OutputFormat>,
@@ -78,10 +90,18 @@ fn main() -> ExitCode {
         hosts: cli.hosts,
         attacks: !cli.no_attacks,
         utc_offset_hours: cli.utc_offset,
+        stealthy: cli.stealthy,
     };
     let format = cli.format.unwrap_or_else(|| OutputFormat::from_path(&cli.output));
     let began = Instant::now();
-    match generate_to_path(&cfg, format, &cli.output, cli.labels.as_deref()) {
+    let result = generate_to_path(&cfg, format, &cli.output, cli.labels.as_deref()).and_then(|s| {
+        if let Some(path) = &cli.assets_out {
+            write_assets_file(&cfg, path)
+                .map_err(|e| io::Error::new(e.kind(), format!("assets file {}: {e}", path.display())))?;
+        }
+        Ok(s)
+    });
+    match result {
         Ok(s) => {
             if !cli.quiet {
                 let labels = cli

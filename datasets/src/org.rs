@@ -61,6 +61,14 @@ impl Role {
     pub(crate) fn exposed(self) -> bool {
         matches!(self, Role::Web | Role::Bastion | Role::Mail)
     }
+
+    /// The role's name in the asset list.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Role::Workstation => "workstation",
+            r => r.prefix(),
+        }
+    }
 }
 
 /// Server roles in the order they are added.
@@ -347,7 +355,7 @@ impl Org {
     }
 }
 
-fn key_fingerprint(rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn key_fingerprint(rng: &mut ChaCha8Rng) -> String {
     const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     (0..43).map(|_| B64[rng.gen_range(0..64)] as char).collect()
 }

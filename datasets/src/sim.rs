@@ -102,6 +102,8 @@ pub(crate) struct Engine<'a> {
     root_used: u8,
     bastion: Option<u32>,
     cum: Vec<f64>,
+    /// `(user index, local day number)` without background sessions.
+    pub absent: HashSet<(usize, i64)>,
 }
 
 /// What the run produced.
@@ -141,6 +143,7 @@ impl<'a> Engine<'a> {
             root_used: 0,
             bastion: org.first_of(Role::Bastion),
             cum: Vec::with_capacity(org.users.len()),
+            absent: HashSet::new(),
         }
     }
 
@@ -150,7 +153,10 @@ impl<'a> Engine<'a> {
         let (r1, r2, r3) = (unit(h), unit(mix(h ^ 1)), unit(mix(h ^ 2)));
         let workday = weekday(local_day) < 5;
         let service = u.team == Team::Service;
-        let present = if workday {
+        let away = !self.absent.is_empty() && self.absent.contains(&(ui, local_day));
+        let present = if away {
+            false
+        } else if workday {
             service || r1 < 0.93
         } else {
             !service && r1 < 0.10

@@ -273,6 +273,7 @@ fn label_entities_appear_in_the_output() {
                     assert_eq!(with_ip, label.events, "{label:?}");
                 }
             }
+            other => panic!("{other} without --stealthy"),
         }
     }
 }

@@ -1,6 +1,12 @@
 //! Ground-truth labels of attack campaigns and benign patterns: one JSON line
 //! each. `loglynx-gen` writes them; `loglynx-score --labels` and
 //! `loglynx-train --eval` read them, so neither needs the generator.
+//!
+//! Kinds: the six classic attacks ([`CampaignKind::ATTACKS`]), the six
+//! stealthy ones that stay under per-source rule thresholds
+//! ([`CampaignKind::STEALTHY`]), the benign noisy scripts and three routine
+//! look-alikes of attacks ([`CampaignKind::LOOK_ALIKES`]); each kind's
+//! keyword is [`CampaignKind::as_str`] (kebab-case, as in the JSON).
 
 use std::fmt;
 use std::fs::File;
@@ -29,6 +35,31 @@ pub enum CampaignKind {
     AccountCompromise,
     /// A harmless but noisy pattern (misconfigured script, stale password).
     BenignNoisyScript,
+    /// One IP, one failed password per valid account, 6–15 minutes apart:
+    /// spraying below per-source rate thresholds.
+    SlowSpray,
+    /// 50–120 IPs, one or two attempts each with names from a leaked list
+    /// against one host; one or two of them log in.
+    CredentialStuffing,
+    /// An account seen nowhere else logs in at night from an internal
+    /// workstation to several internal servers.
+    DormantAccount,
+    /// A person gets root on an internal server, then root logs in from that
+    /// server's address to other internal servers.
+    LateralMovement,
+    /// A person's key used at night from a new public address.
+    StolenKey,
+    /// A person logs in from the office and, minutes later, with a password
+    /// from a new public address.
+    ConcurrentUse,
+    /// Routine: the security team's weekly wrong-password audit of internal
+    /// servers (looks like brute force).
+    BenignCredentialAudit,
+    /// Routine: a person works for a few days from a hotel's public address.
+    BenignTravel,
+    /// Routine: an administrator's daily root shell on the bastion and hops
+    /// from it to internal servers (looks like lateral movement).
+    BenignAdminHop,
 }
 
 impl CampaignKind {
@@ -42,6 +73,24 @@ impl CampaignKind {
         CampaignKind::AccountCompromise,
     ];
 
+    /// Attacks built to stay under every per-source rule threshold
+    /// (`loglynx-gen --stealthy`).
+    pub const STEALTHY: [CampaignKind; 6] = [
+        CampaignKind::SlowSpray,
+        CampaignKind::CredentialStuffing,
+        CampaignKind::DormantAccount,
+        CampaignKind::LateralMovement,
+        CampaignKind::StolenKey,
+        CampaignKind::ConcurrentUse,
+    ];
+
+    /// Routine patterns that resemble attacks (`loglynx-gen --stealthy`).
+    pub const LOOK_ALIKES: [CampaignKind; 3] = [
+        CampaignKind::BenignCredentialAudit,
+        CampaignKind::BenignTravel,
+        CampaignKind::BenignAdminHop,
+    ];
+
     /// The label keyword, e.g. `password-spraying`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,12 +101,27 @@ impl CampaignKind {
             CampaignKind::UserEnumeration => "user-enumeration",
             CampaignKind::AccountCompromise => "account-compromise",
             CampaignKind::BenignNoisyScript => "benign-noisy-script",
+            CampaignKind::SlowSpray => "slow-spray",
+            CampaignKind::CredentialStuffing => "credential-stuffing",
+            CampaignKind::DormantAccount => "dormant-account",
+            CampaignKind::LateralMovement => "lateral-movement",
+            CampaignKind::StolenKey => "stolen-key",
+            CampaignKind::ConcurrentUse => "concurrent-use",
+            CampaignKind::BenignCredentialAudit => "benign-credential-audit",
+            CampaignKind::BenignTravel => "benign-travel",
+            CampaignKind::BenignAdminHop => "benign-admin-hop",
         }
     }
 
     /// Whether the kind is an attack.
     pub fn is_malicious(self) -> bool {
-        self != CampaignKind::BenignNoisyScript
+        !matches!(
+            self,
+            CampaignKind::BenignNoisyScript
+                | CampaignKind::BenignCredentialAudit
+                | CampaignKind::BenignTravel
+                | CampaignKind::BenignAdminHop
+        )
     }
 }
 
@@ -77,8 +141,9 @@ pub struct CampaignLabel {
     pub id: String,
     pub kind: CampaignKind,
     pub malicious: bool,
-    /// Source addresses of its events (for account compromise also the
-    /// compromised host's internal address used for lateral movement).
+    /// Source addresses of its events (for account compromise and lateral
+    /// movement also the internal address of the host moved from; for the
+    /// admin hop the bastion's).
     pub source_ips: Vec<String>,
     /// User names it uses or targets.
     pub users: Vec<String>,
@@ -129,5 +194,30 @@ pub fn read_labels_file(path: impl AsRef<Path>) -> io::Result<Vec<CampaignLabel>
         read_labels(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
     } else {
         read_labels(BufReader::new(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_and_split() {
+        let all: Vec<CampaignKind> = CampaignKind::ATTACKS
+            .iter()
+            .chain(&CampaignKind::STEALTHY)
+            .chain(&CampaignKind::LOOK_ALIKES)
+            .chain(&[CampaignKind::BenignNoisyScript])
+            .copied()
+            .collect();
+        assert_eq!(all.len(), 16);
+        for k in &all {
+            let json = serde_json::to_string(k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+            assert_eq!(serde_json::from_str::<CampaignKind>(&json).unwrap(), *k);
+        }
+        assert!(CampaignKind::STEALTHY.iter().all(|k| k.is_malicious()));
+        assert!(CampaignKind::LOOK_ALIKES.iter().all(|k| !k.is_malicious()));
+        assert!(CampaignKind::ATTACKS.iter().all(|k| k.is_malicious()));
     }
 }

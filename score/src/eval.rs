@@ -26,7 +26,16 @@ pub fn expected_detections(kind: CampaignKind) -> &'static [&'static str] {
         CampaignKind::DistributedBruteForce => &["LLX-AUTH-003"],
         CampaignKind::UserEnumeration => &["LLX-AUTH-002"],
         CampaignKind::AccountCompromise => &["LLX-AUTH-004", "LLX-ACCT-001", "LLX-NEW-001", "LLX-NEW-002", "anomaly"],
-        CampaignKind::BenignNoisyScript => &[],
+        CampaignKind::SlowSpray => &["LLX-AUTH-001", "LLX-BASE-ACC", "anomaly"],
+        CampaignKind::CredentialStuffing => &["LLX-BASE-POP", "LLX-AUTH-003", "LLX-AUTH-006", "anomaly"],
+        CampaignKind::DormantAccount => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-NEW-002", "LLX-NEW-003", "anomaly"],
+        CampaignKind::LateralMovement => &["LLX-LAT-001", "anomaly"],
+        CampaignKind::StolenKey => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-AUTH-005", "anomaly"],
+        CampaignKind::ConcurrentUse => &["LLX-AUTH-005", "LLX-BASE-RARE"],
+        CampaignKind::BenignNoisyScript
+        | CampaignKind::BenignCredentialAudit
+        | CampaignKind::BenignTravel
+        | CampaignKind::BenignAdminHop => &[],
     }
 }
 
@@ -37,6 +46,8 @@ pub struct AlertView {
     pub last: Micros,
     pub sources: Vec<String>,
     pub users: Vec<String>,
+    /// Target hosts.
+    pub hosts: Vec<String>,
     /// Rule ids, plus `anomaly` when the model contributed.
     pub detections: Vec<String>,
 }
@@ -52,6 +63,7 @@ impl From<&Alert> for AlertView {
             last: a.last,
             sources: a.source_ips.clone(),
             users: a.users.clone(),
+            hosts: a.target_hosts.clone(),
             detections,
         }
     }
@@ -63,13 +75,22 @@ fn matches(a: &AlertView, c: &CampaignLabel) -> bool {
         return false;
     }
     let by_source = a.sources.iter().any(|s| c.source_ips.contains(s));
-    // Campaigns defined by their target account; benign patterns are known
-    // by their own internal source address.
+    // Campaigns defined by their accounts (never `root`, which every host
+    // has); the noisy scripts are known by their own internal source address.
     let by_user = matches!(
         c.kind,
-        CampaignKind::DistributedBruteForce | CampaignKind::AccountCompromise
+        CampaignKind::DistributedBruteForce
+            | CampaignKind::AccountCompromise
+            | CampaignKind::DormantAccount
+            | CampaignKind::LateralMovement
+            | CampaignKind::StolenKey
+            | CampaignKind::ConcurrentUse
+            | CampaignKind::BenignTravel
+            | CampaignKind::BenignAdminHop
     ) && a.users.iter().any(|u| c.users.contains(u) && u != "root");
-    by_source || by_user
+    // Stuffing spreads over many addresses, but all against one host.
+    let by_host = c.kind == CampaignKind::CredentialStuffing && a.hosts.iter().any(|h| c.hosts.contains(h));
+    by_source || by_user || by_host
 }
 
 /// Per-campaign outcome.
@@ -82,6 +103,19 @@ pub struct CampaignResult {
     pub alerted: bool,
     /// Some matching alert carries a detection that names its kind.
     pub detected_as_kind: bool,
+    pub alerts: usize,
+}
+
+/// Outcome for the campaigns of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KindResult {
+    pub campaigns: usize,
+    /// Campaigns some alert matches.
+    pub alerted: usize,
+    /// Campaigns some matching alert names correctly.
+    pub detected_as_kind: usize,
+    /// Alerts matching a campaign of this kind (an alert matching two
+    /// campaigns counts for each).
     pub alerts: usize,
 }
 
@@ -103,6 +137,8 @@ pub struct DetectorResult {
     pub benign_patterns_alerted: usize,
     pub recall: f64,
     pub campaigns: Vec<CampaignResult>,
+    /// The campaigns by kind (keyword), benign ones included.
+    pub by_kind: BTreeMap<String, KindResult>,
 }
 
 /// Both detectors side by side.
@@ -159,6 +195,14 @@ pub fn judge(alerts: &[AlertView], labels: &[CampaignLabel]) -> DetectorResult {
             alerts: n,
         })
         .collect();
+    let mut by_kind: BTreeMap<String, KindResult> = BTreeMap::new();
+    for c in &campaigns {
+        let k = by_kind.entry(c.kind.clone()).or_default();
+        k.campaigns += 1;
+        k.alerted += usize::from(c.alerted);
+        k.detected_as_kind += usize::from(c.detected_as_kind);
+        k.alerts += c.alerts;
+    }
     let malicious: Vec<&CampaignResult> = campaigns.iter().filter(|c| c.malicious).collect();
     let alerted = malicious.iter().filter(|c| c.alerted).count();
     DetectorResult {
@@ -177,6 +221,7 @@ pub fn judge(alerts: &[AlertView], labels: &[CampaignLabel]) -> DetectorResult {
             alerted as f64 / malicious.len() as f64
         },
         campaigns,
+        by_kind,
     }
 }
 
@@ -222,6 +267,7 @@ pub fn naive_alerts(log: &CompactLog) -> Vec<AlertView> {
                         .str(loglynx_features::output::compact::Sym(source))
                         .to_owned()],
                     users: vec![],
+                    hosts: vec![],
                     detections: vec!["naive".into()],
                 });
                 start = i + 1;
@@ -288,4 +334,116 @@ pub fn render(e: &Evaluation) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn label(id: &str, kind: CampaignKind, ips: &[&str], users: &[&str], hosts: &[&str]) -> CampaignLabel {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        CampaignLabel {
+            id: id.into(),
+            kind,
+            malicious: kind.is_malicious(),
+            source_ips: ips.iter().map(|s| s.to_string()).collect(),
+            users: users.iter().map(|s| s.to_string()).collect(),
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            start: at("2026-03-02T10:00:00Z"),
+            end: at("2026-03-02T12:00:00Z"),
+            events: 10,
+        }
+    }
+
+    fn alert(hour: i64, sources: &[&str], users: &[&str], hosts: &[&str], rule: &str) -> AlertView {
+        let t = "2026-03-02T00:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+            .timestamp_micros()
+            + hour * MICROS_PER_HOUR;
+        AlertView {
+            first: t,
+            last: t,
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            users: users.iter().map(|s| s.to_string()).collect(),
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            detections: vec![rule.into()],
+        }
+    }
+
+    #[test]
+    fn stuffing_matches_by_host_and_account_kinds_by_user() {
+        let labels = [
+            label(
+                "c0001",
+                CampaignKind::CredentialStuffing,
+                &["203.0.113.5"],
+                &["eva"],
+                &["web-02"],
+            ),
+            label(
+                "c0002",
+                CampaignKind::LateralMovement,
+                &["10.20.1.100"],
+                &["hugo", "root"],
+                &["db-01"],
+            ),
+            label(
+                "c0003",
+                CampaignKind::SlowSpray,
+                &["198.51.100.7"],
+                &["ana"],
+                &["web-01"],
+            ),
+            label(
+                "b0001",
+                CampaignKind::BenignTravel,
+                &["192.0.2.9"],
+                &["judy"],
+                &["web-01"],
+            ),
+        ];
+        let alerts = [
+            // Names the stuffing host within the span (± slack): matched.
+            alert(12, &["198.18.0.1"], &[], &["web-02"], "LLX-BASE-POP"),
+            // The same host a day later: no match.
+            alert(36, &["198.18.0.1"], &[], &["web-02"], "LLX-BASE-POP"),
+            // By user for lateral movement, but never by root.
+            alert(11, &[], &["hugo"], &["app-01"], "LLX-LAT-001"),
+            alert(11, &[], &["root"], &["app-01"], "LLX-LAT-001"),
+            // Slow spray matches by source only; a host or user is not enough.
+            alert(11, &[], &["ana"], &["web-01"], "LLX-AUTH-001"),
+            alert(11, &["198.51.100.7"], &[], &[], "LLX-BASE-ACC"),
+            // The traveller, by user: a benign match.
+            alert(10, &[], &["judy"], &[], "LLX-BASE-RARE"),
+        ];
+        let r = judge(&alerts, &labels);
+        let by_id: BTreeMap<&str, &CampaignResult> = r.campaigns.iter().map(|c| (c.id.as_str(), c)).collect();
+        assert_eq!(by_id["c0001"].alerts, 1);
+        assert!(by_id["c0001"].detected_as_kind);
+        assert_eq!(by_id["c0002"].alerts, 1);
+        assert!(by_id["c0002"].detected_as_kind);
+        assert_eq!(by_id["c0003"].alerts, 1);
+        assert!(by_id["c0003"].detected_as_kind);
+        assert_eq!(by_id["b0001"].alerts, 1);
+        assert_eq!((r.true_alerts, r.benign_alerts, r.unmatched_alerts), (3, 1, 3));
+        assert_eq!(r.campaigns_alerted, 3);
+        assert_eq!(r.malicious_campaigns, 3);
+        assert_eq!(r.benign_patterns_alerted, 1);
+        let k = &r.by_kind["credential-stuffing"];
+        assert_eq!((k.campaigns, k.alerted, k.detected_as_kind, k.alerts), (1, 1, 1, 1));
+        assert_eq!(r.by_kind["benign-travel"].detected_as_kind, 0);
+        assert_eq!(r.by_kind.len(), 4);
+    }
+
+    #[test]
+    fn look_alikes_expect_nothing_and_stealthy_kinds_something() {
+        for k in CampaignKind::LOOK_ALIKES {
+            assert!(expected_detections(k).is_empty(), "{k}");
+        }
+        for k in CampaignKind::STEALTHY.into_iter().chain(CampaignKind::ATTACKS) {
+            assert!(!expected_detections(k).is_empty(), "{k}");
+        }
+    }
 }

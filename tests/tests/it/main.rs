@@ -3,4 +3,5 @@
 mod conformance;
 mod connectors;
 mod features_cli;
+mod gen_stealthy;
 mod score_cli;
