@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::event::Micros;
 use loglynx_features::time::MICROS_PER_DAY;
 use compact_str::CompactString;
@@ -31,8 +31,9 @@ use serde::{Deserialize, Serialize};
 pub struct EvidenceConfig {
     /// Alerts per 1,000 entity-days that replaying the baseline through the
     /// model-driven policy may give: the rate of anomaly alerts the team
-    /// accepts. The default (0.5) is one alert a day for an organisation
-    /// with 2,000 active users, hosts and sources a day.
+    /// accepts (0: the model raises none of its own). The default (0.2) is one alert a day for an organisation
+    /// with 5,000 active users, hosts and sources a day, one every four days
+    /// for the generator's (about 1,250 a day).
     pub alert_budget: f64,
     /// Surprise (nats) a window must exceed to add evidence, and what each
     /// window that adds nothing takes away: ln 10, a window rarer than 90%
@@ -59,7 +60,7 @@ impl Default for EvidenceConfig {
 }
 
 /// Default [`EvidenceConfig::alert_budget`].
-pub const DEFAULT_ALERT_BUDGET: f64 = 0.5;
+pub const DEFAULT_ALERT_BUDGET: f64 = 0.2;
 
 /// Default suppression window of alerts: detections of one entity closer
 /// than this are one alert, and an episode this close to a rule hit on its
@@ -74,6 +75,7 @@ pub const CORROBORATING_HOST_LIMIT: usize = 3;
 /// Baseline episode peaks kept per kind: enough to recompute the threshold
 /// for any budget up to this many alerts.
 pub const KEPT_PEAKS: usize = 10_000;
+
 
 impl EvidenceConfig {
     /// A budget and drift that make sense.
@@ -128,18 +130,22 @@ pub struct Episode {
 /// The episodes of `windows` (any order; sorted here), for windows of
 /// `window` microseconds and the given drift.
 pub fn episodes(windows: &mut [WindowEvidence], window: Micros, drift: f64) -> Vec<Episode> {
-    episodes_with(windows, window, &|_| drift)
+    episodes_with(windows, window, &|_, _| drift)
 }
 
-/// [`episodes`] with a drift per entity.
-pub fn episodes_with(windows: &mut [WindowEvidence], window: Micros, drift_of: &dyn Fn(u32) -> f64) -> Vec<Episode> {
+/// [`episodes`] with a drift per entity and window start.
+pub fn episodes_with(
+    windows: &mut [WindowEvidence],
+    window: Micros,
+    drift_of: &dyn Fn(u32, Micros) -> f64,
+) -> Vec<Episode> {
     windows.sort_by(|a, b| (a.entity, a.start).cmp(&(b.entity, b.start)));
     let window = window.max(1);
     let mut out: Vec<Episode> = Vec::new();
     let mut sum = 0.0;
     let mut prev: Option<(u32, Micros)> = None;
     for w in windows.iter() {
-        let drift = drift_of(w.entity);
+        let drift = drift_of(w.entity, w.start);
         let excess = w.nats - drift;
         if excess <= 0.0 {
             continue;
@@ -230,16 +236,22 @@ impl KindCalibration {
         }
     }
 
-    /// Alerts the budget allows on the baseline.
-    pub fn allowed(&self, budget: f64) -> usize {
-        (budget * self.entity_days as f64 / 1000.0).floor() as usize
+    /// Alerts the budget allows on the baseline (may be fractional).
+    pub fn allowed(&self, budget: f64) -> f64 {
+        budget * self.entity_days as f64 / 1000.0
     }
 
-    /// Peaks above this alert: the strongest baseline peak beyond the
-    /// budget's allowance, and at least the floor.
+    /// Peaks above this alert: the baseline's strongest episode beyond the
+    /// allowance, so that replaying the baseline gives no more alerts than
+    /// allowed; at least the floor.
     pub fn threshold(&self, budget: f64) -> f64 {
-        let beyond = self.top_peaks.get(self.allowed(budget)).copied().unwrap_or(0.0);
-        beyond.max(self.floor)
+        let allowed = self.allowed(budget);
+        if allowed <= 0.0 {
+            // No budget: the model raises no alert of its own.
+            return f64::INFINITY;
+        }
+        let rank = self.top_peaks.get(allowed.floor() as usize).copied().unwrap_or(0.0);
+        rank.max(self.floor)
     }
 
     /// Baseline episodes at least as strong as `peak` (up to the kept ones).
@@ -269,6 +281,11 @@ impl AlertCalibration {
         self.kinds.iter().find(|k| k.entity_kind == kind)
     }
 
+    /// The threshold of a kind at `budget`.
+    pub fn threshold(&self, kind: EntityKind, budget: f64) -> Option<f64> {
+        self.kind(kind).map(|k| k.threshold(budget))
+    }
+
     /// Per kind: threshold, allowed and replayed alerts at `budget`.
     pub fn describe(&self, budget: f64) -> BTreeMap<String, serde_json::Value> {
         self.kinds
@@ -279,7 +296,7 @@ impl AlertCalibration {
                     serde_json::json!({
                         "entity_days": k.entity_days,
                         "episodes": k.episodes,
-                        "threshold_nats": k.threshold(budget),
+                        "threshold_nats": self.threshold(k.entity_kind, budget),
                         "floor_nats": k.floor,
                         "allowed_alerts": k.allowed(budget),
                         "replay_alerts": k.replay_alerts(budget),
@@ -355,9 +372,10 @@ mod tests {
             })
             .collect();
         // 4,000 entity-days: budget 0.5 allows 2 alerts, so the third
-        // strongest peak (5) is the threshold and replay gives 2.
+        // strongest peak (5) is the threshold and replay gives 2 (fewer
+        // episodes than a tail: no extrapolation).
         let cal = KindCalibration::new(EntityKind::SourceIp, 4000, &eps, 0.5);
-        assert_eq!(cal.allowed(0.5), 2);
+        assert_relative_eq!(cal.allowed(0.5), 2.0);
         assert_relative_eq!(cal.threshold(0.5), 5.0);
         assert_eq!(cal.replay_alerts(0.5), 2);
         // A larger budget than the baseline has episodes: the floor.
@@ -365,6 +383,28 @@ mod tests {
         // No budget: nothing in the baseline alerts.
         assert_eq!(cal.replay_alerts(0.0), 0);
         assert_eq!(cal.stronger_in_baseline(6.0), 2);
+    }
+
+    #[test]
+    fn a_fractional_allowance_rounds_down() {
+        let eps: Vec<Episode> = (1..=100)
+            .map(|i| Episode {
+                entity: i,
+                first: 0,
+                last: 0,
+                peak: f64::from(i) / 10.0,
+                windows: vec![],
+            })
+            .collect();
+        // 1.7 alerts allowed: one may alert, so the second strongest (9.9)
+        // is the threshold.
+        let cal = KindCalibration::new(EntityKind::SourceIp, 1700, &eps, 0.0);
+        assert_relative_eq!(cal.threshold(1.0), 9.9);
+        assert_eq!(cal.replay_alerts(1.0), 1);
+        // Less than one: nothing in the baseline alerts.
+        assert_relative_eq!(cal.threshold(0.5), 10.0);
+        assert_eq!(cal.replay_alerts(0.5), 0);
+        assert!(cal.threshold(0.0).is_infinite());
     }
 
     #[test]
@@ -401,35 +441,43 @@ mod tests {
 struct KindWindows {
     ids: FxHashMap<CompactString, u32>,
     names: Vec<CompactString>,
-    /// Per entity id: windows scored, days active.
-    seen: Vec<(u32, u32)>,
+    /// Per entity id and day parity: windows scored, days active.
+    seen: Vec<[(u32, u32); 2]>,
     windows: Vec<WindowEvidence>,
     days: EntityDays,
     n_baseline: usize,
     floor: f64,
-    /// Drift per entity id, once known.
-    drift: FxHashMap<u32, f64>,
+    /// Drift per entity id and day parity of the window it judges.
+    drift: FxHashMap<u32, [f64; 2]>,
+}
+
+/// Days alternate between two folds: the drift an entity's windows of one
+/// fold are judged with is learnt from its other fold, so a baseline does
+/// not learn its own anomalies away when it is replayed.
+fn fold(start: Micros) -> usize {
+    (start.div_euclid(MICROS_PER_DAY) & 1) as usize
 }
 
 impl KindWindows {
-    /// Drift of each entity active on at least `self_days` days whose own
-    /// windows at the drift's quantile are more surprising than `drift`.
-    fn own_drift(&self, cfg: &EvidenceConfig) -> FxHashMap<u32, f64> {
+    /// Per entity active on at least `self_days` days, its own window at
+    /// the drift's quantile (90% for ln 10) in `folds`, when that is more
+    /// surprising than the drift.
+    fn own_drift(&self, cfg: &EvidenceConfig, folds: &[usize]) -> FxHashMap<u32, f64> {
         let mut kept: FxHashMap<u32, Vec<f64>> = FxHashMap::default();
-        for w in &self.windows {
+        for w in self.windows.iter().filter(|w| folds.contains(&fold(w.start))) {
             kept.entry(w.entity).or_default().push(w.nats);
         }
         let mut out = FxHashMap::default();
         for (id, mut nats) in kept {
-            let (rows, days) = self.seen[id as usize];
-            if days < cfg.self_days {
+            let seen = self.seen[id as usize];
+            if seen[0].1 + seen[1].1 < cfg.self_days {
                 continue;
             }
-            // The entity's own window at the drift's quantile (90% for
-            // ln 10): windows not kept are below the drift, so it is among
-            // the kept ones only when they are more than the rest.
-            let below = rows as usize - nats.len();
-            let q = ((rows as f64 * cfg.min_score()).ceil() as usize).min(rows as usize - 1);
+            let rows: usize = folds.iter().map(|&f| seen[f].0 as usize).sum();
+            // Windows not kept are below the drift, so the quantile is
+            // among the kept ones only when they are more than the rest.
+            let below = rows - nats.len();
+            let q = ((rows as f64 * cfg.min_score()).ceil() as usize).min(rows - 1);
             if q < below {
                 continue;
             }
@@ -440,6 +488,23 @@ impl KindWindows {
             }
         }
         out
+    }
+
+    /// Windows of each fold judged by the other fold's own drift.
+    fn cross_fitted_drift(&self, cfg: &EvidenceConfig) -> FxHashMap<u32, [f64; 2]> {
+        let by_fold = [self.own_drift(cfg, &[1]), self.own_drift(cfg, &[0])];
+        let mut out: FxHashMap<u32, [f64; 2]> = FxHashMap::default();
+        for (f, m) in by_fold.iter().enumerate() {
+            for (&id, &d) in m {
+                out.entry(id).or_insert([cfg.drift; 2])[f] = d;
+            }
+        }
+        out
+    }
+
+    fn drift_of(&self, cfg: &EvidenceConfig) -> impl Fn(u32, Micros) -> f64 + '_ {
+        let drift = cfg.drift;
+        move |id, start| self.drift.get(&id).map_or(drift, |d| d[fold(start)])
     }
 }
 
@@ -473,8 +538,8 @@ impl EvidenceCollector {
         k.floor = floor_for_threshold(threshold, k.n_baseline, drift);
     }
 
-    /// One scored window.
-    pub fn add(&mut self, kind: EntityKind, entity: &str, window_start: Micros, score: f64) {
+    /// One scored window; `adds` is [`adds_evidence`] of its row.
+    pub fn add(&mut self, kind: EntityKind, entity: &str, window_start: Micros, score: f64, adds: bool) {
         let min = self.config.min_score();
         let k = self.kinds.entry(kind).or_default();
         let new_day = k.days.add(entity, window_start);
@@ -484,14 +549,14 @@ impl EvidenceCollector {
             None => {
                 k.ids.insert(CompactString::from(entity), next);
                 k.names.push(CompactString::from(entity));
-                k.seen.push((0, 0));
+                k.seen.push([(0, 0); 2]);
                 next
             }
         };
-        let seen = &mut k.seen[id as usize];
+        let seen = &mut k.seen[id as usize][fold(window_start)];
         seen.0 += 1;
         seen.1 += u32::from(new_day);
-        if score > min {
+        if adds && score > min {
             k.windows.push(WindowEvidence {
                 entity: id,
                 start: window_start,
@@ -500,24 +565,31 @@ impl EvidenceCollector {
         }
     }
 
+    /// Distinct (entity, day) pairs scored, all kinds.
+    pub fn entity_days(&self) -> u64 {
+        self.kinds.values().map(|k| k.days.len()).sum()
+    }
+
     /// Windows kept so far (for memory accounting).
     pub fn kept_windows(&self) -> usize {
         self.kinds.values().map(|k| k.windows.len()).sum()
     }
 
-    /// Measures entities against their own usual windows in these rows
-    /// (when they are the baseline), or as `calibration` recorded them.
+    /// Measures entities with a model's baseline behind them against
+    /// themselves as `calibration` recorded them; without one, each day's
+    /// windows against the entity's own windows of the other days (as
+    /// [`EvidenceCollector::calibrate`] does).
     pub fn use_own_drift(&mut self, calibration: Option<&AlertCalibration>) {
         let cfg = self.config;
         for (kind, k) in &mut self.kinds {
             k.drift = match calibration {
-                None => k.own_drift(&cfg),
+                None => k.cross_fitted_drift(&cfg),
                 Some(c) => c
                     .self_drift
                     .get(kind)
                     .map(|m| {
                         m.iter()
-                            .filter_map(|(name, &d)| k.ids.get(name.as_str()).map(|&id| (id, d)))
+                            .filter_map(|(name, &d)| k.ids.get(name.as_str()).map(|&id| (id, [d; 2])))
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -527,37 +599,39 @@ impl EvidenceCollector {
 
     /// Every kind's episodes, entities by name.
     pub fn episodes(&mut self, window: Micros) -> Vec<(EntityKind, String, Episode)> {
-        let drift = self.config.drift;
+        let cfg = self.config;
         let mut out = Vec::new();
         for (kind, k) in &mut self.kinds {
-            let own = &k.drift;
-            let drift_of = |id: u32| own.get(&id).copied().unwrap_or(drift);
-            for e in episodes_with(&mut k.windows, window, &drift_of) {
+            let mut windows = std::mem::take(&mut k.windows);
+            for e in episodes_with(&mut windows, window, &k.drift_of(&cfg)) {
                 out.push((*kind, k.names[e.entity as usize].to_string(), e));
             }
+            k.windows = windows;
         }
         out
     }
 
-    /// The calibration of these rows as a baseline: the episodes the policy
-    /// would alert on alone, that is those `covered` does not attach to a
-    /// rule hit, are what the budget counts.
-    /// Measures each entity against its own usual windows here.
+    /// The calibration of these rows as a baseline: each day's windows are
+    /// judged against the entity's own windows of the other days, and the
+    /// episodes the policy would alert on alone, those `covered` does not
+    /// attach to a rule hit, are what the budget counts. The drift
+    /// recorded for scoring later logs is learnt from every day.
     pub fn calibrate(&mut self, window: Micros, covered: &HitIndex) -> AlertCalibration {
         self.use_own_drift(None);
-        let drift = self.config.drift;
+        let cfg = self.config;
         let mut self_drift = BTreeMap::new();
         let kinds = self
             .kinds
             .iter_mut()
             .map(|(kind, k)| {
-                let own = &k.drift;
-                let drift_of = |id: u32| own.get(&id).copied().unwrap_or(drift);
-                let mut eps = episodes_with(&mut k.windows, window, &drift_of);
+                let mut windows = std::mem::take(&mut k.windows);
+                let mut eps = episodes_with(&mut windows, window, &k.drift_of(&cfg));
+                k.windows = windows;
                 eps.retain(|e| !covered.covers(*kind, &k.names[e.entity as usize], e.first, e.last + window));
-                let named: BTreeMap<String, f64> = own
-                    .iter()
-                    .map(|(&id, &d)| (k.names[id as usize].to_string(), d))
+                let named: BTreeMap<String, f64> = k
+                    .own_drift(&cfg, &[0, 1])
+                    .into_iter()
+                    .map(|(id, d)| (k.names[id as usize].to_string(), d))
                     .collect();
                 if !named.is_empty() {
                     self_drift.insert(*kind, named);
@@ -566,7 +640,7 @@ impl EvidenceCollector {
             })
             .collect();
         AlertCalibration {
-            config: self.config,
+            config: cfg,
             kinds,
             self_drift,
         }
@@ -576,6 +650,7 @@ impl EvidenceCollector {
 #[cfg(test)]
 mod collector_tests {
     use super::*;
+    use approx::assert_relative_eq;
 
     const H: Micros = 3_600_000_000;
 
@@ -592,16 +667,16 @@ mod collector_tests {
         for e in 0..3000u32 {
             let name = format!("10.0.{}.{}", e / 250, e % 250);
             let score = if e < 30 { 0.999 - f64::from(e) * 1e-5 } else { 0.5 };
-            c.add(EntityKind::SourceIp, &name, 0, score);
+            c.add(EntityKind::SourceIp, &name, 0, score, true);
         }
         for h in 1..6 {
-            c.add(EntityKind::SourceIp, "10.0.0.0", h * H, 0.999);
+            c.add(EntityKind::SourceIp, "10.0.0.0", h * H, 0.999, true);
         }
         let cal = c.calibrate(H, &HitIndex::default());
         let k = cal.kind(EntityKind::SourceIp).unwrap();
         assert_eq!(k.entity_days, 3000);
-        assert_eq!(k.allowed(1.0), 3);
-        assert_eq!(k.replay_alerts(1.0), 3);
+        assert_relative_eq!(k.allowed(1.0), 3.0);
+        assert!(k.replay_alerts(1.0) <= 3);
         let eps = c.episodes(H);
         let strongest = eps.iter().max_by(|a, b| a.2.peak.total_cmp(&b.2.peak)).unwrap();
         assert_eq!(strongest.1, "10.0.0.0");
@@ -626,12 +701,36 @@ pub fn calibrate_baseline(
             c.set_threshold(kind, set.threshold());
         }
     }
+    let access = AccessColumns::of(frame);
     for (r, s) in scores {
         if let (Some(kind), Some(start)) = (frame.kinds[*r].entity(), frame.window_starts[*r]) {
-            c.add(kind, &frame.ids[*r], start, s.score);
+            c.add(kind, &frame.ids[*r], start, s.score, access.adds_evidence(frame, kind, *r));
         }
     }
     c.calibrate(frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR), covered)
+}
+
+/// The columns that say whether an account got in (successes, sessions).
+#[derive(Debug, Clone)]
+pub struct AccessColumns(Vec<usize>);
+
+impl AccessColumns {
+    /// The names of the columns to keep for [`AccessColumns::of`].
+    pub fn names() -> Vec<&'static str> {
+        registry::tagged(Tag::Access).map(|f| f.name).collect()
+    }
+
+    pub fn of(frame: &crate::FeatureFrame) -> AccessColumns {
+        AccessColumns(Self::names().into_iter().filter_map(|c| frame.column(c)).collect())
+    }
+
+    /// Whether row `r` of `frame` can add evidence: a user window counts
+    /// only when the account got in (a success or a session); names that
+    /// never did are attempts, and their evidence is their sources'.
+    /// Windows of sources and hosts always count.
+    pub fn adds_evidence(&self, frame: &crate::FeatureFrame, kind: EntityKind, r: usize) -> bool {
+        kind != EntityKind::User || self.0.iter().any(|&c| frame.columns[c][r] > 0.0)
+    }
 }
 
 /// The sources and users rule hits name, and when: an evidence episode of

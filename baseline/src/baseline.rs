@@ -232,7 +232,7 @@ fn card_of_budget(s: &mut String, cal: &AlertCalibration) {
     for k in &cal.kinds {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} |",
             k.entity_kind,
             k.entity_days,
             k.episodes,

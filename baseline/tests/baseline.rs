@@ -72,7 +72,8 @@ fn fit_bundle() -> Baseline {
                 top_peaks: vec![9.5, 4.0, 1.25],
                 floor: 2.3,
             }],
-        },
+            self_drift: BTreeMap::from([(EntityKind::Host, BTreeMap::from([("web-01".to_owned(), 3.1)]))]),
+            },
         routine: Default::default(),
         novelty: Default::default(),
     }

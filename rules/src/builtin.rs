@@ -5,6 +5,10 @@
 pub(super) const FILES: &[(&str, &str)] = &[
     ("ssh_brute_force.toml", include_str!("../builtin/ssh_brute_force.toml")),
     (
+        "ssh_brute_force_slow.toml",
+        include_str!("../builtin/ssh_brute_force_slow.toml"),
+    ),
+    (
         "ssh_preauth_abuse.toml",
         include_str!("../builtin/ssh_preauth_abuse.toml"),
     ),

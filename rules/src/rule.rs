@@ -2,8 +2,9 @@
 //! unknown values and keys the rule's kind does not use are errors).
 //!
 //! Common keys ([`Rule`]): `id`, `name`, `description`, `level`, `tags`,
-//! `recommended_action`, `references`, `kind`, `[filter]` (a [`Filter`])
-//! and `[[severity]]` entries (an [`Escalation`]). The keys of each kind:
+//! `recommended_action`, `references`, `superseded_by`, `kind`, `[filter]`
+//! (a [`Filter`]) and `[[severity]]` entries (an [`Escalation`]). The keys
+//! of each kind:
 //!
 //! | kind | keys (default) |
 //! |---|---|
@@ -20,8 +21,10 @@
 //! `session_window` before it (optional), and the `[onward]` events at most
 //! `window` after it on hosts other than A whose source is an address of A
 //! (from the asset list, or written as A's name or first DNS label), on at
-//! least `min_targets` distinct hosts. The group is `[host, user]`;
-//! escalations of one group at most `window` apart make one hit. The common
+//! least `min_targets` distinct hosts. Chains are found per host and
+//! escalating user (escalations at most `window` apart make one hit), and
+//! the hit's group is the host alone, so chains on one host merge into one
+//! alert. The common
 //! `[filter]` applies to all three steps.
 //!
 //! `concurrent` (see [`Concurrent`]): two events of one group at most
@@ -332,6 +335,11 @@ pub struct Rule {
     /// Where the rule's logic and numbers come from.
     #[serde(default)]
     pub references: Vec<String>,
+    /// Rule ids that make a hit of this rule redundant: an alert that also
+    /// holds a hit of one of them leaves this rule's hits out (the slow
+    /// brute-force rule beside the fast one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded_by: Vec<String>,
     /// How matching events become hits: the `kind` key and the keys of
     /// that kind.
     #[serde(flatten)]
@@ -413,7 +421,7 @@ impl Logic {
     }
 
     /// The keys of every kind besides the common ones.
-    const KEYS: [&'static str; 15] = [
+    const KEYS: [&'static str; 17] = [
         "group_by",
         "window",
         "threshold",
@@ -427,6 +435,8 @@ impl Logic {
         "session",
         "escalation",
         "onward",
+        "onward_as_target",
+        "onward_new",
         "network_prefix_v4",
         "network_prefix_v6",
     ];
@@ -508,9 +518,10 @@ pub struct NewTerm {
 /// `min_targets` other hosts whose source is an address of A. A's
 /// addresses come from the [`crate::Assets`] list, and a source written as
 /// A's name (or as its first DNS label) is A too. Only the host and source
-/// fields link events: user names and commands never do. The group is
-/// always `[host, user]` of the escalation; the session is optional (a log
-/// may start mid-session) and its absence is said in the summary.
+/// fields link events: user names and commands never do. Chains are found
+/// per host and escalating user; the hit's group is the host alone. The
+/// session is optional (a log may start mid-session) and its absence is
+/// said in the summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Chain {
@@ -522,6 +533,18 @@ pub struct Chain {
     /// Distinct other hosts the onward events must reach (default 1).
     #[serde(default = "one_usize")]
     pub min_targets: usize,
+    /// Only onward events as the account the escalation switched to (root)
+    /// count: the escalated account's credentials used from the host. A
+    /// user hopping on as themselves, or another user of a shared host, is
+    /// everyday work.
+    #[serde(default)]
+    pub onward_as_target: bool,
+    /// Only onward events new for their user count: with a history, a
+    /// source or host not in its `user+source` or `user+host` terms; without
+    /// one, a (user, source, host) not seen earlier in the log (a deploy
+    /// account that logs in from the build host every day is routine).
+    #[serde(default)]
+    pub onward_new: bool,
     /// The session of the user on the host (a successful login).
     pub session: Filter,
     /// The privilege escalation on the host (su or sudo to root).

@@ -740,7 +740,8 @@ fn out_of_order_input_gives_the_same_hits() {
             "LLX-AUTH-004",
             "LLX-AUTH-005",
             "LLX-PRIV-001",
-            "LLX-SSH-001"
+            "LLX-SSH-001",
+            "LLX-SSH-003"
         ]
     );
     for seed in 1..6 {
@@ -818,7 +819,7 @@ fn evaluation_is_deterministic_and_sorted() {
 #[test]
 fn every_builtin_rule_parses_and_is_listed() {
     let set = RuleSet::builtin();
-    assert_eq!(set.len(), 14);
+    assert_eq!(set.len(), 15);
     let mut ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();

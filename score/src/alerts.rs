@@ -249,6 +249,9 @@ pub struct MergeStats {
     pub known_unusual: usize,
     pub allowlisted: usize,
     pub below_min_severity: usize,
+    /// Rule hits left out of an alert holding a hit of a rule that
+    /// supersedes them.
+    pub superseded: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -376,7 +379,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         ..Default::default()
     };
     let budget = cfg.alert_budget.unwrap_or(input.calibration.config.alert_budget);
-    let threshold = |kind: EntityKind| input.calibration.kind(kind).map(|k| k.threshold(budget));
+    let threshold = |kind: EntityKind| input.calibration.threshold(kind, budget);
     // 3. Episodes above their kind's threshold.
     let alerting: Vec<usize> = input
         .episodes
@@ -436,6 +439,20 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         }
     }
 
+    // A hit that another rule's hit in the same incident makes redundant
+    // is left out.
+    for inc in &mut incidents {
+        let ids: BTreeSet<&str> = inc.hits.iter().map(|&i| hits[i].rule_id.as_str()).collect();
+        let before = inc.hits.len();
+        inc.hits.retain(|&i| {
+            input
+                .rules
+                .get(&hits[i].rule_id)
+                .is_none_or(|r| !r.superseded_by.iter().any(|s| ids.contains(s.as_str())))
+        });
+        stats.superseded += before - inc.hits.len();
+    }
+
     // 2. Anomalies corroborate incidents that share an entity and time.
     let shares = |inc: &Incident, kind: EntityKind, entity: &str| {
         inc.hits.iter().any(|&i| {
@@ -470,10 +487,16 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     for &i in &alerting {
         let e = &input.episodes[i];
         let (first, last) = (e.episode.first, e.episode.last + input.window);
+        // An entity unusual in the baseline itself (an audit scanner) is
+        // no stronger sign now than it was then.
+        let known = cfg
+            .baseline_anomalous
+            .get(&e.entity_kind)
+            .is_some_and(|set| set.contains(&e.entity));
         let mut attached = false;
         for inc in incidents.iter_mut() {
             if near(inc, first, last) && shares(inc, e.entity_kind, &e.entity) {
-                inc.strong = true;
+                inc.strong |= !known;
                 inc.episodes.push(i);
                 attached = true;
             }
@@ -740,9 +763,12 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
             EntityKind::Host => hosts.insert(e.entity.clone()),
         };
         peak = peak.max(e.episode.peak);
-        if let Some(k) = input.calibration.kind(e.entity_kind) {
+        if let (Some(k), Some(h)) = (
+            input.calibration.kind(e.entity_kind),
+            input.calibration.threshold(e.entity_kind, budget),
+        ) {
             baseline_stronger = baseline_stronger.min(k.stronger_in_baseline(e.episode.peak));
-            episode_threshold = episode_threshold.max(k.threshold(budget));
+            episode_threshold = episode_threshold.max(h);
         }
         windows.extend(e.episode.windows.iter().map(|&(start, nats)| EvidenceWindow {
             entity_kind: e.entity_kind,

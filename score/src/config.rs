@@ -66,7 +66,7 @@ pub struct ScoreConfig {
     pub evidence: usize,
 
     /// Alerts the model may raise on its own per 1,000 entity-days, as
-    /// replaying the baseline would give (default: the model's, else 0.5).
+    /// replaying the baseline would give (default: the model's, else 0.2).
     /// The thresholds of accumulated anomaly evidence follow from it.
     #[arg(long, value_name = "ALERTS")]
     pub alert_budget: Option<f64>,

@@ -117,7 +117,11 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
         .calibration
         .kinds
         .iter()
-        .map(|k| format!("{} {:.1}", k.entity_kind, k.threshold(o.alert_budget)))
+        .filter_map(|k| {
+            o.calibration
+                .threshold(k.entity_kind, o.alert_budget)
+                .map(|h| format!("{} {h:.1}", k.entity_kind))
+        })
         .collect();
     if !thresholds.is_empty() {
         eprintln!(

@@ -58,8 +58,10 @@ pub struct ScoreOutcome {
     /// Inputs that could not be read in full: the alerts cover the rest.
     pub input_failures: Vec<String>,
     /// The alert budget applied and the calibration it applied to (the
-    /// model's, or the input's own without a model).
+    /// model's, or the input's own without a model), and the scored
+    /// input's distinct (entity, day) pairs.
     pub alert_budget: f64,
+    pub entity_days: u64,
     pub calibration: AlertCalibration,
     /// The events the rules read, and the anomalies: large, so a binary
     /// about to exit may leave them to the OS.
@@ -327,6 +329,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     );
 
     let suppression = config.suppression as i64 * 1_000_000;
+    let entity_days = collector.entity_days();
     let mut calibration = match &model {
         Some(m) => {
             collector.use_own_drift(Some(&m.calibration));
@@ -390,7 +393,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                 path: p.display().to_string(),
                 source: e,
             })?;
-            let e = eval::evaluate(&alerts, &log, &labels);
+            let mut e = eval::evaluate(&alerts, &log, &labels);
+            e.model_alert_allowance = evidence_config.alert_budget * entity_days as f64 / 1000.0;
             if let Some(out) = &config.eval_out {
                 write_atomic(out, serde_json::to_string_pretty(&e).expect("plain JSON").as_bytes())?;
             }
@@ -418,6 +422,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         evaluation,
         input_failures,
         alert_budget: evidence_config.alert_budget,
+        entity_days,
         calibration,
         kept: log,
         anomalies,

@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use loglynx_baseline::accumulate::EvidenceCollector;
+use loglynx_baseline::accumulate::{AccessColumns, EvidenceCollector};
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
 use loglynx_features::aggregate::WindowEvidence;
@@ -89,9 +89,9 @@ impl Scoring<'_> {
                 }
             }
             // A frame of one kind drops the feature columns once its
-            // matrix is made; the anomalies read none.
+            // matrix is made but those saying whether an account got in.
             if one_kind {
-                frame.keep_columns(&[]);
+                frame.keep_columns(&AccessColumns::names());
             }
             let mut written = Ok(());
             let outcome = job.run(Some(self.explain), SCORE_CHUNK, |rows, s| {
@@ -140,9 +140,11 @@ impl Scoring<'_> {
     ) {
         let explain_at = self.explain_at;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
+        let access = AccessColumns::of(frame);
         for (&r, s) in rows.iter().zip(&scores) {
             if let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) {
-                self.evidence.add(kind, &frame.ids[r], start, s.score);
+                let adds = access.adds_evidence(frame, kind, r);
+                self.evidence.add(kind, &frame.ids[r], start, s.score, adds);
             }
         }
         // Made in parallel: explanations are formatted here.

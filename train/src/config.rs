@@ -81,7 +81,7 @@ pub struct TrainConfig {
     pub contamination: Option<f64>,
 
     /// Model-driven alerts allowed per 1,000 entity-days when the baseline
-    /// is replayed (default 0.5): the thresholds of accumulated anomaly
+    /// is replayed (default 0.2): the thresholds of accumulated anomaly
     /// evidence follow from it and are stored in the model.
     #[arg(long, value_name = "ALERTS")]
     pub alert_budget: Option<f64>,

@@ -26,10 +26,12 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn resident_memory_is_read() {
+        // Other tests of this process free memory meanwhile: a large
+        // allocation, and half of it, keep the check about this one.
         let before = rss_mib().unwrap();
-        let big = vec![1u8; 64 << 20];
+        let big = vec![1u8; 256 << 20];
         let after = rss_mib().unwrap();
-        assert!(after >= before + 60, "{before} -> {after} MiB");
+        assert!(after >= before + 128, "{before} -> {after} MiB");
         drop(big);
     }
 }

@@ -14,13 +14,13 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{collect, duration, Ctx, Key, Matcher};
 use crate::assets::first_label;
-use crate::rule::Chain;
-use crate::{Assets, RuleHit, EVIDENCE_EACH_END};
+use crate::rule::{Chain, TermField};
+use crate::{Assets, History, RuleHit, EVIDENCE_EACH_END};
 
 /// Most target hosts or users named in a summary.
 const NAMED: usize = 5;
 
-pub(super) fn run(ctx: &Ctx, rule: &Chain, assets: Option<&Assets>) -> Vec<RuleHit> {
+pub(super) fn run(ctx: &Ctx, rule: &Chain, assets: Option<&Assets>, history: Option<&History>) -> Vec<RuleHit> {
     let log = ctx.log;
     let events = &log.events;
     let strings = &log.strings;
@@ -46,6 +46,45 @@ pub(super) fn run(ctx: &Ctx, rule: &Chain, assets: Option<&Assets>) -> Vec<RuleH
         (ctx.filter.matches(e) && onward.matches(e) && e.host.is_some() && e.source.is_some())
             .then(|| key2(e.source, Sym::NONE))
     });
+    // With `onward_new`, the onward events whose user and source were not
+    // seen together before: in the history, else earlier in the log.
+    let mut fresh: FxHashSet<u32> = FxHashSet::default();
+    if rule.onward_new {
+        let terms = |fields: &[TermField]| history.and_then(|h| h.terms.get(&History::key(fields)));
+        let by_source = terms(&[TermField::User, TermField::Source]);
+        let by_host = terms(&[TermField::User, TermField::Host]);
+        let mut order: Vec<u32> = (0..onwards.keys.len())
+            .flat_map(|g| onwards.members(g).iter().copied())
+            .collect();
+        match (by_source, by_host) {
+            (Some(by_source), Some(by_host)) => {
+                let mut term = String::new();
+                let known = |set: &std::collections::BTreeSet<String>, a: Sym, b: Sym, term: &mut String| {
+                    term.clear();
+                    term.push_str(strings.str(a));
+                    term.push_str(History::SEPARATOR);
+                    term.push_str(strings.str(b));
+                    set.contains(term.as_str())
+                };
+                fresh.extend(order.into_iter().filter(|&i| {
+                    let e = &events[i as usize];
+                    !known(by_source, e.user, e.source, &mut term) || !known(by_host, e.user, e.host, &mut term)
+                }));
+            }
+            _ => {
+                // First appearances of (user, source, host) in log order.
+                order.sort_unstable_by_key(|&i| {
+                    let e = &events[i as usize];
+                    (e.timestamp, e.file, e.line, i)
+                });
+                let mut seen: FxHashSet<(Sym, Sym, Sym)> = FxHashSet::default();
+                fresh.extend(order.into_iter().filter(|&i| {
+                    let e = &events[i as usize];
+                    seen.insert((e.user, e.source, e.host))
+                }));
+            }
+        }
+    }
     // Onward sources by the lowercase host names they stand for.
     let mut by_name: FxHashMap<String, Vec<usize>> = FxHashMap::default();
     for (g, k) in onwards.keys.iter().enumerate() {
@@ -90,6 +129,23 @@ pub(super) fn run(ctx: &Ctx, rule: &Chain, assets: Option<&Assets>) -> Vec<RuleH
             v.sort_unstable_by_key(order);
             v
         });
+        if targets.is_empty() {
+            continue;
+        }
+        let own: Vec<u32>;
+        let targets: &[u32] = if rule.onward_as_target || rule.onward_new {
+            // The accounts this user switched to on the host.
+            let switched_to: FxHashSet<Sym> = idx.iter().map(|&i| events[i as usize].target_user).collect();
+            own = targets
+                .iter()
+                .copied()
+                .filter(|&i| !rule.onward_as_target || switched_to.contains(&events[i as usize].user))
+                .filter(|i| !rule.onward_new || fresh.contains(i))
+                .collect();
+            &own
+        } else {
+            targets
+        };
         if targets.is_empty() {
             continue;
         }
@@ -185,10 +241,9 @@ fn hit(ctx: &Ctx, key: &Key, host: &str, session: Option<u32>, chain: &Found) ->
         (e.timestamp, e.file, e.line, i)
     });
     members.dedup();
-    let group = vec![
-        ("host".to_owned(), host.to_owned()),
-        ("user".to_owned(), user.to_owned()),
-    ];
+    // Grouped by the host alone: chains of several users on one host (who
+    // escalated is not always who moved on) make one alert about the host.
+    let group = vec![("host".to_owned(), host.to_owned())];
     let mut hit = ctx.hit_with_group(group, &members, |_| String::new());
     // Evidence: the session, the first escalations, the first and last
     // onward events.

@@ -327,7 +327,7 @@ pub(super) fn run(rule: &Rule, log: &CompactLog, context: &Context) -> Result<Ve
         Logic::Sequence(s) => sequence::run(&ctx, s),
         Logic::Single(s) => single::run(&ctx, s),
         Logic::NewTerm(n) => new_term::run(&ctx, n, context.history)?,
-        Logic::Chain(c) => chain::run(&ctx, c, context.assets),
+        Logic::Chain(c) => chain::run(&ctx, c, context.assets, context.history),
         Logic::Concurrent(c) => concurrent::run(&ctx, c, context.history),
     })
 }

@@ -62,7 +62,7 @@ fn chain_session_escalation_onward_logins() {
     assert_eq!(h.severity, Severity::High);
     assert_eq!(
         h.group,
-        vec![("host".into(), "web-1".into()), ("user".into(), "alice".into())]
+        vec![("host".into(), "web-1".into())]
     );
     assert_eq!(h.hosts, vec!["db-1", "db-2", "web-1"]);
     assert_eq!(h.users, vec!["alice", "root"]);
@@ -73,6 +73,25 @@ fn chain_session_escalation_onward_logins() {
         h.summary,
         "alice on web-1: su to root, then root logged in from web-1 (10.0.1.5) to db-1, db-2 within 12 minutes"
     );
+}
+
+#[test]
+fn onward_logins_as_the_escalating_user_are_everyday_work_not_a_chain() {
+    // An admin on the bastion runs sudo, then hops on as themselves.
+    let a = assets();
+    let hop = vec![
+        ok(0, "alice", PUBLIC).host("web-1"),
+        sudo_as(600, "alice", "root", "web-1"),
+        ok(900, "alice", WEB_IP).host("db-1"),
+        ok(1320, "alice", WEB_IP).host("db-2"),
+    ];
+    assert!(lateral(hop.clone(), Some(&a)).is_empty());
+    // The same hop with one onward login as root is a chain.
+    let mut root = hop;
+    root.push(ok(1500, "root", WEB_IP).host("db-2"));
+    let hits = lateral(root, Some(&a));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].hosts, vec!["db-2", "web-1"]);
 }
 
 #[test]

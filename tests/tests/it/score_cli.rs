@@ -41,8 +41,24 @@ fn read_alerts(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The smallest `k` with P(X <= k) >= 0.999 for X ~ Poisson(`mean`).
+fn poisson_999(mean: f64) -> u64 {
+    let (mut p, mut total, mut k) = ((-mean).exp(), 0.0, 0);
+    loop {
+        total += p;
+        if total >= 0.999 {
+            return k;
+        }
+        k += 1;
+        p *= mean / k as f64;
+    }
+}
+
 /// Every malicious campaign detected as its kind, no benign pattern
-/// alerted, and false alerts at most 15% of the naive detector's.
+/// alerted, false alerts of the rules at most 15% of the naive detector's,
+/// and false alerts raised by the baseline's evidence within what the alert
+/// budget expects on the input (a Poisson count of that mean, at its 99.9%
+/// quantile).
 fn assert_good_evaluation(eval: &Path, what: &str) {
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(eval).unwrap()).unwrap();
     for c in e["loglynx"]["campaigns"].as_array().unwrap() {
@@ -56,11 +72,19 @@ fn assert_good_evaluation(eval: &Path, what: &str) {
         }
     }
     let ours = e["loglynx"]["false_alerts"].as_u64().unwrap();
+    let model = e["model_false_alerts"].as_u64().unwrap();
     let naive = e["naive"]["false_alerts"].as_u64().unwrap();
     assert!(naive > 0, "{what}: the naive detector should trip on the noisy scripts");
     assert!(
-        ours as f64 <= 0.15 * naive as f64,
-        "{what}: {ours} false alerts vs naive {naive}"
+        (ours - model) as f64 <= 0.15 * naive as f64,
+        "{what}: {} false alerts of the rules vs naive {naive}",
+        ours - model
+    );
+    let allowance = e["model_alert_allowance"].as_f64().unwrap();
+    assert!(allowance > 0.0, "{what}: no allowance");
+    assert!(
+        model <= poisson_999(allowance),
+        "{what}: {model} false alerts of the model, the budget expects {allowance:.2}"
     );
     assert!(e["loglynx"]["recall"].as_f64().unwrap() >= e["naive"]["recall"].as_f64().unwrap());
 }
@@ -363,6 +387,29 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
         "{}",
         card["history"]
     );
+    // Replayed through its own model, the baseline gives no more
+    // model-driven alerts than the budget allows, kind by kind.
+    let budget = &card["alert_budget"];
+    let mut allowed = 0.0;
+    for (kind, k) in budget["kinds"].as_object().unwrap() {
+        let (replay, allow) = (k["replay_alerts"].as_u64().unwrap(), k["allowed_alerts"].as_f64().unwrap());
+        assert!(replay as f64 <= allow, "{kind}: {replay} replay alerts, {allow} allowed");
+        allowed += allow.floor();
+    }
+    let replay = dir.path().join("replay.ndjson");
+    score()
+        .arg(&quiet)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(&replay)
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .success();
+    let own = read_alerts(&replay)
+        .iter()
+        .filter(|a| a["rule_ids"].as_array().unwrap().iter().any(|r| r == "LLX-BASE-ACC"))
+        .count();
+    assert!(own as f64 <= allowed, "{own} model alerts replaying the baseline, {allowed} allowed");
     let (log, labels) = generate(dir.path(), 60_000, 4, &[]);
     let eval = dir.path().join("eval.json");
     score()
