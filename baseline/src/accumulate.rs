@@ -18,10 +18,10 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::event::Micros;
 use loglynx_features::time::MICROS_PER_DAY;
-use compact_str::CompactString;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,6 @@ pub const CORROBORATING_HOST_LIMIT: usize = 3;
 /// Baseline episode peaks kept per kind: enough to recompute the threshold
 /// for any budget up to this many alerts.
 pub const KEPT_PEAKS: usize = 10_000;
-
 
 impl EvidenceConfig {
     /// A budget and drift that make sense.
@@ -139,7 +138,7 @@ pub fn episodes_with(
     window: Micros,
     drift_of: &dyn Fn(u32, Micros) -> f64,
 ) -> Vec<Episode> {
-    windows.sort_by(|a, b| (a.entity, a.start).cmp(&(b.entity, b.start)));
+    windows.sort_by_key(|w| (w.entity, w.start));
     let window = window.max(1);
     let mut out: Vec<Episode> = Vec::new();
     let mut sum = 0.0;
@@ -704,7 +703,13 @@ pub fn calibrate_baseline(
     let access = AccessColumns::of(frame);
     for (r, s) in scores {
         if let (Some(kind), Some(start)) = (frame.kinds[*r].entity(), frame.window_starts[*r]) {
-            c.add(kind, &frame.ids[*r], start, s.score, access.adds_evidence(frame, kind, *r));
+            c.add(
+                kind,
+                &frame.ids[*r],
+                start,
+                s.score,
+                access.adds_evidence(frame, kind, *r),
+            );
         }
     }
     c.calibrate(frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR), covered)

@@ -131,7 +131,9 @@ impl Routine {
         let seen: BTreeSet<i64> = p
             .times
             .iter()
-            .filter(|(d, h)| *d < day && weekday(*d) == wd && h.abs_diff(hour).min(24 - h.abs_diff(hour)) <= cfg.hour_slack)
+            .filter(|(d, h)| {
+                *d < day && weekday(*d) == wd && h.abs_diff(hour).min(24 - h.abs_diff(hour)) <= cfg.hour_slack
+            })
             .map(|(d, _)| *d)
             .collect();
         let of = (first..=last.min(day - 1)).filter(|&d| weekday(d) == wd).count();
@@ -190,12 +192,21 @@ mod tests {
 
     #[test]
     fn one_previous_occurrence_is_not_yet_routine() {
-        let r = Routine::from_hits(&[hit(MONDAY, 9, "db-1")], MONDAY * MICROS_PER_DAY, (MONDAY + 13) * MICROS_PER_DAY);
-        assert!(r.matches(&hit(MONDAY + 7, 9, "db-1"), &RoutineConfig::default()).is_none());
+        let r = Routine::from_hits(
+            &[hit(MONDAY, 9, "db-1")],
+            MONDAY * MICROS_PER_DAY,
+            (MONDAY + 13) * MICROS_PER_DAY,
+        );
+        assert!(r
+            .matches(&hit(MONDAY + 7, 9, "db-1"), &RoutineConfig::default())
+            .is_none());
         let once = RoutineConfig {
             min_days: 1,
             ..Default::default()
         };
-        assert_eq!(r.matches(&hit(MONDAY + 7, 9, "db-1"), &once).unwrap().to_string(), "seen on 1 of 1 previous Mondays");
+        assert_eq!(
+            r.matches(&hit(MONDAY + 7, 9, "db-1"), &once).unwrap().to_string(),
+            "seen on 1 of 1 previous Mondays"
+        );
     }
 }

@@ -73,7 +73,7 @@ fn fit_bundle() -> Baseline {
                 floor: 2.3,
             }],
             self_drift: BTreeMap::from([(EntityKind::Host, BTreeMap::from([("web-01".to_owned(), 3.1)]))]),
-            },
+        },
         routine: Default::default(),
         novelty: Default::default(),
     }

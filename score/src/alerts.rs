@@ -522,7 +522,13 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         let e0 = &input.episodes[idx[0]];
         let spans: Vec<(usize, Micros, Micros)> = idx
             .iter()
-            .map(|&i| (i, input.episodes[i].episode.first, input.episodes[i].episode.last + input.window))
+            .map(|&i| {
+                (
+                    i,
+                    input.episodes[i].episode.first,
+                    input.episodes[i].episode.last + input.window,
+                )
+            })
             .collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
             let mut inc = Incident::new(Primary::Entity(e0.entity_kind, e0.entity.clone()), first, last);
@@ -586,10 +592,12 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         // they alert when the term's rarity in the baseline and the
         // model's evidence for its entities together pass the threshold.
         let only_new_terms = !inc.hits.is_empty()
-            && inc
-                .hits
-                .iter()
-                .all(|&i| input.rules.get(&hits[i].rule_id).is_some_and(|r| r.kind == Kind::NewTerm));
+            && inc.hits.iter().all(|&i| {
+                input
+                    .rules
+                    .get(&hits[i].rule_id)
+                    .is_some_and(|r| r.kind == Kind::NewTerm)
+            });
         if only_new_terms && !inc.strong {
             match rarity(inc, hits, input, &threshold) {
                 Some(r) if r.0 + r.1 > r.2 => {
@@ -805,7 +813,11 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
         summaries.push(format!(
             "{} unusual windows, {peak:.1} nats (threshold {episode_threshold:.1}){}",
             windows.len(),
-            if top.is_empty() { String::new() } else { format!(": {top}") }
+            if top.is_empty() {
+                String::new()
+            } else {
+                format!(": {top}")
+            }
         ));
         format!("Unusual activity of {label} {entity}")
     } else {

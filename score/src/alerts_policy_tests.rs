@@ -284,7 +284,11 @@ fn the_alert_budget_sets_which_evidence_episodes_alert() {
     assert_eq!(alerts[0].source_ips, vec![PUBLIC]);
     assert_eq!(alerts[0].rule_ids, vec!["LLX-BASE-ACC"]);
     assert_eq!((stats.episodes_alerting, stats.anomaly_alerts), (1, 1));
-    assert!(alerts[0].description.contains("threshold at 7.0 nats"), "{}", alerts[0].description);
+    assert!(
+        alerts[0].description.contains("threshold at 7.0 nats"),
+        "{}",
+        alerts[0].description
+    );
     // A budget of 0.5 allows 5 baseline episodes: the threshold is 5 nats.
     let cfg = AlertConfig {
         alert_budget: Some(0.5),
@@ -389,9 +393,15 @@ fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_anot
     // Five public sources fail once each against web-01 (no single one
     // crosses anything); the fifth then logs in.
     let mut lines = String::new();
-    for (i, src) in ["203.0.113.10", "203.0.113.11", "198.51.100.12", "192.0.2.13", "198.51.100.14"]
-        .iter()
-        .enumerate()
+    for (i, src) in [
+        "203.0.113.10",
+        "203.0.113.11",
+        "198.51.100.12",
+        "192.0.2.13",
+        "198.51.100.14",
+    ]
+    .iter()
+    .enumerate()
     {
         lines.push_str(&format!(
             "Mar  4 00:{:02}:00 web-01 sshd[{}]: Failed password for user{i} from {src} port 4{i}000 ssh2\n",
@@ -399,7 +409,8 @@ fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_anot
             100 + i
         ));
     }
-    lines.push_str("Mar  4 00:40:00 web-01 sshd[200]: Accepted password for user4 from 198.51.100.14 port 42222 ssh2\n");
+    lines
+        .push_str("Mar  4 00:40:00 web-01 sshd[200]: Accepted password for user4 from 198.51.100.14 port 42222 ssh2\n");
     // An office login in the same hour is no member.
     lines.push_str("Mar  4 00:45:00 web-01 sshd[201]: Accepted publickey for bob from 10.0.0.7 port 42223 ssh2\n");
     let extra = Extra {
@@ -410,11 +421,17 @@ fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_anot
     let (alerts, stats) = merge_all(&[], &[], &host, &extra, &AlertConfig::default());
     assert_eq!((stats.population_alerts, stats.population_logins), (1, 1));
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
-    let pop = alerts.iter().find(|a| a.rule_ids == ["LLX-BASE-POP"]).expect("population alert");
+    let pop = alerts
+        .iter()
+        .find(|a| a.rule_ids == ["LLX-BASE-POP"])
+        .expect("population alert");
     assert_eq!(pop.target_hosts, vec!["web-01"]);
     assert_eq!(pop.source_ips.len(), 5);
     assert!(pop.summary.starts_with("5 sources, 5 failed logins"), "{}", pop.summary);
-    let login = alerts.iter().find(|a| a.rule_ids == ["LLX-AUTH-007"]).expect("login alert");
+    let login = alerts
+        .iter()
+        .find(|a| a.rule_ids == ["LLX-AUTH-007"])
+        .expect("login alert");
     assert_eq!(login.source_ips, vec!["198.51.100.14"]);
     assert_eq!(login.users, vec!["user4"]);
     assert_eq!(login.severity, Severity::High);
@@ -443,13 +460,7 @@ fn a_rule_hit_that_recurs_in_the_baseline_is_demoted_labelled_and_counted() {
         routine: Some(Routine::from_hits(&baseline, at(-3 * week), at(-1))),
         ..Extra::default()
     };
-    let (alerts, stats) = merge_all(
-        std::slice::from_ref(&audit),
-        &[],
-        &[],
-        &extra,
-        &AlertConfig::default(),
-    );
+    let (alerts, stats) = merge_all(std::slice::from_ref(&audit), &[], &[], &extra, &AlertConfig::default());
     assert_eq!(alerts.len(), 1);
     let a = &alerts[0];
     assert_eq!(a.severity, Severity::Low);

@@ -156,6 +156,8 @@ pub struct Evaluation {
     /// How many model-driven alerts the alert budget expects on this input:
     /// budget × its entity-days / 1,000 (set by the scorer).
     pub model_alert_allowance: f64,
+    /// False alerts of loglynx demoted to LOW and labelled as routine.
+    pub routine_false_alerts: usize,
 }
 
 /// Scores one detector's alerts against the labels.
@@ -304,12 +306,21 @@ pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) ->
             !labels.iter().any(|c| c.malicious && matches(&v, c))
         })
         .count();
+    let routine_false_alerts = alerts
+        .iter()
+        .filter(|a| a.routine.is_some())
+        .filter(|a| {
+            let v = AlertView::from(*a);
+            !labels.iter().any(|c| c.malicious && matches(&v, c))
+        })
+        .count();
     Evaluation {
         loglynx,
         naive,
         false_alert_reduction,
         model_false_alerts,
         model_alert_allowance: 0.0,
+        routine_false_alerts,
     }
 }
 
@@ -341,8 +352,9 @@ pub fn render(e: &Evaluation) -> String {
         100.0 * e.false_alert_reduction
     ));
     s.push_str(&format!(
-        "of loglynx's, raised by the baseline's evidence: {} (the alert budget expects about {:.1} on this input)\n",
-        e.model_false_alerts, e.model_alert_allowance
+        "of loglynx's, raised by the baseline's evidence: {} (the alert budget expects about {:.1} on this input); \
+         demoted as routine: {}\n",
+        e.model_false_alerts, e.model_alert_allowance, e.routine_false_alerts
     ));
     for c in e
         .loglynx

@@ -53,7 +53,12 @@ impl PolicyRule {
                       worked.",
         recommended_action: "Treat the account as compromised until proven otherwise: confirm with its owner, end \
                              the session, reset the credential and block the source.",
-        tags: &["attack.credential_access", "attack.t1110.004", "attack.initial_access", "attack.t1078"],
+        tags: &[
+            "attack.credential_access",
+            "attack.t1110.004",
+            "attack.initial_access",
+            "attack.t1078",
+        ],
     };
     /// A never-seen term, rare in the baseline, with the model's evidence.
     pub const RARITY: PolicyRule = PolicyRule {

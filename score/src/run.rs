@@ -313,7 +313,6 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     // without one the input's own replay.
     let window = features_used.window_secs as i64 * 1_000_000;
 
-
     // Rules, with new-term history from the model when it has one.
     let history = model.as_ref().map(|m| &m.history).filter(|h| !h.terms.is_empty());
     let context = rules::Context {

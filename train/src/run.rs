@@ -186,7 +186,9 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
             .unwrap_or(loglynx_baseline::accumulate::DEFAULT_ALERT_BUDGET),
         ..EvidenceConfig::default()
     };
-    evidence.check().map_err(|e| TrainError::Setting(format!("--alert-budget: {e}")))?;
+    evidence
+        .check()
+        .map_err(|e| TrainError::Setting(format!("--alert-budget: {e}")))?;
     let inputs = load_inputs(&config.inputs, config, quiet)?;
     let frame = &inputs.frame;
     let features = feature_config_of(config, frame)?;

@@ -60,10 +60,7 @@ fn chain_session_escalation_onward_logins() {
     assert_eq!(hits.len(), 1, "{hits:?}");
     let h = &hits[0];
     assert_eq!(h.severity, Severity::High);
-    assert_eq!(
-        h.group,
-        vec![("host".into(), "web-1".into())]
-    );
+    assert_eq!(h.group, vec![("host".into(), "web-1".into())]);
     assert_eq!(h.hosts, vec!["db-1", "db-2", "web-1"]);
     assert_eq!(h.users, vec!["alice", "root"]);
     assert_eq!(h.sources, vec![WEB_IP, PUBLIC]);

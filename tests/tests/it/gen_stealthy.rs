@@ -132,3 +132,97 @@ fn stealthy_generation_scores_and_stays_under_per_source_rules() {
         }
     }
 }
+
+/// Campaigns built to stay under every per-source threshold, scored with a
+/// baseline trained on a quiet period of the same organisation (tuning
+/// seed 1; held-out seeds are in EVALUATION.md §4): every kind but the
+/// stolen key is detected as its kind at this size (the stolen key's new
+/// source stays under the threshold here; §4 has its figures), the
+/// false alerts raised by the baseline's evidence stay within what the
+/// alert budget expects, and the weekly credential audit, a rule hit that
+/// recurs in the baseline, is demoted and labelled as routine.
+#[test]
+fn stealthy_campaigns_are_detected_with_a_quiet_period_model_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let gen = |args: &[&str], log: &std::path::Path| {
+        Command::new(bin("loglynx-gen"))
+            .args(["--events", "100000", "--seed", "1", "--stealthy", "--quiet"])
+            .args(args)
+            .arg("-o")
+            .arg(log)
+            .assert()
+            .success();
+    };
+    gen(&["--no-attacks", "--start", "2026-02-01"], &p("quiet.log"));
+    let (labels, assets) = (p("labels.jsonl"), p("assets.csv"));
+    gen(
+        &[
+            "--labels",
+            labels.to_str().unwrap(),
+            "--assets-out",
+            assets.to_str().unwrap(),
+        ],
+        &p("attack.log"),
+    );
+    Command::new(bin("loglynx-train"))
+        .arg(p("quiet.log"))
+        .args(["--year", "2026", "--quiet", "--assets"])
+        .arg(&assets)
+        .arg("-o")
+        .arg(p("quiet.llx"))
+        .assert()
+        .success();
+    Command::new(bin("loglynx-score"))
+        .arg(p("attack.log"))
+        .args(["--year", "2026", "--quiet", "--assets"])
+        .arg(&assets)
+        .arg("--model")
+        .arg(p("quiet.llx"))
+        .arg("-o")
+        .arg(p("alerts.ndjson"))
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--eval-out")
+        .arg(p("eval.json"))
+        .assert()
+        .success();
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p("eval.json")).unwrap()).unwrap();
+    for c in e["loglynx"]["campaigns"].as_array().unwrap() {
+        if c["malicious"].as_bool().unwrap() && c["kind"] != "stolen-key" {
+            assert!(c["detected_as_kind"].as_bool().unwrap(), "{c}");
+        }
+    }
+    let model = e["model_false_alerts"].as_u64().unwrap();
+    let allowance = e["model_alert_allowance"].as_f64().unwrap();
+    assert!(
+        model as f64 <= allowance,
+        "{model} false alerts of the model, the budget expects {allowance:.2}"
+    );
+    // The audit's alerts are there, LOW and labelled.
+    let labels = read_labels_file(&labels).unwrap();
+    let audit = labels
+        .iter()
+        .find(|l| l.kind == CampaignKind::BenignCredentialAudit)
+        .unwrap();
+    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(p("alerts.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of_audit: Vec<&serde_json::Value> = alerts
+        .iter()
+        .filter(|a| {
+            a["source_ips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| audit.source_ips.iter().any(|x| x == s.as_str().unwrap()))
+        })
+        .collect();
+    assert!(!of_audit.is_empty());
+    for a in of_audit {
+        assert_eq!(a["severity"], "low", "{a}");
+        assert!(a["routine"].as_str().unwrap().contains("previous Mondays"), "{a}");
+    }
+}

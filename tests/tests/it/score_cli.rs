@@ -392,8 +392,14 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
     let budget = &card["alert_budget"];
     let mut allowed = 0.0;
     for (kind, k) in budget["kinds"].as_object().unwrap() {
-        let (replay, allow) = (k["replay_alerts"].as_u64().unwrap(), k["allowed_alerts"].as_f64().unwrap());
-        assert!(replay as f64 <= allow, "{kind}: {replay} replay alerts, {allow} allowed");
+        let (replay, allow) = (
+            k["replay_alerts"].as_u64().unwrap(),
+            k["allowed_alerts"].as_f64().unwrap(),
+        );
+        assert!(
+            replay as f64 <= allow,
+            "{kind}: {replay} replay alerts, {allow} allowed"
+        );
         allowed += allow.floor();
     }
     let replay = dir.path().join("replay.ndjson");
@@ -409,7 +415,10 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
         .iter()
         .filter(|a| a["rule_ids"].as_array().unwrap().iter().any(|r| r == "LLX-BASE-ACC"))
         .count();
-    assert!(own as f64 <= allowed, "{own} model alerts replaying the baseline, {allowed} allowed");
+    assert!(
+        own as f64 <= allowed,
+        "{own} model alerts replaying the baseline, {allowed} allowed"
+    );
     let (log, labels) = generate(dir.path(), 60_000, 4, &[]);
     let eval = dir.path().join("eval.json");
     score()
