@@ -357,19 +357,24 @@ mod tests {
         assert!(episodes(&mut ws, H, k).is_empty());
     }
 
-    #[test]
-    fn the_budget_sets_the_threshold_from_the_baseline_replay() {
-        let eps: Vec<Episode> = [9.0, 7.0, 5.0, 3.0, 1.0]
-            .iter()
+    /// Baseline episodes with these peaks.
+    fn with_peaks(peaks: impl IntoIterator<Item = f64>) -> Vec<Episode> {
+        peaks
+            .into_iter()
             .enumerate()
-            .map(|(i, &peak)| Episode {
+            .map(|(i, peak)| Episode {
                 entity: i as u32,
                 first: 0,
                 last: 0,
                 peak,
                 windows: vec![],
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_budget_sets_the_threshold_from_the_baseline_replay() {
+        let eps = with_peaks([9.0, 7.0, 5.0, 3.0, 1.0]);
         // 4,000 entity-days: budget 0.5 allows 2 alerts, so the third
         // strongest peak (5) is the threshold and replay gives 2 (fewer
         // episodes than a tail: no extrapolation).
@@ -386,15 +391,7 @@ mod tests {
 
     #[test]
     fn a_fractional_allowance_rounds_down() {
-        let eps: Vec<Episode> = (1..=100)
-            .map(|i| Episode {
-                entity: i,
-                first: 0,
-                last: 0,
-                peak: f64::from(i) / 10.0,
-                windows: vec![],
-            })
-            .collect();
+        let eps = with_peaks((1..=100).map(|i| f64::from(i) / 10.0));
         // 1.7 alerts allowed: one may alert, so the second strongest (9.9)
         // is the threshold.
         let cal = KindCalibration::new(EntityKind::SourceIp, 1700, &eps, 0.0);

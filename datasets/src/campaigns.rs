@@ -611,16 +611,7 @@ impl<'a> Planner<'a> {
             return;
         };
         let victim = org.users[victim].name;
-        // An internet-facing server other than the bastion, if possible.
-        let mut entry: Vec<u32> = org
-            .exposed
-            .iter()
-            .copied()
-            .filter(|&h| org.hosts[h as usize].role != Role::Bastion)
-            .collect();
-        if entry.is_empty() {
-            entry = org.exposed.clone();
-        }
+        let entry = org.entry_hosts();
         let host = *entry.choose(&mut self.rng).unwrap_or(&0);
         let host_ip = IpAddr::V4(org.ip_of(host));
         let mut lateral: Vec<u32> = org

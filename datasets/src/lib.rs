@@ -333,30 +333,14 @@ fn setup(cfg: &GeneratorConfig) -> io::Result<Setup> {
         &mut names,
         &mut stream_rng(cfg.seed, 1),
     );
-    let mut plan = Planner::new(
-        &org,
-        &mut names,
-        stream_rng(cfg.seed, 2),
-        start,
-        end,
-        offset,
-        cfg.events,
-    )
-    .plan(cfg.attacks);
+    // The classic plan, from its own stream: with and without attacks.
+    let classic = |names: &mut Names, attacks: bool| {
+        Planner::new(&org, names, stream_rng(cfg.seed, 2), start, end, offset, cfg.events).plan(attacks)
+    };
+    let mut plan = classic(&mut names, cfg.attacks);
     let stealthy = if cfg.stealthy {
         // Who the attacks would be about, also when they are not placed.
-        let full = (!cfg.attacks).then(|| {
-            Planner::new(
-                &org,
-                &mut names,
-                stream_rng(cfg.seed, 2),
-                start,
-                end,
-                offset,
-                cfg.events,
-            )
-            .plan(true)
-        });
+        let full = (!cfg.attacks).then(|| classic(&mut names, true));
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ STEALTHY_SEED_XOR);
         let extra = Planner::new(&org, &mut names, rng, start, end, offset, cfg.events).plan_stealthy(
             cfg.attacks,

@@ -143,6 +143,22 @@ pub(crate) struct Org {
 }
 
 impl Org {
+    /// Internet-facing servers other than the bastion, or every
+    /// internet-facing one when that leaves none: where an attacker gets in.
+    pub(crate) fn entry_hosts(&self) -> Vec<u32> {
+        let entry: Vec<u32> = self
+            .exposed
+            .iter()
+            .copied()
+            .filter(|&h| self.hosts[h as usize].role != Role::Bastion)
+            .collect();
+        if entry.is_empty() {
+            self.exposed.clone()
+        } else {
+            entry
+        }
+    }
+
     pub(crate) fn first_of(&self, role: Role) -> Option<u32> {
         self.servers
             .iter()

@@ -698,15 +698,7 @@ impl Planner<'_> {
             .collect();
         slots.shuffle(&mut self.rng);
         slots.truncate(n_ips);
-        let mut entry: Vec<u32> = org
-            .exposed
-            .iter()
-            .copied()
-            .filter(|&h| org.hosts[h as usize].role != Role::Bastion)
-            .collect();
-        if entry.is_empty() {
-            entry = org.exposed.clone();
-        }
+        let entry = org.entry_hosts();
         let host = *entry.choose(&mut self.rng).unwrap_or(&0);
         let dur = self.rng.gen_range(2 * HOUR..=5 * HOUR);
         let Some(t0) = self.slot(seg, dur + 30 * MINUTE, false, (0, 24 * 60), taken) else {
