@@ -187,13 +187,12 @@ pub struct EntityDays {
 impl EntityDays {
     /// Adds a window; true when its (entity, day) pair is new.
     pub fn add(&mut self, entity: &str, window_start: Micros) -> bool {
+        self.add_hashed(name_hash(entity), window_start)
+    }
+
+    fn add_hashed(&mut self, entity_hash: u64, window_start: Micros) -> bool {
         let day = window_start.div_euclid(MICROS_PER_DAY) as u64;
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in entity.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.seen.insert(h ^ day.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        self.seen.insert(entity_hash ^ day.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 
     pub fn len(&self) -> u64 {
@@ -435,16 +434,27 @@ mod tests {
 /// One entity kind's windows while they are scored.
 #[derive(Debug, Default)]
 struct KindWindows {
+    /// Entities with a window that adds evidence, by name.
     ids: FxHashMap<CompactString, u32>,
     names: Vec<CompactString>,
-    /// Per entity id and day parity: windows scored, days active.
-    seen: Vec<[(u32, u32); 2]>,
+    /// Per entity (by name hash) and day parity: windows scored, days active.
+    seen: FxHashMap<u64, [(u32, u32); 2]>,
     windows: Vec<WindowEvidence>,
     days: EntityDays,
     n_baseline: usize,
     floor: f64,
     /// Drift per entity id and day parity of the window it judges.
     drift: FxHashMap<u32, [f64; 2]>,
+}
+
+/// FNV-1a of an entity's name.
+fn name_hash(entity: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in entity.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Days alternate between two folds: the drift an entity's windows of one
@@ -465,7 +475,9 @@ impl KindWindows {
         }
         let mut out = FxHashMap::default();
         for (id, mut nats) in kept {
-            let seen = self.seen[id as usize];
+            let Some(&seen) = self.seen.get(&name_hash(&self.names[id as usize])) else {
+                continue;
+            };
             if seen[0].1 + seen[1].1 < cfg.self_days {
                 continue;
             }
@@ -534,25 +546,30 @@ impl EvidenceCollector {
         k.floor = floor_for_threshold(threshold, k.n_baseline, drift);
     }
 
-    /// One scored window; `adds` is [`adds_evidence`] of its row.
+    /// One scored window; `adds` is [`AccessColumns::adds_evidence`] of its
+    /// row. Rows that cannot add evidence are left out altogether, also of
+    /// the entity-days the budget is counted in.
     pub fn add(&mut self, kind: EntityKind, entity: &str, window_start: Micros, score: f64, adds: bool) {
+        if !adds {
+            return;
+        }
         let min = self.config.min_score();
         let k = self.kinds.entry(kind).or_default();
-        let new_day = k.days.add(entity, window_start);
-        let next = k.names.len() as u32;
-        let id = match k.ids.get(entity) {
-            Some(&id) => id,
-            None => {
-                k.ids.insert(CompactString::from(entity), next);
-                k.names.push(CompactString::from(entity));
-                k.seen.push([(0, 0); 2]);
-                next
-            }
-        };
-        let seen = &mut k.seen[id as usize][fold(window_start)];
+        let hash = name_hash(entity);
+        let new_day = k.days.add_hashed(hash, window_start);
+        let seen = &mut k.seen.entry(hash).or_default()[fold(window_start)];
         seen.0 += 1;
         seen.1 += u32::from(new_day);
-        if adds && score > min {
+        if score > min {
+            let next = k.names.len() as u32;
+            let id = match k.ids.get(entity) {
+                Some(&id) => id,
+                None => {
+                    k.ids.insert(CompactString::from(entity), next);
+                    k.names.push(CompactString::from(entity));
+                    next
+                }
+            };
             k.windows.push(WindowEvidence {
                 entity: id,
                 start: window_start,

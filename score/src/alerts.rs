@@ -393,13 +393,15 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     // 4. Population: hits about hosts, and logins by their sources.
     let mut hits: Vec<RuleHit> = input.hits.to_vec();
     let mut population_episodes = BTreeSet::new();
+    let mut by_host = None;
     for &i in &alerting {
         let e = &input.episodes[i];
         if e.entity_kind != EntityKind::Host {
             continue;
         }
         let span = (e.episode.first, e.episode.last + input.window);
-        if let Some((pop, logins)) = policy::population(input.log, &e.entity, span, cfg.suppression) {
+        let by_host = by_host.get_or_insert_with(|| policy::events_by_host(input.log));
+        if let Some((pop, logins)) = policy::population(input.log, by_host, &e.entity, span, cfg.suppression) {
             population_episodes.insert(i);
             stats.population_alerts += 1;
             stats.population_logins += logins.len();

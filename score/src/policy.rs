@@ -12,6 +12,7 @@ use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::output::compact::{CompactLog, Sym};
 use loglynx_features::time::MICROS_PER_MINUTE;
 use loglynx_rules::{RuleHit, Severity, EVIDENCE_EACH_END};
+use rustc_hash::FxHashMap;
 
 /// Name, text and advice of a detection the policy makes.
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +104,7 @@ struct Member {
 /// [`POPULATION_MIN_SOURCES`] sources failed.
 pub fn population(
     log: &CompactLog,
+    by_host: &EventsByHost,
     host: &str,
     (start, end): (Micros, Micros),
     after: Micros,
@@ -112,8 +114,10 @@ pub fn population(
     let mut first_seen: BTreeMap<Sym, Micros> = BTreeMap::new();
     let mut users = BTreeSet::new();
     let mut logins: Vec<usize> = Vec::new();
-    for (i, e) in log.events.iter().enumerate() {
-        if e.host != host_sym || e.source.is_none() {
+    for &i in by_host.get(&host_sym).map_or(&[][..], |v| &v[..]) {
+        let i = i as usize;
+        let e = &log.events[i];
+        if e.source.is_none() {
             continue;
         }
         let t = e.timestamp;
@@ -227,6 +231,20 @@ pub fn population(
         });
     }
     Some((pop, out))
+}
+
+/// Indices of the kept events of each host, in log order.
+pub type EventsByHost = FxHashMap<Sym, Vec<u32>>;
+
+/// The kept events of each host, for [`population`].
+pub fn events_by_host(log: &CompactLog) -> EventsByHost {
+    let mut by_host: EventsByHost = FxHashMap::default();
+    for (i, e) in log.events.iter().enumerate() {
+        if e.host.is_some() {
+            by_host.entry(e.host).or_default().push(i as u32);
+        }
+    }
+    by_host
 }
 
 /// The first and last [`EVIDENCE_EACH_END`] of sorted indices.
