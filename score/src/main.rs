@@ -118,9 +118,14 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
         .kinds
         .iter()
         .filter_map(|k| {
-            o.calibration
-                .threshold(k.entity_kind, o.alert_budget)
-                .map(|h| format!("{} {h:.1}", k.entity_kind))
+            o.calibration.threshold(k.entity_kind, o.alert_budget).map(|h| {
+                format!(
+                    "{} {h:.1} ({} alerts allowed of {} episodes)",
+                    k.entity_kind,
+                    k.allowed(o.alert_budget).floor(),
+                    k.episodes
+                )
+            })
         })
         .collect();
     if !thresholds.is_empty() {

@@ -69,7 +69,7 @@ pub struct ScoreOutcome {
     pub anomalies: Vec<Anomaly>,
 }
 
-/// Rows scored at least this are kept with their explanations (the
+/// Source rows scored at least this are kept with their explanations (the
 /// model's own anomalies always are): they explain alerts.
 pub const EXPLAIN_AT: f64 = 0.98;
 

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use loglynx_baseline::accumulate::{AccessColumns, EvidenceCollector};
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::WindowEvidence;
 use loglynx_models::{ExplainRows, ModelSetConfig, RowScore};
 
@@ -23,7 +24,8 @@ pub(crate) struct Scoring<'m> {
     pub(crate) model: Option<&'m Baseline>,
     pub(crate) config: ModelSetConfig,
     pub(crate) explain: ExplainRows,
-    /// Rows scored at least this are kept as anomalies, with explanations.
+    /// Source rows scored at least this are kept as anomalies, with
+    /// explanations, besides the model's own anomalies.
     pub(crate) explain_at: f64,
     /// Windows that add evidence, per entity, and the entity-days.
     pub(crate) evidence: EvidenceCollector,
@@ -150,7 +152,9 @@ impl Scoring<'_> {
         // Made in parallel: explanations are formatted here.
         let anomaly = |r: usize, s: &RowScore| {
             let kind = frame.kinds[r].entity();
-            let wanted = s.is_anomaly || s.score >= explain_at;
+            // The model's anomalies, and public-facing sources near its
+            // threshold (whose windows accumulate the most often).
+            let wanted = s.is_anomaly || (kind == Some(EntityKind::SourceIp) && s.score >= explain_at);
             match (wanted, frame.window_starts[r], kind) {
                 (true, Some(start), Some(entity_kind)) => {
                     let anomaly = Anomaly {
