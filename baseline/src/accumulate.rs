@@ -466,48 +466,55 @@ fn fold(start: Micros) -> usize {
 
 impl KindWindows {
     /// Per entity active on at least `self_days` days, its own window at
-    /// the drift's quantile (90% for ln 10) in `folds`, when that is more
-    /// surprising than the drift.
-    fn own_drift(&self, cfg: &EvidenceConfig, folds: &[usize]) -> FxHashMap<u32, f64> {
-        let mut kept: FxHashMap<u32, Vec<f64>> = FxHashMap::default();
-        for w in self.windows.iter().filter(|w| folds.contains(&fold(w.start))) {
-            kept.entry(w.entity).or_default().push(w.nats);
-        }
-        let mut out = FxHashMap::default();
-        for (id, mut nats) in kept {
+    /// the drift's quantile (90% for ln 10) in each fold and in both, when
+    /// that is more surprising than the drift (else the drift): the drift
+    /// each fold's windows are judged with (the other fold's), and the one
+    /// learnt from every day. One pass over the windows, sorted by entity.
+    fn own_drifts(&mut self, cfg: &EvidenceConfig) -> (FxHashMap<u32, [f64; 2]>, FxHashMap<u32, f64>) {
+        self.windows.sort_by_key(|w| (w.entity, w.start));
+        let (mut cross, mut all) = (FxHashMap::default(), FxHashMap::default());
+        let quantile = |rows: usize, nats: &mut Vec<f64>| -> Option<f64> {
+            // Windows not kept are below the drift, so the quantile is
+            // among the kept ones only when they are more than the rest.
+            if rows == 0 || nats.is_empty() {
+                return None;
+            }
+            let below = rows - nats.len();
+            let q = ((rows as f64 * cfg.min_score()).ceil() as usize).min(rows - 1);
+            if q < below {
+                return None;
+            }
+            nats.sort_by(f64::total_cmp);
+            Some(nats[q - below]).filter(|&m| m > cfg.drift)
+        };
+        let mut bufs: [Vec<f64>; 3] = Default::default();
+        for run in self.windows.chunk_by(|a, b| a.entity == b.entity) {
+            let id = run[0].entity;
             let Some(&seen) = self.seen.get(&name_hash(&self.names[id as usize])) else {
                 continue;
             };
             if seen[0].1 + seen[1].1 < cfg.self_days {
                 continue;
             }
-            let rows: usize = folds.iter().map(|&f| seen[f].0 as usize).sum();
-            // Windows not kept are below the drift, so the quantile is
-            // among the kept ones only when they are more than the rest.
-            let below = rows - nats.len();
-            let q = ((rows as f64 * cfg.min_score()).ceil() as usize).min(rows - 1);
-            if q < below {
-                continue;
+            for b in &mut bufs {
+                b.clear();
             }
-            nats.sort_by(f64::total_cmp);
-            let m = nats[q - below];
-            if m > cfg.drift {
-                out.insert(id, m);
+            for w in run {
+                bufs[fold(w.start)].push(w.nats);
+                bufs[2].push(w.nats);
             }
-        }
-        out
-    }
-
-    /// Windows of each fold judged by the other fold's own drift.
-    fn cross_fitted_drift(&self, cfg: &EvidenceConfig) -> FxHashMap<u32, [f64; 2]> {
-        let by_fold = [self.own_drift(cfg, &[1]), self.own_drift(cfg, &[0])];
-        let mut out: FxHashMap<u32, [f64; 2]> = FxHashMap::default();
-        for (f, m) in by_fold.iter().enumerate() {
-            for (&id, &d) in m {
-                out.entry(id).or_insert([cfg.drift; 2])[f] = d;
+            let [f0, f1, both] = &mut bufs;
+            let d0 = quantile(seen[0].0 as usize, f0);
+            let d1 = quantile(seen[1].0 as usize, f1);
+            if d0.is_some() || d1.is_some() {
+                // Fold 0's windows are judged by fold 1's drift, and back.
+                cross.insert(id, [d1.unwrap_or(cfg.drift), d0.unwrap_or(cfg.drift)]);
+            }
+            if let Some(d) = quantile((seen[0].0 + seen[1].0) as usize, both) {
+                all.insert(id, d);
             }
         }
-        out
+        (cross, all)
     }
 
     fn drift_of(&self, cfg: &EvidenceConfig) -> impl Fn(u32, Micros) -> f64 + '_ {
@@ -596,7 +603,7 @@ impl EvidenceCollector {
         let cfg = self.config;
         for (kind, k) in &mut self.kinds {
             k.drift = match calibration {
-                None => k.cross_fitted_drift(&cfg),
+                None => k.own_drifts(&cfg).0,
                 Some(c) => c
                     .self_drift
                     .get(kind)
@@ -630,19 +637,19 @@ impl EvidenceCollector {
     /// attach to a rule hit, are what the budget counts. The drift
     /// recorded for scoring later logs is learnt from every day.
     pub fn calibrate(&mut self, window: Micros, covered: &HitIndex) -> AlertCalibration {
-        self.use_own_drift(None);
         let cfg = self.config;
         let mut self_drift = BTreeMap::new();
         let kinds = self
             .kinds
             .iter_mut()
             .map(|(kind, k)| {
+                let (cross, all) = k.own_drifts(&cfg);
+                k.drift = cross;
                 let mut windows = std::mem::take(&mut k.windows);
                 let mut eps = episodes_with(&mut windows, window, &k.drift_of(&cfg));
                 k.windows = windows;
                 eps.retain(|e| !covered.covers(*kind, &k.names[e.entity as usize], e.first, e.last + window));
-                let named: BTreeMap<String, f64> = k
-                    .own_drift(&cfg, &[0, 1])
+                let named: BTreeMap<String, f64> = all
                     .into_iter()
                     .map(|(id, d)| (k.names[id as usize].to_string(), d))
                     .collect();

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use loglynx_features::ingest::input::{self, Source};
+use rayon::prelude::*;
 
 use crate::alerts::Alert;
 
@@ -48,41 +49,58 @@ pub fn fill(alerts: &mut [Alert], sources: &[Source], block_starts: &[Vec<(u64, 
     }
 }
 
+/// A raw line as kept in an alert: lossy UTF-8, no `\r`, at most
+/// [`MAX_RAW_LEN`] bytes.
+fn kept_text(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches('\r');
+    let mut end = text.len().min(MAX_RAW_LEN);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 /// The text of each of `lines` (ascending, 1-based) of `source` that can
 /// be re-read, cut to [`MAX_RAW_LEN`].
 fn read_wanted(source: &Source, lines: &[u64], starts: &[(u64, u64)]) -> Vec<(u64, String)> {
     let mut found = Vec::new();
-    let mut keep = |no: u64, line: &[u8]| {
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches('\r');
-        let mut end = text.len().min(MAX_RAW_LEN);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        found.push((no, text[..end].to_owned()));
-    };
     match source {
         Source::Stdin => {}
         Source::File(path) => match uncompressed(path) {
-            Some(mut f) if starts.first().is_some_and(|&(first, offset)| first == 1 && offset == 0) => {
+            Some(_) if starts.first().is_some_and(|&(first, offset)| first == 1 && offset == 0) => {
                 // Each run of wanted lines in one block is read from the
-                // start of that block. Line numbers start at 1.
+                // start of that block, the runs in parallel. Line numbers
+                // start at 1.
+                let mut runs: Vec<(u64, u64, Vec<u64>)> = Vec::new();
                 let mut i = lines.partition_point(|&l| l == 0);
                 while i < lines.len() {
                     let b = starts.partition_point(|&(first, _)| first <= lines[i]) - 1;
                     let (first, offset) = starts[b];
                     let next = starts.get(b + 1).map(|&(next, _)| next);
                     let n = lines[i..].partition_point(|&l| next.is_none_or(|next| l < next));
-                    let relative: Vec<u64> = lines[i..i + n].iter().map(|l| l - first + 1).collect();
-                    if f.seek(SeekFrom::Start(offset)).is_ok() {
-                        read_lines(&mut f, &relative, |no, line| keep(no + first - 1, line));
-                    }
+                    runs.push((first, offset, lines[i..i + n].iter().map(|l| l - first + 1).collect()));
                     i += n;
                 }
+                let per_run: Vec<Vec<(u64, String)>> = runs
+                    .par_iter()
+                    .map(|(first, offset, relative)| {
+                        let mut out = Vec::new();
+                        if let Ok(mut f) = File::open(path) {
+                            if f.seek(SeekFrom::Start(*offset)).is_ok() {
+                                read_lines(&mut f, relative, |no, line| {
+                                    out.push((no + first - 1, kept_text(line)))
+                                });
+                            }
+                        }
+                        out
+                    })
+                    .collect();
+                found.extend(per_run.into_iter().flatten());
             }
             _ => {
                 if let Ok(reader) = input::open(source) {
-                    read_lines(reader, lines, keep);
+                    read_lines(reader, lines, |no, line| found.push((no, kept_text(line))));
                 }
             }
         },
