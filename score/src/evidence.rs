@@ -88,9 +88,7 @@ fn read_wanted(source: &Source, lines: &[u64], starts: &[(u64, u64)]) -> Vec<(u6
                         let mut out = Vec::new();
                         if let Ok(mut f) = File::open(path) {
                             if f.seek(SeekFrom::Start(*offset)).is_ok() {
-                                read_lines(&mut f, relative, |no, line| {
-                                    out.push((no + first - 1, kept_text(line)))
-                                });
+                                read_lines(&mut f, relative, |no, line| out.push((no + first - 1, kept_text(line))));
                             }
                         }
                         out
