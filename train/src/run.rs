@@ -146,24 +146,34 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             return Err(TrainError::Input(format!("{name}: {err}")));
         }
         loaded.files.extend(result.file_names());
+        tracing::info!(
+            kept_events = result.compact.as_ref().map_or(0, |c| c.len()),
+            "logs read"
+        );
         if let Some(log) = &result.compact {
-            loaded.history = History::from_log(log, &rules);
-            loaded.novelty = Novelty::from_log(log, &rules);
+            let assets = match &config.assets {
+                Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
+                None => None,
+            };
+            let context = Context {
+                history: None,
+                assets: assets.as_ref(),
+            };
+            // The history and novelty of new terms, and the rule hits of
+            // the routine, side by side.
+            let ((history, novelty), (hits, _)) = rayon::join(
+                || rayon::join(|| History::from_log(log, &rules), || Novelty::from_log(log, &rules)),
+                || loglynx_rules::evaluate_with(&rules, log, &context),
+            );
+            loaded.history = history;
+            loaded.novelty = novelty;
             let first = log.events.iter().map(|e| e.timestamp).min();
             let last = log.events.iter().map(|e| e.timestamp).max();
             if let (Some(first), Some(last)) = (first, last) {
-                let assets = match &config.assets {
-                    Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
-                    None => None,
-                };
-                let context = Context {
-                    history: None,
-                    assets: assets.as_ref(),
-                };
-                let (hits, _) = loglynx_rules::evaluate_with(&rules, log, &context);
                 loaded.routine = Routine::from_hits(&hits, first, last);
-                loaded.hits = hits;
             }
+            loaded.hits = hits;
+            tracing::info!(hits = loaded.hits.len(), "baseline history, novelty and routine");
         }
         loaded.logs_read = Some((result.stats.lines, result.stats.events, result.files.len()));
         loaded
@@ -189,7 +199,9 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     evidence
         .check()
         .map_err(|e| TrainError::Setting(format!("--alert-budget: {e}")))?;
+    let started = std::time::Instant::now();
     let inputs = load_inputs(&config.inputs, config, quiet)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "inputs read");
     let frame = &inputs.frame;
     let features = feature_config_of(config, frame)?;
     let metadata = TrainingMetadata {
@@ -209,6 +221,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     // Fitting scores the baseline's own rows once: the anomalous entities
     // come from those scores.
     let (mut baseline, (scores, _)) = fit_baseline_scored(frame, &opts, metadata, ExplainRows::None)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "fitted");
     bar.finish_and_clear();
     baseline.features = features;
     baseline.history = inputs.history;
@@ -218,6 +231,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     // are not alerts of the model's own.
     let covered = HitIndex::new(&inputs.hits, DEFAULT_SUPPRESSION);
     baseline.calibration = calibrate_baseline(&baseline, frame, &scores, evidence, &covered);
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "alert budget calibrated");
     for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
         if let Some(kind) = frame.kinds[*row].entity() {
             baseline
