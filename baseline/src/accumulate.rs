@@ -221,14 +221,20 @@ pub struct KindCalibration {
 
 impl KindCalibration {
     /// Calibrates from the baseline's episodes of this kind.
-    pub fn new(entity_kind: EntityKind, entity_days: u64, episodes: &[Episode], floor: f64) -> KindCalibration {
-        let mut peaks: Vec<f64> = episodes.iter().map(|e| e.peak).collect();
+    pub fn new<'e>(
+        entity_kind: EntityKind,
+        entity_days: u64,
+        episodes: impl IntoIterator<Item = &'e Episode>,
+        floor: f64,
+    ) -> KindCalibration {
+        let mut peaks: Vec<f64> = episodes.into_iter().map(|e| e.peak).collect();
+        let count = peaks.len() as u64;
         peaks.sort_by(|a, b| b.total_cmp(a));
         peaks.truncate(KEPT_PEAKS);
         KindCalibration {
             entity_kind,
             entity_days,
-            episodes: episodes.len() as u64,
+            episodes: count,
             top_peaks: peaks,
             floor: floor.max(0.0),
         }
@@ -517,6 +523,15 @@ impl KindWindows {
         (cross, all)
     }
 
+    /// The episodes of this kind's windows, each judged by its drift.
+    fn episodes(&mut self, window: Micros, cfg: &EvidenceConfig) -> Vec<Episode> {
+        // Taken out while sorted: the drift lookup borrows the rest.
+        let mut windows = std::mem::take(&mut self.windows);
+        let eps = episodes_with(&mut windows, window, &self.drift_of(cfg));
+        self.windows = windows;
+        eps
+    }
+
     fn drift_of(&self, cfg: &EvidenceConfig) -> impl Fn(u32, Micros) -> f64 + '_ {
         let drift = cfg.drift;
         move |id, start| self.drift.get(&id).map_or(drift, |d| d[fold(start)])
@@ -590,30 +605,19 @@ impl EvidenceCollector {
         self.kinds.values().map(|k| k.days.len()).sum()
     }
 
-    /// Windows kept so far (for memory accounting).
-    pub fn kept_windows(&self) -> usize {
-        self.kinds.values().map(|k| k.windows.len()).sum()
-    }
-
-    /// Measures entities with a model's baseline behind them against
-    /// themselves as `calibration` recorded them; without one, each day's
-    /// windows against the entity's own windows of the other days (as
-    /// [`EvidenceCollector::calibrate`] does).
-    pub fn use_own_drift(&mut self, calibration: Option<&AlertCalibration>) {
-        let cfg = self.config;
+    /// Measures entities against themselves as the model's baseline
+    /// recorded them (`calibration`'s drift per entity).
+    pub fn use_own_drift(&mut self, calibration: &AlertCalibration) {
         for (kind, k) in &mut self.kinds {
-            k.drift = match calibration {
-                None => k.own_drifts(&cfg).0,
-                Some(c) => c
-                    .self_drift
-                    .get(kind)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(name, &d)| k.ids.get(name.as_str()).map(|&id| (id, [d; 2])))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            };
+            k.drift = calibration
+                .self_drift
+                .get(kind)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(name, &d)| k.ids.get(name.as_str()).map(|&id| (id, [d; 2])))
+                        .collect()
+                })
+                .unwrap_or_default();
         }
     }
 
@@ -622,11 +626,9 @@ impl EvidenceCollector {
         let cfg = self.config;
         let mut out = Vec::new();
         for (kind, k) in &mut self.kinds {
-            let mut windows = std::mem::take(&mut k.windows);
-            for e in episodes_with(&mut windows, window, &k.drift_of(&cfg)) {
+            for e in k.episodes(window, &cfg) {
                 out.push((*kind, k.names[e.entity as usize].to_string(), e));
             }
-            k.windows = windows;
         }
         out
     }
@@ -635,35 +637,45 @@ impl EvidenceCollector {
     /// judged against the entity's own windows of the other days, and the
     /// episodes the policy would alert on alone, those `covered` does not
     /// attach to a rule hit, are what the budget counts. The drift
-    /// recorded for scoring later logs is learnt from every day.
-    pub fn calibrate(&mut self, window: Micros, covered: &HitIndex) -> AlertCalibration {
+    /// recorded for scoring later logs is learnt from every day. Also gives
+    /// every episode, as [`EvidenceCollector::episodes`] would, for an input
+    /// that is its own baseline.
+    pub fn calibrate(
+        &mut self,
+        window: Micros,
+        covered: &HitIndex,
+    ) -> (AlertCalibration, Vec<(EntityKind, String, Episode)>) {
         let cfg = self.config;
         let mut self_drift = BTreeMap::new();
-        let kinds = self
-            .kinds
-            .iter_mut()
-            .map(|(kind, k)| {
-                let (cross, all) = k.own_drifts(&cfg);
-                k.drift = cross;
-                let mut windows = std::mem::take(&mut k.windows);
-                let mut eps = episodes_with(&mut windows, window, &k.drift_of(&cfg));
-                k.windows = windows;
-                eps.retain(|e| !covered.covers(*kind, &k.names[e.entity as usize], e.first, e.last + window));
-                let named: BTreeMap<String, f64> = all
-                    .into_iter()
-                    .map(|(id, d)| (k.names[id as usize].to_string(), d))
-                    .collect();
-                if !named.is_empty() {
-                    self_drift.insert(*kind, named);
-                }
-                KindCalibration::new(*kind, k.days.len(), &eps, k.floor)
-            })
-            .collect();
-        AlertCalibration {
+        let mut all_episodes = Vec::new();
+        let mut kinds = Vec::new();
+        for (kind, k) in &mut self.kinds {
+            let (cross, all) = k.own_drifts(&cfg);
+            k.drift = cross;
+            let eps = k.episodes(window, &cfg);
+            let alone: Vec<&Episode> = eps
+                .iter()
+                .filter(|e| !covered.covers(*kind, &k.names[e.entity as usize], e.first, e.last + window))
+                .collect();
+            let named: BTreeMap<String, f64> = all
+                .into_iter()
+                .map(|(id, d)| (k.names[id as usize].to_string(), d))
+                .collect();
+            if !named.is_empty() {
+                self_drift.insert(*kind, named);
+            }
+            kinds.push(KindCalibration::new(*kind, k.days.len(), alone, k.floor));
+            all_episodes.extend(
+                eps.into_iter()
+                    .map(|e| (*kind, k.names[e.entity as usize].to_string(), e)),
+            );
+        }
+        let calibration = AlertCalibration {
             config: cfg,
             kinds,
             self_drift,
-        }
+        };
+        (calibration, all_episodes)
     }
 }
 
@@ -692,12 +704,14 @@ mod collector_tests {
         for h in 1..6 {
             c.add(EntityKind::SourceIp, "10.0.0.0", h * H, 0.999, true);
         }
-        let cal = c.calibrate(H, &HitIndex::default());
+        let (cal, replayed) = c.calibrate(H, &HitIndex::default());
         let k = cal.kind(EntityKind::SourceIp).unwrap();
         assert_eq!(k.entity_days, 3000);
         assert_relative_eq!(k.allowed(1.0), 3.0);
         assert!(k.replay_alerts(1.0) <= 3);
         let eps = c.episodes(H);
+        // The replay gives the same episodes as asking for them.
+        assert_eq!(eps.len(), replayed.len());
         let strongest = eps.iter().max_by(|a, b| a.2.peak.total_cmp(&b.2.peak)).unwrap();
         assert_eq!(strongest.1, "10.0.0.0");
         assert_eq!(strongest.2.windows.len(), 6);
@@ -734,6 +748,7 @@ pub fn calibrate_baseline(
         }
     }
     c.calibrate(frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR), covered)
+        .0
 }
 
 /// The columns that say whether an account got in (successes, sessions).

@@ -32,6 +32,7 @@
 //!    the input itself is known noise (a script that fails every morning):
 //!    it is suppressed and counted.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use loglynx_baseline::accumulate::{AlertCalibration, Episode, CORROBORATING_HOST_LIMIT, DEFAULT_SUPPRESSION};
@@ -90,6 +91,24 @@ impl Default for AlertConfig {
             model_version: None,
             baseline_anomalous: BTreeMap::new(),
         }
+    }
+}
+
+impl AlertConfig {
+    /// Whether the allowlist names this entity (hosts are never listed).
+    fn allowlisted(&self, kind: EntityKind, entity: &str) -> bool {
+        match kind {
+            EntityKind::SourceIp => self.allowlist.allows(parse_ip(entity), None),
+            EntityKind::User => self.allowlist.allows(None, Some(entity)),
+            EntityKind::Host => false,
+        }
+    }
+
+    /// Whether the model flagged this entity in its own baseline.
+    fn unusual_in_baseline(&self, kind: EntityKind, entity: &str) -> bool {
+        self.baseline_anomalous
+            .get(&kind)
+            .is_some_and(|set| set.contains(entity))
     }
 }
 
@@ -391,7 +410,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     stats.episodes_alerting = alerting.len();
 
     // 4. Population: hits about hosts, and logins by their sources.
-    let mut hits: Vec<RuleHit> = input.hits.to_vec();
+    let mut population_hits: Vec<RuleHit> = Vec::new();
     let mut population_episodes = BTreeSet::new();
     let mut by_host = None;
     for &i in &alerting {
@@ -405,10 +424,16 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
             population_episodes.insert(i);
             stats.population_alerts += 1;
             stats.population_logins += logins.len();
-            hits.push(pop);
-            hits.extend(logins);
+            population_hits.push(pop);
+            population_hits.extend(logins);
         }
     }
+    // The rules' hits, copied only when population hits join them.
+    let hits: Cow<[RuleHit]> = if population_hits.is_empty() {
+        Cow::Borrowed(input.hits)
+    } else {
+        Cow::Owned(input.hits.iter().cloned().chain(population_hits).collect())
+    };
     let hits = &hits[..];
 
     // 1. Rule hits → incidents per primary entity, chained in time.
@@ -417,9 +442,8 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     for (i, h) in hits.iter().enumerate() {
         let primary = primary_of(h);
         let allowed = match &primary {
-            Primary::Entity(EntityKind::SourceIp, a) => cfg.allowlist.allows(parse_ip(a), None),
-            Primary::Entity(EntityKind::User, u) => cfg.allowlist.allows(None, Some(u)),
-            _ => false,
+            Primary::Entity(kind, entity) => cfg.allowlisted(*kind, entity),
+            Primary::Rule(_) => false,
         };
         if allowed {
             stats.allowlisted += 1;
@@ -491,10 +515,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         let (first, last) = (e.episode.first, e.episode.last + input.window);
         // An entity unusual in the baseline itself (an audit scanner) is
         // no stronger sign now than it was then.
-        let known = cfg
-            .baseline_anomalous
-            .get(&e.entity_kind)
-            .is_some_and(|set| set.contains(&e.entity));
+        let known = cfg.unusual_in_baseline(e.entity_kind, &e.entity);
         let mut attached = false;
         for inc in incidents.iter_mut() {
             if near(inc, first, last) && shares(inc, e.entity_kind, &e.entity) {
@@ -506,12 +527,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         if attached || population_episodes.contains(&i) {
             continue;
         }
-        let allowed = match e.entity_kind {
-            EntityKind::SourceIp => cfg.allowlist.allows(parse_ip(&e.entity), None),
-            EntityKind::User => cfg.allowlist.allows(None, Some(&e.entity)),
-            EntityKind::Host => false,
-        };
-        if allowed {
+        if cfg.allowlisted(e.entity_kind, &e.entity) {
             stats.allowlisted += 1;
             continue;
         }
@@ -582,9 +598,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         if inc.hits.is_empty()
             && inc.episodes.iter().all(|&i| {
                 let e = &input.episodes[i];
-                cfg.baseline_anomalous
-                    .get(&e.entity_kind)
-                    .is_some_and(|set| set.contains(&e.entity))
+                cfg.unusual_in_baseline(e.entity_kind, &e.entity)
             })
         {
             stats.known_unusual += 1;

@@ -17,9 +17,7 @@ use loglynx_features::output::{write_atomic, TableFormat};
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 
-use loglynx_baseline::accumulate::{
-    AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex, DEFAULT_ALERT_BUDGET,
-};
+use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex};
 
 use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
@@ -183,14 +181,13 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     }
     let spooled = spool_stdin(&mut sources)?;
 
+    // The model's drift and budget, the budget overridden by the flag.
+    let recorded = model
+        .as_ref()
+        .map_or(EvidenceConfig::default(), |m| m.calibration.config);
     let evidence_config = EvidenceConfig {
-        alert_budget: config
-            .alert_budget
-            .or(model.as_ref().map(|m| m.calibration.config.alert_budget))
-            .unwrap_or(DEFAULT_ALERT_BUDGET),
-        ..model
-            .as_ref()
-            .map_or(EvidenceConfig::default(), |m| m.calibration.config)
+        alert_budget: config.alert_budget.unwrap_or(recorded.alert_budget),
+        ..recorded
     };
     evidence_config
         .check()
@@ -329,16 +326,16 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
 
     let suppression = config.suppression as i64 * 1_000_000;
     let entity_days = collector.entity_days();
-    let mut calibration = match &model {
+    // Without a model the input's replay gives the episodes too.
+    let (mut calibration, episodes) = match &model {
         Some(m) => {
-            collector.use_own_drift(Some(&m.calibration));
-            m.calibration.clone()
+            collector.use_own_drift(&m.calibration);
+            (m.calibration.clone(), collector.episodes(window))
         }
         None => collector.calibrate(window, &HitIndex::new(&hits, suppression)),
     };
     calibration.config.alert_budget = evidence_config.alert_budget;
-    let episodes: Vec<EntityEpisode> = collector
-        .episodes(window)
+    let episodes: Vec<EntityEpisode> = episodes
         .into_iter()
         .map(|(entity_kind, entity, episode)| EntityEpisode {
             entity_kind,
@@ -355,7 +352,6 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     let alert_cfg = AlertConfig {
         suppression,
         evidence_lines: config.evidence,
-        alert_budget: Some(evidence_config.alert_budget),
         allowlist,
         min_severity: config.min_severity,
         model_version: Some(model_version),

@@ -68,13 +68,10 @@ impl Scoring<'_> {
                 },
                 None => KindModel::Fit(&config),
             };
-            let n_baseline = match &model {
-                KindModel::Saved(set) => set.n_train_rows(),
-                KindModel::Fit(_) => frame.rows_of(kind).len(),
-            };
-            let saved_threshold = match &model {
-                KindModel::Saved(set) => Some(set.threshold()),
-                KindModel::Fit(_) => None,
+            // A fitted set's threshold is known once it is fitted.
+            let (n_baseline, saved_threshold) = match &model {
+                KindModel::Saved(set) => (set.n_train_rows(), Some(set.threshold())),
+                KindModel::Fit(_) => (frame.rows_of(kind).len(), None),
             };
             let job = match KindJob::new(&frame, kind, model)? {
                 Ok(job) => job,

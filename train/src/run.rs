@@ -126,6 +126,11 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             return Err(TrainError::Input(e.to_string()));
         }
         let features = config.feature_config().check()?;
+        // Read before the logs, so that a bad asset list fails fast.
+        let assets = match &config.assets {
+            Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
+            None => None,
+        };
         // New-term rules compare later events with the terms of this
         // baseline, and rule hits that recur in it are routine: only the
         // events the rules read are kept.
@@ -151,10 +156,6 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             "logs read"
         );
         if let Some(log) = &result.compact {
-            let assets = match &config.assets {
-                Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
-                None => None,
-            };
             let context = Context {
                 history: None,
                 assets: assets.as_ref(),
