@@ -178,32 +178,6 @@ pub fn episodes_with(
     out
 }
 
-/// Counts distinct (entity, day) pairs, the budget's denominator.
-#[derive(Debug, Default)]
-pub struct EntityDays {
-    seen: FxHashSet<u64>,
-}
-
-impl EntityDays {
-    /// Adds a window; true when its (entity, day) pair is new.
-    pub fn add(&mut self, entity: &str, window_start: Micros) -> bool {
-        self.add_hashed(name_hash(entity), window_start)
-    }
-
-    fn add_hashed(&mut self, entity_hash: u64, window_start: Micros) -> bool {
-        let day = window_start.div_euclid(MICROS_PER_DAY) as u64;
-        self.seen.insert(entity_hash ^ day.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-    }
-
-    pub fn len(&self) -> u64 {
-        self.seen.len() as u64
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
-    }
-}
-
 /// What replaying one kind's baseline gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KindCalibration {
@@ -256,6 +230,15 @@ impl KindCalibration {
         }
         let rank = self.top_peaks.get(allowed.floor() as usize).copied().unwrap_or(0.0);
         rank.max(self.floor)
+    }
+
+    /// Adds alerts of another policy judged by the same threshold (the
+    /// rarity of new terms, for users), as their peaks in nats.
+    pub fn add_peaks(&mut self, peaks: &[f64]) {
+        self.episodes += peaks.len() as u64;
+        self.top_peaks.extend_from_slice(peaks);
+        self.top_peaks.sort_by(|a, b| b.total_cmp(a));
+        self.top_peaks.truncate(KEPT_PEAKS);
     }
 
     /// Baseline episodes at least as strong as `peak` (up to the kept ones).
@@ -416,13 +399,16 @@ mod tests {
     }
 
     #[test]
-    fn entity_days_count_pairs() {
-        let mut d = EntityDays::default();
-        d.add("a", 0);
-        d.add("a", H);
-        d.add("a", 25 * H);
-        d.add("b", 0);
-        assert_eq!(d.len(), 3);
+    fn entity_days_count_pairs_in_any_order() {
+        let mut c = EvidenceCollector::default();
+        for (entity, hour) in [("a", 0), ("b", 0), ("a", 25), ("a", 1), ("b", 2)] {
+            c.add(EntityKind::User, entity, hour * H, 0.5, true);
+        }
+        // A row that cannot add evidence is no entity-day.
+        c.add(EntityKind::User, "c", 0, 0.5, false);
+        assert_eq!(c.entity_days(), 3);
+        c.add(EntityKind::Host, "a", 0, 0.5, true);
+        assert_eq!(c.entity_days(), 4);
     }
 
     #[test]
@@ -443,10 +429,16 @@ struct KindWindows {
     /// Entities with a window that adds evidence, by name.
     ids: FxHashMap<CompactString, u32>,
     names: Vec<CompactString>,
-    /// Per entity (by name hash) and day parity: windows scored, days active.
+    /// Per scored row that may add evidence, [`row_key`]: sorted and
+    /// counted by [`KindWindows::tally`], not kept in a map per row.
+    rows: Vec<u64>,
+    /// Rows tallied, (entity, day) pairs among them, and per entity with
+    /// evidence (by [`row_key`]'s entity part) and day parity: windows
+    /// scored, days active.
+    tallied: usize,
+    entity_days: u64,
     seen: FxHashMap<u64, [(u32, u32); 2]>,
     windows: Vec<WindowEvidence>,
-    days: EntityDays,
     n_baseline: usize,
     floor: f64,
     /// Drift per entity id and day parity of the window it judges.
@@ -463,6 +455,20 @@ fn name_hash(entity: &str) -> u64 {
     h
 }
 
+/// Bits of [`row_key`] that hold the day.
+const DAY_BITS: u32 = 24;
+
+/// A row's entity (the top 40 bits of its name's hash) and day (the low
+/// 24 bits: 45,000 years of days).
+fn row_key(entity_hash: u64, start: Micros) -> u64 {
+    let day = start.div_euclid(MICROS_PER_DAY) as u64 & ((1 << DAY_BITS) - 1);
+    entity_part(entity_hash) | day
+}
+
+fn entity_part(hash_or_key: u64) -> u64 {
+    hash_or_key >> DAY_BITS << DAY_BITS
+}
+
 /// Days alternate between two folds: the drift an entity's windows of one
 /// fold are judged with is learnt from its other fold, so a baseline does
 /// not learn its own anomalies away when it is replayed.
@@ -471,12 +477,44 @@ fn fold(start: Micros) -> usize {
 }
 
 impl KindWindows {
+    /// Counts the rows: distinct (entity, day) pairs, and for entities
+    /// with evidence their windows and days per fold.
+    fn tally(&mut self) {
+        if self.tallied == self.rows.len() {
+            return;
+        }
+        use rayon::slice::ParallelSliceMut;
+        self.rows.par_sort_unstable();
+        let wanted: FxHashSet<u64> = self.names.iter().map(|n| entity_part(name_hash(n))).collect();
+        let (mut days, mut seen) = (0, FxHashMap::default());
+        for run in self.rows.chunk_by(|a, b| entity_part(*a) == entity_part(*b)) {
+            let mut counts = [(0u32, 0u32); 2];
+            let mut last = None;
+            for &key in run {
+                let day = key & ((1 << DAY_BITS) - 1);
+                let c = &mut counts[(day & 1) as usize];
+                c.0 += 1;
+                if last != Some(day) {
+                    c.1 += 1;
+                    days += 1;
+                    last = Some(day);
+                }
+            }
+            let entity = entity_part(run[0]);
+            if wanted.contains(&entity) {
+                seen.insert(entity, counts);
+            }
+        }
+        (self.entity_days, self.seen, self.tallied) = (days, seen, self.rows.len());
+    }
+
     /// Per entity active on at least `self_days` days, its own window at
     /// the drift's quantile (90% for ln 10) in each fold and in both, when
     /// that is more surprising than the drift (else the drift): the drift
     /// each fold's windows are judged with (the other fold's), and the one
     /// learnt from every day. One pass over the windows, sorted by entity.
     fn own_drifts(&mut self, cfg: &EvidenceConfig) -> (FxHashMap<u32, [f64; 2]>, FxHashMap<u32, f64>) {
+        self.tally();
         self.windows.sort_by_key(|w| (w.entity, w.start));
         let (mut cross, mut all) = (FxHashMap::default(), FxHashMap::default());
         let quantile = |rows: usize, nats: &mut Vec<f64>| -> Option<f64> {
@@ -496,7 +534,7 @@ impl KindWindows {
         let mut bufs: [Vec<f64>; 3] = Default::default();
         for run in self.windows.chunk_by(|a, b| a.entity == b.entity) {
             let id = run[0].entity;
-            let Some(&seen) = self.seen.get(&name_hash(&self.names[id as usize])) else {
+            let Some(&seen) = self.seen.get(&entity_part(name_hash(&self.names[id as usize]))) else {
                 continue;
             };
             if seen[0].1 + seen[1].1 < cfg.self_days {
@@ -560,6 +598,11 @@ impl EvidenceCollector {
         self.kinds.entry(kind).or_default().n_baseline = n_baseline;
     }
 
+    /// Room for `rows` more scored rows of a kind.
+    pub fn reserve(&mut self, kind: EntityKind, rows: usize) {
+        self.kinds.entry(kind).or_default().rows.reserve_exact(rows);
+    }
+
     /// The model's decision threshold (a calibrated score) of a kind: one
     /// window at it is the least evidence that may alert.
     pub fn set_threshold(&mut self, kind: EntityKind, threshold: f64) {
@@ -577,11 +620,7 @@ impl EvidenceCollector {
         }
         let min = self.config.min_score();
         let k = self.kinds.entry(kind).or_default();
-        let hash = name_hash(entity);
-        let new_day = k.days.add_hashed(hash, window_start);
-        let seen = &mut k.seen.entry(hash).or_default()[fold(window_start)];
-        seen.0 += 1;
-        seen.1 += u32::from(new_day);
+        k.rows.push(row_key(name_hash(entity), window_start));
         if score > min {
             let next = k.names.len() as u32;
             let id = match k.ids.get(entity) {
@@ -601,8 +640,14 @@ impl EvidenceCollector {
     }
 
     /// Distinct (entity, day) pairs scored, all kinds.
-    pub fn entity_days(&self) -> u64 {
-        self.kinds.values().map(|k| k.days.len()).sum()
+    pub fn entity_days(&mut self) -> u64 {
+        self.kinds
+            .values_mut()
+            .map(|k| {
+                k.tally();
+                k.entity_days
+            })
+            .sum()
     }
 
     /// Measures entities against themselves as the model's baseline
@@ -664,7 +709,7 @@ impl EvidenceCollector {
             if !named.is_empty() {
                 self_drift.insert(*kind, named);
             }
-            kinds.push(KindCalibration::new(*kind, k.days.len(), alone, k.floor));
+            kinds.push(KindCalibration::new(*kind, k.entity_days, alone, k.floor));
             all_episodes.extend(
                 eps.into_iter()
                     .map(|e| (*kind, k.names[e.entity as usize].to_string(), e)),
@@ -720,19 +765,28 @@ mod collector_tests {
 }
 
 /// The calibration of a baseline on its own rows' scores (`scores` as
-/// [`crate::fit::fit_baseline_scored`] returns them) and rule hits.
+/// [`crate::fit::fit_baseline_scored`] returns them) and rule hits. The
+/// user kind's threshold also judges the rarity of new terms plus the
+/// model's evidence around them, so the baseline's new terms replayed
+/// (`rarity_replay`, see `loglynx_rules::Novelty::from_log_replayed`) count
+/// in its budget as the policy would judge them: with the strongest
+/// episode of their user or source around them, and left out where
+/// another rule's hit names their user or source.
 pub fn calibrate_baseline(
     baseline: &crate::Baseline,
     frame: &crate::FeatureFrame,
     scores: &[(usize, loglynx_models::RowScore)],
     config: EvidenceConfig,
     covered: &HitIndex,
+    rarity_replay: &[loglynx_rules::ReplayedTerms],
 ) -> AlertCalibration {
     let mut c = EvidenceCollector::new(config);
     for set in &baseline.sets {
         if let Some(kind) = EntityKind::parse(&set.spec().entity_kind) {
             c.begin_kind(kind, set.n_train_rows());
             c.set_threshold(kind, set.threshold());
+            // Untouched room costs no memory.
+            c.reserve(kind, scores.len());
         }
     }
     let access = AccessColumns::of(frame);
@@ -747,8 +801,40 @@ pub fn calibrate_baseline(
             );
         }
     }
-    c.calibrate(frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR), covered)
-        .0
+    let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
+    let (mut calibration, episodes) = c.calibrate(window, covered);
+    // Per entity, its episodes' (first, end, peak).
+    type Spans = Vec<(Micros, Micros, f64)>;
+    let mut spans: FxHashMap<(EntityKind, &str), Spans> = FxHashMap::default();
+    for (kind, name, e) in &episodes {
+        spans
+            .entry((*kind, name.as_str()))
+            .or_default()
+            .push((e.first, e.last + window, e.peak));
+    }
+    let peaks: Vec<f64> = rarity_replay
+        .iter()
+        .filter_map(|r| {
+            let named = [
+                (EntityKind::User, r.user.as_deref()),
+                (EntityKind::SourceIp, r.source.as_deref()),
+            ];
+            let named = named.iter().filter_map(|&(k, n)| n.map(|n| (k, n)));
+            if named.clone().any(|(k, n)| covered.covers(k, n, r.at, r.at)) {
+                return None;
+            }
+            let model = named
+                .flat_map(|key| spans.get(&key).into_iter().flatten())
+                .filter(|&&(first, last, _)| first <= r.at && last >= r.at)
+                .map(|&(_, _, peak)| peak)
+                .fold(0.0, f64::max);
+            Some(r.nats + model)
+        })
+        .collect();
+    if let Some(users) = calibration.kinds.iter_mut().find(|k| k.entity_kind == EntityKind::User) {
+        users.add_peaks(&peaks);
+    }
+    calibration
 }
 
 /// The columns that say whether an account got in (successes, sessions).

@@ -92,7 +92,7 @@ fn round_trip_scores_identically() {
     let b = bundle();
     let (dir, path, bytes) = saved();
     assert_eq!(&bytes[..8], b"LLXMODEL");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
     let loaded = Baseline::load(&path).unwrap();
     assert_eq!(loaded, b);
     let x = features(200, 9);
@@ -125,15 +125,15 @@ fn wrong_magic_is_not_a_model() {
 #[test]
 fn newer_version_is_refused() {
     let (_d, _p, mut bytes) = saved();
-    bytes[8..10].copy_from_slice(&4u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&5u16.to_le_bytes());
     let e = Baseline::from_bytes(&bytes).unwrap_err();
     assert!(matches!(
         e,
-        BaselineError::File(BundleError::NewerVersion { found: 4, supported: 3 })
+        BaselineError::File(BundleError::NewerVersion { found: 5, supported: 4 })
     ));
     assert_eq!(
         e.to_string(),
-        "written by a newer loglynx: format version 4, this build reads up to 3"
+        "written by a newer loglynx: format version 5, this build reads up to 4"
     );
 }
 
@@ -146,11 +146,11 @@ fn a_bundle_of_the_old_format_is_refused_with_a_retrain_message() {
     let e = Baseline::from_bytes(&old).unwrap_err();
     assert!(matches!(
         e,
-        BaselineError::File(BundleError::OlderVersion { found: 1, supported: 3 })
+        BaselineError::File(BundleError::OlderVersion { found: 1, supported: 4 })
     ));
     let text = e.to_string();
     assert!(text.contains("format version 1"), "{text}");
-    assert!(text.contains("reads version 3"), "{text}");
+    assert!(text.contains("reads version 4"), "{text}");
     assert!(text.contains("retrain"), "{text}");
 }
 

@@ -19,8 +19,9 @@ pub const MAGIC: [u8; 8] = *b"LLXMODEL";
 /// The one format version this build reads and writes. Older files are
 /// refused with a "retrain" message: version 1 (before the typed baseline)
 /// lacks the feature configuration, version 2 the alert budget's
-/// calibration, the routine patterns and the novelty counts.
-pub const FORMAT_VERSION: u16 = 3;
+/// calibration, the routine patterns and the novelty counts, version 3
+/// the novelty counts by source scope.
+pub const FORMAT_VERSION: u16 = 4;
 pub const HEADER_LEN: usize = 24;
 
 /// The file's bytes: header then `payload` encoded with postcard.

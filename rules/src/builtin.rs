@@ -50,6 +50,10 @@ pub(super) const FILES: &[(&str, &str)] = &[
     ),
     ("new_account.toml", include_str!("../builtin/new_account.toml")),
     (
+        "new_hour_for_user.toml",
+        include_str!("../builtin/new_hour_for_user.toml"),
+    ),
+    (
         "lateral_movement_after_escalation.toml",
         include_str!("../builtin/lateral_movement_after_escalation.toml"),
     ),

@@ -19,6 +19,9 @@ pub struct History {
 }
 
 impl History {
+    /// The combination a `concurrent` rule judges novelty by.
+    pub(crate) const CONCURRENT_FIELDS: &'static [TermField] = &[TermField::User, TermField::Source];
+
     /// Joins the parts of one combination (ASCII unit separator).
     pub const SEPARATOR: &'static str = "\u{1f}";
 
@@ -40,27 +43,36 @@ impl History {
     /// novelty by them), among the events that pass each rule's filter. A
     /// rule's key is present afterwards even when no event matched.
     pub fn add_log(&mut self, log: &CompactLog, rules: &RuleSet) {
-        const USER_SOURCE: &[TermField] = &[TermField::User, TermField::Source];
         for rule in &rules.rules {
             let fields: &[TermField] = match &rule.kind {
                 Logic::NewTerm(new_term) => &new_term.fields,
-                Logic::Concurrent(_) => USER_SOURCE,
+                Logic::Concurrent(_) => History::CONCURRENT_FIELDS,
                 _ => continue,
             };
-            let filter = Matcher::new(&rule.filter, &log.strings);
-            let seen: FxHashSet<Key> = log
-                .events
-                .iter()
-                .filter(|e| filter.matches(e))
-                .filter_map(|e| term_key(e, fields))
-                .collect();
-            let set = self.terms.entry(History::key(fields)).or_default();
-            set.extend(seen.iter().map(|k| {
-                let mut text = String::new();
-                term_text(&log.strings, fields, k, &mut text);
-                text
-            }));
+            self.add_terms(log, fields, &rule.filter);
         }
+    }
+
+    /// Adds the terms of `fields` among the events of `log` that pass `filter`.
+    pub(crate) fn add_terms(&mut self, log: &CompactLog, fields: &[TermField], filter: &crate::rule::Filter) {
+        let filter = Matcher::new(filter, &log.strings);
+        let seen: FxHashSet<Key> = log
+            .events
+            .iter()
+            .filter(|e| filter.matches(e))
+            .filter_map(|e| term_key(e, fields))
+            .collect();
+        self.add_keys(log, fields, seen.iter());
+    }
+
+    /// Adds the terms with these keys.
+    pub(crate) fn add_keys<'k>(&mut self, log: &CompactLog, fields: &[TermField], keys: impl Iterator<Item = &'k Key>) {
+        let set = self.terms.entry(History::key(fields)).or_default();
+        set.extend(keys.map(|k| {
+            let mut text = String::new();
+            term_text(&log.strings, fields, k, &mut text);
+            text
+        }));
     }
 
     /// Whether the combination `parts` of `fields` was seen.

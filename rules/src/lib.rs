@@ -46,12 +46,14 @@ use serde::{Deserialize, Serialize};
 
 pub use assets::{Assets, AssetsError};
 pub use history::History;
-pub use novelty::{FieldNovelty, Novelty, NoveltyCounts};
+pub use novelty::{FieldNovelty, Novelty, NoveltyCounts, ReplayedTerms, TermRarity};
 
 /// History keys `anomalous:<entity kind>` list the entities that the model
 /// flagged in the baseline itself.
 pub const BASELINE_ANOMALOUS_PREFIX: &str = "anomalous:";
-pub use rule::{BadWindow, Chain, Concurrent, Escalation, Field, Filter, Kind, Logic, Rule, TermField, Window};
+pub use rule::{
+    BadWindow, Chain, Concurrent, Escalation, Field, Filter, Kind, Logic, NewTerm, Rule, TermField, Window,
+};
 
 /// How urgent a hit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -303,8 +305,17 @@ pub fn evaluate(rules: &RuleSet, log: &CompactLog, history: Option<&History>) ->
 /// `chain` rule without `ctx.assets` links a host only to sources written
 /// as its name.
 pub fn evaluate_with(rules: &RuleSet, log: &CompactLog, ctx: &Context) -> (Vec<RuleHit>, Vec<Skipped>) {
-    let results: Vec<Result<Vec<RuleHit>, Skipped>> =
-        rules.rules.par_iter().map(|rule| engine::run(rule, log, ctx)).collect();
+    let index = engine::EventIndex::new(log);
+    let results: Vec<Result<Vec<RuleHit>, Skipped>> = rules
+        .rules
+        .par_iter()
+        .map(|rule| {
+            let started = std::time::Instant::now();
+            let result = engine::run(rule, log, ctx, &index);
+            tracing::debug!(rule = %rule.id, seconds = started.elapsed().as_secs_f64(), "rule evaluated");
+            result
+        })
+        .collect();
     let mut hits = Vec::new();
     let mut notes = Vec::new();
     for r in results {

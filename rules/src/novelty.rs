@@ -6,16 +6,23 @@
 //! whose term was seen exactly once; for a user (the first field) with a
 //! history of their own, their own share, else the whole baseline's. A user
 //! who always logs in from the same two addresses makes a new address rare;
-//! one who roams makes it common.
+//! one who roams makes it common. With an hour slack, an event counts as
+//! seen once when no other event of its term lies within the slack of its
+//! hour: the share of events that would have been new had they come last.
+//! A term with a source is judged by the singletons of its source's scope:
+//! a person whose new addresses are all the office's DHCP leases makes a
+//! new public address rare.
 
 use std::collections::BTreeMap;
 
-use loglynx_features::output::compact::CompactLog;
+use loglynx_features::aggregate::enrich::IpScope;
+use loglynx_features::event::{parse_ip, Micros};
+use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{term_key, Matcher};
-use crate::rule::{Logic, TermField};
+use crate::engine::{term_key, Key, Matcher};
+use crate::rule::{Logic, NewTerm, TermField};
 use crate::{History, RuleSet};
 
 /// Events and terms seen exactly once.
@@ -23,6 +30,9 @@ use crate::{History, RuleSet};
 pub struct NoveltyCounts {
     pub events: u64,
     pub singletons: u64,
+    /// Of the singletons, those whose source is a public address (for
+    /// combinations with a `source`).
+    pub public_singletons: u64,
 }
 
 impl NoveltyCounts {
@@ -30,6 +40,30 @@ impl NoveltyCounts {
     pub fn new_term_chance(&self) -> f64 {
         (self.singletons as f64 + 1.0) / (self.events as f64 + 2.0)
     }
+
+    /// Chance that the next event brings a new term whose source is public
+    /// (or not): the singletons of that scope only.
+    pub fn new_term_chance_in(&self, public: bool) -> f64 {
+        let n1 = if public {
+            self.public_singletons
+        } else {
+            self.singletons.saturating_sub(self.public_singletons)
+        };
+        (n1 as f64 + 1.0) / (self.events as f64 + 2.0)
+    }
+
+    /// The chance of a new term, in the source's scope when it has one.
+    fn chance(&self, public_source: Option<bool>) -> f64 {
+        match public_source {
+            Some(public) => self.new_term_chance_in(public),
+            None => self.new_term_chance(),
+        }
+    }
+}
+
+/// Whether a source text is a public address.
+fn is_public(source: &str) -> bool {
+    parse_ip(source).is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
 }
 
 /// Novelty of one combination of fields.
@@ -40,60 +74,261 @@ pub struct FieldNovelty {
     pub by_first: BTreeMap<String, NoveltyCounts>,
 }
 
-/// Novelty per combination of fields (keys as in [`History::terms`]).
+/// Novelty per combination of fields (keys as in [`History::terms`], with
+/// `~Nh` appended for an hour slack of N, see [`Novelty::key`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Novelty {
     pub fields: BTreeMap<String, FieldNovelty>,
 }
 
 impl Novelty {
+    /// The `fields` key of a rule.
+    pub fn key(rule: &NewTerm) -> String {
+        let key = History::key(&rule.fields);
+        match rule.slack_slot() {
+            Some(_) => format!("{key}~{}h", rule.hour_slack),
+            None => key,
+        }
+    }
+
     /// Counts the terms of `log` for every `new_term` rule of `rules`.
     pub fn from_log(log: &CompactLog, rules: &RuleSet) -> Novelty {
+        Novelty::from_log_replayed(log, rules).0
+    }
+
+    /// [`Novelty::from_log`], and the baseline replayed through it: every
+    /// event with a term seen only there (which would have been new had
+    /// the event come last), with the [`Novelty::combined`] rarity of those
+    /// terms, each judged without the event itself (leave one out).
+    pub fn from_log_replayed(log: &CompactLog, rules: &RuleSet) -> (Novelty, Vec<ReplayedTerms>) {
+        let (_, novelty, replay) = Novelty::baseline_terms(log, rules);
+        (novelty, replay)
+    }
+
+    /// [`History::from_log`] and [`Novelty::from_log_replayed`] at once:
+    /// each combination's terms are counted once for both.
+    pub fn baseline_terms(log: &CompactLog, rules: &RuleSet) -> (History, Novelty, Vec<ReplayedTerms>) {
         let mut out = Novelty::default();
+        let mut history = History::default();
+        let mut counted: Vec<(Counted, &crate::rule::Filter)> = Vec::new();
         for rule in &rules.rules {
             let Logic::NewTerm(new_term) = &rule.kind else {
                 continue;
             };
-            let fields = &new_term.fields;
-            let key = History::key(fields);
+            let key = Novelty::key(new_term);
             if out.fields.contains_key(&key) {
                 continue;
             }
-            let filter = Matcher::new(&rule.filter, &log.strings);
-            let mut counts: FxHashMap<[u32; 6], u64> = FxHashMap::default();
-            for e in log.events.iter().filter(|e| filter.matches(e)) {
-                if let Some(k) = term_key(e, fields) {
-                    *counts.entry(k).or_default() += 1;
-                }
-            }
-            let mut novelty = FieldNovelty::default();
-            let first_is_text = fields.len() > 1 && fields[0] != TermField::Hour;
-            for (k, &n) in &counts {
-                let single = u64::from(n == 1);
-                novelty.all.events += n;
-                novelty.all.singletons += single;
-                if first_is_text {
-                    let first = log.strings.str(loglynx_features::output::compact::Sym(k[0])).to_owned();
-                    let c = novelty.by_first.entry(first).or_default();
-                    c.events += n;
-                    c.singletons += single;
-                }
-            }
-            out.fields.insert(key, novelty);
+            let c = Counted::new(log, &rule.filter, new_term);
+            out.fields.insert(key, c.novelty(log));
+            counted.push((c, &rule.filter));
         }
-        out
+        // The history: every rule's terms, counted above when a rule with
+        // the same fields and filter was.
+        for rule in &rules.rules {
+            let fields: &[TermField] = match &rule.kind {
+                Logic::NewTerm(new_term) => &new_term.fields,
+                Logic::Concurrent(_) => History::CONCURRENT_FIELDS,
+                _ => continue,
+            };
+            match counted
+                .iter()
+                .find(|(c, f)| c.rule.fields == fields && **f == rule.filter)
+            {
+                Some((c, _)) => history.add_keys(log, fields, c.counts.keys()),
+                None => history.add_terms(log, fields, &rule.filter),
+            }
+        }
+        let counted: Vec<Counted> = counted.into_iter().map(|(c, _)| c).collect();
+        let mut replay = Vec::new();
+        let mut terms = Vec::new();
+        for e in &log.events {
+            terms.clear();
+            terms.extend(counted.iter().filter_map(|c| c.left_out(log, e)));
+            if !terms.is_empty() {
+                let name = |s: Sym| (!s.is_none()).then(|| log.strings.str(s).to_owned());
+                replay.push(ReplayedTerms {
+                    at: e.timestamp,
+                    user: name(e.user),
+                    source: name(e.source),
+                    nats: Novelty::combined(terms.iter().copied()),
+                });
+            }
+        }
+        (history, out, replay)
     }
 
-    /// Rarity in nats of a term never seen, `-ln` of the chance of a new
-    /// term: for its first value's own history when there is one, else the
+    /// A term never seen: its rarity, `-ln` of the chance of a new term,
+    /// for its first value's own history when there is one, else the
     /// baseline's. `None` when the baseline has no such terms.
-    pub fn rarity(&self, fields: &[TermField], parts: &[&str]) -> Option<f64> {
-        let f = self.fields.get(&History::key(fields))?;
-        let counts = parts
-            .first()
-            .and_then(|p| f.by_first.get(*p))
-            .filter(|c| c.events > 0)
-            .unwrap_or(&f.all);
-        Some(-counts.new_term_chance().ln())
+    pub fn term(&self, rule: &NewTerm, parts: &[&str]) -> Option<TermRarity> {
+        let f = self.fields.get(&Novelty::key(rule))?;
+        let own = parts.first().and_then(|p| f.by_first.get(*p)).filter(|c| c.events > 0);
+        let public = source_slot(rule).map(|s| parts.get(s).is_some_and(|p| is_public(p)));
+        Some(TermRarity {
+            nats: -own.unwrap_or(&f.all).chance(public).ln(),
+            own: own.is_some(),
+            hour: rule.fields.contains(&TermField::Hour),
+        })
     }
+
+    /// The rarity of several new terms of one login. Among terms judged by
+    /// the user's own history, where a login comes from and goes to (a new
+    /// address and a new host often come together, with a new laptop or on
+    /// a trip) count once, the rarest, and so does when it happens (the
+    /// hour); when is taken as independent of where, so the two add. Terms
+    /// judged by the whole baseline (an account with no history of its
+    /// own, for which every term is new) count once, the rarest.
+    pub fn combined(terms: impl IntoIterator<Item = TermRarity>) -> f64 {
+        let (mut place, mut time, mut shared) = (0.0f64, 0.0f64, 0.0f64);
+        for t in terms {
+            let max = match (t.own, t.hour) {
+                (false, _) => &mut shared,
+                (true, false) => &mut place,
+                (true, true) => &mut time,
+            };
+            *max = max.max(t.nats);
+        }
+        place + time + shared
+    }
+}
+
+/// A baseline event whose new terms [`Novelty::from_log_replayed`] judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayedTerms {
+    pub at: Micros,
+    pub user: Option<String>,
+    pub source: Option<String>,
+    /// The terms' rarity together.
+    pub nats: f64,
+}
+
+/// The rarity of one new term.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TermRarity {
+    pub nats: f64,
+    /// Judged by the first value's (the user's) own history.
+    pub own: bool,
+    /// A term of when (it has an hour), not of where.
+    pub hour: bool,
+}
+
+/// One rule's terms counted over a baseline.
+struct Counted<'r> {
+    rule: &'r NewTerm,
+    filter: Matcher,
+    counts: FxHashMap<Key, u64>,
+    /// With a slack: events per term with the hour left out, per hour.
+    by_hour: FxHashMap<Key, [u64; 24]>,
+    /// Per first value (symbol), when it is text and there are two or
+    /// more fields.
+    by_first: FxHashMap<u32, NoveltyCounts>,
+    all: NoveltyCounts,
+}
+
+impl<'r> Counted<'r> {
+    fn new(log: &CompactLog, filter: &crate::rule::Filter, rule: &'r NewTerm) -> Counted<'r> {
+        let filter = Matcher::new(filter, &log.strings);
+        let mut counts: FxHashMap<Key, u64> = FxHashMap::default();
+        for e in log.events.iter().filter(|e| filter.matches(e)) {
+            if let Some(k) = term_key(e, &rule.fields) {
+                *counts.entry(k).or_default() += 1;
+            }
+        }
+        let mut by_hour: FxHashMap<Key, [u64; 24]> = FxHashMap::default();
+        if let Some(slot) = rule.slack_slot() {
+            for (k, &n) in &counts {
+                by_hour.entry(without(k, slot)).or_insert([0; 24])[k[slot] as usize % 24] += n;
+            }
+        }
+        let mut c = Counted {
+            rule,
+            filter,
+            counts,
+            by_hour,
+            by_first: FxHashMap::default(),
+            all: NoveltyCounts::default(),
+        };
+        let first_is_text = rule.fields.len() > 1 && rule.fields[0] != TermField::Hour;
+        let (mut by_first, mut all) = (FxHashMap::default(), NoveltyCounts::default());
+        for (k, &n) in &c.counts {
+            let single = u64::from(c.near(k) == 1);
+            let public = single * u64::from(c.public_source(log, k) == Some(true));
+            for counts in std::iter::once(&mut all).chain(first_is_text.then(|| by_first.entry(k[0]).or_default())) {
+                counts.events += n;
+                counts.singletons += single;
+                counts.public_singletons += public;
+            }
+        }
+        (c.by_first, c.all) = (by_first, all);
+        c
+    }
+
+    /// Events of the term `k`, or with a slack of the terms whose hour is
+    /// within it.
+    fn near(&self, k: &Key) -> u64 {
+        match self.rule.slack_slot() {
+            None => self.counts.get(k).copied().unwrap_or(0),
+            Some(slot) => {
+                let hours = self.by_hour.get(&without(k, slot)).copied().unwrap_or([0; 24]);
+                self.rule.hours_around(k[slot]).map(|h| hours[h as usize]).sum()
+            }
+        }
+    }
+
+    fn novelty(&self, log: &CompactLog) -> FieldNovelty {
+        FieldNovelty {
+            all: self.all,
+            by_first: self
+                .by_first
+                .iter()
+                .map(|(&s, &c)| (log.strings.str(Sym(s)).to_owned(), c))
+                .collect(),
+        }
+    }
+
+    /// Whether the source of term `k` is public, for a rule with a source.
+    fn public_source(&self, log: &CompactLog, k: &Key) -> Option<bool> {
+        source_slot(self.rule).map(|s| is_public(log.strings.str(Sym(k[s]))))
+    }
+
+    /// When `e`'s term was seen only in `e`: its rarity without `e`.
+    fn left_out(&self, log: &CompactLog, e: &CompactEvent) -> Option<TermRarity> {
+        if !self.filter.matches(e) {
+            return None;
+        }
+        let k = term_key(e, &self.rule.fields)?;
+        if self.near(&k) != 1 {
+            return None;
+        }
+        let public = self.public_source(log, &k);
+        let minus_one = |c: NoveltyCounts| NoveltyCounts {
+            events: c.events.saturating_sub(1),
+            singletons: c.singletons.saturating_sub(1),
+            public_singletons: c.public_singletons.saturating_sub(u64::from(public == Some(true))),
+        };
+        let own = self
+            .by_first
+            .get(&k[0])
+            .copied()
+            .map(minus_one)
+            .filter(|c| c.events > 0);
+        Some(TermRarity {
+            nats: -own.unwrap_or(minus_one(self.all)).chance(public).ln(),
+            own: own.is_some(),
+            hour: self.rule.fields.contains(&TermField::Hour),
+        })
+    }
+}
+
+/// The position of the source among a rule's fields.
+fn source_slot(rule: &NewTerm) -> Option<usize> {
+    rule.fields.iter().position(|&f| f == TermField::Source)
+}
+
+/// `k` with the slot left out.
+fn without(k: &Key, slot: usize) -> Key {
+    let mut rest = *k;
+    rest[slot] = u32::MAX;
+    rest
 }

@@ -510,6 +510,27 @@ fn default_single_window() -> Window {
 pub struct NewTerm {
     /// The combination looked up in the history.
     pub fields: Vec<TermField>,
+    /// With an `hour` field: an hour within this many hours (around the
+    /// clock) of an hour seen with the same other fields counts as seen,
+    /// so that starting work an hour early is not new (default 0).
+    #[serde(default)]
+    pub hour_slack: u8,
+}
+
+impl NewTerm {
+    /// The hours a term's hour `h` counts as seen by: `h` and those within
+    /// the slack, around the clock.
+    pub fn hours_around(&self, h: u32) -> impl Iterator<Item = u32> {
+        let s = i64::from(self.hour_slack.min(11));
+        (-s..=s).map(move |d| (i64::from(h) + d).rem_euclid(24) as u32)
+    }
+
+    /// The position of the hour among the fields, when there is a slack.
+    pub fn slack_slot(&self) -> Option<usize> {
+        (self.hour_slack > 0)
+            .then(|| self.fields.iter().position(|&f| f == TermField::Hour))
+            .flatten()
+    }
 }
 
 /// A lateral-movement chain on host A by user U: a `session` of U on A
@@ -676,6 +697,12 @@ impl Rule {
                 }
                 if has_duplicates(&n.fields) {
                     return err("fields", "lists a field twice");
+                }
+                if n.hour_slack > 0 && !n.fields.contains(&TermField::Hour) {
+                    return err("hour_slack", "needs an `hour` field");
+                }
+                if n.hour_slack > 11 {
+                    return err("hour_slack", "must be at most 11 (hours either side)");
                 }
             }
             _ => {}

@@ -641,7 +641,7 @@ fn new_terms_against_a_baseline() {
 fn new_term_without_history_is_skipped_with_a_note() {
     let (hits, notes) = evaluate(&RuleSet::builtin(), &baseline(), None);
     assert!(hits.iter().all(|h| !h.rule_id.starts_with("LLX-NEW")));
-    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert_eq!(notes.len(), 4, "{notes:?}");
     assert!(notes[0].to_string().starts_with("LLX-NEW-001: skipped"), "{notes:?}");
     // A history built for other rules lacks the key: also skipped.
     let (_, notes) = evaluate(&RuleSet::builtin(), &baseline(), Some(&History::default()));
@@ -680,11 +680,140 @@ fn new_term_hour_of_day() {
 }
 
 #[test]
+fn an_hour_within_the_slack_of_a_seen_hour_is_not_new() {
+    let rule = parse(
+        r#"
+        id = "T-HOUR"
+        name = "login at a new hour"
+        level = "low"
+        kind = "new_term"
+        fields = ["user", "hour"]
+        hour_slack = 2
+        [filter]
+        outcome = ["success"]
+        "#,
+    );
+    let set = RuleSet { rules: vec![rule] };
+    // alice at 09:00 and 23:00.
+    let history = History::from_log(
+        &log(vec![ok(9 * 3600, "alice", PUBLIC), ok(23 * 3600, "alice", PUBLIC)]),
+        &set,
+    );
+    let day = 86_400;
+    let (hits, _) = evaluate(
+        &set,
+        &log(vec![
+            ok(day + 7 * 3600, "alice", PUBLIC),  // 2 h early: seen
+            ok(day + 11 * 3600, "alice", PUBLIC), // 2 h late: seen
+            ok(day + 3600, "alice", PUBLIC),      // 01:00, 2 h after 23:00 around the clock: seen
+            ok(day + 4 * 3600, "alice", PUBLIC),  // 04:00: new
+            ok(day + 12 * 3600, "alice", PUBLIC), // 12:00: new
+        ]),
+        Some(&history),
+    );
+    let hours: Vec<&str> = hits.iter().map(|h| h.group[1].1.as_str()).collect();
+    assert_eq!(hours, vec!["04", "12"]);
+    // A slack without an hour, or beyond half a day, is refused.
+    for bad in [
+        "fields = [\"user\", \"source\"]\nhour_slack = 2",
+        "fields = [\"user\", \"hour\"]\nhour_slack = 12",
+    ] {
+        let text = format!("id = \"T\"\nname = \"t\"\nlevel = \"low\"\nkind = \"new_term\"\n{bad}\n[filter]\n");
+        let err = Rule::from_toml_str(&text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("hour_slack"), "{err}");
+    }
+}
+
+#[test]
+fn with_an_hour_slack_an_event_is_seen_once_when_no_other_lies_within_the_slack() {
+    let rules = RuleSet::builtin();
+    let Some(Logic::NewTerm(rule)) = rules.get("LLX-NEW-004").map(|r| &r.kind) else {
+        panic!("LLX-NEW-004 is a new_term rule");
+    };
+    assert_eq!(rule.hour_slack, 2);
+    // alice: 08:00, 09:00, 10:00 (each near another) and 20:00 (alone);
+    // bob: 09:00 twice.
+    let h = 3600;
+    let novelty = Novelty::from_log(
+        &log(vec![
+            ok(8 * h, "alice", PUBLIC),
+            ok(9 * h, "alice", PUBLIC),
+            ok(10 * h, "alice", PUBLIC),
+            ok(20 * h, "alice", PUBLIC),
+            ok(9 * h, "bob", PUBLIC),
+            ok(86_400 + 9 * h, "bob", PUBLIC),
+        ]),
+        &rules,
+    );
+    let f = &novelty.fields["user+hour~2h"];
+    let counts = |events, singletons| NoveltyCounts {
+        events,
+        singletons,
+        public_singletons: 0,
+    };
+    assert_eq!(f.by_first["alice"], counts(4, 1));
+    assert_eq!(f.by_first["bob"], counts(2, 0));
+    // Good–Turing: (1 + 1) / (4 + 2) for alice.
+    let t = novelty.term(rule, &["alice", "03"]).unwrap();
+    assert!(t.own && (t.nats - 3f64.ln()).abs() < 1e-9, "{t:?}");
+    // carol has no history: the baseline's own chance, (1 + 1) / (6 + 2).
+    let t = novelty.term(rule, &["carol", "03"]).unwrap();
+    assert!(!t.own && (t.nats - 4f64.ln()).abs() < 1e-9, "{t:?}");
+}
+
+#[test]
+fn where_and_when_add_up_but_a_new_address_and_a_new_host_count_once() {
+    let t = |nats: f64, own: bool, hour: bool| TermRarity { nats, own, hour };
+    // A new address (5) and a new host (4), as on a trip: the rarest.
+    assert_eq!(Novelty::combined([t(5.0, true, false), t(4.0, true, false)]), 5.0);
+    // A new address at a new hour: both.
+    assert_eq!(Novelty::combined([t(5.0, true, false), t(4.0, true, true)]), 9.0);
+    // An account never seen: every term is new, the rarest counts.
+    assert_eq!(Novelty::combined([t(8.0, false, false), t(3.0, false, true)]), 8.0);
+}
+
+#[test]
+fn the_baseline_replay_judges_each_term_seen_once_without_it() {
+    let rules = RuleSet::builtin();
+    let h = 3600;
+    // alice: four logins from 10.0.0.5 at 09:00 on four days, one from
+    // PUBLIC at 21:00 (new address and new hour, had it come last); bob
+    // logs in once (every term of his would have been new).
+    let mut events: Vec<E> = (0..4).map(|d| ok(d * 86_400 + 9 * h, "alice", PRIVATE)).collect();
+    events.push(ok(4 * 86_400 + 21 * h, "alice", PUBLIC));
+    events.push(ok(9 * h, "bob", PUBLIC2));
+    let baseline = log(events);
+    let (history, novelty, replay) = Novelty::baseline_terms(&baseline, &rules);
+    // The history counted with the novelty is the history.
+    assert_eq!(history, History::from_log(&baseline, &rules));
+    assert_eq!(history.terms["user+hour"].len(), 3);
+    let alice = replay.iter().find(|r| r.user.as_deref() == Some("alice")).unwrap();
+    assert_eq!(alice.source.as_deref(), Some(PUBLIC));
+    let mut replay: Vec<f64> = replay.iter().map(|r| r.nats).collect();
+    // Her address seen once is public.
+    let alice = NoveltyCounts {
+        events: 5,
+        singletons: 1,
+        public_singletons: 1,
+    };
+    assert_eq!(novelty.fields["user+source"].by_first["alice"], alice);
+    replay.sort_by(f64::total_cmp);
+    assert_eq!(replay.len(), 2, "{replay:?}");
+    // alice without her 21:00 login: 4 logins, none seen once, a chance of
+    // 1/6 for a new address and for a new hour: 2 ln 6 together.
+    assert!((replay[1] - 2.0 * 6f64.ln()).abs() < 1e-9, "{replay:?}");
+    // bob without his login has no history: his terms are judged by the
+    // whole baseline without it and count once, the rarest: an account
+    // never seen among 5 logins of one other, (0 + 1) / (5 + 2).
+    assert!((replay[0] - 7f64.ln()).abs() < 1e-9, "{replay:?}");
+}
+
+#[test]
 fn history_keeps_keys_without_terms() {
     let h = History::from_log(&CompactLog::default(), &RuleSet::builtin());
     assert_eq!(
         h.terms.keys().collect::<Vec<_>>(),
-        vec!["user", "user+host", "user+source"]
+        vec!["user", "user+host", "user+hour", "user+source"]
     );
     assert!(h.terms.values().all(|s| s.is_empty()));
 }
@@ -819,7 +948,7 @@ fn evaluation_is_deterministic_and_sorted() {
 #[test]
 fn every_builtin_rule_parses_and_is_listed() {
     let set = RuleSet::builtin();
-    assert_eq!(set.len(), 15);
+    assert_eq!(set.len(), 16);
     let mut ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -19,10 +19,11 @@
 //!    sources is an alert about the host listing every source; a source of
 //!    it (one that failed there, or a public one new to the host during it)
 //!    that then logs in is an alert of its own (`policy.rs`).
-//! 5. **Rarity**: new-term hits (a user from a new address, a new host, an
-//!    account never seen) alert when the term's rarity in the baseline
-//!    (Good–Turing, `loglynx_rules::Novelty`) plus the model's evidence for
-//!    the entity pass the same threshold.
+//! 5. **Rarity**: new-term hits (a user from a new address, at a new hour,
+//!    on a new host, an account never seen) alert when the terms' rarity in
+//!    the baseline (Good–Turing, `loglynx_rules::Novelty`; the new terms of
+//!    one user's login add up, as independent) plus the model's evidence
+//!    for their entities pass the same threshold.
 //! 6. **Routine**: hits whose pattern recurs in the baseline on the same
 //!    weekday and hour are demoted to LOW and labelled, never dropped.
 //! 7. Anomalies alone of an entity that the model already flagged in its
@@ -42,7 +43,8 @@ use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
-use loglynx_rules::{Logic, Novelty};
+use loglynx_rules::{Logic, Novelty, TermRarity};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::policy::{self, PolicyRule};
@@ -284,8 +286,8 @@ struct Incident {
     episodes: Vec<usize>,
     /// An alerting episode of one of its entities corroborates it.
     strong: bool,
-    /// Rarity: (nats of the term, the model's nats, threshold).
-    rarity: Option<(f64, f64, f64)>,
+    /// Rarity of its new terms and the model's evidence, when they alert.
+    rarity: Option<Rarity>,
     routine: Option<String>,
 }
 
@@ -419,7 +421,14 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
             continue;
         }
         let span = (e.episode.first, e.episode.last + input.window);
-        let by_host = by_host.get_or_insert_with(|| policy::events_by_host(input.log));
+        let by_host = by_host.get_or_insert_with(|| {
+            let hosts = alerting
+                .iter()
+                .map(|&i| &input.episodes[i])
+                .filter(|e| e.entity_kind == EntityKind::Host)
+                .map(|e| e.entity.as_str());
+            policy::events_by_host(input.log, hosts)
+        });
         if let Some((pop, logins)) = policy::population(input.log, by_host, &e.entity, span, cfg.suppression) {
             population_episodes.insert(i);
             stats.population_alerts += 1;
@@ -464,6 +473,11 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
             incidents.push(inc);
         }
     }
+
+    // New terms of one user around the same time are one incident (about
+    // the source when one of them names it): a login's rare terms, a new
+    // address and a new hour, add up.
+    join_new_terms(&mut incidents, hits, input, cfg.suppression);
 
     // A hit that another rule's hit in the same incident makes redundant
     // is left out.
@@ -536,6 +550,16 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
             .or_default()
             .push(i);
     }
+    // The anomalies of each entity, ascending.
+    let mut anomalies_of: FxHashMap<(EntityKind, &str), Vec<usize>> = FxHashMap::default();
+    if !standalone.is_empty() {
+        for (k, a) in anomalies.iter().enumerate() {
+            anomalies_of
+                .entry((a.entity_kind, a.entity.as_str()))
+                .or_default()
+                .push(k);
+        }
+    }
     for (_, idx) in standalone {
         let e0 = &input.episodes[idx[0]];
         let spans: Vec<(usize, Micros, Micros)> = idx
@@ -550,16 +574,12 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
             .collect();
         for (first, last, members) in chain(spans, cfg.suppression) {
             let mut inc = Incident::new(Primary::Entity(e0.entity_kind, e0.entity.clone()), first, last);
-            inc.anomalies = anomalies
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| {
-                    a.entity_kind == e0.entity_kind
-                        && a.entity == e0.entity
-                        && a.window_start >= first
-                        && a.window_start < last
-                })
-                .map(|(k, _)| k)
+            inc.anomalies = anomalies_of
+                .get(&(e0.entity_kind, e0.entity.as_str()))
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&k| anomalies[k].window_start >= first && anomalies[k].window_start < last)
                 .collect();
             inc.episodes = members;
             incidents.push(inc);
@@ -607,16 +627,9 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         // 5. New terms alone are weak (people do log in from new places):
         // they alert when the term's rarity in the baseline and the
         // model's evidence for its entities together pass the threshold.
-        let only_new_terms = !inc.hits.is_empty()
-            && inc.hits.iter().all(|&i| {
-                input
-                    .rules
-                    .get(&hits[i].rule_id)
-                    .is_some_and(|r| r.kind == Kind::NewTerm)
-            });
-        if only_new_terms && !inc.strong {
+        if only_new_terms(inc, hits, input) && !inc.strong {
             match rarity(inc, hits, input, &threshold) {
-                Some(r) if r.0 + r.1 > r.2 => {
+                Some(r) if r.alerts() => {
                     inc.rarity = Some(r);
                     stats.rarity_alerts += 1;
                 }
@@ -660,28 +673,112 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     (alerts, stats)
 }
 
-/// A new-term incident's rarity: the rarest of its terms in the baseline
-/// (nats), the strongest evidence episode of its entities around it, and
-/// the threshold of the user kind (or of the primary's).
+/// Whether an incident is new-term hits only.
+fn only_new_terms(inc: &Incident, hits: &[RuleHit], input: &MergeInput) -> bool {
+    !inc.hits.is_empty()
+        && inc.hits.iter().all(|&i| {
+            input
+                .rules
+                .get(&hits[i].rule_id)
+                .is_some_and(|r| r.kind == Kind::NewTerm)
+        })
+}
+
+/// Moves each new-term-only incident about a user into a new-term-only
+/// incident about a source that names the same user within `gap` (the
+/// nearest in time), so one login's new terms are judged together.
+fn join_new_terms(incidents: &mut Vec<Incident>, hits: &[RuleHit], input: &MergeInput, gap: Micros) {
+    let users = |inc: &Incident| -> BTreeSet<&str> {
+        inc.hits
+            .iter()
+            .flat_map(|&i| hits[i].users.iter().map(String::as_str))
+            .collect()
+    };
+    let mut i = 0;
+    while i < incidents.len() {
+        let from = &incidents[i];
+        if from.primary.kind() != Some(EntityKind::User) || !only_new_terms(from, hits, input) {
+            i += 1;
+            continue;
+        }
+        let mine = users(from);
+        let into = incidents
+            .iter()
+            .enumerate()
+            .filter(|(j, to)| {
+                *j != i
+                    && to.primary.kind() == Some(EntityKind::SourceIp)
+                    && to.first <= from.last + gap
+                    && to.last + gap >= from.first
+                    && only_new_terms(to, hits, input)
+                    && !users(to).is_disjoint(&mine)
+            })
+            .min_by_key(|(_, to)| (to.first - from.first).abs())
+            .map(|(j, _)| j);
+        match into {
+            Some(j) => {
+                let from = incidents.remove(i);
+                let to = &mut incidents[if j > i { j - 1 } else { j }];
+                to.first = to.first.min(from.first);
+                to.last = to.last.max(from.last);
+                to.hits.extend(from.hits);
+                to.hits.sort_unstable();
+            }
+            None => i += 1,
+        }
+    }
+}
+
+/// Why new-term hits alert: their rarity in the baseline and the model's
+/// evidence around them against the threshold.
+#[derive(Debug, Clone, PartialEq)]
+struct Rarity {
+    /// Per new-term rule, the rarest of its terms.
+    terms: Vec<(String, TermRarity)>,
+    /// The strongest evidence episode of the hits' entities around them.
+    model: f64,
+    threshold: f64,
+}
+
+impl Rarity {
+    /// The terms' rarity together ([`Novelty::combined`]).
+    fn term_nats(&self) -> f64 {
+        Novelty::combined(self.terms.iter().map(|(_, t)| *t))
+    }
+
+    fn alerts(&self) -> bool {
+        self.term_nats() + self.model > self.threshold
+    }
+}
+
+/// A new-term incident's rarity: per rule the rarest of its terms in the
+/// baseline (nats), the strongest evidence episode of its users and
+/// sources around it (a host's evidence is about everyone on the host),
+/// and the threshold of the user kind (or of the primary's).
 fn rarity(
     inc: &Incident,
     hits: &[RuleHit],
     input: &MergeInput,
     threshold: &dyn Fn(EntityKind) -> Option<f64>,
-) -> Option<(f64, f64, f64)> {
+) -> Option<Rarity> {
     let novelty = input.novelty?;
-    let mut nats: Option<f64> = None;
+    let mut terms: BTreeMap<&str, TermRarity> = BTreeMap::new();
     for &i in &inc.hits {
         let h = &hits[i];
         let Some(Logic::NewTerm(nt)) = input.rules.get(&h.rule_id).map(|r| &r.kind) else {
             continue;
         };
         let parts: Vec<&str> = h.group.iter().map(|(_, v)| v.as_str()).collect();
-        if let Some(n) = novelty.rarity(&nt.fields, &parts) {
-            nats = Some(nats.map_or(n, |m: f64| m.max(n)));
+        if let Some(t) = novelty.term(nt, &parts) {
+            let rarest = terms.entry(h.rule_id.as_str()).or_insert(t);
+            if t.nats > rarest.nats {
+                *rarest = t;
+            }
         }
     }
-    let nats = nats?;
+    if terms.is_empty() {
+        return None;
+    }
     let entities: BTreeSet<(EntityKind, &str)> = inc
         .hits
         .iter()
@@ -691,7 +788,6 @@ fn rarity(
                 .iter()
                 .map(|u| (EntityKind::User, u.as_str()))
                 .chain(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())))
-                .chain(h.hosts.iter().map(|x| (EntityKind::Host, x.as_str())))
         })
         .collect();
     let model = input
@@ -702,8 +798,12 @@ fn rarity(
         .map(|e| e.episode.peak)
         .fold(0.0, f64::max);
     let kind = inc.primary.kind().unwrap_or(EntityKind::User);
-    let h = threshold(EntityKind::User).or_else(|| threshold(kind))?;
-    Some((nats, model, h))
+    let threshold = threshold(EntityKind::User).or_else(|| threshold(kind))?;
+    Some(Rarity {
+        terms: terms.into_iter().map(|(id, n)| (id.to_owned(), n)).collect(),
+        model,
+        threshold,
+    })
 }
 
 fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &AlertConfig, budget: f64) -> Alert {
@@ -859,12 +959,26 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
         };
         format!("{}{what}{targets}", names.join(" + "))
     };
-    if let Some((term, model, threshold)) = inc.rarity {
+    if let Some(r) = &inc.rarity {
         rule_ids.push(PolicyRule::RARITY.id.to_owned());
+        let chances: Vec<String> = r
+            .terms
+            .iter()
+            .map(|(id, t)| format!("{id} {:.2}% ({:.1} nats)", 100.0 * (-t.nats).exp(), t.nats))
+            .collect();
+        let terms = if r.terms.len() > 1 {
+            format!(
+                "such new terms had chances of {}, together {:.1} nats",
+                chances.join(" and "),
+                r.term_nats()
+            )
+        } else {
+            format!("such a new term had a chance of {}", chances.join(""))
+        };
         descriptions.push(format!(
-            "In the baseline such a new term had a chance of {:.2}% ({term:.1} nats); with the model's evidence for \
-             its entities ({model:.1} nats) the total passes the alert budget's threshold of {threshold:.1} nats.",
-            100.0 * (-term).exp()
+            "In the baseline {terms}; with the model's evidence for its entities ({:.1} nats) the total passes the \
+             alert budget's threshold of {:.1} nats.",
+            r.model, r.threshold
         ));
         tags.extend(PolicyRule::RARITY.tags.iter().map(|t| t.to_string()));
     }

@@ -339,20 +339,28 @@ fn new_term_hits_alert_when_rarity_and_the_models_evidence_pass_the_threshold() 
     );
     // alice logged in 400 times from 2 addresses, each seen often: a new
     // address for her has a chance of 1/402, 6.0 nats.
-    let novelty = |events: u64, singletons: u64| Novelty {
+    let novelty = |events: u64, singletons: u64, public_singletons: u64| Novelty {
         fields: BTreeMap::from([(
             "user+source".to_owned(),
             FieldNovelty {
                 all: NoveltyCounts {
                     events: 10_000,
                     singletons: 2_000,
+                    public_singletons: 1_000,
                 },
-                by_first: BTreeMap::from([("alice".to_owned(), NoveltyCounts { events, singletons })]),
+                by_first: BTreeMap::from([(
+                    "alice".to_owned(),
+                    NoveltyCounts {
+                        events,
+                        singletons,
+                        public_singletons,
+                    },
+                )]),
             },
         )]),
     };
     let steady = Extra {
-        novelty: Some(novelty(400, 0)),
+        novelty: Some(novelty(400, 0, 0)),
         ..Extra::default()
     };
     // Rarity alone (6.0) stays under the threshold (7).
@@ -377,15 +385,92 @@ fn new_term_hits_alert_when_rarity_and_the_models_evidence_pass_the_threshold() 
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].rule_ids, vec!["LLX-NEW-001", "LLX-BASE-RARE"]);
     assert_eq!(stats.rarity_alerts, 1);
-    // A user who roams (half her logins from addresses seen once): a new
-    // address is common, and the same evidence is not enough.
+    // A user who roams (half her logins from public addresses seen once):
+    // a new public address is common, and the same evidence is not enough.
     let roaming = Extra {
-        novelty: Some(novelty(400, 200)),
+        novelty: Some(novelty(400, 200, 200)),
         ..Extra::default()
     };
-    let (alerts, stats) = merge_all(&[new_source], &[], &evidence, &roaming, &AlertConfig::default());
+    let (alerts, stats) = merge_all(
+        std::slice::from_ref(&new_source),
+        &[],
+        &evidence,
+        &roaming,
+        &AlertConfig::default(),
+    );
     assert!(alerts.is_empty(), "{alerts:#?}");
     assert_eq!(stats.uncorroborated_new_terms, 1);
+    // Her new addresses were all the office's (private): a new public one
+    // is as rare as for a steady user.
+    let dhcp = Extra {
+        novelty: Some(novelty(400, 200, 0)),
+        ..Extra::default()
+    };
+    let (alerts, _) = merge_all(&[new_source], &[], &evidence, &dhcp, &AlertConfig::default());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+}
+
+#[test]
+fn a_login_from_a_new_address_at_a_new_hour_adds_both_rarities_in_one_alert() {
+    let new_source = hit(
+        "LLX-NEW-001",
+        Severity::Low,
+        &[("user", "alice"), ("source", PUBLIC)],
+        180,
+        180,
+    );
+    let new_hour = |user: &str| {
+        hit(
+            "LLX-NEW-004",
+            Severity::Low,
+            &[("user", user), ("hour", "03")],
+            180,
+            200,
+        )
+    };
+    // alice logged in 400 times, from 2 addresses and in 9 hours, each seen
+    // often: a new address and a new hour each have a chance of 1/402
+    // (6.0 nats), under the threshold (7) alone.
+    let steady = NoveltyCounts {
+        events: 400,
+        singletons: 0,
+        public_singletons: 0,
+    };
+    let field = FieldNovelty {
+        all: NoveltyCounts {
+            events: 10_000,
+            singletons: 2_000,
+            public_singletons: 1_000,
+        },
+        by_first: BTreeMap::from([("alice".to_owned(), steady), ("bob".to_owned(), steady)]),
+    };
+    let extra = Extra {
+        novelty: Some(Novelty {
+            fields: BTreeMap::from([
+                ("user+source".to_owned(), field.clone()),
+                ("user+hour~2h".to_owned(), field),
+            ]),
+        }),
+        ..Extra::default()
+    };
+    let cfg = AlertConfig::default();
+    for alone in [new_source.clone(), new_hour("alice")] {
+        let (alerts, stats) = merge_all(&[alone], &[], &[], &extra, &cfg);
+        assert!(alerts.is_empty(), "{alerts:#?}");
+        assert_eq!(stats.uncorroborated_new_terms, 1);
+    }
+    // Both for the same login: one alert about the address, 12 nats.
+    let (alerts, stats) = merge_all(&[new_source.clone(), new_hour("alice")], &[], &[], &extra, &cfg);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a.rule_ids, vec!["LLX-NEW-001", "LLX-NEW-004", "LLX-BASE-RARE"]);
+    assert_eq!(a.source_ips, vec![PUBLIC]);
+    assert!(a.description.contains("together 12.0 nats"), "{}", a.description);
+    assert_eq!(stats.rarity_alerts, 1);
+    // Another user's new hour is not alice's login.
+    let (alerts, stats) = merge_all(&[new_source, new_hour("bob")], &[], &[], &extra, &cfg);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert_eq!(stats.uncorroborated_new_terms, 2);
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub fn expected_detections(kind: CampaignKind) -> &'static [&'static str] {
         CampaignKind::CredentialStuffing => &["LLX-BASE-POP", "LLX-AUTH-003", "LLX-AUTH-007", "anomaly"],
         CampaignKind::DormantAccount => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-NEW-002", "LLX-NEW-003", "anomaly"],
         CampaignKind::LateralMovement => &["LLX-LAT-001", "anomaly"],
-        CampaignKind::StolenKey => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-BASE-ACC", "anomaly"],
+        CampaignKind::StolenKey => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-NEW-004", "LLX-BASE-ACC", "anomaly"],
         CampaignKind::ConcurrentUse => &["LLX-AUTH-006", "LLX-BASE-RARE"],
         CampaignKind::BenignNoisyScript
         | CampaignKind::BenignCredentialAudit

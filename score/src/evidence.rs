@@ -117,29 +117,48 @@ fn uncompressed(path: &std::path::Path) -> Option<File> {
 
 /// Calls `each` with the number and text (without the newline) of each of
 /// `lines` (ascending, 1-based) in `r`, reading blocks and stopping after
-/// the last one. A read error ends the lines found.
+/// the last one. Lines before a wanted one are skipped by counting
+/// newlines in bulk. A read error ends the lines found.
 fn read_lines(mut r: impl Read, lines: &[u64], mut each: impl FnMut(u64, &[u8])) {
     const BLOCK: u64 = 1 << 20;
     let mut buf: Vec<u8> = Vec::new();
-    // Number of the line starting at buf[0]; buf[..scanned] has no newline.
-    let (mut no, mut scanned, mut next) = (1u64, 0, 0);
+    // Number of the line starting at buf[0].
+    let (mut no, mut next) = (1u64, 0);
     while next < lines.len() {
         // Appends without zeroing the buffer first; retries interrupted
         // reads; on an error, what was read before it is in `buf`.
         let read = r.by_ref().take(BLOCK).read_to_end(&mut buf);
+        // buf[start..] begins line `no`.
         let mut start = 0;
         while next < lines.len() {
-            let from = start.max(scanned);
-            let Some(i) = memchr::memchr(b'\n', &buf[from..]) else {
+            if lines[next] < no {
+                next += 1;
+                continue;
+            }
+            let skip = lines[next] - no;
+            if skip > 0 {
+                match nth_newline(&buf[start..], skip) {
+                    Ok(at) => {
+                        start += at + 1;
+                        no += skip;
+                    }
+                    Err(found) => {
+                        // Fewer lines than that here: past the last whole one.
+                        if let Some(at) = memchr::memrchr(b'\n', &buf[start..]) {
+                            start += at + 1;
+                            no += found;
+                        }
+                        break;
+                    }
+                }
+            }
+            let Some(end) = memchr::memchr(b'\n', &buf[start..]) else {
                 break;
             };
-            let end = from + i;
-            if no == lines[next] {
-                each(no, &buf[start..end]);
-                next += 1;
-            }
+            each(no, &buf[start..start + end]);
+            next += 1;
             no += 1;
-            start = end + 1;
+            start += end + 1;
         }
         match read {
             // A line cut by the error is not the line.
@@ -154,8 +173,26 @@ fn read_lines(mut r: impl Read, lines: &[u64], mut each: impl FnMut(u64, &[u8]))
             Ok(_) => {}
         }
         buf.drain(..start);
-        scanned = buf.len();
     }
+}
+
+/// The position of the `n`-th newline (1-based) of `hay`, or how many
+/// newlines it has when fewer. Newlines are counted a chunk at a time.
+fn nth_newline(hay: &[u8], n: u64) -> Result<usize, u64> {
+    const CHUNK: usize = 64 << 10;
+    let mut left = n;
+    for (c, chunk) in hay.chunks(CHUNK).enumerate() {
+        let count = memchr::memchr_iter(b'\n', chunk).count() as u64;
+        if count < left {
+            left -= count;
+            continue;
+        }
+        let at = memchr::memchr_iter(b'\n', chunk)
+            .nth((left - 1) as usize)
+            .expect("counted");
+        return Ok(c * CHUNK + at);
+    }
+    Err(n - left)
 }
 
 #[cfg(test)]
@@ -182,6 +219,24 @@ mod tests {
         }
         assert_eq!(read(&[3, 6]), vec![(3, "three".to_owned())]);
         assert!(read(&[]).is_empty());
+    }
+
+    #[test]
+    fn lines_skipped_in_bulk_across_chunks_and_blocks_are_the_right_ones() {
+        let text: String = (1..=50_000u32)
+            .map(|no| format!("{no} {}\n", "y".repeat((no % 61) as usize)))
+            .collect();
+        let all: Vec<&str> = text.lines().collect();
+        let wanted = [1, 2, 1700, 1701, 30_000, 49_999, 50_000, 50_001];
+        let mut got = Vec::new();
+        read_lines(text.as_bytes(), &wanted, |no, line| {
+            got.push((no, String::from_utf8_lossy(line).into_owned()))
+        });
+        let want: Vec<(u64, String)> = wanted
+            .iter()
+            .filter_map(|&no| all.get(no as usize - 1).map(|l| (no, l.to_string())))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn population(
 ) -> Option<(RuleHit, Vec<RuleHit>)> {
     let host_sym = log.strings.lookup(host)?;
     let mut members: BTreeMap<Sym, Member> = BTreeMap::new();
-    let mut first_seen: BTreeMap<Sym, Micros> = BTreeMap::new();
+    let mut first_seen: FxHashMap<Sym, Micros> = FxHashMap::default();
     let mut users = BTreeSet::new();
     let mut logins: Vec<usize> = Vec::new();
     for &i in by_host.get(&host_sym).map_or(&[][..], |v| &v[..]) {
@@ -236,12 +236,16 @@ pub fn population(
 /// Indices of the kept events of each host, in log order.
 pub type EventsByHost = FxHashMap<Sym, Vec<u32>>;
 
-/// The kept events of each host, for [`population`].
-pub fn events_by_host(log: &CompactLog) -> EventsByHost {
-    let mut by_host: EventsByHost = FxHashMap::default();
+/// The kept events of each of `hosts`, for [`population`].
+pub fn events_by_host<'h>(log: &CompactLog, hosts: impl IntoIterator<Item = &'h str>) -> EventsByHost {
+    let mut by_host: EventsByHost = hosts
+        .into_iter()
+        .filter_map(|h| log.strings.lookup(h))
+        .map(|s| (s, Vec::new()))
+        .collect();
     for (i, e) in log.events.iter().enumerate() {
-        if e.host.is_some() {
-            by_host.entry(e.host).or_default().push(i as u32);
+        if let Some(v) = by_host.get_mut(&e.host) {
+            v.push(i as u32);
         }
     }
     by_host

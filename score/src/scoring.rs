@@ -83,6 +83,9 @@ impl Scoring<'_> {
             };
             if let Some(entity_kind) = kind.entity() {
                 self.evidence.begin_kind(entity_kind, n_baseline);
+                if one_kind {
+                    self.evidence.reserve(entity_kind, rows);
+                }
                 if let Some(t) = saved_threshold {
                     self.evidence.set_threshold(entity_kind, t);
                 }

@@ -90,8 +90,10 @@ pub struct LoadedInputs {
     pub files: Vec<String>,
     /// The new-term history of raw-log inputs.
     pub history: History,
-    /// How often raw-log inputs met new terms.
+    /// How often raw-log inputs met new terms, and the rarity of each of
+    /// their events with a term seen only there.
     pub novelty: Novelty,
+    pub rarity_replay: Vec<loglynx_rules::ReplayedTerms>,
     /// The rule-hit patterns of raw-log inputs, and the hits.
     pub routine: Routine,
     pub hits: Vec<loglynx_rules::RuleHit>,
@@ -109,6 +111,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         files: Vec::new(),
         history: History::default(),
         novelty: Novelty::default(),
+        rarity_replay: Vec::new(),
         routine: Routine::default(),
         hits: Vec::new(),
         logs_read: None,
@@ -145,7 +148,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             ..RunConfig::new(features)
         };
         let bar = spinner(quiet, "computing features");
-        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick())?;
+        let mut result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| bar.tick())?;
         bar.finish_and_clear();
         if let Some((name, err)) = result.errors().next() {
             return Err(TrainError::Input(format!("{name}: {err}")));
@@ -155,28 +158,31 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             kept_events = result.compact.as_ref().map_or(0, |c| c.len()),
             "logs read"
         );
-        if let Some(log) = &result.compact {
+        loaded.logs_read = Some((result.stats.lines, result.stats.events, result.files.len()));
+        if let Some(log) = result.compact.take() {
             let context = Context {
                 history: None,
                 assets: assets.as_ref(),
             };
             // The history and novelty of new terms, and the rule hits of
             // the routine, side by side.
-            let ((history, novelty), (hits, _)) = rayon::join(
-                || rayon::join(|| History::from_log(log, &rules), || Novelty::from_log(log, &rules)),
-                || loglynx_rules::evaluate_with(&rules, log, &context),
+            let ((history, novelty, replay), (hits, _)) = rayon::join(
+                || Novelty::baseline_terms(&log, &rules),
+                || loglynx_rules::evaluate_with(&rules, &log, &context),
             );
-            loaded.history = history;
-            loaded.novelty = novelty;
             let first = log.events.iter().map(|e| e.timestamp).min();
             let last = log.events.iter().map(|e| e.timestamp).max();
             if let (Some(first), Some(last)) = (first, last) {
                 loaded.routine = Routine::from_hits(&hits, first, last);
             }
+            tracing::info!(hits = hits.len(), "baseline history, novelty and routine");
+            (loaded.history, loaded.novelty, loaded.rarity_replay) = (history, novelty, replay);
             loaded.hits = hits;
-            tracing::info!(hits = loaded.hits.len(), "baseline history, novelty and routine");
+            // The rules' events are done with: freed before the rows are
+            // made (computing both side by side is no faster: making rows
+            // keeps both cores busy).
+            drop(log);
         }
-        loaded.logs_read = Some((result.stats.lines, result.stats.events, result.files.len()));
         loaded
             .frame
             .append(FeatureFrame::from_table(result.aggregator.finish()));
@@ -231,7 +237,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     // Replayed through the policy: episodes that only corroborate rule hits
     // are not alerts of the model's own.
     let covered = HitIndex::new(&inputs.hits, DEFAULT_SUPPRESSION);
-    baseline.calibration = calibrate_baseline(&baseline, frame, &scores, evidence, &covered);
+    baseline.calibration = calibrate_baseline(&baseline, frame, &scores, evidence, &covered, &inputs.rarity_replay);
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "alert budget calibrated");
     for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
         if let Some(kind) = frame.kinds[*row].entity() {

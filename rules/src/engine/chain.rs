@@ -28,7 +28,7 @@ pub(super) fn run(ctx: &Ctx, rule: &Chain, assets: Option<&Assets>, history: Opt
     let escalation = Matcher::new(&rule.escalation, strings);
     let onward = Matcher::new(&rule.onward, strings);
     let host_user = |e: &CompactEvent| (e.host.is_some() && e.user.is_some()).then(|| key2(e.host, e.user));
-    let escalations = collect(events, |e| {
+    let escalations = collect(events, ctx.candidates(&[&escalation]).as_deref(), |e| {
         (ctx.filter.matches(e) && escalation.matches(e))
             .then(|| host_user(e))
             .flatten()
@@ -36,15 +36,27 @@ pub(super) fn run(ctx: &Ctx, rule: &Chain, assets: Option<&Assets>, history: Opt
     if escalations.keys.is_empty() {
         return Vec::new();
     }
-    let sessions = collect(events, |e| {
+    // Only sessions of an escalating (host, user) can start a chain, and
+    // with `onward_as_target` only onward events as an account switched to.
+    let escalating: FxHashSet<Key> = escalations.keys.iter().copied().collect();
+    let sessions = collect(events, ctx.candidates(&[&session]).as_deref(), |e| {
         (ctx.filter.matches(e) && session.matches(e))
             .then(|| host_user(e))
             .flatten()
+            .filter(|k| escalating.contains(k))
     });
     let session_of: FxHashMap<Key, usize> = sessions.keys.iter().enumerate().map(|(g, k)| (*k, g)).collect();
-    let onwards = collect(events, |e| {
-        (ctx.filter.matches(e) && onward.matches(e) && e.host.is_some() && e.source.is_some())
-            .then(|| key2(e.source, Sym::NONE))
+    let switched_to: FxHashSet<Sym> = (0..escalations.keys.len())
+        .flat_map(|g| escalations.members(g))
+        .map(|&i| events[i as usize].target_user)
+        .collect();
+    let onwards = collect(events, ctx.candidates(&[&onward]).as_deref(), |e| {
+        (ctx.filter.matches(e)
+            && onward.matches(e)
+            && e.host.is_some()
+            && e.source.is_some()
+            && (!rule.onward_as_target || switched_to.contains(&e.user)))
+        .then(|| key2(e.source, Sym::NONE))
     });
     // With `onward_new`, the onward events whose user and source were not
     // seen together before: in the history, else earlier in the log.

@@ -67,7 +67,7 @@ pub(super) fn run(ctx: &Ctx, rule: &Concurrent, history: Option<&History>) -> Ve
     let known = history.and_then(|h| h.terms.get(&History::key(&fields)));
     // Each source's network, once per distinct source.
     let mut nets: FxHashMap<Sym, Option<Net>> = FxHashMap::default();
-    let groups = collect(events, |e| {
+    let groups = collect(events, ctx.candidates(&[]).as_deref(), |e| {
         if e.source.is_none() || e.user.is_none() {
             return None;
         }
@@ -85,8 +85,10 @@ pub(super) fn run(ctx: &Ctx, rule: &Concurrent, history: Option<&History>) -> Ve
     let mut seen: FxHashSet<Sym> = FxHashSet::default();
     let mut new_flags: Vec<bool> = Vec::new();
     let mut term = String::new();
+    let public = |i: &u32| events[*i as usize].source_scope == Some(IpScope::Public);
     for (key, idx) in groups.iter() {
-        if idx.len() < 2 {
+        // Every pair needs a public address new for the user.
+        if idx.len() < 2 || !idx.iter().any(public) {
             continue;
         }
         seen.clear();
@@ -97,13 +99,13 @@ pub(super) fn run(ctx: &Ctx, rule: &Concurrent, history: Option<&History>) -> Ve
         for (p, &i) in idx.iter().enumerate() {
             let e = &events[i as usize];
             let net = nets[&e.source].expect("grouped events have a network");
-            let new = match known {
-                Some(known) => !is_known(known, strings, e, &mut term),
-                None => !seen.contains(&e.source),
-            };
-            seen.insert(e.source);
-            new_flags.push(new);
-            let public_new = new && e.source_scope == Some(IpScope::Public);
+            // Only a public address's novelty counts.
+            let public_new = public(&i)
+                && match known {
+                    Some(known) => !is_known(known, strings, e, &mut term),
+                    None => seen.insert(e.source),
+                };
+            new_flags.push(public_new);
             let within = |q: &usize| e.timestamp - events[idx[*q] as usize].timestamp <= window;
             let partner = [public_new.then(|| any.other_than(net)).flatten(), fresh.other_than(net)]
                 .into_iter()
@@ -132,9 +134,9 @@ pub(super) fn run(ctx: &Ctx, rule: &Concurrent, history: Option<&History>) -> Ve
             b.members.dedup();
             let members: Vec<u32> = b.members.iter().map(|&p| idx[p]).collect();
             let (a, z) = (&events[idx[b.pair.0] as usize], &events[idx[b.pair.1] as usize]);
-            let mark = |e: &CompactEvent, new: bool| {
+            let mark = |e: &CompactEvent, public_new: bool| {
                 let text = strings.str(e.source);
-                if new && e.source_scope == Some(IpScope::Public) {
+                if public_new {
                     format!("{text} (public, new for the user)")
                 } else {
                     text.to_owned()

@@ -8,7 +8,7 @@ use crate::RuleHit;
 pub(super) fn run(ctx: &Ctx, rule: &Count) -> Vec<RuleHit> {
     let threshold = rule.threshold;
     let window = rule.window.micros();
-    let groups = collect(&ctx.log.events, |e| ctx.grouped(e));
+    let groups = collect(&ctx.log.events, ctx.candidates(&[]).as_deref(), |e| ctx.grouped(e));
     let (mut ts_buf, mut w_buf, mut spans) = (Vec::new(), Vec::new(), Vec::new());
     let mut hits = Vec::new();
     for (key, idx) in groups.iter() {

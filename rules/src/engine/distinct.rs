@@ -14,7 +14,7 @@ pub(super) fn run(ctx: &Ctx, rule: &Distinct) -> Vec<RuleHit> {
     let field = rule.distinct_field;
     let threshold = rule.threshold;
     let window = rule.window.micros();
-    let groups = collect(events, |e| {
+    let groups = collect(events, ctx.candidates(&[]).as_deref(), |e| {
         if sym_of(e, field).is_some() {
             ctx.grouped(e)
         } else {

@@ -225,20 +225,29 @@ impl Groups {
 
 /// Indices of the events `key` accepts, grouped by the key it returns, each
 /// group sorted by (time, file, line, index).
-fn collect(events: &[CompactEvent], mut key: impl FnMut(&CompactEvent) -> Option<Key>) -> Groups {
+/// `candidates`: the events to look at (ascending), every event when `None`.
+fn collect(
+    events: &[CompactEvent],
+    candidates: Option<&[u32]>,
+    mut key: impl FnMut(&CompactEvent) -> Option<Key>,
+) -> Groups {
     assert!(events.len() < u32::MAX as usize, "more than 2^32 events");
     let mut ids: FxHashMap<Key, u32> = FxHashMap::default();
     let mut keys = Vec::new();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
+    let mut add = |i: u32, e: &CompactEvent| {
         if let Some(k) = key(e) {
             let next = keys.len() as u32;
             let g = *ids.entry(k).or_insert_with(|| {
                 keys.push(k);
                 next
             });
-            pairs.push((g, i as u32));
+            pairs.push((g, i));
         }
+    };
+    match candidates {
+        Some(c) => c.iter().for_each(|&i| add(i, &events[i as usize])),
+        None => events.iter().enumerate().for_each(|(i, e)| add(i as u32, e)),
     }
     drop(ids);
     // Counting sort by group; stable, so each group keeps input order.
@@ -314,12 +323,68 @@ fn fill<'a, T>(buf: &'a mut Vec<T>, idx: &[u32], f: impl Fn(u32) -> T) -> &'a [T
     buf
 }
 
+/// The events of a log by action and by the outcome of the attempt they
+/// count, so that a rule reads only the events its filter may match.
+pub(crate) struct EventIndex {
+    by_action: Vec<Vec<u32>>,
+    by_attempt: Vec<Vec<u32>>,
+}
+
+impl EventIndex {
+    pub(crate) fn new(log: &CompactLog) -> EventIndex {
+        let mut by_action: Vec<Vec<u32>> = vec![Vec::new(); Action::ALL.len()];
+        let mut by_attempt: Vec<Vec<u32>> = Vec::new();
+        for (i, e) in log.events.iter().enumerate() {
+            by_action[e.action as usize].push(i as u32);
+            if let Some(o) = e.attempt_outcome().filter(|_| e.attempts > 0) {
+                let o = o as usize;
+                if by_attempt.len() <= o {
+                    by_attempt.resize(o + 1, Vec::new());
+                }
+                by_attempt[o].push(i as u32);
+            }
+        }
+        EventIndex { by_action, by_attempt }
+    }
+
+    /// The events (ascending) every one of `matchers` may match: the
+    /// smallest list one of them narrows to; `None` for every event.
+    fn candidates(&self, matchers: &[&Matcher]) -> Option<Vec<u32>> {
+        fn lists(lists: &[Vec<u32>], mask: u32) -> Vec<&[u32]> {
+            lists
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| mask & (1 << *k) != 0)
+                .map(|(_, l)| l.as_slice())
+                .collect()
+        }
+        let all_actions = (1u32 << Action::ALL.len()) - 1;
+        let narrowed = matchers.iter().flat_map(|m| {
+            let by_action = (m.actions & all_actions != all_actions).then(|| lists(&self.by_action, m.actions));
+            let by_attempt = m.attempts.map(|mask| lists(&self.by_attempt, u32::from(mask)));
+            [by_action, by_attempt].into_iter().flatten()
+        });
+        let smallest = narrowed.min_by_key(|l| l.iter().map(|x| x.len()).sum::<usize>())?;
+        let mut out: Vec<u32> = smallest.concat();
+        if smallest.len() > 1 {
+            out.sort_unstable();
+        }
+        Some(out)
+    }
+}
+
 /// Runs one rule.
-pub(super) fn run(rule: &Rule, log: &CompactLog, context: &Context) -> Result<Vec<RuleHit>, Skipped> {
+pub(super) fn run(
+    rule: &Rule,
+    log: &CompactLog,
+    context: &Context,
+    index: &EventIndex,
+) -> Result<Vec<RuleHit>, Skipped> {
     let ctx = Ctx {
         rule,
         log,
         filter: Matcher::new(&rule.filter, &log.strings),
+        index,
     };
     Ok(match &rule.kind {
         Logic::Count(c) => count::run(&ctx, c),
@@ -338,9 +403,17 @@ struct Ctx<'a> {
     log: &'a CompactLog,
     /// The rule's `filter`.
     filter: Matcher,
+    index: &'a EventIndex,
 }
 
 impl Ctx<'_> {
+    /// The events the rule's filter (and `also`) may match; `None`: every event.
+    fn candidates(&self, also: &[&Matcher]) -> Option<Vec<u32>> {
+        let mut all = vec![&self.filter];
+        all.extend_from_slice(also);
+        self.index.candidates(&all)
+    }
+
     fn time(&self, i: u32) -> Micros {
         self.log.events[i as usize].timestamp
     }

@@ -30,14 +30,24 @@ pub(super) fn run(ctx: &Ctx, rule: &NewTerm, history: Option<&History>) -> Resul
             return None;
         }
         let k = term_key(e, &rule.fields)?;
-        let new = *is_new.entry(k).or_insert_with(|| {
-            text.clear();
-            term_text(strings, &rule.fields, &k, &mut text);
-            !known.contains(&text)
+        let new = *is_new.entry(k).or_insert_with(|| match rule.slack_slot() {
+            None => {
+                text.clear();
+                term_text(strings, &rule.fields, &k, &mut text);
+                !known.contains(&text)
+            }
+            // New when no hour within the slack was seen.
+            Some(slot) => rule.hours_around(k[slot]).all(|h| {
+                let mut near = k;
+                near[slot] = h;
+                text.clear();
+                term_text(strings, &rule.fields, &near, &mut text);
+                !known.contains(&text)
+            }),
         });
         new.then_some(k)
     };
-    let groups = collect(&ctx.log.events, key);
+    let groups = collect(&ctx.log.events, ctx.candidates(&[]).as_deref(), key);
     let mut hits = Vec::new();
     for (key, idx) in groups.iter() {
         let parts = term_parts(strings, &rule.fields, key);

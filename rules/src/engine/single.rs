@@ -7,7 +7,7 @@ use crate::RuleHit;
 
 pub(super) fn run(ctx: &Ctx, rule: &Single) -> Vec<RuleHit> {
     let window = rule.window.micros();
-    let groups = collect(&ctx.log.events, |e| ctx.grouped(e));
+    let groups = collect(&ctx.log.events, ctx.candidates(&[]).as_deref(), |e| ctx.grouped(e));
     let mut ts_buf = Vec::new();
     let mut hits = Vec::new();
     for (key, idx) in groups.iter() {
