@@ -648,20 +648,26 @@ fn new_term_without_history_is_skipped_with_a_note() {
     assert!(notes[1].to_string().contains("no `user+host` terms"), "{notes:?}");
 }
 
-#[test]
-fn new_term_hour_of_day() {
-    let rule = parse(
+/// A `new_term` rule on the user and the hour, with `extra` keys.
+fn hour_rule(extra: &str) -> RuleSet {
+    let rule = parse(&format!(
         r#"
         id = "T-HOUR"
         name = "login at a new hour"
         level = "low"
         kind = "new_term"
         fields = ["user", "hour"]
+        {extra}
         [filter]
         outcome = ["success"]
-        "#,
-    );
-    let set = RuleSet { rules: vec![rule] };
+        "#
+    ));
+    RuleSet { rules: vec![rule] }
+}
+
+#[test]
+fn new_term_hour_of_day() {
+    let set = hour_rule("");
     let history = History::from_log(&log(vec![ok(9 * 3600, "alice", PUBLIC)]), &set);
     assert_eq!(history.terms["user+hour"].len(), 1);
     let (hits, _) = evaluate(
@@ -681,19 +687,7 @@ fn new_term_hour_of_day() {
 
 #[test]
 fn an_hour_within_the_slack_of_a_seen_hour_is_not_new() {
-    let rule = parse(
-        r#"
-        id = "T-HOUR"
-        name = "login at a new hour"
-        level = "low"
-        kind = "new_term"
-        fields = ["user", "hour"]
-        hour_slack = 2
-        [filter]
-        outcome = ["success"]
-        "#,
-    );
-    let set = RuleSet { rules: vec![rule] };
+    let set = hour_rule("hour_slack = 2");
     // alice at 09:00 and 23:00.
     let history = History::from_log(
         &log(vec![ok(9 * 3600, "alice", PUBLIC), ok(23 * 3600, "alice", PUBLIC)]),
