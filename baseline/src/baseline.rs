@@ -221,7 +221,8 @@ fn card_of_budget(s: &mut String, cal: &AlertCalibration) {
     let _ = writeln!(
         s,
         "{measured_by_self} entities active on at least {} days are also measured against themselves (their own \
-         window at the same quantile).\n",
+         window at the same quantile). The user threshold also judges new terms: its episodes include the \
+         baseline's logins with a term seen only there, each judged without itself.\n",
         cal.config.self_days
     );
     let _ = writeln!(
