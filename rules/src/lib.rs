@@ -246,6 +246,16 @@ pub const MAX_LISTED: usize = 50;
 /// Matching events a hit keeps as evidence from each end.
 pub const EVIDENCE_EACH_END: usize = 5;
 
+/// The first and last [`EVIDENCE_EACH_END`] of `items`; on a short list
+/// the two ends overlap, so sort and dedup what is collected.
+pub fn evidence_ends<T: Copy>(items: &[T]) -> impl Iterator<Item = T> + '_ {
+    let n = items.len();
+    items[..n.min(EVIDENCE_EACH_END)]
+        .iter()
+        .chain(&items[n.saturating_sub(EVIDENCE_EACH_END)..])
+        .copied()
+}
+
 /// One detection: a rule matched a group of events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleHit {

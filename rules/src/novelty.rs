@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use loglynx_features::aggregate::enrich::IpScope;
-use loglynx_features::event::{parse_ip, Micros};
+use loglynx_features::event::Micros;
 use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -59,11 +59,6 @@ impl NoveltyCounts {
             None => self.new_term_chance(),
         }
     }
-}
-
-/// Whether a source text is a public address.
-fn is_public(source: &str) -> bool {
-    parse_ip(source).is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
 }
 
 /// Novelty of one combination of fields.
@@ -164,7 +159,7 @@ impl Novelty {
     pub fn term(&self, rule: &NewTerm, parts: &[&str]) -> Option<TermRarity> {
         let f = self.fields.get(&Novelty::key(rule))?;
         let own = parts.first().and_then(|p| f.by_first.get(*p)).filter(|c| c.events > 0);
-        let public = source_slot(rule).map(|s| parts.get(s).is_some_and(|p| is_public(p)));
+        let public = source_slot(rule).map(|s| parts.get(s).is_some_and(|p| IpScope::is_public_address(p)));
         Some(TermRarity {
             nats: -own.unwrap_or(&f.all).chance(public).ln(),
             own: own.is_some(),
@@ -289,7 +284,7 @@ impl<'r> Counted<'r> {
 
     /// Whether the source of term `k` is public, for a rule with a source.
     fn public_source(&self, log: &CompactLog, k: &Key) -> Option<bool> {
-        source_slot(self.rule).map(|s| is_public(log.strings.str(Sym(k[s]))))
+        source_slot(self.rule).map(|s| IpScope::is_public_address(log.strings.str(Sym(k[s]))))
     }
 
     /// When `e`'s term was seen only in `e`: its rarity without `e`.

@@ -343,7 +343,7 @@ impl Primary {
 
     /// A public source address.
     fn is_public_source(&self) -> bool {
-        matches!(self, Primary::Entity(EntityKind::SourceIp, a) if is_public(a))
+        matches!(self, Primary::Entity(EntityKind::SourceIp, a) if IpScope::is_public_address(a))
     }
 }
 
@@ -373,10 +373,6 @@ fn primary_of(hit: &RuleHit) -> Primary {
         return Primary::Entity(EntityKind::User, u.clone());
     }
     Primary::Rule(hit.rule_id.clone())
-}
-
-fn is_public(addr: &str) -> bool {
-    parse_ip(addr).is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
 }
 
 fn fnv64(parts: &[&str]) -> u64 {
@@ -414,22 +410,19 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     // 4. Population: hits about hosts, and logins by their sources.
     let mut population_hits: Vec<RuleHit> = Vec::new();
     let mut population_episodes = BTreeSet::new();
-    let mut by_host = None;
-    for &i in &alerting {
+    let host_episodes: Vec<usize> = alerting
+        .iter()
+        .copied()
+        .filter(|&i| input.episodes[i].entity_kind == EntityKind::Host)
+        .collect();
+    let by_host = policy::events_by_host(
+        input.log,
+        host_episodes.iter().map(|&i| input.episodes[i].entity.as_str()),
+    );
+    for &i in &host_episodes {
         let e = &input.episodes[i];
-        if e.entity_kind != EntityKind::Host {
-            continue;
-        }
         let span = (e.episode.first, e.episode.last + input.window);
-        let by_host = by_host.get_or_insert_with(|| {
-            let hosts = alerting
-                .iter()
-                .map(|&i| &input.episodes[i])
-                .filter(|e| e.entity_kind == EntityKind::Host)
-                .map(|e| e.entity.as_str());
-            policy::events_by_host(input.log, hosts)
-        });
-        if let Some((pop, logins)) = policy::population(input.log, by_host, &e.entity, span, cfg.suppression) {
+        if let Some((pop, logins)) = policy::population(input.log, &by_host, &e.entity, span, cfg.suppression) {
             population_episodes.insert(i);
             stats.population_alerts += 1;
             stats.population_logins += logins.len();
@@ -605,7 +598,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     for inc in &mut incidents {
         let max_rule_sev = inc.hits.iter().map(|&i| hits[i].severity).max();
         let source_primary = inc.primary.kind() == Some(EntityKind::SourceIp);
-        let private_primary = source_primary && !is_public(inc.primary.value());
+        let private_primary = source_primary && !IpScope::is_public_address(inc.primary.value());
         let recurring = days_by_pattern.get(&pattern(inc)).map_or(0, BTreeSet::len) >= cfg.recurring_days;
         let weak_rules =
             max_rule_sev.is_some_and(|sev| sev <= Severity::Medium) && (private_primary || !source_primary);
@@ -1018,7 +1011,7 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
         risk += (10.0 * best_anomaly).round() as u32;
     }
     risk += (hosts.len().saturating_sub(1) as u32 * 2).min(8);
-    if sources.iter().any(|s| is_public(s)) {
+    if sources.iter().any(|s| IpScope::is_public_address(s)) {
         risk += 2;
     }
     let risk_score = risk.min(100) as u8;

@@ -11,7 +11,7 @@ use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::output::compact::{CompactLog, Sym};
 use loglynx_features::time::MICROS_PER_MINUTE;
-use loglynx_rules::{RuleHit, Severity, EVIDENCE_EACH_END};
+use loglynx_rules::{evidence_ends, RuleHit, Severity};
 use rustc_hash::FxHashMap;
 
 /// Name, text and advice of a detection the policy makes.
@@ -243,6 +243,9 @@ pub fn events_by_host<'h>(log: &CompactLog, hosts: impl IntoIterator<Item = &'h 
         .filter_map(|h| log.strings.lookup(h))
         .map(|s| (s, Vec::new()))
         .collect();
+    if by_host.is_empty() {
+        return by_host;
+    }
     for (i, e) in log.events.iter().enumerate() {
         if let Some(v) = by_host.get_mut(&e.host) {
             v.push(i as u32);
@@ -251,14 +254,10 @@ pub fn events_by_host<'h>(log: &CompactLog, hosts: impl IntoIterator<Item = &'h 
     by_host
 }
 
-/// The first and last [`EVIDENCE_EACH_END`] of sorted indices.
+/// The [`evidence_ends`] of sorted indices, once each.
 fn ends(idx: &[usize]) -> Vec<usize> {
-    if idx.len() <= 2 * EVIDENCE_EACH_END {
-        return idx.to_vec();
-    }
-    idx[..EVIDENCE_EACH_END]
-        .iter()
-        .chain(&idx[idx.len() - EVIDENCE_EACH_END..])
-        .copied()
-        .collect()
+    let mut v: Vec<usize> = evidence_ends(idx).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }

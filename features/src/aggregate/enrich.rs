@@ -61,6 +61,11 @@ impl IpScope {
         }
     }
 
+    /// Whether `text` is a public address (a host name is not).
+    pub fn is_public_address(text: &str) -> bool {
+        crate::event::parse_ip(text).is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             IpScope::Loopback => "loopback",

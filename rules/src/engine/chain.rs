@@ -15,7 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::{collect, duration, Ctx, Key, Matcher};
 use crate::assets::first_label;
 use crate::rule::{Chain, TermField};
-use crate::{Assets, History, RuleHit, EVIDENCE_EACH_END};
+use crate::{evidence_ends, Assets, History, RuleHit, EVIDENCE_EACH_END};
 
 /// Most target hosts or users named in a summary.
 const NAMED: usize = 5;
@@ -259,12 +259,10 @@ fn hit(ctx: &Ctx, key: &Key, host: &str, session: Option<u32>, chain: &Found) ->
     let mut hit = ctx.hit_with_group(group, &members, |_| String::new());
     // Evidence: the session, the first escalations, the first and last
     // onward events.
-    let n = chain.onward.len();
     let mut evidence: Vec<usize> = session
         .into_iter()
         .chain(chain.escalations.iter().take(EVIDENCE_EACH_END).copied())
-        .chain(chain.onward[..n.min(EVIDENCE_EACH_END)].iter().copied())
-        .chain(chain.onward[n.saturating_sub(EVIDENCE_EACH_END)..].iter().copied())
+        .chain(evidence_ends(&chain.onward))
         .map(|i| i as usize)
         .collect();
     evidence.sort_unstable();

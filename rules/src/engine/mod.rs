@@ -22,7 +22,7 @@ use loglynx_features::output::compact::{CompactEvent, CompactLog, EventClass, In
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::rule::{Field, Filter, Logic, Rule, TermField};
-use crate::{Context, History, RuleHit, Severity, Skipped, EVIDENCE_EACH_END, MAX_LISTED};
+use crate::{evidence_ends, Context, History, RuleHit, Severity, Skipped, MAX_LISTED};
 
 /// A group or term key: up to six symbols (the hour for [`TermField::Hour`]),
 /// unused slots `u32::MAX`.
@@ -467,12 +467,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        let n = members.len();
-        let mut evidence: Vec<usize> = members[..n.min(EVIDENCE_EACH_END)]
-            .iter()
-            .chain(&members[n.saturating_sub(EVIDENCE_EACH_END)..])
-            .map(|&i| i as usize)
-            .collect();
+        let mut evidence: Vec<usize> = evidence_ends(members).map(|i| i as usize).collect();
         evidence.sort_unstable();
         evidence.dedup();
         let names = |set: &FxHashSet<Sym>| {

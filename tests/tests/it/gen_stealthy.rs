@@ -6,20 +6,12 @@ use std::collections::{BTreeSet, HashSet};
 
 use assert_cmd::Command;
 use loglynx_datasets::labels::{read_labels_file, CampaignKind};
+use loglynx_features::connectors::json::parse_timestamp;
 use loglynx_tests::bin;
 
-/// Unix seconds of `YYYY-MM-DDTHH:MM:SS…` (UTC).
+/// Unix seconds of an alert's RFC 3339 time.
 fn unix(s: &str) -> i64 {
-    let n = |a: usize, b: usize| s[a..b].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
+    parse_timestamp(s).expect("an RFC 3339 time") / 1_000_000
 }
 
 #[test]
