@@ -639,6 +639,18 @@ impl EvidenceCollector {
         }
     }
 
+    /// Rows of `frame` with their scores, `(row, score)`: each entity-window
+    /// goes to [`EvidenceCollector::add`] with [`AccessColumns::adds_evidence`].
+    pub fn add_rows(&mut self, frame: &crate::FeatureFrame, rows: impl IntoIterator<Item = (usize, f64)>) {
+        let access = AccessColumns::of(frame);
+        for (r, score) in rows {
+            if let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) {
+                let adds = access.adds_evidence(frame, kind, r);
+                self.add(kind, &frame.ids[r], start, score, adds);
+            }
+        }
+    }
+
     /// Distinct (entity, day) pairs scored, all kinds.
     pub fn entity_days(&mut self) -> u64 {
         self.kinds
@@ -768,7 +780,7 @@ mod collector_tests {
 /// [`crate::fit::fit_baseline_scored`] returns them) and rule hits. The
 /// user kind's threshold also judges the rarity of new terms plus the
 /// model's evidence around them, so the baseline's new terms replayed
-/// (`rarity_replay`, see `loglynx_rules::Novelty::from_log_replayed`) count
+/// (`rarity_replay`, see `loglynx_rules::Novelty::baseline_terms`) count
 /// in its budget as the policy would judge them: with the strongest
 /// episode of their user or source around them, and left out where
 /// another rule's hit names their user or source.
@@ -789,18 +801,7 @@ pub fn calibrate_baseline(
             c.reserve(kind, scores.len());
         }
     }
-    let access = AccessColumns::of(frame);
-    for (r, s) in scores {
-        if let (Some(kind), Some(start)) = (frame.kinds[*r].entity(), frame.window_starts[*r]) {
-            c.add(
-                kind,
-                &frame.ids[*r],
-                start,
-                s.score,
-                access.adds_evidence(frame, kind, *r),
-            );
-        }
-    }
+    c.add_rows(frame, scores.iter().map(|(r, s)| (*r, s.score)));
     let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
     let (mut calibration, episodes) = c.calibrate(window, covered);
     // Per entity, its episodes' (first, end, peak).

@@ -44,12 +44,18 @@ impl History {
     /// rule's key is present afterwards even when no event matched.
     pub fn add_log(&mut self, log: &CompactLog, rules: &RuleSet) {
         for rule in &rules.rules {
-            let fields: &[TermField] = match &rule.kind {
-                Logic::NewTerm(new_term) => &new_term.fields,
-                Logic::Concurrent(_) => History::CONCURRENT_FIELDS,
-                _ => continue,
-            };
-            self.add_terms(log, fields, &rule.filter);
+            if let Some(fields) = History::fields_of(rule) {
+                self.add_terms(log, fields, &rule.filter);
+            }
+        }
+    }
+
+    /// The combination a rule looks up in the history, if any.
+    pub(crate) fn fields_of(rule: &crate::Rule) -> Option<&[TermField]> {
+        match &rule.kind {
+            Logic::NewTerm(new_term) => Some(&new_term.fields),
+            Logic::Concurrent(_) => Some(History::CONCURRENT_FIELDS),
+            _ => None,
         }
     }
 

@@ -88,20 +88,15 @@ impl Novelty {
 
     /// Counts the terms of `log` for every `new_term` rule of `rules`.
     pub fn from_log(log: &CompactLog, rules: &RuleSet) -> Novelty {
-        Novelty::from_log_replayed(log, rules).0
+        Novelty::baseline_terms(log, rules).1
     }
 
-    /// [`Novelty::from_log`], and the baseline replayed through it: every
-    /// event with a term seen only there (which would have been new had
-    /// the event come last), with the [`Novelty::combined`] rarity of those
-    /// terms, each judged without the event itself (leave one out).
-    pub fn from_log_replayed(log: &CompactLog, rules: &RuleSet) -> (Novelty, Vec<ReplayedTerms>) {
-        let (_, novelty, replay) = Novelty::baseline_terms(log, rules);
-        (novelty, replay)
-    }
-
-    /// [`History::from_log`] and [`Novelty::from_log_replayed`] at once:
-    /// each combination's terms are counted once for both.
+    /// [`History::from_log`] and [`Novelty::from_log`] at once (each
+    /// combination's terms are counted once for both), and the baseline
+    /// replayed through the novelty: every event with a term seen only
+    /// there (which would have been new had the event come last), with the
+    /// [`Novelty::combined`] rarity of those terms, each judged without the
+    /// event itself (leave one out).
     pub fn baseline_terms(log: &CompactLog, rules: &RuleSet) -> (History, Novelty, Vec<ReplayedTerms>) {
         let mut out = Novelty::default();
         let mut history = History::default();
@@ -121,10 +116,8 @@ impl Novelty {
         // The history: every rule's terms, counted above when a rule with
         // the same fields and filter was.
         for rule in &rules.rules {
-            let fields: &[TermField] = match &rule.kind {
-                Logic::NewTerm(new_term) => &new_term.fields,
-                Logic::Concurrent(_) => History::CONCURRENT_FIELDS,
-                _ => continue,
+            let Some(fields) = History::fields_of(rule) else {
+                continue;
             };
             match counted
                 .iter()
@@ -188,7 +181,7 @@ impl Novelty {
     }
 }
 
-/// A baseline event whose new terms [`Novelty::from_log_replayed`] judged.
+/// A baseline event whose new terms [`Novelty::baseline_terms`] judged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplayedTerms {
     pub at: Micros,

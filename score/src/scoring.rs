@@ -142,13 +142,8 @@ impl Scoring<'_> {
     ) {
         let explain_at = self.explain_at;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
-        let access = AccessColumns::of(frame);
-        for (&r, s) in rows.iter().zip(&scores) {
-            if let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) {
-                let adds = access.adds_evidence(frame, kind, r);
-                self.evidence.add(kind, &frame.ids[r], start, s.score, adds);
-            }
-        }
+        self.evidence
+            .add_rows(frame, rows.iter().zip(&scores).map(|(&r, s)| (r, s.score)));
         // Made in parallel: explanations are formatted here.
         let anomaly = |r: usize, s: &RowScore| {
             let kind = frame.kinds[r].entity();

@@ -15,7 +15,7 @@ use loglynx_features::output::compact::{CompactEvent, Sym};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{collect, duration, Ctx};
-use crate::rule::{Concurrent, Field, TermField};
+use crate::rule::{Concurrent, Field};
 use crate::{History, RuleHit};
 
 /// A network: address family and the address with host bits cleared.
@@ -63,8 +63,7 @@ pub(super) fn run(ctx: &Ctx, rule: &Concurrent, history: Option<&History>) -> Ve
     let events = &ctx.log.events;
     let strings = &ctx.log.strings;
     let window = rule.window.micros();
-    let fields = [TermField::User, TermField::Source];
-    let known = history.and_then(|h| h.terms.get(&History::key(&fields)));
+    let known = history.and_then(|h| h.terms.get(&History::key(History::CONCURRENT_FIELDS)));
     // Each source's network, once per distinct source.
     let mut nets: FxHashMap<Sym, Option<Net>> = FxHashMap::default();
     let groups = collect(events, ctx.candidates(&[]).as_deref(), |e| {
