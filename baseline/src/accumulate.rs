@@ -781,9 +781,10 @@ mod collector_tests {
 /// user kind's threshold also judges the rarity of new terms plus the
 /// model's evidence around them, so the baseline's new terms replayed
 /// (`rarity_replay`, see `loglynx_rules::Novelty::baseline_terms`) count
-/// in its budget as the policy would judge them: with the strongest
-/// episode of their user or source around them, and left out where
-/// another rule's hit names their user or source.
+/// in its budget as the policy would judge them: one user's new terms
+/// within the suppression gap together, with the strongest episode of
+/// their user or source around them, and left out where another rule's
+/// hit names their user or source.
 pub fn calibrate_baseline(
     baseline: &crate::Baseline,
     frame: &crate::FeatureFrame,
@@ -813,9 +814,11 @@ pub fn calibrate_baseline(
             .or_default()
             .push((e.first, e.last + window, e.peak));
     }
-    let peaks: Vec<f64> = rarity_replay
+    // Each replayed login's model evidence: the strongest episode of its
+    // user or source around it; `None` where a rule's hit names them.
+    let model: Vec<Option<f64>> = rarity_replay
         .iter()
-        .filter_map(|r| {
+        .map(|r| {
             let named = [
                 (EntityKind::User, r.user.as_deref()),
                 (EntityKind::SourceIp, r.source.as_deref()),
@@ -824,12 +827,23 @@ pub fn calibrate_baseline(
             if named.clone().any(|(k, n)| covered.covers(k, n, r.at, r.at)) {
                 return None;
             }
-            let model = named
-                .flat_map(|key| spans.get(&key).into_iter().flatten())
-                .filter(|&&(first, last, _)| first <= r.at && last >= r.at)
-                .map(|&(_, _, peak)| peak)
-                .fold(0.0, f64::max);
-            Some(r.nats + model)
+            Some(
+                named
+                    .flat_map(|key| spans.get(&key).into_iter().flatten())
+                    .filter(|&&(first, last, _)| first <= r.at && last >= r.at)
+                    .map(|&(_, _, peak)| peak)
+                    .fold(0.0, f64::max),
+            )
+        })
+        .collect();
+    // One peak per session, as the policy joins one user's new terms.
+    let peaks: Vec<f64> = loglynx_rules::ReplayedTerms::sessions(rarity_replay, covered.gap)
+        .into_iter()
+        .filter_map(|session| {
+            let kept: Vec<usize> = session.into_iter().filter(|&i| model[i].is_some()).collect();
+            let model = kept.iter().filter_map(|&i| model[i]).reduce(f64::max)?;
+            let terms = kept.iter().flat_map(|&i| rarity_replay[i].terms.iter().copied());
+            Some(loglynx_rules::Novelty::combined(terms) + model)
         })
         .collect();
     if let Some(users) = calibration.kinds.iter_mut().find(|k| k.entity_kind == EntityKind::User) {

@@ -198,7 +198,7 @@ fn stealthy_campaigns_stay_under_every_per_source_threshold() {
         for k in CampaignKind::STEALTHY.iter().chain(&CampaignKind::LOOK_ALIKES) {
             assert!(kinds.contains(k), "{events}/{days:?}/{seed}: no {k}");
         }
-        assert_eq!(plan.labels.len(), 9, "one of each");
+        assert_eq!(plan.labels.len(), 10, "one of each");
         // Every stealthy attack, and all of them together.
         let attacks: Vec<Ev> = plan
             .labels
@@ -249,6 +249,7 @@ fn stealthy_campaigns_stay_under_every_per_source_threshold() {
                         | CampaignKind::ConcurrentUse
                         | CampaignKind::BenignTravel
                         | CampaignKind::BenignAdminHop
+                        | CampaignKind::BenignFirstSudo
                 )
             })
             .filter_map(person)
@@ -369,6 +370,27 @@ fn each_stealthy_campaign_has_its_shape() {
         let mut from_scanner = ev.iter().filter(|e| e.has_source());
         assert!(from_scanner.clone().count() > 0);
         assert!(from_scanner.all(|e| (600..631).contains(&local_minute(e.ts))), "{ctx}");
+
+        // The new sudoer is no administrator: their only sudo commands are
+        // the look-alike's, within one session from their usual address.
+        let first = label(&plan, CampaignKind::BenignFirstSudo);
+        let person = s
+            .org
+            .users
+            .iter()
+            .find(|u| s.names.get(u.name) == first.users[0])
+            .expect("a person");
+        assert!(!person.admin, "{ctx}");
+        let sudo: Vec<&Ev> = plan
+            .events
+            .iter()
+            .filter(|e| e.user == person.name && e.kind == Kind::SudoCommand)
+            .collect();
+        assert!((2..=4).contains(&sudo.len()), "{ctx}: {}", sudo.len());
+        assert!(sudo
+            .iter()
+            .all(|e| e.ts >= first.start.timestamp() && e.ts <= first.end.timestamp()));
+        assert_eq!(first.source_ips, [person.src_ip.to_string()], "{ctx}");
     }
 }
 

@@ -60,6 +60,10 @@ pub enum CampaignKind {
     /// Routine: an administrator's daily root shell on the bastion and hops
     /// from it to internal servers (looks like lateral movement).
     BenignAdminHop,
+    /// Routine: a person given a new duty runs their first sudo commands,
+    /// from their usual address in working hours (looks like the intruder
+    /// of a stolen account trying what it may do).
+    BenignFirstSudo,
 }
 
 impl CampaignKind {
@@ -85,10 +89,11 @@ impl CampaignKind {
     ];
 
     /// Routine patterns that resemble attacks (`loglynx-gen --stealthy`).
-    pub const LOOK_ALIKES: [CampaignKind; 3] = [
+    pub const LOOK_ALIKES: [CampaignKind; 4] = [
         CampaignKind::BenignCredentialAudit,
         CampaignKind::BenignTravel,
         CampaignKind::BenignAdminHop,
+        CampaignKind::BenignFirstSudo,
     ];
 
     /// The label keyword, e.g. `password-spraying`.
@@ -110,6 +115,7 @@ impl CampaignKind {
             CampaignKind::BenignCredentialAudit => "benign-credential-audit",
             CampaignKind::BenignTravel => "benign-travel",
             CampaignKind::BenignAdminHop => "benign-admin-hop",
+            CampaignKind::BenignFirstSudo => "benign-first-sudo",
         }
     }
 
@@ -121,6 +127,7 @@ impl CampaignKind {
                 | CampaignKind::BenignCredentialAudit
                 | CampaignKind::BenignTravel
                 | CampaignKind::BenignAdminHop
+                | CampaignKind::BenignFirstSudo
         )
     }
 }
@@ -210,7 +217,7 @@ mod tests {
             .chain(&[CampaignKind::BenignNoisyScript])
             .copied()
             .collect();
-        assert_eq!(all.len(), 16);
+        assert_eq!(all.len(), 17);
         for k in &all {
             let json = serde_json::to_string(k).unwrap();
             assert_eq!(json, format!("\"{}\"", k.as_str()));

@@ -54,6 +54,10 @@ pub(super) const FILES: &[(&str, &str)] = &[
         include_str!("../builtin/new_hour_for_user.toml"),
     ),
     (
+        "first_sudo_for_user.toml",
+        include_str!("../builtin/first_sudo_for_user.toml"),
+    ),
+    (
         "lateral_movement_after_escalation.toml",
         include_str!("../builtin/lateral_movement_after_escalation.toml"),
     ),

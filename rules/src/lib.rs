@@ -123,6 +123,11 @@ pub enum RuleError {
     DuplicateId { id: String, first: String, second: String },
     #[error("{}: no *.toml rule files", dir.display())]
     NoRules { dir: PathBuf },
+    #[error(
+        "rules `{first}` and `{second}` both look up `{key}` in the baseline history but with \
+         different filters, so their baseline terms would mix; give one of them other fields"
+    )]
+    TermsClash { key: String, first: String, second: String },
 }
 
 /// An ordered set of rules with unique ids.
@@ -213,18 +218,49 @@ impl RuleSet {
             }
             rules.push(rule);
         }
-        Ok(RuleSet { rules })
+        let set = RuleSet { rules };
+        set.check_terms()?;
+        Ok(set)
     }
 
     /// Adds `other`'s rules: a rule whose id is already present replaces it
-    /// in place; new ids are appended.
-    pub fn merge(&mut self, other: RuleSet) {
+    /// in place; new ids are appended. Refused when two rules of the result
+    /// would share history terms ([`RuleSet::check_terms`]).
+    pub fn merge(&mut self, other: RuleSet) -> Result<(), RuleError> {
         for rule in other.rules {
             match self.rules.iter_mut().find(|r| r.id == rule.id) {
                 Some(slot) => *slot = rule,
                 None => self.rules.push(rule),
             }
         }
+        self.check_terms()
+    }
+
+    /// The history keeps one set of terms per combination of fields: two
+    /// rules that look up the same fields must count them among the same
+    /// events (the same filter).
+    pub fn check_terms(&self) -> Result<(), RuleError> {
+        let mut seen: HashMap<String, &Rule> = HashMap::new();
+        for rule in &self.rules {
+            let Some(fields) = History::fields_of(rule) else {
+                continue;
+            };
+            let key = History::key(fields);
+            match seen.get(&key) {
+                Some(first) if first.filter != rule.filter => {
+                    return Err(RuleError::TermsClash {
+                        key,
+                        first: first.id.clone(),
+                        second: rule.id.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(key, rule);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {

@@ -139,7 +139,7 @@ impl Novelty {
                     at: e.timestamp,
                     user: name(e.user),
                     source: name(e.source),
-                    nats: Novelty::combined(terms.iter().copied()),
+                    terms: terms.clone(),
                 });
             }
         }
@@ -187,8 +187,40 @@ pub struct ReplayedTerms {
     pub at: Micros,
     pub user: Option<String>,
     pub source: Option<String>,
-    /// The terms' rarity together.
-    pub nats: f64,
+    /// The rarity of each of its terms.
+    pub terms: Vec<TermRarity>,
+}
+
+impl ReplayedTerms {
+    /// The terms' rarity together ([`Novelty::combined`]).
+    pub fn nats(&self) -> f64 {
+        Novelty::combined(self.terms.iter().copied())
+    }
+
+    /// Groups of `replay` (indices, in time order) that the alert policy
+    /// would judge as one incident: the events of one user closer than
+    /// `gap` to the previous one (a login and the first sudo of its
+    /// session). Events without a user are alone.
+    pub fn sessions(replay: &[ReplayedTerms], gap: Micros) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..replay.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&replay[a], &replay[b]);
+            (a.user.is_none(), &a.user, a.at).cmp(&(b.user.is_none(), &b.user, b.at))
+        });
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            let r = &replay[i];
+            let joins = out.last().and_then(|g| g.last()).is_some_and(|&j| {
+                let last = &replay[j];
+                r.user.is_some() && last.user == r.user && r.at - last.at <= gap
+            });
+            match out.last_mut() {
+                Some(g) if joins => g.push(i),
+                _ => out.push(vec![i]),
+            }
+        }
+        out
+    }
 }
 
 /// The rarity of one new term.

@@ -641,7 +641,7 @@ fn new_terms_against_a_baseline() {
 fn new_term_without_history_is_skipped_with_a_note() {
     let (hits, notes) = evaluate(&RuleSet::builtin(), &baseline(), None);
     assert!(hits.iter().all(|h| !h.rule_id.starts_with("LLX-NEW")));
-    assert_eq!(notes.len(), 4, "{notes:?}");
+    assert_eq!(notes.len(), 5, "{notes:?}");
     assert!(notes[0].to_string().starts_with("LLX-NEW-001: skipped"), "{notes:?}");
     // A history built for other rules lacks the key: also skipped.
     let (_, notes) = evaluate(&RuleSet::builtin(), &baseline(), Some(&History::default()));
@@ -783,7 +783,7 @@ fn the_baseline_replay_judges_each_term_seen_once_without_it() {
     assert_eq!(history.terms["user+hour"].len(), 3);
     let alice = replay.iter().find(|r| r.user.as_deref() == Some("alice")).unwrap();
     assert_eq!(alice.source.as_deref(), Some(PUBLIC));
-    let mut replay: Vec<f64> = replay.iter().map(|r| r.nats).collect();
+    let mut replay: Vec<f64> = replay.iter().map(ReplayedTerms::nats).collect();
     // Her address seen once is public.
     let alice = NoveltyCounts {
         events: 5,
@@ -802,12 +802,39 @@ fn the_baseline_replay_judges_each_term_seen_once_without_it() {
     assert!((replay[0] - 7f64.ln()).abs() < 1e-9, "{replay:?}");
 }
 
+/// A login's new terms and the first sudo of its session are one incident
+/// to the policy, so the replay joins them too.
+#[test]
+fn the_replay_joins_one_users_terms_within_the_gap() {
+    let term = |nats: f64, own: bool, hour: bool| TermRarity { nats, own, hour };
+    let r = |secs: i64, user: Option<&str>, terms: Vec<TermRarity>| ReplayedTerms {
+        at: us(secs),
+        user: user.map(str::to_owned),
+        source: None,
+        terms,
+    };
+    let replay = vec![
+        r(3000, Some("alice"), vec![term(5.0, false, false)]),
+        r(0, Some("alice"), vec![term(2.0, true, false), term(3.0, true, true)]),
+        r(100, Some("bob"), vec![term(1.0, true, false)]),
+        r(9000, Some("alice"), vec![term(4.0, true, true)]),
+        r(50, None, vec![term(6.0, false, false)]),
+        r(60, None, vec![term(6.0, false, false)]),
+    ];
+    let sessions = ReplayedTerms::sessions(&replay, us(3600) - us(0));
+    assert_eq!(sessions, vec![vec![1, 0], vec![3], vec![2], vec![4], vec![5]]);
+    // Where, when and what the account was never seen doing add up.
+    let joined = Novelty::combined(sessions[0].iter().flat_map(|&i| replay[i].terms.iter().copied()));
+    assert!((joined - 10.0).abs() < 1e-9, "{joined}");
+    assert!((replay[1].nats() - 5.0).abs() < 1e-9);
+}
+
 #[test]
 fn history_keeps_keys_without_terms() {
     let h = History::from_log(&CompactLog::default(), &RuleSet::builtin());
     assert_eq!(
         h.terms.keys().collect::<Vec<_>>(),
-        vec!["user", "user+host", "user+hour", "user+source"]
+        vec!["user", "user+host", "user+hour", "user+source", "user+target_user"]
     );
     assert!(h.terms.values().all(|s| s.is_empty()));
 }
@@ -942,7 +969,7 @@ fn evaluation_is_deterministic_and_sorted() {
 #[test]
 fn every_builtin_rule_parses_and_is_listed() {
     let set = RuleSet::builtin();
-    assert_eq!(set.len(), 16);
+    assert_eq!(set.len(), 17);
     let mut ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -1121,13 +1148,50 @@ fn rules_dir_overrides_builtins_by_id() {
     std::fs::write(dir.path().join("README.md"), "not a rule").unwrap();
     let mut set = RuleSet::builtin();
     let n = set.len();
-    set.merge(RuleSet::load_dir(dir.path()).unwrap());
+    set.merge(RuleSet::load_dir(dir.path()).unwrap()).unwrap();
     assert_eq!(set.len(), n + 1);
     assert_eq!(set.rules[0].id, "LLX-SSH-001");
     assert!(matches!(&set.rules[0].kind, Logic::Count(c) if c.threshold == 3));
     assert_eq!(set.rules[n].id, "T-1");
     let (hits, _) = evaluate(&set, &log(failures([0, 10, 20], ATTACKER)), None);
     assert!(hits.iter().any(|h| h.rule_id == "LLX-SSH-001"));
+}
+
+/// The history keeps one set of terms per combination of fields: a rule
+/// counting `user` among sudo commands must not read (or add to) the
+/// accounts that logged in.
+#[test]
+fn rules_sharing_history_fields_under_other_filters_are_refused() {
+    RuleSet::builtin().check_terms().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sudoers = r#"
+id = "T-SUDO"
+name = "first sudo"
+description = "d"
+level = "low"
+kind = "new_term"
+fields = ["user"]
+[filter]
+action = ["sudo"]
+"#;
+    std::fs::write(dir.path().join("sudo.toml"), sudoers).unwrap();
+    let mut set = RuleSet::builtin();
+    let err = set
+        .merge(RuleSet::load_dir(dir.path()).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("LLX-NEW-003") && err.contains("T-SUDO") && err.contains("`user`"),
+        "{err}"
+    );
+    // The same fields under the same filter share the terms.
+    let logins = sudoers.replace(
+        r#"action = ["sudo"]"#,
+        "action = [\"authentication\"]\noutcome = [\"success\"]",
+    );
+    std::fs::write(dir.path().join("sudo.toml"), logins).unwrap();
+    let mut set = RuleSet::builtin();
+    set.merge(RuleSet::load_dir(dir.path()).unwrap()).unwrap();
 }
 
 #[test]

@@ -43,7 +43,7 @@ use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
-use loglynx_rules::{Logic, Novelty, TermRarity};
+use loglynx_rules::{History, Logic, Novelty, TermRarity};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -130,6 +130,8 @@ pub struct MergeInput<'a> {
     pub routine: Option<&'a Routine>,
     /// How rare a never-seen term was in the baseline.
     pub novelty: Option<&'a Novelty>,
+    /// The baseline's terms: who logged in from where.
+    pub history: Option<&'a History>,
     /// Window length.
     pub window: Micros,
     pub rules: &'a RuleSet,
@@ -422,7 +424,9 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     for &i in &host_episodes {
         let e = &input.episodes[i];
         let span = (e.episode.first, e.episode.last + input.window);
-        if let Some((pop, logins)) = policy::population(input.log, &by_host, &e.entity, span, cfg.suppression) {
+        if let Some((pop, logins)) =
+            policy::population(input.log, &by_host, &e.entity, span, cfg.suppression, input.history)
+        {
             population_episodes.insert(i);
             stats.population_alerts += 1;
             stats.population_logins += logins.len();

@@ -142,6 +142,7 @@ struct Extra {
     calibration: Option<AlertCalibration>,
     routine: Option<Routine>,
     novelty: Option<Novelty>,
+    history: Option<History>,
     log: CompactLog,
 }
 
@@ -161,6 +162,7 @@ fn merge_all(
         calibration: &calibration,
         routine: extra.routine.as_ref(),
         novelty: extra.novelty.as_ref(),
+        history: extra.history.as_ref(),
         window: 60 * MIN,
         rules: &rules,
         log: &extra.log,
@@ -520,6 +522,36 @@ fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_anot
     assert_eq!(login.source_ips, vec!["198.51.100.14"]);
     assert_eq!(login.users, vec!["user4"]);
     assert_eq!(login.severity, Severity::High);
+    // A person's own address, where the baseline saw them log in, is no
+    // member when they mistype there during the attack.
+    let mut history = History::default();
+    history
+        .terms
+        .entry("user+source".into())
+        .or_default()
+        .insert(format!("carol{}10.0.0.9", History::SEPARATOR));
+    let typo = "Mar  4 00:30:00 web-01 sshd[300]: Failed password for carol from 10.0.0.9 port 43000 ssh2\n\
+                Mar  4 00:30:20 web-01 sshd[300]: Accepted password for carol from 10.0.0.9 port 43000 ssh2\n";
+    let with_typo = |history: Option<History>| Extra {
+        log: compact_of(&format!("{lines}{typo}")),
+        history,
+        ..Extra::default()
+    };
+    let (alerts, stats) = merge_all(&[], &[], &host, &with_typo(None), &AlertConfig::default());
+    assert_eq!(
+        (stats.population_alerts, stats.population_logins),
+        (1, 2),
+        "{alerts:#?}"
+    );
+    let (alerts, stats) = merge_all(&[], &[], &host, &with_typo(Some(history)), &AlertConfig::default());
+    assert_eq!(
+        (stats.population_alerts, stats.population_logins),
+        (1, 1),
+        "{alerts:#?}"
+    );
+    let pop = alerts.iter().find(|a| a.rule_ids == ["LLX-BASE-POP"]).unwrap();
+    assert!(!pop.source_ips.contains(&"10.0.0.9".to_string()), "{pop:#?}");
+
     // One source alone is not a population: the host's evidence is an
     // alert about the host.
     let one = Extra {

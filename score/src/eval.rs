@@ -27,16 +27,26 @@ pub fn expected_detections(kind: CampaignKind) -> &'static [&'static str] {
         CampaignKind::DistributedBruteForce => &["LLX-AUTH-003"],
         CampaignKind::UserEnumeration => &["LLX-AUTH-002"],
         CampaignKind::AccountCompromise => &["LLX-AUTH-004", "LLX-ACCT-001", "LLX-NEW-001", "LLX-NEW-002", "anomaly"],
-        CampaignKind::SlowSpray => &["LLX-AUTH-001", "LLX-BASE-ACC", "anomaly"],
+        // One source paced under the spraying rule's 5 minutes trips the
+        // slow brute-force rule's 6 hours on a host it visits long enough.
+        CampaignKind::SlowSpray => &["LLX-AUTH-001", "LLX-SSH-003", "LLX-BASE-ACC", "anomaly"],
         CampaignKind::CredentialStuffing => &["LLX-BASE-POP", "LLX-AUTH-003", "LLX-AUTH-007", "anomaly"],
         CampaignKind::DormantAccount => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-NEW-002", "LLX-NEW-003", "anomaly"],
         CampaignKind::LateralMovement => &["LLX-LAT-001", "anomaly"],
-        CampaignKind::StolenKey => &["LLX-BASE-RARE", "LLX-NEW-001", "LLX-NEW-004", "LLX-BASE-ACC", "anomaly"],
+        CampaignKind::StolenKey => &[
+            "LLX-BASE-RARE",
+            "LLX-NEW-001",
+            "LLX-NEW-004",
+            "LLX-NEW-005",
+            "LLX-BASE-ACC",
+            "anomaly",
+        ],
         CampaignKind::ConcurrentUse => &["LLX-AUTH-006", "LLX-BASE-RARE"],
         CampaignKind::BenignNoisyScript
         | CampaignKind::BenignCredentialAudit
         | CampaignKind::BenignTravel
-        | CampaignKind::BenignAdminHop => &[],
+        | CampaignKind::BenignAdminHop
+        | CampaignKind::BenignFirstSudo => &[],
     }
 }
 
@@ -88,6 +98,7 @@ fn matches(a: &AlertView, c: &CampaignLabel) -> bool {
             | CampaignKind::ConcurrentUse
             | CampaignKind::BenignTravel
             | CampaignKind::BenignAdminHop
+            | CampaignKind::BenignFirstSudo
     ) && a.users.iter().any(|u| c.users.contains(u) && u != "root");
     // Stuffing spreads over many addresses, but all against one host.
     let by_host = c.kind == CampaignKind::CredentialStuffing && a.hosts.iter().any(|h| c.hosts.contains(h));

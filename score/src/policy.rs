@@ -11,7 +11,7 @@ use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::output::compact::{CompactLog, Sym};
 use loglynx_features::time::MICROS_PER_MINUTE;
-use loglynx_rules::{evidence_ends, RuleHit, Severity};
+use loglynx_rules::{evidence_ends, History, RuleHit, Severity, TermField};
 use rustc_hash::FxHashMap;
 
 /// Name, text and advice of a detection the policy makes.
@@ -100,7 +100,9 @@ struct Member {
 /// there; and a hit for each login, within the span or `after` it, by one
 /// of them, or by a public source
 /// whose first event on the host falls in the span logging in as a user
-/// the failing sources tried. `None` when fewer than
+/// the failing sources tried. A source whose every failure names a user
+/// the baseline `history` saw log in from it (a person mistyping at their
+/// own address) is no member. `None` when fewer than
 /// [`POPULATION_MIN_SOURCES`] sources failed.
 pub fn population(
     log: &CompactLog,
@@ -108,6 +110,7 @@ pub fn population(
     host: &str,
     (start, end): (Micros, Micros),
     after: Micros,
+    history: Option<&History>,
 ) -> Option<(RuleHit, Vec<RuleHit>)> {
     let host_sym = log.strings.lookup(host)?;
     let mut members: BTreeMap<Sym, Member> = BTreeMap::new();
@@ -142,6 +145,17 @@ pub fn population(
     // Only sources new to the host make the population: the people who
     // log in there every day and mistype a password do not.
     members.retain(|src, _| first_seen.get(src).is_some_and(|&t| t >= start));
+    if let Some(history) = history {
+        let own_address = |src: Sym, i: usize| {
+            let user = log.events[i].user;
+            !user.is_none()
+                && history.contains(
+                    &[TermField::User, TermField::Source],
+                    &[log.strings.str(user), log.strings.str(src)],
+                )
+        };
+        members.retain(|&src, m| !m.events.iter().all(|&i| own_address(src, i)));
+    }
     users = members
         .values()
         .flat_map(|m| m.events.iter().map(|&i| log.events[i].user))

@@ -156,7 +156,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     };
     let mut rule_set = RuleSet::builtin();
     if let Some(dir) = &config.rules {
-        rule_set.merge(RuleSet::load_dir(dir)?);
+        rule_set.merge(RuleSet::load_dir(dir)?)?;
     }
     let assets = match &config.assets {
         Some(p) => Some(rules::Assets::from_csv_file(p)?),
@@ -365,6 +365,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         calibration: &calibration,
         routine: model.as_ref().map(|m| &m.routine).filter(|r| r.days.is_some()),
         novelty: model.as_ref().map(|m| &m.novelty).filter(|n| !n.fields.is_empty()),
+        history: model.as_ref().map(|m| &m.history),
         window,
         rules: &rule_set,
         log: &log,

@@ -139,7 +139,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         // events the rules read are kept.
         let mut rules = RuleSet::builtin();
         if let Some(dir) = &config.rules {
-            rules.merge(RuleSet::load_dir(dir)?);
+            rules.merge(RuleSet::load_dir(dir)?)?;
         }
         let cfg = RunConfig {
             format: config.format,

@@ -19,7 +19,7 @@ use super::{Draft, Plan, Planner};
 use crate::event::{Ev, Kind};
 use crate::labels::CampaignKind;
 use crate::names::NONE;
-use crate::names::{Sym, FIRST_NAMES};
+use crate::names::{Sym, ADMIN_COMMANDS, FIRST_NAMES};
 use crate::net::pid;
 use crate::org::{key_fingerprint, Role, Team};
 use crate::timefmt::{weekday, DAY, HOUR, MINUTE};
@@ -100,6 +100,7 @@ impl Planner<'_> {
         // the classic attacks; the stealthy ones keep clear of them when the
         // period has room.
         self.travel(&mut used, &mut taken);
+        self.first_sudo(&mut used);
         self.avoid = base
             .labels
             .iter()
@@ -396,6 +397,58 @@ impl Planner<'_> {
                 let session = self.rng.gen_range(20 * MINUTE..90 * MINUTE);
                 self.session(&mut d, host, u.name, hotel, t, session, u.password_auth, fp);
             }
+        }
+        self.drafts.push(d);
+    }
+
+    /// A person who never used sudo is given a new duty: on one weekday, in
+    /// a session from their usual address on their primary server in
+    /// working hours, they run 2–4 ordinary administration commands with
+    /// sudo.
+    fn first_sudo(&mut self, used: &mut HashSet<Sym>) {
+        let org = self.org;
+        let Some(ui) = self.pick_person(used, |i| !org.users[i].admin && !org.users[i].servers.is_empty()) else {
+            return;
+        };
+        let u = &org.users[ui];
+        let weekdays: Vec<i64> = (0..self.days()).filter(|&d| self.is_weekday(d)).collect();
+        let Some(&day) = weekdays.choose(&mut self.rng) else {
+            return;
+        };
+        let latest = (i64::from(u.work_len) - 90).max(31);
+        let minute = i64::from(u.start_min) + self.rng.gen_range(30..latest);
+        let t = self.local(day, minute);
+        let Some(&host) = u.servers.first().filter(|_| self.fits(t)) else {
+            return;
+        };
+        used.insert(u.name);
+        let src = IpAddr::V4(u.src_ip);
+        let mut d = Draft::new(CampaignKind::BenignFirstSudo);
+        d.ips.push(src);
+        d.users.push(u.name);
+        d.hosts.push(host);
+        let len = self.rng.gen_range(20 * MINUTE..60 * MINUTE);
+        let fp = if u.password_auth { NONE } else { u.key_fp };
+        self.session(&mut d, host, u.name, src, t, len, u.password_auth, fp);
+        let root = org.root;
+        for _ in 0..self.rng.gen_range(2..=4) {
+            let cmd = *ADMIN_COMMANDS.choose(&mut self.rng).unwrap_or(&"/usr/bin/df -h");
+            let cmd = self.names.intern(cmd);
+            let at = t + self.rng.gen_range(MINUTE..len - MINUTE);
+            let (p, tty) = (pid(&mut self.rng), self.rng.gen_range(0..6));
+            d.push(
+                Ev::new(at, host, p, Kind::SudoCommand)
+                    .user(u.name)
+                    .other(root)
+                    .num(cmd)
+                    .tty(tty),
+            );
+            d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
+            d.push(
+                Ev::new(at + 1, host, p, Kind::SudoSessionClosed)
+                    .user(u.name)
+                    .other(root),
+            );
         }
         self.drafts.push(d);
     }

@@ -128,13 +128,12 @@ fn stealthy_generation_scores_and_stays_under_per_source_rules() {
 /// Campaigns built to stay under every per-source threshold, scored with a
 /// baseline trained on a quiet period of the same organisation (tuning
 /// seed 1; held-out seeds are in EVALUATION.md §1b): every kind but the
-/// stolen key and the credential stuffing is detected as its kind at this
-/// size (their new terms, and the stuffed host's population, stay under
-/// the thresholds the budget sets on an organisation this small; §1b has
-/// their figures), the false alerts raised by the baseline's evidence stay
-/// within what the alert budget expects, and the weekly credential audit,
-/// a rule hit that recurs in the baseline, is demoted and labelled as
-/// routine.
+/// credential stuffing is detected as its kind at this size (the stuffed
+/// host's population stays under the threshold the budget sets on an
+/// organisation this small; §1b has its figures), the false alerts raised
+/// by the baseline's evidence stay within what the alert budget expects,
+/// and the weekly credential audit, a rule hit that recurs in the
+/// baseline, is demoted and labelled as routine.
 #[test]
 fn stealthy_campaigns_are_detected_with_a_quiet_period_model_within_the_budget() {
     let dir = tempfile::tempdir().unwrap();
@@ -183,7 +182,7 @@ fn stealthy_campaigns_are_detected_with_a_quiet_period_model_within_the_budget()
         .success();
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p("eval.json")).unwrap()).unwrap();
     for c in e["loglynx"]["campaigns"].as_array().unwrap() {
-        let near_the_line = ["stolen-key", "credential-stuffing"].contains(&c["kind"].as_str().unwrap());
+        let near_the_line = c["kind"].as_str() == Some("credential-stuffing");
         if c["malicious"].as_bool().unwrap() && !near_the_line {
             assert!(c["detected_as_kind"].as_bool().unwrap(), "{c}");
         }
