@@ -22,6 +22,7 @@ use compact_str::CompactString;
 use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::event::Micros;
 use loglynx_features::time::MICROS_PER_DAY;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
@@ -261,6 +262,10 @@ pub struct AlertCalibration {
     /// Per kind, the entities measured against themselves (see
     /// [`EvidenceConfig::self_days`]) and their drift.
     pub self_drift: BTreeMap<EntityKind, BTreeMap<String, f64>>,
+    /// The population statistic's counts in the baseline (hosts that many
+    /// public sources fail on naming real accounts); `None` without a
+    /// history of accounts.
+    pub population: Option<crate::population::PopulationCalibration>,
 }
 
 impl AlertCalibration {
@@ -508,6 +513,28 @@ impl KindWindows {
         (self.entity_days, self.seen, self.tallied) = (days, seen, self.rows.len());
     }
 
+    /// A scored window of `entity`: its row for the entity-days, and its
+    /// evidence when its score passes `min`.
+    fn add(&mut self, min: f64, entity: &str, window_start: Micros, score: f64) {
+        self.rows.push(row_key(name_hash(entity), window_start));
+        if score > min {
+            let next = self.names.len() as u32;
+            let id = match self.ids.get(entity) {
+                Some(&id) => id,
+                None => {
+                    self.ids.insert(CompactString::from(entity), next);
+                    self.names.push(CompactString::from(entity));
+                    next
+                }
+            };
+            self.windows.push(WindowEvidence {
+                entity: id,
+                start: window_start,
+                nats: surprisal(score, self.n_baseline),
+            });
+        }
+    }
+
     /// Per entity active on at least `self_days` days, its own window at
     /// the drift's quantile (90% for ln 10) in each fold and in both, when
     /// that is more surprising than the drift (else the drift): the drift
@@ -615,40 +642,41 @@ impl EvidenceCollector {
     /// row. Rows that cannot add evidence are left out altogether, also of
     /// the entity-days the budget is counted in.
     pub fn add(&mut self, kind: EntityKind, entity: &str, window_start: Micros, score: f64, adds: bool) {
-        if !adds {
-            return;
-        }
-        let min = self.config.min_score();
-        let k = self.kinds.entry(kind).or_default();
-        k.rows.push(row_key(name_hash(entity), window_start));
-        if score > min {
-            let next = k.names.len() as u32;
-            let id = match k.ids.get(entity) {
-                Some(&id) => id,
-                None => {
-                    k.ids.insert(CompactString::from(entity), next);
-                    k.names.push(CompactString::from(entity));
-                    next
-                }
-            };
-            k.windows.push(WindowEvidence {
-                entity: id,
-                start: window_start,
-                nats: surprisal(score, k.n_baseline),
-            });
+        if adds {
+            let min = self.config.min_score();
+            self.kinds
+                .entry(kind)
+                .or_default()
+                .add(min, entity, window_start, score);
         }
     }
 
-    /// Rows of `frame` with their scores, `(row, score)`: each entity-window
-    /// goes to [`EvidenceCollector::add`] with [`AccessColumns::adds_evidence`].
-    pub fn add_rows(&mut self, frame: &crate::FeatureFrame, rows: impl IntoIterator<Item = (usize, f64)>) {
+    /// `n` rows of `frame` with their scores, `row(i) = (row, score)`: each
+    /// entity-window goes to [`EvidenceCollector::add`] with
+    /// [`AccessColumns::adds_evidence`]. Kinds are collected side by side.
+    pub fn add_rows(&mut self, frame: &crate::FeatureFrame, n: usize, row: impl Fn(usize) -> (usize, f64) + Sync) {
         let access = AccessColumns::of(frame);
-        for (r, score) in rows {
-            if let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) {
-                let adds = access.adds_evidence(frame, kind, r);
-                self.add(kind, &frame.ids[r], start, score, adds);
+        let min = self.config.min_score();
+        let mut present = [false; EntityKind::ALL.len()];
+        for i in 0..n {
+            if let Some(kind) = frame.kinds[row(i).0].entity() {
+                present[kind as usize] = true;
             }
         }
+        for kind in EntityKind::ALL.into_iter().filter(|&k| present[k as usize]) {
+            self.kinds.entry(kind).or_default();
+        }
+        self.kinds.par_iter_mut().for_each(|(&kind, k)| {
+            for i in 0..n {
+                let (r, score) = row(i);
+                if frame.kinds[r].entity() != Some(kind) {
+                    continue;
+                }
+                if let Some(start) = frame.window_starts[r].filter(|_| access.adds_evidence(frame, kind, r)) {
+                    k.add(min, &frame.ids[r], start, score);
+                }
+            }
+        });
     }
 
     /// Distinct (entity, day) pairs scored, all kinds.
@@ -706,31 +734,42 @@ impl EvidenceCollector {
         let mut self_drift = BTreeMap::new();
         let mut all_episodes = Vec::new();
         let mut kinds = Vec::new();
-        for (kind, k) in &mut self.kinds {
-            let (cross, all) = k.own_drifts(&cfg);
-            k.drift = cross;
-            let eps = k.episodes(window, &cfg);
-            let alone: Vec<&Episode> = eps
-                .iter()
-                .filter(|e| !covered.covers(*kind, &k.names[e.entity as usize], e.first, e.last + window))
-                .collect();
-            let named: BTreeMap<String, f64> = all
-                .into_iter()
-                .map(|(id, d)| (k.names[id as usize].to_string(), d))
-                .collect();
+        // Each kind on its own, side by side; put together in kind order.
+        let per_kind: Vec<_> = self
+            .kinds
+            .par_iter_mut()
+            .map(|(&kind, k)| {
+                let (cross, all) = k.own_drifts(&cfg);
+                k.drift = cross;
+                let eps = k.episodes(window, &cfg);
+                let alone: Vec<&Episode> = eps
+                    .iter()
+                    .filter(|e| !covered.covers(kind, &k.names[e.entity as usize], e.first, e.last + window))
+                    .collect();
+                let calibration = KindCalibration::new(kind, k.entity_days, alone, k.floor);
+                let named: BTreeMap<String, f64> = all
+                    .into_iter()
+                    .map(|(id, d)| (k.names[id as usize].to_string(), d))
+                    .collect();
+                let eps: Vec<(EntityKind, String, Episode)> = eps
+                    .into_iter()
+                    .map(|e| (kind, k.names[e.entity as usize].to_string(), e))
+                    .collect();
+                (kind, calibration, named, eps)
+            })
+            .collect();
+        for (kind, calibration, named, eps) in per_kind {
             if !named.is_empty() {
-                self_drift.insert(*kind, named);
+                self_drift.insert(kind, named);
             }
-            kinds.push(KindCalibration::new(*kind, k.entity_days, alone, k.floor));
-            all_episodes.extend(
-                eps.into_iter()
-                    .map(|e| (*kind, k.names[e.entity as usize].to_string(), e)),
-            );
+            kinds.push(calibration);
+            all_episodes.extend(eps);
         }
         let calibration = AlertCalibration {
             config: cfg,
             kinds,
             self_drift,
+            population: None,
         };
         (calibration, all_episodes)
     }
@@ -802,9 +841,12 @@ pub fn calibrate_baseline(
             c.reserve(kind, scores.len());
         }
     }
-    c.add_rows(frame, scores.iter().map(|(r, s)| (*r, s.score)));
+    let started = std::time::Instant::now();
+    c.add_rows(frame, scores.len(), |i| (scores[i].0, scores[i].1.score));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration rows added");
     let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
     let (mut calibration, episodes) = c.calibrate(window, covered);
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration episodes");
     // Per entity, its episodes' (first, end, peak).
     type Spans = Vec<(Micros, Micros, f64)>;
     let mut spans: FxHashMap<(EntityKind, &str), Spans> = FxHashMap::default();
@@ -849,6 +891,7 @@ pub fn calibrate_baseline(
     if let Some(users) = calibration.kinds.iter_mut().find(|k| k.entity_kind == EntityKind::User) {
         users.add_peaks(&peaks);
     }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration replayed");
     calibration
 }
 

@@ -147,6 +147,13 @@ impl Baseline {
                 "self_days": self.calibration.config.self_days,
                 "entities_measured_against_themselves": self.calibration.self_drift.iter().map(|(k, v)| (k.as_str(), v.len())).collect::<BTreeMap<_, _>>(),
                 "kinds": self.calibration.describe(self.calibration.config.alert_budget),
+                "population": self.calibration.population.as_ref().map(|p| json!({
+                    "host_days": p.windows.entity_days,
+                    "windows": p.windows.episodes,
+                    "guessed_names": p.guessed.len(),
+                    "threshold_sources": p.windows.threshold(self.calibration.config.alert_budget),
+                    "replay_alerts": p.windows.replay_alerts(self.calibration.config.alert_budget),
+                })),
             },
             "routine_patterns": self.routine.patterns.len(),
         })
@@ -240,6 +247,22 @@ fn card_of_budget(s: &mut String, cal: &AlertCalibration) {
             k.allowed(b),
             k.threshold(b),
             k.floor,
+            k.replay_alerts(b)
+        );
+    }
+    if let Some(p) = &cal.population {
+        let k = &p.windows;
+        let _ = writeln!(
+            s,
+            "\nPopulation: per host and window, the public sources failing there with the name of an account that \
+             logged in, other than the {} names public sources that never got in guessed. {} host-windows had \
+             some; at {:.2} alerts allowed over {} host-days, more than {} sources alert ({} baseline windows \
+             would).",
+            p.guessed.len(),
+            k.episodes,
+            k.allowed(b),
+            k.entity_days,
+            k.threshold(b),
             k.replay_alerts(b)
         );
     }

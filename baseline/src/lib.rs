@@ -16,6 +16,7 @@ pub mod accumulate;
 pub mod baseline;
 pub mod fit;
 pub mod frame;
+pub mod population;
 pub mod routine;
 
 pub use baseline::{Baseline, BaselineError, TrainingMetadata};

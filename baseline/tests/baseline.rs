@@ -73,6 +73,11 @@ fn fit_bundle() -> Baseline {
                 floor: 2.3,
             }],
             self_drift: BTreeMap::from([(EntityKind::Host, BTreeMap::from([("web-01".to_owned(), 3.1)]))]),
+            population: Some(loglynx_baseline::population::PopulationCalibration::new(
+                &[3, 1],
+                900,
+                ["root".to_owned()].into_iter().collect(),
+            )),
         },
         routine: Default::default(),
         novelty: Default::default(),
@@ -92,7 +97,7 @@ fn round_trip_scores_identically() {
     let b = bundle();
     let (dir, path, bytes) = saved();
     assert_eq!(&bytes[..8], b"LLXMODEL");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), FORMAT_VERSION);
     let loaded = Baseline::load(&path).unwrap();
     assert_eq!(loaded, b);
     let x = features(200, 9);
@@ -125,15 +130,16 @@ fn wrong_magic_is_not_a_model() {
 #[test]
 fn newer_version_is_refused() {
     let (_d, _p, mut bytes) = saved();
-    bytes[8..10].copy_from_slice(&5u16.to_le_bytes());
+    let newer = FORMAT_VERSION + 1;
+    bytes[8..10].copy_from_slice(&newer.to_le_bytes());
     let e = Baseline::from_bytes(&bytes).unwrap_err();
     assert!(matches!(
         e,
-        BaselineError::File(BundleError::NewerVersion { found: 5, supported: 4 })
+        BaselineError::File(BundleError::NewerVersion { found, supported }) if found == newer && supported == FORMAT_VERSION
     ));
     assert_eq!(
         e.to_string(),
-        "written by a newer loglynx: format version 5, this build reads up to 4"
+        format!("written by a newer loglynx: format version {newer}, this build reads up to {FORMAT_VERSION}")
     );
 }
 
@@ -146,11 +152,11 @@ fn a_bundle_of_the_old_format_is_refused_with_a_retrain_message() {
     let e = Baseline::from_bytes(&old).unwrap_err();
     assert!(matches!(
         e,
-        BaselineError::File(BundleError::OlderVersion { found: 1, supported: 4 })
+        BaselineError::File(BundleError::OlderVersion { found: 1, supported }) if supported == FORMAT_VERSION
     ));
     let text = e.to_string();
     assert!(text.contains("format version 1"), "{text}");
-    assert!(text.contains("reads version 4"), "{text}");
+    assert!(text.contains(&format!("reads version {FORMAT_VERSION}")), "{text}");
     assert!(text.contains("retrain"), "{text}");
 }
 

@@ -20,8 +20,9 @@ pub const MAGIC: [u8; 8] = *b"LLXMODEL";
 /// refused with a "retrain" message: version 1 (before the typed baseline)
 /// lacks the feature configuration, version 2 the alert budget's
 /// calibration, the routine patterns and the novelty counts, version 3
-/// the novelty counts by source scope.
-pub const FORMAT_VERSION: u16 = 4;
+/// the novelty counts by source scope, version 4 the population
+/// statistic's calibration.
+pub const FORMAT_VERSION: u16 = 5;
 pub const HEADER_LEN: usize = 24;
 
 /// The file's bytes: header then `payload` encoded with postcard.

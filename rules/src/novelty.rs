@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 
 use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::Micros;
-use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
+use loglynx_features::output::compact::{CompactLog, Sym};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{term_key, Key, Matcher};
+use crate::engine::{term_key, EventIndex, Key, Matcher};
 use crate::rule::{Logic, NewTerm, TermField};
 use crate::{History, RuleSet};
 
@@ -98,8 +98,10 @@ impl Novelty {
     /// [`Novelty::combined`] rarity of those terms, each judged without the
     /// event itself (leave one out).
     pub fn baseline_terms(log: &CompactLog, rules: &RuleSet) -> (History, Novelty, Vec<ReplayedTerms>) {
+        let started = std::time::Instant::now();
         let mut out = Novelty::default();
         let mut history = History::default();
+        let index = EventIndex::new(log);
         let mut counted: Vec<(Counted, &crate::rule::Filter)> = Vec::new();
         for rule in &rules.rules {
             let Logic::NewTerm(new_term) = &rule.kind else {
@@ -109,7 +111,7 @@ impl Novelty {
             if out.fields.contains_key(&key) {
                 continue;
             }
-            let c = Counted::new(log, &rule.filter, new_term);
+            let c = Counted::new(log, &index, &rule.filter, new_term);
             out.fields.insert(key, c.novelty(log));
             counted.push((c, &rule.filter));
         }
@@ -127,22 +129,25 @@ impl Novelty {
                 None => history.add_terms(log, fields, &rule.filter),
             }
         }
-        let counted: Vec<Counted> = counted.into_iter().map(|(c, _)| c).collect();
-        let mut replay = Vec::new();
-        let mut terms = Vec::new();
-        for e in &log.events {
-            terms.clear();
-            terms.extend(counted.iter().filter_map(|c| c.left_out(log, e)));
-            if !terms.is_empty() {
-                let name = |s: Sym| (!s.is_none()).then(|| log.strings.str(s).to_owned());
-                replay.push(ReplayedTerms {
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "new terms counted");
+        // Only an event whose term was counted once can have a term seen
+        // only in it; per event, in log order, the terms of every rule.
+        let mut left_out: Vec<(u32, TermRarity)> = counted.iter().flat_map(|(c, _)| c.left_out(log)).collect();
+        left_out.sort_by_key(|&(i, _)| i);
+        let name = |s: Sym| (!s.is_none()).then(|| log.strings.str(s).to_owned());
+        let replay = left_out
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|terms| {
+                let e = &log.events[terms[0].0 as usize];
+                ReplayedTerms {
                     at: e.timestamp,
                     user: name(e.user),
                     source: name(e.source),
-                    terms: terms.clone(),
-                });
-            }
-        }
+                    terms: terms.iter().map(|&(_, t)| t).collect(),
+                }
+            })
+            .collect();
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "new terms replayed");
         (history, out, replay)
     }
 
@@ -236,8 +241,9 @@ pub struct TermRarity {
 /// One rule's terms counted over a baseline.
 struct Counted<'r> {
     rule: &'r NewTerm,
-    filter: Matcher,
     counts: FxHashMap<Key, u64>,
+    /// The event of each term seen in one event only.
+    single_event: FxHashMap<Key, u32>,
     /// With a slack: events per term with the hour left out, per hour.
     by_hour: FxHashMap<Key, [u64; 24]>,
     /// Per first value (symbol), when it is text and there are two or
@@ -247,14 +253,28 @@ struct Counted<'r> {
 }
 
 impl<'r> Counted<'r> {
-    fn new(log: &CompactLog, filter: &crate::rule::Filter, rule: &'r NewTerm) -> Counted<'r> {
+    fn new(log: &CompactLog, index: &EventIndex, filter: &crate::rule::Filter, rule: &'r NewTerm) -> Counted<'r> {
         let filter = Matcher::new(filter, &log.strings);
         let mut counts: FxHashMap<Key, u64> = FxHashMap::default();
-        for e in log.events.iter().filter(|e| filter.matches(e)) {
-            if let Some(k) = term_key(e, &rule.fields) {
-                *counts.entry(k).or_default() += 1;
+        let mut last: FxHashMap<Key, u32> = FxHashMap::default();
+        let mut count = |i: u32| {
+            let e = &log.events[i as usize];
+            if !filter.matches(e) {
+                return;
             }
+            if let Some(k) = term_key(e, &rule.fields) {
+                let n = counts.entry(k).or_default();
+                *n += 1;
+                if *n == 1 {
+                    last.insert(k, i);
+                }
+            }
+        };
+        match index.candidates(&[&filter]) {
+            Some(candidates) => candidates.into_iter().for_each(&mut count),
+            None => (0..log.events.len() as u32).for_each(&mut count),
         }
+        last.retain(|k, _| counts.get(k) == Some(&1));
         let mut by_hour: FxHashMap<Key, [u64; 24]> = FxHashMap::default();
         if let Some(slot) = rule.slack_slot() {
             for (k, &n) in &counts {
@@ -263,8 +283,8 @@ impl<'r> Counted<'r> {
         }
         let mut c = Counted {
             rule,
-            filter,
             counts,
+            single_event: last,
             by_hour,
             by_first: FxHashMap::default(),
             all: NoveltyCounts::default(),
@@ -312,16 +332,18 @@ impl<'r> Counted<'r> {
         source_slot(self.rule).map(|s| IpScope::is_public_address(log.strings.str(Sym(k[s]))))
     }
 
-    /// When `e`'s term was seen only in `e`: its rarity without `e`.
-    fn left_out(&self, log: &CompactLog, e: &CompactEvent) -> Option<TermRarity> {
-        if !self.filter.matches(e) {
-            return None;
-        }
-        let k = term_key(e, &self.rule.fields)?;
-        if self.near(&k) != 1 {
-            return None;
-        }
-        let public = self.public_source(log, &k);
+    /// The events whose term was seen only in them (with a slack, no
+    /// other event's term within it), with the term's rarity without them.
+    fn left_out<'a>(&'a self, log: &'a CompactLog) -> impl Iterator<Item = (u32, TermRarity)> + 'a {
+        self.single_event
+            .iter()
+            .filter(|(k, _)| self.near(k) == 1)
+            .map(|(k, &i)| (i, self.rarity_without(log, k)))
+    }
+
+    /// The rarity of term `k`, seen once, judged without its event.
+    fn rarity_without(&self, log: &CompactLog, k: &Key) -> TermRarity {
+        let public = self.public_source(log, k);
         let minus_one = |c: NoveltyCounts| NoveltyCounts {
             events: c.events.saturating_sub(1),
             singletons: c.singletons.saturating_sub(1),
@@ -333,11 +355,11 @@ impl<'r> Counted<'r> {
             .copied()
             .map(minus_one)
             .filter(|c| c.events > 0);
-        Some(TermRarity {
+        TermRarity {
             nats: -own.unwrap_or(minus_one(self.all)).chance(public).ln(),
             own: own.is_some(),
             hour: self.rule.fields.contains(&TermField::Hour),
-        })
+        }
     }
 }
 

@@ -37,13 +37,14 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use loglynx_baseline::accumulate::{AlertCalibration, Episode, CORROBORATING_HOST_LIMIT, DEFAULT_SUPPRESSION};
+use loglynx_baseline::population;
 use loglynx_baseline::routine::{Routine, RoutineConfig};
 use loglynx_features::aggregate::enrich::{Allowlist, IpScope};
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
-use loglynx_rules::{History, Logic, Novelty, TermRarity};
+use loglynx_rules::{History, Logic, Novelty, TermField, TermRarity};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -261,6 +262,8 @@ pub struct MergeStats {
     /// their sources.
     pub population_alerts: usize,
     pub population_logins: usize,
+    /// Spans of a host whose population statistic passed its threshold.
+    pub population_windows: usize,
     /// New-term incidents raised by rarity plus the model's evidence.
     pub rarity_alerts: usize,
     /// Incidents whose rule hits recur in the baseline: demoted to LOW.
@@ -417,17 +420,55 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         .copied()
         .filter(|&i| input.episodes[i].entity_kind == EntityKind::Host)
         .collect();
+    // Hosts many public sources fail on naming real accounts, more than
+    // the budget allows on the baseline (with a model that knows them).
+    let accounts = input
+        .history
+        .and_then(|h| h.terms.get(&History::key(&[TermField::User])));
+    let population_spans = match (input.calibration.population.as_ref(), accounts) {
+        (Some(p), Some(accounts)) => {
+            let windows = population::scored_windows(input.log, input.window, accounts, &p.guessed);
+            population::spans_above(&windows, input.window, p.windows.threshold(budget), cfg.suppression)
+        }
+        _ => Vec::new(),
+    };
+    stats.population_windows = population_spans.len();
     let by_host = policy::events_by_host(
         input.log,
-        host_episodes.iter().map(|&i| input.episodes[i].entity.as_str()),
+        host_episodes
+            .iter()
+            .map(|&i| input.episodes[i].entity.as_str())
+            .chain(population_spans.iter().map(|(h, _, _)| h.as_str())),
     );
-    for &i in &host_episodes {
-        let e = &input.episodes[i];
-        let span = (e.episode.first, e.episode.last + input.window);
-        if let Some((pop, logins)) =
-            policy::population(input.log, &by_host, &e.entity, span, cfg.suppression, input.history)
+    let mut population_done: Vec<(&str, Micros, Micros)> = Vec::new();
+    let spans = host_episodes
+        .iter()
+        .map(|&i| {
+            let e = &input.episodes[i];
+            (
+                Some(i),
+                e.entity.as_str(),
+                e.episode.first,
+                e.episode.last + input.window,
+            )
+        })
+        .chain(population_spans.iter().map(|(h, a, b)| (None, h.as_str(), *a, *b)));
+    for (episode, host, first, last) in spans {
+        // A span the host's own evidence already made a population of.
+        if episode.is_none()
+            && population_done
+                .iter()
+                .any(|&(h, a, b)| h == host && first <= b + cfg.suppression && last + cfg.suppression >= a)
         {
-            population_episodes.insert(i);
+            continue;
+        }
+        let span = (first, last);
+        if let Some((pop, logins)) = policy::population(input.log, &by_host, host, span, cfg.suppression, input.history)
+        {
+            if let Some(i) = episode {
+                population_episodes.insert(i);
+            }
+            population_done.push((host, first, last));
             stats.population_alerts += 1;
             stats.population_logins += logins.len();
             population_hits.push(pop);

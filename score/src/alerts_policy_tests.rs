@@ -5,6 +5,7 @@
 
 use super::*;
 use loglynx_baseline::accumulate::{EvidenceConfig, KindCalibration};
+use loglynx_baseline::population::PopulationCalibration;
 use loglynx_baseline::routine::Routine;
 use loglynx_features::aggregate::enrich::AllowlistConfig;
 use loglynx_features::aggregate::registry::EntityKind;
@@ -133,6 +134,7 @@ fn calibration() -> AlertCalibration {
             })
             .collect(),
         self_drift: BTreeMap::new(),
+        population: None,
     }
 }
 
@@ -564,6 +566,83 @@ fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_anot
     assert_eq!(stats.population_alerts, 0);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].rule_ids, vec!["LLX-BASE-ACC"]);
+}
+
+/// Credential stuffing: public sources that each try a real account once
+/// on one host, with no evidence episode of the host at all.
+#[test]
+fn many_public_sources_naming_real_accounts_are_a_population_without_the_hosts_evidence() {
+    let mut lines = String::new();
+    for (i, (user, src)) in [
+        ("alice", "45.33.32.10"),
+        ("bob", "45.33.32.11"),
+        ("carol", "81.2.69.12"),
+        ("alice", "185.220.100.13"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push_str(&format!(
+            "Mar  4 03:{:02}:00 web-01 sshd[{}]: Failed password for {user} from {src} port 4{i}000 ssh2\n",
+            10 + 10 * i,
+            100 + i
+        ));
+    }
+    lines.push_str("Mar  4 03:50:00 web-01 sshd[200]: Accepted password for carol from 81.2.69.12 port 42222 ssh2\n");
+    let mut history = History::default();
+    let users = history.terms.entry("user".into()).or_default();
+    users.extend(["alice", "bob", "carol"].map(String::from));
+    let with = |guessed: &[&str], history: Option<History>| {
+        let mut calibration = calibration();
+        calibration.population = Some(PopulationCalibration::new(
+            &[1, 1],
+            10_000,
+            guessed.iter().map(|g| g.to_string()).collect(),
+        ));
+        Extra {
+            calibration: Some(calibration),
+            history,
+            log: compact_of(&lines),
+            ..Extra::default()
+        }
+    };
+    // The baseline never saw more than one such source per window: four
+    // are a population, and the one that got in an alert of its own.
+    let (alerts, stats) = merge_all(
+        &[],
+        &[],
+        &[],
+        &with(&["root"], Some(history.clone())),
+        &AlertConfig::default(),
+    );
+    assert_eq!(
+        (
+            stats.population_windows,
+            stats.population_alerts,
+            stats.population_logins
+        ),
+        (1, 1, 1)
+    );
+    let pop = alerts
+        .iter()
+        .find(|a| a.rule_ids == ["LLX-BASE-POP"])
+        .unwrap_or_else(|| panic!("{alerts:#?}"));
+    assert_eq!(pop.source_ips.len(), 4);
+    assert!(alerts
+        .iter()
+        .any(|a| a.rule_ids == ["LLX-AUTH-007"] && a.users == ["carol"]));
+    // Names the internet already guessed in the baseline say nothing.
+    let (_, stats) = merge_all(
+        &[],
+        &[],
+        &[],
+        &with(&["alice", "bob", "carol"], Some(history)),
+        &AlertConfig::default(),
+    );
+    assert_eq!(stats.population_alerts, 0);
+    // Without the baseline's accounts there is no statistic.
+    let (_, stats) = merge_all(&[], &[], &[], &with(&["root"], None), &AlertConfig::default());
+    assert_eq!(stats.population_alerts, 0);
 }
 
 #[test]

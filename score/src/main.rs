@@ -128,10 +128,23 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             })
         })
         .collect();
+    let population = o
+        .calibration
+        .population
+        .as_ref()
+        .map(|p| {
+            format!(
+                "; population: more than {} failing public sources per host and window ({} spans passed)",
+                p.windows.threshold(o.alert_budget),
+                m.population_windows
+            )
+        })
+        .unwrap_or_default();
     if !thresholds.is_empty() {
         eprintln!(
-            "  alert budget {} per 1,000 entity-days ({}): evidence thresholds (nats) {}; {} episodes passed, {} \
-             population alerts, {} logins from their sources, {} new terms rare enough, {} routine hits demoted",
+            "  alert budget {} per 1,000 entity-days ({}): evidence thresholds (nats) {}{population}; {} episodes \
+             passed, {} population alerts, {} logins from their sources, {} new terms rare enough, {} routine hits \
+             demoted",
             o.alert_budget,
             if config.model.is_some() {
                 "calibrated on the model's baseline"

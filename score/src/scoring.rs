@@ -143,7 +143,7 @@ impl Scoring<'_> {
         let explain_at = self.explain_at;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
         self.evidence
-            .add_rows(frame, rows.iter().zip(&scores).map(|(&r, s)| (r, s.score)));
+            .add_rows(frame, rows.len(), |i| (rows[i], scores[i].score));
         // Made in parallel: explanations are formatted here.
         let anomaly = |r: usize, s: &RowScore| {
             let kind = frame.kinds[r].entity();

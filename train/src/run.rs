@@ -5,14 +5,17 @@ use std::path::{Path, PathBuf};
 
 use loglynx_baseline::accumulate::{calibrate_baseline, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
 use loglynx_baseline::fit::{fit_baseline_scored, time_range};
+use loglynx_baseline::population::{self, PopulationCalibration};
 use loglynx_baseline::routine::Routine;
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
 use loglynx_cli::spinner;
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
+use loglynx_features::time::MICROS_PER_SECOND;
 use loglynx_models::ExplainRows;
-use loglynx_rules::{Assets, Context, History, Novelty, RuleSet};
+use loglynx_rules::{Assets, Context, History, Novelty, RuleSet, TermField};
 
 use crate::config::TrainConfig;
 use crate::evaluate::{evaluate, KindEvaluation};
@@ -97,6 +100,9 @@ pub struct LoadedInputs {
     /// The rule-hit patterns of raw-log inputs, and the hits.
     pub routine: Routine,
     pub hits: Vec<loglynx_rules::RuleHit>,
+    /// Raw logs: the population statistic of each host-window replayed,
+    /// and the names the internet guessed (`loglynx_baseline::population`).
+    pub population: Option<(Vec<u32>, std::collections::BTreeSet<String>)>,
     /// Raw logs: lines, events and files read.
     pub logs_read: Option<(u64, u64, usize)>,
 }
@@ -114,6 +120,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         rarity_replay: Vec::new(),
         routine: Routine::default(),
         hits: Vec::new(),
+        population: None,
         logs_read: None,
     };
     for t in tables {
@@ -166,10 +173,19 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             };
             // The history and novelty of new terms, and the rule hits of
             // the routine, side by side.
-            let ((history, novelty, replay), (hits, _)) = rayon::join(
-                || Novelty::baseline_terms(&log, &rules),
+            let window = config.feature_config().window_secs as i64 * MICROS_PER_SECOND;
+            // The population statistic counts the accounts that logged in,
+            // as the new-account rule does.
+            let (((history, novelty, replay), counted), (hits, _)) = rayon::join(
+                || {
+                    let terms = Novelty::baseline_terms(&log, &rules);
+                    let accounts = terms.0.terms.get(&History::key(&[TermField::User]));
+                    let counted = accounts.map(|a| population::baseline_counts(&log, window, a));
+                    (terms, counted)
+                },
                 || loglynx_rules::evaluate_with(&rules, &log, &context),
             );
+            loaded.population = counted;
             let first = log.events.iter().map(|e| e.timestamp).min();
             let last = log.events.iter().map(|e| e.timestamp).max();
             if let (Some(first), Some(last)) = (first, last) {
@@ -238,6 +254,10 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     // are not alerts of the model's own.
     let covered = HitIndex::new(&inputs.hits, DEFAULT_SUPPRESSION);
     baseline.calibration = calibrate_baseline(&baseline, frame, &scores, evidence, &covered, &inputs.rarity_replay);
+    if let Some((counts, guessed)) = &inputs.population {
+        let host_days = baseline.calibration.kind(EntityKind::Host).map_or(0, |k| k.entity_days);
+        baseline.calibration.population = Some(PopulationCalibration::new(counts, host_days, guessed.clone()));
+    }
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "alert budget calibrated");
     for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
         if let Some(kind) = frame.kinds[*row].entity() {

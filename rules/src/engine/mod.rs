@@ -349,7 +349,7 @@ impl EventIndex {
 
     /// The events (ascending) every one of `matchers` may match: the
     /// smallest list one of them narrows to; `None` for every event.
-    fn candidates(&self, matchers: &[&Matcher]) -> Option<Vec<u32>> {
+    pub(crate) fn candidates(&self, matchers: &[&Matcher]) -> Option<Vec<u32>> {
         fn lists(lists: &[Vec<u32>], mask: u32) -> Vec<&[u32]> {
             lists
                 .iter()
