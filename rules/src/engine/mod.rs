@@ -234,7 +234,8 @@ fn collect(
     assert!(events.len() < u32::MAX as usize, "more than 2^32 events");
     let mut ids: FxHashMap<Key, u32> = FxHashMap::default();
     let mut keys = Vec::new();
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    // At most one pair per event looked at: no regrowth.
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(candidates.map_or(events.len(), <[u32]>::len));
     let mut add = |i: u32, e: &CompactEvent| {
         if let Some(k) = key(e) {
             let next = keys.len() as u32;
