@@ -401,6 +401,22 @@ impl Planner<'_> {
         self.drafts.push(d);
     }
 
+    /// One quick command `user` runs as root with sudo at `at` on `host`.
+    fn sudo_once(&mut self, d: &mut Draft, host: u32, user: Sym, cmd: &str, at: i64) {
+        let cmd = self.names.intern(cmd);
+        let (p, tty) = (pid(&mut self.rng), self.rng.gen_range(0..6));
+        let root = self.org.root;
+        d.push(
+            Ev::new(at, host, p, Kind::SudoCommand)
+                .user(user)
+                .other(root)
+                .num(cmd)
+                .tty(tty),
+        );
+        d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(user).other(root));
+        d.push(Ev::new(at + 1, host, p, Kind::SudoSessionClosed).user(user).other(root));
+    }
+
     /// A person who never used sudo is given a new duty: on one weekday, in
     /// a session from their usual address on their primary server in
     /// working hours, they run 2–4 ordinary administration commands with
@@ -430,25 +446,10 @@ impl Planner<'_> {
         let len = self.rng.gen_range(20 * MINUTE..60 * MINUTE);
         let fp = if u.password_auth { NONE } else { u.key_fp };
         self.session(&mut d, host, u.name, src, t, len, u.password_auth, fp);
-        let root = org.root;
         for _ in 0..self.rng.gen_range(2..=4) {
             let cmd = *ADMIN_COMMANDS.choose(&mut self.rng).unwrap_or(&"/usr/bin/df -h");
-            let cmd = self.names.intern(cmd);
             let at = t + self.rng.gen_range(MINUTE..len - MINUTE);
-            let (p, tty) = (pid(&mut self.rng), self.rng.gen_range(0..6));
-            d.push(
-                Ev::new(at, host, p, Kind::SudoCommand)
-                    .user(u.name)
-                    .other(root)
-                    .num(cmd)
-                    .tty(tty),
-            );
-            d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
-            d.push(
-                Ev::new(at + 1, host, p, Kind::SudoSessionClosed)
-                    .user(u.name)
-                    .other(root),
-            );
+            self.sudo_once(&mut d, host, u.name, cmd, at);
         }
         self.drafts.push(d);
     }
@@ -619,23 +620,8 @@ impl Planner<'_> {
         self.session(&mut d, host, u.name, ip, t, len, false, u.key_fp);
         if self.rng.gen_bool(0.5) {
             let cmd = *PROBE_COMMANDS.choose(&mut self.rng).unwrap_or(&"/usr/bin/id");
-            let cmd = self.names.intern(cmd);
             let at = t + self.rng.gen_range(MINUTE..=(len - MINUTE).max(MINUTE + 1));
-            let (p, tty) = (pid(&mut self.rng), self.rng.gen_range(0..6));
-            let root = org.root;
-            d.push(
-                Ev::new(at, host, p, Kind::SudoCommand)
-                    .user(u.name)
-                    .other(root)
-                    .num(cmd)
-                    .tty(tty),
-            );
-            d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
-            d.push(
-                Ev::new(at + 1, host, p, Kind::SudoSessionClosed)
-                    .user(u.name)
-                    .other(root),
-            );
+            self.sudo_once(&mut d, host, u.name, cmd, at);
         }
         self.drafts.push(d);
     }
