@@ -202,7 +202,12 @@ impl KindCalibration {
         episodes: impl IntoIterator<Item = &'e Episode>,
         floor: f64,
     ) -> KindCalibration {
-        let mut peaks: Vec<f64> = episodes.into_iter().map(|e| e.peak).collect();
+        let peaks = episodes.into_iter().map(|e| e.peak).collect();
+        KindCalibration::from_peaks(entity_kind, entity_days, peaks, floor)
+    }
+
+    /// Calibrates from the peaks of the baseline's replay, in any order.
+    pub fn from_peaks(entity_kind: EntityKind, entity_days: u64, mut peaks: Vec<f64>, floor: f64) -> KindCalibration {
         let count = peaks.len() as u64;
         peaks.sort_by(|a, b| b.total_cmp(a));
         peaks.truncate(KEPT_PEAKS);

@@ -16,13 +16,13 @@ use std::collections::BTreeSet;
 
 use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::aggregate::registry::EntityKind;
-use loglynx_features::event::{Action, Micros, Outcome};
+use loglynx_features::event::Micros;
 use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
 use loglynx_features::time::MICROS_PER_DAY;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::accumulate::{KindCalibration, KEPT_PEAKS};
+use crate::accumulate::KindCalibration;
 
 /// One source is no population: the threshold is at least this many.
 pub const POPULATION_FLOOR: f64 = 1.0;
@@ -40,18 +40,9 @@ pub struct PopulationCalibration {
 impl PopulationCalibration {
     /// Calibrates from the baseline's replayed counts over `host_days`.
     pub fn new(counts: &[u32], host_days: u64, guessed: BTreeSet<String>) -> PopulationCalibration {
-        let mut peaks: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
-        peaks.sort_by(|a, b| b.total_cmp(a));
-        let episodes = peaks.len() as u64;
-        peaks.truncate(KEPT_PEAKS);
+        let peaks = counts.iter().map(|&c| f64::from(c)).collect();
         PopulationCalibration {
-            windows: KindCalibration {
-                entity_kind: EntityKind::Host,
-                entity_days: host_days,
-                episodes,
-                top_peaks: peaks,
-                floor: POPULATION_FLOOR,
-            },
+            windows: KindCalibration::from_peaks(EntityKind::Host, host_days, peaks, POPULATION_FLOOR),
             guessed,
         }
     }
@@ -67,11 +58,7 @@ pub struct PopulationWindow {
 }
 
 fn public_failure(e: &CompactEvent) -> bool {
-    e.source_scope == Some(IpScope::Public)
-        && e.attempts > 0
-        && e.attempt_outcome() == Some(Outcome::Failure)
-        && !e.user.is_none()
-        && !e.host.is_none()
+    e.source_scope == Some(IpScope::Public) && e.failed_attempts() > 0 && !e.user.is_none() && !e.host.is_none()
 }
 
 /// Per user name, the days on which a public source that never logged in
@@ -80,7 +67,7 @@ fn guesses(log: &CompactLog) -> FxHashMap<Sym, BTreeSet<i64>> {
     let got_in: FxHashSet<Sym> = log
         .events
         .iter()
-        .filter(|e| e.action == Action::Authentication && e.outcome == Outcome::Success && !e.source.is_none())
+        .filter(|e| e.logged_in() && !e.source.is_none())
         .map(|e| e.source)
         .collect();
     let mut out: FxHashMap<Sym, BTreeSet<i64>> = FxHashMap::default();

@@ -81,6 +81,12 @@ impl History {
         }));
     }
 
+    /// The accounts that logged in during the baseline: the terms of the
+    /// new-account rule's `user` field, when a rule counts them.
+    pub fn accounts(&self) -> Option<&BTreeSet<String>> {
+        self.terms.get(&History::key(&[TermField::User]))
+    }
+
     /// Whether the combination `parts` of `fields` was seen.
     pub fn contains(&self, fields: &[TermField], parts: &[&str]) -> bool {
         self.terms

@@ -44,7 +44,7 @@ use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
-use loglynx_rules::{History, Logic, Novelty, TermField, TermRarity};
+use loglynx_rules::{History, Logic, Novelty, TermRarity};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -422,9 +422,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         .collect();
     // Hosts many public sources fail on naming real accounts, more than
     // the budget allows on the baseline (with a model that knows them).
-    let accounts = input
-        .history
-        .and_then(|h| h.terms.get(&History::key(&[TermField::User])));
+    let accounts = input.history.and_then(History::accounts);
     let population_spans = match (input.calibration.population.as_ref(), accounts) {
         (Some(p), Some(accounts)) => {
             let windows = population::scored_windows(input.log, input.window, accounts, &p.guessed);

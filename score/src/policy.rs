@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use loglynx_features::aggregate::enrich::IpScope;
-use loglynx_features::event::{Action, Micros, Outcome};
+use loglynx_features::event::Micros;
 use loglynx_features::output::compact::{CompactLog, Sym};
 use loglynx_features::time::MICROS_PER_MINUTE;
 use loglynx_rules::{evidence_ends, History, RuleHit, Severity, TermField};
@@ -129,10 +129,9 @@ pub fn population(
         if t < start || t >= end + after {
             continue;
         }
-        let success = e.action == Action::Authentication && e.outcome == Outcome::Success;
-        if success {
+        if e.logged_in() {
             logins.push(i);
-        } else if t < end && e.attempt_outcome() == Some(Outcome::Failure) && e.attempts > 0 {
+        } else if t < end && e.failed_attempts() > 0 {
             let m = members.entry(e.source).or_default();
             m.failures += u64::from(e.attempts);
             m.invalid += u64::from(e.names_invalid_user());

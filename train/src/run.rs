@@ -15,7 +15,7 @@ use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
 use loglynx_features::time::MICROS_PER_SECOND;
 use loglynx_models::ExplainRows;
-use loglynx_rules::{Assets, Context, History, Novelty, RuleSet, TermField};
+use loglynx_rules::{Assets, Context, History, Novelty, RuleSet};
 
 use crate::config::TrainConfig;
 use crate::evaluate::{evaluate, KindEvaluation};
@@ -179,8 +179,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             let (((history, novelty, replay), counted), (hits, _)) = rayon::join(
                 || {
                     let terms = Novelty::baseline_terms(&log, &rules);
-                    let accounts = terms.0.terms.get(&History::key(&[TermField::User]));
-                    let counted = accounts.map(|a| population::baseline_counts(&log, window, a));
+                    let counted = terms.0.accounts().map(|a| population::baseline_counts(&log, window, a));
                     (terms, counted)
                 },
                 || loglynx_rules::evaluate_with(&rules, &log, &context),

@@ -235,6 +235,20 @@ impl CompactEvent {
         self.attempt_line.attempt_outcome(self.outcome)
     }
 
+    /// As [`Event::failed_attempts`].
+    pub fn failed_attempts(&self) -> u32 {
+        if self.attempt_outcome() == Some(Outcome::Failure) {
+            self.attempts
+        } else {
+            0
+        }
+    }
+
+    /// A successful login (`authentication` with outcome `success`).
+    pub fn logged_in(&self) -> bool {
+        self.action == Action::Authentication && self.outcome == Outcome::Success
+    }
+
     pub fn from_event(ev: &Event<'_>, strings: &mut Interner) -> CompactEvent {
         CompactEvent {
             timestamp: ev.timestamp,
