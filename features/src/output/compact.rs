@@ -5,7 +5,7 @@
 //! line is not kept; evidence is re-read from `file:line` when an alert
 //! needs it.
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 
 use crate::aggregate::enrich::IpScope;
 use crate::event::{is_present, Action, AttemptLine, AuthMethod, Event, FileId, Micros, Outcome};
@@ -26,22 +26,56 @@ impl Sym {
     }
 }
 
-/// String interner: each distinct string gets one [`Sym`].
+/// String interner: each distinct string gets one [`Sym`]. The strings
+/// lie end to end in one buffer (no allocation per string), found by their
+/// hash, which is kept so a [`CompactLog`] re-interns a batch's strings
+/// without hashing them again.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
-    map: FxHashMap<Box<str>, Sym>,
-    strings: Vec<Box<str>>,
+    text: String,
+    /// Per symbol, where its string ends in `text` (it starts where the
+    /// previous one ends), and its hash.
+    ends: Vec<usize>,
+    hashes: Vec<u64>,
+    table: HashTable<Sym>,
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
-            return sym;
+        self.intern_hashed(s, crate::aggregate::name_hash(s))
+    }
+
+    /// As [`Interner::intern`], with `hash` = `name_hash(s)`.
+    fn intern_hashed(&mut self, s: &str, hash: u64) -> Sym {
+        let Interner {
+            text,
+            ends,
+            hashes,
+            table,
+        } = self;
+        let span = |sym: Sym| {
+            let i = sym.0 as usize;
+            (if i == 0 { 0 } else { ends[i - 1] }, ends[i])
+        };
+        let entry = table.entry(
+            hash,
+            |&sym| {
+                let (start, end) = span(sym);
+                &text[start..end] == s
+            },
+            |&sym| hashes[sym.0 as usize],
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let sym = Sym(ends.len() as u32);
+                text.push_str(s);
+                ends.push(text.len());
+                hashes.push(hash);
+                e.insert(sym);
+                sym
+            }
         }
-        let sym = Sym(self.strings.len() as u32);
-        self.strings.push(s.into());
-        self.map.insert(s.into(), sym);
-        sym
     }
 
     fn intern_opt(&mut self, s: Option<&str>) -> Sym {
@@ -56,7 +90,10 @@ impl Interner {
         if sym.is_none() {
             None
         } else {
-            self.strings.get(sym.0 as usize).map(|s| &**s)
+            let i = sym.0 as usize;
+            let end = *self.ends.get(i)?;
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            Some(&self.text[start..end])
         }
     }
 
@@ -67,15 +104,25 @@ impl Interner {
 
     /// The symbol of a string, if it was interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        self.map.get(s).copied()
+        let hash = crate::aggregate::name_hash(s);
+        self.table.find(hash, |&sym| self.get(sym) == Some(s)).copied()
     }
 
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.ends.is_empty()
+    }
+
+    /// Every string with its symbol's hash, in symbol order.
+    fn hashed(&self) -> impl Iterator<Item = (&str, u64)> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .zip(&self.hashes)
+            .map(|((start, &end), &hash)| (&self.text[start..end], hash))
     }
 }
 
@@ -155,7 +202,23 @@ impl EventClass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeepEvents {
     classes: Vec<EventClass>,
+    /// Per action and outcome, what the classes say without the flags: one
+    /// table lookup decides most events.
+    by_kind: [[KeepKind; OUTCOMES]; 32],
 }
+
+/// What [`KeepEvents`] knows of an action and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeepKind {
+    Never,
+    Always,
+    /// Some class keeps it depending on its flags.
+    Flags,
+}
+
+/// Outcomes have a row each in [`KeepEvents::by_kind`].
+const OUTCOMES: usize = 3;
+const _: () = assert!(Outcome::Unknown as usize == OUTCOMES - 1);
 
 // Every action has a bit in a `u32` action mask.
 const _: () = assert!(Action::ALL.len() <= 32);
@@ -163,21 +226,39 @@ const _: () = assert!(Action::ALL.len() <= 32);
 impl KeepEvents {
     /// Keeps nothing.
     pub fn none() -> KeepEvents {
-        KeepEvents { classes: Vec::new() }
+        KeepEvents {
+            classes: Vec::new(),
+            by_kind: [[KeepKind::Never; OUTCOMES]; 32],
+        }
     }
 
     /// Keeps every event.
     pub fn all() -> KeepEvents {
-        KeepEvents {
-            classes: vec![EventClass::ANY],
-        }
+        let mut keep = KeepEvents::none();
+        keep.add(EventClass::ANY);
+        keep
     }
 
     /// Also keeps the events of `class`.
     pub fn add(&mut self, class: EventClass) {
-        if class.actions != 0 && class.outcomes != 0 && !self.classes.contains(&class) {
-            self.classes.push(class);
+        if class.actions == 0 || class.outcomes == 0 || self.classes.contains(&class) {
+            return;
         }
+        let flagless = class.user_invalid.is_none()
+            && class.denied.is_none()
+            && class.has_source.is_none()
+            && class.attempt.is_none();
+        for (a, row) in self.by_kind.iter_mut().enumerate() {
+            for (o, kind) in row.iter_mut().enumerate() {
+                if class.actions & (1 << a) != 0 && class.outcomes & (1 << o) != 0 {
+                    *kind = match (*kind, flagless) {
+                        (KeepKind::Always, _) | (_, true) => KeepKind::Always,
+                        _ => KeepKind::Flags,
+                    };
+                }
+            }
+        }
+        self.classes.push(class);
     }
 
     /// Also keeps what `other` keeps.
@@ -189,7 +270,11 @@ impl KeepEvents {
 
     #[inline]
     pub fn keeps(&self, ev: &Event<'_>) -> bool {
-        self.classes.iter().any(|c| c.contains(ev))
+        match self.by_kind[ev.action as usize][ev.outcome as usize] {
+            KeepKind::Never => false,
+            KeepKind::Always => true,
+            KeepKind::Flags => self.classes.iter().any(|c| c.contains(ev)),
+        }
     }
 }
 
@@ -311,7 +396,11 @@ pub struct CompactLog {
 
 impl CompactLog {
     pub fn append(&mut self, batch: CompactBatch) {
-        let map: Vec<Sym> = batch.strings.strings.iter().map(|s| self.strings.intern(s)).collect();
+        let map: Vec<Sym> = batch
+            .strings
+            .hashed()
+            .map(|(s, hash)| self.strings.intern_hashed(s, hash))
+            .collect();
         let remap = |s: Sym| if s.is_none() { s } else { map[s.0 as usize] };
         self.events.reserve(batch.events.len());
         for mut e in batch.events {
@@ -428,6 +517,60 @@ mod tests {
         keep.add(invalid.and(valid));
         assert_eq!(keep, KeepEvents::none());
         assert_eq!(invalid.and(EventClass::ANY), invalid);
+    }
+
+    /// The table of actions and outcomes decides as the classes would.
+    #[test]
+    fn the_keep_table_agrees_with_the_classes() {
+        let failures = EventClass {
+            actions: 1 << Action::Authentication as u32,
+            outcomes: 1 << Outcome::Failure as u8,
+            ..EventClass::ANY
+        };
+        let sourced_sudo = EventClass {
+            actions: 1 << Action::Sudo as u32 | 1 << Action::Authentication as u32,
+            has_source: Some(true),
+            ..EventClass::ANY
+        };
+        let invalid = EventClass {
+            user_invalid: Some(true),
+            attempt: Some(false),
+            ..EventClass::ANY
+        };
+        let mut keep = KeepEvents::none();
+        for class in [failures, sourced_sudo, invalid] {
+            keep.add(class);
+        }
+        let mut checked = 0;
+        for action in Action::ALL {
+            for outcome in [Outcome::Success, Outcome::Failure, Outcome::Unknown] {
+                for (with_source, user_invalid, attempt) in [
+                    (false, false, false),
+                    (true, false, true),
+                    (false, true, false),
+                    (true, true, true),
+                ] {
+                    let mut e = ev("alice", "10.0.0.1");
+                    if !with_source {
+                        (e.source_address, e.source_ip) = (None, None);
+                    }
+                    (e.action, e.outcome, e.user_invalid) = (action, outcome, user_invalid);
+                    e.attempt_line = if attempt {
+                        AttemptLine::Daemon
+                    } else {
+                        AttemptLine::None
+                    };
+                    let by_classes = keep.classes.iter().any(|c| c.contains(&e));
+                    assert_eq!(
+                        keep.keeps(&e),
+                        by_classes,
+                        "{action:?} {outcome:?} {with_source} {user_invalid}"
+                    );
+                    checked += usize::from(by_classes);
+                }
+            }
+        }
+        assert!(checked > 0);
     }
 
     #[test]
