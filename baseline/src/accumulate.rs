@@ -523,21 +523,26 @@ impl KindWindows {
     fn add(&mut self, min: f64, entity: &str, window_start: Micros, score: f64) {
         self.rows.push(row_key(name_hash(entity), window_start));
         if score > min {
-            let next = self.names.len() as u32;
-            let id = match self.ids.get(entity) {
-                Some(&id) => id,
-                None => {
-                    self.ids.insert(CompactString::from(entity), next);
-                    self.names.push(CompactString::from(entity));
-                    next
-                }
-            };
-            self.windows.push(WindowEvidence {
-                entity: id,
-                start: window_start,
-                nats: surprisal(score, self.n_baseline),
-            });
+            self.add_evidence(entity, window_start, score);
         }
+    }
+
+    /// The evidence of a window of `entity` scored above the minimum.
+    fn add_evidence(&mut self, entity: &str, window_start: Micros, score: f64) {
+        let next = self.names.len() as u32;
+        let id = match self.ids.get(entity) {
+            Some(&id) => id,
+            None => {
+                self.ids.insert(CompactString::from(entity), next);
+                self.names.push(CompactString::from(entity));
+                next
+            }
+        };
+        self.windows.push(WindowEvidence {
+            entity: id,
+            start: window_start,
+            nats: surprisal(score, self.n_baseline),
+        });
     }
 
     /// Per entity active on at least `self_days` days, its own window at
@@ -660,28 +665,52 @@ impl EvidenceCollector {
     /// entity-window goes to [`EvidenceCollector::add`] with
     /// [`AccessColumns::adds_evidence`]. Kinds are collected side by side.
     pub fn add_rows(&mut self, frame: &crate::FeatureFrame, n: usize, row: impl Fn(usize) -> (usize, f64) + Sync) {
+        /// One chunk's rows per kind: their keys, and those with a score
+        /// above the evidence minimum.
+        #[derive(Default)]
+        struct Chunk {
+            present: bool,
+            keys: Vec<u64>,
+            evidence: Vec<(usize, Micros, f64)>,
+        }
+        const CHUNK: usize = 64 * 1024;
         let access = AccessColumns::of(frame);
         let min = self.config.min_score();
-        let mut present = [false; EntityKind::ALL.len()];
-        for i in 0..n {
-            if let Some(kind) = frame.kinds[row(i).0].entity() {
-                present[kind as usize] = true;
+        // Keys are hashed in parallel chunks; evidence windows are named
+        // in row order, so entity ids do not depend on the threads.
+        let chunks: Vec<[Chunk; EntityKind::ALL.len()]> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let mut out: [Chunk; EntityKind::ALL.len()] = Default::default();
+                for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                    let (r, score) = row(i);
+                    let Some(kind) = frame.kinds[r].entity() else { continue };
+                    out[kind as usize].present = true;
+                    let Some(start) = frame.window_starts[r].filter(|_| access.adds_evidence(frame, kind, r)) else {
+                        continue;
+                    };
+                    let k = &mut out[kind as usize];
+                    k.keys.push(row_key(name_hash(&frame.ids[r]), start));
+                    if score > min {
+                        k.evidence.push((r, start, score));
+                    }
+                }
+                out
+            })
+            .collect();
+        for kind in EntityKind::ALL {
+            if !chunks.iter().any(|c| c[kind as usize].present) {
+                continue;
+            }
+            let k = self.kinds.entry(kind).or_default();
+            for c in &chunks {
+                let c = &c[kind as usize];
+                k.rows.extend_from_slice(&c.keys);
+                for &(r, start, score) in &c.evidence {
+                    k.add_evidence(&frame.ids[r], start, score);
+                }
             }
         }
-        for kind in EntityKind::ALL.into_iter().filter(|&k| present[k as usize]) {
-            self.kinds.entry(kind).or_default();
-        }
-        self.kinds.par_iter_mut().for_each(|(&kind, k)| {
-            for i in 0..n {
-                let (r, score) = row(i);
-                if frame.kinds[r].entity() != Some(kind) {
-                    continue;
-                }
-                if let Some(start) = frame.window_starts[r].filter(|_| access.adds_evidence(frame, kind, r)) {
-                    k.add(min, &frame.ids[r], start, score);
-                }
-            }
-        });
     }
 
     /// Distinct (entity, day) pairs scored, all kinds.
@@ -735,6 +764,17 @@ impl EvidenceCollector {
         window: Micros,
         covered: &HitIndex,
     ) -> (AlertCalibration, Vec<(EntityKind, String, Episode)>) {
+        self.calibrate_keeping(window, covered, |_, _, _| true)
+    }
+
+    /// [`EvidenceCollector::calibrate`], giving only the episodes `keep`
+    /// accepts, with their kind's calibration and their entity's name.
+    pub fn calibrate_keeping(
+        &mut self,
+        window: Micros,
+        covered: &HitIndex,
+        keep: impl Fn(&KindCalibration, &str, &Episode) -> bool + Sync,
+    ) -> (AlertCalibration, Vec<(EntityKind, String, Episode)>) {
         let cfg = self.config;
         let mut self_drift = BTreeMap::new();
         let mut all_episodes = Vec::new();
@@ -758,6 +798,7 @@ impl EvidenceCollector {
                     .collect();
                 let eps: Vec<(EntityKind, String, Episode)> = eps
                     .into_iter()
+                    .filter(|e| keep(&calibration, &k.names[e.entity as usize], e))
                     .map(|e| (kind, k.names[e.entity as usize].to_string(), e))
                     .collect();
                 (kind, calibration, named, eps)
@@ -821,7 +862,7 @@ mod collector_tests {
 }
 
 /// The calibration of a baseline on its own rows' scores (`scores` as
-/// [`crate::fit::fit_baseline_scored`] returns them) and rule hits. The
+/// [`crate::fit::fit_baseline_verdicts`] returns them) and rule hits. The
 /// user kind's threshold also judges the rarity of new terms plus the
 /// model's evidence around them, so the baseline's new terms replayed
 /// (`rarity_replay`, see `loglynx_rules::Novelty::baseline_terms`) count
@@ -832,7 +873,7 @@ mod collector_tests {
 pub fn calibrate_baseline(
     baseline: &crate::Baseline,
     frame: &crate::FeatureFrame,
-    scores: &[(usize, loglynx_models::RowScore)],
+    scores: &[crate::fit::RowVerdict],
     config: EvidenceConfig,
     covered: &HitIndex,
     rarity_replay: &[loglynx_rules::ReplayedTerms],
@@ -847,10 +888,22 @@ pub fn calibrate_baseline(
         }
     }
     let started = std::time::Instant::now();
-    c.add_rows(frame, scores.len(), |i| (scores[i].0, scores[i].1.score));
+    c.add_rows(frame, scores.len(), |i| (scores[i].row, scores[i].score));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration rows added");
     let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
-    let (mut calibration, episodes) = c.calibrate(window, covered);
+    // Only the episodes of the replayed logins' users and sources are read.
+    let replayed: FxHashSet<(EntityKind, &str)> = rarity_replay
+        .iter()
+        .flat_map(|r| {
+            [
+                r.user.as_deref().map(|u| (EntityKind::User, u)),
+                r.source.as_deref().map(|s| (EntityKind::SourceIp, s)),
+            ]
+        })
+        .flatten()
+        .collect();
+    let (mut calibration, episodes) =
+        c.calibrate_keeping(window, covered, |k, name, _| replayed.contains(&(k.entity_kind, name)));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration episodes");
     // Per entity, its episodes' (first, end, peak).
     type Spans = Vec<(Micros, Micros, f64)>;
@@ -929,7 +982,8 @@ impl AccessColumns {
 /// own whatever rule hits name the host.
 #[derive(Debug, Default)]
 pub struct HitIndex {
-    spans: FxHashMap<(EntityKind, String), Vec<(Micros, Micros)>>,
+    /// Per entity kind named (users, sources), each name's hit spans.
+    spans: [FxHashMap<String, Vec<(Micros, Micros)>>; 2],
     gap: Micros,
 }
 
@@ -937,7 +991,7 @@ impl HitIndex {
     /// `gap`: how far apart in time a hit and an episode may be (the
     /// suppression window).
     pub fn new(hits: &[loglynx_rules::RuleHit], gap: Micros) -> HitIndex {
-        let mut spans: FxHashMap<(EntityKind, String), Vec<(Micros, Micros)>> = FxHashMap::default();
+        let mut spans: [FxHashMap<String, Vec<(Micros, Micros)>>; 2] = Default::default();
         for h in hits {
             let named = h
                 .sources
@@ -945,16 +999,26 @@ impl HitIndex {
                 .map(|s| (EntityKind::SourceIp, s))
                 .chain(h.users.iter().map(|u| (EntityKind::User, u)));
             for (kind, entity) in named {
-                spans.entry((kind, entity.clone())).or_default().push((h.first, h.last));
+                if let Some(i) = Self::slot(kind) {
+                    spans[i].entry(entity.clone()).or_default().push((h.first, h.last));
+                }
             }
         }
         HitIndex { spans, gap }
     }
 
+    fn slot(kind: EntityKind) -> Option<usize> {
+        match kind {
+            EntityKind::User => Some(0),
+            EntityKind::SourceIp => Some(1),
+            EntityKind::Host => None,
+        }
+    }
+
     /// Whether a hit names `entity` within the gap of `[first, last]`.
     pub fn covers(&self, kind: EntityKind, entity: &str, first: Micros, last: Micros) -> bool {
-        self.spans
-            .get(&(kind, entity.to_owned()))
+        Self::slot(kind)
+            .and_then(|i| self.spans[i].get(entity))
             .is_some_and(|v| v.iter().any(|&(a, b)| first <= b + self.gap && last + self.gap >= a))
     }
 }

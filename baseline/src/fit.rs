@@ -239,7 +239,7 @@ pub fn fit_baseline(
     opts: &TrainOptions,
     metadata: TrainingMetadata,
 ) -> Result<Baseline, FitError> {
-    Ok(fit_sets(frame, opts, metadata, None)?.0)
+    fit_sets(frame, opts, metadata, None, |_, _| {})
 }
 
 /// [`fit_baseline`], also returning the training rows' own scores as
@@ -250,7 +250,12 @@ pub fn fit_baseline_scored(
     metadata: TrainingMetadata,
     explain: ExplainRows,
 ) -> Result<(Baseline, FrameScores), FitError> {
-    let (baseline, scores) = fit_sets(frame, opts, metadata, Some(explain))?;
+    let mut scores = Vec::new();
+    let baseline = fit_sets(frame, opts, metadata, Some(explain), |rows, s| {
+        scores.extend(rows.iter().copied().zip(s))
+    })?;
+    // Kinds are fitted one after another, each in row order.
+    scores.sort_by_key(|(r, _)| *r);
     let unscored = frame
         .entity_kinds()
         .into_iter()
@@ -260,12 +265,43 @@ pub fn fit_baseline_scored(
     Ok((baseline, (scores, unscored)))
 }
 
+/// A training row's own score and whether it is anomalous: what
+/// [`fit_baseline_verdicts`] keeps of each [`RowScore`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowVerdict {
+    pub row: usize,
+    pub score: f64,
+    pub is_anomaly: bool,
+}
+
+/// [`fit_baseline_scored`] without explanations, keeping of each training
+/// row only its [`RowVerdict`] (in row order): a fraction of the memory.
+pub fn fit_baseline_verdicts(
+    frame: &FeatureFrame,
+    opts: &TrainOptions,
+    metadata: TrainingMetadata,
+) -> Result<(Baseline, Vec<RowVerdict>), FitError> {
+    let mut verdicts = Vec::with_capacity(frame.len());
+    let baseline = fit_sets(frame, opts, metadata, Some(ExplainRows::None), |rows, s| {
+        verdicts.extend(rows.iter().zip(s).map(|(&row, s)| RowVerdict {
+            row,
+            score: s.score,
+            is_anomaly: s.is_anomaly,
+        }))
+    })?;
+    verdicts.sort_by_key(|v| v.row);
+    Ok((baseline, verdicts))
+}
+
+/// Fits the model sets; `each` gets every fitted kind's rows and their
+/// scores, as the fit computes them.
 fn fit_sets(
     frame: &FeatureFrame,
     opts: &TrainOptions,
     mut metadata: TrainingMetadata,
     explain: Option<ExplainRows>,
-) -> Result<(Baseline, Vec<(usize, RowScore)>), FitError> {
+    mut each: impl FnMut(&[usize], Vec<RowScore>),
+) -> Result<Baseline, FitError> {
     opts.config.check()?;
     let mut kinds = frame.entity_kinds();
     if let Some(wanted) = &opts.kinds {
@@ -281,7 +317,6 @@ fn fit_sets(
     }
     let mut sets = Vec::new();
     let mut skipped = Vec::new();
-    let mut scores = Vec::new();
     for kind in kinds {
         let job = match KindJob::new(frame, kind, KindModel::Fit(&opts.config))? {
             Ok(job) => job,
@@ -291,9 +326,7 @@ fn fit_sets(
             }
         };
         let n = job.rows.len();
-        if let KindOutcome::Fitted(set) = job.run(explain, usize::MAX, |rows, s| {
-            scores.extend(rows.iter().copied().zip(s))
-        })? {
+        if let KindOutcome::Fitted(set) = job.run(explain, usize::MAX, &mut each)? {
             metadata.rows_per_set.insert(kind.to_string(), n);
             sets.push(*set);
         }
@@ -308,8 +341,7 @@ fn fit_sets(
     if !skipped.is_empty() {
         metadata.notes.insert("skipped_kinds".into(), skipped.join(", "));
     }
-    scores.sort_by_key(|(r, _)| *r);
-    let baseline = Baseline {
+    Ok(Baseline {
         spec_version: SPEC_VERSION,
         features: None,
         sets,
@@ -319,8 +351,7 @@ fn fit_sets(
         calibration: Default::default(),
         routine: Default::default(),
         novelty: Default::default(),
-    };
-    Ok((baseline, scores))
+    })
 }
 
 /// `(row index, score)` pairs in row order, and the entity kinds without a model.
@@ -449,6 +480,12 @@ mod tests {
         assert_eq!(scores.len(), frame.len());
         assert_eq!(scores, again.0);
         assert_eq!(unscored, again.1);
+        // Training keeps only each row's score and verdict, the same.
+        let (_, verdicts) = fit_baseline_verdicts(&frame, &opts, TrainingMetadata::default()).unwrap();
+        let kept: Vec<(usize, f64, bool)> = scores.iter().map(|(r, s)| (*r, s.score, s.is_anomaly)).collect();
+        let verdicts: Vec<(usize, f64, bool)> = verdicts.iter().map(|v| (v.row, v.score, v.is_anomaly)).collect();
+        assert_eq!(verdicts, kept);
+        assert_eq!(verdicts.len(), frame.len());
     }
 
     #[test]

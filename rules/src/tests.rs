@@ -305,6 +305,22 @@ fn groups_are_independent() {
     assert!(run_id("LLX-SSH-001", events).is_empty());
 }
 
+/// Keys of three parts are grouped apart from those of two, each by all
+/// its parts.
+#[test]
+fn groups_of_three_fields_are_independent() {
+    let by_three = parse(&MINIMAL.replace("[\"source\"]", "[\"source\", \"host\", \"user\"]"));
+    let by_two = parse(&MINIMAL.replace("[\"source\"]", "[\"source\", \"host\"]"));
+    let mut events = failures([0, 10, 20, 30, 40], ATTACKER);
+    events.extend([1, 2, 3, 4].map(|t| fail(t, "admin", ATTACKER)));
+    let log = log(events);
+    let hits = run(&by_three, &log);
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].count, hits[0].users.clone()), (5, vec!["root".to_owned()]));
+    let hits = run(&by_two, &log);
+    assert_eq!((hits.len(), hits[0].count), (1, 9));
+}
+
 #[test]
 fn severity_escalates() {
     let attempts = |n: i64, users: i64| -> Vec<E> {

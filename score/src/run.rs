@@ -332,9 +332,18 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             collector.use_own_drift(&m.calibration);
             (m.calibration.clone(), collector.episodes(window))
         }
-        None => collector.calibrate(window, &HitIndex::new(&hits, suppression)),
+        // Without a model no rarity reads the episodes under the
+        // threshold: only those above it are kept.
+        None => collector.calibrate_keeping(window, &HitIndex::new(&hits, suppression), |k, _, e| {
+            e.peak > k.threshold(evidence_config.alert_budget)
+        }),
     };
     calibration.config.alert_budget = evidence_config.alert_budget;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        episodes = episodes.len(),
+        "evidence episodes"
+    );
     let episodes: Vec<EntityEpisode> = episodes
         .into_iter()
         .map(|(entity_kind, entity, episode)| EntityEpisode {
@@ -372,6 +381,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         file_names: &file_names,
     };
     let (mut alerts, merge_stats) = alerts::merge(&input, &alert_cfg);
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "alerts merged");
     evidence::fill(&mut alerts, &sources, &block_starts);
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),

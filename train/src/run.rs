@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use loglynx_baseline::accumulate::{calibrate_baseline, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
-use loglynx_baseline::fit::{fit_baseline_scored, time_range};
+use loglynx_baseline::fit::{fit_baseline_verdicts, time_range};
 use loglynx_baseline::population::{self, PopulationCalibration};
 use loglynx_baseline::routine::Routine;
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
@@ -14,7 +14,6 @@ use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
 use loglynx_features::time::MICROS_PER_SECOND;
-use loglynx_models::ExplainRows;
 use loglynx_rules::{Assets, Context, History, Novelty, RuleSet};
 
 use crate::config::TrainConfig;
@@ -242,7 +241,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     let bar = spinner(quiet, "fitting models");
     // Fitting scores the baseline's own rows once: the anomalous entities
     // come from those scores.
-    let (mut baseline, (scores, _)) = fit_baseline_scored(frame, &opts, metadata, ExplainRows::None)?;
+    let (mut baseline, scores) = fit_baseline_verdicts(frame, &opts, metadata)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "fitted");
     bar.finish_and_clear();
     baseline.features = features;
@@ -258,13 +257,13 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         baseline.calibration.population = Some(PopulationCalibration::new(counts, host_days, guessed.clone()));
     }
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "alert budget calibrated");
-    for (row, _) in scores.iter().filter(|(_, s)| s.is_anomaly) {
-        if let Some(kind) = frame.kinds[*row].entity() {
+    for row in scores.iter().filter(|v| v.is_anomaly).map(|v| v.row) {
+        if let Some(kind) = frame.kinds[row].entity() {
             baseline
                 .anomalous
                 .entry(kind)
                 .or_default()
-                .insert(frame.ids[*row].to_string());
+                .insert(frame.ids[row].to_string());
         }
     }
     baseline.save(&config.output)?;

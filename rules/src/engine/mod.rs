@@ -232,17 +232,27 @@ fn collect(
     mut key: impl FnMut(&CompactEvent) -> Option<Key>,
 ) -> Groups {
     assert!(events.len() < u32::MAX as usize, "more than 2^32 events");
-    let mut ids: FxHashMap<Key, u32> = FxHashMap::default();
+    // Keys of at most two parts (most rules') are looked up as one `u64`,
+    // cheaper to hash and compare than the whole key.
+    let mut narrow: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut wide: FxHashMap<Key, u32> = FxHashMap::default();
     let mut keys = Vec::new();
     // At most one pair per event looked at: no regrowth.
     let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(candidates.map_or(events.len(), <[u32]>::len));
     let mut add = |i: u32, e: &CompactEvent| {
         if let Some(k) = key(e) {
             let next = keys.len() as u32;
-            let g = *ids.entry(k).or_insert_with(|| {
+            let new = |keys: &mut Vec<Key>| {
                 keys.push(k);
                 next
-            });
+            };
+            let g = if k[2..].iter().all(|&part| part == u32::MAX) {
+                *narrow
+                    .entry(u64::from(k[0]) << 32 | u64::from(k[1]))
+                    .or_insert_with(|| new(&mut keys))
+            } else {
+                *wide.entry(k).or_insert_with(|| new(&mut keys))
+            };
             pairs.push((g, i));
         }
     };
@@ -250,7 +260,7 @@ fn collect(
         Some(c) => c.iter().for_each(|&i| add(i, &events[i as usize])),
         None => events.iter().enumerate().for_each(|(i, e)| add(i as u32, e)),
     }
-    drop(ids);
+    drop((narrow, wide));
     // Counting sort by group; stable, so each group keeps input order.
     let mut starts = vec![0usize; keys.len() + 1];
     for &(g, _) in &pairs {
@@ -324,19 +334,25 @@ fn fill<'a, T>(buf: &'a mut Vec<T>, idx: &[u32], f: impl Fn(u32) -> T) -> &'a [T
     buf
 }
 
-/// The events of a log by action and by the outcome of the attempt they
-/// count, so that a rule reads only the events its filter may match.
+/// The events of a log by action and outcome, and by the outcome of the
+/// attempt they count, so that a rule reads only the events its filter
+/// may match.
 pub(crate) struct EventIndex {
-    by_action: Vec<Vec<u32>>,
+    /// Per action and outcome ([`EventIndex::kind`]).
+    by_kind: Vec<Vec<u32>>,
     by_attempt: Vec<Vec<u32>>,
 }
 
+/// Outcomes per action in [`EventIndex::by_kind`].
+const OUTCOMES: usize = 3;
+const _: () = assert!(Outcome::Unknown as usize == OUTCOMES - 1);
+
 impl EventIndex {
     pub(crate) fn new(log: &CompactLog) -> EventIndex {
-        let mut by_action: Vec<Vec<u32>> = vec![Vec::new(); Action::ALL.len()];
+        let mut by_kind: Vec<Vec<u32>> = vec![Vec::new(); Action::ALL.len() * OUTCOMES];
         let mut by_attempt: Vec<Vec<u32>> = Vec::new();
         for (i, e) in log.events.iter().enumerate() {
-            by_action[e.action as usize].push(i as u32);
+            by_kind[Self::kind(e.action as usize, e.outcome as usize)].push(i as u32);
             if let Some(o) = e.attempt_outcome().filter(|_| e.attempts > 0) {
                 let o = o as usize;
                 if by_attempt.len() <= o {
@@ -345,25 +361,37 @@ impl EventIndex {
                 by_attempt[o].push(i as u32);
             }
         }
-        EventIndex { by_action, by_attempt }
+        EventIndex { by_kind, by_attempt }
+    }
+
+    fn kind(action: usize, outcome: usize) -> usize {
+        action * OUTCOMES + outcome
     }
 
     /// The events (ascending) every one of `matchers` may match: the
     /// smallest list one of them narrows to; `None` for every event.
     pub(crate) fn candidates(&self, matchers: &[&Matcher]) -> Option<Vec<u32>> {
-        fn lists(lists: &[Vec<u32>], mask: u32) -> Vec<&[u32]> {
+        fn lists(lists: &[Vec<u32>], wanted: impl Fn(usize) -> bool) -> Vec<&[u32]> {
             lists
                 .iter()
                 .enumerate()
-                .filter(|(k, _)| mask & (1 << *k) != 0)
+                .filter(|&(k, _)| wanted(k))
                 .map(|(_, l)| l.as_slice())
                 .collect()
         }
         let all_actions = (1u32 << Action::ALL.len()) - 1;
+        let all_outcomes = (1u8 << OUTCOMES) - 1;
         let narrowed = matchers.iter().flat_map(|m| {
-            let by_action = (m.actions & all_actions != all_actions).then(|| lists(&self.by_action, m.actions));
-            let by_attempt = m.attempts.map(|mask| lists(&self.by_attempt, u32::from(mask)));
-            [by_action, by_attempt].into_iter().flatten()
+            let by_kind =
+                (m.actions & all_actions != all_actions || m.outcomes & all_outcomes != all_outcomes).then(|| {
+                    lists(&self.by_kind, |k| {
+                        m.actions & (1 << (k / OUTCOMES)) != 0 && m.outcomes & (1 << (k % OUTCOMES)) != 0
+                    })
+                });
+            let by_attempt = m
+                .attempts
+                .map(|mask| lists(&self.by_attempt, |o| u32::from(mask) & (1 << o) != 0));
+            [by_kind, by_attempt].into_iter().flatten()
         });
         let smallest = narrowed.min_by_key(|l| l.iter().map(|x| x.len()).sum::<usize>())?;
         let mut out: Vec<u32> = smallest.concat();
@@ -413,6 +441,20 @@ impl Ctx<'_> {
         let mut all = vec![&self.filter];
         all.extend_from_slice(also);
         self.index.candidates(&all)
+    }
+
+    /// The events that may pass the filter and one of `steps` (ascending),
+    /// every event when one of them cannot be narrowed.
+    fn candidates_of_any(&self, steps: &[&Matcher]) -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        for step in steps {
+            out.extend(self.candidates(&[step])?);
+        }
+        if steps.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        Some(out)
     }
 
     fn time(&self, i: u32) -> Micros {

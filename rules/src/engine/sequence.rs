@@ -15,7 +15,7 @@ pub(super) fn run(ctx: &Ctx, rule: &Sequence) -> Vec<RuleHit> {
     let first = Matcher::new(&rule.first, &ctx.log.strings);
     let then = Matcher::new(&rule.then, &ctx.log.strings);
     let window = rule.window.micros();
-    let groups = collect(events, ctx.candidates(&[]).as_deref(), |e| {
+    let groups = collect(events, ctx.candidates_of_any(&[&first, &then]).as_deref(), |e| {
         if first.matches(e) || then.matches(e) {
             ctx.grouped(e)
         } else {
