@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{term_key, EventIndex, Key, Matcher};
 use crate::rule::{Logic, NewTerm, TermField};
 use crate::{History, RuleSet};
+use rayon::prelude::*;
 
 /// Events and terms seen exactly once.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,18 +103,30 @@ impl Novelty {
         let mut out = Novelty::default();
         let mut history = History::default();
         let index = EventIndex::new(log);
-        let mut counted: Vec<(Counted, &crate::rule::Filter)> = Vec::new();
+        // Each field combination once (its first rule's filter), counted
+        // side by side.
+        let mut first_rules = Vec::new();
         for rule in &rules.rules {
             let Logic::NewTerm(new_term) = &rule.kind else {
                 continue;
             };
             let key = Novelty::key(new_term);
-            if out.fields.contains_key(&key) {
-                continue;
+            if !first_rules.iter().any(|(k, _, _)| *k == key) {
+                first_rules.push((key, new_term, &rule.filter));
             }
-            let c = Counted::new(log, &index, &rule.filter, new_term);
-            out.fields.insert(key, c.novelty(log));
-            counted.push((c, &rule.filter));
+        }
+        let mut counted: Vec<(Counted, &crate::rule::Filter)> = Vec::new();
+        let each: Vec<_> = first_rules
+            .into_par_iter()
+            .map(|(key, new_term, filter)| {
+                let c = Counted::new(log, &index, filter, new_term);
+                let novelty = c.novelty(log);
+                (key, c, novelty, filter)
+            })
+            .collect();
+        for (key, c, novelty, filter) in each {
+            out.fields.insert(key, novelty);
+            counted.push((c, filter));
         }
         // The history: every rule's terms, counted above when a rule with
         // the same fields and filter was.
