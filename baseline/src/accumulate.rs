@@ -238,6 +238,11 @@ impl KindCalibration {
         rank.max(self.floor)
     }
 
+    /// Whether an episode peaking at `peak` alerts under `budget`.
+    pub fn alerts(&self, peak: f64, budget: f64) -> bool {
+        peak > self.threshold(budget)
+    }
+
     /// Adds alerts of another policy judged by the same threshold (the
     /// rarity of new terms, for users), as their peaks in nats.
     pub fn add_peaks(&mut self, peaks: &[f64]) {

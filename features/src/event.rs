@@ -171,7 +171,13 @@ pub enum Outcome {
     Unknown,
 }
 
+// Tables indexed by `outcome as usize` have `Outcome::ALL.len()` rows.
+const _: () = assert!(Outcome::Unknown as usize == Outcome::ALL.len() - 1);
+
 impl Outcome {
+    /// Every outcome, in declaration order (`o as usize` is its index).
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Unknown];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",

@@ -407,7 +407,12 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         .episodes
         .iter()
         .enumerate()
-        .filter(|(_, e)| threshold(e.entity_kind).is_some_and(|h| e.episode.peak > h))
+        .filter(|(_, e)| {
+            input
+                .calibration
+                .kind(e.entity_kind)
+                .is_some_and(|k| k.alerts(e.episode.peak, budget))
+        })
         .map(|(i, _)| i)
         .collect();
     stats.episodes_alerting = alerting.len();

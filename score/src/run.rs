@@ -335,7 +335,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         // Without a model no rarity reads the episodes under the
         // threshold: only those above it are kept.
         None => collector.calibrate_keeping(window, &HitIndex::new(&hits, suppression), |k, _, e| {
-            e.peak > k.threshold(evidence_config.alert_budget)
+            k.alerts(e.peak, evidence_config.alert_budget)
         }),
     };
     calibration.config.alert_budget = evidence_config.alert_budget;

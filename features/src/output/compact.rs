@@ -53,16 +53,9 @@ impl Interner {
             hashes,
             table,
         } = self;
-        let span = |sym: Sym| {
-            let i = sym.0 as usize;
-            (if i == 0 { 0 } else { ends[i - 1] }, ends[i])
-        };
         let entry = table.entry(
             hash,
-            |&sym| {
-                let (start, end) = span(sym);
-                &text[start..end] == s
-            },
+            |&sym| text[span(ends, sym.0 as usize)] == *s,
             |&sym| hashes[sym.0 as usize],
         );
         match entry {
@@ -91,9 +84,7 @@ impl Interner {
             None
         } else {
             let i = sym.0 as usize;
-            let end = *self.ends.get(i)?;
-            let start = if i == 0 { 0 } else { self.ends[i - 1] };
-            Some(&self.text[start..end])
+            (i < self.ends.len()).then(|| &self.text[span(&self.ends, i)])
         }
     }
 
@@ -118,12 +109,17 @@ impl Interner {
 
     /// Every string with its symbol's hash, in symbol order.
     fn hashed(&self) -> impl Iterator<Item = (&str, u64)> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(&self.ends)
-            .zip(&self.hashes)
-            .map(|((start, &end), &hash)| (&self.text[start..end], hash))
+        self.hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &hash)| (&self.text[span(&self.ends, i)], hash))
     }
+}
+
+/// Where symbol `i`'s string lies in an interner's text, given where each
+/// string ends: it starts where the previous one ends.
+fn span(ends: &[usize], i: usize) -> std::ops::Range<usize> {
+    (if i == 0 { 0 } else { ends[i - 1] })..ends[i]
 }
 
 /// A class of events by action, outcome and flags: what a rule's filter
@@ -204,7 +200,7 @@ pub struct KeepEvents {
     classes: Vec<EventClass>,
     /// Per action and outcome, what the classes say without the flags: one
     /// table lookup decides most events.
-    by_kind: [[KeepKind; OUTCOMES]; 32],
+    by_kind: [[KeepKind; Outcome::ALL.len()]; 32],
 }
 
 /// What [`KeepEvents`] knows of an action and outcome.
@@ -216,10 +212,6 @@ enum KeepKind {
     Flags,
 }
 
-/// Outcomes have a row each in [`KeepEvents::by_kind`].
-const OUTCOMES: usize = 3;
-const _: () = assert!(Outcome::Unknown as usize == OUTCOMES - 1);
-
 // Every action has a bit in a `u32` action mask.
 const _: () = assert!(Action::ALL.len() <= 32);
 
@@ -228,7 +220,7 @@ impl KeepEvents {
     pub fn none() -> KeepEvents {
         KeepEvents {
             classes: Vec::new(),
-            by_kind: [[KeepKind::Never; OUTCOMES]; 32],
+            by_kind: [[KeepKind::Never; Outcome::ALL.len()]; 32],
         }
     }
 
@@ -543,7 +535,7 @@ mod tests {
         }
         let mut checked = 0;
         for action in Action::ALL {
-            for outcome in [Outcome::Success, Outcome::Failure, Outcome::Unknown] {
+            for outcome in Outcome::ALL {
                 for (with_source, user_invalid, attempt) in [
                     (false, false, false),
                     (true, false, true),

@@ -344,8 +344,7 @@ pub(crate) struct EventIndex {
 }
 
 /// Outcomes per action in [`EventIndex::by_kind`].
-const OUTCOMES: usize = 3;
-const _: () = assert!(Outcome::Unknown as usize == OUTCOMES - 1);
+const OUTCOMES: usize = Outcome::ALL.len();
 
 impl EventIndex {
     pub(crate) fn new(log: &CompactLog) -> EventIndex {
