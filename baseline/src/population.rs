@@ -170,7 +170,7 @@ mod tests {
     use super::*;
     use loglynx_features::connectors::syslog::{decode_line, YearResolver};
     use loglynx_features::ingest::attempts::count_in_order;
-    use loglynx_features::output::compact::CompactBatch;
+    use loglynx_features::output::compact::KeepEvents;
 
     const H: Micros = 3_600_000_000;
 
@@ -182,13 +182,7 @@ mod tests {
             .map(|(n, l)| decode_line(l.trim(), 0, n as u64 + 1, &years).expect(l))
             .collect();
         count_in_order(&mut events);
-        let mut batch = CompactBatch::default();
-        for e in &events {
-            batch.push(e);
-        }
-        let mut log = CompactLog::default();
-        log.append(batch);
-        log
+        CompactLog::from_events(&events, KeepEvents::all())
     }
 
     fn accounts() -> BTreeSet<String> {

@@ -921,13 +921,8 @@ fn out_of_order_input_gives_the_same_hits() {
 
 /// [`log`], keeping only what `keep` selects.
 fn log_keeping(events: Vec<E>, keep: KeepEvents) -> CompactLog {
-    let mut batch = CompactBatch::keeping(keep);
-    for e in counted(numbered(events)) {
-        batch.push(&e.0);
-    }
-    let mut log = CompactLog::default();
-    log.append(batch);
-    log
+    let events = counted(numbered(events));
+    CompactLog::from_events(events.iter().map(|e| &e.0), keep)
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use loglynx_features::connectors::syslog::{decode_line, YearResolver};
 use loglynx_features::ingest::attempts::count_in_order;
-use loglynx_features::output::compact::{CompactBatch, CompactLog};
+use loglynx_features::output::compact::{CompactLog, KeepEvents};
 use loglynx_features::time::format_rfc3339;
 use loglynx_rules::{evaluate_with, Assets, Context, History, Kind, RuleHit, RuleSet};
 use serde_json::{json, Value};
@@ -35,13 +35,7 @@ fn load(path: &Path) -> CompactLog {
         }
     }
     count_in_order(&mut events);
-    let mut batch = CompactBatch::default();
-    for event in &events {
-        batch.push(event);
-    }
-    let mut log = CompactLog::default();
-    log.append(batch);
-    log
+    CompactLog::from_events(&events, KeepEvents::all())
 }
 
 /// The stable parts of a hit; evidence as 1-based fixture line numbers.

@@ -387,6 +387,17 @@ pub struct CompactLog {
 }
 
 impl CompactLog {
+    /// A log of `events`, in order, keeping what `keep` selects.
+    pub fn from_events<'e, 'a: 'e>(events: impl IntoIterator<Item = &'e Event<'a>>, keep: KeepEvents) -> CompactLog {
+        let mut batch = CompactBatch::keeping(keep);
+        for e in events {
+            batch.push(e);
+        }
+        let mut log = CompactLog::default();
+        log.append(batch);
+        log
+    }
+
     pub fn append(&mut self, batch: CompactBatch) {
         let map: Vec<Sym> = batch
             .strings
