@@ -866,96 +866,141 @@ mod collector_tests {
     }
 }
 
-/// The calibration of a baseline on its own rows' scores (`scores` as
-/// [`crate::fit::fit_baseline_verdicts`] returns them) and rule hits. The
-/// user kind's threshold also judges the rarity of new terms plus the
-/// model's evidence around them, so the baseline's new terms replayed
-/// (`rarity_replay`, see `loglynx_rules::Novelty::baseline_terms`) count
-/// in its budget as the policy would judge them: one user's new terms
-/// within the suppression gap together, with the strongest episode of
-/// their user or source around them, and left out where another rule's
-/// hit names their user or source.
-pub fn calibrate_baseline(
-    baseline: &crate::Baseline,
-    frame: &crate::FeatureFrame,
-    scores: &[crate::fit::RowVerdict],
+/// The calibration of a baseline on its own rows' scores and rule hits,
+/// one entity kind at a time ([`BaselineCalibrator::kind`], in the task
+/// that fitted the kind, with its rows' [`crate::fit::RowVerdict`]s), then
+/// put together ([`BaselineCalibrator::finish`]). The user kind's threshold
+/// also judges the rarity of new terms plus the model's evidence around
+/// them, so the baseline's new terms replayed (`rarity_replay`, see
+/// `loglynx_rules::Novelty::baseline_terms`) count in its budget as the
+/// policy would judge them: one user's new terms within the suppression
+/// gap together, with the strongest episode of their user or source around
+/// them, and left out where another rule's hit names their user or source.
+pub struct BaselineCalibrator<'a> {
     config: EvidenceConfig,
-    covered: &HitIndex,
-    rarity_replay: &[loglynx_rules::ReplayedTerms],
-) -> AlertCalibration {
-    let mut c = EvidenceCollector::new(config);
-    for set in &baseline.sets {
+    covered: &'a HitIndex,
+    rarity_replay: &'a [loglynx_rules::ReplayedTerms],
+    /// The users and sources of the replayed logins: only their episodes
+    /// are kept.
+    replayed: FxHashSet<(EntityKind, &'a str)>,
+    window: Micros,
+}
+
+/// One kind's part of a baseline's calibration.
+pub struct KindReplay {
+    calibration: AlertCalibration,
+    episodes: Vec<(EntityKind, String, Episode)>,
+}
+
+impl<'a> BaselineCalibrator<'a> {
+    /// `window` is the frame's window length.
+    pub fn new(
+        config: EvidenceConfig,
+        covered: &'a HitIndex,
+        rarity_replay: &'a [loglynx_rules::ReplayedTerms],
+        window: Micros,
+    ) -> BaselineCalibrator<'a> {
+        let replayed = rarity_replay
+            .iter()
+            .flat_map(|r| {
+                [
+                    r.user.as_deref().map(|u| (EntityKind::User, u)),
+                    r.source.as_deref().map(|s| (EntityKind::SourceIp, s)),
+                ]
+            })
+            .flatten()
+            .collect();
+        BaselineCalibrator {
+            config,
+            covered,
+            rarity_replay,
+            replayed,
+            window,
+        }
+    }
+
+    /// The calibration of one kind: `set` fitted on its rows, `verdicts`
+    /// their own scores in row order.
+    pub fn kind(
+        &self,
+        set: &loglynx_models::ModelSet,
+        frame: &crate::FeatureFrame,
+        verdicts: &[crate::fit::RowVerdict],
+    ) -> KindReplay {
+        let mut c = EvidenceCollector::new(self.config);
         if let Some(kind) = EntityKind::parse(&set.spec().entity_kind) {
             c.begin_kind(kind, set.n_train_rows());
             c.set_threshold(kind, set.threshold());
             // Untouched room costs no memory.
-            c.reserve(kind, scores.len());
+            c.reserve(kind, verdicts.len());
         }
+        c.add_rows(frame, verdicts.len(), |i| (verdicts[i].row, verdicts[i].score));
+        let (calibration, episodes) = c.calibrate_keeping(self.window, self.covered, |k, name, _| {
+            self.replayed.contains(&(k.entity_kind, name))
+        });
+        KindReplay { calibration, episodes }
     }
-    let started = std::time::Instant::now();
-    c.add_rows(frame, scores.len(), |i| (scores[i].row, scores[i].score));
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration rows added");
-    let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
-    // Only the episodes of the replayed logins' users and sources are read.
-    let replayed: FxHashSet<(EntityKind, &str)> = rarity_replay
-        .iter()
-        .flat_map(|r| {
-            [
-                r.user.as_deref().map(|u| (EntityKind::User, u)),
-                r.source.as_deref().map(|s| (EntityKind::SourceIp, s)),
-            ]
-        })
-        .flatten()
-        .collect();
-    let (mut calibration, episodes) =
-        c.calibrate_keeping(window, covered, |k, name, _| replayed.contains(&(k.entity_kind, name)));
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration episodes");
-    // Per entity, its episodes' (first, end, peak).
-    type Spans = Vec<(Micros, Micros, f64)>;
-    let mut spans: FxHashMap<(EntityKind, &str), Spans> = FxHashMap::default();
-    for (kind, name, e) in &episodes {
-        spans
-            .entry((*kind, name.as_str()))
-            .or_default()
-            .push((e.first, e.last + window, e.peak));
+
+    /// The baseline's calibration from its kinds' parts.
+    pub fn finish(&self, parts: Vec<KindReplay>) -> AlertCalibration {
+        let mut calibration = AlertCalibration {
+            config: self.config,
+            ..AlertCalibration::default()
+        };
+        let mut episodes = Vec::new();
+        for part in parts {
+            calibration.kinds.extend(part.calibration.kinds);
+            calibration.self_drift.extend(part.calibration.self_drift);
+            episodes.extend(part.episodes);
+        }
+        calibration.kinds.sort_by_key(|k| k.entity_kind);
+        let (window, rarity_replay) = (self.window, self.rarity_replay);
+        // Per entity, its episodes' (first, end, peak).
+        type Spans = Vec<(Micros, Micros, f64)>;
+        let mut spans: FxHashMap<(EntityKind, &str), Spans> = FxHashMap::default();
+        for (kind, name, e) in &episodes {
+            spans
+                .entry((*kind, name.as_str()))
+                .or_default()
+                .push((e.first, e.last + window, e.peak));
+        }
+        // Each replayed login's model evidence: the strongest episode of its
+        // user or source around it; `None` where a rule's hit names them.
+        let model: Vec<Option<f64>> = rarity_replay
+            .iter()
+            .map(|r| {
+                let named = [
+                    (EntityKind::User, r.user.as_deref()),
+                    (EntityKind::SourceIp, r.source.as_deref()),
+                ];
+                let named = named.iter().filter_map(|&(k, n)| n.map(|n| (k, n)));
+                if named.clone().any(|(k, n)| self.covered.covers(k, n, r.at, r.at)) {
+                    return None;
+                }
+                Some(
+                    named
+                        .flat_map(|key| spans.get(&key).into_iter().flatten())
+                        .filter(|&&(first, last, _)| first <= r.at && last >= r.at)
+                        .map(|&(_, _, peak)| peak)
+                        .fold(0.0, f64::max),
+                )
+            })
+            .collect();
+        // One peak per session, as the policy joins one user's new terms.
+        let peaks: Vec<f64> = loglynx_rules::ReplayedTerms::sessions(rarity_replay, self.covered.gap)
+            .into_iter()
+            .filter_map(|session| {
+                let kept: Vec<usize> = session.into_iter().filter(|&i| model[i].is_some()).collect();
+                let model = kept.iter().filter_map(|&i| model[i]).reduce(f64::max)?;
+                let terms = kept.iter().flat_map(|&i| rarity_replay[i].terms.iter().copied());
+                Some(loglynx_rules::Novelty::combined(terms) + model)
+            })
+            .collect();
+        if let Some(users) = calibration.kinds.iter_mut().find(|k| k.entity_kind == EntityKind::User) {
+            users.add_peaks(&peaks);
+        }
+        calibration
     }
-    // Each replayed login's model evidence: the strongest episode of its
-    // user or source around it; `None` where a rule's hit names them.
-    let model: Vec<Option<f64>> = rarity_replay
-        .iter()
-        .map(|r| {
-            let named = [
-                (EntityKind::User, r.user.as_deref()),
-                (EntityKind::SourceIp, r.source.as_deref()),
-            ];
-            let named = named.iter().filter_map(|&(k, n)| n.map(|n| (k, n)));
-            if named.clone().any(|(k, n)| covered.covers(k, n, r.at, r.at)) {
-                return None;
-            }
-            Some(
-                named
-                    .flat_map(|key| spans.get(&key).into_iter().flatten())
-                    .filter(|&&(first, last, _)| first <= r.at && last >= r.at)
-                    .map(|&(_, _, peak)| peak)
-                    .fold(0.0, f64::max),
-            )
-        })
-        .collect();
-    // One peak per session, as the policy joins one user's new terms.
-    let peaks: Vec<f64> = loglynx_rules::ReplayedTerms::sessions(rarity_replay, covered.gap)
-        .into_iter()
-        .filter_map(|session| {
-            let kept: Vec<usize> = session.into_iter().filter(|&i| model[i].is_some()).collect();
-            let model = kept.iter().filter_map(|&i| model[i]).reduce(f64::max)?;
-            let terms = kept.iter().flat_map(|&i| rarity_replay[i].terms.iter().copied());
-            Some(loglynx_rules::Novelty::combined(terms) + model)
-        })
-        .collect();
-    if let Some(users) = calibration.kinds.iter_mut().find(|k| k.entity_kind == EntityKind::User) {
-        users.add_peaks(&peaks);
-    }
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "calibration replayed");
-    calibration
 }
 
 /// The columns that say whether an account got in (successes, sessions).

@@ -1,4 +1,4 @@
-//! Fitting and scoring a baseline, one entity kind at a time: the feature
+//! Fitting and scoring a baseline, one model set per entity kind: the feature
 //! spec of each kind comes from the feature registry (loglynx tables) or
 //! from the table's numeric columns (generic tables). [`KindJob`] is the
 //! one per-kind loop that `loglynx-train` and `loglynx-score` share ([`KindJob`]).
@@ -8,6 +8,7 @@ use loglynx_models::ndarray::Array2;
 use loglynx_models::{
     Direction, ExplainRows, FeatureSpec, ModelError, ModelSet, ModelSetConfig, ParamError, RowScore, Transform,
 };
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, TrainingMetadata};
@@ -239,7 +240,7 @@ pub fn fit_baseline(
     opts: &TrainOptions,
     metadata: TrainingMetadata,
 ) -> Result<Baseline, FitError> {
-    fit_sets(frame, opts, metadata, None, |_, _| {})
+    Ok(fit_sets(frame, opts, metadata, None, |_, _, _| ())?.0)
 }
 
 /// [`fit_baseline`], also returning the training rows' own scores as
@@ -250,11 +251,11 @@ pub fn fit_baseline_scored(
     metadata: TrainingMetadata,
     explain: ExplainRows,
 ) -> Result<(Baseline, FrameScores), FitError> {
-    let mut scores = Vec::new();
-    let baseline = fit_sets(frame, opts, metadata, Some(explain), |rows, s| {
-        scores.extend(rows.iter().copied().zip(s))
+    let (baseline, per_kind) = fit_sets(frame, opts, metadata, Some(explain), |_, rows, s| {
+        rows.iter().copied().zip(s).collect::<Vec<_>>()
     })?;
-    // Kinds are fitted one after another, each in row order.
+    let mut scores: Vec<(usize, RowScore)> = per_kind.into_iter().flatten().collect();
+    // Each kind's scores are in row order; the kinds' rows interleave.
     scores.sort_by_key(|(r, _)| *r);
     let unscored = frame
         .entity_kinds()
@@ -281,27 +282,50 @@ pub fn fit_baseline_verdicts(
     opts: &TrainOptions,
     metadata: TrainingMetadata,
 ) -> Result<(Baseline, Vec<RowVerdict>), FitError> {
-    let mut verdicts = Vec::with_capacity(frame.len());
-    let baseline = fit_sets(frame, opts, metadata, Some(ExplainRows::None), |rows, s| {
-        verdicts.extend(rows.iter().zip(s).map(|(&row, s)| RowVerdict {
-            row,
-            score: s.score,
-            is_anomaly: s.is_anomaly,
-        }))
-    })?;
+    let (baseline, per_kind) = fit_baseline_keeping(frame, opts, metadata, |_, verdicts| verdicts)?;
+    let mut verdicts: Vec<RowVerdict> = per_kind.into_iter().flatten().collect();
     verdicts.sort_by_key(|v| v.row);
     Ok((baseline, verdicts))
 }
 
-/// Fits the model sets; `each` gets every fitted kind's rows and their
-/// scores, as the fit computes them.
-fn fit_sets(
+/// Fits a baseline; `keep` turns each fitted kind's set and its rows'
+/// [`RowVerdict`]s (in row order) into what the caller keeps of the kind,
+/// in the task that fitted it. The kept values come back in kind order.
+pub fn fit_baseline_keeping<T: Send>(
+    frame: &FeatureFrame,
+    opts: &TrainOptions,
+    metadata: TrainingMetadata,
+    keep: impl Fn(&ModelSet, Vec<RowVerdict>) -> T + Sync,
+) -> Result<(Baseline, Vec<T>), FitError> {
+    fit_sets(frame, opts, metadata, Some(ExplainRows::None), |set, rows, s| {
+        let verdicts = rows
+            .iter()
+            .zip(s)
+            .map(|(&row, s)| RowVerdict {
+                row,
+                score: s.score,
+                is_anomaly: s.is_anomaly,
+            })
+            .collect();
+        keep(set, verdicts)
+    })
+}
+
+/// One kind fitted: its set, its row count and what `keep` made of it; or
+/// why it was skipped.
+type KindFit<T> = Result<(ModelSet, usize, T), TooLittle>;
+
+/// Fits the model sets, the entity kinds side by side (each fit leaves
+/// part of the cores idle; the models do not depend on the threads). What
+/// `keep` makes of each fitted kind's set, rows and scores comes back per
+/// fitted kind, in kind order.
+fn fit_sets<T: Send>(
     frame: &FeatureFrame,
     opts: &TrainOptions,
     mut metadata: TrainingMetadata,
     explain: Option<ExplainRows>,
-    mut each: impl FnMut(&[usize], Vec<RowScore>),
-) -> Result<Baseline, FitError> {
+    keep: impl Fn(&ModelSet, &[usize], Vec<RowScore>) -> T + Sync,
+) -> Result<(Baseline, Vec<T>), FitError> {
     opts.config.check()?;
     let mut kinds = frame.entity_kinds();
     if let Some(wanted) = &opts.kinds {
@@ -315,20 +339,39 @@ fn fit_sets(
         }
         kinds.retain(|k| wanted.iter().any(|w| w == k.as_str()));
     }
-    let mut sets = Vec::new();
-    let mut skipped = Vec::new();
-    for kind in kinds {
-        let job = match KindJob::new(frame, kind, KindModel::Fit(&opts.config))? {
-            Ok(job) => job,
-            Err(why) => {
-                skipped.push(why.0);
-                continue;
+    // Each kind builds its matrix in its own task, so a kind's matrix
+    // exists only while it is fitted.
+    let fitted: Vec<Result<KindFit<T>, FitError>> = kinds
+        .par_iter()
+        .map(|&kind| {
+            let job = match KindJob::new(frame, kind, KindModel::Fit(&opts.config))? {
+                Ok(job) => job,
+                Err(why) => return Ok(Err(why)),
+            };
+            let n = job.rows.len();
+            // One call with every row (no chunks); none without `explain`.
+            let mut scored = None;
+            match job.run(explain, usize::MAX, |rows, s| scored = Some((rows.to_vec(), s)))? {
+                KindOutcome::Fitted(set) => {
+                    let (rows, scores) = scored.unwrap_or_default();
+                    let kept = keep(&set, &rows, scores);
+                    Ok(Ok((*set, n, kept)))
+                }
+                KindOutcome::Scored => unreachable!("a fitted kind's outcome is its set"),
             }
-        };
-        let n = job.rows.len();
-        if let KindOutcome::Fitted(set) = job.run(explain, usize::MAX, &mut each)? {
-            metadata.rows_per_set.insert(kind.to_string(), n);
-            sets.push(*set);
+        })
+        .collect();
+    let mut sets = Vec::new();
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for (kind, outcome) in kinds.iter().zip(fitted) {
+        match outcome? {
+            Ok((set, n, k)) => {
+                metadata.rows_per_set.insert(kind.to_string(), n);
+                sets.push(set);
+                kept.push(k);
+            }
+            Err(why) => skipped.push(why.0),
         }
     }
     if sets.is_empty() {
@@ -341,7 +384,7 @@ fn fit_sets(
     if !skipped.is_empty() {
         metadata.notes.insert("skipped_kinds".into(), skipped.join(", "));
     }
-    Ok(Baseline {
+    let baseline = Baseline {
         spec_version: SPEC_VERSION,
         features: None,
         sets,
@@ -351,7 +394,8 @@ fn fit_sets(
         calibration: Default::default(),
         routine: Default::default(),
         novelty: Default::default(),
-    })
+    };
+    Ok((baseline, kept))
 }
 
 /// `(row index, score)` pairs in row order, and the entity kinds without a model.
@@ -486,6 +530,33 @@ mod tests {
         let verdicts: Vec<(usize, f64, bool)> = verdicts.iter().map(|v| (v.row, v.score, v.is_anomaly)).collect();
         assert_eq!(verdicts, kept);
         assert_eq!(verdicts.len(), frame.len());
+    }
+
+    #[test]
+    fn calibrating_kind_by_kind_in_the_fit_equals_one_collector_over_every_kind() {
+        use crate::accumulate::{BaselineCalibrator, EvidenceCollector, EvidenceConfig, HitIndex};
+        let frame = frame_of(48, 12);
+        let opts = TrainOptions::default();
+        let (_, verdicts) = fit_baseline_verdicts(&frame, &opts, TrainingMetadata::default()).unwrap();
+        let config = EvidenceConfig::default();
+        let covered = HitIndex::default();
+        let window = frame.window.unwrap();
+        let calibrator = BaselineCalibrator::new(config, &covered, &[], window);
+        let (baseline, parts) = fit_baseline_keeping(&frame, &opts, TrainingMetadata::default(), |set, v| {
+            calibrator.kind(set, &frame, &v)
+        })
+        .unwrap();
+        let by_kind = calibrator.finish(parts);
+        let mut all = EvidenceCollector::new(config);
+        for set in &baseline.sets {
+            let kind = loglynx_features::aggregate::registry::EntityKind::parse(&set.spec().entity_kind).unwrap();
+            all.begin_kind(kind, set.n_train_rows());
+            all.set_threshold(kind, set.threshold());
+        }
+        all.add_rows(&frame, verdicts.len(), |i| (verdicts[i].row, verdicts[i].score));
+        let (whole, _) = all.calibrate(window, &covered);
+        assert_eq!(by_kind.kinds.len(), 3);
+        assert_eq!(by_kind, whole);
     }
 
     #[test]

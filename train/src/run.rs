@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use loglynx_baseline::accumulate::{calibrate_baseline, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
-use loglynx_baseline::fit::{fit_baseline_verdicts, time_range};
+use loglynx_baseline::accumulate::{BaselineCalibrator, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
+use loglynx_baseline::fit::{fit_baseline_keeping, time_range};
 use loglynx_baseline::population::{self, PopulationCalibration};
 use loglynx_baseline::routine::Routine;
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame, TrainOptions, TrainingMetadata};
@@ -239,25 +239,33 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         kinds: config.kinds.clone(),
     };
     let bar = spinner(quiet, "fitting models");
+    // Replayed through the policy: episodes that only corroborate rule hits
+    // are not alerts of the model's own.
+    let covered = HitIndex::new(&inputs.hits, DEFAULT_SUPPRESSION);
+    let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
+    let calibrator = BaselineCalibrator::new(evidence, &covered, &inputs.rarity_replay, window);
     // Fitting scores the baseline's own rows once: the anomalous entities
-    // come from those scores.
-    let (mut baseline, scores) = fit_baseline_verdicts(frame, &opts, metadata)?;
+    // come from those scores, and each kind's share of the alert budget's
+    // calibration is replayed as soon as the kind is fitted.
+    let (mut baseline, per_kind) = fit_baseline_keeping(frame, &opts, metadata, |set, verdicts| {
+        let replay = calibrator.kind(set, frame, &verdicts);
+        let anomalous: Vec<usize> = verdicts.iter().filter(|v| v.is_anomaly).map(|v| v.row).collect();
+        (anomalous, replay)
+    })?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "fitted");
     bar.finish_and_clear();
     baseline.features = features;
     baseline.history = inputs.history;
     baseline.novelty = inputs.novelty;
     baseline.routine = inputs.routine;
-    // Replayed through the policy: episodes that only corroborate rule hits
-    // are not alerts of the model's own.
-    let covered = HitIndex::new(&inputs.hits, DEFAULT_SUPPRESSION);
-    baseline.calibration = calibrate_baseline(&baseline, frame, &scores, evidence, &covered, &inputs.rarity_replay);
+    let (anomalous, replays): (Vec<Vec<usize>>, Vec<_>) = per_kind.into_iter().unzip();
+    baseline.calibration = calibrator.finish(replays);
     if let Some((counts, guessed)) = &inputs.population {
         let host_days = baseline.calibration.kind(EntityKind::Host).map_or(0, |k| k.entity_days);
         baseline.calibration.population = Some(PopulationCalibration::new(counts, host_days, guessed.clone()));
     }
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "alert budget calibrated");
-    for row in scores.iter().filter(|v| v.is_anomaly).map(|v| v.row) {
+    for row in anomalous.into_iter().flatten() {
         if let Some(kind) = frame.kinds[row].entity() {
             baseline
                 .anomalous
