@@ -281,16 +281,17 @@ fn card_of_set(s: &mut String, set: &ModelSet) {
     );
     let _ = writeln!(
         s,
-        "| feature | transform | direction | baseline median | baseline p99 |"
+        "| feature | transform | direction | baseline p1 | baseline median | baseline p99 |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
     for (j, f) in set.explainer().features().iter().enumerate() {
         let _ = writeln!(
             s,
-            "| {} | {:?} | {:?} | {} | {} |",
+            "| {} | {:?} | {:?} | {} | {} | {} |",
             f.name,
             spec.transform(j),
             f.direction,
+            fmt_num(f.p1),
             fmt_num(f.median),
             fmt_num(f.p99)
         );

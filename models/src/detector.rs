@@ -566,6 +566,7 @@ impl ModelSet {
                     "baseline_median": f.median,
                     "baseline_iqr": f.iqr,
                     "baseline_p99": f.p99,
+                    "baseline_p1": f.p1,
                 })
             })
             .collect();

@@ -1,10 +1,18 @@
-//! Per-row explanations: which raw features deviate most from the baseline.
+//! Per-row explanations: which raw features lie outside the baseline's
+//! range, and which way.
 //!
-//! The robust deviation of feature `j` is `|value − median| / scale` with
-//! `scale = max(IQR, 0.5·|p99 − median|, 1e-6)`: the floor keeps sparse
-//! counts (IQR 0) from ranking a value inside the baseline's p99 as extreme.
-//! With [`Direction::High`] (the default: counts, where an unusually low
-//! value is no security signal) only values above the median count.
+//! A feature drives an explanation only when its value is outside the
+//! baseline's range: above its p99 ("unusually high"), or, with
+//! [`Direction::Both`], below its p1 ("unusually low"). With
+//! [`Direction::High`] (the default: counts, where an unusually low value
+//! is no security signal) low values never drive. A value inside the range
+//! did not make the row unusual on its own, so it is not shown; a row
+//! unusual only by its combination of features has no drivers.
+//!
+//! Drivers are ranked by their robust deviation `|value − median| / scale`
+//! with `scale = max(IQR, 0.5·|bound − median|, 1e-6)`, `bound` the p99 or
+//! p1 passed: the floor keeps sparse counts (IQR 0) from ranking every
+//! value as extreme.
 
 use std::fmt;
 
@@ -34,63 +42,73 @@ pub struct FeatureStats {
     pub median: f64,
     pub iqr: f64,
     pub p99: f64,
+    pub p1: f64,
     pub direction: Direction,
 }
 
-impl FeatureStats {
-    /// Divisor of the robust deviation.
-    pub fn scale(&self) -> f64 {
-        self.iqr
-            .max(SCALE_FLOOR_REL * (self.p99 - self.median).abs())
-            .max(SCALE_FLOOR_ABS)
-    }
+/// What an anomaly without drivers is explained by.
+pub const NO_SINGLE_DRIVER: &str = "no single feature outside its baseline range: the combination is unusual";
 
-    /// Robust deviation of `value` in the feature's direction (0 when it is
-    /// not anomalous in that direction, or NaN).
-    pub fn deviation(&self, value: f64) -> f64 {
-        if value.is_nan() {
-            return 0.0;
-        }
-        let delta = match self.direction {
-            Direction::High => (value - self.median).max(0.0),
-            Direction::Both => (value - self.median).abs(),
+/// Which side of the baseline's range a driver is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Above the baseline's p99.
+    High,
+    /// Below the baseline's p1.
+    Low,
+}
+
+impl FeatureStats {
+    /// The side of the baseline's range `value` is outside of, in the
+    /// feature's direction, with its robust deviation (see the module
+    /// docs); `None` inside the range, or NaN.
+    pub fn driver(&self, value: f64) -> Option<(Side, f64)> {
+        let (side, bound) = if value > self.p99 && value > self.median {
+            (Side::High, self.p99)
+        } else if self.direction == Direction::Both && value < self.p1 && value < self.median {
+            (Side::Low, self.p1)
+        } else {
+            return None;
         };
-        delta / self.scale()
+        let scale = self
+            .iqr
+            .max(SCALE_FLOOR_REL * (bound - self.median).abs())
+            .max(SCALE_FLOOR_ABS);
+        Some((side, (value - self.median).abs() / scale))
     }
 }
 
-/// One feature's part in a row's explanation.
+/// One feature's part in a row's explanation: a value outside the
+/// baseline's range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contribution {
     pub feature: String,
     pub value: f64,
+    pub side: Side,
     pub baseline_median: f64,
-    pub baseline_p99: f64,
+    /// The bound passed: the baseline's p99 ([`Side::High`]) or p1
+    /// ([`Side::Low`]).
+    pub baseline_bound: f64,
     /// Robust deviation, in baseline scales (see the module docs).
     pub deviation: f64,
 }
 
 impl fmt::Display for Contribution {
-    /// `failures = 27 (baseline p99 = 2)`; a value below the median is
-    /// shown against the median instead.
+    /// `failures = 27, unusually high (baseline p99 = 2)` or
+    /// `success_ratio = 0.1, unusually low (baseline p1 = 0.6)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.value < self.baseline_median {
-            write!(
-                f,
-                "{} = {} (baseline median = {})",
-                self.feature,
-                num(self.value),
-                num(self.baseline_median)
-            )
-        } else {
-            write!(
-                f,
-                "{} = {} (baseline p99 = {})",
-                self.feature,
-                num(self.value),
-                num(self.baseline_p99)
-            )
-        }
+        let (how, quantile) = match self.side {
+            Side::High => ("high", "p99"),
+            Side::Low => ("low", "p1"),
+        };
+        write!(
+            f,
+            "{} = {}, unusually {how} (baseline {quantile} = {})",
+            self.feature,
+            num(self.value),
+            num(self.baseline_bound)
+        )
     }
 }
 
@@ -115,7 +133,7 @@ pub struct Explainer {
 }
 
 impl Explainer {
-    /// Fits median, IQR and p99 of each raw column (NaN ignored), with
+    /// Fits median, IQR, p1 and p99 of each raw column (NaN ignored), with
     /// [`Direction::High`] for every feature.
     pub fn fit(x_raw: ArrayView2<f64>, names: &[String]) -> Result<Explainer, ModelError> {
         Self::fit_with_directions(x_raw, names, &[])
@@ -164,13 +182,14 @@ impl Explainer {
             .iter()
             .enumerate()
             .map(|(j, c)| {
-                // Quantiles in BASELINE_QUANTILES order: median, q25, q75, p99.
+                // Quantiles in BASELINE_QUANTILES order: median, q25, q75, p99, p1.
                 let q = |i: usize| c.quantiles.get(i).map_or(0.0, |p| p.value());
                 FeatureStats {
                     name: names[j].clone(),
                     median: q(0),
                     iqr: q(2) - q(1),
                     p99: q(3),
+                    p1: q(4),
                     direction: directions.get(j).copied().unwrap_or_default(),
                 }
             })
@@ -182,9 +201,9 @@ impl Explainer {
         &self.features
     }
 
-    /// The `top_n` features with the largest positive deviation, largest
-    /// first (ties in feature order). Features not deviating in their
-    /// direction are left out, so the list may be shorter.
+    /// The `top_n` features outside the baseline's range in their
+    /// direction, the largest deviation first (ties in feature order); the
+    /// list may be shorter, or empty.
     pub fn explain(&self, row_raw: &[f64], top_n: usize) -> Result<Vec<Contribution>, ModelError> {
         if row_raw.len() != self.features.len() {
             return Err(ModelError::FeatureCount {
@@ -192,24 +211,27 @@ impl Explainer {
                 got: row_raw.len(),
             });
         }
-        let mut devs: Vec<(usize, f64)> = row_raw
+        let mut devs: Vec<(usize, Side, f64)> = row_raw
             .iter()
             .zip(&self.features)
-            .map(|(&v, s)| s.deviation(v))
             .enumerate()
-            .filter(|&(_, d)| d > 0.0)
+            .filter_map(|(j, (&v, s))| s.driver(v).map(|(side, d)| (j, side, d)))
             .collect();
-        devs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        devs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
         Ok(devs
             .into_iter()
             .take(top_n)
-            .map(|(j, deviation)| {
+            .map(|(j, side, deviation)| {
                 let s = &self.features[j];
                 Contribution {
                     feature: s.name.clone(),
                     value: row_raw[j],
+                    side,
                     baseline_median: s.median,
-                    baseline_p99: s.p99,
+                    baseline_bound: match side {
+                        Side::High => s.p99,
+                        Side::Low => s.p1,
+                    },
                     deviation,
                 }
             })
@@ -244,15 +266,51 @@ mod tests {
             &[Direction::High, Direction::High, Direction::Both],
         )
         .unwrap();
+        // Events 20 and the ratio 0.9 are inside the baseline's range.
         let c = e.explain(&[27.0, 20.0, 0.9], 3).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
         assert_eq!(c[0].feature, "failures");
-        assert_abs_diff_eq!(c[0].baseline_p99, 2.0);
-        assert_eq!(c[0].to_string(), "failures = 27 (baseline p99 = 2)");
-        assert!(c.len() <= 3);
-        // A ratio far below the median is reported with Direction::Both.
-        let c = e.explain(&[1.0, 19.0, 0.1], 1).unwrap();
-        assert_eq!(c[0].feature, "success_ratio");
-        assert_eq!(c[0].to_string(), "success_ratio = 0.1 (baseline median = 0.895)");
+        assert_eq!(c[0].side, Side::High);
+        assert_abs_diff_eq!(c[0].baseline_bound, 2.0);
+        assert_eq!(c[0].to_string(), "failures = 27, unusually high (baseline p99 = 2)");
+        // A ratio far below the baseline is reported with Direction::Both,
+        // against the baseline's p1.
+        let c = e.explain(&[1.0, 19.0, 0.1], 3).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].side, Side::Low);
+        assert_eq!(
+            c[0].to_string(),
+            "success_ratio = 0.1, unusually low (baseline p1 = 0.8)"
+        );
+    }
+
+    /// Issue 18: `distinct_users = 2 (baseline p99 = 7.46)` was given as
+    /// the reason a host was unusual.
+    #[test]
+    fn a_value_inside_the_baseline_range_is_never_a_driver_nor_printed_against_p99() {
+        // distinct_users 1..=8, median 4.5.
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| if j == 0 { (1 + i % 8) as f64 } else { 0.5 });
+        let e = Explainer::fit_with_directions(
+            x.view(),
+            &names(&["distinct_users", "ratio"]),
+            &[Direction::High, Direction::Both],
+        )
+        .unwrap();
+        for v in [1.0, 2.0, 6.0, 8.0] {
+            assert!(e.explain(&[v, 0.5], 3).unwrap().is_empty(), "{v}");
+        }
+        let c = e.explain(&[9.0, 0.5], 3).unwrap();
+        assert_eq!(
+            c[0].to_string(),
+            "distinct_users = 9, unusually high (baseline p99 = 8)"
+        );
+        // Below the range: only a feature read both ways, and never
+        // against the p99.
+        assert!(e.explain(&[0.0, 0.5], 3).unwrap().is_empty());
+        let c = e.explain(&[4.0, 0.2], 3).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].to_string(), "ratio = 0.2, unusually low (baseline p1 = 0.5)");
+        assert!(!c[0].to_string().contains("p99"));
     }
 
     #[test]
@@ -262,7 +320,7 @@ mod tests {
         assert!(c.is_empty(), "{c:?}");
         // NaN is never a driver.
         let c = e.explain(&[f64::NAN, 40.0, 0.9], 3).unwrap();
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 1);
         assert_eq!(c[0].feature, "events");
     }
 
@@ -273,8 +331,11 @@ mod tests {
         let e = Explainer::fit(x.view(), &names(&["sudo_failures"])).unwrap();
         let s = &e.features()[0];
         assert_eq!(s.iqr, 0.0);
-        assert_abs_diff_eq!(s.scale(), 0.5 * s.p99, epsilon = 1e-12);
-        assert!(s.deviation(s.p99) <= 2.0 + 1e-12);
+        assert_eq!(s.driver(s.p99), None);
+        let (side, d) = s.driver(2.0 * s.p99).unwrap();
+        assert_eq!(side, Side::High);
+        // (2·p99 − median 0) / (0.5·p99).
+        assert_abs_diff_eq!(d, 4.0, epsilon = 1e-12);
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub const MAGIC: [u8; 8] = *b"LLXMODEL";
 /// lacks the feature configuration, version 2 the alert budget's
 /// calibration, the routine patterns and the novelty counts, version 3
 /// the novelty counts by source scope, version 4 the population
-/// statistic's calibration.
-pub const FORMAT_VERSION: u16 = 5;
+/// statistic's calibration, version 5 the explainer's p1 (the lower bound
+/// of "unusually low").
+pub const FORMAT_VERSION: u16 = 6;
 pub const HEADER_LEN: usize = 24;
 
 /// The file's bytes: header then `payload` encoded with postcard.

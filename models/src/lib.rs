@@ -30,7 +30,7 @@
 //! let scores = set.score(array![[1.0, 25.0], [250.0, 30.0]].view())?;
 //! assert!(!scores[0].is_anomaly);
 //! assert!(scores[1].is_anomaly);
-//! assert_eq!(scores[1].explanation[0].to_string(), "failures = 250 (baseline p99 = 2)");
+//! assert_eq!(scores[1].explanation[0].to_string(), "failures = 250, unusually high (baseline p99 = 2)");
 //! # Ok::<(), loglynx_models::ModelError>(())
 //! ```
 
@@ -50,7 +50,7 @@ pub use ndarray;
 pub use calibrate::Calibration;
 pub use detector::{Combine, ExplainRows, FeatureSpec, ModelSet, ModelSetConfig, RowScore, DEFAULT_CONTAMINATION};
 pub use error::{BundleError, Inconsistency, ModelError, ParamError};
-pub use explain::{Contribution, Direction, Explainer, FeatureStats};
+pub use explain::{Contribution, Direction, Explainer, FeatureStats, Side, NO_SINGLE_DRIVER};
 pub use file::{FORMAT_VERSION, MAGIC};
 pub use iforest::{average_path_length, IsolationForest, IsolationForestParams, IsolationForestValidParams};
 pub use kmeans::{ClusterStats, KMeansDetector, KMeansParams, KMeansValidParams};

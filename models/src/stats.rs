@@ -122,8 +122,8 @@ pub(crate) fn quantiles_unsorted(values: &mut [f64], qs: &[f64]) -> Vec<f64> {
 }
 
 /// The quantiles whose order statistics [`baseline_columns`] selects: the
-/// median, the quartiles and p99.
-pub(crate) const BASELINE_QUANTILES: [f64; 4] = [0.5, 0.25, 0.75, 0.99];
+/// median, the quartiles, p99 and p1.
+pub(crate) const BASELINE_QUANTILES: [f64; 5] = [0.5, 0.25, 0.75, 0.99, 0.01];
 
 /// One baseline column, read once for the preprocessor and the explainer.
 #[derive(Debug, Clone)]

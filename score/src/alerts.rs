@@ -157,7 +157,8 @@ pub struct Anomaly {
     pub window_end: Micros,
     /// Combined calibrated score, 0–1.
     pub score: f64,
-    /// `failures = 27 (baseline p99 = 2)`, most important first.
+    /// `failures = 27, unusually high (baseline p99 = 2)`, most important
+    /// first; empty when only the combination of features is unusual.
     pub explanation: Vec<String>,
     /// The features behind the explanation, same order.
     pub drivers: Vec<Driver>,
@@ -167,12 +168,15 @@ pub struct Anomaly {
     pub evidence: Vec<(FileId, u64)>,
 }
 
-/// One feature behind an anomaly.
+/// One feature behind an anomaly: a value outside the baseline's range.
 #[derive(Debug, Clone, Serialize)]
 pub struct Driver {
     pub feature: String,
     pub value: f64,
-    pub baseline_p99: f64,
+    /// Above the baseline's p99 or below its p1.
+    pub side: loglynx_models::Side,
+    /// That p99 or p1.
+    pub baseline_bound: f64,
 }
 
 /// A raw log line behind an alert.

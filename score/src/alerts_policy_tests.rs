@@ -76,14 +76,15 @@ fn anomaly(kind: &str, entity: &str, start: i64, score: f64, drivers: &[(&str, f
         score,
         explanation: drivers
             .iter()
-            .map(|(f, v, p)| format!("{f} = {v} (baseline p99 = {p})"))
+            .map(|(f, v, p)| format!("{f} = {v}, unusually high (baseline p99 = {p})"))
             .collect(),
         drivers: drivers
             .iter()
             .map(|&(f, v, p)| Driver {
                 feature: f.into(),
                 value: v,
-                baseline_p99: p,
+                side: loglynx_models::Side::High,
+                baseline_bound: p,
             })
             .collect(),
         flagged: true,
@@ -245,7 +246,10 @@ fn an_anomaly_sharing_entity_and_time_corroborates_the_incident() {
     // The explanation joins the alert; the priority rises with it.
     assert_eq!(a.anomalies.len(), 1);
     assert_eq!(a.anomalies[0].entity, PUBLIC);
-    assert_eq!(a.anomalies[0].explanation, vec!["failures = 50 (baseline p99 = 2)"]);
+    assert_eq!(
+        a.anomalies[0].explanation,
+        vec!["failures = 50, unusually high (baseline p99 = 2)"]
+    );
     assert_eq!(a.detections, 2);
     assert!(a.risk_score > alone[0].risk_score);
     assert_eq!(stats.anomalies_corroborating, 1);

@@ -64,7 +64,7 @@ fn flat(a: &Alert) -> Vec<String> {
                     x.entity_kind,
                     x.entity,
                     x.score,
-                    x.explanation.join(", ")
+                    x.explanation.join("; ")
                 )
             })
             .collect::<Vec<_>>()
@@ -355,7 +355,7 @@ pub fn render_summary(alerts: &[Alert], limit: usize, colour: bool) -> String {
                 x.entity_kind,
                 escape_terminal(&x.entity),
                 x.score,
-                escape_terminal(&x.explanation.join(", "))
+                escape_terminal(&x.explanation.join("; "))
             ));
         }
     }

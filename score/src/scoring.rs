@@ -158,14 +158,19 @@ impl Scoring<'_> {
                         window_start: start,
                         window_end: start + frame.window.unwrap_or(0),
                         score: s.score,
-                        explanation: s.explanation.iter().map(|c| c.to_string()).collect(),
+                        explanation: if s.explanation.is_empty() {
+                            vec![loglynx_models::NO_SINGLE_DRIVER.to_owned()]
+                        } else {
+                            s.explanation.iter().map(|c| c.to_string()).collect()
+                        },
                         drivers: s
                             .explanation
                             .iter()
                             .map(|c| Driver {
                                 feature: c.feature.clone(),
                                 value: c.value,
-                                baseline_p99: c.baseline_p99,
+                                side: c.side,
+                                baseline_bound: c.baseline_bound,
                             })
                             .collect(),
                         flagged: s.is_anomaly,
