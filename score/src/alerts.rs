@@ -32,6 +32,11 @@
 //!    anomalies alone of an internal entity) that recurs on several days of
 //!    the input itself is known noise (a script that fails every morning):
 //!    it is suppressed and counted.
+//! 9. **Roll-up**: alerts that are only internet background noise (brute
+//!    force or enumeration from an external source that never logged in,
+//!    against one host, at most MEDIUM, without the model's evidence) roll
+//!    up into one alert per host and period listing every source
+//!    (`rollup.rs`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +54,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::policy::{self, PolicyRule};
+use crate::rollup::{self, RollupConfig};
 use crate::rules::{Kind, RuleHit, RuleSet, Severity};
 
 /// How detections become alerts.
@@ -78,6 +84,8 @@ pub struct AlertConfig {
     /// Entities (by kind) the model flagged in its own baseline: their
     /// anomalies alone do not alert.
     pub baseline_anomalous: BTreeMap<EntityKind, BTreeSet<String>>,
+    /// When internet background noise rolls up into one alert per host.
+    pub rollup: RollupConfig,
 }
 
 impl Default for AlertConfig {
@@ -93,6 +101,7 @@ impl Default for AlertConfig {
             min_severity: Severity::Low,
             model_version: None,
             baseline_anomalous: BTreeMap::new(),
+            rollup: RollupConfig::default(),
         }
     }
 }
@@ -237,6 +246,9 @@ pub struct Alert {
     /// The windows of accumulated evidence behind a model-driven alert.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<EvidenceWindow>,
+    /// A roll-up's sources, each the alert it would have been alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<crate::rollup::RollupMember>,
     #[serde(skip)]
     pub first: Micros,
     #[serde(skip)]
@@ -282,6 +294,10 @@ pub struct MergeStats {
     /// Rule hits left out of an alert holding a hit of a rule that
     /// supersedes them.
     pub superseded: usize,
+    /// Alerts of internet background noise rolled up, and the roll-ups
+    /// they became.
+    pub rolled_up: usize,
+    pub rollups: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -384,7 +400,7 @@ fn primary_of(hit: &RuleHit) -> Primary {
     Primary::Rule(hit.rule_id.clone())
 }
 
-fn fnv64(parts: &[&str]) -> u64 {
+pub(crate) fn fnv64(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         for b in p.bytes().chain(std::iter::once(0x1f)) {
@@ -647,6 +663,14 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     }
 
     let mut alerts = Vec::new();
+    // 9. The host of each alert that is only internet background noise.
+    let rolling = cfg.rollup.min_sources > 0 && cfg.min_severity <= Severity::Low;
+    let succeeded = if rolling {
+        rollup::succeeded_sources(input.log)
+    } else {
+        Default::default()
+    };
+    let mut background_host: Vec<Option<String>> = Vec::new();
     for inc in &mut incidents {
         let max_rule_sev = inc.hits.iter().map(|&i| hits[i].severity).max();
         let source_primary = inc.primary.kind() == Some(EntityKind::SourceIp);
@@ -706,8 +730,18 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         if inc.hits.is_empty() {
             stats.anomaly_alerts += 1;
         }
+        background_host.push(
+            rolling
+                .then(|| rollup::member_of(&alert, inc.strong, &cfg.rollup, &succeeded))
+                .flatten()
+                .map(str::to_owned),
+        );
         alerts.push(alert);
     }
+    let before = alerts.len();
+    let (mut alerts, rolled_up) = rollup::roll_up(alerts, &background_host, &cfg.rollup);
+    stats.rolled_up = rolled_up;
+    stats.rollups = alerts.len() + rolled_up - before;
     alerts.sort_by(|a, b| {
         b.risk_score
             .cmp(&a.risk_score)
@@ -1137,6 +1171,7 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
         detections: inc.hits.len() + inc.anomalies.len(),
         routine: inc.routine.clone(),
         windows,
+        members: Vec::new(),
         first,
         last,
     }

@@ -786,3 +786,134 @@ fn a_slow_brute_force_hit_beside_a_fast_one_is_left_out_and_counted() {
     assert_eq!(alerts[0].rule_ids, vec!["LLX-SSH-003"]);
     assert_eq!(stats.superseded, 0);
 }
+
+/// Public sources of a background roll-up (real public ranges).
+const SCANNERS: [&str; 4] = [PUBLIC, PUBLIC2, "193.32.162.40", "141.98.10.1"];
+
+#[test]
+fn background_brute_force_from_many_external_sources_is_one_rollup_per_host_listing_every_source() {
+    let mut hits: Vec<RuleHit> = SCANNERS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| brute_force(s, "web-01", i as i64 * 90))
+        .collect();
+    // A reverse-DNS name outside the organisation is external too.
+    hits.push(brute_force("host-7.dsl.example-isp.net", "web-01", 400));
+    let (alerts, stats) = merged(&hits, &[]);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a.rule_ids, vec!["LLX-BASE-BKG", "LLX-SSH-001"]);
+    assert_eq!(a.severity, Severity::Low);
+    assert_eq!(a.target_hosts, vec!["web-01"]);
+    assert_eq!(a.members.len(), 5);
+    assert_eq!(a.source_ips.len(), 5);
+    for s in SCANNERS {
+        assert!(a.source_ips.iter().any(|x| x == s), "{s} listed");
+    }
+    assert!(
+        a.summary
+            .starts_with("internet background: 5 sources, 25 failed attempts, 0 successes"),
+        "{}",
+        a.summary
+    );
+    assert_eq!((stats.rolled_up, stats.rollups), (5, 1));
+    // Each member keeps the fingerprint of the alert it would have been.
+    let (alone, _) = run(
+        &hits,
+        &[],
+        &AlertConfig {
+            rollup: RollupConfig {
+                min_sources: 0,
+                ..RollupConfig::default()
+            },
+            ..AlertConfig::default()
+        },
+    );
+    assert_eq!(alone.len(), 5);
+    for m in &a.members {
+        assert!(alone
+            .iter()
+            .any(|x| x.fingerprint == m.fingerprint && x.source_ips == [m.source.clone()]));
+    }
+}
+
+#[test]
+fn a_source_that_is_more_than_background_noise_alerts_on_its_own() {
+    let mut hits: Vec<RuleHit> = SCANNERS.iter().map(|s| brute_force(s, "web-01", 0)).collect();
+    // Internal: a private address and an internal host name.
+    hits.push(brute_force(PRIVATE, "web-01", 10));
+    hits.push(brute_force("build-7.corp", "web-01", 10));
+    // HIGH on its own.
+    let mut high = brute_force("198.51.100.77", "web-01", 20);
+    high.rule_id = "LLX-AUTH-001".into();
+    high.severity = Severity::High;
+    hits.push(high);
+    // Against two hosts.
+    let mut wide = hit(
+        "LLX-SSH-001",
+        Severity::Low,
+        &[("source", "203.0.113.9"), ("host", "web-01"), ("host", "web-02")],
+        30,
+        35,
+    );
+    wide.hosts = vec!["web-01".into(), "web-02".into()];
+    hits.push(wide);
+    // And one of the scanners logs in later in the input.
+    let extra = Extra {
+        log: compact_of(&format!(
+            "Mar  4 23:00:00 web-01 sshd[1]: Accepted password for anna from {} port 2222 ssh2\n",
+            SCANNERS[3]
+        )),
+        ..Extra::default()
+    };
+    let (alerts, stats) = merge_all(&hits, &[], &[], &extra, &AlertConfig::default());
+    let rollup = alerts.iter().find(|a| !a.members.is_empty()).expect("a roll-up");
+    let mut listed = rollup.source_ips.clone();
+    listed.sort();
+    let mut want = SCANNERS[..3].to_vec();
+    want.sort();
+    assert_eq!(listed, want);
+    assert_eq!(stats.rolled_up, 3);
+    let alone: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a.members.is_empty())
+        .map(|a| a.source_ips[0].as_str())
+        .collect();
+    for s in [SCANNERS[3], PRIVATE, "build-7.corp", "198.51.100.77", "203.0.113.9"] {
+        assert!(alone.contains(&s), "{s} alerts alone: {alone:?}");
+    }
+}
+
+#[test]
+fn too_few_background_sources_stay_alerts_and_periods_split_rollups() {
+    let hits: Vec<RuleHit> = SCANNERS[..2].iter().map(|s| brute_force(s, "web-01", 0)).collect();
+    let (alerts, stats) = merged(&hits, &[]);
+    assert_eq!((alerts.len(), stats.rolled_up), (2, 0));
+    // Three sources on each of two days: one roll-up each with a 1-day
+    // period, one for both without.
+    let hits: Vec<RuleHit> = (0..2)
+        .flat_map(|day| {
+            SCANNERS[..3]
+                .iter()
+                .map(move |s| brute_force(s, "web-01", day * 24 * 60))
+        })
+        .collect();
+    let daily = AlertConfig {
+        rollup: RollupConfig {
+            period: Some(MICROS_PER_DAY),
+            ..RollupConfig::default()
+        },
+        ..AlertConfig::default()
+    };
+    let (alerts, stats) = run(&hits, &[], &daily);
+    assert_eq!((alerts.len(), stats.rollups, stats.rolled_up), (2, 2, 6));
+    let (alerts, stats) = merged(&hits, &[]);
+    assert_eq!((alerts.len(), stats.rollups, stats.rolled_up), (1, 1, 6));
+    // Alerts above LOW only: the roll-up (LOW) would hide its members.
+    let medium = AlertConfig {
+        min_severity: Severity::Medium,
+        ..AlertConfig::default()
+    };
+    let (_, stats) = run(&hits, &[], &medium);
+    assert_eq!(stats.rolled_up, 0);
+}

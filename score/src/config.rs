@@ -61,6 +61,18 @@ pub struct ScoreConfig {
     #[arg(long, default_value = "1h", value_parser = loglynx_cli::parse_duration)]
     pub suppression: u64,
 
+    /// Alerts of internet background noise (brute force or enumeration from
+    /// an external source that never logged in, against one host, at most
+    /// MEDIUM) needed on one host and period to roll them up into one alert
+    /// listing every source; 0 keeps every alert on its own.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub rollup_min_sources: usize,
+
+    /// Period of one roll-up per host (s, m, h, d; from midnight UTC);
+    /// default: one roll-up per host for the whole input.
+    #[arg(long, value_parser = loglynx_cli::parse_duration, value_name = "DURATION")]
+    pub rollup_period: Option<u64>,
+
     /// Raw log lines of evidence per alert.
     #[arg(long, default_value_t = 5)]
     pub evidence: usize,

@@ -19,6 +19,7 @@ pub mod eval;
 pub mod evidence;
 pub mod policy;
 pub mod report;
+pub mod rollup;
 pub mod run;
 mod scoring;
 pub use loglynx_rules as rules;

@@ -161,7 +161,7 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
     }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();
     eprintln!(
-        "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed → {} in {:.2} s",
+        "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed; {} alerts of internet background rolled up into {} → {} in {:.2} s",
         o.lines,
         o.events,
         o.kept.len(),
@@ -175,6 +175,8 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
         count(Severity::Low),
         o.merge_stats.suppressed_recurring,
         o.merge_stats.uncorroborated_new_terms,
+        o.merge_stats.rolled_up,
+        o.merge_stats.rollups,
         config.output.display(),
         started.elapsed().as_secs_f64()
     );

@@ -34,6 +34,19 @@ impl PolicyRule {
         recommended_action: "Review the listed windows with the entity's owner; confirm or dismiss it as a verdict.",
         tags: &["loglynx.baseline"],
     };
+    /// Internet background noise against one host, rolled up.
+    pub const BACKGROUND: PolicyRule = PolicyRule {
+        id: "LLX-BASE-BKG",
+        name: "Internet background noise",
+        description: "Failed logins from many external sources against one host, each a small brute force or \
+                      user enumeration that never logged in, sprayed real accounts or touched another host: the \
+                      background scanning every internet-facing service sees. Every source is listed; one that \
+                      later logs in or does more leaves the roll-up and alerts on its own.",
+        recommended_action: "Nothing to do per source. Feed the listed sources to a blocklist or fail2ban, keep \
+                             password login off (keys or MFA only) on the host, and review the roll-up's size \
+                             against earlier periods.",
+        tags: &["attack.credential_access", "attack.t1110", "loglynx.rollup"],
+    };
     /// Many sources failing against one host.
     pub const POPULATION: PolicyRule = PolicyRule {
         id: "LLX-BASE-POP",

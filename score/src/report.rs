@@ -34,6 +34,7 @@ pub const ALERT_COLUMNS: &[&str] = &[
     "model_version",
     "anomaly_explanation",
     "evidence",
+    "members",
 ];
 
 fn flat(a: &Alert) -> Vec<String> {
@@ -74,6 +75,11 @@ fn flat(a: &Alert) -> Vec<String> {
             .map(|e| format!("{}:{}: {}", e.file, e.line, e.raw))
             .collect::<Vec<_>>()
             .join(" | "),
+        a.members
+            .iter()
+            .map(|m| format!("{} ({} events)", m.source, m.events))
+            .collect::<Vec<_>>()
+            .join("; "),
     ]
 }
 

@@ -21,6 +21,7 @@ use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, Evidence
 
 use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
+use crate::rollup::RollupConfig;
 use crate::scoring::Scoring;
 use crate::{eval, evidence, report, ScoreError};
 
@@ -365,6 +366,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         min_severity: config.min_severity,
         model_version: Some(model_version),
         baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
+        rollup: rollup_config(config),
         ..AlertConfig::default()
     };
     let input = MergeInput {
@@ -454,6 +456,17 @@ pub fn unread_note(failures: &[String]) -> String {
         String::new()
     } else {
         format!("; these could not be read in full: {}", failures.join("; "))
+    }
+}
+
+/// The roll-up's settings from the flags.
+fn rollup_config(config: &ScoreConfig) -> RollupConfig {
+    RollupConfig {
+        min_sources: config.rollup_min_sources,
+        period: config
+            .rollup_period
+            .map(|secs| (secs as i64).saturating_mul(loglynx_features::time::MICROS_PER_SECOND)),
+        ..RollupConfig::default()
     }
 }
 

@@ -891,3 +891,60 @@ fn six_invalid_user_lines_alone_from_one_address_are_a_brute_force_without_a_mod
     assert_eq!(brute.len(), 1, "{alerts:?}");
     assert!(brute[0]["source_ips"].to_string().contains("203.0.113.50"));
 }
+
+/// Issue 18: on one internet-facing host (loghub's full `Linux.log`), one
+/// LOW "SSH brute force" alert per scanner buried everything else.
+#[test]
+fn background_brute_force_on_one_internet_facing_host_is_one_rollup_listing_every_source() {
+    let log = shared("loghub-full/Linux.log");
+    let dir = tempfile::tempdir().unwrap();
+    let alerts_of = |name: &str, extra: &[&str]| -> Vec<serde_json::Value> {
+        let out = dir.path().join(name);
+        score()
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "-o"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .code(0);
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let alone = alerts_of("alone.ndjson", &["--rollup-min-sources", "0"]);
+    let rolled = alerts_of("rolled.ndjson", &[]);
+    assert!(alone.len() > 250, "{} alerts without the roll-up", alone.len());
+    assert!(rolled.len() < 10, "{} alerts with the roll-up", rolled.len());
+    let rollup = rolled
+        .iter()
+        .find(|a| a["rule_ids"][0] == "LLX-BASE-BKG")
+        .expect("a roll-up");
+    // Nothing is lost: every source of an alert rolled up is listed, and
+    // every member names the alert it would have been.
+    let listed: BTreeSet<&str> = rollup["source_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let fingerprints: BTreeSet<&str> = rollup["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["fingerprint"].as_str().unwrap())
+        .collect();
+    let kept: BTreeSet<&str> = rolled.iter().map(|a| a["fingerprint"].as_str().unwrap()).collect();
+    for a in &alone {
+        let fp = a["fingerprint"].as_str().unwrap();
+        if kept.contains(fp) {
+            continue;
+        }
+        assert!(fingerprints.contains(fp), "{fp} neither alone nor in the roll-up");
+        for s in a["source_ips"].as_array().unwrap() {
+            assert!(listed.contains(s.as_str().unwrap()), "{s} listed");
+        }
+    }
+    assert!(listed.len() > 200, "{} sources", listed.len());
+}

@@ -1,0 +1,275 @@
+//! Roll-up of internet background noise: an internet-facing host sees
+//! failed logins from many external sources every day, each one a small
+//! brute force that matters to nobody alone. Alerts that are only that
+//! (see [`member_of`]) against one host in one period become one alert
+//! about the host listing every source ([`roll_up`]), so the alerts left
+//! are the ones that need a person, and a blocklist can still be built
+//! from the roll-up's members.
+//!
+//! A source leaves the roll-up and alerts on its own as soon as it is more
+//! than noise: it logged in (at any time of the input), sprayed or guessed
+//! users in a way a rule outside [`BACKGROUND_RULES`] saw, reached HIGH,
+//! touched more than one host, or the model's accumulated evidence
+//! corroborates it.
+
+use std::collections::BTreeMap;
+
+use loglynx_features::aggregate::enrich::IpScope;
+use loglynx_features::event::{parse_ip, Micros, Outcome};
+use loglynx_features::output::compact::CompactLog;
+use loglynx_features::time::format_rfc3339;
+use rustc_hash::FxHashSet;
+use serde::Serialize;
+
+use crate::alerts::Alert;
+use crate::policy::PolicyRule;
+use crate::rules::Severity;
+
+/// Rules whose hits alone are background noise from an external source:
+/// brute force (fast and slow), pre-authentication abuse and user
+/// enumeration.
+pub const BACKGROUND_RULES: &[&str] = &["LLX-SSH-001", "LLX-SSH-002", "LLX-SSH-003", "LLX-AUTH-002"];
+
+/// Host-name suffixes of internal networks: a source named under one is
+/// never internet background.
+pub const DEFAULT_INTERNAL_SUFFIXES: &[&str] = &[".local", ".lan", ".internal", ".corp", ".home", ".localdomain"];
+
+/// When background alerts roll up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupConfig {
+    /// Sources of background alerts on one host in one period needed for a
+    /// roll-up (fewer stay alerts of their own); 0 turns the roll-up off.
+    pub min_sources: usize,
+    /// Length of the periods a host's roll-ups cover, from the Unix epoch
+    /// (UTC); `None`: one roll-up per host for the whole input.
+    pub period: Option<Micros>,
+    /// Host-name suffixes of internal networks (see
+    /// [`DEFAULT_INTERNAL_SUFFIXES`]).
+    pub internal_suffixes: Vec<String>,
+}
+
+impl Default for RollupConfig {
+    fn default() -> Self {
+        RollupConfig {
+            min_sources: 3,
+            period: None,
+            internal_suffixes: DEFAULT_INTERNAL_SUFFIXES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl RollupConfig {
+    /// Whether `source` is outside the organisation: a public address, or
+    /// a host name with a domain (a reverse-DNS name) not under an internal
+    /// suffix. A name an attacker chose can only make a source look
+    /// internal, which keeps it out of the roll-up.
+    pub fn is_external(&self, source: &str) -> bool {
+        match parse_ip(source) {
+            Some(ip) => IpScope::of(ip) == IpScope::Public,
+            None => {
+                let name = source.trim_end_matches('.').to_ascii_lowercase();
+                name.contains('.')
+                    && !self
+                        .internal_suffixes
+                        .iter()
+                        .any(|s| name.ends_with(&s.to_ascii_lowercase()))
+            }
+        }
+    }
+}
+
+/// One source of a roll-up: the alert it would have been.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollupMember {
+    pub source: String,
+    /// The fingerprint of the alert the source would have had alone (what
+    /// a verdict on it names).
+    pub fingerprint: String,
+    pub severity: Severity,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub events: u64,
+    pub users: Vec<String>,
+    pub rule_ids: Vec<String>,
+}
+
+/// The sources that logged in successfully anywhere in `log`.
+pub fn succeeded_sources(log: &CompactLog) -> FxHashSet<&str> {
+    log.events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Success)
+        .filter_map(|e| log.strings.get(e.source))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The host of a background alert, or `None` when `alert` is more than
+/// background noise: every rule of it in [`BACKGROUND_RULES`], at most
+/// MEDIUM, its one source external and never successful, one target host,
+/// and no accumulated evidence of the model (`strong`).
+pub fn member_of<'a>(
+    alert: &'a Alert,
+    strong: bool,
+    cfg: &RollupConfig,
+    succeeded: &FxHashSet<&str>,
+) -> Option<&'a str> {
+    let [source] = alert.source_ips.as_slice() else {
+        return None;
+    };
+    let [host] = alert.target_hosts.as_slice() else {
+        return None;
+    };
+    let background =
+        !alert.rule_ids.is_empty() && alert.rule_ids.iter().all(|r| BACKGROUND_RULES.contains(&r.as_str()));
+    (background
+        && !strong
+        && alert.windows.is_empty()
+        && alert.severity <= Severity::Medium
+        && cfg.is_external(source)
+        && !succeeded.contains(source.as_str()))
+    .then_some(host.as_str())
+}
+
+/// Replaces the background alerts (`host_of[i]` is the host of `alerts[i]`
+/// when it is one) of each host and period whose sources are at least
+/// `cfg.min_sources` with one roll-up alert; returns the alerts and how
+/// many were rolled up.
+pub fn roll_up(alerts: Vec<Alert>, host_of: &[Option<String>], cfg: &RollupConfig) -> (Vec<Alert>, usize) {
+    assert_eq!(alerts.len(), host_of.len());
+    if cfg.min_sources == 0 {
+        return (alerts, 0);
+    }
+    let period_of = |a: &Alert| cfg.period.map_or(0, |p| a.first.div_euclid(p.max(1)));
+    let mut groups: BTreeMap<(&str, i64), Vec<usize>> = BTreeMap::new();
+    for (i, host) in host_of.iter().enumerate() {
+        if let Some(host) = host {
+            groups
+                .entry((host.as_str(), period_of(&alerts[i])))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut rolled = vec![false; alerts.len()];
+    let mut rollups = Vec::new();
+    for ((host, _), members) in &groups {
+        let sources: std::collections::BTreeSet<&String> =
+            members.iter().flat_map(|&i| &alerts[i].source_ips).collect();
+        if sources.len() < cfg.min_sources {
+            continue;
+        }
+        let members: Vec<&Alert> = members
+            .iter()
+            .map(|&i| {
+                rolled[i] = true;
+                &alerts[i]
+            })
+            .collect();
+        rollups.push(rollup_alert(host, &members));
+    }
+    let n_rolled = rolled.iter().filter(|&&r| r).count();
+    let mut out: Vec<Alert> = alerts
+        .into_iter()
+        .zip(rolled)
+        .filter_map(|(a, r)| (!r).then_some(a))
+        .collect();
+    out.extend(rollups);
+    (out, n_rolled)
+}
+
+/// Risk score of a roll-up: under every alert of its own (LOW starts at 30).
+const ROLLUP_RISK: u8 = 20;
+
+fn rollup_alert(host: &str, members: &[&Alert]) -> Alert {
+    let rule = PolicyRule::BACKGROUND;
+    let first = members.iter().map(|a| a.first).min().unwrap_or_default();
+    let last = members.iter().map(|a| a.last).max().unwrap_or_default();
+    let events: u64 = members.iter().map(|a| a.events).sum();
+    // A source may have several alerts of its own in one period.
+    let sources: std::collections::BTreeSet<&str> = members
+        .iter()
+        .flat_map(|a| a.source_ips.iter().map(String::as_str))
+        .collect();
+    // Sources by events, most first; ties by name.
+    let mut ordered: Vec<&Alert> = members.to_vec();
+    ordered.sort_by(|a, b| b.events.cmp(&a.events).then(a.source_ips.cmp(&b.source_ips)));
+    let mut user_alerts: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in members {
+        for u in &a.users {
+            *user_alerts.entry(u.as_str()).or_default() += 1;
+        }
+    }
+    let mut users: Vec<(&str, usize)> = user_alerts.into_iter().collect();
+    users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let top_users: Vec<&str> = users.iter().take(3).map(|(u, _)| *u).collect();
+    let mut rule_ids = vec![rule.id.to_owned()];
+    let mut member_rules: Vec<String> = members.iter().flat_map(|a| a.rule_ids.iter().cloned()).collect();
+    member_rules.sort();
+    member_rules.dedup();
+    rule_ids.extend(member_rules);
+    let fingerprint = format!(
+        "{:016x}",
+        crate::alerts::fnv64(&[
+            "rollup",
+            host,
+            &first.div_euclid(loglynx_features::time::MICROS_PER_DAY).to_string()
+        ])
+    );
+    let summary = format!(
+        "internet background: {} sources, {} failed attempts, 0 successes{}",
+        sources.len(),
+        events,
+        if top_users.is_empty() {
+            String::new()
+        } else {
+            format!(", top users {}", top_users.join("/"))
+        }
+    );
+    Alert {
+        id: format!("LLX-{}", &fingerprint[..12]),
+        fingerprint,
+        title: format!("Internet background noise against {host}: {} sources", sources.len()),
+        severity: Severity::Low,
+        risk_score: ROLLUP_RISK,
+        first_seen: format_rfc3339(first),
+        last_seen: format_rfc3339(last),
+        source_ips: {
+            let mut seen = std::collections::BTreeSet::new();
+            ordered
+                .iter()
+                .flat_map(|a| a.source_ips.iter())
+                .filter(|s| seen.insert(s.as_str()))
+                .cloned()
+                .collect()
+        },
+        target_hosts: vec![host.to_owned()],
+        users: users.iter().map(|(u, _)| u.to_string()).collect(),
+        events,
+        summary,
+        description: rule.description.to_owned(),
+        recommended_action: rule.recommended_action.to_owned(),
+        tags: rule.tags.iter().map(|t| t.to_string()).collect(),
+        rule_ids,
+        model_version: None,
+        anomalies: Vec::new(),
+        // One line of each source, the busiest first.
+        evidence: ordered.iter().filter_map(|a| a.evidence.first().cloned()).collect(),
+        detections: members.iter().map(|a| a.detections).sum(),
+        routine: None,
+        windows: Vec::new(),
+        members: ordered
+            .iter()
+            .map(|a| RollupMember {
+                source: a.source_ips.join(", "),
+                fingerprint: a.fingerprint.clone(),
+                severity: a.severity,
+                first_seen: a.first_seen.clone(),
+                last_seen: a.last_seen.clone(),
+                events: a.events,
+                users: a.users.clone(),
+                rule_ids: a.rule_ids.clone(),
+            })
+            .collect(),
+        first,
+        last,
+    }
+}
