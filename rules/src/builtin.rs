@@ -58,6 +58,14 @@ pub(super) const FILES: &[(&str, &str)] = &[
         include_str!("../builtin/first_sudo_for_user.toml"),
     ),
     (
+        "account_change_burst.toml",
+        include_str!("../builtin/account_change_burst.toml"),
+    ),
+    (
+        "new_account_used_from_internet.toml",
+        include_str!("../builtin/new_account_used_from_internet.toml"),
+    ),
+    (
         "lateral_movement_after_escalation.toml",
         include_str!("../builtin/lateral_movement_after_escalation.toml"),
     ),

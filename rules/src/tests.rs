@@ -980,7 +980,7 @@ fn evaluation_is_deterministic_and_sorted() {
 #[test]
 fn every_builtin_rule_parses_and_is_listed() {
     let set = RuleSet::builtin();
-    assert_eq!(set.len(), 17);
+    assert_eq!(set.len(), 19);
     let mut ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
