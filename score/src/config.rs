@@ -33,6 +33,12 @@ pub struct ScoreConfig {
     #[arg(long)]
     pub scores_out: Option<PathBuf>,
 
+    /// A report for people: .html (one self-contained page: summary,
+    /// alerts with evidence, timeline, top entities, score distribution,
+    /// roll-ups) or .md (a Markdown summary for tickets and chat).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
     /// Directory of rule files (.toml) that add to or override the built-in rules by id.
     #[arg(long)]
     pub rules: Option<PathBuf>,

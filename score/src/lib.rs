@@ -17,12 +17,14 @@ pub mod alerts;
 pub mod config;
 pub mod eval;
 pub mod evidence;
+pub mod html;
 pub mod policy;
 pub mod report;
 pub mod rollup;
 pub mod run;
 mod scoring;
 pub use loglynx_rules as rules;
+pub use scoring::{ScoreHistogram, HISTOGRAM_BINS};
 
 pub use config::ScoreConfig;
 pub use run::{run, ScoreOutcome};

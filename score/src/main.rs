@@ -22,6 +22,7 @@ Examples:
   loglynx-score --rules my-rules/ --fail-on high auth.log     # exit 1 on HIGH or CRITICAL
   zcat auth.log.gz | loglynx-score - --format syslog --year 2025
   loglynx-score --model baseline.llx --alert-budget 0.2 auth.log   # fewer model-driven alerts
+  loglynx-score auth.log --report report.html    # a page to read; report.md for a ticket
 
 A model brings the window, time zone and business hours it was trained
 with; --window-secs and --time-zone may repeat them but not contradict them.

@@ -22,7 +22,7 @@ use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, Evidence
 use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
 use crate::rollup::RollupConfig;
-use crate::scoring::Scoring;
+use crate::scoring::{ScoreHistogram, Scoring};
 use crate::{eval, evidence, report, ScoreError};
 
 /// What a scoring run found and wrote.
@@ -66,6 +66,12 @@ pub struct ScoreOutcome {
     /// about to exit may leave them to the OS.
     pub kept: CompactLog,
     pub anomalies: Vec<Anomaly>,
+    /// Every scored window's score per entity kind, with the threshold.
+    pub histograms: Vec<ScoreHistogram>,
+    /// The baseline used: its path and creation time, or "fitted on the input".
+    pub model_version: String,
+    /// Rules evaluated.
+    pub rules: usize,
 }
 
 /// Source rows scored at least this are kept with their explanations (the
@@ -137,6 +143,14 @@ pub fn feature_config(config: &ScoreConfig, baseline: Option<&Baseline>) -> Resu
 pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError> {
     let started = Instant::now();
     let output_format = TableFormat::resolve(config.output_format, &config.output, "use --output-format")?;
+    if let Some(p) = &config.report {
+        if crate::html::ReportFormat::of(p).is_none() {
+            return Err(ScoreError::Setting(format!(
+                "--report {}: the report is .html (self-contained page) or .md (Markdown summary)",
+                p.display()
+            )));
+        }
+    }
     let scores_format = match &config.scores_out {
         Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
@@ -213,6 +227,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         anomalies: Vec::new(),
         rows: 0,
         anomalous: 0,
+        histograms: Vec::new(),
     };
     let read_tables = |frame: &mut FeatureFrame| -> Result<(), ScoreError> {
         for t in &tables {
@@ -305,6 +320,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         anomalous,
         scores_out,
         evidence: mut collector,
+        histograms,
         ..
     } = scoring;
     // Evidence episodes, and their thresholds: the model's calibration, or
@@ -364,7 +380,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         evidence_lines: config.evidence,
         allowlist,
         min_severity: config.min_severity,
-        model_version: Some(model_version),
+        model_version: Some(model_version.clone()),
         baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
         rollup: rollup_config(config),
         ..AlertConfig::default()
@@ -410,7 +426,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         }
         None => None,
     };
-    Ok(ScoreOutcome {
+    let outcome = ScoreOutcome {
         alerts,
         merge_stats,
         lines,
@@ -434,7 +450,15 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         calibration,
         kept: log,
         anomalies,
-    })
+        histograms,
+        model_version,
+        rules: rule_set.len(),
+    };
+    // After the alerts file: a report that cannot be written loses nothing.
+    if let Some(p) = &config.report {
+        crate::html::write_report(p, &config.inputs, &outcome)?;
+    }
+    Ok(outcome)
 }
 
 /// Copies stdin to a temporary file so evidence lines can be re-read.

@@ -40,6 +40,28 @@ pub(crate) struct Scoring<'m> {
     pub(crate) anomalies: Vec<Anomaly>,
     pub(crate) rows: usize,
     pub(crate) anomalous: usize,
+    /// Every scored row's score, per entity kind, for the report.
+    pub(crate) histograms: Vec<ScoreHistogram>,
+}
+
+/// Bins of a [`ScoreHistogram`] over [0, 1].
+pub const HISTOGRAM_BINS: usize = 50;
+
+/// How one entity kind's windows scored, and the model's threshold.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScoreHistogram {
+    pub kind: String,
+    /// Rows per score bin: bin `i` holds scores in `[i, i + 1) / BINS`
+    /// (1 in the last).
+    pub bins: Vec<u64>,
+    pub threshold: Option<f64>,
+}
+
+impl ScoreHistogram {
+    fn add(&mut self, score: f64) {
+        let bin = ((score * HISTOGRAM_BINS as f64) as usize).min(HISTOGRAM_BINS - 1);
+        self.bins[bin] += 1;
+    }
 }
 
 impl Scoring<'_> {
@@ -103,6 +125,13 @@ impl Scoring<'_> {
                 }
             })?;
             written?;
+            let threshold = match &outcome {
+                KindOutcome::Fitted(set) => Some(set.threshold()),
+                KindOutcome::Scored => saved_threshold,
+            };
+            if let Some(h) = self.histograms.iter_mut().find(|h| h.kind == kind.as_str()) {
+                h.threshold = threshold;
+            }
             if let KindOutcome::Fitted(set) = outcome {
                 self.fitted += 1;
                 if let Some(entity_kind) = kind.entity() {
@@ -142,6 +171,21 @@ impl Scoring<'_> {
     ) {
         let explain_at = self.explain_at;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
+        for (&r, s) in rows.iter().zip(&scores) {
+            let kind = frame.kinds[r].as_str();
+            let h = match self.histograms.iter().position(|h| h.kind == kind) {
+                Some(i) => &mut self.histograms[i],
+                None => {
+                    self.histograms.push(ScoreHistogram {
+                        kind: kind.to_owned(),
+                        bins: vec![0; HISTOGRAM_BINS],
+                        threshold: None,
+                    });
+                    self.histograms.last_mut().expect("just pushed")
+                }
+            };
+            h.add(s.score);
+        }
         self.evidence
             .add_rows(frame, rows.len(), |i| (rows[i], scores[i].score));
         // Made in parallel: explanations are formatted here.

@@ -4,4 +4,5 @@ mod conformance;
 mod connectors;
 mod features_cli;
 mod gen_stealthy;
+mod report_browser;
 mod score_cli;
