@@ -37,6 +37,9 @@
 //!    against one host, at most MEDIUM, without the model's evidence) roll
 //!    up into one alert per host and period listing every source
 //!    (`rollup.rs`).
+//! 10. **Verdicts**: an alert about the same entity as an analyst's
+//!     false-positive (or benign) verdict, with no rule the verdict did not
+//!     see, is left out and counted under that verdict (`feedback.rs`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,6 +89,8 @@ pub struct AlertConfig {
     pub baseline_anomalous: BTreeMap<EntityKind, BTreeSet<String>>,
     /// When internet background noise rolls up into one alert per host.
     pub rollup: RollupConfig,
+    /// Analysts' verdicts on earlier alerts (`--feedback`).
+    pub feedback: crate::feedback::Feedback,
 }
 
 impl Default for AlertConfig {
@@ -102,6 +107,7 @@ impl Default for AlertConfig {
             model_version: None,
             baseline_anomalous: BTreeMap::new(),
             rollup: RollupConfig::default(),
+            feedback: crate::feedback::Feedback::default(),
         }
     }
 }
@@ -217,6 +223,10 @@ pub struct Alert {
     /// Hash of what the alert is about (primary entity, rules, first hour):
     /// the same incident gets the same fingerprint on every run.
     pub fingerprint: String,
+    /// What the alert is about, `kind=value` (`source=203.0.113.9`,
+    /// `user=anna`, `host=web-01`, `rule=LLX-…`): with `rule_ids`, the
+    /// pattern an analyst's verdict applies to on later runs.
+    pub primary: String,
     pub title: String,
     pub severity: Severity,
     /// 0–100, for sorting across severities.
@@ -298,6 +308,8 @@ pub struct MergeStats {
     /// they became.
     pub rolled_up: usize,
     pub rollups: usize,
+    /// Alerts left out by analysts' verdicts (`--feedback`), per verdict.
+    pub by_verdict: Vec<crate::feedback::Applied>,
 }
 
 #[derive(Debug, Clone)]
@@ -739,9 +751,13 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         alerts.push(alert);
     }
     let before = alerts.len();
-    let (mut alerts, rolled_up) = rollup::roll_up(alerts, &background_host, &cfg.rollup);
+    let (alerts, rolled_up) = rollup::roll_up(alerts, &background_host, &cfg.rollup);
     stats.rolled_up = rolled_up;
     stats.rollups = alerts.len() + rolled_up - before;
+    // 10. Verdicts: alerts matching an analyst's false-positive or benign
+    // verdict are left out, and counted per verdict.
+    let (mut alerts, by_verdict) = cfg.feedback.apply(alerts);
+    stats.by_verdict = by_verdict;
     alerts.sort_by(|a, b| {
         b.risk_score
             .cmp(&a.risk_score)
@@ -1139,6 +1155,7 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
     Alert {
         id: format!("LLX-{}", &fingerprint[..12]),
         fingerprint,
+        primary: format!("{}={}", inc.primary.word(), inc.primary.value()),
         title,
         severity,
         risk_score,

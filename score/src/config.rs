@@ -39,6 +39,18 @@ pub struct ScoreConfig {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Analysts' verdicts on earlier alerts (.csv or .ndjson, the columns
+    /// of --verdict-template): alerts matching a false_positive or
+    /// benign_true_positive verdict's entity and rules are left out and
+    /// counted per verdict.
+    #[arg(long, value_name = "FILE")]
+    pub feedback: Option<PathBuf>,
+
+    /// Write a verdicts file to fill in (.csv): one row per alert with its
+    /// id, entity and rules, the verdict left empty.
+    #[arg(long, value_name = "FILE")]
+    pub verdict_template: Option<PathBuf>,
+
     /// Directory of rule files (.toml) that add to or override the built-in rules by id.
     #[arg(long)]
     pub rules: Option<PathBuf>,

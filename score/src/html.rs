@@ -156,6 +156,10 @@ fn suppressed(o: &ScoreOutcome) -> Vec<(&'static str, usize)> {
         ),
         ("alerts demoted to LOW as routine in the baseline", m.routine_demoted),
         ("alerts of internet background rolled up", m.rolled_up),
+        (
+            "alerts left out by analysts' verdicts (--feedback)",
+            m.by_verdict.iter().map(|v| v.alerts.len()).sum(),
+        ),
     ]
 }
 
@@ -223,6 +227,20 @@ pub fn render_html(inputs: &[String], o: &ScoreOutcome) -> String {
                     h3 { "What was left out or folded, and why" }
                     table {
                         @for (what, n) in suppressed(o) { tr { td { (what) } td { (n) } } }
+                    }
+                    @if !o.merge_stats.by_verdict.is_empty() {
+                        h3 { "Left out by verdicts" }
+                        table id="verdicts" {
+                            tr { th { "verdict" } th { "entity" } th { "rules" } th { "analyst" } th { "note" } th { "from" } th { "alerts left out" } }
+                            @for v in &o.merge_stats.by_verdict {
+                                tr {
+                                    td { (v.verdict.verdict.as_str()) } td { (shown(&v.verdict.primary)) }
+                                    td { (v.verdict.rule_ids.join(", ")) } td { (shown(&v.verdict.analyst)) }
+                                    td { (shown(&v.verdict.note)) } td { (shown(&v.verdict.at)) }
+                                    td { (v.alerts.len()) ": " (shown(&v.alerts.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", "))) }
+                                }
+                            }
+                        }
                     }
                 }
                 section id="timeline" {

@@ -17,6 +17,7 @@ pub mod alerts;
 pub mod config;
 pub mod eval;
 pub mod evidence;
+pub mod feedback;
 pub mod html;
 pub mod policy;
 pub mod report;
@@ -65,6 +66,8 @@ pub enum ScoreError {
     Labels { path: String, source: std::io::Error },
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    #[error("--feedback: {0}")]
+    Feedback(#[from] feedback::FeedbackError),
     #[error(transparent)]
     Output(#[from] loglynx_features::output::OutputError),
 }

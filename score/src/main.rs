@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Parser;
 
 use loglynx_cli::Verbosity;
-use loglynx_features::output::escape_terminal_lines;
+use loglynx_features::output::{escape_terminal, escape_terminal_lines};
 use loglynx_score::rules::Severity;
 use loglynx_score::run::unread_note;
 use loglynx_score::{eval, report, ScoreConfig, ScoreOutcome};
@@ -23,6 +23,8 @@ Examples:
   zcat auth.log.gz | loglynx-score - --format syslog --year 2025
   loglynx-score --model baseline.llx --alert-budget 0.2 auth.log   # fewer model-driven alerts
   loglynx-score auth.log --report report.html    # a page to read; report.md for a ticket
+  loglynx-score auth.log --verdict-template verdicts.csv   # fill in the verdict column, then:
+  loglynx-score next-day.log --feedback verdicts.csv       # false positives judged once stay out
 
 A model brings the window, time zone and business hours it was trained
 with; --window-secs and --time-zone may repeat them but not contradict them.
@@ -160,9 +162,20 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             m.routine_demoted
         );
     }
+    for v in &o.merge_stats.by_verdict {
+        eprintln!(
+            "  left out by the {} verdict at {} ({} {}; {}): {} alerts",
+            v.verdict.verdict.as_str(),
+            escape_terminal(&v.verdict.at),
+            escape_terminal(&v.verdict.primary),
+            v.verdict.rule_ids.join(","),
+            escape_terminal(&v.verdict.note),
+            v.alerts.len()
+        );
+    }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();
     eprintln!(
-        "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed; {} alerts of internet background rolled up into {} → {} in {:.2} s",
+        "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed; {} alerts of internet background rolled up into {}; {} alerts left out by {} verdicts → {} in {:.2} s",
         o.lines,
         o.events,
         o.kept.len(),
@@ -178,6 +191,8 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
         o.merge_stats.uncorroborated_new_terms,
         o.merge_stats.rolled_up,
         o.merge_stats.rollups,
+        o.merge_stats.by_verdict.iter().map(|v| v.alerts.len()).sum::<usize>(),
+        o.merge_stats.by_verdict.len(),
         config.output.display(),
         started.elapsed().as_secs_f64()
     );

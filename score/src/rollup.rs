@@ -227,6 +227,7 @@ fn rollup_alert(host: &str, members: &[&Alert]) -> Alert {
     Alert {
         id: format!("LLX-{}", &fingerprint[..12]),
         fingerprint,
+        primary: format!("host={host}"),
         title: format!("Internet background noise against {host}: {} sources", sources.len()),
         severity: Severity::Low,
         risk_score: ROLLUP_RISK,

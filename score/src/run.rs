@@ -143,6 +143,11 @@ pub fn feature_config(config: &ScoreConfig, baseline: Option<&Baseline>) -> Resu
 pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError> {
     let started = Instant::now();
     let output_format = TableFormat::resolve(config.output_format, &config.output, "use --output-format")?;
+    // Read before the logs, so that a bad verdicts file fails fast.
+    let feedback = match &config.feedback {
+        Some(p) => crate::feedback::Feedback::read(p)?,
+        None => crate::feedback::Feedback::default(),
+    };
     if let Some(p) = &config.report {
         if crate::html::ReportFormat::of(p).is_none() {
             return Err(ScoreError::Setting(format!(
@@ -383,6 +388,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         model_version: Some(model_version.clone()),
         baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
         rollup: rollup_config(config),
+        feedback,
         ..AlertConfig::default()
     };
     let input = MergeInput {
@@ -408,6 +414,9 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     );
 
     report::write_alerts(&alerts, &config.output, output_format)?;
+    if let Some(p) = &config.verdict_template {
+        crate::feedback::write_template(p, &alerts)?;
+    }
     if let Some(w) = scores_out {
         w.finish()?;
     }

@@ -948,3 +948,53 @@ fn background_brute_force_on_one_internet_facing_host_is_one_rollup_listing_ever
     }
     assert!(listed.len() > 200, "{} sources", listed.len());
 }
+
+/// The reviewer's loop: a verdicts template from one run, filled in, leaves
+/// the judged false positives out of the next run, and says so.
+#[test]
+fn verdicts_from_the_template_leave_judged_false_positives_out_of_the_next_run_and_say_so() {
+    let log = shared("loghub/OpenSSH/OpenSSH_2k.log");
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("verdicts.csv");
+    score()
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(dir.path().join("first.ndjson"))
+        .arg("--verdict-template")
+        .arg(&template)
+        .assert()
+        .code(0);
+    let first = std::fs::read_to_string(dir.path().join("first.ndjson")).unwrap();
+    let text = std::fs::read_to_string(&template).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), first.lines().count() + 1, "one row per alert");
+    // Judge the last two alerts false positives, the first a true one.
+    let n = lines.len();
+    for (i, verdict) in [
+        (n - 1, "false_positive"),
+        (n - 2, "false_positive"),
+        (1, "true_positive"),
+    ] {
+        lines[i] = lines[i].replacen(",,,,,", &format!(",{verdict},our scanner,alice,,"), 1);
+    }
+    std::fs::write(&template, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("second.ndjson");
+    let page = dir.path().join("report.html");
+    let assert = score()
+        .arg(&log)
+        .args(["--year", "2026", "-o"])
+        .arg(&out)
+        .arg("--feedback")
+        .arg(&template)
+        .arg("--report")
+        .arg(&page)
+        .assert()
+        .code(0);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+    assert!(stderr.contains("2 alerts left out by 2 verdicts"), "{stderr}");
+    assert!(stderr.contains("left out by the false_positive verdict at"), "{stderr}");
+    let second = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(second.lines().count(), first.lines().count() - 2);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Left out by verdicts") && html.contains("our scanner"));
+}
