@@ -169,6 +169,19 @@ pub struct Evaluation {
     pub model_alert_allowance: f64,
     /// False alerts of loglynx demoted to LOW and labelled as routine.
     pub routine_false_alerts: usize,
+    /// What the labels say of each of loglynx's alerts, in output order:
+    /// the verdicts a perfect analyst would give (`--verdict-template`).
+    pub alert_truth: Vec<AlertTruth>,
+}
+
+/// What the labels say of one alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertTruth {
+    pub id: String,
+    pub fingerprint: String,
+    /// `true` (matches a malicious campaign), `benign` (only a labelled
+    /// benign pattern) or `unmatched`.
+    pub truth: &'static str,
 }
 
 /// Scores one detector's alerts against the labels.
@@ -325,6 +338,24 @@ pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) ->
             !labels.iter().any(|c| c.malicious && matches(&v, c))
         })
         .count();
+    let alert_truth = alerts
+        .iter()
+        .map(|a| {
+            let v = AlertView::from(a);
+            let truth = if labels.iter().any(|c| c.malicious && matches(&v, c)) {
+                "true"
+            } else if labels.iter().any(|c| matches(&v, c)) {
+                "benign"
+            } else {
+                "unmatched"
+            };
+            AlertTruth {
+                id: a.id.clone(),
+                fingerprint: a.fingerprint.clone(),
+                truth,
+            }
+        })
+        .collect();
     Evaluation {
         loglynx,
         naive,
@@ -332,6 +363,7 @@ pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) ->
         model_false_alerts,
         model_alert_allowance: 0.0,
         routine_false_alerts,
+        alert_truth,
     }
 }
 

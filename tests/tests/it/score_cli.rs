@@ -72,6 +72,12 @@ fn assert_good_evaluation(eval: &Path, what: &str) {
         }
     }
     let ours = e["loglynx"]["false_alerts"].as_u64().unwrap();
+    // Each alert's truth, as a simulated analyst's verdicts read it.
+    let truth = e["alert_truth"].as_array().unwrap();
+    assert_eq!(truth.len() as u64, e["loglynx"]["alerts"].as_u64().unwrap(), "{what}");
+    let count = |t: &str| truth.iter().filter(|a| a["truth"] == t).count() as u64;
+    assert_eq!(count("true"), e["loglynx"]["true_alerts"].as_u64().unwrap(), "{what}");
+    assert_eq!(count("benign") + count("unmatched"), ours, "{what}");
     let model = e["model_false_alerts"].as_u64().unwrap();
     let naive = e["naive"]["false_alerts"].as_u64().unwrap();
     assert!(naive > 0, "{what}: the naive detector should trip on the noisy scripts");
