@@ -7,6 +7,11 @@
 //! ([`CampaignKind::STEALTHY`]), the benign noisy scripts and three routine
 //! look-alikes of attacks ([`CampaignKind::LOOK_ALIKES`]); each kind's
 //! keyword is [`CampaignKind::as_str`] (kebab-case, as in the JSON).
+//!
+//! Analysts' verdicts on alerts, the labels a team writes itself, are in
+//! [`verdicts`].
+
+pub mod verdicts;
 
 use std::fmt;
 use std::fs::File;

@@ -756,7 +756,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     stats.rollups = alerts.len() + rolled_up - before;
     // 10. Verdicts: alerts matching an analyst's false-positive or benign
     // verdict are left out, and counted per verdict.
-    let (mut alerts, by_verdict) = cfg.feedback.apply(alerts);
+    let (mut alerts, by_verdict) = crate::feedback::apply(&cfg.feedback, alerts);
     stats.by_verdict = by_verdict;
     alerts.sort_by(|a, b| {
         b.risk_score

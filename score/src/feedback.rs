@@ -1,92 +1,15 @@
-//! Analysts' verdicts on earlier alerts (`loglynx-score --feedback FILE`)
-//! and the template they are written in (`--verdict-template FILE.csv`).
-//!
-//! A verdict names an alert's pattern: its `primary` entity (`source=…`,
-//! `user=…`, `host=…`) and its `rule_ids`. On later runs an alert about
-//! the same entity whose rules the verdict all saw is left out when the
-//! verdict is `false_positive` or `benign_true_positive` (real, but fine:
-//! the security team's own scanner), until the verdict's `expires`; a
-//! `true_positive` leaves it alone. What was left out is counted per
-//! verdict in the run summary, the report and `--verdicts-applied`, so
-//! nothing disappears silently. An alert that does more than the verdict
-//! saw (another rule) is not matched.
+//! Analysts' verdicts applied to a run's alerts (`loglynx-score --feedback
+//! FILE`, see [`loglynx_labels::verdicts`] for the file and what a verdict
+//! matches), and the template they are written in (`--verdict-template
+//! FILE.csv`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use chrono::{DateTime, NaiveDate};
-use loglynx_features::event::Micros;
 use loglynx_features::output::{csv_field, write_atomic};
-use serde::{Deserialize, Serialize};
+pub use loglynx_labels::verdicts::{Feedback, FeedbackError, Verdict, VerdictKind, COLUMNS};
+use serde::Serialize;
 
 use crate::alerts::Alert;
-
-/// An analyst's judgement of an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    TruePositive,
-    FalsePositive,
-    /// Real activity, but expected (an audit scan, a planned change).
-    BenignTruePositive,
-}
-
-impl VerdictKind {
-    fn parse(s: &str) -> Option<VerdictKind> {
-        match s.trim() {
-            "true_positive" => Some(VerdictKind::TruePositive),
-            "false_positive" => Some(VerdictKind::FalsePositive),
-            "benign_true_positive" => Some(VerdictKind::BenignTruePositive),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerdictKind::TruePositive => "true_positive",
-            VerdictKind::FalsePositive => "false_positive",
-            VerdictKind::BenignTruePositive => "benign_true_positive",
-        }
-    }
-
-    /// Whether alerts matching it are left out.
-    pub fn suppresses(self) -> bool {
-        self != VerdictKind::TruePositive
-    }
-}
-
-/// One verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
-    pub verdict: VerdictKind,
-    /// `kind=value` of the alert judged.
-    pub primary: String,
-    /// The alert's rules, sorted.
-    pub rule_ids: Vec<String>,
-    pub alert_id: String,
-    pub note: String,
-    pub analyst: String,
-    pub time: String,
-    /// Alerts starting at or after this are not matched.
-    #[serde(skip)]
-    pub expires: Option<Micros>,
-    /// Where the verdict was read: `file:line`.
-    pub at: String,
-}
-
-impl Verdict {
-    fn matches(&self, alert: &Alert) -> bool {
-        self.verdict.suppresses()
-            && alert.primary == self.primary
-            && alert.rule_ids.iter().all(|r| self.rule_ids.contains(r))
-            && self.expires.is_none_or(|e| alert.first < e)
-    }
-}
-
-/// The verdicts of a run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Feedback {
-    pub verdicts: Vec<Verdict>,
-}
 
 /// What one verdict left out in this run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,210 +19,38 @@ pub struct Applied {
     pub alerts: Vec<(String, String)>,
 }
 
-/// A verdicts file that cannot be used; names the file and line.
-#[derive(Debug, thiserror::Error)]
-pub enum FeedbackError {
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{}:{line}: {reason}", path.display())]
-    Line { path: PathBuf, line: u64, reason: String },
-    #[error("{}: a verdicts file is .csv or .ndjson", path.display())]
-    Format { path: PathBuf },
-}
-
-/// The columns of a verdicts file, in the template's order.
-pub const COLUMNS: [&str; 11] = [
-    "alert_id",
-    "fingerprint",
-    "primary",
-    "rule_ids",
-    "severity",
-    "title",
-    "verdict",
-    "note",
-    "analyst",
-    "time",
-    "expires",
-];
-
-/// A verdict's fields as read, before checking.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Row {
-    alert_id: String,
-    #[allow(dead_code)]
-    fingerprint: String,
-    primary: String,
-    rule_ids: RuleIds,
-    verdict: String,
-    note: String,
-    analyst: String,
-    time: String,
-    expires: String,
-}
-
-/// `rule_ids` as a list (NDJSON) or comma- or semicolon-separated text.
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-enum RuleIds {
-    #[default]
-    None,
-    List(Vec<String>),
-    Text(String),
-}
-
-impl RuleIds {
-    fn ids(self) -> Vec<String> {
-        let mut ids: Vec<String> = match self {
-            RuleIds::None => Vec::new(),
-            RuleIds::List(v) => v,
-            RuleIds::Text(s) => s.split([',', ';']).map(|r| r.trim().to_owned()).collect(),
-        };
-        ids.retain(|r| !r.is_empty());
-        ids.sort();
-        ids.dedup();
-        ids
+/// `alerts` without those a verdict of `feedback` leaves out, and what
+/// each verdict left out (the first matching verdict takes an alert).
+pub fn apply(feedback: &Feedback, alerts: Vec<Alert>) -> (Vec<Alert>, Vec<Applied>) {
+    if feedback.verdicts.is_empty() {
+        return (alerts, Vec::new());
     }
-}
-
-/// `2026-03-09` (midnight UTC) or an RFC 3339 time.
-fn parse_time(s: &str) -> Option<Micros> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_micros());
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_micros())
-}
-
-impl Feedback {
-    /// Reads a verdicts file (`.csv` with a header row, or `.ndjson`).
-    /// Rows without a verdict (a template not filled in yet) are skipped;
-    /// any other bad row is an error naming its line.
-    pub fn read(path: &Path) -> Result<Feedback, FeedbackError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FeedbackError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        let bad = |line: u64, reason: String| FeedbackError::Line {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
-        let mut rows: Vec<(u64, Row)> = Vec::new();
-        match ext.as_deref() {
-            Some("csv") => {
-                let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
-                let headers = r.headers().map_err(|e| bad(1, e.to_string()))?.clone();
-                for rec in r.records() {
-                    let rec = rec.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
-                    let line = rec.position().map_or(0, |p| p.line());
-                    let row: Row = rec.deserialize(Some(&headers)).map_err(|e| bad(line, e.to_string()))?;
-                    rows.push((line, row));
-                }
-            }
-            Some("ndjson") | Some("jsonl") => {
-                for (i, l) in text.lines().enumerate() {
-                    if l.trim().is_empty() {
-                        continue;
+    let mut applied: Vec<Applied> = Vec::new();
+    let mut kept = Vec::new();
+    for a in alerts {
+        match feedback
+            .verdicts
+            .iter()
+            .position(|v| v.leaves_out(&a.primary, &a.rule_ids, a.first))
+        {
+            Some(i) => {
+                let v = &feedback.verdicts[i];
+                let entry = match applied.iter().position(|x| x.verdict == *v) {
+                    Some(j) => &mut applied[j],
+                    None => {
+                        applied.push(Applied {
+                            verdict: v.clone(),
+                            alerts: Vec::new(),
+                        });
+                        applied.last_mut().expect("just pushed")
                     }
-                    let row: Row = serde_json::from_str(l).map_err(|e| bad(i as u64 + 1, e.to_string()))?;
-                    rows.push((i as u64 + 1, row));
-                }
+                };
+                entry.alerts.push((a.id.clone(), a.title.clone()));
             }
-            _ => {
-                return Err(FeedbackError::Format {
-                    path: path.to_path_buf(),
-                })
-            }
+            None => kept.push(a),
         }
-        let mut verdicts = Vec::new();
-        for (line, row) in rows {
-            if row.verdict.trim().is_empty() {
-                continue;
-            }
-            let verdict = VerdictKind::parse(&row.verdict).ok_or_else(|| {
-                bad(
-                    line,
-                    format!(
-                        "verdict `{}` is none of true_positive, false_positive, benign_true_positive",
-                        row.verdict.escape_debug()
-                    ),
-                )
-            })?;
-            if row
-                .primary
-                .split_once('=')
-                .is_none_or(|(k, v)| k.is_empty() || v.is_empty())
-            {
-                return Err(bad(
-                    line,
-                    "no `primary` (kind=value of the alert, as --verdict-template writes it)".into(),
-                ));
-            }
-            let rule_ids = row.rule_ids.ids();
-            if rule_ids.is_empty() {
-                return Err(bad(line, "no `rule_ids` (the alert's rules)".into()));
-            }
-            let expires = match row.expires.trim() {
-                "" => None,
-                e => Some(parse_time(e).ok_or_else(|| {
-                    bad(
-                        line,
-                        format!(
-                            "expires `{}` is no date (2026-03-09) or RFC 3339 time",
-                            e.escape_debug()
-                        ),
-                    )
-                })?),
-            };
-            verdicts.push(Verdict {
-                verdict,
-                primary: row.primary,
-                rule_ids,
-                alert_id: row.alert_id,
-                note: row.note,
-                analyst: row.analyst,
-                time: row.time,
-                expires,
-                at: format!("{}:{line}", path.display()),
-            });
-        }
-        Ok(Feedback { verdicts })
     }
-
-    /// `alerts` without those a verdict leaves out, and what each verdict
-    /// left out (the first matching verdict takes an alert).
-    pub fn apply(&self, alerts: Vec<Alert>) -> (Vec<Alert>, Vec<Applied>) {
-        if self.verdicts.is_empty() {
-            return (alerts, Vec::new());
-        }
-        let mut applied: Vec<Applied> = Vec::new();
-        let mut kept = Vec::new();
-        for a in alerts {
-            match self.verdicts.iter().position(|v| v.matches(&a)) {
-                Some(i) => {
-                    let v = &self.verdicts[i];
-                    let entry = match applied.iter().position(|x| x.verdict == *v) {
-                        Some(j) => &mut applied[j],
-                        None => {
-                            applied.push(Applied {
-                                verdict: v.clone(),
-                                alerts: Vec::new(),
-                            });
-                            applied.last_mut().expect("just pushed")
-                        }
-                    };
-                    entry.alerts.push((a.id.clone(), a.title.clone()));
-                }
-                None => kept.push(a),
-            }
-        }
-        (kept, applied)
-    }
+    (kept, applied)
 }
 
 /// Writes a verdicts template for `alerts` (CSV, verdict left empty).
@@ -314,6 +65,8 @@ pub fn write_template(path: &Path, alerts: &[Alert]) -> Result<(), loglynx_featu
             &a.rule_ids.join(","),
             &a.severity.to_string(),
             a.title.as_str(),
+            a.first_seen.as_str(),
+            a.last_seen.as_str(),
             "",
             "",
             "",
@@ -330,6 +83,7 @@ pub fn write_template(path: &Path, alerts: &[Alert]) -> Result<(), loglynx_featu
 mod tests {
     use super::*;
     use crate::rules::Severity;
+    use loglynx_features::event::Micros;
 
     fn alert(primary: &str, rules: &[&str], first: Micros) -> Alert {
         Alert {
@@ -394,7 +148,7 @@ mod tests {
             alert("source=10.50.0.11", &["LLX-SSH-001"], march),
             alert("user=anna", &["LLX-NEW-001"], march),
         ];
-        let (kept, applied) = f.apply(alerts);
+        let (kept, applied) = apply(&f, alerts);
         assert_eq!(kept.len(), 4);
         assert_eq!(applied.len(), 1);
         assert_eq!(applied[0].alerts.len(), 2);
@@ -444,6 +198,8 @@ mod tests {
         let p = dir.path().join("t.csv");
         let mut a = alert("user==cmd|calc", &["LLX-NEW-001", "LLX-BASE-RARE"], 0);
         a.title = "=HYPERLINK(\"x\")".into();
+        a.first_seen = "2024-03-04T10:00:00Z".into();
+        a.last_seen = "2024-03-04T11:30:00Z".into();
         write_template(&p, &[a.clone()]).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         // The formula in the title is defused.
@@ -452,8 +208,16 @@ mod tests {
         let filled = text.replacen(",,,,,", ",false_positive,,,,", 1);
         let f = read("t.csv", &filled).unwrap();
         assert_eq!(f.verdicts.len(), 1);
-        let (kept, applied) = f.apply(vec![a]);
+        assert!(f.confirmed_attacks().is_empty());
+        let (kept, applied) = apply(&f, vec![a]);
         assert!(kept.is_empty());
         assert_eq!(applied[0].alerts.len(), 1);
+        // Judged an attack instead: its entity and span.
+        let f = read("t.csv", &text.replacen(",,,,,", ",true_positive,,,,", 1)).unwrap();
+        let march4 = 1_709_510_400_000_000;
+        assert_eq!(
+            f.confirmed_attacks(),
+            vec![("user", "=cmd|calc", march4 + 36_000_000_000, march4 + 41_400_000_000)]
+        );
     }
 }

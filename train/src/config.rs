@@ -127,6 +127,14 @@ pub struct TrainConfig {
     #[serde(skip)]
     pub assets: Option<PathBuf>,
 
+    /// Analysts' verdicts (`loglynx-score --verdict-template`, filled in):
+    /// the entity-windows of alerts judged `true_positive` (the alert's
+    /// entity, over its first to last event) are left out of the baseline,
+    /// so that it does not learn the attack as normal.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub feedback: Option<PathBuf>,
+
     /// Raw logs: input format (default: detected per file).
     #[arg(long, value_parser = loglynx_cli::input_format())]
     #[serde(skip)]

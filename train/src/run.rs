@@ -14,6 +14,7 @@ use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::write_atomic;
 use loglynx_features::time::MICROS_PER_SECOND;
+use loglynx_labels::verdicts::Feedback;
 use loglynx_rules::{Assets, Context, History, Novelty, RuleSet};
 
 use crate::config::TrainConfig;
@@ -221,7 +222,16 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         .check()
         .map_err(|e| TrainError::Setting(format!("--alert-budget: {e}")))?;
     let started = std::time::Instant::now();
-    let inputs = load_inputs(&config.inputs, config, quiet)?;
+    // Read before the logs, so that a bad verdicts file fails fast.
+    let feedback = match &config.feedback {
+        Some(p) => Some(Feedback::read(p).map_err(|e| TrainError::Input(format!("--feedback: {e}")))?),
+        None => None,
+    };
+    let mut inputs = load_inputs(&config.inputs, config, quiet)?;
+    let left_out = feedback.as_ref().map(|f| leave_out_attacks(&mut inputs.frame, f));
+    if inputs.frame.is_empty() {
+        return Err(TrainError::NoRows);
+    }
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "inputs read");
     let frame = &inputs.frame;
     let features = feature_config_of(config, frame)?;
@@ -238,6 +248,13 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         config: model_config,
         kinds: config.kinds.clone(),
     };
+    let mut metadata = metadata;
+    if let Some((rows, attacks)) = left_out {
+        metadata.notes.insert(
+            "left_out_by_verdicts".into(),
+            format!("{rows} entity-windows of {attacks} alerts judged true_positive"),
+        );
+    }
     let bar = spinner(quiet, "fitting models");
     // Replayed through the policy: episodes that only corroborate rule hits
     // are not alerts of the model's own.
@@ -308,6 +325,42 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         logs_read: inputs.logs_read,
         evaluation,
     })
+}
+
+/// Leaves out of `frame` the entity-windows of the attacks `feedback`
+/// confirms (each verdict's entity, windows overlapping its alert's span);
+/// returns the rows left out and the verdicts that named a span.
+fn leave_out_attacks(frame: &mut FeatureFrame, feedback: &Feedback) -> (usize, usize) {
+    let attacks: Vec<(EntityKind, &str, i64, i64)> = feedback
+        .confirmed_attacks()
+        .into_iter()
+        .filter_map(|(word, value, first, last)| {
+            let kind = match word {
+                "source" => EntityKind::SourceIp,
+                "user" => EntityKind::User,
+                "host" => EntityKind::Host,
+                _ => return None,
+            };
+            Some((kind, value, first, last))
+        })
+        .collect();
+    if attacks.is_empty() {
+        return (0, 0);
+    }
+    let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
+    let before = frame.len();
+    let drop: Vec<bool> = (0..frame.len())
+        .map(|r| {
+            let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) else {
+                return false;
+            };
+            attacks
+                .iter()
+                .any(|&(k, v, first, last)| k == kind && frame.ids[r] == v && start <= last && start + window > first)
+        })
+        .collect();
+    frame.retain_rows(|r| !drop[r]);
+    (before - frame.len(), attacks.len())
 }
 
 /// The feature configuration to record: the flags' (or their defaults) for

@@ -1004,3 +1004,46 @@ fn verdicts_from_the_template_leave_judged_false_positives_out_of_the_next_run_a
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("Left out by verdicts") && html.contains("our scanner"));
 }
+
+/// `loglynx-train --feedback`: the windows of an alert judged an attack
+/// are left out of the baseline, and the model card says how many.
+#[test]
+fn train_feedback_leaves_the_windows_of_confirmed_attacks_out_of_the_baseline() {
+    let log = shared("loghub/OpenSSH/OpenSSH_2k.log");
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("verdicts.csv");
+    score()
+        .arg(&log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(dir.path().join("alerts.ndjson"))
+        .arg("--verdict-template")
+        .arg(&template)
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&template).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let attack = lines
+        .iter()
+        .position(|l| l.contains(",source=") && l.contains("SSH brute force"))
+        .expect("a brute-force alert about a source");
+    lines[attack] = lines[attack].replacen(",,,,,", ",true_positive,,,,", 1);
+    std::fs::write(&template, lines.join("\n") + "\n").unwrap();
+    let train = |name: &str, feedback: bool| -> serde_json::Value {
+        let model = dir.path().join(name);
+        let mut cmd = Command::new(bin("loglynx-train"));
+        cmd.arg(&log).args(["--year", "2026", "--quiet", "-o"]).arg(&model);
+        if feedback {
+            cmd.arg("--feedback").arg(&template);
+        }
+        cmd.assert().success();
+        serde_json::from_str(&std::fs::read_to_string(model.with_extension("card.json")).unwrap()).unwrap()
+    };
+    let plain = train("plain.llx", false);
+    let taught = train("taught.llx", true);
+    let rows = |card: &serde_json::Value| card["metadata"]["rows_per_set"]["source_ip"].as_u64().unwrap();
+    let note = taught["metadata"]["notes"]["left_out_by_verdicts"].as_str().unwrap();
+    let left: u64 = note.split(' ').next().unwrap().parse().unwrap();
+    assert!(left >= 1, "{note}");
+    assert!(note.ends_with("of 1 alerts judged true_positive"), "{note}");
+    assert_eq!(rows(&plain) - rows(&taught), left, "{note}");
+}
