@@ -955,24 +955,36 @@ fn background_brute_force_on_one_internet_facing_host_is_one_rollup_listing_ever
     assert!(listed.len() > 200, "{} sources", listed.len());
 }
 
-/// The reviewer's loop: a verdicts template from one run, filled in, leaves
-/// the judged false positives out of the next run, and says so.
-#[test]
-fn verdicts_from_the_template_leave_judged_false_positives_out_of_the_next_run_and_say_so() {
+/// Scores loghub's OpenSSH_2k log into `dir/first.ndjson` with a verdicts
+/// template: the log, the template's path and its lines.
+fn openssh_verdict_template(dir: &Path) -> (PathBuf, PathBuf, Vec<String>) {
     let log = shared("loghub/OpenSSH/OpenSSH_2k.log");
-    let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("verdicts.csv");
+    let template = dir.join("verdicts.csv");
     score()
         .arg(&log)
         .args(["--year", "2026", "--quiet", "-o"])
-        .arg(dir.path().join("first.ndjson"))
+        .arg(dir.join("first.ndjson"))
         .arg("--verdict-template")
         .arg(&template)
         .assert()
         .code(0);
-    let first = std::fs::read_to_string(dir.path().join("first.ndjson")).unwrap();
     let text = std::fs::read_to_string(&template).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let lines = text.lines().map(str::to_owned).collect();
+    (log, template, lines)
+}
+
+/// A template row with its (empty) verdict, note and analyst filled in.
+fn judged(row: &str, verdict: &str) -> String {
+    row.replacen(",,,,,", &format!(",{verdict},our scanner,alice,,"), 1)
+}
+
+/// The reviewer's loop: a verdicts template from one run, filled in, leaves
+/// the judged false positives out of the next run, and says so.
+#[test]
+fn verdicts_from_the_template_leave_judged_false_positives_out_of_the_next_run_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, template, mut lines) = openssh_verdict_template(dir.path());
+    let first = std::fs::read_to_string(dir.path().join("first.ndjson")).unwrap();
     assert_eq!(lines.len(), first.lines().count() + 1, "one row per alert");
     // Judge the last two alerts false positives, the first a true one.
     let n = lines.len();
@@ -1009,24 +1021,13 @@ fn verdicts_from_the_template_leave_judged_false_positives_out_of_the_next_run_a
 /// are left out of the baseline, and the model card says how many.
 #[test]
 fn train_feedback_leaves_the_windows_of_confirmed_attacks_out_of_the_baseline() {
-    let log = shared("loghub/OpenSSH/OpenSSH_2k.log");
     let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("verdicts.csv");
-    score()
-        .arg(&log)
-        .args(["--year", "2026", "--quiet", "-o"])
-        .arg(dir.path().join("alerts.ndjson"))
-        .arg("--verdict-template")
-        .arg(&template)
-        .assert()
-        .code(0);
-    let text = std::fs::read_to_string(&template).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let (log, template, mut lines) = openssh_verdict_template(dir.path());
     let attack = lines
         .iter()
         .position(|l| l.contains(",source=") && l.contains("SSH brute force"))
         .expect("a brute-force alert about a source");
-    lines[attack] = lines[attack].replacen(",,,,,", ",true_positive,,,,", 1);
+    lines[attack] = judged(&lines[attack], "true_positive");
     std::fs::write(&template, lines.join("\n") + "\n").unwrap();
     let train = |name: &str, feedback: bool| -> serde_json::Value {
         let model = dir.path().join(name);
