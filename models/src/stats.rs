@@ -42,8 +42,9 @@ pub fn matrix_by_rows(n: usize, d: usize, fill: impl Fn(usize, &mut [f64]) + Syn
 
 /// For each quantile in `qs`, the two order statistics of `values`
 /// (NaN-free) that [`quantile_sorted`] interpolates between, and the
-/// fraction: found by selecting only those order statistics (O(n) each
-/// instead of a sort). Reorders `values`; empty `values` give NaN.
+/// fraction: found by selecting only those order statistics (see
+/// [`select_ranks`]) instead of a sort. Reorders `values`; empty `values`
+/// give NaN.
 pub(crate) fn quantile_parts(values: &mut [f64], qs: &[f64]) -> Vec<QuantileParts> {
     let n = values.len();
     if n <= 1 {
@@ -68,15 +69,8 @@ pub(crate) fn quantile_parts(values: &mut [f64], qs: &[f64]) -> Vec<QuantilePart
     let mut ranks: Vec<usize> = at.iter().flat_map(|&(lo, hi, _)| [lo, hi]).collect();
     ranks.sort_unstable();
     ranks.dedup();
-    // Each selection leaves values[..r] <= values[r] <= values[r + 1..],
-    // so the next (larger) rank is selected in the rest only.
-    let mut stats = Vec::with_capacity(ranks.len());
-    let mut start = 0;
-    for &r in &ranks {
-        let (_, v, _) = values[start..].select_nth_unstable_by(r - start, f64::total_cmp);
-        stats.push(*v);
-        start = r + 1;
-    }
+    let mut stats = vec![f64::NAN; ranks.len()];
+    select_ranks(values, 0, &ranks, &mut stats);
     let stat = |r: usize| stats[ranks.binary_search(&r).expect("every rank was selected")];
     at.iter()
         .map(|&(lo, hi, frac)| QuantileParts {
@@ -110,6 +104,24 @@ impl QuantileParts {
     pub fn value(self) -> f64 {
         self.mapped(|v| v)
     }
+}
+
+/// Selects the order statistics `ranks` (ascending, distinct, offset by
+/// `offset` into `values`) into `out`: the middle rank first, then the
+/// lower ranks in the part below it and the higher ones in the part above,
+/// so each value is looked at about log(ranks) times; a rank right after a
+/// selected one is the minimum of the rest (select's fast path).
+fn select_ranks(values: &mut [f64], offset: usize, ranks: &[usize], out: &mut [f64]) {
+    if ranks.is_empty() {
+        return;
+    }
+    let mid = ranks.len() / 2;
+    let r = ranks[mid] - offset;
+    let (below, v, above) = values.select_nth_unstable_by(r, f64::total_cmp);
+    out[mid] = *v;
+    let (out_below, rest) = out.split_at_mut(mid);
+    select_ranks(below, offset, &ranks[..mid], out_below);
+    select_ranks(above, offset + r + 1, &ranks[mid + 1..], &mut rest[1..]);
 }
 
 /// [`quantile_sorted`] of the sorted `values` (NaN-free), by selection
