@@ -63,6 +63,8 @@ pub struct Verdict {
     /// The alert's rules, sorted.
     pub rule_ids: Vec<String>,
     pub alert_id: String,
+    /// The judged alert's fingerprint, when the file gives it.
+    pub fingerprint: String,
     pub note: String,
     pub analyst: String,
     pub time: String,
@@ -127,7 +129,6 @@ pub const COLUMNS: [&str; 13] = [
 #[serde(default)]
 struct Row {
     alert_id: String,
-    #[allow(dead_code)]
     fingerprint: String,
     primary: String,
     rule_ids: RuleIds,
@@ -273,6 +274,7 @@ impl Feedback {
                 primary: row.primary,
                 rule_ids,
                 alert_id: row.alert_id,
+                fingerprint: row.fingerprint,
                 note: row.note,
                 analyst: row.analyst,
                 time: row.time,
