@@ -180,23 +180,23 @@ impl FeatureFrame {
         }))
     }
 
-    /// Appends another frame's rows; columns are matched by name and a
-    /// column missing on one side is NaN there.
     /// Keeps the rows `keep` accepts (by index), in order.
     pub fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
         let kept: Vec<bool> = (0..self.len()).map(keep).collect();
-        let mut i = 0;
-        self.kinds.retain(|_| (kept[i], i += 1).0);
-        let mut i = 0;
-        self.ids.retain(|_| (kept[i], i += 1).0);
-        let mut i = 0;
-        self.window_starts.retain(|_| (kept[i], i += 1).0);
+        fn retain<T>(v: &mut Vec<T>, kept: &[bool]) {
+            let mut kept = kept.iter();
+            v.retain(|_| kept.next().copied().unwrap_or(false));
+        }
+        retain(&mut self.kinds, &kept);
+        retain(&mut self.ids, &kept);
+        retain(&mut self.window_starts, &kept);
         for c in &mut self.columns {
-            let mut i = 0;
-            c.retain(|_| (kept[i], i += 1).0);
+            retain(c, &kept);
         }
     }
 
+    /// Appends another frame's rows; columns are matched by name and a
+    /// column missing on one side is NaN there.
     pub fn append(&mut self, other: FeatureFrame) {
         if self.names.is_empty() && self.is_empty() {
             *self = other;

@@ -312,6 +312,13 @@ pub struct MergeStats {
     pub by_verdict: Vec<crate::feedback::Applied>,
 }
 
+impl MergeStats {
+    /// Alerts left out by every verdict together.
+    pub fn left_out_by_verdicts(&self) -> usize {
+        self.by_verdict.iter().map(|v| v.alerts.len()).sum()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Incident {
     primary: Primary,
@@ -358,9 +365,7 @@ impl Primary {
     /// The word of fingerprints and recurring patterns.
     fn word(&self) -> &'static str {
         match self {
-            Primary::Entity(EntityKind::SourceIp, _) => "source",
-            Primary::Entity(EntityKind::User, _) => "user",
-            Primary::Entity(EntityKind::Host, _) => "host",
+            Primary::Entity(kind, _) => kind.field(),
             Primary::Rule(_) => "rule",
         }
     }
@@ -394,12 +399,8 @@ fn kind_label(kind: EntityKind) -> &'static str {
 }
 
 fn primary_of(hit: &RuleHit) -> Primary {
-    for (field, kind) in [
-        ("source", EntityKind::SourceIp),
-        ("user", EntityKind::User),
-        ("host", EntityKind::Host),
-    ] {
-        if let Some((_, v)) = hit.group.iter().find(|(f, _)| f == field) {
+    for kind in [EntityKind::SourceIp, EntityKind::User, EntityKind::Host] {
+        if let Some((_, v)) = hit.group.iter().find(|(f, _)| f == kind.field()) {
             return Primary::Entity(kind, v.clone());
         }
     }

@@ -322,40 +322,30 @@ pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) ->
     } else {
         1.0 - loglynx.false_alerts as f64 / naive.false_alerts as f64
     };
-    let model_false_alerts = alerts
+    let alert_truth: Vec<AlertTruth> = alerts
         .iter()
-        .filter(|a| a.rule_ids.iter().any(|id| PolicyRule::get(id).is_some()))
-        .filter(|a| {
-            let v = AlertView::from(*a);
-            !labels.iter().any(|c| c.malicious && matches(&v, c))
-        })
-        .count();
-    let routine_false_alerts = alerts
-        .iter()
-        .filter(|a| a.routine.is_some())
-        .filter(|a| {
-            let v = AlertView::from(*a);
-            !labels.iter().any(|c| c.malicious && matches(&v, c))
-        })
-        .count();
-    let alert_truth = alerts
-        .iter()
-        .map(|a| {
-            let v = AlertView::from(a);
-            let truth = if labels.iter().any(|c| c.malicious && matches(&v, c)) {
+        .zip(&views)
+        .map(|(a, v)| AlertTruth {
+            id: a.id.clone(),
+            fingerprint: a.fingerprint.clone(),
+            truth: if labels.iter().any(|c| c.malicious && matches(v, c)) {
                 "true"
-            } else if labels.iter().any(|c| matches(&v, c)) {
+            } else if labels.iter().any(|c| matches(v, c)) {
                 "benign"
             } else {
                 "unmatched"
-            };
-            AlertTruth {
-                id: a.id.clone(),
-                fingerprint: a.fingerprint.clone(),
-                truth,
-            }
+            },
         })
         .collect();
+    let false_where = |pred: &dyn Fn(&Alert) -> bool| {
+        alerts
+            .iter()
+            .zip(&alert_truth)
+            .filter(|(a, t)| pred(a) && t.truth != "true")
+            .count()
+    };
+    let model_false_alerts = false_where(&|a| a.rule_ids.iter().any(|id| PolicyRule::get(id).is_some()));
+    let routine_false_alerts = false_where(&|a| a.routine.is_some());
     Evaluation {
         loglynx,
         naive,

@@ -26,29 +26,26 @@ pub fn apply(feedback: &Feedback, alerts: Vec<Alert>) -> (Vec<Alert>, Vec<Applie
         return (alerts, Vec::new());
     }
     let mut applied: Vec<Applied> = Vec::new();
+    // Per verdict, its entry in `applied` (in the order verdicts first apply).
+    let mut slot: Vec<Option<usize>> = vec![None; feedback.verdicts.len()];
     let mut kept = Vec::new();
     for a in alerts {
-        match feedback
+        let Some(i) = feedback
             .verdicts
             .iter()
             .position(|v| v.leaves_out(&a.primary, &a.rule_ids, a.first))
-        {
-            Some(i) => {
-                let v = &feedback.verdicts[i];
-                let entry = match applied.iter().position(|x| x.verdict == *v) {
-                    Some(j) => &mut applied[j],
-                    None => {
-                        applied.push(Applied {
-                            verdict: v.clone(),
-                            alerts: Vec::new(),
-                        });
-                        applied.last_mut().expect("just pushed")
-                    }
-                };
-                entry.alerts.push((a.id.clone(), a.title.clone()));
-            }
-            None => kept.push(a),
-        }
+        else {
+            kept.push(a);
+            continue;
+        };
+        let j = *slot[i].get_or_insert_with(|| {
+            applied.push(Applied {
+                verdict: feedback.verdicts[i].clone(),
+                alerts: Vec::new(),
+            });
+            applied.len() - 1
+        });
+        applied[j].alerts.push((a.id.clone(), a.title.clone()));
     }
     (kept, applied)
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use loglynx_features::event::{Action, Outcome};
+use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::output::{escape_terminal, write_atomic};
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
@@ -80,12 +80,18 @@ pub fn shown(s: &str) -> String {
     }
 }
 
-/// Per time bucket: (events, failures) the rules read, and the bucket length.
-fn timeline(log: &CompactLog) -> (Vec<(i64, u64, u64)>, i64) {
-    let (Some(first), Some(last)) = (
-        log.events.iter().map(|e| e.timestamp).min(),
-        log.events.iter().map(|e| e.timestamp).max(),
-    ) else {
+/// The first and last time of the events the rules read.
+fn span(log: &CompactLog) -> Option<(Micros, Micros)> {
+    log.events.iter().map(|e| e.timestamp).fold(None, |span, t| match span {
+        None => Some((t, t)),
+        Some((first, last)) => Some((first.min(t), last.max(t))),
+    })
+}
+
+/// Per time bucket of `span`: (events, failures) the rules read, and the
+/// bucket length.
+fn timeline(log: &CompactLog, span: Option<(Micros, Micros)>) -> (Vec<(i64, u64, u64)>, i64) {
+    let Some((first, last)) = span else {
         return (Vec::new(), MICROS_PER_HOUR);
     };
     // Hours, or days when hours would be too many bars to read.
@@ -101,7 +107,7 @@ fn timeline(log: &CompactLog) -> (Vec<(i64, u64, u64)>, i64) {
     }
     for e in &log.events {
         let c = counts.entry(e.timestamp.div_euclid(bucket)).or_default();
-        let n = u64::from(e.repeat.max(1));
+        let n = u64::from(e.repeat);
         c.0 += n;
         if e.outcome == Outcome::Failure {
             c.1 += n;
@@ -124,7 +130,7 @@ fn top_failing(
         .iter()
         .filter(|e| e.outcome == Outcome::Failure && matches!(e.action, Action::Authentication | Action::InvalidUser))
     {
-        *counts.entry(field(e)).or_default() += u64::from(e.repeat.max(1));
+        *counts.entry(field(e)).or_default() += u64::from(e.repeat);
     }
     let mut named: Vec<(String, u64)> = counts
         .into_iter()
@@ -158,26 +164,15 @@ fn suppressed(o: &ScoreOutcome) -> Vec<(&'static str, usize)> {
         ("alerts of internet background rolled up", m.rolled_up),
         (
             "alerts left out by analysts' verdicts (--feedback)",
-            m.by_verdict.iter().map(|v| v.alerts.len()).sum(),
+            m.left_out_by_verdicts(),
         ),
     ]
 }
 
-fn time_range(o: &ScoreOutcome) -> String {
-    let first = o.kept.events.iter().map(|e| e.timestamp).min();
-    let last = o.kept.events.iter().map(|e| e.timestamp).max();
-    match (first, last) {
-        (Some(f), Some(l)) => format!("{} → {}", format_rfc3339(f), format_rfc3339(l)),
-        _ => "no authentication events".to_owned(),
-    }
-}
-
-fn severity_class(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::High => "high",
-        Severity::Medium => "medium",
-        Severity::Low => "low",
+fn time_range(span: Option<(Micros, Micros)>) -> String {
+    match span {
+        Some((f, l)) => format!("{} → {}", format_rfc3339(f), format_rfc3339(l)),
+        None => "no authentication events".to_owned(),
     }
 }
 
@@ -192,7 +187,8 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #dde;padding
 /// The HTML report.
 pub fn render_html(inputs: &[String], o: &ScoreOutcome) -> String {
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();
-    let (buckets, bucket) = timeline(&o.kept);
+    let span = span(&o.kept);
+    let (buckets, bucket) = timeline(&o.kept, span);
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -207,7 +203,7 @@ pub fn render_html(inputs: &[String], o: &ScoreOutcome) -> String {
                     h2 { "Run summary" }
                     table {
                         tr { th { "inputs" } td { @for i in inputs { div { (shown(i)) } } } }
-                        tr { th { "time range" } td { (time_range(o)) } }
+                        tr { th { "time range" } td { (time_range(span)) } }
                         tr { th { "lines read" } td { (o.lines) } }
                         tr { th { "events decoded" } td { (o.events) } }
                         tr { th { "lines without an event (not authentication, or not understood)" } td { (o.lines.saturating_sub(o.events)) } }
@@ -285,7 +281,7 @@ fn top_table(what: &str, rows: &[(String, u64)]) -> Markup {
 
 fn alert_card(a: &Alert) -> Markup {
     html! {
-        div class={ "alert " (severity_class(a.severity)) } id=(a.id) {
+        div class={ "alert " (a.severity.as_str()) } id=(a.id) {
             div {
                 span class="sev" { (a.severity.to_string()) }
                 span class="muted" { "risk " (a.risk_score) " · " (a.first_seen) " → " (a.last_seen) " · " (a.id) }
@@ -482,7 +478,7 @@ pub fn render_markdown(inputs: &[String], o: &ScoreOutcome) -> String {
         "- inputs: {}",
         inputs.iter().map(|i| md(i)).collect::<Vec<_>>().join(", ")
     );
-    let _ = writeln!(s, "- time range: {}", time_range(o));
+    let _ = writeln!(s, "- time range: {}", time_range(span(&o.kept)));
     let _ = writeln!(
         s,
         "- {} lines, {} events, {} entity-windows ({} anomalous), {} rule hits",

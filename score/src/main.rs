@@ -191,7 +191,7 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
         o.merge_stats.uncorroborated_new_terms,
         o.merge_stats.rolled_up,
         o.merge_stats.rollups,
-        o.merge_stats.by_verdict.iter().map(|v| v.alerts.len()).sum::<usize>(),
+        o.merge_stats.left_out_by_verdicts(),
         o.merge_stats.by_verdict.len(),
         config.output.display(),
         started.elapsed().as_secs_f64()

@@ -184,14 +184,17 @@ fn rollup_alert(host: &str, members: &[&Alert]) -> Alert {
     let first = members.iter().map(|a| a.first).min().unwrap_or_default();
     let last = members.iter().map(|a| a.last).max().unwrap_or_default();
     let events: u64 = members.iter().map(|a| a.events).sum();
-    // A source may have several alerts of its own in one period.
-    let sources: std::collections::BTreeSet<&str> = members
-        .iter()
-        .flat_map(|a| a.source_ips.iter().map(String::as_str))
-        .collect();
     // Sources by events, most first; ties by name.
     let mut ordered: Vec<&Alert> = members.to_vec();
     ordered.sort_by(|a, b| b.events.cmp(&a.events).then(a.source_ips.cmp(&b.source_ips)));
+    // Each source once: one may have several alerts of its own in a period.
+    let mut seen = std::collections::BTreeSet::new();
+    let source_ips: Vec<String> = ordered
+        .iter()
+        .flat_map(|a| a.source_ips.iter())
+        .filter(|s| seen.insert(s.as_str()))
+        .cloned()
+        .collect();
     let mut user_alerts: BTreeMap<&str, usize> = BTreeMap::new();
     for a in members {
         for u in &a.users {
@@ -216,7 +219,7 @@ fn rollup_alert(host: &str, members: &[&Alert]) -> Alert {
     );
     let summary = format!(
         "internet background: {} sources, {} failed attempts, 0 successes{}",
-        sources.len(),
+        source_ips.len(),
         events,
         if top_users.is_empty() {
             String::new()
@@ -228,20 +231,12 @@ fn rollup_alert(host: &str, members: &[&Alert]) -> Alert {
         id: format!("LLX-{}", &fingerprint[..12]),
         fingerprint,
         primary: format!("host={host}"),
-        title: format!("Internet background noise against {host}: {} sources", sources.len()),
+        title: format!("Internet background noise against {host}: {} sources", source_ips.len()),
         severity: Severity::Low,
         risk_score: ROLLUP_RISK,
         first_seen: format_rfc3339(first),
         last_seen: format_rfc3339(last),
-        source_ips: {
-            let mut seen = std::collections::BTreeSet::new();
-            ordered
-                .iter()
-                .flat_map(|a| a.source_ips.iter())
-                .filter(|s| seen.insert(s.as_str()))
-                .cloned()
-                .collect()
-        },
+        source_ips,
         target_hosts: vec![host.to_owned()],
         users: users.iter().map(|(u, _)| u.to_string()).collect(),
         events,

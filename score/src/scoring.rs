@@ -171,8 +171,9 @@ impl Scoring<'_> {
     ) {
         let explain_at = self.explain_at;
         self.anomalous += scores.iter().filter(|s| s.is_anomaly).count();
-        for (&r, s) in rows.iter().zip(&scores) {
-            let kind = frame.kinds[r].as_str();
+        // The rows of one call are of one kind (a job scores one kind).
+        if let Some(&first) = rows.first() {
+            let kind = frame.kinds[first].as_str();
             let h = match self.histograms.iter().position(|h| h.kind == kind) {
                 Some(i) => &mut self.histograms[i],
                 None => {
@@ -184,7 +185,9 @@ impl Scoring<'_> {
                     self.histograms.last_mut().expect("just pushed")
                 }
             };
-            h.add(s.score);
+            for s in &scores {
+                h.add(s.score);
+            }
         }
         self.evidence
             .add_rows(frame, rows.len(), |i| (rows[i], scores[i].score));

@@ -235,7 +235,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "inputs read");
     let frame = &inputs.frame;
     let features = feature_config_of(config, frame)?;
-    let metadata = TrainingMetadata {
+    let mut metadata = TrainingMetadata {
         input_files: inputs.files.clone(),
         time_range: time_range(frame),
         rows_per_set: Default::default(),
@@ -248,7 +248,6 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         config: model_config,
         kinds: config.kinds.clone(),
     };
-    let mut metadata = metadata;
     if let Some((rows, attacks)) = left_out {
         metadata.notes.insert(
             "left_out_by_verdicts".into(),
@@ -334,15 +333,7 @@ fn leave_out_attacks(frame: &mut FeatureFrame, feedback: &Feedback) -> (usize, u
     let attacks: Vec<(EntityKind, &str, i64, i64)> = feedback
         .confirmed_attacks()
         .into_iter()
-        .filter_map(|(word, value, first, last)| {
-            let kind = match word {
-                "source" => EntityKind::SourceIp,
-                "user" => EntityKind::User,
-                "host" => EntityKind::Host,
-                _ => return None,
-            };
-            Some((kind, value, first, last))
-        })
+        .filter_map(|(field, value, first, last)| Some((EntityKind::of_field(field)?, value, first, last)))
         .collect();
     if attacks.is_empty() {
         return (0, 0);

@@ -31,6 +31,21 @@ impl EntityKind {
         EntityKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// The event field that names the entity, as rules group by it and
+    /// alerts name their primary entity (`source=203.0.113.9`).
+    pub fn field(self) -> &'static str {
+        match self {
+            EntityKind::User => "user",
+            EntityKind::SourceIp => "source",
+            EntityKind::Host => "host",
+        }
+    }
+
+    /// The kind an event field ([`EntityKind::field`]) names.
+    pub fn of_field(field: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.field() == field)
+    }
+
     pub fn index(self) -> usize {
         self as usize
     }
