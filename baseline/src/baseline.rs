@@ -11,6 +11,7 @@ use loglynx_models::{file, BundleError, Inconsistency, ModelSet, FORMAT_VERSION}
 use loglynx_rules::{History, Novelty};
 
 use crate::accumulate::AlertCalibration;
+use crate::rerank::AlertReranker;
 use crate::routine::Routine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -73,6 +74,9 @@ pub struct Baseline {
     pub routine: Routine,
     /// How often the baseline met new terms: how rare a never-seen one is.
     pub novelty: Novelty,
+    /// Trained on analysts' verdicts (`loglynx-train --feedback --alerts`):
+    /// how likely an alert is a true positive.
+    pub reranker: Option<AlertReranker>,
 }
 
 impl Baseline {
@@ -89,6 +93,9 @@ impl Baseline {
                 return Err(Inconsistency::DuplicateKind(s.spec().entity_kind.clone()).into());
             }
             s.validate()?;
+        }
+        if let Some(r) = &self.reranker {
+            r.validate()?;
         }
         if let Some(f) = &self.features {
             f.clone().check().map_err(|e| BaselineError::Features(e.to_string()))?;
@@ -156,6 +163,7 @@ impl Baseline {
                 })),
             },
             "routine_patterns": self.routine.patterns.len(),
+            "reranker": self.reranker.as_ref().map(AlertReranker::card),
         })
     }
 
@@ -204,11 +212,33 @@ impl Baseline {
                 self.routine.patterns.len()
             );
         }
+        if let Some(r) = &self.reranker {
+            card_of_reranker(&mut s, r);
+        }
         card_of_budget(&mut s, &self.calibration);
         for set in &self.sets {
             card_of_set(&mut s, set);
         }
         s
+    }
+}
+
+fn card_of_reranker(s: &mut String, r: &AlertReranker) {
+    let m = &r.model;
+    let _ = writeln!(
+        s,
+        "\n## Re-ranker\n\nLogistic regression (smartcore, L2 alpha {}) on {} alerts analysts judged: {} true \
+         positive, {} not. Log-odds of being a true positive per standard deviation of each feature, largest first:\n",
+        m.alpha,
+        m.positives + m.negatives,
+        m.positives,
+        m.negatives
+    );
+    let mut w: Vec<(&String, &f64)> = m.names.iter().zip(&m.coefficients).collect();
+    w.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    let _ = writeln!(s, "| feature | log-odds |\n|---|---|");
+    for (n, c) in w.iter().take(12) {
+        let _ = writeln!(s, "| {n} | {c:+.2} |");
     }
 }
 

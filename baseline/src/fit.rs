@@ -394,6 +394,7 @@ fn fit_sets<T: Send>(
         calibration: Default::default(),
         routine: Default::default(),
         novelty: Default::default(),
+        reranker: None,
     };
     Ok((baseline, kept))
 }

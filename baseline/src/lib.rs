@@ -9,6 +9,8 @@
 //! - [`frame::FeatureFrame`] reads feature tables (loglynx's own, or any
 //!   numeric table) and is the one place where they become the models'
 //!   `ndarray` matrix.
+//! - [`rerank`]: the supervised re-ranker trained on analysts' verdicts,
+//!   kept in the bundle.
 //! - [`fit`] fits and scores a frame one entity kind at a time through
 //!   [`fit::KindJob`], the per-kind loop training and scoring share.
 
@@ -17,6 +19,7 @@ pub mod baseline;
 pub mod fit;
 pub mod frame;
 pub mod population;
+pub mod rerank;
 pub mod routine;
 
 pub use baseline::{Baseline, BaselineError, TrainingMetadata};

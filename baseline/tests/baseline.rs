@@ -81,6 +81,7 @@ fn fit_bundle() -> Baseline {
         },
         routine: Default::default(),
         novelty: Default::default(),
+        reranker: None,
     }
 }
 

@@ -95,11 +95,35 @@
 //! from its own random stream, so without `stealthy` the output is
 //! byte-identical to what it was before these kinds existed.
 //!
+//! With [`GeneratorConfig::lookalikes`] (`--lookalikes`), with or without
+//! `stealthy` and `attacks`, three more routine patterns are added, one of
+//! each per period ([`LOOKALIKES`]). Unlike the look-alikes above they trip
+//! rules on purpose (the brute-force, enumeration and spraying rules, the
+//! account-change burst, a new account put in the `sudo` group, and with a
+//! baseline the new-terms rules), to measure how analysts' verdicts cut
+//! false alerts from one period to the next:
+//!
+//! | kind | what |
+//! | --- | --- |
+//! | `benign-vuln-scan` | once, on a weekday at 09:00–17:00 for 1–2 hours, the vulnerability scanner 10.0.6.251 (the same in every period) visits 15–30 servers (every one when there are fewer), internal ones first, and tries 10–16 default-credential names (`root`, `admin`, `oracle`, `pi`, `ubnt`, `guest`, `deploy`, …) with 1–2 wrong passwords each, a few minutes per server; it never gets in |
+//! | `benign-password-rotation` | once, on a weekday in their working hours, an administrator logs in to 5–12 internal servers one after the other and rotates the passwords of 10–30 service and local accounts (`deploy`, `monitor`, `svc_…`) within about an hour: `sudo chpasswd`, or `sudo passwd X` per account, and one `password changed for X` line per account; most servers get ten or more within minutes |
+//! | `benign-new-admin` | a new administrator's first week: on its first working day an administrator creates the account on the bastion and 3–7 internal servers (`sudo useradd`, `passwd`, `usermod -aG sudo`: the `useradd`, `passwd` and `usermod` lines); then for five working days the newcomer, a name found nowhere else and new in each period, logs in with a password from a new workstation address (never a public one) to the bastion and those servers and runs sudo on them; two typos on the first day |
+//!
+//! The rotating and the creating administrator are two different ones,
+//! neither of them a person an attack is about; an organisation of a few
+//! dozen people may have no such administrator left, and then the pattern
+//! is left out. The scan and the account creation keep clear of the
+//! attacks' spans when the period has room. With `attacks` off the
+//! look-alikes are exactly those of the period with attacks. They are
+//! planned last, from their own random stream (and the period's first day),
+//! so without `lookalikes` the output is byte-identical to what it was
+//! before these kinds existed, and with it every other label stays the same.
+//!
 //! # Size
 //!
 //! `events` is met within a few percent from about 5 000 events up; below
-//! that the campaigns (several hundred lines) and benign patterns (~35 lines
-//! a day) can exceed the request.
+//! that the campaigns (several hundred lines), benign patterns (~35 lines
+//! a day) and `lookalikes` (about a thousand lines) can exceed the request.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -199,6 +223,11 @@ pub struct GeneratorConfig {
     /// [`CampaignKind::LOOK_ALIKES`]. Without it the output is exactly what
     /// it was before these existed.
     pub stealthy: bool,
+    /// Add three more routine patterns that alert ([`LOOKALIKES`]: a
+    /// vulnerability scan, a password rotation, a new administrator's first
+    /// week), with or without `stealthy` and `attacks`. Without it the output
+    /// is exactly what it was before these existed.
+    pub lookalikes: bool,
 }
 
 impl Default for GeneratorConfig {
@@ -213,6 +242,7 @@ impl Default for GeneratorConfig {
             attacks: true,
             utc_offset_hours: 1,
             stealthy: false,
+            lookalikes: false,
         }
     }
 }
@@ -305,6 +335,18 @@ impl GenerationSummary {
 /// draw exactly what they drew before `stealthy` existed).
 const STEALTHY_SEED_XOR: u64 = 0x5EA1_7417;
 
+/// Seed of the `lookalikes` planning's own random stream (mixed with the
+/// period's first day, so each period gets its own new administrator).
+const LOOKALIKES_SEED_XOR: u64 = 0x100C_A11C;
+
+/// The routine patterns [`GeneratorConfig::lookalikes`] adds, one of each
+/// per period.
+pub const LOOKALIKES: [CampaignKind; 3] = [
+    CampaignKind::BenignVulnScan,
+    CampaignKind::BenignPasswordRotation,
+    CampaignKind::BenignNewAdmin,
+];
+
 /// The organisation and the planned campaigns of a config.
 struct Setup {
     org: Org,
@@ -313,6 +355,9 @@ struct Setup {
     /// The stealthy part alone (already merged into `plan`).
     #[cfg_attr(not(test), allow(dead_code))]
     stealthy: Option<campaigns::Plan>,
+    /// The `lookalikes` part alone (already merged into `plan`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    lookalikes: Option<campaigns::Plan>,
     resolved: Resolved,
     start: i64,
     end: i64,
@@ -338,15 +383,39 @@ fn setup(cfg: &GeneratorConfig) -> io::Result<Setup> {
         Planner::new(&org, names, stream_rng(cfg.seed, 2), start, end, offset, cfg.events).plan(attacks)
     };
     let mut plan = classic(&mut names, cfg.attacks);
+    // Who and when the attacks would be, also when they are not placed.
+    let full = (!cfg.attacks && (cfg.stealthy || cfg.lookalikes)).then(|| classic(&mut names, true));
+    let stealthy_rng = || ChaCha8Rng::seed_from_u64(cfg.seed ^ STEALTHY_SEED_XOR);
     let stealthy = if cfg.stealthy {
-        // Who the attacks would be about, also when they are not placed.
-        let full = (!cfg.attacks).then(|| classic(&mut names, true));
-        let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ STEALTHY_SEED_XOR);
-        let extra = Planner::new(&org, &mut names, rng, start, end, offset, cfg.events).plan_stealthy(
+        let extra = Planner::new(&org, &mut names, stealthy_rng(), start, end, offset, cfg.events).plan_stealthy(
             cfg.attacks,
             &plan,
             full.as_ref().unwrap_or(&plan),
         );
+        let alone = extra.clone();
+        plan.merge(extra);
+        Some(alone)
+    } else {
+        None
+    };
+    // Planned last, so the plans above are what they are without the flag.
+    let lookalikes = if cfg.lookalikes {
+        let full = match full {
+            None => plan.clone(),
+            Some(mut full) => {
+                if cfg.stealthy {
+                    let extra = Planner::new(&org, &mut names, stealthy_rng(), start, end, offset, cfg.events)
+                        .plan_stealthy(true, &full, &full);
+                    full.merge(extra);
+                }
+                full
+            }
+        };
+        let day = start.div_euclid(DAY) as u64;
+        let rng = ChaCha8Rng::seed_from_u64(net::mix(cfg.seed ^ LOOKALIKES_SEED_XOR) ^ net::mix(day));
+        let names_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ LOOKALIKES_SEED_XOR);
+        let extra = Planner::new(&org, &mut names, rng, start, end, offset, cfg.events)
+            .plan_lookalikes(&plan, &full, names_rng);
         let alone = extra.clone();
         plan.merge(extra);
         Some(alone)
@@ -358,6 +427,7 @@ fn setup(cfg: &GeneratorConfig) -> io::Result<Setup> {
         names,
         plan,
         stealthy,
+        lookalikes,
         resolved: r,
         start,
         end,
@@ -554,5 +624,7 @@ pub fn generate_to_path(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lookalikes;
 #[cfg(test)]
 mod tests_stealthy;

@@ -18,6 +18,7 @@ Examples:
   loglynx-gen --seed 7 --users 40 --hosts 25 --start 2026-01-05 -o small.log
   loglynx-gen --stealthy --events 50000 -o eval.log --labels eval.labels.jsonl --assets-out assets.csv
   loglynx-gen --stealthy --no-attacks --days 14 -o baseline.log   (quiet period with the routine look-alikes)
+  loglynx-gen --stealthy --lookalikes --events 200000 -o eval.log --labels eval.labels.jsonl --assets-out assets.csv
 
 The same arguments and seed always give byte-identical output.";
 
@@ -55,6 +56,14 @@ struct Cli {
     /// the look-alikes. Without it the output is unchanged.
     #[arg(long)]
     stealthy: bool,
+    /// Also place three routine patterns that do alert: the security team's
+    /// vulnerability scan from 10.0.6.251 (default-credential names on many
+    /// servers), an administrator's password rotation (bursts of password
+    /// changes) and a new administrator's first week (a new account in the
+    /// sudo group, new hosts, first sudo); also with --no-attacks. Without it
+    /// the output is unchanged.
+    #[arg(long)]
+    lookalikes: bool,
     /// Also write the organisation's hosts as CSV (`host,address,role`) to this file.
     #[arg(long, value_name = "PATH")]
     assets_out: Option<PathBuf>,
@@ -91,6 +100,7 @@ fn main() -> ExitCode {
         attacks: !cli.no_attacks,
         utc_offset_hours: cli.utc_offset,
         stealthy: cli.stealthy,
+        lookalikes: cli.lookalikes,
     };
     let format = cli.format.unwrap_or_else(|| OutputFormat::from_path(&cli.output));
     let began = Instant::now();

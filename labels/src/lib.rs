@@ -69,6 +69,19 @@ pub enum CampaignKind {
     /// from their usual address in working hours (looks like the intruder
     /// of a stolen account trying what it may do).
     BenignFirstSudo,
+    /// Routine: the security team's vulnerability scanner tries default
+    /// credentials on many internal servers from one fixed internal address
+    /// (looks like enumeration, brute force and spraying).
+    BenignVulnScan,
+    /// Routine: an administrator rotates the passwords of many service and
+    /// local accounts on several servers within an hour (looks like an
+    /// attacker resetting passwords to take accounts over).
+    BenignPasswordRotation,
+    /// Routine: an administrator creates a new colleague's account, in the
+    /// `sudo` group, on several servers, and the newcomer logs in and uses
+    /// sudo there during their first working week (looks like a planted
+    /// account, or a new or dormant account used).
+    BenignNewAdmin,
 }
 
 impl CampaignKind {
@@ -121,6 +134,9 @@ impl CampaignKind {
             CampaignKind::BenignTravel => "benign-travel",
             CampaignKind::BenignAdminHop => "benign-admin-hop",
             CampaignKind::BenignFirstSudo => "benign-first-sudo",
+            CampaignKind::BenignVulnScan => "benign-vuln-scan",
+            CampaignKind::BenignPasswordRotation => "benign-password-rotation",
+            CampaignKind::BenignNewAdmin => "benign-new-admin",
         }
     }
 
@@ -133,6 +149,9 @@ impl CampaignKind {
                 | CampaignKind::BenignTravel
                 | CampaignKind::BenignAdminHop
                 | CampaignKind::BenignFirstSudo
+                | CampaignKind::BenignVulnScan
+                | CampaignKind::BenignPasswordRotation
+                | CampaignKind::BenignNewAdmin
         )
     }
 }

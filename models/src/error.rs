@@ -42,6 +42,10 @@ pub enum ParamError {
     },
     #[error("feature spec: {0}")]
     FeatureSpec(String),
+    #[error("logistic regression: alpha must be a finite number >= 0, got {0}")]
+    Alpha(f64),
+    #[error("logistic regression: min_rows ({rows}) must be at least twice min_per_class ({per_class}), which must be at least 1")]
+    MinRows { rows: usize, per_class: usize },
 }
 
 /// A failure while fitting or scoring.
@@ -111,6 +115,8 @@ pub enum BundleError {
 pub enum Inconsistency {
     #[error("calibration: empty or NaN reference")]
     CalibrationReference,
+    #[error("re-ranker: {0}")]
+    Reranker(String),
     #[error("calibration: reference not sorted")]
     CalibrationUnsorted,
     #[error("isolation forest: bad tree offsets")]

@@ -23,7 +23,7 @@ pub const MAGIC: [u8; 8] = *b"LLXMODEL";
 /// the novelty counts by source scope, version 4 the population
 /// statistic's calibration, version 5 the explainer's p1 (the lower bound
 /// of "unusually low").
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 pub const HEADER_LEN: usize = 24;
 
 /// The file's bytes: header then `payload` encoded with postcard.

@@ -11,6 +11,7 @@
 //! - [`preprocess`]: per-feature `log1p` and robust/standard scaling.
 //! - [`calibrate`]: raw scores → share of the baseline below them.
 //! - [`explain`]: which features drive an anomaly.
+//! - [`logistic`]: logistic regression (smartcore) for the verdicts' re-ranker.
 //! - [`detector`]: [`ModelSet`], all of the above for one entity kind.
 //! - [`file`]: the versioned, checksummed model file container.
 //!
@@ -41,6 +42,7 @@ pub mod explain;
 pub mod file;
 pub mod iforest;
 pub mod kmeans;
+pub mod logistic;
 pub mod preprocess;
 mod rows;
 mod stats;

@@ -40,6 +40,10 @@
 //! 10. **Verdicts**: an alert about the same entity as an analyst's
 //!     false-positive (or benign) verdict, with no rule the verdict did not
 //!     see, is left out and counted under that verdict (`feedback.rs`).
+//! 11. **Re-ranking**: with a model that holds the verdicts' re-ranker,
+//!     alerts are ordered by severity and its probability of a true
+//!     positive; those below `--demote-below` are demoted to LOW, sorted
+//!     last, and say why (`rerank.rs`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,6 +95,8 @@ pub struct AlertConfig {
     pub rollup: RollupConfig,
     /// Analysts' verdicts on earlier alerts (`--feedback`).
     pub feedback: crate::feedback::Feedback,
+    /// The verdicts' re-ranker from the model bundle.
+    pub rerank: Option<crate::rerank::RerankConfig>,
 }
 
 impl Default for AlertConfig {
@@ -108,6 +114,7 @@ impl Default for AlertConfig {
             baseline_anomalous: BTreeMap::new(),
             rollup: RollupConfig::default(),
             feedback: crate::feedback::Feedback::default(),
+            rerank: None,
         }
     }
 }
@@ -259,6 +266,9 @@ pub struct Alert {
     /// A roll-up's sources, each the alert it would have been alone.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<crate::rollup::RollupMember>,
+    /// The verdicts' re-ranker's view, when the model has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reranked: Option<crate::rerank::Reranked>,
     #[serde(skip)]
     pub first: Micros,
     #[serde(skip)]
@@ -310,6 +320,9 @@ pub struct MergeStats {
     pub rollups: usize,
     /// Alerts left out by analysts' verdicts (`--feedback`), per verdict.
     pub by_verdict: Vec<crate::feedback::Applied>,
+    /// Alerts the verdicts' re-ranker ordered, and those it demoted.
+    pub reranked: usize,
+    pub demoted: usize,
 }
 
 impl MergeStats {
@@ -759,12 +772,27 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     // verdict are left out, and counted per verdict.
     let (mut alerts, by_verdict) = crate::feedback::apply(&cfg.feedback, alerts);
     stats.by_verdict = by_verdict;
-    alerts.sort_by(|a, b| {
-        b.risk_score
+    // 11. Re-ranking: the verdicts' re-ranker orders the alerts by severity
+    // and its probability, and demotes the unlikely ones to the end.
+    if let Some(r) = &cfg.rerank {
+        stats.demoted = crate::rerank::apply(&mut alerts, r);
+        stats.reranked = alerts.len();
+    }
+    alerts.sort_by(|a, b| match (&a.reranked, &b.reranked) {
+        (Some(ra), Some(rb)) => ra
+            .demoted()
+            .cmp(&rb.demoted())
+            .then(b.severity.cmp(&a.severity))
+            .then(rb.true_positive_probability.total_cmp(&ra.true_positive_probability))
+            .then(b.risk_score.cmp(&a.risk_score))
+            .then(a.first.cmp(&b.first))
+            .then(a.id.cmp(&b.id)),
+        _ => b
+            .risk_score
             .cmp(&a.risk_score)
             .then(b.severity.cmp(&a.severity))
             .then(a.first.cmp(&b.first))
-            .then(a.id.cmp(&b.id))
+            .then(a.id.cmp(&b.id)),
     });
     (alerts, stats)
 }
@@ -1190,8 +1218,43 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
         routine: inc.routine.clone(),
         windows,
         members: Vec::new(),
+        reranked: None,
         first,
         last,
+    }
+}
+
+/// A minimal alert about `primary` with `rules`, starting at `first`.
+#[cfg(test)]
+pub(crate) fn test_alert(primary: &str, rules: &[&str], first: Micros) -> Alert {
+    Alert {
+        id: format!("LLX-{primary}"),
+        fingerprint: String::new(),
+        primary: primary.into(),
+        title: String::new(),
+        severity: Severity::Low,
+        risk_score: 30,
+        first_seen: String::new(),
+        last_seen: String::new(),
+        source_ips: vec![],
+        target_hosts: vec![],
+        users: vec![],
+        events: 1,
+        summary: String::new(),
+        description: String::new(),
+        recommended_action: String::new(),
+        tags: vec![],
+        rule_ids: rules.iter().map(|r| r.to_string()).collect(),
+        model_version: None,
+        anomalies: vec![],
+        evidence: vec![],
+        detections: 1,
+        routine: None,
+        windows: vec![],
+        members: vec![],
+        reranked: None,
+        first,
+        last: first,
     }
 }
 

@@ -46,6 +46,14 @@ pub struct ScoreConfig {
     #[arg(long, value_name = "FILE")]
     pub feedback: Option<PathBuf>,
 
+    /// With a model holding the verdicts' re-ranker (`loglynx-train
+    /// --feedback … --alerts …`): alerts whose probability of being a true
+    /// positive is below this, and that share a rule with an alert judged
+    /// false, are demoted to LOW and listed last, with the reason; 0 only
+    /// re-orders.
+    #[arg(long, value_name = "P", default_value_t = loglynx_baseline::rerank::DEFAULT_DEMOTE_BELOW, value_parser = probability)]
+    pub demote_below: f64,
+
     /// Write a verdicts file to fill in (.csv): one row per alert with its
     /// id, entity and rules, the verdict left empty.
     #[arg(long, value_name = "FILE")]
@@ -140,4 +148,12 @@ pub struct ScoreConfig {
     /// Alerts shown in the terminal summary.
     #[arg(long, default_value_t = 15)]
     pub show: usize,
+}
+
+/// A probability, 0 to 1.
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a probability between 0 and 1")),
+    }
 }

@@ -46,7 +46,10 @@ pub fn expected_detections(kind: CampaignKind) -> &'static [&'static str] {
         | CampaignKind::BenignCredentialAudit
         | CampaignKind::BenignTravel
         | CampaignKind::BenignAdminHop
-        | CampaignKind::BenignFirstSudo => &[],
+        | CampaignKind::BenignFirstSudo
+        | CampaignKind::BenignVulnScan
+        | CampaignKind::BenignPasswordRotation
+        | CampaignKind::BenignNewAdmin => &[],
     }
 }
 
@@ -99,6 +102,8 @@ fn matches(a: &AlertView, c: &CampaignLabel) -> bool {
             | CampaignKind::BenignTravel
             | CampaignKind::BenignAdminHop
             | CampaignKind::BenignFirstSudo
+            | CampaignKind::BenignPasswordRotation
+            | CampaignKind::BenignNewAdmin
     ) && a.users.iter().any(|u| c.users.contains(u) && u != "root");
     // Stuffing spreads over many addresses, but all against one host.
     let by_host = c.kind == CampaignKind::CredentialStuffing && a.hosts.iter().any(|h| c.hosts.contains(h));
@@ -172,6 +177,21 @@ pub struct Evaluation {
     /// What the labels say of each of loglynx's alerts, in output order:
     /// the verdicts a perfect analyst would give (`--verdict-template`).
     pub alert_truth: Vec<AlertTruth>,
+    /// Alerts the verdicts' re-ranker demoted: `loglynx` above judges the
+    /// others, the alerts a person reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demoted: Option<DemotedResult>,
+}
+
+/// What the re-ranker demoted.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemotedResult {
+    pub alerts: usize,
+    pub true_alerts: usize,
+    pub false_alerts: usize,
+    /// Malicious campaigns that only demoted alerts name (lost to a reader
+    /// who skips demoted alerts).
+    pub campaigns_only_demoted: usize,
 }
 
 /// What the labels say of one alert.
@@ -315,7 +335,30 @@ pub fn naive_alerts(log: &CompactLog) -> Vec<AlertView> {
 /// Evaluates loglynx's alerts and the naive detector on the same log.
 pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) -> Evaluation {
     let views: Vec<AlertView> = alerts.iter().map(AlertView::from).collect();
-    let loglynx = judge(&views, labels);
+    let is_demoted = |a: &Alert| a.reranked.as_ref().is_some_and(|r| r.demoted());
+    let pick = |demoted: bool| -> Vec<AlertView> {
+        alerts
+            .iter()
+            .zip(&views)
+            .filter(|(a, _)| is_demoted(a) == demoted)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let loglynx = judge(&pick(false), labels);
+    let demoted = alerts.iter().any(|a| a.reranked.is_some()).then(|| {
+        let d = judge(&pick(true), labels);
+        DemotedResult {
+            alerts: d.alerts,
+            true_alerts: d.true_alerts,
+            false_alerts: d.false_alerts,
+            campaigns_only_demoted: d
+                .campaigns
+                .iter()
+                .zip(&loglynx.campaigns)
+                .filter(|(d, r)| d.malicious && d.alerted && !r.alerted)
+                .count(),
+        }
+    });
     let naive = judge(&naive_alerts(log), labels);
     let false_alert_reduction = if naive.false_alerts == 0 {
         f64::NAN
@@ -341,7 +384,7 @@ pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) ->
         alerts
             .iter()
             .zip(&alert_truth)
-            .filter(|(a, t)| pred(a) && t.truth != "true")
+            .filter(|(a, t)| !is_demoted(a) && pred(a) && t.truth != "true")
             .count()
     };
     let model_false_alerts = false_where(&|a| a.rule_ids.iter().any(|id| PolicyRule::get(id).is_some()));
@@ -354,6 +397,7 @@ pub fn evaluate(alerts: &[Alert], log: &CompactLog, labels: &[CampaignLabel]) ->
         model_alert_allowance: 0.0,
         routine_false_alerts,
         alert_truth,
+        demoted,
     }
 }
 

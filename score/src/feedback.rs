@@ -79,39 +79,8 @@ pub fn write_template(path: &Path, alerts: &[Alert]) -> Result<(), loglynx_featu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Severity;
-    use loglynx_features::event::Micros;
 
-    fn alert(primary: &str, rules: &[&str], first: Micros) -> Alert {
-        Alert {
-            id: format!("LLX-{primary}"),
-            fingerprint: String::new(),
-            primary: primary.into(),
-            title: String::new(),
-            severity: Severity::Low,
-            risk_score: 30,
-            first_seen: String::new(),
-            last_seen: String::new(),
-            source_ips: vec![],
-            target_hosts: vec![],
-            users: vec![],
-            events: 1,
-            summary: String::new(),
-            description: String::new(),
-            recommended_action: String::new(),
-            tags: vec![],
-            rule_ids: rules.iter().map(|r| r.to_string()).collect(),
-            model_version: None,
-            anomalies: vec![],
-            evidence: vec![],
-            detections: 1,
-            routine: None,
-            windows: vec![],
-            members: vec![],
-            first,
-            last: first,
-        }
-    }
+    use crate::alerts::test_alert as alert;
 
     fn read(name: &str, text: &str) -> Result<Feedback, FeedbackError> {
         let dir = tempfile::tempdir().unwrap();

@@ -166,6 +166,7 @@ fn suppressed(o: &ScoreOutcome) -> Vec<(&'static str, usize)> {
             "alerts left out by analysts' verdicts (--feedback)",
             m.left_out_by_verdicts(),
         ),
+        ("alerts demoted to LOW by the verdicts' re-ranker", m.demoted),
     ]
 }
 
@@ -296,6 +297,7 @@ fn alert_card(a: &Alert) -> Markup {
                 }
             }
             @if let Some(r) = &a.routine { p class="muted" { "routine: " (shown(r)) } }
+            @if let Some(r) = &a.reranked { p class="muted" { (r.explanation) } }
             @for x in &a.anomalies {
                 p { "model: " (x.entity_kind) " " (shown(&x.entity)) " score " (format!("{:.4}", x.score)) ": "
                     (shown(&x.explanation.join("; "))) }
@@ -507,9 +509,14 @@ pub fn render_markdown(inputs: &[String], o: &ScoreOutcome) -> String {
         "\n| severity | risk | alert | first seen | summary |\n|---|---|---|---|---|"
     );
     for a in &o.alerts {
+        let demoted = if a.reranked.as_ref().is_some_and(|r| r.demoted()) {
+            " (demoted)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} |",
+            "| {}{demoted} | {} | {} | {} | {} |",
             a.severity,
             a.risk_score,
             md(&a.title),

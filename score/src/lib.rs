@@ -21,6 +21,7 @@ pub mod feedback;
 pub mod html;
 pub mod policy;
 pub mod report;
+pub mod rerank;
 pub mod rollup;
 pub mod run;
 mod scoring;

@@ -25,6 +25,8 @@ Examples:
   loglynx-score auth.log --report report.html    # a page to read; report.md for a ticket
   loglynx-score auth.log --verdict-template verdicts.csv   # fill in the verdict column, then:
   loglynx-score next-day.log --feedback verdicts.csv       # false positives judged once stay out
+  loglynx-train quiet.log --feedback verdicts.csv --alerts alerts.ndjson -o reranked.llx
+  loglynx-score next-day.log --model reranked.llx --feedback verdicts.csv   # alerts like judged false positives demoted
 
 A model brings the window, time zone and business hours it was trained
 with; --window-secs and --time-zone may repeat them but not contradict them.
@@ -171,6 +173,12 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             v.verdict.rule_ids.join(","),
             escape_terminal(&v.verdict.note),
             v.alerts.len()
+        );
+    }
+    if o.merge_stats.reranked > 0 {
+        eprintln!(
+            "  the verdicts' re-ranker ordered {} alerts and demoted {} to LOW (P(true positive) below {})",
+            o.merge_stats.reranked, o.merge_stats.demoted, config.demote_below
         );
     }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();

@@ -35,6 +35,8 @@ pub const ALERT_COLUMNS: &[&str] = &[
     "anomaly_explanation",
     "evidence",
     "members",
+    "true_positive_probability",
+    "reranked",
 ];
 
 fn flat(a: &Alert) -> Vec<String> {
@@ -80,6 +82,11 @@ fn flat(a: &Alert) -> Vec<String> {
             .map(|m| format!("{} ({} events)", m.source, m.events))
             .collect::<Vec<_>>()
             .join("; "),
+        a.reranked
+            .as_ref()
+            .map(|r| format!("{:.4}", r.true_positive_probability))
+            .unwrap_or_default(),
+        a.reranked.as_ref().map(|r| r.explanation.clone()).unwrap_or_default(),
     ]
 }
 

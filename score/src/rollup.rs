@@ -252,6 +252,7 @@ fn rollup_alert(host: &str, members: &[&Alert]) -> Alert {
         detections: members.iter().map(|a| a.detections).sum(),
         routine: None,
         windows: Vec::new(),
+        reranked: None,
         members: ordered
             .iter()
             .map(|a| RollupMember {

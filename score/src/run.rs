@@ -187,6 +187,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         None => Allowlist::default(),
     };
     let features = feature_config(config, model.as_ref())?;
+    let features_for_rerank = features.clone();
     let features_used = features.config.clone();
 
     // Feature tables score with the model alone; logs go through the full pipeline.
@@ -389,6 +390,14 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
         rollup: rollup_config(config),
         feedback,
+        rerank: model
+            .as_ref()
+            .and_then(|m| m.reranker.clone())
+            .map(|reranker| crate::rerank::RerankConfig {
+                reranker,
+                hours: Some(features_for_rerank.clone()),
+                demote_below: config.demote_below,
+            }),
         ..AlertConfig::default()
     };
     let input = MergeInput {
@@ -529,6 +538,7 @@ mod tests {
             calibration: Default::default(),
             routine: Default::default(),
             novelty: Default::default(),
+            reranker: None,
         }
     }
 

@@ -135,6 +135,15 @@ pub struct TrainConfig {
     #[serde(skip)]
     pub feedback: Option<PathBuf>,
 
+    /// With `--feedback`: the alerts the verdicts judged (`loglynx-score -o
+    /// alerts.ndjson`; repeatable). Their features train the supervised
+    /// re-ranker kept in the bundle (at least 10 matched verdicts, 3 of
+    /// each kind), which scoring uses to order alerts and demote likely
+    /// false positives.
+    #[arg(long, value_name = "NDJSON", requires = "feedback")]
+    #[serde(skip)]
+    pub alerts: Vec<PathBuf>,
+
     /// Raw logs: input format (default: detected per file).
     #[arg(long, value_parser = loglynx_cli::input_format())]
     #[serde(skip)]

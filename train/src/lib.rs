@@ -5,7 +5,8 @@
 //! features pipeline, which also records the new-term history), fit one
 //! model set per entity kind with the shared per-kind loop of
 //! [`loglynx_baseline::fit`], mark the entities already anomalous in the
-//! baseline, and save the baseline with its model card. [`evaluate`] and
+//! baseline, train the verdicts' re-ranker ([`rerank`]) when asked, and
+//! save the baseline with its model card. [`evaluate`] and
 //! [`labels`] compare scores with ground truth; [`eval_sequences`] runs the
 //! labelled session benchmarks read by [`sequences`].
 //!
@@ -34,6 +35,7 @@ pub mod eval_sequences;
 pub mod evaluate;
 pub mod labels;
 pub mod metrics;
+pub mod rerank;
 pub mod run;
 pub mod sequences;
 

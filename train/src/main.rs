@@ -22,6 +22,7 @@ Examples:
   loglynx-train /var/log/auth.log.1 /var/log/auth.log.2.gz --year 2025 -o baseline.llx
   loglynx-train quiet-week.log --time-zone Europe/Berlin -o baseline.llx   # scoring uses Berlin hours too
   loglynx-train quiet-week.log -o baseline.llx --eval-input attack-week.log --eval labels.jsonl
+  loglynx-train quiet-week.log --feedback verdicts.csv --alerts alerts.ndjson -o baseline.llx   # + the verdicts' re-ranker
   loglynx-train sessions.csv --id-column session -o sessions.llx --no-kmeans
   loglynx-train baseline.parquet --config train.toml -o baseline.llx
   loglynx-train inspect baseline.llx

@@ -75,6 +75,9 @@ impl TrainOutcome {
         if let Some(note) = b.metadata.notes.get("skipped_kinds") {
             let _ = writeln!(s, "  not trained (too few rows): {note}");
         }
+        if let Some(note) = b.metadata.notes.get("reranker") {
+            let _ = writeln!(s, "  re-ranker {note}");
+        }
         let _ = writeln!(
             s,
             "loglynx-train: {} model sets → {} (card: {}) in {seconds:.2} s",
@@ -227,6 +230,7 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         Some(p) => Some(Feedback::read(p).map_err(|e| TrainError::Input(format!("--feedback: {e}")))?),
         None => None,
     };
+    let reviewed = crate::rerank::read_alerts(&config.alerts)?;
     let mut inputs = load_inputs(&config.inputs, config, quiet)?;
     let left_out = feedback.as_ref().map(|f| leave_out_attacks(&mut inputs.frame, f));
     if inputs.frame.is_empty() {
@@ -289,6 +293,15 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
                 .or_default()
                 .insert(frame.ids[row].to_string());
         }
+    }
+    if let (Some(f), false) = (&feedback, reviewed.is_empty()) {
+        let hours = baseline.features.clone().map(|c| c.check()).transpose()?;
+        let (reranker, note) = crate::rerank::train(f, &reviewed, hours.as_ref())?;
+        if reranker.is_none() {
+            tracing::warn!("re-ranker {note}");
+        }
+        baseline.metadata.notes.insert("reranker".into(), note);
+        baseline.reranker = reranker;
     }
     baseline.save(&config.output)?;
     let card_json = config.output.with_extension("card.json");

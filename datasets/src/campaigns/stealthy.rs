@@ -26,18 +26,22 @@ use crate::timefmt::{weekday, DAY, HOUR, MINUTE};
 
 /// Time kept free on each side of a stealthy campaign: two campaigns are at
 /// least twice this (twice the evaluation's matching slack) apart.
-const MARGIN: i64 = HOUR;
+pub(super) const MARGIN: i64 = HOUR;
 
 /// The security team's audit scanner: outside every host and person range
 /// (host addresses end in .10–.249, people's in .50 or .100).
 pub(crate) const AUDIT_SCANNER: Ipv4Addr = Ipv4Addr::new(10, 0, 6, 250);
+
+/// The security team's vulnerability scanner (`--lookalikes`), beside the
+/// audit scanner and outside the same ranges.
+pub(crate) const VULN_SCANNER: Ipv4Addr = Ipv4Addr::new(10, 0, 6, 251);
 
 /// Accounts the audit tries wrong passwords for.
 const AUDIT_ACCOUNTS: [&str; 2] = ["root", "admin"];
 
 /// Names a forgotten account may have (`svc_…`; `old.` + a first name is the
 /// other form).
-const DORMANT_SERVICES: &[&str] = &[
+pub(super) const DORMANT_SERVICES: &[&str] = &[
     "svc_reports",
     "svc_ldapsync",
     "svc_legacy",
@@ -122,15 +126,15 @@ impl Planner<'_> {
 
     /// Local day number (days since 1970-01-01 in the org's zone) of period
     /// day `d`.
-    fn day_number(&self, d: i64) -> i64 {
+    pub(super) fn day_number(&self, d: i64) -> i64 {
         self.start / DAY + d
     }
 
-    fn is_weekday(&self, d: i64) -> bool {
+    pub(super) fn is_weekday(&self, d: i64) -> bool {
         weekday(self.day_number(d)) < 5
     }
 
-    fn internal_servers(&self) -> Vec<u32> {
+    pub(super) fn internal_servers(&self) -> Vec<u32> {
         let org = self.org;
         let v: Vec<u32> = org
             .servers
@@ -161,7 +165,7 @@ impl Planner<'_> {
     /// minute `window` (may pass midnight) of a day in segment `seg` of six
     /// (then of any day), keeping [`MARGIN`] from `taken` and, unless that
     /// fails, from the spans to avoid. Records the span.
-    fn slot(
+    pub(super) fn slot(
         &mut self,
         seg: usize,
         dur: i64,
@@ -402,7 +406,7 @@ impl Planner<'_> {
     }
 
     /// One quick command `user` runs as root with sudo at `at` on `host`.
-    fn sudo_once(&mut self, d: &mut Draft, host: u32, user: Sym, cmd: &str, at: i64) {
+    pub(super) fn sudo_once(&mut self, d: &mut Draft, host: u32, user: Sym, cmd: &str, at: i64) {
         let cmd = self.names.intern(cmd);
         let (p, tty) = (pid(&mut self.rng), self.rng.gen_range(0..6));
         let root = self.org.root;

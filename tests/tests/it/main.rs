@@ -5,4 +5,5 @@ mod connectors;
 mod features_cli;
 mod gen_stealthy;
 mod report_browser;
+mod reviewer_loop;
 mod score_cli;

@@ -251,7 +251,7 @@ fn corrupt_incompatible_or_missing_models_are_refused_with_exit_code_2() {
                 b[8] = 1;
                 b
             },
-            "format version 1, this build reads version 6; retrain",
+            "format version 1, this build reads version 7; retrain",
         ),
     ];
     for (name, content, needle) in cases {
