@@ -565,6 +565,10 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     // the source when one of them names it): a login's rare terms, a new
     // address and a new hour, add up.
     join_new_terms(&mut incidents, hits, input, cfg.suppression);
+    // Accounts created in one burst on a host are one incident with the
+    // burst: a script creating ten accounts that then log in is one
+    // alert, not eleven.
+    join_account_bursts(&mut incidents, hits, input, cfg.suppression);
 
     // A hit that another rule's hit in the same incident makes redundant
     // is left out.
@@ -691,8 +695,8 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     let mut alerts = Vec::new();
     // 9. The host of each alert that is only internet background noise.
     let rolling = cfg.rollup.min_sources > 0 && cfg.min_severity <= Severity::Low;
-    let succeeded = if rolling {
-        rollup::succeeded_sources(input.log)
+    let source_facts = if rolling {
+        rollup::SourceFacts::of(input.log)
     } else {
         Default::default()
     };
@@ -758,7 +762,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         }
         background_host.push(
             rolling
-                .then(|| rollup::member_of(&alert, inc.strong, &cfg.rollup, &succeeded))
+                .then(|| rollup::member_of(&alert, inc.strong, &cfg.rollup, &source_facts))
                 .flatten()
                 .map(str::to_owned),
         );
@@ -806,6 +810,64 @@ fn only_new_terms(inc: &Incident, hits: &[RuleHit], input: &MergeInput) -> bool 
                 .get(&hits[i].rule_id)
                 .is_some_and(|r| r.kind == Kind::NewTerm)
         })
+}
+
+/// ATT&CK technique of rules about account creation (T1136.001, Create
+/// Account: Local Account).
+const CREATE_ACCOUNT_TAG: &str = "attack.t1136.001";
+
+/// Moves each incident about a user with a hit of an account-creation rule
+/// ([`CREATE_ACCOUNT_TAG`]: a new account put in a privileged group, or
+/// used from the internet) into the incident about a host holding a burst
+/// of account changes (a host-grouped hit of such a rule) that names the
+/// user, when that hit starts within the burst (± `gap`) on its host. The
+/// user's other hits move with it: nothing is dropped.
+fn join_account_bursts(incidents: &mut Vec<Incident>, hits: &[RuleHit], input: &MergeInput, gap: Micros) {
+    let creates = |i: usize| {
+        input
+            .rules
+            .get(&hits[i].rule_id)
+            .is_some_and(|r| r.tags.iter().any(|t| t == CREATE_ACCOUNT_TAG))
+    };
+    let bursts: Vec<(usize, usize)> = incidents
+        .iter()
+        .enumerate()
+        .filter(|(_, inc)| inc.primary.kind() == Some(EntityKind::Host))
+        .flat_map(|(j, inc)| inc.hits.iter().map(move |&h| (j, h)))
+        .filter(|&(_, h)| creates(h) && hits[h].group.iter().any(|(k, _)| k == "host"))
+        .collect();
+    if bursts.is_empty() {
+        return;
+    }
+    let mut moves: Vec<(usize, usize)> = Vec::new();
+    for (i, inc) in incidents.iter().enumerate() {
+        let Primary::Entity(EntityKind::User, user) = &inc.primary else {
+            continue;
+        };
+        let created: Vec<usize> = inc.hits.iter().copied().filter(|&h| creates(h)).collect();
+        let into = bursts.iter().find(|&&(_, b)| {
+            let b = &hits[b];
+            b.users.iter().any(|u| u == user)
+                && created.iter().any(|&h| {
+                    hits[h].first + gap >= b.first
+                        && hits[h].first <= b.last + gap
+                        && hits[h].hosts.iter().any(|x| b.hosts.contains(x))
+                })
+        });
+        if let Some(&(j, _)) = into {
+            moves.push((i, j));
+        }
+    }
+    let mut taken: Vec<Option<Incident>> = incidents.drain(..).map(Some).collect();
+    for &(i, j) in &moves {
+        let from = taken[i].take().expect("an incident moves once");
+        let to = taken[j].as_mut().expect("a burst's incident is not moved");
+        to.first = to.first.min(from.first);
+        to.last = to.last.max(from.last);
+        to.hits.extend(from.hits);
+        to.hits.sort_unstable();
+    }
+    incidents.extend(taken.into_iter().flatten());
 }
 
 /// Moves each new-term-only incident about a user into a new-term-only

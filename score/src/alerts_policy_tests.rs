@@ -223,6 +223,40 @@ fn hits_of_one_entity_within_the_suppression_window_are_one_alert_listing_every_
     assert_eq!(alerts.len(), 2);
 }
 
+/// Regression (Elastic's "suspicious login activity" auth.log): a script
+/// created ten accounts in 82 seconds and each logged in from the internet
+/// later; that was eleven alerts, one per account and one for the burst.
+#[test]
+fn accounts_created_in_one_burst_that_log_in_from_outside_are_one_alert_with_the_burst() {
+    let users = ["svc_a", "svc_b", "svc_c", "svc_d"];
+    let mut burst = hit("LLX-ACCT-002", Severity::Medium, &[("host", "web-01")], 0, 2);
+    burst.users = users.iter().map(|u| u.to_string()).collect();
+    let used = |user: &str, host: &str, first: i64| {
+        let mut h = hit("LLX-ACCT-003", Severity::High, &[("user", user)], first, first + 300);
+        h.hosts = vec![host.into()];
+        h.sources = vec![PUBLIC.into()];
+        h
+    };
+    let hits = [
+        burst,
+        used("svc_a", "web-01", 0),
+        used("svc_b", "web-01", 1),
+        used("svc_c", "web-01", 2),
+        // Named by the burst, but created and used on another host.
+        used("svc_d", "web-02", 1),
+        // Created long after the burst: its own alert.
+        used("svc_b", "web-01", 600),
+    ];
+    let (alerts, _) = merged(&hits, &[]);
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
+    let joined = alerts.iter().find(|a| a.primary == "host=web-01").unwrap();
+    assert_eq!(joined.detections, 4);
+    assert!(alerts.iter().any(|a| a.primary == "user=svc_d"));
+    assert_eq!(joined.target_hosts, vec!["web-01"]);
+    assert_eq!(joined.severity, Severity::High);
+    assert_eq!(joined.rule_ids, vec!["LLX-ACCT-002", "LLX-ACCT-003"]);
+}
+
 #[test]
 fn an_anomaly_sharing_entity_and_time_corroborates_the_incident() {
     let hits = [brute_force(PUBLIC, "web-01", 0)];
@@ -789,6 +823,39 @@ fn a_slow_brute_force_hit_beside_a_fast_one_is_left_out_and_counted() {
 
 /// Public sources of a background roll-up (real public ranges).
 const SCANNERS: [&str; 4] = [PUBLIC, PUBLIC2, "193.32.162.40", "141.98.10.1"];
+/// A public source that sprays accounts that exist.
+const SPRAYER: &str = "91.240.118.5";
+
+/// Regression (gtkcyber's auth.log): scanners trying dictionaries of names
+/// the host does not have reached HIGH (spraying, 21+ attempts against 3+
+/// names) and each stayed an alert: 11 alerts, all internet noise.
+#[test]
+fn a_high_dictionary_scan_of_names_that_do_not_exist_rolls_up() {
+    let mut hits: Vec<RuleHit> = SCANNERS[..2].iter().map(|s| brute_force(s, "web-01", 0)).collect();
+    let mut log = String::new();
+    for (n, source) in ["80.94.95.1", "80.94.95.2"].iter().enumerate() {
+        let mut h = brute_force(source, "web-01", 30);
+        h.rule_id = "LLX-AUTH-001".into();
+        h.severity = Severity::High;
+        hits.push(h);
+        for (i, user) in ["oracle", "pi", "ubnt", "test"].iter().enumerate() {
+            log.push_str(&format!(
+                "Mar  4 00:3{i}:0{n} web-01 sshd[{n}{i}]: Invalid user {user} from {source} port 2222\n\
+                 Mar  4 00:3{i}:0{n} web-01 sshd[{n}{i}]: Failed password for invalid user {user} from {source} port 2222 ssh2\n"
+            ));
+        }
+    }
+    // root exists, but one account is not three.
+    log.push_str("Mar  4 00:39:00 web-01 sshd[99]: Failed password for root from 80.94.95.1 port 2222 ssh2\n");
+    let extra = Extra {
+        log: compact_of(&log),
+        ..Extra::default()
+    };
+    let (alerts, stats) = merge_all(&hits, &[], &[], &extra, &AlertConfig::default());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(stats.rolled_up, 4);
+    assert_eq!(alerts[0].rule_ids, vec!["LLX-BASE-BKG", "LLX-AUTH-001", "LLX-SSH-001"]);
+}
 
 #[test]
 fn background_brute_force_from_many_external_sources_is_one_rollup_per_host_listing_every_source() {
@@ -843,11 +910,14 @@ fn a_source_that_is_more_than_background_noise_alerts_on_its_own() {
     // Internal: a private address and an internal host name.
     hits.push(brute_force(PRIVATE, "web-01", 10));
     hits.push(brute_force("build-7.corp", "web-01", 10));
-    // HIGH on its own.
-    let mut high = brute_force("198.51.100.77", "web-01", 20);
-    high.rule_id = "LLX-AUTH-001".into();
-    high.severity = Severity::High;
-    hits.push(high);
+    // Spraying, HIGH, against three accounts that exist.
+    let spray = |source: &str| {
+        let mut h = brute_force(source, "web-01", 20);
+        h.rule_id = "LLX-AUTH-001".into();
+        h.severity = Severity::High;
+        h
+    };
+    hits.push(spray(SPRAYER));
     // Against two hosts.
     let mut wide = hit(
         "LLX-SSH-001",
@@ -859,11 +929,17 @@ fn a_source_that_is_more_than_background_noise_alerts_on_its_own() {
     wide.hosts = vec!["web-01".into(), "web-02".into()];
     hits.push(wide);
     // And one of the scanners logs in later in the input.
+    let mut log = format!(
+        "Mar  4 23:00:00 web-01 sshd[1]: Accepted password for anna from {} port 2222 ssh2\n",
+        SCANNERS[3]
+    );
+    for (i, user) in ["anna", "bob", "carl"].iter().enumerate() {
+        log.push_str(&format!(
+            "Mar  4 00:2{i}:00 web-01 sshd[1{i}]: Failed password for {user} from {SPRAYER} port 2222 ssh2\n"
+        ));
+    }
     let extra = Extra {
-        log: compact_of(&format!(
-            "Mar  4 23:00:00 web-01 sshd[1]: Accepted password for anna from {} port 2222 ssh2\n",
-            SCANNERS[3]
-        )),
+        log: compact_of(&log),
         ..Extra::default()
     };
     let (alerts, stats) = merge_all(&hits, &[], &[], &extra, &AlertConfig::default());
@@ -879,7 +955,7 @@ fn a_source_that_is_more_than_background_noise_alerts_on_its_own() {
         .filter(|a| a.members.is_empty())
         .map(|a| a.source_ips[0].as_str())
         .collect();
-    for s in [SCANNERS[3], PRIVATE, "build-7.corp", "198.51.100.77", "203.0.113.9"] {
+    for s in [SCANNERS[3], PRIVATE, "build-7.corp", SPRAYER, "203.0.113.9"] {
         assert!(alone.contains(&s), "{s} alerts alone: {alone:?}");
     }
 }

@@ -7,8 +7,10 @@
 //! from the roll-up's members.
 //!
 //! A source leaves the roll-up and alerts on its own as soon as it is more
-//! than noise: it logged in (at any time of the input), sprayed or guessed
-//! users in a way a rule outside [`BACKGROUND_RULES`] saw, reached HIGH,
+//! than noise: it logged in (at any time of the input), guessed users in a
+//! way a rule outside [`BACKGROUND_RULES`] saw, sprayed or reached HIGH
+//! against at least [`REAL_ACCOUNTS`] accounts that exist (a dictionary of
+//! names the host does not have is noise however long: [`DICTIONARY_RULES`]),
 //! touched more than one host, or the model's accumulated evidence
 //! corroborates it.
 
@@ -16,9 +18,9 @@ use std::collections::BTreeMap;
 
 use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::{parse_ip, Micros, Outcome};
-use loglynx_features::output::compact::CompactLog;
+use loglynx_features::output::compact::{CompactLog, Sym};
 use loglynx_features::time::format_rfc3339;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::alerts::Alert;
@@ -29,6 +31,11 @@ use crate::rules::Severity;
 /// brute force (fast and slow), pre-authentication abuse and user
 /// enumeration.
 pub const BACKGROUND_RULES: &[&str] = &["LLX-SSH-001", "LLX-SSH-002", "LLX-SSH-003", "LLX-AUTH-002"];
+
+/// Rules that are background noise too when the source tried fewer than
+/// [`REAL_ACCOUNTS`] accounts that exist: spraying names the host does not
+/// have is a dictionary scan.
+pub const DICTIONARY_RULES: &[&str] = &["LLX-AUTH-001"];
 
 /// Host-name suffixes of internal networks: a source named under one is
 /// never internet background.
@@ -93,40 +100,82 @@ pub struct RollupMember {
     pub rule_ids: Vec<String>,
 }
 
-/// The sources that logged in successfully anywhere in `log`.
-pub fn succeeded_sources(log: &CompactLog) -> FxHashSet<&str> {
-    log.events
-        .iter()
-        .filter(|e| e.outcome == Outcome::Success)
-        .filter_map(|e| log.strings.get(e.source))
-        .filter(|s| !s.is_empty())
-        .collect()
+/// A HIGH brute force against at least this many accounts that exist is
+/// more than background noise.
+pub const REAL_ACCOUNTS: usize = 3;
+
+/// What the log says of each source, for [`member_of`].
+#[derive(Debug, Default)]
+pub struct SourceFacts<'a> {
+    /// Sources that logged in successfully anywhere in the log.
+    pub succeeded: FxHashSet<&'a str>,
+    /// Per source, the accounts that exist (sshd did not call them
+    /// invalid) it failed to log in as.
+    pub real_accounts: FxHashMap<&'a str, FxHashSet<Sym>>,
+}
+
+impl<'a> SourceFacts<'a> {
+    pub fn of(log: &'a CompactLog) -> SourceFacts<'a> {
+        let mut facts = SourceFacts::default();
+        // A name sshd called invalid on a host is no account there, also
+        // on the lines of the attempt that do not say so (the closing
+        // `Connection closed … [preauth]`).
+        let invalid: FxHashSet<(Sym, Sym)> = log
+            .events
+            .iter()
+            .filter(|e| e.names_invalid_user())
+            .map(|e| (e.host, e.user))
+            .collect();
+        let mut failed: FxHashMap<&'a str, FxHashSet<Sym>> = FxHashMap::default();
+        for e in &log.events {
+            let Some(source) = log.strings.get(e.source).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if e.outcome == Outcome::Success {
+                facts.succeeded.insert(source);
+            } else if e.failed_attempts() > 0
+                && !invalid.contains(&(e.host, e.user))
+                && log.strings.get(e.user).is_some_and(|u| !u.is_empty())
+            {
+                failed.entry(source).or_default().insert(e.user);
+            }
+        }
+        facts.real_accounts = failed;
+        facts
+    }
+
+    fn real_accounts(&self, source: &str) -> usize {
+        self.real_accounts.get(source).map_or(0, FxHashSet::len)
+    }
 }
 
 /// The host of a background alert, or `None` when `alert` is more than
-/// background noise: every rule of it in [`BACKGROUND_RULES`], at most
-/// MEDIUM, its one source external and never successful, one target host,
-/// and no accumulated evidence of the model (`strong`).
-pub fn member_of<'a>(
-    alert: &'a Alert,
-    strong: bool,
-    cfg: &RollupConfig,
-    succeeded: &FxHashSet<&str>,
-) -> Option<&'a str> {
+/// background noise: every rule of it in [`BACKGROUND_RULES`] (or in
+/// [`DICTIONARY_RULES`], and HIGH, only when its source tried fewer than
+/// [`REAL_ACCOUNTS`] accounts that exist), at most MEDIUM, its one source
+/// external and never successful, one target host, and no accumulated
+/// evidence of the model (`strong`).
+pub fn member_of<'a>(alert: &'a Alert, strong: bool, cfg: &RollupConfig, facts: &SourceFacts<'_>) -> Option<&'a str> {
     let [source] = alert.source_ips.as_slice() else {
         return None;
     };
     let [host] = alert.target_hosts.as_slice() else {
         return None;
     };
-    let background =
-        !alert.rule_ids.is_empty() && alert.rule_ids.iter().all(|r| BACKGROUND_RULES.contains(&r.as_str()));
+    // Fewer than REAL_ACCOUNTS existing accounts tried: the names were a
+    // dictionary, however many and however fast.
+    let dictionary = facts.real_accounts(source) < REAL_ACCOUNTS;
+    let background = !alert.rule_ids.is_empty()
+        && alert
+            .rule_ids
+            .iter()
+            .all(|r| BACKGROUND_RULES.contains(&r.as_str()) || (dictionary && DICTIONARY_RULES.contains(&r.as_str())));
     (background
         && !strong
         && alert.windows.is_empty()
-        && alert.severity <= Severity::Medium
+        && (alert.severity <= Severity::Medium || (alert.severity == Severity::High && dictionary))
         && cfg.is_external(source)
-        && !succeeded.contains(source.as_str()))
+        && !facts.succeeded.contains(source.as_str()))
     .then_some(host.as_str())
 }
 

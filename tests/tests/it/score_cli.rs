@@ -1048,3 +1048,28 @@ fn train_feedback_leaves_the_windows_of_confirmed_attacks_out_of_the_baseline() 
     assert!(note.ends_with("of 1 alerts judged true_positive"), "{note}");
     assert_eq!(rows(&plain) - rows(&taught), left, "{note}");
 }
+
+/// Issue 18, regression: on gtkcyber's internet-facing host, scanners
+/// trying dictionaries of names the host does not have reached HIGH
+/// (spraying, 21+ attempts against 3+ names) and each stayed an alert: 11
+/// alerts, every one internet noise, none of them logged in.
+#[test]
+fn dictionary_scanners_of_names_that_do_not_exist_roll_up_on_a_real_internet_facing_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.ndjson");
+    score()
+        .arg(shared("gtkcyber/auth.log"))
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let alerts = read_alerts(&out);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["rule_ids"][0], "LLX-BASE-BKG");
+    let members = alerts[0]["members"].as_array().unwrap();
+    assert!(members.len() >= 10, "{} members", members.len());
+    assert!(
+        members.iter().any(|m| m["severity"] == "high"),
+        "HIGH dictionary scans are members"
+    );
+}
