@@ -16,7 +16,7 @@ use crate::net::{any_port, client_port, pid, public_ip};
 use crate::org::{Org, Role, Team};
 use crate::timefmt::{DAY, HOUR, MINUTE};
 
-mod lookalikes;
+pub(crate) mod lookalikes;
 mod stealthy;
 
 /// Everything planned before streaming.

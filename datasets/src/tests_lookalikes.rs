@@ -8,15 +8,10 @@ use super::*;
 use crate::campaigns::Plan;
 use crate::event::{Ev, Formatter, Kind};
 use crate::names::{Sym, NONE};
+use crate::tests_stealthy::{fnv, run};
 use crate::timefmt::{weekday, HOUR, MINUTE};
 
 const SCANNER: Ipv4Addr = Ipv4Addr::new(10, 0, 6, 251);
-
-fn run(cfg: &GeneratorConfig) -> (String, GenerationSummary) {
-    let mut out = Vec::new();
-    let summary = generate(cfg, OutputFormat::Syslog, &mut out).expect("generate");
-    (String::from_utf8(out).expect("utf-8"), summary)
-}
 
 fn cfg(events: u64, days: Option<u32>, seed: u64, stealthy: bool) -> GeneratorConfig {
     GeneratorConfig {
@@ -27,13 +22,6 @@ fn cfg(events: u64, days: Option<u32>, seed: u64, stealthy: bool) -> GeneratorCo
         lookalikes: true,
         ..GeneratorConfig::default()
     }
-}
-
-/// FNV-1a, 64 bits.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn find(labels: &[CampaignLabel], kind: CampaignKind) -> &CampaignLabel {
@@ -183,17 +171,7 @@ fn each_lookalike_has_its_shape() {
             .labels
             .iter()
             .filter(|l| l.malicious)
-            .filter(|l| {
-                !matches!(
-                    l.kind,
-                    CampaignKind::PasswordSpraying
-                        | CampaignKind::UserEnumeration
-                        | CampaignKind::BruteForceFast
-                        | CampaignKind::BruteForceSlow
-                        | CampaignKind::SlowSpray
-                        | CampaignKind::CredentialStuffing
-                )
-            })
+            .filter(|l| !crate::campaigns::lookalikes::many_targets(l.kind))
             .flat_map(|l| l.users.iter().map(String::as_str))
             .collect();
 

@@ -10,7 +10,8 @@ use crate::event::{Ev, Kind};
 use crate::names::Sym;
 use crate::timefmt::{HOUR, MINUTE};
 
-fn run(cfg: &GeneratorConfig) -> (String, GenerationSummary) {
+/// The syslog output of `cfg` and its summary.
+pub(crate) fn run(cfg: &GeneratorConfig) -> (String, GenerationSummary) {
     let mut out = Vec::new();
     let summary = generate(cfg, OutputFormat::Syslog, &mut out).expect("generate");
     (String::from_utf8(out).expect("utf-8"), summary)
@@ -27,7 +28,7 @@ fn stealthy(events: u64, days: Option<u32>, seed: u64) -> GeneratorConfig {
 }
 
 /// FNV-1a, 64 bits.
-fn fnv(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

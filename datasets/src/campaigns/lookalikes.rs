@@ -89,7 +89,7 @@ struct People {
 
 /// Kinds whose users are the many targets of an attack, not people it is
 /// about.
-fn many_targets(kind: CampaignKind) -> bool {
+pub(crate) fn many_targets(kind: CampaignKind) -> bool {
     matches!(
         kind,
         CampaignKind::PasswordSpraying
