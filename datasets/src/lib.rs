@@ -199,7 +199,7 @@ impl OutputFormat {
 }
 
 /// What to generate. Sizes left `None` scale with `events` and `days`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GeneratorConfig {
     /// Approximate number of events (syslog or JSON lines).
     pub events: u64,
@@ -228,6 +228,11 @@ pub struct GeneratorConfig {
     /// week), with or without `stealthy` and `attacks`. Without it the output
     /// is exactly what it was before these existed.
     pub lookalikes: bool,
+    /// Share of the background that is not cron which is internet scanning
+    /// (each scanner address used once: one source entity-window each);
+    /// `None` is the default mix (22%). Raising it makes the high-cardinality
+    /// logs that memory benchmarks need.
+    pub scan_share: Option<f64>,
 }
 
 impl Default for GeneratorConfig {
@@ -243,6 +248,7 @@ impl Default for GeneratorConfig {
             utc_offset_hours: 1,
             stealthy: false,
             lookalikes: false,
+            scan_share: None,
         }
     }
 }
@@ -462,6 +468,9 @@ pub fn generate(cfg: &GeneratorConfig, format: OutputFormat, out: &mut dyn Write
         &plan.reserved_ips,
     );
     engine.absent = absent;
+    if let Some(share) = cfg.scan_share {
+        engine.user_share_of_rest = 1.0 - share.clamp(0.0, 1.0);
+    }
     let mut fmt = Formatter::new(&org, &names, format);
     let mut w = BufWriter::with_capacity(1 << 20, out);
     let totals = engine.run(&plan.events, cron_lines, cfg.events, &mut fmt, &mut w)?;

@@ -104,6 +104,9 @@ pub(crate) struct Engine<'a> {
     cum: Vec<f64>,
     /// `(user index, local day number)` without background sessions.
     pub absent: HashSet<(usize, i64)>,
+    /// Share of the non-cron background made by people (the rest is
+    /// internet scanning).
+    pub user_share_of_rest: f64,
 }
 
 /// What the run produced.
@@ -144,6 +147,7 @@ impl<'a> Engine<'a> {
             bastion: org.first_of(Role::Bastion),
             cum: Vec::with_capacity(org.users.len()),
             absent: HashSet::new(),
+            user_share_of_rest: USER_SHARE_OF_REST,
         }
     }
 
@@ -219,7 +223,7 @@ impl<'a> Engine<'a> {
         let rest = target as f64 - fixed.len() as f64 - cron_lines as f64;
         let rest = rest.max(0.0);
         let user_total = if weight_sum > 0.0 {
-            rest * USER_SHARE_OF_REST
+            rest * self.user_share_of_rest
         } else {
             0.0
         };

@@ -678,3 +678,40 @@ fn devices_and_symlinks_are_written_in_place() {
     );
     assert!(generate_to_path(&c, OutputFormat::Syslog, dir.path(), None).is_err());
 }
+
+/// Distinct addresses after `from ` in a syslog output.
+fn distinct_sources(log: &str) -> usize {
+    log.lines()
+        .filter_map(|l| l.split(" from ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+#[test]
+fn scan_share_makes_a_high_cardinality_log_of_the_same_size() {
+    let base = cfg(30_000, 7, 42);
+    let (plain, plain_summary) = run(&base, OutputFormat::Syslog);
+    let (busy, busy_summary) = run(
+        &GeneratorConfig {
+            scan_share: Some(0.8),
+            ..base.clone()
+        },
+        OutputFormat::Syslog,
+    );
+    // The default share is the default mix, byte for byte.
+    let (same, _) = run(
+        &GeneratorConfig {
+            scan_share: Some(0.22),
+            ..base
+        },
+        OutputFormat::Syslog,
+    );
+    assert_eq!(same, plain);
+    let ratio = busy_summary.events as f64 / plain_summary.events as f64;
+    assert!((0.95..1.05).contains(&ratio), "{ratio}");
+    let (a, b) = (distinct_sources(&plain), distinct_sources(&busy));
+    assert!(b > 3 * a, "{a} sources by default, {b} with scan_share 0.8");
+    // The campaigns are the same.
+    assert_eq!(plain_summary.labels, busy_summary.labels);
+}

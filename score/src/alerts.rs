@@ -763,8 +763,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         background_host.push(
             rolling
                 .then(|| rollup::member_of(&alert, inc.strong, &cfg.rollup, &source_facts))
-                .flatten()
-                .map(str::to_owned),
+                .flatten(),
         );
         alerts.push(alert);
     }

@@ -454,12 +454,18 @@ fn histogram_svg(h: &crate::scoring::ScoreHistogram) -> String {
 }
 
 /// Markdown text of an attacker-controlled value: [`shown`], with the
-/// characters Markdown or HTML would read escaped.
+/// characters Markdown would read escaped and those HTML would read as
+/// entities.
 fn md(s: &str) -> String {
     let mut out = String::new();
     for c in shown(s).chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '<' | '>' | '!' | '&' => {
+            // As entities, so that no `<` reaches a reader that shows
+            // Markdown's raw HTML without its escapes.
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' => {
                 out.push('\\');
                 out.push(c);
             }

@@ -8,11 +8,13 @@
 //!
 //! A source leaves the roll-up and alerts on its own as soon as it is more
 //! than noise: it logged in (at any time of the input), guessed users in a
-//! way a rule outside [`BACKGROUND_RULES`] saw, sprayed or reached HIGH
-//! against at least [`REAL_ACCOUNTS`] accounts that exist (a dictionary of
-//! names the host does not have is noise however long: [`DICTIONARY_RULES`]),
-//! touched more than one host, or the model's accumulated evidence
-//! corroborates it.
+//! way a rule outside [`BACKGROUND_RULES`] saw, touched more than one
+//! host, the model's accumulated evidence corroborates its rule hits, or,
+//! when it tried at least [`REAL_ACCOUNTS`] accounts that exist, it sprayed,
+//! reached HIGH or is unusual to the model alone. A source that tried fewer
+//! is a dictionary scan: its HIGH brute force, its spraying of names the
+//! host does not have ([`DICTIONARY_RULES`]) and the model's evidence alone
+//! (`LLX-BASE-ACC`) are noise.
 
 use std::collections::BTreeMap;
 
@@ -112,6 +114,9 @@ pub struct SourceFacts<'a> {
     /// Per source, the accounts that exist (sshd did not call them
     /// invalid) it failed to log in as.
     pub real_accounts: FxHashMap<&'a str, FxHashSet<Sym>>,
+    /// Per source, the one host its kept events name, or `None` when they
+    /// name several (an alert of the model's alone names no host).
+    pub host: FxHashMap<&'a str, Option<&'a str>>,
 }
 
 impl<'a> SourceFacts<'a> {
@@ -131,6 +136,17 @@ impl<'a> SourceFacts<'a> {
             let Some(source) = log.strings.get(e.source).filter(|s| !s.is_empty()) else {
                 continue;
             };
+            if let Some(host) = log.strings.get(e.host).filter(|h| !h.is_empty()) {
+                facts
+                    .host
+                    .entry(source)
+                    .and_modify(|h| {
+                        if *h != Some(host) {
+                            *h = None;
+                        }
+                    })
+                    .or_insert(Some(host));
+            }
             if e.outcome == Outcome::Success {
                 facts.succeeded.insert(source);
             } else if e.failed_attempts() > 0
@@ -144,39 +160,51 @@ impl<'a> SourceFacts<'a> {
         facts
     }
 
+    fn only_host(&self, source: &str) -> Option<&'a str> {
+        *self.host.get(source)?
+    }
+
     fn real_accounts(&self, source: &str) -> usize {
         self.real_accounts.get(source).map_or(0, FxHashSet::len)
     }
 }
 
 /// The host of a background alert, or `None` when `alert` is more than
-/// background noise: every rule of it in [`BACKGROUND_RULES`] (or in
-/// [`DICTIONARY_RULES`], and HIGH, only when its source tried fewer than
-/// [`REAL_ACCOUNTS`] accounts that exist), at most MEDIUM, its one source
-/// external and never successful, one target host, and no accumulated
-/// evidence of the model (`strong`).
-pub fn member_of<'a>(alert: &'a Alert, strong: bool, cfg: &RollupConfig, facts: &SourceFacts<'_>) -> Option<&'a str> {
+/// background noise: its one source external and never successful, one
+/// target host (the source's only host for an alert of the model alone),
+/// and either every rule of it in [`BACKGROUND_RULES`], at most MEDIUM, no
+/// accumulated evidence of the model (`strong`), or a source that tried
+/// fewer than [`REAL_ACCOUNTS`] accounts that exist, whose HIGH brute force
+/// or spraying ([`DICTIONARY_RULES`]) without the model's evidence, or the
+/// model's evidence alone at most MEDIUM, is noise too.
+pub fn member_of(alert: &Alert, strong: bool, cfg: &RollupConfig, facts: &SourceFacts<'_>) -> Option<String> {
     let [source] = alert.source_ips.as_slice() else {
         return None;
     };
-    let [host] = alert.target_hosts.as_slice() else {
-        return None;
+    let host = match alert.target_hosts.as_slice() {
+        [host] => host.as_str(),
+        [] => facts.only_host(source)?,
+        _ => return None,
     };
     // Fewer than REAL_ACCOUNTS existing accounts tried: the names were a
     // dictionary, however many and however fast.
     let dictionary = facts.real_accounts(source) < REAL_ACCOUNTS;
-    let background = !alert.rule_ids.is_empty()
+    let rules_only = !alert.rule_ids.is_empty()
         && alert
             .rule_ids
             .iter()
-            .all(|r| BACKGROUND_RULES.contains(&r.as_str()) || (dictionary && DICTIONARY_RULES.contains(&r.as_str())));
-    (background
+            .all(|r| BACKGROUND_RULES.contains(&r.as_str()) || (dictionary && DICTIONARY_RULES.contains(&r.as_str())))
         && !strong
         && alert.windows.is_empty()
-        && (alert.severity <= Severity::Medium || (alert.severity == Severity::High && dictionary))
-        && cfg.is_external(source)
-        && !facts.succeeded.contains(source.as_str()))
-    .then_some(host.as_str())
+        && (alert.severity <= Severity::Medium || (alert.severity == Severity::High && dictionary));
+    // The model's accumulated evidence alone: an unusual scanner is still a
+    // scanner when its names were a dictionary.
+    let model_only = dictionary
+        && !alert.rule_ids.is_empty()
+        && alert.rule_ids.iter().all(|r| r == PolicyRule::ACCUMULATED.id)
+        && alert.severity <= Severity::Medium;
+    ((rules_only || model_only) && cfg.is_external(source) && !facts.succeeded.contains(source.as_str()))
+        .then(|| host.to_owned())
 }
 
 /// Replaces the background alerts (`host_of[i]` is the host of `alerts[i]`
