@@ -920,7 +920,11 @@ fn the_models_alerts_alone_on_dictionary_scanners_roll_up_and_on_real_accounts_d
             &["oracle", "pi", "root"]
         };
         for (i, user) in users.iter().enumerate() {
-            let invalid = if *user == "root" || *source == SPRAYER { "" } else { "invalid user " };
+            let invalid = if *user == "root" || *source == SPRAYER {
+                ""
+            } else {
+                "invalid user "
+            };
             log.push_str(&format!(
                 "Mar  4 0{n}:1{i}:00 web-01 sshd[{n}{i}]: Failed password for {invalid}{user} from {source} port 2222 ssh2\n"
             ));

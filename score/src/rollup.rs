@@ -106,22 +106,23 @@ pub struct RollupMember {
 /// more than background noise.
 pub const REAL_ACCOUNTS: usize = 3;
 
-/// What the log says of each source, for [`member_of`].
+/// What the log says of each source, for [`member_of`]. Keyed by the
+/// log's interned symbols: one pass over the kept events.
 #[derive(Debug, Default)]
 pub struct SourceFacts<'a> {
+    log: Option<&'a CompactLog>,
     /// Sources that logged in successfully anywhere in the log.
-    pub succeeded: FxHashSet<&'a str>,
+    succeeded: FxHashSet<Sym>,
     /// Per source, the accounts that exist (sshd did not call them
-    /// invalid) it failed to log in as.
-    pub real_accounts: FxHashMap<&'a str, FxHashSet<Sym>>,
-    /// Per source, the one host its kept events name, or `None` when they
-    /// name several (an alert of the model's alone names no host).
-    pub host: FxHashMap<&'a str, Option<&'a str>>,
+    /// invalid on the host) it failed to log in as.
+    real_accounts: FxHashMap<Sym, FxHashSet<Sym>>,
+    /// Per source, the one host its kept events name, or `Sym::NONE` when
+    /// they name several (an alert of the model's alone names no host).
+    host: FxHashMap<Sym, Sym>,
 }
 
 impl<'a> SourceFacts<'a> {
     pub fn of(log: &'a CompactLog) -> SourceFacts<'a> {
-        let mut facts = SourceFacts::default();
         // A name sshd called invalid on a host is no account there, also
         // on the lines of the attempt that do not say so (the closing
         // `Connection closed … [preauth]`).
@@ -131,41 +132,43 @@ impl<'a> SourceFacts<'a> {
             .filter(|e| e.names_invalid_user())
             .map(|e| (e.host, e.user))
             .collect();
-        let mut failed: FxHashMap<&'a str, FxHashSet<Sym>> = FxHashMap::default();
-        for e in &log.events {
-            let Some(source) = log.strings.get(e.source).filter(|s| !s.is_empty()) else {
-                continue;
-            };
-            if let Some(host) = log.strings.get(e.host).filter(|h| !h.is_empty()) {
-                facts
-                    .host
-                    .entry(source)
-                    .and_modify(|h| {
-                        if *h != Some(host) {
-                            *h = None;
-                        }
-                    })
-                    .or_insert(Some(host));
+        let mut facts = SourceFacts {
+            log: Some(log),
+            ..SourceFacts::default()
+        };
+        for e in log.events.iter().filter(|e| e.source.is_some()) {
+            if e.host.is_some() {
+                let h = facts.host.entry(e.source).or_insert(e.host);
+                if *h != e.host {
+                    *h = Sym::NONE;
+                }
             }
             if e.outcome == Outcome::Success {
-                facts.succeeded.insert(source);
-            } else if e.failed_attempts() > 0
-                && !invalid.contains(&(e.host, e.user))
-                && log.strings.get(e.user).is_some_and(|u| !u.is_empty())
-            {
-                failed.entry(source).or_default().insert(e.user);
+                facts.succeeded.insert(e.source);
+            } else if e.failed_attempts() > 0 && e.user.is_some() && !invalid.contains(&(e.host, e.user)) {
+                facts.real_accounts.entry(e.source).or_default().insert(e.user);
             }
         }
-        facts.real_accounts = failed;
         facts
     }
 
+    fn sym(&self, source: &str) -> Option<Sym> {
+        self.log?.strings.lookup(source)
+    }
+
+    fn succeeded(&self, source: &str) -> bool {
+        self.sym(source).is_some_and(|s| self.succeeded.contains(&s))
+    }
+
     fn only_host(&self, source: &str) -> Option<&'a str> {
-        *self.host.get(source)?
+        let host = *self.host.get(&self.sym(source)?)?;
+        self.log?.strings.get(host)
     }
 
     fn real_accounts(&self, source: &str) -> usize {
-        self.real_accounts.get(source).map_or(0, FxHashSet::len)
+        self.sym(source)
+            .and_then(|s| self.real_accounts.get(&s))
+            .map_or(0, FxHashSet::len)
     }
 }
 
@@ -203,8 +206,7 @@ pub fn member_of(alert: &Alert, strong: bool, cfg: &RollupConfig, facts: &Source
         && !alert.rule_ids.is_empty()
         && alert.rule_ids.iter().all(|r| r == PolicyRule::ACCUMULATED.id)
         && alert.severity <= Severity::Medium;
-    ((rules_only || model_only) && cfg.is_external(source) && !facts.succeeded.contains(source.as_str()))
-        .then(|| host.to_owned())
+    ((rules_only || model_only) && cfg.is_external(source) && !facts.succeeded(source)).then(|| host.to_owned())
 }
 
 /// Replaces the background alerts (`host_of[i]` is the host of `alerts[i]`
