@@ -9,27 +9,13 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use loglynx_tests::bin;
 
-fn gen(dir: &Path, name: &str, seed: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
-    let log = dir.join(format!("{name}.log"));
-    let labels = dir.join(format!("{name}.labels.jsonl"));
-    Command::new(bin("loglynx-gen"))
-        .args([
-            "--events",
-            "60000",
-            "--seed",
-            seed,
-            "--stealthy",
-            "--lookalikes",
-            "--quiet",
-            "-o",
-        ])
-        .arg(&log)
-        .arg("--labels")
-        .arg(&labels)
-        .args(extra)
-        .assert()
-        .success();
-    (log, labels)
+/// A generated period with the look-alikes, in its own folder `dir/name`.
+fn gen(dir: &Path, name: &str, seed: u32, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let sub = dir.join(name);
+    std::fs::create_dir_all(&sub).unwrap();
+    let mut args = vec!["--stealthy", "--lookalikes"];
+    args.extend_from_slice(extra);
+    super::score_cli::generate(&sub, 60_000, seed, &args)
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -85,9 +71,9 @@ fn simulated_verdicts(template: &Path, eval: &serde_json::Value, out: &Path) {
 fn the_verdicts_reranker_cuts_false_alerts_of_the_next_period_without_losing_a_campaign() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (quiet, _) = gen(d, "quiet", "5", &["--no-attacks", "--start", "2026-01-20"]);
-    let (a_log, a_labels) = gen(d, "a", "5", &["--assets-out", d.join("assets.csv").to_str().unwrap()]);
-    let (b_log, b_labels) = gen(d, "b", "5", &["--start", "2026-04-06"]);
+    let (quiet, _) = gen(d, "quiet", 5, &["--no-attacks", "--start", "2026-01-20"]);
+    let (a_log, a_labels) = gen(d, "a", 5, &["--assets-out", d.join("assets.csv").to_str().unwrap()]);
+    let (b_log, b_labels) = gen(d, "b", 5, &["--start", "2026-04-06"]);
     let train = |name: &str, extra: &[&std::ffi::OsStr]| -> PathBuf {
         let model = d.join(name);
         Command::new(bin("loglynx-train"))
@@ -194,7 +180,7 @@ fn the_verdicts_reranker_cuts_false_alerts_of_the_next_period_without_losing_a_c
 fn train_refuses_an_alerts_file_with_a_bad_line_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (log, _) = gen(d, "q", "3", &["--no-attacks"]);
+    let (log, _) = gen(d, "q", 3, &["--no-attacks"]);
     let alerts = d.join("alerts.ndjson");
     std::fs::write(&alerts, "{\"id\":\"LLX-1\"}\n").unwrap();
     let verdicts = d.join("v.csv");

@@ -12,7 +12,8 @@ fn score() -> Command {
     Command::new(bin("loglynx-score"))
 }
 
-fn generate(dir: &Path, events: u32, seed: u32, extra: &[&str]) -> (PathBuf, PathBuf) {
+/// A generated log and its labels in `dir` (`gen-SEED.log`).
+pub(super) fn generate(dir: &Path, events: u32, seed: u32, extra: &[&str]) -> (PathBuf, PathBuf) {
     let log = dir.join(format!("gen-{seed}.log"));
     let labels = dir.join(format!("gen-{seed}.labels.jsonl"));
     Command::new(bin("loglynx-gen"))
