@@ -392,10 +392,12 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         feedback,
         rerank: model
             .as_ref()
-            .and_then(|m| m.reranker.clone())
-            .map(|reranker| crate::rerank::RerankConfig {
+            .and_then(|m| Some((m.reranker.clone()?, m.features.is_some())))
+            .map(|(reranker, recorded)| crate::rerank::RerankConfig {
                 reranker,
-                hours: Some(features_for_rerank.clone()),
+                // The business hours it was trained with: none for a model
+                // of feature tables, whose re-ranker never saw off hours.
+                hours: recorded.then(|| features_for_rerank.clone()),
                 demote_below: config.demote_below,
             }),
         ..AlertConfig::default()
