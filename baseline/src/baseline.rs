@@ -234,10 +234,8 @@ fn card_of_reranker(s: &mut String, r: &AlertReranker) {
         m.positives,
         m.negatives
     );
-    let mut w: Vec<(&String, &f64)> = m.names.iter().zip(&m.coefficients).collect();
-    w.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
     let _ = writeln!(s, "| feature | log-odds |\n|---|---|");
-    for (n, c) in w.iter().take(12) {
+    for (n, c) in m.weights().into_iter().take(12) {
         let _ = writeln!(s, "| {n} | {c:+.2} |");
     }
 }

@@ -355,16 +355,16 @@ impl AlertReranker {
 
     /// For the model card: training counts and the weights, largest first.
     pub fn card(&self) -> serde_json::Value {
-        let mut weights: Vec<(&String, &f64)> = self.model.names.iter().zip(&self.model.coefficients).collect();
-        weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
         serde_json::json!({
             "model": "logistic regression (smartcore), standardized features, L2",
             "alpha": self.model.alpha,
             "true_positive_verdicts": self.model.positives,
             "other_verdicts": self.model.negatives,
             "intercept": self.model.intercept,
-            "log_odds_per_standard_deviation": weights
-                .iter()
+            "log_odds_per_standard_deviation": self
+                .model
+                .weights()
+                .into_iter()
                 .map(|(n, w)| serde_json::json!([n, w]))
                 .collect::<Vec<_>>(),
             "patterns": self.patterns,

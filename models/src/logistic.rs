@@ -197,15 +197,26 @@ impl LogisticModel {
     /// Each feature's share of `x`'s log-odds (coefficient × standardized
     /// value), largest magnitude first.
     pub fn contributions(&self, x: &[f64]) -> Vec<(&str, f64)> {
-        let mut c: Vec<(&str, f64)> = self
-            .names
-            .iter()
-            .zip(x)
-            .enumerate()
-            .map(|(j, (n, v))| (n.as_str(), self.coefficients[j] * (v - self.mean[j]) / self.scale[j]))
-            .collect();
-        c.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
-        c
+        largest_first(
+            self.names
+                .iter()
+                .zip(x)
+                .enumerate()
+                .map(|(j, (n, v))| (n.as_str(), self.coefficients[j] * (v - self.mean[j]) / self.scale[j]))
+                .collect(),
+        )
+    }
+
+    /// Each feature's coefficient (log-odds per standard deviation),
+    /// largest magnitude first.
+    pub fn weights(&self) -> Vec<(&str, f64)> {
+        largest_first(
+            self.names
+                .iter()
+                .map(String::as_str)
+                .zip(self.coefficients.iter().copied())
+                .collect(),
+        )
     }
 
     /// Lengths agree and every number is finite.
@@ -233,6 +244,12 @@ impl LogisticModel {
         }
         Ok(())
     }
+}
+
+/// Sorted by magnitude, largest first; ties by name.
+fn largest_first(mut v: Vec<(&str, f64)>) -> Vec<(&str, f64)> {
+    v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    v
 }
 
 #[cfg(test)]

@@ -362,6 +362,15 @@ impl Incident {
             routine: None,
         }
     }
+
+    /// Takes in `from`'s hits and span (the joins before corroboration,
+    /// when incidents hold hits only).
+    fn absorb(&mut self, from: Incident) {
+        self.first = self.first.min(from.first);
+        self.last = self.last.max(from.last);
+        self.hits.extend(from.hits);
+        self.hits.sort_unstable();
+    }
 }
 
 /// What an incident is about.
@@ -860,11 +869,7 @@ fn join_account_bursts(incidents: &mut Vec<Incident>, hits: &[RuleHit], input: &
     let mut taken: Vec<Option<Incident>> = incidents.drain(..).map(Some).collect();
     for &(i, j) in &moves {
         let from = taken[i].take().expect("an incident moves once");
-        let to = taken[j].as_mut().expect("a burst's incident is not moved");
-        to.first = to.first.min(from.first);
-        to.last = to.last.max(from.last);
-        to.hits.extend(from.hits);
-        to.hits.sort_unstable();
+        taken[j].as_mut().expect("a burst's incident is not moved").absorb(from);
     }
     incidents.extend(taken.into_iter().flatten());
 }
@@ -903,11 +908,7 @@ fn join_new_terms(incidents: &mut Vec<Incident>, hits: &[RuleHit], input: &Merge
         match into {
             Some(j) => {
                 let from = incidents.remove(i);
-                let to = &mut incidents[if j > i { j - 1 } else { j }];
-                to.first = to.first.min(from.first);
-                to.last = to.last.max(from.last);
-                to.hits.extend(from.hits);
-                to.hits.sort_unstable();
+                incidents[if j > i { j - 1 } else { j }].absorb(from);
             }
             None => i += 1,
         }

@@ -187,7 +187,16 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         None => Allowlist::default(),
     };
     let features = feature_config(config, model.as_ref())?;
-    let features_for_rerank = features.clone();
+    let rerank = model
+        .as_ref()
+        .and_then(|m| Some((m.reranker.clone()?, m.features.is_some())))
+        .map(|(reranker, recorded)| crate::rerank::RerankConfig {
+            reranker,
+            // The business hours it was trained with: none for a model of
+            // feature tables, whose re-ranker never saw off hours.
+            hours: recorded.then(|| features.clone()),
+            demote_below: config.demote_below,
+        });
     let features_used = features.config.clone();
 
     // Feature tables score with the model alone; logs go through the full pipeline.
@@ -390,16 +399,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         baseline_anomalous: model.as_ref().map(|m| m.anomalous.clone()).unwrap_or_default(),
         rollup: rollup_config(config),
         feedback,
-        rerank: model
-            .as_ref()
-            .and_then(|m| Some((m.reranker.clone()?, m.features.is_some())))
-            .map(|(reranker, recorded)| crate::rerank::RerankConfig {
-                reranker,
-                // The business hours it was trained with: none for a model
-                // of feature tables, whose re-ranker never saw off hours.
-                hours: recorded.then(|| features_for_rerank.clone()),
-                demote_below: config.demote_below,
-            }),
+        rerank,
         ..AlertConfig::default()
     };
     let input = MergeInput {
