@@ -67,6 +67,10 @@ impl Draft {
     fn push(&mut self, ev: Ev) {
         self.events.push(ev);
     }
+
+    fn extend(&mut self, evs: impl IntoIterator<Item = Ev>) {
+        self.events.extend(evs);
+    }
 }
 
 pub(crate) struct Planner<'a> {
@@ -671,14 +675,7 @@ impl<'a> Planner<'a> {
         let sudo = |planner: &mut Self, d: &mut Draft, host: u32, t: i64, cmd: &str, len: i64| {
             let cmd = planner.names.intern(cmd);
             let p = pid(&mut planner.rng);
-            d.push(
-                Ev::new(t, host, p, Kind::SudoCommand)
-                    .user(victim)
-                    .other(root)
-                    .num(cmd)
-                    .tty(tty),
-            );
-            d.push(Ev::new(t, host, p, Kind::SudoSessionOpened).user(victim).other(root));
+            d.extend(Ev::sudo_opened(t, host, p, victim, root, cmd, tty));
             d.push(
                 Ev::new(t + len, host, p, Kind::SudoSessionClosed)
                     .user(victim)

@@ -62,6 +62,18 @@ pub(crate) struct Ev {
 const NO_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 impl Ev {
+    /// A sudo command of `user` as `runas` and the session it opens.
+    pub(crate) fn sudo_opened(at: i64, host: u32, pid: u32, user: Sym, runas: Sym, cmd: Sym, tty: u16) -> [Ev; 2] {
+        [
+            Ev::new(at, host, pid, Kind::SudoCommand)
+                .user(user)
+                .other(runas)
+                .num(cmd)
+                .tty(tty),
+            Ev::new(at, host, pid, Kind::SudoSessionOpened).user(user).other(runas),
+        ]
+    }
+
     pub(crate) fn new(ts: i64, host: u32, pid: u32, kind: Kind) -> Ev {
         Ev {
             ts,

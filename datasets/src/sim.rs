@@ -459,14 +459,7 @@ impl<'a> Engine<'a> {
             self.rng.gen_range(10..600)
         };
         let close = (at + took).min(end.max(at));
-        out.push(
-            Ev::new(at, host, p, Kind::SudoCommand)
-                .user(u.name)
-                .other(root)
-                .num(cmd)
-                .tty(tty),
-        );
-        out.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
+        out.extend(Ev::sudo_opened(at, host, p, u.name, root, cmd, tty));
         out.push(
             Ev::new(close, host, p, Kind::SudoSessionClosed)
                 .user(u.name)

@@ -306,14 +306,7 @@ impl Planner<'_> {
             if self.rng.gen_bool(0.5) {
                 // One run over a prepared list.
                 let p = pid(&mut self.rng);
-                d.push(
-                    Ev::new(at, host, p, Kind::SudoCommand)
-                        .user(u.name)
-                        .other(root)
-                        .num(chpasswd)
-                        .tty(tty),
-                );
-                d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
+                d.extend(Ev::sudo_opened(at, host, p, u.name, root, chpasswd, tty));
                 let child = pid(&mut self.rng);
                 for &account in &here {
                     at += self.rng.gen_range(0..2);
@@ -330,14 +323,7 @@ impl Planner<'_> {
                     let cmd = format!("/usr/bin/passwd {}", self.names.get(account));
                     let cmd = self.names.intern(&cmd);
                     let p = pid(&mut self.rng);
-                    d.push(
-                        Ev::new(at, host, p, Kind::SudoCommand)
-                            .user(u.name)
-                            .other(root)
-                            .num(cmd)
-                            .tty(tty),
-                    );
-                    d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
+                    d.extend(Ev::sudo_opened(at, host, p, u.name, root, cmd, tty));
                     at += self.rng.gen_range(3..9);
                     let child = pid(&mut self.rng);
                     d.push(
@@ -480,18 +466,7 @@ impl Planner<'_> {
             let mut at = t + self.rng.gen_range(20..60);
             let p = pid(&mut self.rng);
             let sudo = |d: &mut Draft, at: i64, p: u32, cmd: Sym| {
-                d.push(
-                    Ev::new(at, host, p, Kind::SudoCommand)
-                        .user(creator.name)
-                        .other(root)
-                        .num(cmd)
-                        .tty(tty),
-                );
-                d.push(
-                    Ev::new(at, host, p, Kind::SudoSessionOpened)
-                        .user(creator.name)
-                        .other(root),
-                );
+                d.extend(Ev::sudo_opened(at, host, p, creator.name, root, cmd, tty));
             };
             let closed = |d: &mut Draft, at: i64, p: u32| {
                 d.push(

@@ -327,14 +327,7 @@ impl Planner<'_> {
         let tty = self.rng.gen_range(0..6);
         let p = pid(&mut self.rng);
         if self.rng.gen_bool(0.75) {
-            d.push(
-                Ev::new(at, host, p, Kind::SudoCommand)
-                    .user(u.name)
-                    .other(root)
-                    .num(bash)
-                    .tty(tty),
-            );
-            d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(u.name).other(root));
+            d.extend(Ev::sudo_opened(at, host, p, u.name, root, bash, tty));
             d.push(Ev::new(end, host, p, Kind::SudoSessionClosed).user(u.name).other(root));
         } else {
             self.su_root(d, host, ui, at, end, tty);
@@ -410,14 +403,7 @@ impl Planner<'_> {
         let cmd = self.names.intern(cmd);
         let (p, tty) = (pid(&mut self.rng), self.rng.gen_range(0..6));
         let root = self.org.root;
-        d.push(
-            Ev::new(at, host, p, Kind::SudoCommand)
-                .user(user)
-                .other(root)
-                .num(cmd)
-                .tty(tty),
-        );
-        d.push(Ev::new(at, host, p, Kind::SudoSessionOpened).user(user).other(root));
+        d.extend(Ev::sudo_opened(at, host, p, user, root, cmd, tty));
         d.push(Ev::new(at + 1, host, p, Kind::SudoSessionClosed).user(user).other(root));
     }
 
@@ -579,14 +565,7 @@ impl Planner<'_> {
             self.su_root(&mut d, a, ui, shell, shell_end, tty);
         } else {
             let p = pid(&mut self.rng);
-            d.push(
-                Ev::new(shell, a, p, Kind::SudoCommand)
-                    .user(u.name)
-                    .other(root)
-                    .num(bash)
-                    .tty(tty),
-            );
-            d.push(Ev::new(shell, a, p, Kind::SudoSessionOpened).user(u.name).other(root));
+            d.extend(Ev::sudo_opened(shell, a, p, u.name, root, bash, tty));
             d.push(
                 Ev::new(shell_end, a, p, Kind::SudoSessionClosed)
                     .user(u.name)
