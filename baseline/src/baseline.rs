@@ -184,8 +184,14 @@ impl Baseline {
             let b = &f.business_hours;
             let _ = writeln!(
                 s,
-                "- features: window {} s; business hours {}–{} on days {:?} in {}; novelty warm-up {} s",
-                f.window_secs, b.start_hour, b.end_hour, b.days, b.time_zone, f.novelty_warmup_secs
+                "- features: window {} s; business hours {}–{} on days {:?} in {}; novelty warm-up {} s, horizon {} s",
+                f.window_secs,
+                b.start_hour,
+                b.end_hour,
+                b.days,
+                b.time_zone,
+                f.novelty_warmup_secs,
+                f.novelty_horizon_secs
             );
         }
         if let Some((a, b)) = &m.time_range {

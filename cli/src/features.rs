@@ -10,13 +10,14 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use loglynx_features::aggregate::enrich::{Allowlist, AssetInventory, EnrichError};
-use loglynx_features::aggregate::{BusinessHours, ConfigError, FeatureConfig, SpentState};
+use loglynx_features::aggregate::{BusinessHours, ConfigError, FeatureConfig, FeatureTable};
 use loglynx_features::connectors::csv::ColumnMap;
 use loglynx_features::connectors::json::{ConnectorError, FieldMap};
 use loglynx_features::ingest::input::{self, InputFormat};
 use loglynx_features::ingest::pipeline::{self, PipelineError, RunConfig};
 use loglynx_features::ingest::stats::LineStats;
 use loglynx_features::output::{self, EventWriter, OutputError, TableFormat};
+use loglynx_features::time::MICROS_PER_SECOND;
 
 /// Why a features run failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,10 @@ pub struct FeaturesOutcome {
     /// Inputs that could not be read in full; the outputs cover the rest.
     pub unread: Vec<String>,
     pub stats: LineStats,
-    pub windows: usize,
+    /// Entity-windows made into rows.
+    pub windows: u64,
+    /// Events left out because their window had already been written.
+    pub late_events: u64,
     pub rows: u64,
     /// With `--events-out`: the events written.
     pub events_written: Option<u64>,
@@ -133,6 +137,20 @@ pub struct FeaturesConfig {
     #[arg(long)]
     pub threads: Option<usize>,
 
+    /// How far an input may run back in time: a window is written and its
+    /// memory freed once the input is this far past its end; an event in a
+    /// window already written is late, counted and left out of the features
+    /// (seconds, or a number with s, m, h or d).
+    #[arg(long, default_value = "5m", value_parser = crate::parse_duration)]
+    pub allowed_lateness: u64,
+
+    /// How long an entity's partners (addresses, hosts, users) are
+    /// remembered for the `new_*` features: a window more than this after
+    /// the entity's previous one counts them as new again. Bounds memory on
+    /// long inputs; 0 remembers for the whole input.
+    #[arg(long, default_value = "14d", value_parser = crate::parse_duration)]
+    pub novelty_horizon: u64,
+
     /// Accepted for a uniform CLI; feature extraction uses no randomness.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -169,6 +187,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
             days: parse_range(&cli.business_days, "--business-days")?,
             time_zone: cli.time_zone.clone(),
         },
+        novelty_horizon_secs: cli.novelty_horizon,
         ..FeatureConfig::default()
     }
     .check()?;
@@ -234,20 +253,74 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         _ => None,
     };
     let progress = |n: u64| bar.inc(n);
-    let result = pipeline::run(
-        &sources,
-        &cfg,
-        |batch| match &mut events_writer {
-            Some(w) => w.write(batch),
-            None => Ok(()),
-        },
-        &progress,
-    )?;
+    let lateness = i64::try_from(cli.allowed_lateness)
+        .ok()
+        .and_then(|s| s.checked_mul(MICROS_PER_SECOND))
+        .ok_or_else(|| FeaturesError::Setting(format!("--allowed-lateness {} s: too long", cli.allowed_lateness)))?;
+    let mut writer = output::FeatureWriter::create(&cli.output, output_format)?;
+    // Rows are written on a thread of their own while the next batch is read.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<FeatureTable>(1);
+    let (result, written) = std::thread::scope(|scope| {
+        let handle = scope.spawn(move || -> Result<u64, OutputError> {
+            // Windows close an hour or so at a time: rows are gathered into
+            // larger writes (Parquet row groups).
+            const WRITE_ROWS: usize = 256 * 1024;
+            let mut pending: Option<FeatureTable> = None;
+            for chunk in rx {
+                match &mut pending {
+                    Some(p) => p.append(chunk),
+                    None => pending = Some(chunk),
+                }
+                if pending.as_ref().is_some_and(|p| p.len() >= WRITE_ROWS) {
+                    writer.write(&pending.take().expect("checked"))?;
+                }
+            }
+            if let Some(p) = pending {
+                writer.write(&p)?;
+            }
+            let rows = writer.rows;
+            writer.finish()?;
+            Ok(rows)
+        });
+        let mut on_rows = |mut rows: FeatureTable| -> Result<(), OutputError> {
+            if let Some(inv) = &assets {
+                rows.enrich_assets(inv);
+            }
+            // A send fails only when the writer stopped on an error, which
+            // its join reports.
+            let _ = tx.send(rows);
+            Ok(())
+        };
+        let result = pipeline::run_closing(
+            &sources,
+            &cfg,
+            lateness,
+            &mut on_rows,
+            |batch| match &mut events_writer {
+                Some(w) => w.write(batch),
+                None => Ok(()),
+            },
+            &progress,
+        );
+        drop(tx);
+        (result, handle.join().expect("writer thread"))
+    });
+    let result = result?;
+    let rows = written?;
     bar.finish_and_clear();
+    let late_events = result.aggregator.late_events();
+    if late_events > 0 {
+        tracing::warn!(
+            late_events,
+            allowed_lateness_s = cli.allowed_lateness,
+            "events older than the allowed lateness were left out of the features"
+        );
+    }
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         rss_mib = crate::rss_mib(),
-        "read and aggregated"
+        rows,
+        "features written"
     );
 
     let file_names = result.file_names();
@@ -255,35 +328,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
     let mut unread = input_errors.clone();
     unread.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
     let stats = result.stats.clone();
-    let windows = result.aggregator.windows();
-    // Rows are written in chunks while the aggregation state is freed; a
-    // writer thread encodes one chunk while the next is computed.
-    let mut writer = output::FeatureWriter::create(&cli.output, output_format)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<loglynx_features::aggregate::FeatureTable>(1);
-    let aggregator = result.aggregator;
-    let written: Result<u64, OutputError> = std::thread::scope(|scope| {
-        let handle = scope.spawn(move || -> Result<u64, OutputError> {
-            for chunk in rx {
-                writer.write(&chunk)?;
-            }
-            let rows = writer.rows;
-            writer.finish()?;
-            Ok(rows)
-        });
-        // The process ends after the table is written.
-        aggregator.finish_chunks(256 * 1024, SpentState::KeptUntilExit, |mut chunk| {
-            if let Some(inv) = &assets {
-                chunk.enrich_assets(inv);
-            }
-            // A send fails only when the writer stopped on an error, which
-            // the join below reports.
-            let _ = tx.send(chunk);
-        });
-        drop(tx);
-        handle.join().expect("writer thread")
-    });
-    let rows = written?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), rows, "features written");
+    let windows = rows;
     let events_written = match events_writer {
         Some(w) => Some(w.finish()?),
         None => None,
@@ -313,6 +358,8 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
             "unrecognized_share": stats.unrecognized_share(),
             "skipped": stats.skipped,
             "entity_windows": windows,
+            "late_events": late_events,
+            "allowed_lateness_s": cli.allowed_lateness,
             "rows": rows,
             "output": cli.output,
             "events_out": cli.events_out,
@@ -326,6 +373,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         unread,
         stats,
         windows,
+        late_events,
         rows,
         events_written,
         seconds: elapsed,

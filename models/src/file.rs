@@ -22,8 +22,9 @@ pub const MAGIC: [u8; 8] = *b"LLXMODEL";
 /// calibration, the routine patterns and the novelty counts, version 3
 /// the novelty counts by source scope, version 4 the population
 /// statistic's calibration, version 5 the explainer's p1 (the lower bound
-/// of "unusually low").
-pub const FORMAT_VERSION: u16 = 7;
+/// of "unusually low"), version 6 the verdicts' re-ranker, version 7 the
+/// novelty horizon of the feature configuration.
+pub const FORMAT_VERSION: u16 = 8;
 pub const HEADER_LEN: usize = 24;
 
 /// The file's bytes: header then `payload` encoded with postcard.

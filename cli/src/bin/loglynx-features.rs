@@ -16,6 +16,7 @@ Examples:
   zcat auth.log.gz | loglynx-features - --format syslog -o features.parquet
   loglynx-features events.jsonl --field-map fields.toml --events-out events.parquet
   loglynx-features logins.csv --column-map columns.toml --time-zone Europe/Berlin
+  loglynx-gen --events 100000000 -o - | loglynx-features - --allowed-lateness 10m -o features.parquet
 
 Exit codes: 0 ok, 2 error (an input could not be read, an output not written,
 or --strict found malformed lines). Inputs that fail are reported; the rest
@@ -79,6 +80,12 @@ fn summary(config: &FeaturesConfig, o: &FeaturesOutcome) {
     );
     if stats.excluded > 0 {
         eprintln!("  excluded events left out: {}", stats.excluded);
+    }
+    if o.late_events > 0 {
+        eprintln!(
+            "  late events left out: {} (their window had been written; see --allowed-lateness)",
+            o.late_events
+        );
     }
     if let (Some(n), Some(p)) = (o.events_written, &config.events_out) {
         eprintln!("  {n} normalized events → {}", p.display());

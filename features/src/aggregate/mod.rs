@@ -11,6 +11,7 @@
 //! names (FxHash, deterministic). Novelty (a pair of names not seen before)
 //! is found when rows are made, from each entity's windows in time order.
 
+mod close;
 pub mod enrich;
 pub mod registry;
 
@@ -21,7 +22,7 @@ use chrono::{Offset, TimeZone, Timelike};
 use compact_str::CompactString;
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use rustc_hash::{FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use smallvec::SmallVec;
 
 use crate::mem::release::release_free_memory;
@@ -29,6 +30,7 @@ use crate::mem::release::Dropper;
 use crate::mem::slab::Slab;
 use crate::mem::smallset::{Counts, Distinct};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::aggregate::enrich::IpScope;
 use crate::aggregate::registry::{EntityKind, FeatureId, FEATURES, N_FEATURES};
@@ -73,10 +75,24 @@ pub struct FeatureConfig {
     /// before there is a history to compare with.
     #[serde(default = "default_novelty_warmup")]
     pub novelty_warmup_secs: u64,
+    /// How long an entity's partners are remembered for the novelty
+    /// features: a window that starts more than this many seconds after the
+    /// entity's previous window counts its partners as new again. Bounds the
+    /// memory of a long input by the entities of this period; 0 remembers
+    /// for the whole input.
+    #[serde(default = "default_novelty_horizon")]
+    pub novelty_horizon_secs: u64,
 }
 
 fn default_novelty_warmup() -> u64 {
     86_400
+}
+
+/// Two weeks: a weekly habit is remembered, a scanner of last month is not.
+pub const DEFAULT_NOVELTY_HORIZON_SECS: u64 = 14 * 86_400;
+
+fn default_novelty_horizon() -> u64 {
+    DEFAULT_NOVELTY_HORIZON_SECS
 }
 
 impl Default for FeatureConfig {
@@ -85,6 +101,7 @@ impl Default for FeatureConfig {
             window_secs: 3600,
             business_hours: BusinessHours::default(),
             novelty_warmup_secs: default_novelty_warmup(),
+            novelty_horizon_secs: default_novelty_horizon(),
         }
     }
 }
@@ -102,6 +119,8 @@ pub enum ConfigError {
     BusinessDay(u32),
     #[error("unknown time zone `{0}` (use an IANA name such as Europe/Berlin)")]
     TimeZone(String),
+    #[error("novelty horizon of {horizon} s: must be 0 (the whole input) or at least the window ({window} s)")]
+    NoveltyHorizon { horizon: u64, window: u64 },
 }
 
 /// A checked [`FeatureConfig`].
@@ -109,6 +128,8 @@ pub enum ConfigError {
 pub struct ValidFeatureConfig {
     pub config: FeatureConfig,
     window: Micros,
+    /// [`FeatureConfig::novelty_horizon_secs`]; `Micros::MAX` for 0.
+    novelty_horizon: Micros,
     tz: chrono_tz::Tz,
     business_days: [bool; 8],
 }
@@ -151,8 +172,19 @@ impl FeatureConfig {
             .time_zone
             .parse()
             .map_err(|_| ConfigError::TimeZone(b.time_zone.clone()))?;
+        let horizon = self.novelty_horizon_secs;
+        if horizon != 0 && (horizon < self.window_secs || horizon > 100 * 365 * 86_400) {
+            return Err(ConfigError::NoveltyHorizon {
+                horizon,
+                window: self.window_secs,
+            });
+        }
         Ok(ValidFeatureConfig {
             window: self.window_secs as i64 * MICROS_PER_SECOND,
+            novelty_horizon: match horizon {
+                0 => Micros::MAX,
+                h => h as i64 * MICROS_PER_SECOND,
+            },
             config: self,
             tz,
             business_days,
@@ -163,6 +195,12 @@ impl FeatureConfig {
 impl ValidFeatureConfig {
     pub fn window(&self) -> Micros {
         self.window
+    }
+
+    /// [`FeatureConfig::novelty_horizon_secs`] in microseconds, `Micros::MAX`
+    /// for the whole input.
+    pub fn novelty_horizon(&self) -> Micros {
+        self.novelty_horizon
     }
 
     /// Whether `t` falls outside business hours.
@@ -479,6 +517,7 @@ pub struct FactBatch {
     name_ranges: Vec<[(u32, u32); 3]>,
     names: String,
     min_t: Micros,
+    max_t: Micros,
     off_hours: OffHoursCache,
 }
 
@@ -492,6 +531,7 @@ impl FactBatch {
             name_ranges: Vec::with_capacity(events),
             names: String::with_capacity(events * 24),
             min_t: Micros::MAX,
+            max_t: Micros::MIN,
             off_hours: OffHoursCache::default(),
         }
     }
@@ -520,6 +560,17 @@ impl FactBatch {
             (start, name.len() as u32)
         }));
         self.min_t = self.min_t.min(ev.timestamp);
+        self.max_t = self.max_t.max(ev.timestamp);
+    }
+
+    /// The earliest event time pushed (`Micros::MAX` when empty).
+    pub fn min_time(&self) -> Micros {
+        self.min_t
+    }
+
+    /// The latest event time pushed, `None` when empty.
+    pub fn max_time(&self) -> Option<Micros> {
+        (!self.is_empty()).then_some(self.max_t)
     }
 
     /// Sets the failed attempts counted on event `i` (in push order), once
@@ -568,6 +619,30 @@ struct Shard {
     entities: [HashTable<EntityWindows>; 3],
     /// Window states per entity kind.
     states: [KindState; 3],
+    /// When windows close as time passes ([`Aggregator::close_as_time_passes`]):
+    /// per kind, the open windows by start, as (entity hash, state index).
+    open: [BTreeMap<Micros, Vec<(u64, u32)>>; 3],
+    /// Per kind, the partners of entities whose windows closed, by name hash.
+    remembered: [FxHashMap<u64, Remembered>; 3],
+}
+
+/// An entity's partners between its windows, when windows close as time
+/// passes.
+#[derive(Debug, Clone, Default)]
+struct Remembered {
+    /// Start of its latest closed window.
+    last_start: Micros,
+    partners: Distinct,
+}
+
+/// How [`Shard::add`] adds an event.
+struct AddMode {
+    window: Micros,
+    me: usize,
+    shards: usize,
+    evidence: bool,
+    /// Record windows as they open, to close them later.
+    streaming: bool,
 }
 
 /// How many items ahead memory read out of order is prefetched: far enough
@@ -580,10 +655,10 @@ fn shard_of(hash: u64, shards: usize) -> usize {
 }
 
 impl Shard {
-    /// Adds the parts of event `f` that belong to shard `me` of `shards`.
-    fn add(&mut self, f: &EventFacts, names: [&str; 3], window: Micros, me: usize, shards: usize, evidence: bool) {
-        let start = f.t.div_euclid(window) * window;
-        let mine = |h: u64| shards == 1 || shard_of(h, shards) == me;
+    /// Adds the parts of event `f` that belong to this shard.
+    fn add(&mut self, f: &EventFacts, names: [&str; 3], mode: &AddMode) {
+        let start = f.t.div_euclid(mode.window) * mode.window;
+        let mine = |h: u64| mode.shards == 1 || shard_of(h, mode.shards) == mode.me;
         for kind in EntityKind::ALL {
             let i = kind.index();
             let Some(h) = f.keys[i].filter(|&h| mine(h)) else {
@@ -601,11 +676,14 @@ impl Shard {
             let state = &mut self.states[i];
             let (w, new) = window_index(&mut entity.windows, start, f.t, &mut state.accs);
             state.accs.get_mut(w).add(kind, f, start);
-            if evidence {
+            if mode.evidence {
                 if new {
                     state.evidence.push([LineRef::NONE; EVIDENCE_PER_WINDOW]);
                 }
                 add_evidence(state.evidence.get_mut(w), f.line);
+            }
+            if new && mode.streaming {
+                self.open[i].entry(start).or_default().push((h, w));
             }
         }
     }
@@ -639,6 +717,17 @@ pub struct Aggregator {
     off_hours: OffHoursCache,
     /// Earliest event time seen.
     data_start: Micros,
+    /// Windows are closed as time passes ([`Aggregator::close_until`]).
+    streaming: bool,
+    /// Every window that ends at or before this is closed; an event in one
+    /// of them is late.
+    closed_before: Micros,
+    /// Events left out because their window was already closed.
+    late_events: u64,
+    /// Fixed when the first window closes (see [`RowMaker::novel_from`]).
+    novel_from: Option<Micros>,
+    /// When remembered partners were last forgotten.
+    forgotten_at: Micros,
 }
 
 impl Aggregator {
@@ -656,6 +745,11 @@ impl Aggregator {
             evidence: false,
             off_hours: OffHoursCache::default(),
             data_start: i64::MAX,
+            streaming: false,
+            closed_before: Micros::MIN,
+            late_events: 0,
+            novel_from: None,
+            forgotten_at: Micros::MIN,
         }
     }
 
@@ -667,15 +761,35 @@ impl Aggregator {
 
     /// Adds one event.
     pub fn add(&mut self, ev: &Event<'_>) {
+        if self.is_late(ev.timestamp) {
+            self.late_events += 1;
+            return;
+        }
         let names = entity_names(ev);
         let off_hours = self.off_hours.get(&self.cfg, ev.timestamp);
         let facts = EventFacts::of(ev, &names, off_hours);
         let names = names.map(|n| n.unwrap_or(""));
         self.data_start = self.data_start.min(ev.timestamp);
-        let (window, n, evidence) = (self.cfg.window, self.shards.len(), self.evidence);
-        for (me, shard) in self.shards.iter_mut().enumerate() {
-            shard.add(&facts, names, window, me, n, evidence);
+        for me in 0..self.shards.len() {
+            let mode = self.add_mode(me);
+            self.shards[me].add(&facts, names, &mode);
         }
+    }
+
+    fn add_mode(&self, me: usize) -> AddMode {
+        AddMode {
+            window: self.cfg.window,
+            me,
+            shards: self.shards.len(),
+            evidence: self.evidence,
+            streaming: self.streaming,
+        }
+    }
+
+    /// Whether an event at `t` falls in a window already closed.
+    fn is_late(&self, t: Micros) -> bool {
+        let window = self.cfg.window;
+        t.div_euclid(window) * window + window <= self.closed_before
     }
 
     /// The number of shards, which [`FactBatch::new`] needs to know.
@@ -688,24 +802,62 @@ impl Aggregator {
     /// # Panics
     /// When a batch was made for a different number of shards.
     pub fn add_batches(&mut self, batches: &[&FactBatch]) {
-        let (window, n, evidence) = (self.cfg.window, self.shards.len(), self.evidence);
+        let n = self.shards.len();
+        // Late events are counted here, once each, and skipped by every shard.
+        let mut any_late = false;
         for b in batches {
             assert_eq!(b.by_shard.len(), n, "batch made for another shard count");
-            self.data_start = self.data_start.min(b.min_t);
+            if b.is_empty() {
+                continue;
+            }
+            if self.is_late(b.min_t) {
+                any_late = true;
+                let (late, on_time): (Vec<Micros>, Vec<Micros>) =
+                    b.facts.iter().map(|f| f.t).partition(|&t| self.is_late(t));
+                self.late_events += late.len() as u64;
+                if let Some(&t) = on_time.iter().min() {
+                    self.data_start = self.data_start.min(t);
+                }
+            } else {
+                self.data_start = self.data_start.min(b.min_t);
+            }
         }
-        self.shards.par_iter_mut().enumerate().for_each(|(me, shard)| {
+        let modes: Vec<AddMode> = (0..n).map(|me| self.add_mode(me)).collect();
+        let closed_before = self.closed_before;
+        let window = self.cfg.window;
+        let late = |t: Micros| any_late && t.div_euclid(window) * window + window <= closed_before;
+        self.shards.par_iter_mut().zip(modes).for_each(|(shard, mode)| {
             for b in batches {
-                let mine = &b.by_shard[me];
+                let mine = &b.by_shard[mode.me];
                 for (k, &i) in mine.iter().enumerate() {
                     // The facts were written on another thread: fetched ahead.
                     if let Some(&j) = mine.get(k + PREFETCH_AHEAD) {
                         crate::mem::slab::prefetch(&b.facts[j as usize]);
                         b.prefetch_names(j as usize);
                     }
-                    shard.add(&b.facts[i as usize], b.names(i as usize), window, me, n, evidence);
+                    let f = &b.facts[i as usize];
+                    if !late(f.t) {
+                        shard.add(f, b.names(i as usize), &mode);
+                    }
                 }
             }
         });
+    }
+
+    /// Events left out because their window had already closed
+    /// ([`Aggregator::close_until`]).
+    pub fn late_events(&self) -> u64 {
+        self.late_events
+    }
+
+    /// Where novelty starts counting: the warm-up after the earliest event
+    /// (when windows close as time passes, the earliest when the first
+    /// closed).
+    fn novel_from(&self) -> Micros {
+        self.novel_from.unwrap_or_else(|| {
+            self.data_start
+                .saturating_add(self.cfg.config.novelty_warmup_secs as i64 * MICROS_PER_SECOND)
+        })
     }
 
     /// Number of entity-windows held.
@@ -811,7 +963,12 @@ impl Aggregator {
     /// about `chunk_rows` windows, and after a kind's last chunk its window
     /// states.
     fn make_rows(self, chunk_rows: usize, mut step: impl FnMut(RowStep<'_>)) {
+        assert!(
+            !self.streaming,
+            "windows that close as time passes are finished with close_until"
+        );
         let window = self.cfg.window;
+        let novel_from = self.novel_from();
         let n = self.shards.len();
         let mut tables = Vec::with_capacity(n);
         let mut states = Vec::with_capacity(n);
@@ -822,9 +979,8 @@ impl Aggregator {
         let maker = RowMaker {
             window,
             window_s: window as f64 / MICROS_PER_SECOND as f64,
-            novel_from: self
-                .data_start
-                .saturating_add(self.cfg.config.novelty_warmup_secs as i64 * MICROS_PER_SECOND),
+            novel_from,
+            horizon: self.cfg.novelty_horizon,
         };
         let chunk_rows = chunk_rows.max(1);
         for kind in EntityKind::ALL {
@@ -888,6 +1044,16 @@ struct RowMaker {
     /// Novelty counts in windows that start here or later (see
     /// [`FeatureConfig::novelty_warmup_secs`]).
     novel_from: Micros,
+    /// [`ValidFeatureConfig::novelty_horizon`].
+    horizon: Micros,
+}
+
+/// The `source_scope` of an entity of `kind` named `name`.
+fn source_scope(kind: EntityKind, name: &str) -> Option<&'static str> {
+    match kind {
+        EntityKind::SourceIp => crate::event::parse_ip(name).map(|ip| IpScope::of(ip).as_str()),
+        _ => None,
+    }
 }
 
 /// What one entity has been seen with in its earlier windows, for the
@@ -901,17 +1067,65 @@ struct SeenPartners {
     second: FxHashSet<u64>,
 }
 
-/// How many of `partners` (distinct) are not in `seen`; adds them unless
-/// this is the entity's last window. `first` says `seen` is empty.
-fn count_new(seen: &mut FxHashSet<u64>, partners: impl Iterator<Item = u64>, first: bool, last: bool) -> usize {
-    match (first, last) {
-        (true, true) => partners.count(),
-        (true, false) => {
-            seen.extend(partners);
-            seen.len()
+/// Which of an entity's two partner sets (see [`SeenPartners`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PartnerSet {
+    First,
+    Second,
+}
+
+/// An entity's partners seen so far.
+trait Seen {
+    /// Adds `p` to `set`; whether it was new.
+    fn insert(&mut self, set: PartnerSet, p: u64) -> bool;
+    fn contains(&self, set: PartnerSet, p: u64) -> bool;
+}
+
+impl Seen for SeenPartners {
+    fn insert(&mut self, set: PartnerSet, p: u64) -> bool {
+        match set {
+            PartnerSet::First => self.first.insert(p),
+            PartnerSet::Second => self.second.insert(p),
         }
-        (false, true) => partners.filter(|p| !seen.contains(p)).count(),
-        (false, false) => partners.filter(|&p| seen.insert(p)).count(),
+    }
+
+    fn contains(&self, set: PartnerSet, p: u64) -> bool {
+        match set {
+            PartnerSet::First => self.first.contains(&p),
+            PartnerSet::Second => self.second.contains(&p),
+        }
+    }
+}
+
+/// Marks a hash of the second set in a [`Distinct`] that holds both.
+const SECOND_SET: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Both sets in one small set, the second's hashes marked ([`SECOND_SET`]):
+/// the compact form kept between windows when they close as time passes.
+impl Seen for Distinct {
+    fn insert(&mut self, set: PartnerSet, p: u64) -> bool {
+        Distinct::insert(self, tagged(set, p))
+    }
+
+    fn contains(&self, set: PartnerSet, p: u64) -> bool {
+        Distinct::contains(self, tagged(set, p))
+    }
+}
+
+fn tagged(set: PartnerSet, p: u64) -> u64 {
+    match set {
+        PartnerSet::First => p,
+        PartnerSet::Second => p ^ SECOND_SET,
+    }
+}
+
+/// How many of `partners` (distinct) are not in `set` of `seen`; adds them
+/// unless this is the entity's last window.
+fn count_new(seen: &mut impl Seen, set: PartnerSet, partners: impl Iterator<Item = u64>, last: bool) -> usize {
+    if last {
+        partners.filter(|&p| !seen.contains(set, p)).count()
+    } else {
+        partners.filter(|&p| seen.insert(set, p)).count()
     }
 }
 
@@ -978,18 +1192,21 @@ impl RowMaker {
         let mut seen = SeenPartners::default();
         for e in entities {
             let state = &states[shard_of(e.hash, states.len())];
-            let scope = match kind {
-                EntityKind::SourceIp => crate::event::parse_ip(&e.name).map(|ip| IpScope::of(ip).as_str()),
-                _ => None,
-            };
+            let scope = source_scope(kind, &e.name);
             seen.first.clear();
             seen.second.clear();
             let last = e.windows.len() - 1;
+            let mut previous = Micros::MIN;
             for (i, &(start, w)) in e.windows.iter().enumerate() {
                 prefetch_next();
+                if start.saturating_sub(previous) > self.horizon {
+                    seen.first.clear();
+                    seen.second.clear();
+                }
+                previous = start;
                 let acc = state.accs.get(w);
-                let novel = self.new_partners(kind, acc, &mut seen, i == 0, i == last);
-                let novel = if start >= self.novel_from { novel } else { [0; 3] };
+                let novel = Self::new_partners(kind, acc, &mut seen, i == last);
+                let novel = self.novelty(start, novel);
                 table.push(kind, &e.name, scope, start, &self.row(acc, novel));
                 if !state.evidence.is_empty() {
                     table.evidence.push(*state.evidence.get(w));
@@ -999,28 +1216,33 @@ impl RowMaker {
     }
 
     /// New source addresses, hosts and users of a window (see
-    /// [`SeenPartners`]), whose entity's earlier windows are in `seen`.
-    fn new_partners(
-        &self,
-        kind: EntityKind,
-        acc: &WindowAcc,
-        seen: &mut SeenPartners,
-        first: bool,
-        last: bool,
-    ) -> [usize; 3] {
+    /// [`SeenPartners`]), whose entity's earlier windows are in `seen`;
+    /// `last` when no later window of the entity will be asked about.
+    fn new_partners(kind: EntityKind, acc: &WindowAcc, seen: &mut impl Seen, last: bool) -> [usize; 3] {
+        use PartnerSet::{First, Second};
         let users = || acc.users.iter().map(|(u, _)| u);
         match kind {
             EntityKind::User => [
-                count_new(&mut seen.first, acc.sources.iter(), first, last),
-                count_new(&mut seen.second, acc.hosts.iter(), first, last),
+                count_new(seen, First, acc.sources.iter(), last),
+                count_new(seen, Second, acc.hosts.iter(), last),
                 0,
             ],
-            EntityKind::SourceIp => [0, 0, count_new(&mut seen.first, users(), first, last)],
+            EntityKind::SourceIp => [0, 0, count_new(seen, First, users(), last)],
             EntityKind::Host => [
-                count_new(&mut seen.first, acc.sources.iter(), first, last),
+                count_new(seen, First, acc.sources.iter(), last),
                 0,
-                count_new(&mut seen.second, users(), first, last),
+                count_new(seen, Second, users(), last),
             ],
+        }
+    }
+
+    /// The novelty of a window starting at `start`: nothing before the
+    /// warm-up ends.
+    fn novelty(&self, start: Micros, novel: [usize; 3]) -> [usize; 3] {
+        if start >= self.novel_from {
+            novel
+        } else {
+            [0; 3]
         }
     }
 
@@ -1215,6 +1437,29 @@ impl FeatureTable {
         }
         self.source_scope.push(scope);
         self.asset_criticality.push(None);
+    }
+
+    /// The rows at `order`, in that order.
+    pub fn reordered(&self, order: &[u32]) -> FeatureTable {
+        let pick = |i: &u32| *i as usize;
+        FeatureTable {
+            window: self.window,
+            kinds: order.iter().map(|i| self.kinds[pick(i)]).collect(),
+            entities: order.iter().map(|i| self.entities[pick(i)].clone()).collect(),
+            window_starts: order.iter().map(|i| self.window_starts[pick(i)]).collect(),
+            columns: self
+                .columns
+                .par_iter()
+                .map(|c| order.iter().map(|i| c[pick(i)]).collect())
+                .collect(),
+            source_scope: order.iter().map(|i| self.source_scope[pick(i)]).collect(),
+            asset_criticality: order.iter().map(|i| self.asset_criticality[pick(i)].clone()).collect(),
+            evidence: if self.evidence.is_empty() {
+                Vec::new()
+            } else {
+                order.iter().map(|i| self.evidence[pick(i)]).collect()
+            },
+        }
     }
 
     /// The value of feature `name` in row `row`.

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::aggregate::enrich::Allowlist;
-use crate::aggregate::{Aggregator, FactBatch, ValidFeatureConfig};
+use crate::aggregate::{Aggregator, FactBatch, FeatureTable, ValidFeatureConfig};
 use crate::connectors::csv::{ColumnMap, CsvLayout};
 use crate::connectors::json::FieldMap;
 use crate::connectors::syslog::{self, YearResolver};
-use crate::event::{Event, FileId, Skip, SkipReason};
+use crate::event::{Event, FileId, Micros, Skip, SkipReason};
 use crate::ingest::attempts::{AttemptCounter, AttemptLineFacts};
 use crate::ingest::input::{self, Block, BlockReader, InputFormat, Source};
 use crate::ingest::stats::LineStats;
@@ -137,6 +137,7 @@ struct FileContext {
 
 /// What decoding one block produced.
 struct BlockOutput {
+    file: FileId,
     facts: FactBatch,
     stats: LineStats,
     events: Option<EventBatch>,
@@ -261,6 +262,7 @@ fn process_block(block: &Block, ctx: &FileContext, cfg: &RunConfig, shards: usiz
         }
     }
     BlockOutput {
+        file: block.file,
         facts,
         stats,
         events,
@@ -278,9 +280,10 @@ enum ReadBlock {
     ReadFailed(FileId, std::io::Error),
 }
 
-/// Reads every source into blocks, in order, until the receiver hangs up.
-fn read_blocks(sources: &[Source], block_size: usize, tx: &std::sync::mpsc::SyncSender<ReadBlock>) {
-    for (file, source) in sources.iter().enumerate() {
+/// Reads the sources into blocks, in `order`, until the receiver hangs up.
+fn read_blocks(sources: &[Source], order: &[usize], block_size: usize, tx: &std::sync::mpsc::SyncSender<ReadBlock>) {
+    for &file in order {
+        let source = &sources[file];
         let file = file as FileId;
         let reader: Box<dyn Read + Send> = match input::open(source) {
             Ok(r) => r,
@@ -364,10 +367,108 @@ fn file_context(source: &Source, first: &Block, cfg: &RunConfig) -> Result<FileC
 
 /// Reads every source, decoding and aggregating in parallel. `on_batch` sees
 /// the decoded events of each batch in input order (only when
-/// `cfg.collect_events`); `progress` is told the bytes consumed.
+/// `cfg.collect_events`); `progress` is told the bytes consumed. The rows
+/// are made afterwards from [`RunResult::aggregator`].
 pub fn run(
     sources: &[Source],
     cfg: &RunConfig,
+    on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunResult, PipelineError> {
+    run_inner(sources, cfg, None, on_batch, progress)
+}
+
+/// Where windows closed as time passes go ([`run_closing`]).
+pub type RowSink<'s> = &'s mut (dyn FnMut(FeatureTable) -> Result<(), OutputError> + Send);
+
+/// Like [`run`], but windows are closed as time passes and their rows
+/// handed to `on_rows` at once (sorted by window start, kind and entity),
+/// so memory holds only the windows still open. Files are read in the order
+/// of their first event; a window closes once the file being read is
+/// `lateness` past its end and no file still to read starts before that.
+/// Events of a window already closed are counted
+/// ([`Aggregator::late_events`]) and left out of the features.
+pub fn run_closing(
+    sources: &[Source],
+    cfg: &RunConfig,
+    lateness: Micros,
+    on_rows: RowSink<'_>,
+    on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunResult, PipelineError> {
+    run_inner(sources, cfg, Some((lateness, on_rows)), on_batch, progress)
+}
+
+/// How windows close as time passes while a run merges its batches.
+struct Closer<'s> {
+    lateness: Micros,
+    /// Latest event time merged, per file.
+    file_max: Vec<Micros>,
+    /// Per file, the earliest first event of the files read after it
+    /// (`Micros::MIN` when one of them is not known).
+    later_first: Vec<Micros>,
+    /// The file of the latest merged block with events.
+    current: Option<usize>,
+    on_rows: RowSink<'s>,
+}
+
+impl Closer<'_> {
+    fn close(&mut self, aggregator: &mut Aggregator, until: Micros) -> Result<(), OutputError> {
+        let rows = aggregator.close_until(until);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        (self.on_rows)(rows)
+    }
+
+    /// Closes what the merged blocks allow.
+    fn advance(&mut self, aggregator: &mut Aggregator, outputs: &[(u64, BlockOutput)]) -> Result<(), OutputError> {
+        for (_, out) in outputs {
+            if let Some(t) = out.facts.max_time() {
+                let file = out.file as usize;
+                self.current = Some(file);
+                self.file_max[file] = self.file_max[file].max(t);
+            }
+        }
+        let Some(file) = self.current else {
+            return Ok(());
+        };
+        let until = self.file_max[file]
+            .min(self.later_first[file])
+            .saturating_sub(self.lateness);
+        self.close(aggregator, until)
+    }
+}
+
+/// The time of the first event in the head of each file (`None` for
+/// standard input, a file that cannot be read, or one whose head has no
+/// event), and the order to read the files in: by that time, unknown first.
+fn read_order(sources: &[Source], cfg: &RunConfig) -> (Vec<Option<Micros>>, Vec<usize>) {
+    // Enough lines to get past a header or a run of non-auth lines.
+    const HEAD: usize = 1 << 20;
+    let first: Vec<Option<Micros>> = sources
+        .iter()
+        .enumerate()
+        .map(|(file, source)| {
+            if matches!(source, Source::Stdin) {
+                return None;
+            }
+            let reader = input::open(source).ok()?;
+            let block = BlockReader::new(reader, file as FileId, HEAD).next_block().ok()??;
+            let ctx = file_context(source, &block, cfg).ok()?;
+            let out = process_block(&block, &ctx, cfg, 1);
+            (!out.facts.is_empty()).then(|| out.facts.min_time())
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|&f| first[f].unwrap_or(Micros::MIN));
+    (first, order)
+}
+
+fn run_inner(
+    sources: &[Source],
+    cfg: &RunConfig,
+    closing: Option<(Micros, RowSink<'_>)>,
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
@@ -377,6 +478,27 @@ pub fn run(
     if cfg.window_evidence {
         aggregator.keep_evidence();
     }
+    let (order, closer) = match closing {
+        Some((lateness, on_rows)) => {
+            aggregator.close_as_time_passes();
+            let (first, order) = read_order(sources, cfg);
+            let mut later_first = vec![Micros::MAX; sources.len()];
+            let mut earliest = Micros::MAX;
+            for &f in order.iter().rev() {
+                later_first[f] = earliest;
+                earliest = earliest.min(first[f].unwrap_or(Micros::MIN));
+            }
+            let closer = Closer {
+                lateness,
+                file_max: vec![Micros::MIN; sources.len()],
+                later_first,
+                current: None,
+                on_rows,
+            };
+            (order, Some(closer))
+        }
+        None => ((0..sources.len()).collect(), None),
+    };
     let shards = aggregator.shards();
     let stats = LineStats::default();
     let mut pending: Vec<Block> = Vec::new();
@@ -384,21 +506,25 @@ pub fn run(
 
     // Merging a batch's results runs while the next batch is decoded, so
     // both cores stay busy; merge order is still input order.
-    struct Merger<'f, F> {
+    struct Merger<'f, 's, F> {
         aggregator: Aggregator,
         attempts: AttemptCounter,
         stats: LineStats,
         compact: Option<CompactLog>,
         on_batch: F,
         progress: &'f (dyn Fn(u64) + Sync),
+        closer: Option<Closer<'s>>,
     }
-    impl<F: FnMut(&EventBatch) -> Result<(), OutputError>> Merger<'_, F> {
+    impl<F: FnMut(&EventBatch) -> Result<(), OutputError>> Merger<'_, '_, F> {
         fn merge(&mut self, mut outputs: Vec<(u64, BlockOutput)>) -> Result<(), OutputError> {
             for (_, out) in &mut outputs {
                 out.count_attempts(&mut self.attempts);
             }
             let batches: Vec<&FactBatch> = outputs.iter().map(|(_, out)| &out.facts).collect();
             self.aggregator.add_batches(&batches);
+            if let Some(closer) = &mut self.closer {
+                closer.advance(&mut self.aggregator, &outputs)?;
+            }
             for (bytes, out) in outputs {
                 (self.progress)(bytes);
                 self.stats.merge(out.stats);
@@ -419,12 +545,13 @@ pub fn run(
         compact,
         on_batch,
         progress,
+        closer,
     };
     let mut decoded: Vec<(u64, BlockOutput)> = Vec::new();
     let flush = |pending: &mut Vec<Block>,
                  contexts: &[Option<FileContext>],
                  decoded: &mut Vec<(u64, BlockOutput)>,
-                 merger: &mut Merger<'_, _>|
+                 merger: &mut Merger<'_, '_, _>|
      -> Result<(), OutputError> {
         let previous = std::mem::take(decoded);
         let (outputs, merged) = rayon::join(
@@ -448,7 +575,8 @@ pub fn run(
     // and gunzipping) while the pool decodes and folds the previous batch.
     let files_read = std::thread::scope(|scope| -> Result<Vec<FileReport>, OutputError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ReadBlock>(batch_blocks);
-        scope.spawn(move || read_blocks(sources, cfg.block_size, &tx));
+        let order = &order;
+        scope.spawn(move || read_blocks(sources, order, cfg.block_size, &tx));
         let mut files: Vec<FileReport> = sources
             .iter()
             .map(|source| FileReport {
@@ -504,6 +632,9 @@ pub fn run(
     });
     let files = files_read?;
     merger.merge(decoded)?;
+    if let Some(closer) = &mut merger.closer {
+        closer.close(&mut merger.aggregator, Micros::MAX)?;
+    }
     Ok(RunResult {
         aggregator: merger.aggregator,
         compact: merger.compact,

@@ -22,11 +22,12 @@ impl Default for Distinct {
 }
 
 impl Distinct {
-    pub fn insert(&mut self, v: u64) {
+    /// Adds `v`; whether it was new.
+    pub fn insert(&mut self, v: u64) -> bool {
         match self {
             Distinct::Few(few) => {
                 if few.contains(&v) {
-                    return;
+                    return false;
                 }
                 if few.len() < INLINE_LIMIT {
                     few.push(v);
@@ -35,11 +36,21 @@ impl Distinct {
                     set.insert(v);
                     *self = Distinct::Many(Box::new(set));
                 }
+                true
             }
-            Distinct::Many(set) => {
-                set.insert(v);
-            }
+            Distinct::Many(set) => set.insert(v),
         }
+    }
+
+    pub fn contains(&self, v: u64) -> bool {
+        match self {
+            Distinct::Few(few) => few.contains(&v),
+            Distinct::Many(set) => set.contains(&v),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Distinct::default();
     }
 
     pub fn len(&self) -> usize {

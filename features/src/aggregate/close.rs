@@ -1,0 +1,145 @@
+//! Closing windows as time passes: memory bounded by what is active.
+//!
+//! With [`Aggregator::close_as_time_passes`], every window is recorded as it
+//! opens; [`Aggregator::close_until`] turns the windows that ended by a time
+//! into rows and frees their state. Novelty needs an entity's earlier
+//! partners, so they are kept, compactly and by name hash, for the novelty
+//! horizon after the entity's latest window ([`Remembered`]). An event whose
+//! window was already closed is late: counted and left out, never put in
+//! another window.
+//!
+//! Rows come out sorted by window start, entity kind and entity name, so the
+//! output does not depend on when windows were closed: closing early gives
+//! the same rows, in the same order, as closing everything at the end.
+
+use rayon::prelude::*;
+
+use super::{source_scope, Aggregator, FeatureTable, Micros, Remembered, RowMaker, Shard, MICROS_PER_SECOND};
+use crate::aggregate::registry::EntityKind;
+
+impl Aggregator {
+    /// Records windows as they open so that [`Aggregator::close_until`] can
+    /// close them. Call before adding events; the `finish*` methods are then
+    /// not available.
+    pub fn close_as_time_passes(&mut self) {
+        assert_eq!(self.windows(), 0, "windows close as time passes only from the start");
+        self.streaming = true;
+    }
+
+    /// Closes every window that ends at or before `until` (a time that only
+    /// moves forward; an earlier one closes nothing) and returns their rows,
+    /// sorted by window start, entity kind and name. Later events in those
+    /// windows are late ([`Aggregator::late_events`]).
+    ///
+    /// # Panics
+    /// Unless [`Aggregator::close_as_time_passes`] was called.
+    pub fn close_until(&mut self, until: Micros) -> FeatureTable {
+        assert!(self.streaming, "close_until needs close_as_time_passes");
+        let window = self.cfg.window;
+        if until <= self.closed_before {
+            return FeatureTable::new(window);
+        }
+        if self.data_start == Micros::MAX {
+            // Nothing seen yet: there is nothing to close, and novelty has
+            // no start to count its warm-up from.
+            return FeatureTable::new(window);
+        }
+        let novel_from = self.novel_from();
+        self.novel_from = Some(novel_from);
+        self.closed_before = until;
+        let maker = RowMaker {
+            window,
+            window_s: window as f64 / MICROS_PER_SECOND as f64,
+            novel_from,
+            horizon: self.cfg.novelty_horizon,
+        };
+        let evidence = self.evidence;
+        // Forgetting partners walks every remembered entity: done each
+        // eighth of the horizon (at least each window), not on every call.
+        let every = (maker.horizon / 8).max(window);
+        let forget = maker.horizon != Micros::MAX && until.saturating_sub(self.forgotten_at) >= every;
+        if forget {
+            self.forgotten_at = until;
+        }
+        let tables: Vec<FeatureTable> = self
+            .shards
+            .par_iter_mut()
+            .map(|shard| shard.close_until(until, &maker, evidence, forget))
+            .collect();
+        let mut rows = FeatureTable::new(window);
+        for t in tables {
+            rows.append(t);
+        }
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            (rows.window_starts[a], rows.kinds[a].index(), &rows.entities[a]).cmp(&(
+                rows.window_starts[b],
+                rows.kinds[b].index(),
+                &rows.entities[b],
+            ))
+        });
+        rows.reordered(&order)
+    }
+}
+
+impl Shard {
+    /// Makes the rows of this shard's windows that end at or before
+    /// `until`, frees their state, and forgets the partners of entities
+    /// whose latest window is beyond the novelty horizon.
+    fn close_until(&mut self, until: Micros, maker: &RowMaker, evidence: bool, forget: bool) -> FeatureTable {
+        let window = maker.window;
+        let mut table = FeatureTable::new(window);
+        for kind in EntityKind::ALL {
+            let k = kind.index();
+            while let Some(first) = self.open[k].first_entry() {
+                let start = *first.key();
+                if start.saturating_add(window) > until {
+                    break;
+                }
+                for (hash, slot) in first.remove() {
+                    let Ok(mut entry) = self.entities[k].find_entry(hash, |e| {
+                        e.hash == hash && e.windows.iter().any(|&(s, w)| s == start && w == slot)
+                    }) else {
+                        unreachable!("an open window belongs to an entity");
+                    };
+                    let entity = entry.get_mut();
+                    let state = &mut self.states[k];
+                    let acc = state.accs.get(slot);
+                    let remembered = self.remembered[k].entry(hash).or_insert_with(|| Remembered {
+                        last_start: Micros::MIN,
+                        ..Remembered::default()
+                    });
+                    if start.saturating_sub(remembered.last_start) > maker.horizon {
+                        remembered.partners.clear();
+                    }
+                    remembered.last_start = start;
+                    let novel = RowMaker::new_partners(kind, acc, &mut remembered.partners, false);
+                    let novel = maker.novelty(start, novel);
+                    let scope = source_scope(kind, &entity.name);
+                    table.push(kind, &entity.name, scope, start, &maker.row(acc, novel));
+                    state.accs.release(slot);
+                    if evidence {
+                        table.evidence.push(*state.evidence.get(slot));
+                        state.evidence.release(slot);
+                    }
+                    entity.windows.retain(|&mut (s, _)| s != start);
+                    if entity.windows.is_empty() {
+                        entry.remove();
+                    }
+                }
+            }
+            // Partners of an entity whose latest window started more than
+            // the horizon before every window still to close are forgotten.
+            if forget {
+                let forget_before = until.saturating_sub(window).saturating_sub(maker.horizon);
+                let remembered = &mut self.remembered[k];
+                remembered.retain(|_, r| r.last_start >= forget_before);
+                if remembered.capacity() > 4 * remembered.len().max(1024) {
+                    remembered.shrink_to_fit();
+                }
+            }
+        }
+        table
+    }
+}
