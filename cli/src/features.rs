@@ -258,55 +258,43 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         .and_then(|s| s.checked_mul(MICROS_PER_SECOND))
         .ok_or_else(|| FeaturesError::Setting(format!("--allowed-lateness {} s: too long", cli.allowed_lateness)))?;
     let mut writer = output::FeatureWriter::create(&cli.output, output_format)?;
-    // Rows are written on a thread of their own while the next batch is read.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<FeatureTable>(1);
-    let (result, written) = std::thread::scope(|scope| {
-        let handle = scope.spawn(move || -> Result<u64, OutputError> {
-            // Windows close an hour or so at a time: rows are gathered into
-            // larger writes (Parquet row groups).
-            const WRITE_ROWS: usize = 256 * 1024;
-            let mut pending: Option<FeatureTable> = None;
-            for chunk in rx {
-                match &mut pending {
-                    Some(p) => p.append(chunk),
-                    None => pending = Some(chunk),
-                }
-                if pending.as_ref().is_some_and(|p| p.len() >= WRITE_ROWS) {
-                    writer.write(&pending.take().expect("checked"))?;
-                }
-            }
-            if let Some(p) = pending {
-                writer.write(&p)?;
-            }
-            let rows = writer.rows;
-            writer.finish()?;
-            Ok(rows)
-        });
-        let mut on_rows = |mut rows: FeatureTable| -> Result<(), OutputError> {
-            if let Some(inv) = &assets {
-                rows.enrich_assets(inv);
-            }
-            // A send fails only when the writer stopped on an error, which
-            // its join reports.
-            let _ = tx.send(rows);
-            Ok(())
-        };
-        let result = pipeline::run_closing(
-            &sources,
-            &cfg,
-            lateness,
-            &mut on_rows,
-            |batch| match &mut events_writer {
-                Some(w) => w.write(batch),
-                None => Ok(()),
-            },
-            &progress,
-        );
-        drop(tx);
-        (result, handle.join().expect("writer thread"))
-    });
+    // Rows are written in the merge step, which runs while the next batch
+    // decodes (a writer thread fed by a bounded channel would block a pool
+    // thread that the writer's own parallel work may need). Windows close
+    // an hour or so at a time: rows are gathered into larger writes
+    // (Parquet row groups).
+    const WRITE_ROWS: usize = 256 * 1024;
+    let mut pending: Option<FeatureTable> = None;
+    let mut on_rows = |mut rows: FeatureTable| -> Result<(), OutputError> {
+        if let Some(inv) = &assets {
+            rows.enrich_assets(inv);
+        }
+        match &mut pending {
+            Some(p) => p.append(rows),
+            None => pending = Some(rows),
+        }
+        if pending.as_ref().is_some_and(|p| p.len() >= WRITE_ROWS) {
+            writer.write(&pending.take().expect("checked"))?;
+        }
+        Ok(())
+    };
+    let result = pipeline::run_closing(
+        &sources,
+        &cfg,
+        lateness,
+        &mut on_rows,
+        |batch| match &mut events_writer {
+            Some(w) => w.write(batch),
+            None => Ok(()),
+        },
+        &progress,
+    );
     let result = result?;
-    let rows = written?;
+    if let Some(last) = pending.take() {
+        writer.write(&last)?;
+    }
+    let rows = writer.rows;
+    writer.finish()?;
     bar.finish_and_clear();
     let late_events = result.aggregator.late_events();
     if late_events > 0 {

@@ -141,6 +141,13 @@ pub struct ScoreConfig {
     #[arg(long)]
     pub time_zone: Option<String>,
 
+    /// With `--model`: how far an input may run back in time. A window is
+    /// scored and its memory freed once the input is this far past its end;
+    /// an event in a window already scored is late, counted and left out of
+    /// the features (the rules still read it).
+    #[arg(long, default_value = "5m", value_parser = loglynx_cli::parse_duration)]
+    pub allowed_lateness: u64,
+
     /// Seed of the baseline fitted when no model is given.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

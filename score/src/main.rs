@@ -181,6 +181,12 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             o.merge_stats.reranked, o.merge_stats.demoted, config.demote_below
         );
     }
+    if o.late_events > 0 {
+        eprintln!(
+            "  late events left out of the features: {} (their window had been scored; see --allowed-lateness)",
+            o.late_events
+        );
+    }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();
     eprintln!(
         "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed; {} alerts of internet background rolled up into {}; {} alerts left out by {} verdicts → {} in {:.2} s",

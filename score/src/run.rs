@@ -9,11 +9,12 @@ use loglynx_baseline::fit::MIN_ROWS;
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
 use loglynx_cli::{rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
-use loglynx_features::aggregate::{FeatureConfig, ValidFeatureConfig};
+use loglynx_features::aggregate::{FeatureConfig, FeatureTable, ValidFeatureConfig};
 use loglynx_features::ingest::input::{self, Source};
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::compact::CompactLog;
-use loglynx_features::output::{write_atomic, TableFormat};
+use loglynx_features::output::{write_atomic, OutputError, TableFormat};
+use loglynx_features::time::MICROS_PER_SECOND;
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 
@@ -33,6 +34,9 @@ pub struct ScoreOutcome {
     /// Lines read and events decoded.
     pub lines: u64,
     pub events: u64,
+    /// With a model: events left out of the features because their window
+    /// had been scored (`--allowed-lateness`).
+    pub late_events: u64,
     /// Entity-windows scored, and how many the model flagged.
     pub scored_rows: usize,
     pub anomalous: usize,
@@ -251,6 +255,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         Ok(())
     };
 
+    let streaming = model.is_some() && tables.is_empty();
+    let mut late_events = 0;
     let mut log = CompactLog::default();
     let mut file_names: Vec<String> = Vec::new();
     // Where each file's blocks start, to re-read evidence lines.
@@ -269,8 +275,33 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             window_evidence: true,
             ..RunConfig::new(features)
         };
-        let bar = spinner(quiet, "reading logs");
-        let result = pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?;
+        // With a model and logs alone, windows are scored as they close,
+        // so memory holds the open windows, not the whole input's.
+        let bar = spinner(
+            quiet,
+            if streaming {
+                "reading and scoring logs"
+            } else {
+                "reading logs"
+            },
+        );
+        let result = if streaming {
+            let lateness = (config.allowed_lateness as i64).saturating_mul(MICROS_PER_SECOND);
+            let mut failed = Ok(());
+            let mut on_rows = |mut table: FeatureTable| -> Result<(), OutputError> {
+                if failed.is_ok() {
+                    let evidence = std::mem::take(&mut table.evidence);
+                    failed = scoring.add(FeatureFrame::from_table(table), &evidence);
+                }
+                Ok(())
+            };
+            let result = pipeline::run_closing(&sources, &cfg, lateness, &mut on_rows, |_| Ok(()), &|_| {})?;
+            failed?;
+            late_events = result.aggregator.late_events();
+            result
+        } else {
+            pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?
+        };
         bar.finish_and_clear();
         input_failures.extend(result.errors().map(|(name, err)| format!("{name}: {err}")));
         file_names = result.file_names();
@@ -290,7 +321,9 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             "read and aggregated"
         );
         let bar = spinner(quiet, "scoring");
-        if tables.is_empty() {
+        if streaming {
+            // Scored as the windows closed.
+        } else if tables.is_empty() {
             // One entity kind at a time: its rows are made, scored and
             // dropped before the next kind's rows exist.
             let mut failed = Ok(());
@@ -451,6 +484,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         merge_stats,
         lines,
         events,
+        late_events,
         scored_rows,
         anomalous,
         rule_hits: hits.len(),
