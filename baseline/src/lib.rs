@@ -13,6 +13,8 @@
 //!   kept in the bundle.
 //! - [`fit`] fits and scores a frame one entity kind at a time through
 //!   [`fit::KindJob`], the per-kind loop training and scoring share.
+//! - [`sample`]: each kind's rows sampled as windows close, to fit on an
+//!   input too large to hold.
 
 pub mod accumulate;
 pub mod baseline;
@@ -21,6 +23,7 @@ pub mod frame;
 pub mod population;
 pub mod rerank;
 pub mod routine;
+pub mod sample;
 
 pub use baseline::{Baseline, BaselineError, TrainingMetadata};
 pub use fit::{FitError, KindJob, KindModel, KindOutcome, TrainOptions};

@@ -148,6 +148,12 @@ pub struct ScoreConfig {
     #[arg(long, default_value = "5m", value_parser = loglynx_cli::parse_duration)]
     pub allowed_lateness: u64,
 
+    /// Without `--model`: rows per entity kind sampled from the input to fit
+    /// the baseline on (an input with fewer is fitted on all of its rows).
+    /// The input is read twice: to sample and fit, then to score.
+    #[arg(long, default_value_t = loglynx_baseline::sample::DEFAULT_FIT_SAMPLE)]
+    pub fit_sample: usize,
+
     /// Seed of the baseline fitted when no model is given.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

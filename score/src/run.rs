@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use loglynx_baseline::fit::MIN_ROWS;
+use loglynx_baseline::sample::{FittedSets, KindSampler};
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
 use loglynx_cli::{rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
@@ -230,8 +231,11 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     if model.is_none() {
         model_config.check().map_err(|e| ScoreError::Setting(e.to_string()))?;
     }
+    // Without a model, sets fitted on a sample of the input (logs only).
+    let fitted_sets: FittedSets;
     let mut scoring = Scoring {
         model: model.as_ref(),
+        fitted_sets: None,
         config: model_config,
         explain: ExplainRows::AtLeast(EXPLAIN_AT),
         explain_at: EXPLAIN_AT,
@@ -255,7 +259,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         Ok(())
     };
 
-    let streaming = model.is_some() && tables.is_empty();
+    let streaming = tables.is_empty();
     let mut late_events = 0;
     let mut log = CompactLog::default();
     let mut file_names: Vec<String> = Vec::new();
@@ -287,6 +291,43 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         );
         let result = if streaming {
             let lateness = (config.allowed_lateness as i64).saturating_mul(MICROS_PER_SECOND);
+            // Without a model: a first pass samples each kind's rows (and
+            // keeps the events for the rules), the sets are fitted on the
+            // samples, and a second pass scores every window.
+            let first = if model.is_none() {
+                let mut sampler = KindSampler::new(config.fit_sample, config.seed, cfg.features.window());
+                let mut sample = |table: FeatureTable| -> Result<(), OutputError> {
+                    sampler.add(&table);
+                    Ok(())
+                };
+                let sampling = RunConfig {
+                    window_evidence: false,
+                    ..cfg.clone()
+                };
+                let first = pipeline::run_closing(&sources, &sampling, lateness, &mut sample, |_| Ok(()), &|_| {})?;
+                tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    rss_mib = rss_mib(),
+                    "read and sampled"
+                );
+                fitted_sets = sampler.fit(&scoring.config)?;
+                tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    kinds = fitted_sets.sets.len(),
+                    "fitted on the samples"
+                );
+                scoring.fitted = fitted_sets.sets.len();
+                for why in &fitted_sets.too_small {
+                    scoring
+                        .unscored
+                        .push(why.split(' ').next().unwrap_or_default().to_owned());
+                    scoring.skipped.push(why.clone());
+                }
+                scoring.fitted_sets = Some(&fitted_sets);
+                Some(first)
+            } else {
+                None
+            };
             let mut failed = Ok(());
             let mut on_rows = |mut table: FeatureTable| -> Result<(), OutputError> {
                 if failed.is_ok() {
@@ -295,10 +336,18 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                 }
                 Ok(())
             };
-            let result = pipeline::run_closing(&sources, &cfg, lateness, &mut on_rows, |_| Ok(()), &|_| {})?;
+            let scoring_cfg = RunConfig {
+                collect_compact: if first.is_some() {
+                    None
+                } else {
+                    cfg.collect_compact.clone()
+                },
+                ..cfg.clone()
+            };
+            let second = pipeline::run_closing(&sources, &scoring_cfg, lateness, &mut on_rows, |_| Ok(()), &|_| {})?;
             failed?;
-            late_events = result.aggregator.late_events();
-            result
+            late_events = second.aggregator.late_events();
+            first.unwrap_or(second)
         } else {
             pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?
         };

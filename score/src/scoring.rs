@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use loglynx_baseline::accumulate::{AccessColumns, EvidenceCollector};
 use loglynx_baseline::fit::SCORE_CHUNK;
+use loglynx_baseline::sample::FittedSets;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::WindowEvidence;
@@ -20,8 +21,10 @@ use crate::{report, ScoreError};
 /// `explain_at`) and the windows that add evidence; with `scores_out`
 /// every row's score is written as it comes.
 pub(crate) struct Scoring<'m> {
-    /// The baseline; without it one is fitted on each frame.
+    /// The baseline; without it one is fitted on each frame, unless sets
+    /// were fitted on a sample of the input first (`fitted_sets`).
     pub(crate) model: Option<&'m Baseline>,
+    pub(crate) fitted_sets: Option<&'m FittedSets>,
     pub(crate) config: ModelSetConfig,
     pub(crate) explain: ExplainRows,
     /// Source rows scored at least this are kept as anomalies, with
@@ -80,15 +83,22 @@ impl Scoring<'_> {
         // Cloned: the scores' callback borrows `self` while the job runs.
         let config = self.config.clone();
         for kind in kinds {
-            let model = match self.model {
-                Some(m) => match m.set(kind.as_str()) {
+            let model = match (self.model, self.fitted_sets) {
+                (Some(m), _) => match m.set(kind.as_str()) {
                     Some(set) => KindModel::Saved(set),
                     None => {
-                        self.unscored.push(kind.to_string());
+                        if !self.unscored.iter().any(|k| k == kind.as_str()) {
+                            self.unscored.push(kind.to_string());
+                        }
                         continue;
                     }
                 },
-                None => KindModel::Fit(&config),
+                // Kinds too small to fit were noted when the sets were fitted.
+                (None, Some(fitted)) => match fitted.set(kind) {
+                    Some(set) => KindModel::Saved(set),
+                    None => continue,
+                },
+                (None, None) => KindModel::Fit(&config),
             };
             // A fitted set's threshold is known once it is fitted.
             let (n_baseline, saved_threshold) = match &model {

@@ -1439,6 +1439,36 @@ impl FeatureTable {
         self.asset_criticality.push(None);
     }
 
+    /// Appends row `i` of `other`.
+    pub fn push_row_of(&mut self, other: &FeatureTable, i: usize) {
+        self.kinds.push(other.kinds[i]);
+        self.entities.push(other.entities[i].clone());
+        self.window_starts.push(other.window_starts[i]);
+        for (col, from) in self.columns.iter_mut().zip(&other.columns) {
+            col.push(from[i]);
+        }
+        self.source_scope.push(other.source_scope[i]);
+        self.asset_criticality.push(other.asset_criticality[i].clone());
+        if let Some(e) = other.evidence.get(i) {
+            self.evidence.push(*e);
+        }
+    }
+
+    /// Replaces row `j` with row `i` of `other`.
+    pub fn set_row_of(&mut self, j: usize, other: &FeatureTable, i: usize) {
+        self.kinds[j] = other.kinds[i];
+        self.entities[j] = other.entities[i].clone();
+        self.window_starts[j] = other.window_starts[i];
+        for (col, from) in self.columns.iter_mut().zip(&other.columns) {
+            col[j] = from[i];
+        }
+        self.source_scope[j] = other.source_scope[i];
+        self.asset_criticality[j] = other.asset_criticality[i].clone();
+        if let (Some(to), Some(from)) = (self.evidence.get_mut(j), other.evidence.get(i)) {
+            *to = *from;
+        }
+    }
+
     /// The rows at `order`, in that order.
     pub fn reordered(&self, order: &[u32]) -> FeatureTable {
         let pick = |i: &u32| *i as usize;

@@ -377,6 +377,50 @@ fn golden_alerts_of_a_small_generated_log() {
 }
 
 #[test]
+fn a_baseline_fitted_on_a_small_sample_of_the_input_still_explains_every_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, labels) = generate(dir.path(), 20_000, 7, &["--days", "7"]);
+    let alerts_of = |sample: &str| {
+        let out = dir.path().join(format!("alerts-{sample}.ndjson"));
+        let eval = dir.path().join(format!("eval-{sample}.json"));
+        let assert = score()
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "--fit-sample", sample, "-o"])
+            .arg(&out)
+            .arg("--labels")
+            .arg(&labels)
+            .arg("--eval-out")
+            .arg(&eval)
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+        assert!(!stdout.contains("baseline skipped"), "{stdout}");
+        let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
+        let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (eval["loglynx"].clone(), alerts)
+    };
+    // 300 of the input's thousands of rows per kind: another model, the
+    // same campaigns, still explained by the model's evidence.
+    let (whole, whole_alerts) = alerts_of("262144");
+    let (sampled, sampled_alerts) = alerts_of("300");
+    assert_eq!(sampled["campaigns_alerted"], whole["campaigns_alerted"]);
+    assert_eq!(sampled["campaigns_alerted"], sampled["malicious_campaigns"]);
+    assert!(sampled["false_alerts"].as_u64().unwrap() <= whole["false_alerts"].as_u64().unwrap() + 1);
+    let explained = |alerts: &[serde_json::Value]| {
+        alerts
+            .iter()
+            .filter(|a| a["anomalies"].as_array().is_some_and(|x| !x.is_empty()))
+            .count()
+    };
+    assert!(explained(&sampled_alerts) > 0);
+    assert_ne!(sampled_alerts, whole_alerts, "the sample gives another model");
+}
+
+#[test]
 fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every_campaign() {
     let dir = tempfile::tempdir().unwrap();
     let (quiet, _) = generate(dir.path(), 60_000, 4, &["--no-attacks", "--start", "2026-02-01"]);
