@@ -927,14 +927,30 @@ impl<'a> BaselineCalibrator<'a> {
         frame: &crate::FeatureFrame,
         verdicts: &[crate::fit::RowVerdict],
     ) -> KindReplay {
-        let mut c = EvidenceCollector::new(self.config);
+        let mut c = self.collector([set]);
         if let Some(kind) = EntityKind::parse(&set.spec().entity_kind) {
-            c.begin_kind(kind, set.n_train_rows());
-            c.set_threshold(kind, set.threshold());
             // Untouched room costs no memory.
             c.reserve(kind, verdicts.len());
         }
         c.add_rows(frame, verdicts.len(), |i| (verdicts[i].row, verdicts[i].score));
+        self.replay(c)
+    }
+
+    /// An empty collector for the baseline rows of `sets`, to be filled as
+    /// they are scored and handed to [`BaselineCalibrator::replay`].
+    pub fn collector<'s>(&self, sets: impl IntoIterator<Item = &'s loglynx_models::ModelSet>) -> EvidenceCollector {
+        let mut c = EvidenceCollector::new(self.config);
+        for set in sets {
+            if let Some(kind) = EntityKind::parse(&set.spec().entity_kind) {
+                c.begin_kind(kind, set.n_train_rows());
+                c.set_threshold(kind, set.threshold());
+            }
+        }
+        c
+    }
+
+    /// The calibration part of the kinds `c` collected.
+    pub fn replay(&self, mut c: EvidenceCollector) -> KindReplay {
         let (calibration, episodes) = c.calibrate_keeping(self.window, self.covered, |k, name, _| {
             self.replayed.contains(&(k.entity_kind, name))
         });

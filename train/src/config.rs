@@ -38,6 +38,18 @@ pub struct TrainConfig {
     #[arg(long)]
     pub seed: Option<u64>,
 
+    /// Raw logs: rows per entity kind sampled to fit on (default 262144);
+    /// an input with fewer is fitted on all of them. The logs are read
+    /// twice: to sample and fit, then to calibrate on every window.
+    #[arg(long)]
+    pub fit_sample: Option<usize>,
+
+    /// Raw logs: how far an input may run back in time before its windows
+    /// close (seconds, or a number with s, m, h or d; default 5m); an event
+    /// in a closed window is late and left out of the features.
+    #[arg(long, value_parser = loglynx_cli::parse_duration)]
+    pub allowed_lateness: Option<u64>,
+
     /// Isolation-forest trees.
     #[arg(long)]
     pub trees: Option<usize>,
@@ -173,6 +185,8 @@ impl TrainConfig {
         }
         take!(
             seed,
+            fit_sample,
+            allowed_lateness,
             trees,
             subsample,
             k,

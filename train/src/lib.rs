@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod rerank;
 pub mod run;
 pub mod sequences;
+pub mod stream;
 
 pub use config::TrainConfig;
 pub use run::{run, TrainOutcome};

@@ -22,6 +22,9 @@ use crate::evaluate::{evaluate, KindEvaluation};
 use crate::labels::Labels;
 use crate::TrainError;
 
+/// Lines, events and log files read.
+pub type LogsRead = (u64, u64, usize);
+
 /// What a training run wrote and found.
 #[derive(Debug)]
 pub struct TrainOutcome {
@@ -170,32 +173,8 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         );
         loaded.logs_read = Some((result.stats.lines, result.stats.events, result.files.len()));
         if let Some(log) = result.compact.take() {
-            let context = Context {
-                history: None,
-                assets: assets.as_ref(),
-            };
-            // The history and novelty of new terms, and the rule hits of
-            // the routine, side by side.
             let window = config.feature_config().window_secs as i64 * MICROS_PER_SECOND;
-            // The population statistic counts the accounts that logged in,
-            // as the new-account rule does.
-            let (((history, novelty, replay), counted), (hits, _)) = rayon::join(
-                || {
-                    let terms = Novelty::baseline_terms(&log, &rules);
-                    let counted = terms.0.accounts().map(|a| population::baseline_counts(&log, window, a));
-                    (terms, counted)
-                },
-                || loglynx_rules::evaluate_with(&rules, &log, &context),
-            );
-            loaded.population = counted;
-            let first = log.events.iter().map(|e| e.timestamp).min();
-            let last = log.events.iter().map(|e| e.timestamp).max();
-            if let (Some(first), Some(last)) = (first, last) {
-                loaded.routine = Routine::from_hits(&hits, first, last);
-            }
-            tracing::info!(hits = hits.len(), "baseline history, novelty and routine");
-            (loaded.history, loaded.novelty, loaded.rarity_replay) = (history, novelty, replay);
-            loaded.hits = hits;
+            learn_from_events(&mut loaded, &log, &rules, assets.as_ref(), window);
             // The rules' events are done with: freed before the rows are
             // made (computing both side by side is no faster: making rows
             // keeps both cores busy).
@@ -209,6 +188,38 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         return Err(TrainError::NoRows);
     }
     Ok(loaded)
+}
+
+/// What the rules learn from the baseline's events: the history and
+/// novelty of new terms, the rule hits and their routine, the population
+/// statistic's counts.
+pub(crate) fn learn_from_events(
+    loaded: &mut LoadedInputs,
+    log: &loglynx_features::output::compact::CompactLog,
+    rules: &RuleSet,
+    assets: Option<&Assets>,
+    window: i64,
+) {
+    let context = Context { history: None, assets };
+    // The population statistic counts the accounts that logged in, as the
+    // new-account rule does.
+    let (((history, novelty, replay), counted), (hits, _)) = rayon::join(
+        || {
+            let terms = Novelty::baseline_terms(log, rules);
+            let counted = terms.0.accounts().map(|a| population::baseline_counts(log, window, a));
+            (terms, counted)
+        },
+        || loglynx_rules::evaluate_with(rules, log, &context),
+    );
+    loaded.population = counted;
+    let first = log.events.iter().map(|e| e.timestamp).min();
+    let last = log.events.iter().map(|e| e.timestamp).max();
+    if let (Some(first), Some(last)) = (first, last) {
+        loaded.routine = Routine::from_hits(&hits, first, last);
+    }
+    tracing::info!(hits = hits.len(), "baseline history, novelty and routine");
+    (loaded.history, loaded.novelty, loaded.rarity_replay) = (history, novelty, replay);
+    loaded.hits = hits;
 }
 
 /// Trains a baseline on `config.inputs`, writes it to `config.output` with
@@ -231,8 +242,83 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
         None => None,
     };
     let reviewed = crate::rerank::read_alerts(&config.alerts)?;
+    let (mut baseline, logs_read, frame) = if streams(config) {
+        let (baseline, logs_read) =
+            crate::stream::train_streaming(config, quiet, feedback.as_ref(), model_config, evidence)?;
+        (baseline, logs_read, None)
+    } else {
+        let (baseline, logs_read, frame) = train_in_memory(config, quiet, feedback.as_ref(), model_config, evidence)?;
+        (baseline, logs_read, Some(frame))
+    };
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "fitted and calibrated");
+    if let (Some(f), false) = (&feedback, reviewed.is_empty()) {
+        let hours = baseline.features.clone().map(|c| c.check()).transpose()?;
+        let (reranker, note) = crate::rerank::train(f, &reviewed, hours.as_ref())?;
+        if reranker.is_none() {
+            tracing::warn!("re-ranker {note}");
+        }
+        baseline.metadata.notes.insert("reranker".into(), note);
+        baseline.reranker = reranker;
+    }
+    baseline.save(&config.output)?;
+    let card_json = config.output.with_extension("card.json");
+    let card_md = config.output.with_extension("card.md");
+    let card = serde_json::to_string_pretty(&baseline.model_card()).expect("a card is plain JSON");
+    write_atomic(&card_json, card.as_bytes())?;
+    write_atomic(&card_md, baseline.model_card_markdown().as_bytes())?;
+
+    let evaluation = match &config.eval {
+        Some(labels_path) => {
+            let labels = Labels::read(labels_path)?;
+            let report = if config.eval_input.is_empty() {
+                evaluate(&baseline, frame.as_ref().expect("--eval trains in memory"), &labels)?
+            } else {
+                evaluate(
+                    &baseline,
+                    &load_inputs(&config.eval_input, config, quiet)?.frame,
+                    &labels,
+                )?
+            };
+            if let Some(p) = &config.eval_out {
+                let json = serde_json::to_string_pretty(&report).expect("an evaluation is plain JSON");
+                write_atomic(p, json.as_bytes())?;
+            }
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(TrainOutcome {
+        baseline,
+        card_json,
+        card_md,
+        logs_read,
+        evaluation,
+    })
+}
+
+/// Whether training reads its inputs as windows close (raw logs only, no
+/// `--eval`, which scores the training rows again).
+fn streams(config: &TrainConfig) -> bool {
+    config.eval.is_none()
+        && config
+            .inputs
+            .iter()
+            .all(|p| !is_feature_table(p, config.id_column.as_deref()))
+}
+
+/// Trains on inputs held in memory as one frame: feature tables, or logs
+/// with `--eval`. Returns the baseline (without its re-ranker), the logs
+/// read and the frame.
+fn train_in_memory(
+    config: &TrainConfig,
+    quiet: bool,
+    feedback: Option<&Feedback>,
+    model_config: loglynx_models::ModelSetConfig,
+    evidence: EvidenceConfig,
+) -> Result<(Baseline, Option<LogsRead>, FeatureFrame), TrainError> {
+    let started = std::time::Instant::now();
     let mut inputs = load_inputs(&config.inputs, config, quiet)?;
-    let left_out = feedback.as_ref().map(|f| leave_out_attacks(&mut inputs.frame, f));
+    let left_out = feedback.map(|f| leave_out_attacks(&mut inputs.frame, f));
     if inputs.frame.is_empty() {
         return Err(TrainError::NoRows);
     }
@@ -294,73 +380,59 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
                 .insert(frame.ids[row].to_string());
         }
     }
-    if let (Some(f), false) = (&feedback, reviewed.is_empty()) {
-        let hours = baseline.features.clone().map(|c| c.check()).transpose()?;
-        let (reranker, note) = crate::rerank::train(f, &reviewed, hours.as_ref())?;
-        if reranker.is_none() {
-            tracing::warn!("re-ranker {note}");
-        }
-        baseline.metadata.notes.insert("reranker".into(), note);
-        baseline.reranker = reranker;
-    }
-    baseline.save(&config.output)?;
-    let card_json = config.output.with_extension("card.json");
-    let card_md = config.output.with_extension("card.md");
-    let card = serde_json::to_string_pretty(&baseline.model_card()).expect("a card is plain JSON");
-    write_atomic(&card_json, card.as_bytes())?;
-    write_atomic(&card_md, baseline.model_card_markdown().as_bytes())?;
+    Ok((baseline, inputs.logs_read, inputs.frame))
+}
 
-    let evaluation = match &config.eval {
-        Some(labels_path) => {
-            let labels = Labels::read(labels_path)?;
-            let report = if config.eval_input.is_empty() {
-                evaluate(&baseline, frame, &labels)?
-            } else {
-                evaluate(
-                    &baseline,
-                    &load_inputs(&config.eval_input, config, quiet)?.frame,
-                    &labels,
-                )?
-            };
-            if let Some(p) = &config.eval_out {
-                let json = serde_json::to_string_pretty(&report).expect("an evaluation is plain JSON");
-                write_atomic(p, json.as_bytes())?;
-            }
-            Some(report)
-        }
-        None => None,
-    };
-    Ok(TrainOutcome {
-        baseline,
-        card_json,
-        card_md,
-        logs_read: inputs.logs_read,
-        evaluation,
-    })
+/// The attacks analysts confirmed (`true_positive` verdicts): their
+/// entities' windows are left out of a baseline.
+pub(crate) struct ConfirmedAttacks<'f> {
+    attacks: Vec<(EntityKind, &'f str, i64, i64)>,
+    window: i64,
+}
+
+impl<'f> ConfirmedAttacks<'f> {
+    pub(crate) fn of(feedback: &'f Feedback, window: i64) -> ConfirmedAttacks<'f> {
+        let attacks = feedback
+            .confirmed_attacks()
+            .into_iter()
+            .filter_map(|(field, value, first, last)| Some((EntityKind::of_field(field)?, value, first, last)))
+            .collect();
+        ConfirmedAttacks { attacks, window }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.attacks.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.attacks.is_empty()
+    }
+
+    /// Whether the window of `kind` `entity` starting at `start` overlaps
+    /// a confirmed attack of that entity.
+    pub(crate) fn covers(&self, kind: EntityKind, entity: &str, start: i64) -> bool {
+        self.attacks
+            .iter()
+            .any(|&(k, v, first, last)| k == kind && entity == v && start <= last && start + self.window > first)
+    }
 }
 
 /// Leaves out of `frame` the entity-windows of the attacks `feedback`
 /// confirms (each verdict's entity, windows overlapping its alert's span);
 /// returns the rows left out and the verdicts that named a span.
 fn leave_out_attacks(frame: &mut FeatureFrame, feedback: &Feedback) -> (usize, usize) {
-    let attacks: Vec<(EntityKind, &str, i64, i64)> = feedback
-        .confirmed_attacks()
-        .into_iter()
-        .filter_map(|(field, value, first, last)| Some((EntityKind::of_field(field)?, value, first, last)))
-        .collect();
+    let attacks = ConfirmedAttacks::of(
+        feedback,
+        frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR),
+    );
     if attacks.is_empty() {
         return (0, 0);
     }
-    let window = frame.window.unwrap_or(loglynx_features::time::MICROS_PER_HOUR);
     let before = frame.len();
     let drop: Vec<bool> = (0..frame.len())
-        .map(|r| {
-            let (Some(kind), Some(start)) = (frame.kinds[r].entity(), frame.window_starts[r]) else {
-                return false;
-            };
-            attacks
-                .iter()
-                .any(|&(k, v, first, last)| k == kind && frame.ids[r] == v && start <= last && start + window > first)
+        .map(|r| match (frame.kinds[r].entity(), frame.window_starts[r]) {
+            (Some(kind), Some(start)) => attacks.covers(kind, &frame.ids[r], start),
+            _ => false,
         })
         .collect();
     frame.retain_rows(|r| !drop[r]);

@@ -1,0 +1,283 @@
+//! Training on raw logs in memory bounded by what is active, not by the
+//! history: the logs are read twice, windows closing as time passes
+//! (`pipeline::run_closing`).
+//!
+//! 1. Each entity kind's rows are sampled ([`KindSampler`]) while the rules'
+//!    events are kept; the new-term history, novelty, routine and
+//!    population counts come from those events as before.
+//! 2. One set per kind is fitted on its sample (every row when the input
+//!    has no more than the sample).
+//! 3. The logs are read again and every window is scored by its kind's set
+//!    as it closes: its evidence goes to the alert budget's replay, and the
+//!    entities the set flags are the baseline's anomalous ones.
+//!
+//! Windows of attacks analysts confirmed (`--feedback`) are left out of
+//! both passes.
+
+use std::collections::BTreeMap;
+
+use loglynx_baseline::accumulate::{BaselineCalibrator, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
+use loglynx_baseline::fit::SCORE_CHUNK;
+use loglynx_baseline::population::PopulationCalibration;
+use loglynx_baseline::sample::{KindSampler, DEFAULT_FIT_SAMPLE};
+use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, RowKind, TrainingMetadata};
+use loglynx_cli::spinner;
+use loglynx_features::aggregate::registry::EntityKind;
+use loglynx_features::aggregate::registry::SPEC_VERSION;
+use loglynx_features::aggregate::FeatureTable;
+use loglynx_features::ingest::input;
+use loglynx_features::ingest::pipeline::{self, RunConfig};
+use loglynx_features::output::OutputError;
+use loglynx_features::time::{format_rfc3339, MICROS_PER_SECOND};
+use loglynx_labels::verdicts::Feedback;
+use loglynx_models::{ExplainRows, ModelSetConfig};
+use loglynx_rules::{Assets, RuleSet};
+
+use crate::config::TrainConfig;
+use crate::run::{learn_from_events, ConfirmedAttacks, LoadedInputs, LogsRead};
+use crate::TrainError;
+
+/// Default `--allowed-lateness`: five minutes.
+const DEFAULT_LATENESS_SECS: u64 = 300;
+
+/// The rows of `table` outside confirmed attacks; how many were left out.
+fn without_attacks(table: FeatureTable, attacks: Option<&ConfirmedAttacks<'_>>) -> (FeatureTable, usize) {
+    let Some(attacks) = attacks else {
+        return (table, 0);
+    };
+    let keep: Vec<u32> = (0..table.len())
+        .filter(|&i| !attacks.covers(table.kinds[i], &table.entities[i], table.window_starts[i]))
+        .map(|i| i as u32)
+        .collect();
+    if keep.len() == table.len() {
+        return (table, 0);
+    }
+    let left_out = table.len() - keep.len();
+    (table.reordered(&keep), left_out)
+}
+
+/// Trains on raw logs in two passes (see the module comment). Returns the
+/// baseline (without its re-ranker) and the lines, events and files read.
+pub fn train_streaming(
+    config: &TrainConfig,
+    quiet: bool,
+    feedback: Option<&Feedback>,
+    model_config: ModelSetConfig,
+    evidence: EvidenceConfig,
+) -> Result<(Baseline, Option<LogsRead>), TrainError> {
+    model_config.check().map_err(loglynx_baseline::FitError::from)?;
+    let (sources, errors) = input::discover(&config.inputs);
+    if let Some(e) = errors.first() {
+        return Err(TrainError::Input(e.to_string()));
+    }
+    let features = config.feature_config().check()?;
+    let window = features.window();
+    // Read before the logs, so that a bad asset list fails fast.
+    let assets = match &config.assets {
+        Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
+        None => None,
+    };
+    let mut rules = RuleSet::builtin();
+    if let Some(dir) = &config.rules {
+        rules.merge(RuleSet::load_dir(dir)?)?;
+    }
+    let lateness_secs = config.allowed_lateness.unwrap_or(DEFAULT_LATENESS_SECS);
+    let lateness = i64::try_from(lateness_secs)
+        .ok()
+        .and_then(|s| s.checked_mul(MICROS_PER_SECOND))
+        .ok_or_else(|| TrainError::Setting(format!("--allowed-lateness {lateness_secs} s: too long")))?;
+    let attacks = feedback.map(|f| ConfirmedAttacks::of(f, window));
+    let seed = config.seed.unwrap_or(42);
+    let cap = config.fit_sample.unwrap_or(DEFAULT_FIT_SAMPLE);
+    if cap == 0 {
+        return Err(TrainError::Setting(
+            "--fit-sample 0: sample at least one row per kind".into(),
+        ));
+    }
+
+    // Pass 1: sample the rows, keep the rules' events.
+    let bar = spinner(quiet, "computing features and sampling");
+    let mut sampler = KindSampler::new(cap, seed, window);
+    let mut left_out = 0;
+    let mut range: Option<(i64, i64)> = None;
+    let mut sample = |table: FeatureTable| -> Result<(), OutputError> {
+        let (table, out) = without_attacks(table, attacks.as_ref());
+        left_out += out;
+        for &s in &table.window_starts {
+            range = Some(range.map_or((s, s), |(a, b)| (a.min(s), b.max(s))));
+        }
+        sampler.add(&table);
+        Ok(())
+    };
+    let sampling = RunConfig {
+        format: config.format,
+        year: config.year,
+        collect_compact: Some(rules.events_read()),
+        ..RunConfig::new(features.clone())
+    };
+    let mut result = pipeline::run_closing(&sources, &sampling, lateness, &mut sample, |_| Ok(()), &|_| bar.tick())?;
+    bar.finish_and_clear();
+    if let Some((name, err)) = result.errors().next() {
+        return Err(TrainError::Input(format!("{name}: {err}")));
+    }
+    let mut loaded = LoadedInputs {
+        frame: FeatureFrame::default(),
+        files: result.file_names(),
+        history: Default::default(),
+        novelty: Default::default(),
+        rarity_replay: Vec::new(),
+        routine: Default::default(),
+        hits: Vec::new(),
+        population: None,
+        logs_read: Some((result.stats.lines, result.stats.events, result.files.len())),
+    };
+    let late = result.aggregator.late_events();
+    tracing::info!(
+        kept_events = result.compact.as_ref().map_or(0, |c| c.len()),
+        late_events = late,
+        rss_mib = loglynx_features::mem::rss_mib(),
+        "logs read and sampled"
+    );
+    if let Some(log) = result.compact.take() {
+        learn_from_events(&mut loaded, &log, &rules, assets.as_ref(), window);
+    }
+    drop(result);
+    let Some((first, last)) = range else {
+        return Err(TrainError::NoRows);
+    };
+
+    // The sets, on the samples.
+    let bar = spinner(quiet, "fitting models");
+    let seen: BTreeMap<EntityKind, u64> = EntityKind::ALL.iter().map(|&k| (k, sampler.seen(k))).collect();
+    if let Some(wanted) = &config.kinds {
+        let present: Vec<&str> = EntityKind::ALL
+            .iter()
+            .filter(|k| seen[k] > 0)
+            .map(|k| k.as_str())
+            .collect();
+        if let Some(w) = wanted.iter().find(|w| !present.contains(&w.as_str())) {
+            return Err(loglynx_baseline::FitError::NoSuchKind {
+                wanted: w.clone(),
+                present: present.join(", "),
+            }
+            .into());
+        }
+    }
+    let mut fitted = sampler.fit(&model_config)?;
+    if let Some(wanted) = &config.kinds {
+        fitted.sets.retain(|(k, ..)| wanted.iter().any(|w| w == k.as_str()));
+    }
+    if fitted.sets.is_empty() {
+        let why = if fitted.too_small.is_empty() {
+            "no rows".to_owned()
+        } else {
+            fitted.too_small.join(", ")
+        };
+        return Err(loglynx_baseline::FitError::NothingToTrain(why).into());
+    }
+    bar.finish_and_clear();
+    let mut metadata = TrainingMetadata {
+        input_files: loaded.files.clone(),
+        time_range: Some((format_rfc3339(first), format_rfc3339(last + window))),
+        rows_per_set: Default::default(),
+        seed,
+        loglynx_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        notes: Default::default(),
+    };
+    for (kind, set, rows) in &fitted.sets {
+        metadata.rows_per_set.insert(kind.to_string(), *rows as usize);
+        if set.n_train_rows() < *rows as usize {
+            metadata.notes.insert(
+                format!("fit_sample_{kind}"),
+                format!(
+                    "fitted on a uniform sample of {} of its {rows} rows",
+                    set.n_train_rows()
+                ),
+            );
+        }
+    }
+    if !fitted.too_small.is_empty() {
+        metadata
+            .notes
+            .insert("skipped_kinds".into(), fitted.too_small.join(", "));
+    }
+    if let Some(a) = &attacks {
+        if !a.is_empty() {
+            metadata.notes.insert(
+                "left_out_by_verdicts".into(),
+                format!("{left_out} entity-windows of {} alerts judged true_positive", a.len()),
+            );
+        }
+    }
+    if late > 0 {
+        metadata.notes.insert(
+            "late_events".into(),
+            format!("{late} events later than the allowed lateness ({lateness_secs} s) left out of the features"),
+        );
+    }
+
+    // Pass 2: every window scored by its kind's set, for the alert
+    // budget's replay and the anomalous entities.
+    let bar = spinner(quiet, "calibrating on every window");
+    let covered = HitIndex::new(&loaded.hits, DEFAULT_SUPPRESSION);
+    let calibrator = BaselineCalibrator::new(evidence, &covered, &loaded.rarity_replay, window);
+    let mut collector = calibrator.collector(fitted.sets.iter().map(|(_, s, _)| s));
+    let mut anomalous: BTreeMap<EntityKind, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut failed = Ok(());
+    let mut score = |table: FeatureTable| -> Result<(), OutputError> {
+        if failed.is_err() {
+            return Ok(());
+        }
+        let (table, _) = without_attacks(table, attacks.as_ref());
+        let frame = FeatureFrame::from_table(table);
+        for (kind, set, _) in &fitted.sets {
+            let job = match KindJob::new(&frame, RowKind::Entity(*kind), KindModel::Saved(set)) {
+                Ok(Ok(job)) => job,
+                Ok(Err(_)) => continue,
+                Err(e) => {
+                    failed = Err(e);
+                    return Ok(());
+                }
+            };
+            let ran = job.run(Some(ExplainRows::None), SCORE_CHUNK, |rows, scores| {
+                collector.add_rows(&frame, rows.len(), |i| (rows[i], scores[i].score));
+                for (&r, s) in rows.iter().zip(&scores) {
+                    if s.is_anomaly {
+                        anomalous.entry(*kind).or_default().insert(frame.ids[r].to_string());
+                    }
+                }
+            });
+            if let Err(e) = ran {
+                failed = Err(e);
+                return Ok(());
+            }
+        }
+        Ok(())
+    };
+    let scoring = RunConfig {
+        collect_compact: None,
+        ..sampling
+    };
+    pipeline::run_closing(&sources, &scoring, lateness, &mut score, |_| Ok(()), &|_| bar.tick())?;
+    failed?;
+    bar.finish_and_clear();
+    let mut calibration = calibrator.finish(vec![calibrator.replay(collector)]);
+    if let Some((counts, guessed)) = &loaded.population {
+        let host_days = calibration.kind(EntityKind::Host).map_or(0, |k| k.entity_days);
+        calibration.population = Some(PopulationCalibration::new(counts, host_days, guessed.clone()));
+    }
+    let baseline = Baseline {
+        spec_version: SPEC_VERSION,
+        features: Some(features.config.clone()),
+        sets: fitted.sets.into_iter().map(|(_, s, _)| s).collect(),
+        metadata,
+        history: loaded.history,
+        anomalous,
+        calibration,
+        routine: loaded.routine,
+        novelty: loaded.novelty,
+        reranker: None,
+    };
+    Ok((baseline, loaded.logs_read))
+}
