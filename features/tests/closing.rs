@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use loglynx_features::aggregate::{Aggregator, FeatureConfig, FeatureTable};
+use loglynx_features::aggregate::{name_hash, Aggregator, FeatureConfig, FeatureTable};
 use loglynx_features::event::{Action, Event, Evidence, Outcome};
 use loglynx_features::ingest::input::Source;
 use loglynx_features::ingest::pipeline::{run, run_closing, RunConfig};
@@ -94,11 +94,14 @@ fn finished_at_the_end(events: &[Gen], horizon: u64) -> Vec<Row> {
         agg.add(&event(g, i as u64 + 1));
     }
     let mut rows = rows(&agg.finish());
-    rows.sort_by(|a, b| {
-        let kind = |k: &str| ["user", "source_ip", "host"].iter().position(|x| *x == k);
-        (a.0, kind(&a.1), &a.2).cmp(&(b.0, kind(&b.1), &b.2))
-    });
+    in_closing_order(&mut rows);
     rows
+}
+
+/// The order windows come out in as they close: start, kind, name hash.
+fn in_closing_order(rows: &mut [Row]) {
+    let kind = |k: &str| ["user", "source_ip", "host"].iter().position(|x| *x == k);
+    rows.sort_by(|a, b| (a.0, kind(&a.1), name_hash(&a.2), &a.2).cmp(&(b.0, kind(&b.1), name_hash(&b.2), &b.2)));
 }
 
 /// Rows of windows closed at `lateness` behind the latest event every
@@ -275,10 +278,18 @@ fn rotated_files_given_newest_first_are_read_oldest_first_and_close_as_they_go()
     assert!(calls > 10, "windows closed as the input went: {calls} calls");
     let reference = run(&sources, &cfg, |_| Ok(()), &|_| {}).unwrap();
     let mut expected = rows(&reference.aggregator.finish());
-    expected.sort_by(|a, b| {
-        let kind = |k: &str| ["user", "source_ip", "host"].iter().position(|x| *x == k);
-        (a.0, kind(&a.1), &a.2).cmp(&(b.0, kind(&b.1), &b.2))
-    });
+    in_closing_order(&mut expected);
     assert_eq!(closed.len(), 72 * (7 + 50 + 1));
     assert_eq!(rows(&closed), expected);
+    // Another number of threads (so of shards) gives the same rows in the
+    // same order.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let mut on_three = FeatureTable::new(3600 * S);
+    let mut collect = |rows: FeatureTable| -> Result<(), OutputError> {
+        on_three.append(rows);
+        Ok(())
+    };
+    pool.install(|| run_closing(&sources, &cfg, 300 * S, &mut collect, |_| Ok(()), &|_| {}))
+        .unwrap();
+    assert_eq!(rows(&on_three), expected);
 }

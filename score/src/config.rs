@@ -154,6 +154,12 @@ pub struct ScoreConfig {
     #[arg(long, default_value_t = loglynx_baseline::sample::DEFAULT_FIT_SAMPLE)]
     pub fit_sample: usize,
 
+    /// How long an entity's partners are remembered for the `new_*`
+    /// features (default 14d; 0 for the whole input). A model brings its
+    /// own: a different value is refused.
+    #[arg(long, value_parser = loglynx_cli::parse_duration)]
+    pub novelty_horizon: Option<u64>,
+
     /// Seed of the baseline fitted when no model is given.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

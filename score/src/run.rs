@@ -134,12 +134,24 @@ pub fn feature_config(config: &ScoreConfig, baseline: Option<&Baseline>) -> Resu
                     f.business_hours.time_zone
                 )));
             }
+            if let Some(h) = config.novelty_horizon.filter(|&h| h != f.novelty_horizon_secs) {
+                return Err(ScoreError::Contradicts(format!(
+                    "--novelty-horizon {h} s: the model was trained with a novelty horizon of {} s",
+                    f.novelty_horizon_secs
+                )));
+            }
             f
         }
-        None => FeatureConfig::with_window_in_zone(
-            config.window_secs.unwrap_or(3600),
-            config.time_zone.as_deref().unwrap_or("UTC"),
-        ),
+        None => {
+            let mut f = FeatureConfig::with_window_in_zone(
+                config.window_secs.unwrap_or(3600),
+                config.time_zone.as_deref().unwrap_or("UTC"),
+            );
+            if let Some(h) = config.novelty_horizon {
+                f.novelty_horizon_secs = h;
+            }
+            f
+        }
     };
     Ok(features.check()?)
 }

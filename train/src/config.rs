@@ -50,6 +50,12 @@ pub struct TrainConfig {
     #[arg(long, value_parser = loglynx_cli::parse_duration)]
     pub allowed_lateness: Option<u64>,
 
+    /// Raw logs: how long an entity's partners are remembered for the
+    /// `new_*` features (default 14d; 0 for the whole input); recorded in
+    /// the baseline.
+    #[arg(long, value_parser = loglynx_cli::parse_duration)]
+    pub novelty_horizon: Option<u64>,
+
     /// Isolation-forest trees.
     #[arg(long)]
     pub trees: Option<usize>,
@@ -187,6 +193,7 @@ impl TrainConfig {
             seed,
             fit_sample,
             allowed_lateness,
+            novelty_horizon,
             trees,
             subsample,
             k,
@@ -220,10 +227,14 @@ impl TrainConfig {
 
     /// How features are computed from raw logs, as recorded in the baseline.
     pub fn feature_config(&self) -> FeatureConfig {
-        FeatureConfig::with_window_in_zone(
+        let mut f = FeatureConfig::with_window_in_zone(
             self.window_secs.unwrap_or(3600),
             self.time_zone.as_deref().unwrap_or("UTC"),
-        )
+        );
+        if let Some(h) = self.novelty_horizon {
+            f.novelty_horizon_secs = h;
+        }
+        f
     }
 
     pub fn model_config(&self) -> Result<ModelSetConfig, TrainError> {

@@ -8,14 +8,16 @@
 //! window was already closed is late: counted and left out, never put in
 //! another window.
 //!
-//! Rows come out sorted by window start, entity kind and entity name, so the
-//! output does not depend on when windows were closed: closing early gives
+//! Rows come out sorted by window start, entity kind and a hash of the
+//! entity name (FxHash, fixed), so the output depends neither on when
+//! windows were closed nor on the number of threads: closing early gives
 //! the same rows, in the same order, as closing everything at the end.
 
 use rayon::prelude::*;
 
 use super::{source_scope, Aggregator, FeatureTable, Micros, Remembered, RowMaker, Shard, MICROS_PER_SECOND};
 use crate::aggregate::registry::EntityKind;
+use crate::mem::smallset::Distinct;
 
 impl Aggregator {
     /// Records windows as they open so that [`Aggregator::close_until`] can
@@ -28,7 +30,7 @@ impl Aggregator {
 
     /// Closes every window that ends at or before `until` (a time that only
     /// moves forward; an earlier one closes nothing) and returns their rows,
-    /// sorted by window start, entity kind and name. Later events in those
+    /// sorted by window start, entity kind and name hash. Later events in those
     /// windows are late ([`Aggregator::late_events`]).
     ///
     /// # Panics
@@ -61,24 +63,29 @@ impl Aggregator {
         if forget {
             self.forgotten_at = until;
         }
-        let tables: Vec<FeatureTable> = self
+        let tables: Vec<(FeatureTable, Vec<u64>)> = self
             .shards
             .par_iter_mut()
             .map(|shard| shard.close_until(until, &maker, evidence, forget))
             .collect();
         let mut rows = FeatureTable::new(window);
-        for t in tables {
+        let mut hashes = Vec::new();
+        for (t, h) in tables {
             rows.append(t);
+            hashes.extend(h);
         }
-        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            (rows.window_starts[a], rows.kinds[a].index(), &rows.entities[a]).cmp(&(
-                rows.window_starts[b],
-                rows.kinds[b].index(),
-                &rows.entities[b],
-            ))
+        // Sorted by start, kind and name hash (names only break a tie of
+        // hashes): an order that depends neither on when windows closed nor
+        // on the number of shards, without comparing names.
+        let mut keys: Vec<(Micros, usize, u64, u32)> = (0..rows.len())
+            .map(|i| (rows.window_starts[i], rows.kinds[i].index(), hashes[i], i as u32))
+            .collect();
+        keys.par_sort_unstable_by(|a, b| {
+            (a.0, a.1, a.2)
+                .cmp(&(b.0, b.1, b.2))
+                .then_with(|| rows.entities[a.3 as usize].cmp(&rows.entities[b.3 as usize]))
         });
+        let order: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
         rows.reordered(&order)
     }
 }
@@ -87,9 +94,16 @@ impl Shard {
     /// Makes the rows of this shard's windows that end at or before
     /// `until`, frees their state, and forgets the partners of entities
     /// whose latest window is beyond the novelty horizon.
-    fn close_until(&mut self, until: Micros, maker: &RowMaker, evidence: bool, forget: bool) -> FeatureTable {
+    fn close_until(
+        &mut self,
+        until: Micros,
+        maker: &RowMaker,
+        evidence: bool,
+        forget: bool,
+    ) -> (FeatureTable, Vec<u64>) {
         let window = maker.window;
         let mut table = FeatureTable::new(window);
+        let mut hashes = Vec::new();
         for kind in EntityKind::ALL {
             let k = kind.index();
             while let Some(first) = self.open[k].first_entry() {
@@ -106,18 +120,35 @@ impl Shard {
                     let entity = entry.get_mut();
                     let state = &mut self.states[k];
                     let acc = state.accs.get(slot);
-                    let remembered = self.remembered[k].entry(hash).or_insert_with(|| Remembered {
-                        last_start: Micros::MIN,
-                        ..Remembered::default()
-                    });
-                    if start.saturating_sub(remembered.last_start) > maker.horizon {
-                        remembered.partners.clear();
-                    }
-                    remembered.last_start = start;
-                    let novel = RowMaker::new_partners(kind, acc, &mut remembered.partners, false);
+                    // An entity with no partners yet is not remembered (most
+                    // scanners name no account): absent is the same as empty.
+                    let novel = match self.remembered[k].get_mut(&hash) {
+                        Some(remembered) => {
+                            if start.saturating_sub(remembered.last_start) > maker.horizon {
+                                remembered.partners.clear();
+                            }
+                            remembered.last_start = start;
+                            RowMaker::new_partners(kind, acc, &mut remembered.partners, false)
+                        }
+                        None => {
+                            let mut partners = Distinct::default();
+                            let novel = RowMaker::new_partners(kind, acc, &mut partners, false);
+                            if !partners.is_empty() {
+                                self.remembered[k].insert(
+                                    hash,
+                                    Remembered {
+                                        last_start: start,
+                                        partners,
+                                    },
+                                );
+                            }
+                            novel
+                        }
+                    };
                     let novel = maker.novelty(start, novel);
                     let scope = source_scope(kind, &entity.name);
                     table.push(kind, &entity.name, scope, start, &maker.row(acc, novel));
+                    hashes.push(hash);
                     state.accs.release(slot);
                     if evidence {
                         table.evidence.push(*state.evidence.get(slot));
@@ -140,6 +171,6 @@ impl Shard {
                 }
             }
         }
-        table
+        (table, hashes)
     }
 }

@@ -382,7 +382,7 @@ pub fn run(
 pub type RowSink<'s> = &'s mut (dyn FnMut(FeatureTable) -> Result<(), OutputError> + Send);
 
 /// Like [`run`], but windows are closed as time passes and their rows
-/// handed to `on_rows` at once (sorted by window start, kind and entity),
+/// handed to `on_rows` at once (sorted by window start, kind and entity name hash),
 /// so memory holds only the windows still open. Files are read in the order
 /// of their first event; a window closes once the file being read is
 /// `lateness` past its end and no file still to read starts before that.
