@@ -145,10 +145,10 @@ pub struct FeaturesConfig {
     pub allowed_lateness: u64,
 
     /// How long an entity's partners (addresses, hosts, users) are
-    /// remembered for the `new_*` features: a window more than this after
-    /// the entity's previous one counts them as new again. Bounds memory on
-    /// long inputs; 0 remembers for the whole input.
-    #[arg(long, default_value = "14d", value_parser = crate::parse_duration)]
+    /// remembered for the `new_*` features: one last seen with the entity
+    /// longer ago than this counts as new again. Bounds memory on long
+    /// inputs; 0 remembers for the whole input.
+    #[arg(long, default_value = "30d", value_parser = crate::parse_duration)]
     pub novelty_horizon: u64,
 
     /// Accepted for a uniform CLI; feature extraction uses no randomness.

@@ -235,6 +235,33 @@ fn partners_are_forgotten_after_the_horizon_and_new_again() {
     assert_eq!(rows, finished_at_the_end(&events, 2 * 86_400));
 }
 
+#[test]
+fn a_partner_not_seen_for_longer_than_the_horizon_is_new_again_though_the_entity_never_rested() {
+    let at = |secs, source| Gen {
+        secs,
+        user: 0,
+        source,
+        host: 0,
+        kind: 2,
+    };
+    // user0 logs in every evening from address 6; from address 5 on day 0
+    // and, five days later, on day 5 (the horizon is two days).
+    let mut events: Vec<Gen> = (0..6).map(|d| at(d * 86_400 + 20 * 3600, 6)).collect();
+    events.push(at(10 * 3600, 5));
+    events.push(at(5 * 86_400 + 10 * 3600, 5));
+    events.push(Gen { user: 1, ..at(0, 1) });
+    events.sort_by_key(|g| g.secs);
+    let (rows, _) = closed_as_time_passes(&events, 2 * 86_400, 0, 1);
+    let column = loglynx_features::aggregate::registry::index_of("new_source_ips").unwrap();
+    let new_sources: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.2 == "user0")
+        .map(|r| f64::from_bits(r.3[column]) as u64)
+        .collect();
+    assert_eq!(new_sources, [1, 1, 0, 0, 0, 0, 1, 0]);
+    assert_eq!(rows, finished_at_the_end(&events, 2 * 86_400));
+}
+
 /// Syslog lines of hour `h` (after 2026-03-02 00:00), one per minute.
 fn hour_of_lines(h: u32) -> String {
     let mut s = String::new();

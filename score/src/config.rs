@@ -155,7 +155,7 @@ pub struct ScoreConfig {
     pub fit_sample: usize,
 
     /// How long an entity's partners are remembered for the `new_*`
-    /// features (default 14d; 0 for the whole input). A model brings its
+    /// features (default 30d; 0 for the whole input). A model brings its
     /// own: a different value is refused.
     #[arg(long, value_parser = loglynx_cli::parse_duration)]
     pub novelty_horizon: Option<u64>,

@@ -51,7 +51,7 @@ pub struct TrainConfig {
     pub allowed_lateness: Option<u64>,
 
     /// Raw logs: how long an entity's partners are remembered for the
-    /// `new_*` features (default 14d; 0 for the whole input); recorded in
+    /// `new_*` features (default 30d; 0 for the whole input); recorded in
     /// the baseline.
     #[arg(long, value_parser = loglynx_cli::parse_duration)]
     pub novelty_horizon: Option<u64>,

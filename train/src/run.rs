@@ -142,18 +142,7 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             return Err(TrainError::Input(e.to_string()));
         }
         let features = config.feature_config().check()?;
-        // Read before the logs, so that a bad asset list fails fast.
-        let assets = match &config.assets {
-            Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
-            None => None,
-        };
-        // New-term rules compare later events with the terms of this
-        // baseline, and rule hits that recur in it are routine: only the
-        // events the rules read are kept.
-        let mut rules = RuleSet::builtin();
-        if let Some(dir) = &config.rules {
-            rules.merge(RuleSet::load_dir(dir)?)?;
-        }
+        let (assets, rules) = assets_and_rules(config)?;
         let cfg = RunConfig {
             format: config.format,
             year: config.year,
@@ -188,6 +177,22 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
         return Err(TrainError::NoRows);
     }
     Ok(loaded)
+}
+
+/// The asset list and the rules training reads the logs' events with,
+/// read before the logs so that a bad file fails fast. New-term rules
+/// compare later events with the terms of the baseline, and rule hits that
+/// recur in it are routine: only the events the rules read are kept.
+pub(crate) fn assets_and_rules(config: &TrainConfig) -> Result<(Option<Assets>, RuleSet), TrainError> {
+    let assets = match &config.assets {
+        Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
+        None => None,
+    };
+    let mut rules = RuleSet::builtin();
+    if let Some(dir) = &config.rules {
+        rules.merge(RuleSet::load_dir(dir)?)?;
+    }
+    Ok((assets, rules))
 }
 
 /// What the rules learn from the baseline's events: the history and

@@ -31,10 +31,9 @@ use loglynx_features::output::OutputError;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_SECOND};
 use loglynx_labels::verdicts::Feedback;
 use loglynx_models::{ExplainRows, ModelSetConfig};
-use loglynx_rules::{Assets, RuleSet};
 
 use crate::config::TrainConfig;
-use crate::run::{learn_from_events, ConfirmedAttacks, LoadedInputs, LogsRead};
+use crate::run::{assets_and_rules, learn_from_events, ConfirmedAttacks, LoadedInputs, LogsRead};
 use crate::TrainError;
 
 /// Default `--allowed-lateness`: five minutes.
@@ -72,15 +71,7 @@ pub fn train_streaming(
     }
     let features = config.feature_config().check()?;
     let window = features.window();
-    // Read before the logs, so that a bad asset list fails fast.
-    let assets = match &config.assets {
-        Some(p) => Some(Assets::from_csv_file(p).map_err(|e| TrainError::Input(e.to_string()))?),
-        None => None,
-    };
-    let mut rules = RuleSet::builtin();
-    if let Some(dir) = &config.rules {
-        rules.merge(RuleSet::load_dir(dir)?)?;
-    }
+    let (assets, rules) = assets_and_rules(config)?;
     let lateness_secs = config.allowed_lateness.unwrap_or(DEFAULT_LATENESS_SECS);
     let lateness = i64::try_from(lateness_secs)
         .ok()

@@ -3,8 +3,10 @@
 //! With [`Aggregator::close_as_time_passes`], every window is recorded as it
 //! opens; [`Aggregator::close_until`] turns the windows that ended by a time
 //! into rows and frees their state. Novelty needs an entity's earlier
-//! partners, so they are kept, compactly and by name hash, for the novelty
-//! horizon after the entity's latest window ([`Remembered`]). An event whose
+//! partners, so each is kept, by name hash with the window it was last seen
+//! in, for the novelty horizon ([`Remembered`]): a partner not seen with the
+//! entity for longer is new again, and a busy entity's partners do not
+//! pile up either. An event whose
 //! window was already closed is late: counted and left out, never put in
 //! another window.
 //!
@@ -15,9 +17,9 @@
 
 use rayon::prelude::*;
 
-use super::{source_scope, Aggregator, FeatureTable, Micros, Remembered, RowMaker, Shard, MICROS_PER_SECOND};
+use super::{source_scope, Aggregator, FeatureTable, Micros, RowMaker, Shard};
 use crate::aggregate::registry::EntityKind;
-use crate::mem::smallset::Distinct;
+use crate::mem::smallset::LastSeen;
 
 impl Aggregator {
     /// Records windows as they open so that [`Aggregator::close_until`] can
@@ -49,17 +51,13 @@ impl Aggregator {
         let novel_from = self.novel_from();
         self.novel_from = Some(novel_from);
         self.closed_before = until;
-        let maker = RowMaker {
-            window,
-            window_s: window as f64 / MICROS_PER_SECOND as f64,
-            novel_from,
-            horizon: self.cfg.novelty_horizon,
-        };
+        let maker = RowMaker::new(window, novel_from, self.cfg.novelty_horizon);
         let evidence = self.evidence;
         // Forgetting partners walks every remembered entity: done each
         // eighth of the horizon (at least each window), not on every call.
-        let every = (maker.horizon / 8).max(window);
-        let forget = maker.horizon != Micros::MAX && until.saturating_sub(self.forgotten_at) >= every;
+        let horizon = self.cfg.novelty_horizon;
+        let every = (horizon / 8).max(window);
+        let forget = horizon != Micros::MAX && until.saturating_sub(self.forgotten_at) >= every;
         if forget {
             self.forgotten_at = until;
         }
@@ -123,24 +121,12 @@ impl Shard {
                     // An entity with no partners yet is not remembered (most
                     // scanners name no account): absent is the same as empty.
                     let novel = match self.remembered[k].get_mut(&hash) {
-                        Some(remembered) => {
-                            if start.saturating_sub(remembered.last_start) > maker.horizon {
-                                remembered.partners.clear();
-                            }
-                            remembered.last_start = start;
-                            RowMaker::new_partners(kind, acc, &mut remembered.partners, false)
-                        }
+                        Some(partners) => maker.new_partners(kind, acc, start, partners, false),
                         None => {
-                            let mut partners = Distinct::default();
-                            let novel = RowMaker::new_partners(kind, acc, &mut partners, false);
+                            let mut partners = LastSeen::default();
+                            let novel = maker.new_partners(kind, acc, start, &mut partners, false);
                             if !partners.is_empty() {
-                                self.remembered[k].insert(
-                                    hash,
-                                    Remembered {
-                                        last_start: start,
-                                        partners,
-                                    },
-                                );
+                                self.remembered[k].insert(hash, partners);
                             }
                             novel
                         }
@@ -160,12 +146,18 @@ impl Shard {
                     }
                 }
             }
-            // Partners of an entity whose latest window started more than
-            // the horizon before every window still to close are forgotten.
+            // Partners last seen more than the horizon before every window
+            // still to close are forgotten, and entities left with none.
             if forget {
-                let forget_before = until.saturating_sub(window).saturating_sub(maker.horizon);
+                let cutoff = maker
+                    .tick(until.saturating_sub(window))
+                    .saturating_sub(maker.horizon_ticks)
+                    .saturating_sub(1);
                 let remembered = &mut self.remembered[k];
-                remembered.retain(|_, r| r.last_start >= forget_before);
+                remembered.retain(|_, partners| {
+                    partners.forget_before(cutoff);
+                    !partners.is_empty()
+                });
                 if remembered.capacity() > 4 * remembered.len().max(1024) {
                     remembered.shrink_to_fit();
                 }

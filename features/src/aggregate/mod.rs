@@ -22,13 +22,13 @@ use chrono::{Offset, TimeZone, Timelike};
 use compact_str::CompactString;
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
 use crate::mem::release::release_free_memory;
 use crate::mem::release::Dropper;
 use crate::mem::slab::Slab;
-use crate::mem::smallset::{Counts, Distinct};
+use crate::mem::smallset::{Counts, Distinct, LastSeen};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -76,10 +76,10 @@ pub struct FeatureConfig {
     #[serde(default = "default_novelty_warmup")]
     pub novelty_warmup_secs: u64,
     /// How long an entity's partners are remembered for the novelty
-    /// features: a window that starts more than this many seconds after the
-    /// entity's previous window counts its partners as new again. Bounds the
-    /// memory of a long input by the entities of this period; 0 remembers
-    /// for the whole input.
+    /// features: a partner last seen with the entity more than this many
+    /// seconds before a window counts as new again in it. Bounds the memory
+    /// of a long input by the partners of this period; 0 remembers for the
+    /// whole input.
     #[serde(default = "default_novelty_horizon")]
     pub novelty_horizon_secs: u64,
 }
@@ -88,8 +88,9 @@ fn default_novelty_warmup() -> u64 {
     86_400
 }
 
-/// Two weeks: a weekly habit is remembered, a scanner of last month is not.
-pub const DEFAULT_NOVELTY_HORIZON_SECS: u64 = 14 * 86_400;
+/// Thirty days: a monthly habit is remembered, last quarter's address is
+/// new again.
+pub const DEFAULT_NOVELTY_HORIZON_SECS: u64 = 30 * 86_400;
 
 fn default_novelty_horizon() -> u64 {
     DEFAULT_NOVELTY_HORIZON_SECS
@@ -627,13 +628,8 @@ struct Shard {
 }
 
 /// An entity's partners between its windows, when windows close as time
-/// passes.
-#[derive(Debug, Clone, Default)]
-struct Remembered {
-    /// Start of its latest closed window.
-    last_start: Micros,
-    partners: Distinct,
-}
+/// passes: each partner with the window it was last seen in.
+type Remembered = LastSeen;
 
 /// How [`Shard::add`] adds an event.
 struct AddMode {
@@ -976,12 +972,7 @@ impl Aggregator {
             tables.push(shard.entities);
             states.push(shard.states);
         }
-        let maker = RowMaker {
-            window,
-            window_s: window as f64 / MICROS_PER_SECOND as f64,
-            novel_from,
-            horizon: self.cfg.novelty_horizon,
-        };
+        let maker = RowMaker::new(window, novel_from, self.cfg.novelty_horizon);
         let chunk_rows = chunk_rows.max(1);
         for kind in EntityKind::ALL {
             let mut entities: Vec<EntityWindows> = tables
@@ -1044,8 +1035,24 @@ struct RowMaker {
     /// Novelty counts in windows that start here or later (see
     /// [`FeatureConfig::novelty_warmup_secs`]).
     novel_from: Micros,
-    /// [`ValidFeatureConfig::novelty_horizon`].
-    horizon: Micros,
+    /// [`ValidFeatureConfig::novelty_horizon`] in windows (`u32::MAX`:
+    /// never forgotten).
+    horizon_ticks: u32,
+}
+
+impl RowMaker {
+    fn new(window: Micros, novel_from: Micros, horizon: Micros) -> RowMaker {
+        RowMaker {
+            window,
+            window_s: window as f64 / MICROS_PER_SECOND as f64,
+            novel_from,
+            horizon_ticks: if horizon == Micros::MAX {
+                u32::MAX
+            } else {
+                (horizon / window).clamp(0, i64::from(u32::MAX)) as u32
+            },
+        }
+    }
 }
 
 /// The `source_scope` of an entity of `kind` named `name`.
@@ -1056,61 +1063,18 @@ fn source_scope(kind: EntityKind, name: &str) -> Option<&'static str> {
     }
 }
 
-/// What one entity has been seen with in its earlier windows, for the
-/// novelty features: an entity's pair with another is new in the first of
-/// its windows that holds the pair.
-#[derive(Default)]
-struct SeenPartners {
-    /// Source addresses of a user or host; users of a source address.
-    first: FxHashSet<u64>,
-    /// Hosts of a user; users of a host.
-    second: FxHashSet<u64>,
-}
-
-/// Which of an entity's two partner sets (see [`SeenPartners`]).
+/// Which of an entity's two partner sets: source addresses of a user or
+/// host, users of a source address (`First`); hosts of a user, users of a
+/// host (`Second`). Both live in one [`LastSeen`], the second's hashes
+/// marked ([`SECOND_SET`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PartnerSet {
     First,
     Second,
 }
 
-/// An entity's partners seen so far.
-trait Seen {
-    /// Adds `p` to `set`; whether it was new.
-    fn insert(&mut self, set: PartnerSet, p: u64) -> bool;
-    fn contains(&self, set: PartnerSet, p: u64) -> bool;
-}
-
-impl Seen for SeenPartners {
-    fn insert(&mut self, set: PartnerSet, p: u64) -> bool {
-        match set {
-            PartnerSet::First => self.first.insert(p),
-            PartnerSet::Second => self.second.insert(p),
-        }
-    }
-
-    fn contains(&self, set: PartnerSet, p: u64) -> bool {
-        match set {
-            PartnerSet::First => self.first.contains(&p),
-            PartnerSet::Second => self.second.contains(&p),
-        }
-    }
-}
-
-/// Marks a hash of the second set in a [`Distinct`] that holds both.
+/// Marks a hash of the second partner set.
 const SECOND_SET: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// Both sets in one small set, the second's hashes marked ([`SECOND_SET`]):
-/// the compact form kept between windows when they close as time passes.
-impl Seen for Distinct {
-    fn insert(&mut self, set: PartnerSet, p: u64) -> bool {
-        Distinct::insert(self, tagged(set, p))
-    }
-
-    fn contains(&self, set: PartnerSet, p: u64) -> bool {
-        Distinct::contains(self, tagged(set, p))
-    }
-}
 
 fn tagged(set: PartnerSet, p: u64) -> u64 {
     match set {
@@ -1119,14 +1083,29 @@ fn tagged(set: PartnerSet, p: u64) -> u64 {
     }
 }
 
-/// How many of `partners` (distinct) are not in `set` of `seen`; adds them
-/// unless this is the entity's last window.
-fn count_new(seen: &mut impl Seen, set: PartnerSet, partners: impl Iterator<Item = u64>, last: bool) -> usize {
-    if last {
-        partners.filter(|&p| !seen.contains(set, p)).count()
-    } else {
-        partners.filter(|&p| seen.insert(set, p)).count()
-    }
+/// How many of `partners` (distinct) are new to an entity in its window at
+/// tick `now`: not in `seen`, or last seen more than `horizon` ticks
+/// before. Records them as seen now unless this is the entity's last
+/// window.
+fn count_new(
+    seen: &mut LastSeen,
+    set: PartnerSet,
+    partners: impl Iterator<Item = u64>,
+    now: u32,
+    horizon: u32,
+    last: bool,
+) -> usize {
+    let new = |before: Option<u32>| before.is_none_or(|t| now.saturating_sub(t) > horizon);
+    partners
+        .filter(|&p| {
+            let k = tagged(set, p);
+            if last {
+                new(seen.get(k))
+            } else {
+                new(seen.set(k, now))
+            }
+        })
+        .count()
 }
 
 impl RowMaker {
@@ -1189,23 +1168,16 @@ impl RowMaker {
         for _ in 0..PREFETCH_AHEAD {
             prefetch_next();
         }
-        let mut seen = SeenPartners::default();
+        let mut seen = LastSeen::default();
         for e in entities {
             let state = &states[shard_of(e.hash, states.len())];
             let scope = source_scope(kind, &e.name);
-            seen.first.clear();
-            seen.second.clear();
+            seen.clear();
             let last = e.windows.len() - 1;
-            let mut previous = Micros::MIN;
             for (i, &(start, w)) in e.windows.iter().enumerate() {
                 prefetch_next();
-                if start.saturating_sub(previous) > self.horizon {
-                    seen.first.clear();
-                    seen.second.clear();
-                }
-                previous = start;
                 let acc = state.accs.get(w);
-                let novel = Self::new_partners(kind, acc, &mut seen, i == last);
+                let novel = self.new_partners(kind, acc, start, &mut seen, i == last);
                 let novel = self.novelty(start, novel);
                 table.push(kind, &e.name, scope, start, &self.row(acc, novel));
                 if !state.evidence.is_empty() {
@@ -1215,25 +1187,38 @@ impl RowMaker {
         }
     }
 
-    /// New source addresses, hosts and users of a window (see
-    /// [`SeenPartners`]), whose entity's earlier windows are in `seen`;
-    /// `last` when no later window of the entity will be asked about.
-    fn new_partners(kind: EntityKind, acc: &WindowAcc, seen: &mut impl Seen, last: bool) -> [usize; 3] {
+    /// New source addresses, hosts and users of a window starting at
+    /// `start` (see [`count_new`]), whose entity's earlier partners are in
+    /// `seen`; `last` when no later window of the entity will be asked about.
+    fn new_partners(
+        &self,
+        kind: EntityKind,
+        acc: &WindowAcc,
+        start: Micros,
+        seen: &mut LastSeen,
+        last: bool,
+    ) -> [usize; 3] {
         use PartnerSet::{First, Second};
+        let (now, h) = (self.tick(start), self.horizon_ticks);
         let users = || acc.users.iter().map(|(u, _)| u);
         match kind {
             EntityKind::User => [
-                count_new(seen, First, acc.sources.iter(), last),
-                count_new(seen, Second, acc.hosts.iter(), last),
+                count_new(seen, First, acc.sources.iter(), now, h, last),
+                count_new(seen, Second, acc.hosts.iter(), now, h, last),
                 0,
             ],
-            EntityKind::SourceIp => [0, 0, count_new(seen, First, users(), last)],
+            EntityKind::SourceIp => [0, 0, count_new(seen, First, users(), now, h, last)],
             EntityKind::Host => [
-                count_new(seen, First, acc.sources.iter(), last),
+                count_new(seen, First, acc.sources.iter(), now, h, last),
                 0,
-                count_new(seen, Second, users(), last),
+                count_new(seen, Second, users(), now, h, last),
             ],
         }
+    }
+
+    /// The window number of a window starting at `start` (from the epoch).
+    fn tick(&self, start: Micros) -> u32 {
+        start.div_euclid(self.window).clamp(0, i64::from(u32::MAX)) as u32
     }
 
     /// The novelty of a window starting at `start`: nothing before the

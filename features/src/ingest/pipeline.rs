@@ -481,6 +481,7 @@ fn run_inner(
     let (order, closer) = match closing {
         Some((lateness, on_rows)) => {
             aggregator.close_as_time_passes();
+            crate::mem::release::map_large_blocks();
             let (first, order) = read_order(sources, cfg);
             let mut later_first = vec![Micros::MAX; sources.len()];
             let mut earliest = Micros::MAX;

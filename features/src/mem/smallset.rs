@@ -128,6 +128,79 @@ impl<K: Copy + Eq + std::hash::Hash, const N: usize> Counts<K, N> {
     }
 }
 
+/// When each key (a name hash) was last seen, as a `u32` tick; a few
+/// entries inline, more in a hash map.
+#[derive(Debug, Clone)]
+pub enum LastSeen {
+    Few(SmallVec<[(u64, u32); 2]>),
+    Many(Box<FxHashMap<u64, u32>>),
+}
+
+impl Default for LastSeen {
+    fn default() -> Self {
+        LastSeen::Few(SmallVec::new())
+    }
+}
+
+impl LastSeen {
+    pub fn get(&self, k: u64) -> Option<u32> {
+        match self {
+            LastSeen::Few(few) => few.iter().find(|e| e.0 == k).map(|e| e.1),
+            LastSeen::Many(map) => map.get(&k).copied(),
+        }
+    }
+
+    /// Records `k` as seen at `tick`; the tick it was seen at before.
+    pub fn set(&mut self, k: u64, tick: u32) -> Option<u32> {
+        match self {
+            LastSeen::Few(few) => {
+                if let Some(e) = few.iter_mut().find(|e| e.0 == k) {
+                    return Some(std::mem::replace(&mut e.1, tick));
+                }
+                if few.len() < INLINE_LIMIT {
+                    few.push((k, tick));
+                } else {
+                    let mut map: FxHashMap<u64, u32> = few.iter().copied().collect();
+                    map.insert(k, tick);
+                    *self = LastSeen::Many(Box::new(map));
+                }
+                None
+            }
+            LastSeen::Many(map) => map.insert(k, tick),
+        }
+    }
+
+    /// Keeps the keys last seen at or after `tick`.
+    pub fn forget_before(&mut self, tick: u32) {
+        match self {
+            LastSeen::Few(few) => few.retain(|e| e.1 >= tick),
+            LastSeen::Many(map) => {
+                map.retain(|_, t| *t >= tick);
+                if map.len() <= INLINE_LIMIT {
+                    *self = LastSeen::Few(map.iter().map(|(k, t)| (*k, *t)).collect());
+                } else if map.capacity() > 4 * map.len() {
+                    map.shrink_to_fit();
+                }
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = LastSeen::default();
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            LastSeen::Few(f) => f.len(),
+            LastSeen::Many(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +219,24 @@ mod tests {
         d.insert(1_000_000);
         assert_eq!(d.len(), 101);
         assert_eq!(d.iter().filter(|&v| v == 7).count(), 1);
+    }
+
+    #[test]
+    fn last_seen_keeps_the_latest_tick_and_forgets_old_keys_across_the_switch() {
+        let mut s = LastSeen::default();
+        for k in 0..100u64 {
+            assert_eq!(s.set(k, k as u32), None);
+        }
+        assert!(matches!(s, LastSeen::Many(_)));
+        assert_eq!(s.set(5, 200), Some(5));
+        assert_eq!(s.get(5), Some(200));
+        s.forget_before(90);
+        assert_eq!(s.len(), 11, "90..100 and key 5");
+        assert!(matches!(s, LastSeen::Few(_)));
+        assert_eq!(s.get(5), Some(200));
+        assert_eq!(s.get(3), None);
+        s.forget_before(1000);
+        assert!(s.is_empty());
     }
 
     #[test]
