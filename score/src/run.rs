@@ -239,6 +239,12 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     evidence_config
         .check()
         .map_err(|e| ScoreError::Setting(format!("--alert-budget: {e}")))?;
+    if config.fit_sample < MIN_ROWS {
+        return Err(ScoreError::Setting(format!(
+            "--fit-sample {}: sample at least {MIN_ROWS} rows per kind",
+            config.fit_sample
+        )));
+    }
     let model_config = ModelSetConfig::default().with_seed(config.seed);
     if model.is_none() {
         model_config.check().map_err(|e| ScoreError::Setting(e.to_string()))?;

@@ -80,10 +80,11 @@ pub fn train_streaming(
     let attacks = feedback.map(|f| ConfirmedAttacks::of(f, window));
     let seed = config.seed.unwrap_or(42);
     let cap = config.fit_sample.unwrap_or(DEFAULT_FIT_SAMPLE);
-    if cap == 0 {
-        return Err(TrainError::Setting(
-            "--fit-sample 0: sample at least one row per kind".into(),
-        ));
+    if cap < loglynx_baseline::fit::MIN_ROWS {
+        return Err(TrainError::Setting(format!(
+            "--fit-sample {cap}: sample at least {} rows per kind",
+            loglynx_baseline::fit::MIN_ROWS
+        )));
     }
 
     // Pass 1: sample the rows, keep the rules' events.

@@ -418,6 +418,20 @@ fn a_baseline_fitted_on_a_small_sample_of_the_input_still_explains_every_campaig
     };
     assert!(explained(&sampled_alerts) > 0);
     assert_ne!(sampled_alerts, whole_alerts, "the sample gives another model");
+    // A sample too small to fit on is refused, not silently skipped.
+    for (bin, out) in [(bin("loglynx-score"), "out.ndjson"), (bin("loglynx-train"), "out.llx")] {
+        let assert = Command::new(bin)
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "--fit-sample", "1", "-o"])
+            .arg(dir.path().join(out))
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(
+            stderr.contains("--fit-sample 1: sample at least 2 rows per kind"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
