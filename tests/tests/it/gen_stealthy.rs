@@ -48,16 +48,7 @@ fn stealthy_generation_scores_and_stays_under_per_source_rules() {
     }
 
     let (alerts, eval) = (dir.path().join("a.ndjson"), dir.path().join("eval.json"));
-    Command::new(bin("loglynx-score"))
-        .arg(&log)
-        .args(["--year", "2026", "--quiet", "-o"])
-        .arg(&alerts)
-        .arg("--labels")
-        .arg(&labels)
-        .arg("--eval-out")
-        .arg(&eval)
-        .assert()
-        .success();
+    super::score_cli::score_with_labels(&log, &labels, &alerts, &eval, &[]);
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
     let by_kind = &e["loglynx"]["by_kind"];
     for k in CampaignKind::STEALTHY.iter().chain(&CampaignKind::LOOK_ALIKES) {

@@ -60,6 +60,29 @@ fn poisson_999(mean: f64) -> u64 {
 /// and false alerts raised by the baseline's evidence within what the alert
 /// budget expects on the input (a Poisson count of that mean, at its 99.9%
 /// quantile).
+/// `loglynx-score LOG --year 2026 --quiet EXTRA… -o ALERTS --labels LABELS
+/// --eval-out EVAL`, which must succeed.
+pub(super) fn score_with_labels(
+    log: &Path,
+    labels: &Path,
+    alerts: &Path,
+    eval: &Path,
+    extra: &[&str],
+) -> assert_cmd::assert::Assert {
+    score()
+        .arg(log)
+        .args(["--year", "2026", "--quiet"])
+        .args(extra)
+        .arg("-o")
+        .arg(alerts)
+        .arg("--labels")
+        .arg(labels)
+        .arg("--eval-out")
+        .arg(eval)
+        .assert()
+        .success()
+}
+
 fn assert_good_evaluation(eval: &Path, what: &str) {
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(eval).unwrap()).unwrap();
     for c in e["loglynx"]["campaigns"].as_array().unwrap() {
@@ -102,16 +125,7 @@ fn generated_campaigns_are_detected_with_far_fewer_false_alerts_than_a_naive_det
     for seed in [3, 8] {
         let (log, labels) = generate(dir.path(), 100_000, seed, &[]);
         let eval = dir.path().join(format!("eval-{seed}.json"));
-        score()
-            .arg(&log)
-            .args(["--year", "2026", "--quiet", "-o"])
-            .arg(dir.path().join("alerts.ndjson"))
-            .arg("--labels")
-            .arg(&labels)
-            .arg("--eval-out")
-            .arg(&eval)
-            .assert()
-            .success();
+        score_with_labels(&log, &labels, &dir.path().join("alerts.ndjson"), &eval, &[]);
         assert_good_evaluation(&eval, &format!("seed {seed}"));
     }
 }
@@ -383,16 +397,7 @@ fn a_baseline_fitted_on_a_small_sample_of_the_input_still_explains_every_campaig
     let alerts_of = |sample: &str| {
         let out = dir.path().join(format!("alerts-{sample}.ndjson"));
         let eval = dir.path().join(format!("eval-{sample}.json"));
-        let assert = score()
-            .arg(&log)
-            .args(["--year", "2026", "--quiet", "--fit-sample", sample, "-o"])
-            .arg(&out)
-            .arg("--labels")
-            .arg(&labels)
-            .arg("--eval-out")
-            .arg(&eval)
-            .assert()
-            .success();
+        let assert = score_with_labels(&log, &labels, &out, &eval, &["--fit-sample", sample]);
         let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
         assert!(!stdout.contains("baseline skipped"), "{stdout}");
         let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
