@@ -79,7 +79,7 @@ impl KindSampler {
     }
 
     /// Fits one set per entity kind on its sample: the kinds fitted, in
-    /// kind order, and those too small, `kind (why)`.
+    /// kind order, and those too small.
     pub fn fit(self, config: &ModelSetConfig) -> Result<FittedSets, FitError> {
         let mut fitted = FittedSets::default();
         for (kind, r) in self.kinds {
@@ -93,7 +93,7 @@ impl KindSampler {
             rows = rows.reordered(&order);
             let frame = FeatureFrame::from_table(rows);
             match KindJob::new(&frame, RowKind::Entity(kind), KindModel::Fit(config))? {
-                Err(TooLittle(why)) => fitted.too_small.push(why),
+                Err(TooLittle(why)) => fitted.too_small.push((kind, why)),
                 Ok(job) => {
                     if let KindOutcome::Fitted(set) = job.run(None, usize::MAX, |_, _| {})? {
                         fitted.sets.push((kind, *set, r.seen));
@@ -110,11 +110,17 @@ impl KindSampler {
 pub struct FittedSets {
     /// Each kind's set and the rows its sample was drawn from.
     pub sets: Vec<(EntityKind, ModelSet, u64)>,
-    /// Kinds too small to fit, `kind (why)`.
-    pub too_small: Vec<String>,
+    /// Kinds too small to fit, with `kind (why)`.
+    pub too_small: Vec<(EntityKind, String)>,
 }
 
 impl FittedSets {
+    /// The kinds too small to fit, `kind (why), …`.
+    pub fn too_small_note(&self) -> String {
+        let why: Vec<&str> = self.too_small.iter().map(|(_, why)| why.as_str()).collect();
+        why.join(", ")
+    }
+
     pub fn set(&self, kind: RowKind) -> Option<&ModelSet> {
         let kind = kind.entity()?;
         self.sets.iter().find(|(k, ..)| *k == kind).map(|(_, s, _)| s)

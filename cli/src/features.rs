@@ -288,8 +288,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
             None => Ok(()),
         },
         &progress,
-    );
-    let result = result?;
+    )?;
     if let Some(last) = pending.take() {
         writer.write(&last)?;
     }

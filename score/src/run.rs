@@ -297,8 +297,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             window_evidence: true,
             ..RunConfig::new(features)
         };
-        // With a model and logs alone, windows are scored as they close,
-        // so memory holds the open windows, not the whole input's.
+        // Logs alone are scored as their windows close, so memory holds the
+        // open windows, not the whole input's.
         let bar = spinner(
             quiet,
             if streaming {
@@ -335,10 +335,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                     "fitted on the samples"
                 );
                 scoring.fitted = fitted_sets.sets.len();
-                for why in &fitted_sets.too_small {
-                    scoring
-                        .unscored
-                        .push(why.split(' ').next().unwrap_or_default().to_owned());
+                for (kind, why) in &fitted_sets.too_small {
+                    scoring.unscored.push(kind.to_string());
                     scoring.skipped.push(why.clone());
                 }
                 scoring.fitted_sets = Some(&fitted_sets);
@@ -388,20 +386,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             "read and aggregated"
         );
         let bar = spinner(quiet, "scoring");
-        if streaming {
-            // Scored as the windows closed.
-        } else if tables.is_empty() {
-            // One entity kind at a time: its rows are made, scored and
-            // dropped before the next kind's rows exist.
-            let mut failed = Ok(());
-            result.aggregator.finish_by_kind(|mut table| {
-                if failed.is_ok() {
-                    let evidence = std::mem::take(&mut table.evidence);
-                    failed = scoring.add(FeatureFrame::from_table(table), &evidence);
-                }
-            });
-            failed?;
-        } else {
+        // Logs alone were scored as their windows closed.
+        if !streaming {
             // Rows of the same kind from logs and tables share one baseline.
             let mut table = result.aggregator.finish();
             let evidence = std::mem::take(&mut table.evidence);

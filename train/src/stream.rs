@@ -163,7 +163,7 @@ pub fn train_streaming(
         let why = if fitted.too_small.is_empty() {
             "no rows".to_owned()
         } else {
-            fitted.too_small.join(", ")
+            fitted.too_small_note()
         };
         return Err(loglynx_baseline::FitError::NothingToTrain(why).into());
     }
@@ -190,9 +190,7 @@ pub fn train_streaming(
         }
     }
     if !fitted.too_small.is_empty() {
-        metadata
-            .notes
-            .insert("skipped_kinds".into(), fitted.too_small.join(", "));
+        metadata.notes.insert("skipped_kinds".into(), fitted.too_small_note());
     }
     if let Some(a) = &attacks {
         if !a.is_empty() {

@@ -90,8 +90,8 @@ impl Aggregator {
 
 impl Shard {
     /// Makes the rows of this shard's windows that end at or before
-    /// `until`, frees their state, and forgets the partners of entities
-    /// whose latest window is beyond the novelty horizon.
+    /// `until` (with their name hashes), frees their state, and with
+    /// `forget` drops the partners last seen beyond the novelty horizon.
     fn close_until(
         &mut self,
         until: Micros,

@@ -198,12 +198,6 @@ impl ValidFeatureConfig {
         self.window
     }
 
-    /// [`FeatureConfig::novelty_horizon_secs`] in microseconds, `Micros::MAX`
-    /// for the whole input.
-    pub fn novelty_horizon(&self) -> Micros {
-        self.novelty_horizon
-    }
-
     /// Whether `t` falls outside business hours.
     pub fn is_off_hours(&self, t: Micros) -> bool {
         let secs = t.div_euclid(MICROS_PER_SECOND);
@@ -641,6 +635,12 @@ struct AddMode {
     streaming: bool,
 }
 
+/// Whether the window (of length `window`) of an event at `t` ends at or
+/// before `closed_before`, so is closed.
+fn in_closed_window(t: Micros, window: Micros, closed_before: Micros) -> bool {
+    t.div_euclid(window) * window + window <= closed_before
+}
+
 /// How many items ahead memory read out of order is prefetched: far enough
 /// for the loads to overlap, near enough that the lines are still cached.
 const PREFETCH_AHEAD: usize = 8;
@@ -784,8 +784,7 @@ impl Aggregator {
 
     /// Whether an event at `t` falls in a window already closed.
     fn is_late(&self, t: Micros) -> bool {
-        let window = self.cfg.window;
-        t.div_euclid(window) * window + window <= self.closed_before
+        in_closed_window(t, self.cfg.window, self.closed_before)
     }
 
     /// The number of shards, which [`FactBatch::new`] needs to know.
@@ -808,10 +807,9 @@ impl Aggregator {
             }
             if self.is_late(b.min_t) {
                 any_late = true;
-                let (late, on_time): (Vec<Micros>, Vec<Micros>) =
-                    b.facts.iter().map(|f| f.t).partition(|&t| self.is_late(t));
-                self.late_events += late.len() as u64;
-                if let Some(&t) = on_time.iter().min() {
+                self.late_events += b.facts.iter().filter(|f| self.is_late(f.t)).count() as u64;
+                let on_time = b.facts.iter().map(|f| f.t).filter(|&t| !self.is_late(t)).min();
+                if let Some(t) = on_time {
                     self.data_start = self.data_start.min(t);
                 }
             } else {
@@ -821,7 +819,7 @@ impl Aggregator {
         let modes: Vec<AddMode> = (0..n).map(|me| self.add_mode(me)).collect();
         let closed_before = self.closed_before;
         let window = self.cfg.window;
-        let late = |t: Micros| any_late && t.div_euclid(window) * window + window <= closed_before;
+        let late = |t: Micros| any_late && in_closed_window(t, window, closed_before);
         self.shards.par_iter_mut().zip(modes).for_each(|(shard, mode)| {
             for b in batches {
                 let mine = &b.by_shard[mode.me];
@@ -1035,7 +1033,7 @@ struct RowMaker {
     /// Novelty counts in windows that start here or later (see
     /// [`FeatureConfig::novelty_warmup_secs`]).
     novel_from: Micros,
-    /// [`ValidFeatureConfig::novelty_horizon`] in windows (`u32::MAX`:
+    /// [`FeatureConfig::novelty_horizon_secs`] in windows (`u32::MAX`:
     /// never forgotten).
     horizon_ticks: u32,
 }
