@@ -17,7 +17,6 @@ use loglynx_features::ingest::input::{self, InputFormat};
 use loglynx_features::ingest::pipeline::{self, PipelineError, RunConfig};
 use loglynx_features::ingest::stats::LineStats;
 use loglynx_features::output::{self, EventWriter, OutputError, TableFormat};
-use loglynx_features::time::MICROS_PER_SECOND;
 
 /// Why a features run failed.
 #[derive(Debug, thiserror::Error)]
@@ -253,10 +252,8 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         _ => None,
     };
     let progress = |n: u64| bar.inc(n);
-    let lateness = i64::try_from(cli.allowed_lateness)
-        .ok()
-        .and_then(|s| s.checked_mul(MICROS_PER_SECOND))
-        .ok_or_else(|| FeaturesError::Setting(format!("--allowed-lateness {} s: too long", cli.allowed_lateness)))?;
+    let lateness =
+        pipeline::lateness_micros(cli.allowed_lateness).map_err(|e| FeaturesError::Setting(e.to_string()))?;
     let mut writer = output::FeatureWriter::create(&cli.output, output_format)?;
     // Rows are written in the merge step, which runs while the next batch
     // decodes (a writer thread fed by a bounded channel would block a pool

@@ -15,7 +15,6 @@ use loglynx_features::ingest::input::{self, Source};
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::output::{write_atomic, OutputError, TableFormat};
-use loglynx_features::time::MICROS_PER_SECOND;
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 
@@ -308,7 +307,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             },
         );
         let result = if streaming {
-            let lateness = (config.allowed_lateness as i64).saturating_mul(MICROS_PER_SECOND);
+            let lateness =
+                pipeline::lateness_micros(config.allowed_lateness).map_err(|e| ScoreError::Setting(e.to_string()))?;
             // Without a model: a first pass samples each kind's rows (and
             // keeps the events for the rules), the sets are fitted on the
             // samples, and a second pass scores every window.

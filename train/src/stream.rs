@@ -28,7 +28,7 @@ use loglynx_features::aggregate::FeatureTable;
 use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::OutputError;
-use loglynx_features::time::{format_rfc3339, MICROS_PER_SECOND};
+use loglynx_features::time::format_rfc3339;
 use loglynx_labels::verdicts::Feedback;
 use loglynx_models::{ExplainRows, ModelSetConfig};
 
@@ -73,10 +73,7 @@ pub fn train_streaming(
     let window = features.window();
     let (assets, rules) = assets_and_rules(config)?;
     let lateness_secs = config.allowed_lateness.unwrap_or(DEFAULT_LATENESS_SECS);
-    let lateness = i64::try_from(lateness_secs)
-        .ok()
-        .and_then(|s| s.checked_mul(MICROS_PER_SECOND))
-        .ok_or_else(|| TrainError::Setting(format!("--allowed-lateness {lateness_secs} s: too long")))?;
+    let lateness = pipeline::lateness_micros(lateness_secs).map_err(|e| TrainError::Setting(e.to_string()))?;
     let attacks = feedback.map(|f| ConfirmedAttacks::of(f, window));
     let seed = config.seed.unwrap_or(42);
     let cap = config.fit_sample.unwrap_or(DEFAULT_FIT_SAMPLE);

@@ -689,20 +689,6 @@ impl Shard {
     }
 }
 
-/// What [`Aggregator::finish_chunks`] does with the state of the entities
-/// whose rows it made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpentState {
-    /// Freed on a second thread while the next chunk's rows are made.
-    Free,
-    /// Never freed, for a process that exits once the rows are written: the
-    /// OS takes the memory back at exit at once, instead of millions of
-    /// small frees (about 0.9 s of 12 in alternating runs on 10M events).
-    /// Peak memory is unchanged: the state is at its largest when rows
-    /// begin.
-    KeptUntilExit,
-}
-
 /// Folds events into per-entity, per-window state.
 #[derive(Debug, Clone)]
 pub struct Aggregator {
@@ -866,74 +852,19 @@ impl Aggregator {
     /// to the OS at the end, so state and table are not both at full size.
     pub fn finish(self) -> FeatureTable {
         let mut table = FeatureTable::with_capacity(self.cfg.window, self.windows());
-        self.finish_chunks(256 * 1024, SpentState::Free, |chunk| table.append(chunk));
+        self.finish_chunks(256 * 1024, |chunk| table.append(chunk));
         // The state was freed as rows were made (trimming after every
         // chunk instead costs 1.6 s on 10M events and saves 25 MiB).
         release_free_memory();
         table
     }
 
-    /// Like [`Aggregator::finish`], but hands the rows over one entity kind
-    /// at a time (user, source_ip, host), so the whole table never has to be
-    /// in memory. Spent state is freed on another thread, which gives the
-    /// freed memory back to the OS after each kind (and every 1M rows) while
-    /// `emit` runs, and once more before this returns.
-    pub fn finish_by_kind(self, mut emit: impl FnMut(FeatureTable)) {
-        // Freed state goes back to the OS every this many rows (a trim
-        // costs about 0.1 s on 10M events).
-        const TRIM_EVERY: usize = 1 << 20;
-        let (window, evidence) = (self.cfg.window, self.evidence);
-        let mut current: Option<FeatureTable> = None;
-        let mut untrimmed = 0;
-        // Spent state is freed, and its pages given back, on another thread
-        // while rows are made and the caller works.
-        let dropper = Dropper::new();
-        self.make_rows(256 * 1024, |step| match step {
-            RowStep::Chunk {
-                maker,
-                kind,
-                kind_rows,
-                states,
-                entities,
-            } => {
-                let t = current.get_or_insert_with(|| {
-                    let mut t = FeatureTable::with_capacity(window, kind_rows);
-                    if evidence {
-                        t.evidence.reserve_exact(kind_rows);
-                    }
-                    t
-                });
-                let before = t.len();
-                maker.push_rows_in_halves(t, kind, states, &entities);
-                dropper.drop_later(entities);
-                untrimmed += t.len() - before;
-                if untrimmed >= TRIM_EVERY {
-                    dropper.trim();
-                    untrimmed = 0;
-                }
-            }
-            RowStep::KindDone(states) => {
-                dropper.drop_later(states);
-                dropper.trim();
-                untrimmed = 0;
-                if let Some(t) = current.take() {
-                    emit(t);
-                }
-            }
-        });
-        dropper.trim();
-        dropper.finish();
-    }
-
     /// Like [`Aggregator::finish`], but hands the rows over in chunks of
     /// about `chunk_rows` (whole entities), so the whole table never has to
-    /// be in memory. `spent` says what becomes of each chunk's state.
-    pub fn finish_chunks(self, chunk_rows: usize, spent: SpentState, mut emit: impl FnMut(FeatureTable)) {
-        let dropper = (spent == SpentState::Free).then(Dropper::new);
-        let spend = |state: Box<dyn Send>| match &dropper {
-            Some(d) => d.drop_later(state),
-            None => std::mem::forget(state),
-        };
+    /// be in memory. Each chunk's state is freed on another thread while
+    /// the next chunk's rows are made.
+    pub fn finish_chunks(self, chunk_rows: usize, mut emit: impl FnMut(FeatureTable)) {
+        let dropper = Dropper::new();
         self.make_rows(chunk_rows, |step| match step {
             RowStep::Chunk {
                 maker,
@@ -943,14 +874,12 @@ impl Aggregator {
                 ..
             } => {
                 let table = maker.table(kind, states, &entities);
-                spend(Box::new(entities));
+                dropper.drop_later(entities);
                 emit(table);
             }
-            RowStep::KindDone(states) => spend(Box::new(states)),
+            RowStep::KindDone(states) => dropper.drop_later(states),
         });
-        if let Some(d) = dropper {
-            d.finish();
-        }
+        dropper.finish();
     }
 
     /// Hands `step` the entities of each kind in name order, in chunks of
@@ -982,7 +911,6 @@ impl Aggregator {
                 .iter_mut()
                 .map(|s| std::mem::take(&mut s[kind.index()]))
                 .collect();
-            let kind_rows = kind_states.iter().map(|s| s.accs.len()).sum();
             // Consumed in entity order, so entities are freed as rows are made.
             let mut entities = entities.into_iter().peekable();
             while entities.peek().is_some() {
@@ -995,7 +923,6 @@ impl Aggregator {
                 step(RowStep::Chunk {
                     maker: &maker,
                     kind,
-                    kind_rows,
                     states: &kind_states,
                     entities: chunk,
                 });
@@ -1007,13 +934,11 @@ impl Aggregator {
 
 /// What [`Aggregator::make_rows`] hands over.
 enum RowStep<'a> {
-    /// Entities of `kind` (in name order) whose rows are to be made; the
-    /// kind has `kind_rows` rows in all, and `states` holds its window
-    /// states, one per shard.
+    /// Entities of `kind` (in name order) whose rows are to be made;
+    /// `states` holds the kind's window states, one per shard.
     Chunk {
         maker: &'a RowMaker,
         kind: EntityKind,
-        kind_rows: usize,
         states: &'a [KindState],
         entities: Vec<EntityWindows>,
     },
@@ -1588,26 +1513,15 @@ mod tests {
     }
 
     #[test]
-    fn kinds_one_at_a_time_give_the_same_rows() {
+    fn evidence_costs_nothing_when_not_asked_for_and_changes_no_feature() {
         let whole = aggregator(true).finish();
-        let mut parts = Vec::new();
-        aggregator(true).finish_by_kind(|t| parts.push(t));
-        let kinds: Vec<EntityKind> = parts.iter().map(|t| t.kinds[0]).collect();
-        assert_eq!(kinds, EntityKind::ALL.to_vec());
-        assert!(parts.iter().all(|t| t.kinds.iter().all(|k| *k == t.kinds[0])));
-        let mut joined = FeatureTable::new(whole.window);
-        for p in parts {
-            joined.append(p);
-        }
-        // Debug text, as NaN is not equal to itself.
-        assert_eq!(format!("{joined:?}"), format!("{whole:?}"));
-        // Evidence costs nothing when not asked for, and changes no feature.
         let without = aggregator(false).finish();
         assert!(without.evidence.is_empty());
         let whole = FeatureTable {
             evidence: Vec::new(),
             ..whole
         };
+        // Debug text, as NaN is not equal to itself.
         assert_eq!(format!("{whole:?}"), format!("{without:?}"));
     }
 
@@ -1627,20 +1541,12 @@ mod tests {
         let tables = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut out = Vec::new();
-            pool.install(|| build().finish_chunks(1 << 20, SpentState::Free, |t| out.push(format!("{t:?}"))));
+            pool.install(|| build().finish_chunks(1 << 20, |t| out.push(format!("{t:?}"))));
             out
         };
         let one = tables(1);
         assert_eq!(one.len(), 3);
         assert_eq!(tables(2), one);
-        let by_kind = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut out = Vec::new();
-            pool.install(|| build().finish_by_kind(|t| out.push(format!("{t:?}"))));
-            out
-        };
-        assert_eq!(by_kind(2), one);
-        assert_eq!(by_kind(1), one);
     }
 
     #[test]
@@ -1690,17 +1596,5 @@ mod tests {
         assert_eq!(value(Host, "web-01", 2, "new_source_ips"), 2.0);
         assert_eq!(value(Host, "web-01", 2, "new_users"), 1.0);
         assert_eq!(value(Host, "web-01", 3, "new_source_ips"), 0.0);
-    }
-
-    #[test]
-    fn state_kept_until_exit_gives_the_same_chunks_as_state_freed() {
-        let chunks = |spent| {
-            let mut out = Vec::new();
-            aggregator(true).finish_chunks(2, spent, |t| out.push(format!("{t:?}")));
-            out
-        };
-        let freed = chunks(SpentState::Free);
-        assert!(freed.len() > 1);
-        assert_eq!(chunks(SpentState::KeptUntilExit), freed);
     }
 }

@@ -378,6 +378,19 @@ pub fn run(
     run_inner(sources, cfg, None, on_batch, progress)
 }
 
+/// An `--allowed-lateness` too long to count in microseconds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--allowed-lateness {0} s: too long")]
+pub struct LatenessTooLong(pub u64);
+
+/// The allowed lateness of [`run_closing`], from seconds.
+pub fn lateness_micros(secs: u64) -> Result<Micros, LatenessTooLong> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| s.checked_mul(crate::time::MICROS_PER_SECOND))
+        .ok_or(LatenessTooLong(secs))
+}
+
 /// Where windows closed as time passes go ([`run_closing`]).
 pub type RowSink<'s> = &'s mut (dyn FnMut(FeatureTable) -> Result<(), OutputError> + Send);
 
