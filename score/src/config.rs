@@ -150,7 +150,8 @@ pub struct ScoreConfig {
 
     /// Without `--model`: rows per entity kind sampled from the input to fit
     /// the baseline on (an input with fewer is fitted on all of its rows).
-    /// The input is read twice: to sample and fit, then to score.
+    /// The input is read once; every row is spooled to a compressed
+    /// temporary file (in TMPDIR) and scored after the fit.
     #[arg(long, default_value_t = loglynx_baseline::sample::DEFAULT_FIT_SAMPLE)]
     pub fit_sample: usize,
 

@@ -14,6 +14,7 @@ use loglynx_features::aggregate::{FeatureConfig, FeatureTable, ValidFeatureConfi
 use loglynx_features::ingest::input::{self, Source};
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::compact::CompactLog;
+use loglynx_features::output::spool::RowSpool;
 use loglynx_features::output::{write_atomic, OutputError, TableFormat};
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
@@ -309,24 +310,23 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         let result = if streaming {
             let lateness =
                 pipeline::lateness_micros(config.allowed_lateness).map_err(|e| ScoreError::Setting(e.to_string()))?;
-            // Without a model: a first pass samples each kind's rows (and
-            // keeps the events for the rules), the sets are fitted on the
-            // samples, and a second pass scores every window.
-            let first = if model.is_none() {
+            let mut failed = Ok(());
+            let result = if model.is_none() {
+                // Without a model the logs are read once: each kind's rows
+                // are sampled and every row spooled to disk; the sets are
+                // fitted on the samples, then the spooled rows are scored.
                 let mut sampler = KindSampler::new(config.fit_sample, config.seed, cfg.features.window());
+                let mut spool = RowSpool::new()?;
                 let mut sample = |table: FeatureTable| -> Result<(), OutputError> {
                     sampler.add(&table);
-                    Ok(())
+                    spool.push(&table)
                 };
-                let sampling = RunConfig {
-                    window_evidence: false,
-                    ..cfg.clone()
-                };
-                let first = pipeline::run_closing(&sources, &sampling, lateness, &mut sample, |_| Ok(()), &|_| {})?;
+                let read = pipeline::run_closing(&sources, &cfg, lateness, &mut sample, |_| Ok(()), &|_| {})?;
                 tracing::info!(
                     seconds = started.elapsed().as_secs_f64(),
+                    rows = spool.rows(),
                     rss_mib = rss_mib(),
-                    "read and sampled"
+                    "read, sampled and spooled"
                 );
                 fitted_sets = sampler.fit(&scoring.config)?;
                 tracing::info!(
@@ -340,30 +340,18 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                     scoring.skipped.push(why.clone());
                 }
                 scoring.fitted_sets = Some(&fitted_sets);
-                Some(first)
+                spool.replay(|t| score_closed(&mut scoring, &mut failed, t))?;
+                read
             } else {
-                None
+                let mut on_rows = |t| {
+                    score_closed(&mut scoring, &mut failed, t);
+                    Ok(())
+                };
+                pipeline::run_closing(&sources, &cfg, lateness, &mut on_rows, |_| Ok(()), &|_| {})?
             };
-            let mut failed = Ok(());
-            let mut on_rows = |mut table: FeatureTable| -> Result<(), OutputError> {
-                if failed.is_ok() {
-                    let evidence = std::mem::take(&mut table.evidence);
-                    failed = scoring.add(FeatureFrame::from_table(table), &evidence);
-                }
-                Ok(())
-            };
-            let scoring_cfg = RunConfig {
-                collect_compact: if first.is_some() {
-                    None
-                } else {
-                    cfg.collect_compact.clone()
-                },
-                ..cfg.clone()
-            };
-            let second = pipeline::run_closing(&sources, &scoring_cfg, lateness, &mut on_rows, |_| Ok(()), &|_| {})?;
             failed?;
-            late_events = second.aggregator.late_events();
-            first.unwrap_or(second)
+            late_events = result.aggregator.late_events();
+            result
         } else {
             pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?
         };
@@ -587,6 +575,14 @@ pub fn unread_note(failures: &[String]) -> String {
         String::new()
     } else {
         format!("; these could not be read in full: {}", failures.join("; "))
+    }
+}
+
+/// Scores a table of closed windows, unless an earlier table failed.
+fn score_closed(scoring: &mut Scoring, failed: &mut Result<(), ScoreError>, mut table: FeatureTable) {
+    if failed.is_ok() {
+        let evidence = std::mem::take(&mut table.evidence);
+        *failed = scoring.add(FeatureFrame::from_table(table), &evidence);
     }
 }
 

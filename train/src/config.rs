@@ -40,7 +40,8 @@ pub struct TrainConfig {
 
     /// Raw logs: rows per entity kind sampled to fit on (default 262144);
     /// an input with fewer is fitted on all of them. The logs are read
-    /// twice: to sample and fit, then to calibrate on every window.
+    /// once; every row is spooled to a compressed temporary file (in
+    /// TMPDIR) and calibrated on after the fit.
     #[arg(long)]
     pub fit_sample: Option<usize>,
 

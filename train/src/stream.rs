@@ -1,18 +1,19 @@
 //! Training on raw logs in memory bounded by what is active, not by the
-//! history: the logs are read twice, windows closing as time passes
+//! history: the logs are read once, windows closing as time passes
 //! (`pipeline::run_closing`).
 //!
-//! 1. Each entity kind's rows are sampled ([`KindSampler`]) while the rules'
-//!    events are kept; the new-term history, novelty, routine and
-//!    population counts come from those events as before.
+//! 1. Each entity kind's rows are sampled ([`KindSampler`]) and every row is
+//!    spooled to disk ([`RowSpool`]) while the rules' events are kept; the
+//!    new-term history, novelty, routine and population counts come from
+//!    those events as before.
 //! 2. One set per kind is fitted on its sample (every row when the input
 //!    has no more than the sample).
-//! 3. The logs are read again and every window is scored by its kind's set
-//!    as it closes: its evidence goes to the alert budget's replay, and the
-//!    entities the set flags are the baseline's anomalous ones.
+//! 3. Every spooled window is scored by its kind's set: its evidence goes
+//!    to the alert budget's replay, and the entities the set flags are the
+//!    baseline's anomalous ones.
 //!
 //! Windows of attacks analysts confirmed (`--feedback`) are left out of
-//! both passes.
+//! the sample and of the spool.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ use loglynx_features::aggregate::registry::SPEC_VERSION;
 use loglynx_features::aggregate::FeatureTable;
 use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
+use loglynx_features::output::spool::RowSpool;
 use loglynx_features::output::OutputError;
 use loglynx_features::time::format_rfc3339;
 use loglynx_labels::verdicts::Feedback;
@@ -55,7 +57,7 @@ fn without_attacks(table: FeatureTable, attacks: Option<&ConfirmedAttacks<'_>>) 
     (table.reordered(&keep), left_out)
 }
 
-/// Trains on raw logs in two passes (see the module comment). Returns the
+/// Trains on raw logs in one pass and a replay (see the module comment). Returns the
 /// baseline (without its re-ranker) and the lines, events and files read.
 pub fn train_streaming(
     config: &TrainConfig,
@@ -89,6 +91,7 @@ pub fn train_streaming(
     let mut sampler = KindSampler::new(cap, seed, window);
     let mut left_out = 0;
     let mut range: Option<(i64, i64)> = None;
+    let mut spool = RowSpool::new()?;
     let mut sample = |table: FeatureTable| -> Result<(), OutputError> {
         let (table, out) = without_attacks(table, attacks.as_ref());
         left_out += out;
@@ -96,7 +99,7 @@ pub fn train_streaming(
             range = Some(range.map_or((s, s), |(a, b)| (a.min(s), b.max(s))));
         }
         sampler.add(&table);
-        Ok(())
+        spool.push(&table)
     };
     let sampling = RunConfig {
         format: config.format,
@@ -204,7 +207,7 @@ pub fn train_streaming(
         );
     }
 
-    // Pass 2: every window scored by its kind's set, for the alert
+    // Every spooled window scored by its kind's set, for the alert
     // budget's replay and the anomalous entities.
     let bar = spinner(quiet, "calibrating on every window");
     let covered = HitIndex::new(&loaded.hits, DEFAULT_SUPPRESSION);
@@ -212,11 +215,10 @@ pub fn train_streaming(
     let mut collector = calibrator.collector(fitted.sets.iter().map(|(_, s, _)| s));
     let mut anomalous: BTreeMap<EntityKind, std::collections::BTreeSet<String>> = BTreeMap::new();
     let mut failed = Ok(());
-    let mut score = |table: FeatureTable| -> Result<(), OutputError> {
+    let score = |table: FeatureTable| {
         if failed.is_err() {
-            return Ok(());
+            return;
         }
-        let (table, _) = without_attacks(table, attacks.as_ref());
         let frame = FeatureFrame::from_table(table);
         for (kind, set, _) in &fitted.sets {
             let job = match KindJob::new(&frame, RowKind::Entity(*kind), KindModel::Saved(set)) {
@@ -224,7 +226,7 @@ pub fn train_streaming(
                 Ok(Err(_)) => continue,
                 Err(e) => {
                     failed = Err(e);
-                    return Ok(());
+                    return;
                 }
             };
             let ran = job.run(Some(ExplainRows::None), SCORE_CHUNK, |rows, scores| {
@@ -237,16 +239,11 @@ pub fn train_streaming(
             });
             if let Err(e) = ran {
                 failed = Err(e);
-                return Ok(());
+                return;
             }
         }
-        Ok(())
     };
-    let scoring = RunConfig {
-        collect_compact: None,
-        ..sampling
-    };
-    pipeline::run_closing(&sources, &scoring, lateness, &mut score, |_| Ok(()), &|_| bar.tick())?;
+    spool.replay(score)?;
     failed?;
     bar.finish_and_clear();
     let mut calibration = calibrator.finish(vec![calibrator.replay(collector)]);

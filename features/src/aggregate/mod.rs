@@ -263,6 +263,16 @@ impl LineRef {
     pub const NONE: LineRef = LineRef(u64::MAX);
     const LINE_BITS: u32 = 40;
 
+    /// The packed form, for storage.
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// A place from [`LineRef::to_bits`].
+    pub fn from_bits(bits: u64) -> LineRef {
+        LineRef(bits)
+    }
+
     /// The place of line `line` of file `file`; [`LineRef::NONE`] when it
     /// does not fit (more than 16M files or 10^12 lines).
     pub fn new(file: FileId, line: u64) -> LineRef {
@@ -979,7 +989,7 @@ impl RowMaker {
 }
 
 /// The `source_scope` of an entity of `kind` named `name`.
-fn source_scope(kind: EntityKind, name: &str) -> Option<&'static str> {
+pub(crate) fn source_scope(kind: EntityKind, name: &str) -> Option<&'static str> {
     match kind {
         EntityKind::SourceIp => crate::event::parse_ip(name).map(|ip| IpScope::of(ip).as_str()),
         _ => None,

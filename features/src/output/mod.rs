@@ -4,6 +4,7 @@
 //! [`compact`] is the in-memory event log that detection rules read.
 
 pub mod compact;
+pub mod spool;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -75,6 +76,9 @@ pub enum OutputError {
     ParquetDisabled { path: PathBuf },
     #[error("{path}: cannot tell the format from the extension (.parquet, .csv, .ndjson); {flag}")]
     UnknownFormat { path: PathBuf, flag: String },
+    /// Rows could not be spooled ([`spool::RowSpool`]).
+    #[error("spooling feature rows in {}: {source} (TMPDIR names the directory)", dir.display())]
+    Spool { dir: PathBuf, source: io::Error },
 }
 
 #[cfg(not(feature = "parquet"))]

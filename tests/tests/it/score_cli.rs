@@ -440,6 +440,28 @@ fn a_baseline_fitted_on_a_small_sample_of_the_input_still_explains_every_campaig
 }
 
 #[test]
+fn rows_that_cannot_be_spooled_are_an_error_naming_the_temporary_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = generate(dir.path(), 2_000, 3, &[]);
+    let missing = dir.path().join("no-such-dir");
+    for (bin, out) in [(bin("loglynx-score"), "out.ndjson"), (bin("loglynx-train"), "out.llx")] {
+        let assert = Command::new(bin)
+            .env("TMPDIR", &missing)
+            .arg(&log)
+            .args(["--year", "2026", "--quiet", "-o"])
+            .arg(dir.path().join(out))
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(
+            stderr.contains(&format!("spooling feature rows in {}", missing.display())),
+            "{stderr}"
+        );
+        assert!(!dir.path().join(out).exists());
+    }
+}
+
+#[test]
 fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every_campaign() {
     let dir = tempfile::tempdir().unwrap();
     let (quiet, _) = generate(dir.path(), 60_000, 4, &["--no-attacks", "--start", "2026-02-01"]);
