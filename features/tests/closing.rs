@@ -320,3 +320,28 @@ fn rotated_files_given_newest_first_are_read_oldest_first_and_close_as_they_go()
         .unwrap();
     assert_eq!(rows(&on_three), expected);
 }
+
+#[test]
+fn a_row_sink_that_fails_stops_the_run_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    std::fs::write(&path, (0..72).map(hour_of_lines).collect::<String>()).unwrap();
+    let sources = vec![Source::File(path.clone())];
+    let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
+    cfg.year = Some(2026);
+    cfg.block_size = 8 * 1024;
+    let mut calls = 0;
+    let mut failing = |_: FeatureTable| -> Result<(), OutputError> {
+        calls += 1;
+        Err(OutputError::Io {
+            path: path.clone(),
+            source: std::io::Error::other("disk full"),
+        })
+    };
+    let err = run_closing(&sources, &cfg, 300 * S, &mut failing, |_| Ok(()), &|_| {})
+        .err()
+        .expect("the sink's error");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // Nothing is handed to a sink after it failed.
+    assert_eq!(calls, 1);
+}

@@ -413,7 +413,7 @@ pub fn run_closing(
 }
 
 /// How windows close as time passes while a run merges its batches.
-struct Closer<'s> {
+struct Closer {
     lateness: Micros,
     /// Latest event time merged, per file.
     file_max: Vec<Micros>,
@@ -422,16 +422,72 @@ struct Closer<'s> {
     later_first: Vec<Micros>,
     /// The file of the latest merged block with events.
     current: Option<usize>,
-    on_rows: RowSink<'s>,
+    /// Where closed rows go: the sink's thread.
+    rows: std::sync::mpsc::Sender<FeatureTable>,
+    queue: Arc<SinkQueue>,
+    /// Rows closed since freed heap pages were last handed back.
+    untrimmed: usize,
 }
 
-impl Closer<'_> {
+/// Tables sent to the row sink's thread and not yet taken; whether the
+/// sink failed.
+#[derive(Default)]
+struct SinkQueue {
+    queued: std::sync::Mutex<usize>,
+    taken: std::sync::Condvar,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// Tables that may wait for the row sink before reading pauses.
+const MAX_QUEUED_TABLES: usize = 2;
+
+impl SinkQueue {
+    fn sent(&self) {
+        *self.queued.lock().expect("sink queue lock") += 1;
+    }
+
+    fn taken(&self) {
+        *self.queued.lock().expect("sink queue lock") -= 1;
+        self.taken.notify_all();
+    }
+
+    /// Waits until at most [`MAX_QUEUED_TABLES`] wait for the sink (or it
+    /// failed). Called by the reading thread, never by a pool thread, so
+    /// the sink's own parallel work is never held up.
+    fn wait_for_room(&self) {
+        let mut queued = self.queued.lock().expect("sink queue lock");
+        while *queued > MAX_QUEUED_TABLES && !self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            queued = self.taken.wait(queued).expect("sink queue lock");
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Rows closed between two hand-backs of freed heap pages to the OS.
+const TRIM_EVERY_ROWS: usize = 1 << 19;
+
+impl Closer {
     fn close(&mut self, aggregator: &mut Aggregator, until: Micros) -> Result<(), OutputError> {
         let rows = aggregator.close_until(until);
         if rows.is_empty() {
             return Ok(());
         }
-        (self.on_rows)(rows)
+        // The closed windows' state is freed in the heap's midst, where
+        // glibc keeps it: handed back now and then, RSS follows what is open.
+        self.untrimmed += rows.len();
+        if self.untrimmed >= TRIM_EVERY_ROWS {
+            self.untrimmed = 0;
+            crate::mem::release::release_free_memory();
+        }
+        self.queue.sent();
+        if self.rows.send(rows).is_err() {
+            // The sink's thread is gone: it failed, and says why.
+            self.queue.taken();
+        }
+        Ok(())
     }
 
     /// Closes what the merged blocks allow.
@@ -485,6 +541,47 @@ fn run_inner(
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
+    let Some((lateness, on_rows)) = closing else {
+        return read_and_merge(sources, cfg, None, on_batch, progress);
+    };
+    // Closed rows go to the sink on a thread of its own, so that writing or
+    // scoring them does not hold up the merge, which all decoding waits on.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<FeatureTable>();
+        let queue = Arc::new(SinkQueue::default());
+        let sink_queue = Arc::clone(&queue);
+        let sink = scope.spawn(move || -> Result<(), OutputError> {
+            let mut result = Ok(());
+            for rows in rx {
+                if result.is_ok() {
+                    result = on_rows(rows);
+                    if result.is_err() {
+                        sink_queue.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                sink_queue.taken();
+            }
+            result
+        });
+        let read = read_and_merge(sources, cfg, Some((lateness, tx, queue)), on_batch, progress);
+        // The sink's failure comes first: reading stops early because of it.
+        match sink.join() {
+            Ok(sunk) => sunk?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        read
+    })
+}
+
+/// The reading, decoding and merging of [`run_inner`]; closed rows are
+/// sent down `closing`'s channel.
+fn read_and_merge(
+    sources: &[Source],
+    cfg: &RunConfig,
+    closing: Option<(Micros, std::sync::mpsc::Sender<FeatureTable>, Arc<SinkQueue>)>,
+    on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunResult, PipelineError> {
     let batch_blocks = rayon::current_num_threads().max(1) * 2;
     // More shards than threads, so that shards balance across threads.
     let mut aggregator = Aggregator::with_shards(cfg.features.clone(), rayon::current_num_threads().max(1) * 4);
@@ -492,9 +589,8 @@ fn run_inner(
         aggregator.keep_evidence();
     }
     let (order, closer) = match closing {
-        Some((lateness, on_rows)) => {
+        Some((lateness, rows, queue)) => {
             aggregator.close_as_time_passes();
-            crate::mem::release::map_large_blocks();
             let (first, order) = read_order(sources, cfg);
             let mut later_first = vec![Micros::MAX; sources.len()];
             let mut earliest = Micros::MAX;
@@ -507,12 +603,15 @@ fn run_inner(
                 file_max: vec![Micros::MIN; sources.len()],
                 later_first,
                 current: None,
-                on_rows,
+                rows,
+                queue,
+                untrimmed: 0,
             };
             (order, Some(closer))
         }
         None => ((0..sources.len()).collect(), None),
     };
+    let sink_queue = closer.as_ref().map(|c| Arc::clone(&c.queue));
     let shards = aggregator.shards();
     let stats = LineStats::default();
     let mut pending: Vec<Block> = Vec::new();
@@ -520,16 +619,16 @@ fn run_inner(
 
     // Merging a batch's results runs while the next batch is decoded, so
     // both cores stay busy; merge order is still input order.
-    struct Merger<'f, 's, F> {
+    struct Merger<'f, F> {
         aggregator: Aggregator,
         attempts: AttemptCounter,
         stats: LineStats,
         compact: Option<CompactLog>,
         on_batch: F,
         progress: &'f (dyn Fn(u64) + Sync),
-        closer: Option<Closer<'s>>,
+        closer: Option<Closer>,
     }
-    impl<F: FnMut(&EventBatch) -> Result<(), OutputError>> Merger<'_, '_, F> {
+    impl<F: FnMut(&EventBatch) -> Result<(), OutputError>> Merger<'_, F> {
         fn merge(&mut self, mut outputs: Vec<(u64, BlockOutput)>) -> Result<(), OutputError> {
             for (_, out) in &mut outputs {
                 out.count_attempts(&mut self.attempts);
@@ -565,7 +664,7 @@ fn run_inner(
     let flush = |pending: &mut Vec<Block>,
                  contexts: &[Option<FileContext>],
                  decoded: &mut Vec<(u64, BlockOutput)>,
-                 merger: &mut Merger<'_, '_, _>|
+                 merger: &mut Merger<'_, _>|
      -> Result<(), OutputError> {
         let previous = std::mem::take(decoded);
         let (outputs, merged) = rayon::join(
@@ -638,6 +737,12 @@ fn run_inner(
             report.bytes += block.data.len() as u64;
             pending.push(block);
             if pending.len() >= batch_blocks {
+                if let Some(queue) = &sink_queue {
+                    queue.wait_for_room();
+                    if queue.failed() {
+                        break;
+                    }
+                }
                 flush(&mut pending, &contexts, &mut decoded, &mut merger)?;
             }
         }
@@ -646,7 +751,7 @@ fn run_inner(
     });
     let files = files_read?;
     merger.merge(decoded)?;
-    if let Some(closer) = &mut merger.closer {
+    if let Some(mut closer) = merger.closer.take() {
         closer.close(&mut merger.aggregator, Micros::MAX)?;
     }
     Ok(RunResult {

@@ -29,21 +29,6 @@ pub fn release_free_memory() {
     }
 }
 
-/// Has blocks of 512 KiB and more allocated with their own mappings, given
-/// back to the OS when freed, instead of glibc's rising threshold that
-/// moves them onto the heap after the first is freed: a process that frees
-/// its window states as time passes then keeps a flat footprint instead of
-/// a fragmented heap that grows with the input (on 30M high-cardinality
-/// events, `loglynx-features` peaked at 874 MiB instead of 1,131).
-pub fn map_large_blocks() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes the allocator's thresholds for later
-    // allocations; it has no preconditions.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
-    }
-}
-
 enum Job {
     Drop(Box<dyn Send>),
     Trim,

@@ -4,14 +4,126 @@
 //! in the order the windows open, so the windows of one hour sit together in
 //! memory; when windows are closed as time passes, each is released, and a
 //! chunk whose elements are all released is freed (indices are not reused).
+//!
+//! On Linux each chunk is a memory mapping of its own ([`Chunk`]), so a
+//! freed chunk goes back to the OS at once instead of leaving a hole in the
+//! heap that glibc keeps.
+
+use std::ptr::NonNull;
 
 /// Elements per chunk (a power of two).
 const CHUNK: usize = 1 << 14;
 
+/// Room for [`CHUNK`] elements, filled in order; on Linux in an anonymous
+/// mapping of its own, unmapped when dropped.
+struct Chunk<T> {
+    ptr: NonNull<T>,
+    len: usize,
+}
+
+// SAFETY: a `Chunk` owns its elements like a `Vec` does.
+unsafe impl<T: Send> Send for Chunk<T> {}
+// SAFETY: shared access only reads elements, as for a `Vec`.
+unsafe impl<T: Sync> Sync for Chunk<T> {}
+
+impl<T> Chunk<T> {
+    fn bytes() -> usize {
+        CHUNK * std::mem::size_of::<T>()
+    }
+
+    fn new() -> Chunk<T> {
+        let bytes = Self::bytes();
+        let layout = std::alloc::Layout::array::<T>(CHUNK).expect("chunk size fits");
+        let ptr = if bytes == 0 {
+            NonNull::dangling()
+        } else {
+            #[cfg(target_os = "linux")]
+            // SAFETY: a fresh private anonymous mapping; page alignment
+            // covers any element alignment.
+            let raw = unsafe {
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                if p == libc::MAP_FAILED {
+                    std::ptr::null_mut()
+                } else {
+                    p.cast::<T>()
+                }
+            };
+            #[cfg(not(target_os = "linux"))]
+            // SAFETY: the layout has a non-zero size.
+            let raw = unsafe { std::alloc::alloc(layout).cast::<T>() };
+            NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+        };
+        Chunk { ptr, len: 0 }
+    }
+
+    fn push(&mut self, v: T) {
+        assert!(self.len < CHUNK, "chunk full");
+        // SAFETY: `len < CHUNK`, so the slot lies inside the allocation
+        // and holds no element yet.
+        unsafe { self.ptr.as_ptr().add(self.len).write(v) };
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[T] {
+        // SAFETY: the first `len` slots hold initialized elements.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: as `as_slice`, and `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> Drop for Chunk<T> {
+    fn drop(&mut self) {
+        // SAFETY: the first `len` slots hold elements this chunk owns; the
+        // allocation was made by `new` with the same size.
+        unsafe {
+            std::ptr::drop_in_place(self.as_mut_slice() as *mut [T]);
+            let bytes = Self::bytes();
+            if bytes == 0 {
+                return;
+            }
+            #[cfg(target_os = "linux")]
+            libc::munmap(self.ptr.as_ptr().cast(), bytes);
+            #[cfg(not(target_os = "linux"))]
+            std::alloc::dealloc(
+                self.ptr.as_ptr().cast(),
+                std::alloc::Layout::array::<T>(CHUNK).expect("chunk size fits"),
+            );
+        }
+    }
+}
+
+impl<T: Clone> Clone for Chunk<T> {
+    fn clone(&self) -> Chunk<T> {
+        let mut c = Chunk::new();
+        for v in self.as_slice() {
+            c.push(v.clone());
+        }
+        c
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Chunk<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// Storage in chunks of [`CHUNK`] elements.
 #[derive(Debug, Clone)]
 pub struct Slab<T> {
-    chunks: Vec<Vec<T>>,
+    /// `None` once freed.
+    chunks: Vec<Option<Chunk<T>>>,
     /// Elements of each chunk not yet released.
     live: Vec<u32>,
     /// Elements pushed (the next index).
@@ -38,10 +150,14 @@ impl<T> Slab<T> {
     pub fn push(&mut self, v: T) -> u32 {
         let index = u32::try_from(self.pushed).expect("more than 2^32 entity-windows in one slab");
         if self.pushed % CHUNK == 0 {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+            self.chunks.push(Some(Chunk::new()));
             self.live.push(0);
         }
-        self.chunks.last_mut().expect("a chunk was just added").push(v);
+        self.chunks
+            .last_mut()
+            .and_then(Option::as_mut)
+            .expect("the last chunk is being filled")
+            .push(v);
         *self.live.last_mut().expect("a chunk was just added") += 1;
         self.pushed += 1;
         index
@@ -55,20 +171,24 @@ impl<T> Slab<T> {
     pub fn release(&mut self, i: u32) {
         let c = i as usize / CHUNK;
         assert!(
-            !self.chunks[c].is_empty(),
+            self.chunks[c].is_some(),
             "element {i} released after its chunk was freed"
         );
         self.live[c] -= 1;
         self.released += 1;
         let filling = c + 1 == self.chunks.len() && self.pushed % CHUNK != 0;
         if self.live[c] == 0 && !filling {
-            self.chunks[c] = Vec::new();
+            self.chunks[c] = None;
         }
     }
 
     pub fn get(&self, i: u32) -> &T {
         let i = i as usize;
-        &self.chunks[i / CHUNK][i % CHUNK]
+        &self.chunk(i).as_slice()[i % CHUNK]
+    }
+
+    fn chunk(&self, i: usize) -> &Chunk<T> {
+        self.chunks[i / CHUNK].as_ref().expect("element of a freed chunk")
     }
 
     /// Asks the CPU to start loading element `i` into cache: reading many
@@ -77,14 +197,20 @@ impl<T> Slab<T> {
     /// end.
     pub fn prefetch(&self, i: u32) {
         let i = i as usize;
-        if let Some(v) = self.chunks.get(i / CHUNK).and_then(|c| c.get(i % CHUNK)) {
+        if let Some(v) = self
+            .chunks
+            .get(i / CHUNK)
+            .and_then(Option::as_ref)
+            .and_then(|c| c.as_slice().get(i % CHUNK))
+        {
             prefetch(v);
         }
     }
 
     pub fn get_mut(&mut self, i: u32) -> &mut T {
         let i = i as usize;
-        &mut self.chunks[i / CHUNK][i % CHUNK]
+        let chunk = self.chunks[i / CHUNK].as_mut().expect("element of a freed chunk");
+        &mut chunk.as_mut_slice()[i % CHUNK]
     }
 
     /// Elements pushed and not released.
@@ -144,10 +270,10 @@ mod tests {
             s.push(i);
         }
         for i in (0..CHUNK as u32).rev() {
-            assert!(!s.chunks[0].is_empty());
+            assert!(s.chunks[0].is_some());
             s.release(i);
         }
-        assert!(s.chunks[0].is_empty(), "a full, released chunk is freed");
+        assert!(s.chunks[0].is_none(), "a full, released chunk is freed");
         assert_eq!(s.len(), 5);
         assert_eq!(*s.get(CHUNK as u32 + 4), CHUNK as u32 + 4);
         // The chunk still being filled stays, even when all of it is released.
@@ -155,8 +281,34 @@ mod tests {
             s.release(i);
         }
         assert!(s.is_empty());
-        assert_eq!(s.chunks[1].len(), 5);
+        assert_eq!(s.chunks[1].as_ref().unwrap().len, 5);
         assert_eq!(s.push(7), CHUNK as u32 + 5, "indices are not reused");
         assert_eq!(*s.get(CHUNK as u32 + 5), 7);
+    }
+
+    #[test]
+    fn elements_are_dropped_with_their_chunk_and_with_the_slab_and_clones_are_deep() {
+        let token = std::rc::Rc::new(());
+        let mut s = Slab::default();
+        for _ in 0..(CHUNK + 2) {
+            s.push(std::rc::Rc::clone(&token));
+        }
+        assert_eq!(std::rc::Rc::strong_count(&token), CHUNK + 3);
+        let copy = s.clone();
+        assert_eq!(std::rc::Rc::strong_count(&token), 2 * CHUNK + 5);
+        drop(copy);
+        for i in 0..CHUNK as u32 {
+            s.release(i);
+        }
+        // The first chunk went with its last release.
+        assert_eq!(std::rc::Rc::strong_count(&token), 3);
+        drop(s);
+        assert_eq!(std::rc::Rc::strong_count(&token), 1);
+        // Zero-sized elements need no memory.
+        let mut z = Slab::default();
+        for _ in 0..(CHUNK + 1) {
+            z.push(());
+        }
+        assert_eq!(z.len(), CHUNK + 1);
     }
 }
