@@ -5,7 +5,7 @@
 //! The file is anonymous (removed when the spool is dropped, also on error
 //! or panic) and lives in the system's temporary directory (`TMPDIR`).
 //! Values are written bit for bit, so a replayed table equals the one
-//! written.
+//! written. Replay decompresses ahead on a thread of its own.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -97,10 +97,28 @@ impl RowSpool {
     fn read(self, mut each: impl FnMut(FeatureTable)) -> io::Result<u64> {
         let mut file = self.encoder.finish()?.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
-        let mut r = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, file))?;
-        for _ in 0..self.tables {
-            each(read_table(&mut r)?);
-        }
+        let tables = self.tables;
+        // The next tables are decompressed on a thread of its own while
+        // `each` works on this one; two wait at most.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<FeatureTable>(2);
+            let reader = scope.spawn(move || -> io::Result<()> {
+                let mut r = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, file))?;
+                for _ in 0..tables {
+                    if tx.send(read_table(&mut r)?).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            for table in rx {
+                each(table);
+            }
+            match reader.join() {
+                Ok(read) => read,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })?;
         Ok(self.rows)
     }
 }
@@ -257,5 +275,18 @@ mod tests {
         // -0.0 stays -0.0.
         let col = &read[1].columns[0];
         assert!(col.iter().any(|v| *v == 0.0 && v.is_sign_negative()));
+    }
+
+    #[test]
+    fn a_spool_cut_short_is_an_error_naming_the_temporary_directory() {
+        let mut spool = RowSpool::new().unwrap();
+        spool.push(&table(50, true)).unwrap();
+        spool.push(&table(50, false)).unwrap();
+        // Claims a third table that was never written.
+        spool.tables += 1;
+        let mut read = 0;
+        let err = spool.replay(|_| read += 1).unwrap_err();
+        assert_eq!(read, 2, "the tables before the cut are handed over");
+        assert!(err.to_string().starts_with("spooling feature rows in "), "{err}");
     }
 }
