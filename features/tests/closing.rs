@@ -345,3 +345,26 @@ fn a_row_sink_that_fails_stops_the_run_with_its_error() {
     // Nothing is handed to a sink after it failed.
     assert_eq!(calls, 1);
 }
+
+#[test]
+fn a_row_sink_that_panics_fails_the_run_instead_of_hanging_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    std::fs::write(&path, (0..72).map(hour_of_lines).collect::<String>()).unwrap();
+    let sources = vec![Source::File(path)];
+    let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
+    cfg.year = Some(2026);
+    cfg.block_size = 8 * 1024;
+    let run = std::panic::catch_unwind(move || {
+        let mut calls = 0;
+        let mut panicking = |_: FeatureTable| -> Result<(), OutputError> {
+            calls += 1;
+            // Slow enough for tables to queue up behind it first.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            panic!("sink bug");
+        };
+        run_closing(&sources, &cfg, 300 * S, &mut panicking, |_| Ok(()), &|_| {})
+    });
+    let panic = run.err().expect("the sink's panic reaches the caller");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"sink bug"));
+}

@@ -551,6 +551,19 @@ fn run_inner(
         let queue = Arc::new(SinkQueue::default());
         let sink_queue = Arc::clone(&queue);
         let sink = scope.spawn(move || -> Result<(), OutputError> {
+            // A panicking sink releases the reading thread, which would
+            // otherwise wait for room forever; the panic is resumed below.
+            struct OnPanic<'q>(&'q SinkQueue);
+            impl Drop for OnPanic<'_> {
+                fn drop(&mut self) {
+                    if std::thread::panicking() {
+                        self.0.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        let _queued = self.0.queued.lock();
+                        self.0.taken.notify_all();
+                    }
+                }
+            }
+            let _on_panic = OnPanic(&sink_queue);
             let mut result = Ok(());
             for rows in rx {
                 if result.is_ok() {
