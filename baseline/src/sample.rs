@@ -22,6 +22,19 @@ use crate::frame::{FeatureFrame, RowKind};
 /// Rows kept per entity kind for fitting.
 pub const DEFAULT_FIT_SAMPLE: usize = 1 << 18;
 
+/// A `--fit-sample` too small to fit a set on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--fit-sample {0}: sample at least {min} rows per kind", min = crate::fit::MIN_ROWS)]
+pub struct SampleTooSmall(pub usize);
+
+/// Refuses a sample of fewer rows per kind than a set is fitted on.
+pub fn check_fit_sample(cap: usize) -> Result<(), SampleTooSmall> {
+    if cap < crate::fit::MIN_ROWS {
+        return Err(SampleTooSmall(cap));
+    }
+    Ok(())
+}
+
 /// A uniform sample of at most `cap` rows of one entity kind.
 #[derive(Debug)]
 struct Reservoir {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use loglynx_baseline::fit::MIN_ROWS;
-use loglynx_baseline::sample::{FittedSets, KindSampler};
+use loglynx_baseline::sample::{check_fit_sample, FittedSets, KindSampler};
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
 use loglynx_cli::{rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
@@ -239,12 +239,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     evidence_config
         .check()
         .map_err(|e| ScoreError::Setting(format!("--alert-budget: {e}")))?;
-    if config.fit_sample < MIN_ROWS {
-        return Err(ScoreError::Setting(format!(
-            "--fit-sample {}: sample at least {MIN_ROWS} rows per kind",
-            config.fit_sample
-        )));
-    }
+    check_fit_sample(config.fit_sample).map_err(|e| ScoreError::Setting(e.to_string()))?;
     let model_config = ModelSetConfig::default().with_seed(config.seed);
     if model.is_none() {
         model_config.check().map_err(|e| ScoreError::Setting(e.to_string()))?;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use loglynx_baseline::accumulate::{BaselineCalibrator, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::population::PopulationCalibration;
-use loglynx_baseline::sample::{KindSampler, DEFAULT_FIT_SAMPLE};
+use loglynx_baseline::sample::{check_fit_sample, KindSampler, DEFAULT_FIT_SAMPLE};
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, RowKind, TrainingMetadata};
 use loglynx_cli::spinner;
 use loglynx_features::aggregate::registry::EntityKind;
@@ -79,12 +79,7 @@ pub fn train_streaming(
     let attacks = feedback.map(|f| ConfirmedAttacks::of(f, window));
     let seed = config.seed.unwrap_or(42);
     let cap = config.fit_sample.unwrap_or(DEFAULT_FIT_SAMPLE);
-    if cap < loglynx_baseline::fit::MIN_ROWS {
-        return Err(TrainError::Setting(format!(
-            "--fit-sample {cap}: sample at least {} rows per kind",
-            loglynx_baseline::fit::MIN_ROWS
-        )));
-    }
+    check_fit_sample(cap).map_err(|e| TrainError::Setting(e.to_string()))?;
 
     // Pass 1: sample the rows, keep the rules' events.
     let bar = spinner(quiet, "computing features and sampling");

@@ -451,12 +451,20 @@ impl SinkQueue {
         self.taken.notify_all();
     }
 
+    /// Marks the sink failed and wakes the reading thread.
+    fn fail(&self) {
+        self.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Under the lock, so a reader about to wait sees the flag first.
+        let _queued = self.queued.lock();
+        self.taken.notify_all();
+    }
+
     /// Waits until at most [`MAX_QUEUED_TABLES`] wait for the sink (or it
     /// failed). Called by the reading thread, never by a pool thread, so
     /// the sink's own parallel work is never held up.
     fn wait_for_room(&self) {
         let mut queued = self.queued.lock().expect("sink queue lock");
-        while *queued > MAX_QUEUED_TABLES && !self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+        while *queued > MAX_QUEUED_TABLES && !self.failed() {
             queued = self.taken.wait(queued).expect("sink queue lock");
         }
     }
@@ -557,9 +565,7 @@ fn run_inner(
             impl Drop for OnPanic<'_> {
                 fn drop(&mut self) {
                     if std::thread::panicking() {
-                        self.0.failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                        let _queued = self.0.queued.lock();
-                        self.0.taken.notify_all();
+                        self.0.fail();
                     }
                 }
             }
@@ -569,7 +575,7 @@ fn run_inner(
                 if result.is_ok() {
                     result = on_rows(rows);
                     if result.is_err() {
-                        sink_queue.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        sink_queue.fail();
                     }
                 }
                 sink_queue.taken();

@@ -63,10 +63,9 @@ impl RowSpool {
         for name in &table.entities {
             put_str(w, name)?;
         }
-        put_i64s(w, &table.window_starts)?;
+        put_words(w, table.window_starts.iter().map(|&s| s as u64))?;
         for column in &table.columns {
-            let bits: Vec<i64> = column.iter().map(|v| v.to_bits() as i64).collect();
-            put_i64s(w, &bits)?;
+            put_words(w, column.iter().map(|v| v.to_bits()))?;
         }
         for criticality in &table.asset_criticality {
             match criticality {
@@ -80,8 +79,7 @@ impl RowSpool {
         let with_evidence = !table.evidence.is_empty();
         w.write_all(&[u8::from(with_evidence)])?;
         if with_evidence {
-            let refs: Vec<i64> = table.evidence.iter().flatten().map(|r| r.to_bits() as i64).collect();
-            put_i64s(w, &refs)?;
+            put_words(w, table.evidence.as_flattened().iter().map(|r| r.to_bits()))?;
         }
         self.tables += 1;
         self.rows += n as u64;
@@ -139,9 +137,10 @@ fn put_str(w: &mut impl Write, s: &str) -> io::Result<()> {
     w.write_all(s.as_bytes())
 }
 
-fn put_i64s(w: &mut impl Write, v: &[i64]) -> io::Result<()> {
-    let mut bytes = Vec::with_capacity(v.len() * 8);
-    for x in v {
+/// Writes 64-bit words, little-endian, in one write.
+fn put_words(w: &mut impl Write, words: impl ExactSizeIterator<Item = u64>) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(words.len() * 8);
+    for x in words {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
     w.write_all(&bytes)
@@ -164,10 +163,11 @@ fn get_str(r: &mut impl Read) -> io::Result<String> {
     String::from_utf8(get_bytes(r, n)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-fn get_i64s(r: &mut impl Read, n: usize) -> io::Result<Vec<i64>> {
+/// Reads `n` words of [`put_words`], each turned into a `T` by `word`.
+fn get_words<T>(r: &mut impl Read, n: usize, word: impl Fn(u64) -> T) -> io::Result<Vec<T>> {
     Ok(get_bytes(r, n * 8)?
         .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .map(|c| word(u64::from_le_bytes(c.try_into().expect("8 bytes"))))
         .collect())
 }
 
@@ -186,9 +186,9 @@ fn read_table(r: &mut impl Read) -> io::Result<FeatureTable> {
     for _ in 0..n {
         t.entities.push(CompactString::from(get_str(r)?));
     }
-    t.window_starts = get_i64s(r, n)?;
+    t.window_starts = get_words(r, n, |w| w as i64)?;
     for c in 0..N_FEATURES {
-        t.columns[c] = get_i64s(r, n)?.into_iter().map(|b| f64::from_bits(b as u64)).collect();
+        t.columns[c] = get_words(r, n, f64::from_bits)?;
     }
     for (kind, name) in t.kinds.iter().zip(&t.entities) {
         t.source_scope.push(source_scope(*kind, name));
@@ -205,16 +205,10 @@ fn read_table(r: &mut impl Read) -> io::Result<FeatureTable> {
     let mut with_evidence = [0u8];
     r.read_exact(&mut with_evidence)?;
     if with_evidence[0] == 1 {
-        let refs = get_i64s(r, n * EVIDENCE_PER_WINDOW)?;
+        let refs = get_words(r, n * EVIDENCE_PER_WINDOW, LineRef::from_bits)?;
         t.evidence = refs
             .chunks_exact(EVIDENCE_PER_WINDOW)
-            .map(|c| {
-                let mut e: WindowEvidence = [LineRef::NONE; EVIDENCE_PER_WINDOW];
-                for (slot, &b) in e.iter_mut().zip(c) {
-                    *slot = LineRef::from_bits(b as u64);
-                }
-                e
-            })
+            .map(|c| WindowEvidence::try_from(c).expect("chunks of EVIDENCE_PER_WINDOW"))
             .collect();
     }
     Ok(t)

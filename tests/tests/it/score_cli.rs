@@ -424,18 +424,35 @@ fn a_baseline_fitted_on_a_small_sample_of_the_input_still_explains_every_campaig
     assert!(explained(&sampled_alerts) > 0);
     assert_ne!(sampled_alerts, whole_alerts, "the sample gives another model");
     // A sample too small to fit on is refused, not silently skipped.
+    score_and_train_refuse(
+        &log,
+        dir.path(),
+        None,
+        &["--fit-sample", "1"],
+        "--fit-sample 1: sample at least 2 rows per kind",
+    );
+}
+
+/// `loglynx-score` and `loglynx-train` on `log` with `args` (and the
+/// environment variable `env`) both exit 2 with `expected` on stderr and
+/// write no output.
+fn score_and_train_refuse(log: &Path, dir: &Path, env: Option<(&str, &Path)>, args: &[&str], expected: &str) {
     for (bin, out) in [(bin("loglynx-score"), "out.ndjson"), (bin("loglynx-train"), "out.llx")] {
-        let assert = Command::new(bin)
-            .arg(&log)
-            .args(["--year", "2026", "--quiet", "--fit-sample", "1", "-o"])
-            .arg(dir.path().join(out))
+        let mut cmd = Command::new(bin);
+        if let Some((name, value)) = env {
+            cmd.env(name, value);
+        }
+        let assert = cmd
+            .arg(log)
+            .args(["--year", "2026", "--quiet"])
+            .args(args)
+            .arg("-o")
+            .arg(dir.join(out))
             .assert()
             .code(2);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-        assert!(
-            stderr.contains("--fit-sample 1: sample at least 2 rows per kind"),
-            "{stderr}"
-        );
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!dir.join(out).exists());
     }
 }
 
@@ -444,21 +461,13 @@ fn rows_that_cannot_be_spooled_are_an_error_naming_the_temporary_directory() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = generate(dir.path(), 2_000, 3, &[]);
     let missing = dir.path().join("no-such-dir");
-    for (bin, out) in [(bin("loglynx-score"), "out.ndjson"), (bin("loglynx-train"), "out.llx")] {
-        let assert = Command::new(bin)
-            .env("TMPDIR", &missing)
-            .arg(&log)
-            .args(["--year", "2026", "--quiet", "-o"])
-            .arg(dir.path().join(out))
-            .assert()
-            .code(2);
-        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-        assert!(
-            stderr.contains(&format!("spooling feature rows in {}", missing.display())),
-            "{stderr}"
-        );
-        assert!(!dir.path().join(out).exists());
-    }
+    score_and_train_refuse(
+        &log,
+        dir.path(),
+        Some(("TMPDIR", &missing)),
+        &[],
+        &format!("spooling feature rows in {}", missing.display()),
+    );
 }
 
 #[test]
