@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::Micros;
-use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
+use loglynx_features::output::compact::{CompactEvent, CompactLog, Interner, Sym};
 use loglynx_features::time::MICROS_PER_DAY;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,21 @@ pub struct PopulationWindow {
 
 fn public_failure(e: &CompactEvent) -> bool {
     e.source_scope == Some(IpScope::Public) && e.failed_attempts() > 0 && !e.user.is_none() && !e.host.is_none()
+}
+
+/// Whether [`scored_windows`] may count `e` (names in `strings`): a public
+/// source's failure naming one of `accounts` not in `guessed`. The events
+/// it accepts give the same windows as the whole log.
+pub fn counts_toward(
+    e: &CompactEvent,
+    strings: &Interner,
+    accounts: &BTreeSet<String>,
+    guessed: &BTreeSet<String>,
+) -> bool {
+    public_failure(e) && {
+        let u = strings.str(e.user);
+        accounts.contains(u) && !guessed.contains(u)
+    }
 }
 
 /// Per user name, the days on which a public source that never logged in

@@ -30,6 +30,7 @@ mod assets;
 mod builtin;
 mod engine;
 mod history;
+mod live;
 mod novelty;
 pub mod rule;
 #[cfg(test)]
@@ -39,9 +40,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use loglynx_features::event::Micros;
+use loglynx_features::event::{FileId, Micros};
 use loglynx_features::output::compact::{CompactLog, KeepEvents};
 use rayon::prelude::*;
+
+pub use engine::stream::RuleStream;
+pub use live::{LiveOutcome, LiveRules};
 use serde::{Deserialize, Serialize};
 
 pub use assets::{Assets, AssetsError};
@@ -292,6 +296,26 @@ pub fn evidence_ends<T: Copy>(items: &[T]) -> impl Iterator<Item = T> + '_ {
         .copied()
 }
 
+/// Where an event was read: its file and line, as [`CompactEvent`] holds
+/// them; evidence lines are re-read from there.
+///
+/// [`CompactEvent`]: loglynx_features::output::compact::CompactEvent
+pub type Place = (FileId, u64);
+
+/// The places of `log`'s events `idx`, ascending, no duplicates.
+pub fn places_of(log: &CompactLog, idx: impl IntoIterator<Item = usize>) -> Vec<Place> {
+    let mut v: Vec<Place> = idx
+        .into_iter()
+        .map(|i| {
+            let e = &log.events[i];
+            (e.file, e.line)
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// One detection: a rule matched a group of events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleHit {
@@ -313,9 +337,9 @@ pub struct RuleHit {
     pub distinct_users: usize,
     pub distinct_hosts: usize,
     pub distinct_sources: usize,
-    /// Indices into `log.events` of the first and last
-    /// [`EVIDENCE_EACH_END`] matching events, ascending, no duplicates.
-    pub evidence: Vec<usize>,
+    /// Where the first and last [`EVIDENCE_EACH_END`] matching events were
+    /// read, ascending, no duplicates.
+    pub evidence: Vec<Place>,
     /// One line of human text, e.g. `27 failed logins in 3 minutes, 4
     /// distinct users`.
     pub summary: String,
@@ -370,8 +394,14 @@ pub fn evaluate_with(rules: &RuleSet, log: &CompactLog, ctx: &Context) -> (Vec<R
             Err(note) => notes.push(note),
         }
     }
+    sort_hits(&mut hits);
+    (hits, notes)
+}
+
+/// Puts hits in the order [`evaluate_with`] returns them: by (first, rule
+/// id, group, last, evidence).
+pub fn sort_hits(hits: &mut [RuleHit]) {
     hits.par_sort_unstable_by(|a, b| {
         (a.first, &a.rule_id, &a.group, a.last, &a.evidence).cmp(&(b.first, &b.rule_id, &b.group, b.last, &b.evidence))
     });
-    (hits, notes)
 }

@@ -259,6 +259,15 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The names it lists: users, target users and programs.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [&self.user, &self.target_user, &self.program]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+    }
+
     /// The first list key given as an empty list (which would match nothing).
     fn empty_list(&self) -> Option<&'static str> {
         fn empty<T>(v: &Option<Vec<T>>) -> bool {

@@ -158,8 +158,88 @@ pub struct MergeInput<'a> {
     /// Window length.
     pub window: Micros,
     pub rules: &'a RuleSet,
-    pub log: &'a CompactLog,
+    pub logs: EventLogs<'a>,
     pub file_names: &'a [String],
+}
+
+/// The kept events the merge reads, each log with its own interner: the
+/// whole log, or (when the run spooled its events) only those asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct EventLogs<'a> {
+    /// Every event of the sources a background alert may name
+    /// ([`EventLogs::sources_wanted`]), for [`rollup::SourceFacts`].
+    pub sources: &'a CompactLog,
+    /// Every event of the hosts a population may be about
+    /// ([`population_hosts`]).
+    pub hosts: &'a CompactLog,
+    /// The events the population statistic counts
+    /// ([`population::counts_toward`]).
+    pub population: &'a CompactLog,
+}
+
+impl<'a> EventLogs<'a> {
+    /// One log for every question.
+    pub fn whole(log: &'a CompactLog) -> EventLogs<'a> {
+        EventLogs {
+            sources: log,
+            hosts: log,
+            population: log,
+        }
+    }
+
+    /// The sources whose events [`EventLogs::sources`] must hold: those
+    /// the hits name, and those of source anomalies and episodes.
+    pub fn sources_wanted(hits: &[RuleHit], anomalies: &[Anomaly], episodes: &[EntityEpisode]) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for h in hits {
+            out.extend(h.sources.iter().cloned());
+            out.extend(h.group.iter().filter(|(f, _)| f == "source").map(|(_, v)| v.clone()));
+        }
+        out.extend(
+            anomalies
+                .iter()
+                .filter(|a| a.entity_kind == EntityKind::SourceIp)
+                .map(|a| a.entity.clone()),
+        );
+        out.extend(
+            episodes
+                .iter()
+                .filter(|e| e.entity_kind == EntityKind::SourceIp)
+                .map(|e| e.entity.clone()),
+        );
+        out
+    }
+}
+
+/// Hosts whose population statistic passes the threshold the budget sets
+/// on the baseline's replay, as `(host, first start, last end)`; none
+/// without a baseline that knows its accounts.
+pub fn population_spans(
+    calibration: &AlertCalibration,
+    history: Option<&History>,
+    log: &CompactLog,
+    window: Micros,
+    budget: f64,
+    gap: Micros,
+) -> Vec<(String, Micros, Micros)> {
+    match (calibration.population.as_ref(), history.and_then(History::accounts)) {
+        (Some(p), Some(accounts)) => {
+            let windows = population::scored_windows(log, window, accounts, &p.guessed);
+            population::spans_above(&windows, window, p.windows.threshold(budget), gap)
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The hosts whose events [`EventLogs::hosts`] must hold: those of host
+/// episodes and of `spans` ([`population_spans`]).
+pub fn population_hosts(episodes: &[EntityEpisode], spans: &[(String, Micros, Micros)]) -> BTreeSet<String> {
+    episodes
+        .iter()
+        .filter(|e| e.entity_kind == EntityKind::Host)
+        .map(|e| e.entity.clone())
+        .chain(spans.iter().map(|(h, _, _)| h.clone()))
+        .collect()
 }
 
 /// One entity's evidence episode.
@@ -482,17 +562,17 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         .collect();
     // Hosts many public sources fail on naming real accounts, more than
     // the budget allows on the baseline (with a model that knows them).
-    let accounts = input.history.and_then(History::accounts);
-    let population_spans = match (input.calibration.population.as_ref(), accounts) {
-        (Some(p), Some(accounts)) => {
-            let windows = population::scored_windows(input.log, input.window, accounts, &p.guessed);
-            population::spans_above(&windows, input.window, p.windows.threshold(budget), cfg.suppression)
-        }
-        _ => Vec::new(),
-    };
+    let population_spans = population_spans(
+        input.calibration,
+        input.history,
+        input.logs.population,
+        input.window,
+        budget,
+        cfg.suppression,
+    );
     stats.population_windows = population_spans.len();
     let by_host = policy::events_by_host(
-        input.log,
+        input.logs.hosts,
         host_episodes
             .iter()
             .map(|&i| input.episodes[i].entity.as_str())
@@ -521,7 +601,8 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
             continue;
         }
         let span = (first, last);
-        if let Some((pop, logins)) = policy::population(input.log, &by_host, host, span, cfg.suppression, input.history)
+        if let Some((pop, logins)) =
+            policy::population(input.logs.hosts, &by_host, host, span, cfg.suppression, input.history)
         {
             if let Some(i) = episode {
                 population_episodes.insert(i);
@@ -705,7 +786,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
     // 9. The host of each alert that is only internet background noise.
     let rolling = cfg.rollup.min_sources > 0 && cfg.min_severity <= Severity::Low;
     let source_facts = if rolling {
-        rollup::SourceFacts::of(input.log)
+        rollup::SourceFacts::of(input.logs.sources)
     } else {
         Default::default()
     };
@@ -993,7 +1074,7 @@ fn rarity(
 }
 
 fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &AlertConfig, budget: f64) -> Alert {
-    let (anomalies, rules, log, file_names) = (input.anomalies, input.rules, input.log, input.file_names);
+    let (anomalies, rules, file_names) = (input.anomalies, input.rules, input.file_names);
     let mut sources = BTreeSet::new();
     let mut hosts = BTreeSet::new();
     let mut users = BTreeSet::new();
@@ -1004,7 +1085,7 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
     let mut actions = Vec::new();
     let mut events = 0;
     let mut severity = Severity::Low;
-    let mut evidence_idx: Vec<usize> = Vec::new();
+    let mut places: Vec<(FileId, u64)> = Vec::new();
     let mut first = inc.first;
     let mut last = inc.last;
     for &i in &inc.hits {
@@ -1016,7 +1097,7 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
         severity = severity.max(h.severity);
         first = first.min(h.first);
         last = last.max(h.last);
-        evidence_idx.extend(h.evidence.iter().copied());
+        places.extend(h.evidence.iter().copied());
         if !rule_ids.contains(&h.rule_id) {
             rule_ids.push(h.rule_id.clone());
             if let Some(rule) = rules.get(&h.rule_id) {
@@ -1211,11 +1292,6 @@ fn build_alert(inc: &Incident, hits: &[RuleHit], input: &MergeInput, cfg: &Alert
 
     // Rule hits name their events; an alert of anomalies alone shows the
     // lines its windows kept. Either way in input order (file, line).
-    let mut places: Vec<(FileId, u64)> = evidence_idx
-        .iter()
-        .filter_map(|&i| log.events.get(i))
-        .map(|e| (e.file, e.line))
-        .collect();
     if places.is_empty() {
         places.extend(
             inc.anomalies

@@ -168,7 +168,7 @@ fn merge_all(
         history: extra.history.as_ref(),
         window: 60 * MIN,
         rules: &rules,
-        log: &extra.log,
+        logs: crate::alerts::EventLogs::whole(&extra.log),
         file_names: &[],
     };
     merge(&input, cfg)

@@ -187,12 +187,18 @@ fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {
             o.late_events
         );
     }
+    if o.late_rule_events > 0 {
+        eprintln!(
+            "  late events the windowed rules did not read: {} (they came after the watermark passed their time; see --allowed-lateness)",
+            o.late_rule_events
+        );
+    }
     let count = |s: Severity| o.alerts.iter().filter(|a| a.severity == s).count();
     eprintln!(
         "loglynx-score: {} lines, {} events ({} kept for rules), {} entity-windows ({} anomalous), {} rule hits → {} alerts (CRITICAL {}, HIGH {}, MEDIUM {}, LOW {}); {} recurring patterns and {} new terms under the threshold suppressed; {} alerts of internet background rolled up into {}; {} alerts left out by {} verdicts → {} in {:.2} s",
         o.lines,
         o.events,
-        o.kept.len(),
+        o.kept_events,
         o.scored_rows,
         o.anomalous,
         o.rule_hits,

@@ -11,7 +11,7 @@ use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::event::Micros;
 use loglynx_features::output::compact::{CompactLog, Sym};
 use loglynx_features::time::MICROS_PER_MINUTE;
-use loglynx_rules::{evidence_ends, History, RuleHit, Severity, TermField};
+use loglynx_rules::{evidence_ends, places_of, History, Place, RuleHit, Severity, TermField};
 use rustc_hash::FxHashMap;
 
 /// Name, text and advice of a detection the policy makes.
@@ -207,7 +207,7 @@ pub fn population(
         users: user_names,
         hosts: vec![host.into()],
         sources,
-        evidence: ends(&all_events),
+        evidence: ends(log, &all_events),
         summary: format!(
             "{} sources, {failures} failed logins ({invalid} naming unknown users) in {} minutes, {} successes \
              from them",
@@ -228,10 +228,14 @@ pub fn population(
         if member.is_none() && !new_public {
             continue;
         }
-        let mut evidence: Vec<usize> = member.map(|m| ends(&m.events)).unwrap_or_default();
-        evidence.push(i);
-        evidence.sort_unstable();
-        evidence.dedup();
+        let evidence = places_of(
+            log,
+            member
+                .map(|m| evidence_ends(&m.events).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .chain([i]),
+        );
         let failed = member.map_or(0, |m| m.failures);
         out.push(RuleHit {
             rule_id: PolicyRule::POPULATION_LOGIN.id.into(),
@@ -280,10 +284,7 @@ pub fn events_by_host<'h>(log: &CompactLog, hosts: impl IntoIterator<Item = &'h 
     by_host
 }
 
-/// The [`evidence_ends`] of sorted indices, once each.
-fn ends(idx: &[usize]) -> Vec<usize> {
-    let mut v: Vec<usize> = evidence_ends(idx).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// The places of the [`evidence_ends`] of sorted indices, once each.
+fn ends(log: &CompactLog, idx: &[usize]) -> Vec<Place> {
+    places_of(log, evidence_ends(idx))
 }

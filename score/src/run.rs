@@ -21,7 +21,7 @@ use loglynx_rules::{self as rules, RuleSet, Severity};
 
 use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex};
 
-use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, MergeInput, MergeStats};
+use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, EventLogs, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
 use crate::rollup::RollupConfig;
 use crate::scoring::{ScoreHistogram, Scoring};
@@ -38,6 +38,11 @@ pub struct ScoreOutcome {
     /// With a model: events left out of the features because their window
     /// had been scored (`--allowed-lateness`).
     pub late_events: u64,
+    /// Logs alone: events the windowed rules did not read, because they
+    /// arrived after the watermark had passed their time.
+    pub late_rule_events: u64,
+    /// Events kept for the rules (and the evaluation).
+    pub kept_events: u64,
     /// Entity-windows scored, and how many the model flagged.
     pub scored_rows: usize,
     pub anomalous: usize,
@@ -67,8 +72,9 @@ pub struct ScoreOutcome {
     pub alert_budget: f64,
     pub entity_days: u64,
     pub calibration: AlertCalibration,
-    /// The events the rules read, and the anomalies: large, so a binary
-    /// about to exit may leave them to the OS.
+    /// The events the rules read (logs alone: only with `--report` or
+    /// `--labels`, read back from the spool), and the anomalies: large, so
+    /// a binary about to exit may leave them to the OS.
     pub kept: CompactLog,
     pub anomalies: Vec<Anomaly>,
     /// Every scored window's score per entity kind, with the threshold.
@@ -273,7 +279,16 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     };
 
     let streaming = tables.is_empty();
+    // Rules, with new-term history from the model when it has one.
+    let history = model.as_ref().map(|m| &m.history).filter(|h| !h.terms.is_empty());
+    let context = rules::Context {
+        history,
+        assets: assets.as_ref(),
+    };
     let mut late_events = 0;
+    // Logs alone: the rules read the events as they are read, and the
+    // events are spooled for the merge (`live`); else kept in `log`.
+    let mut live: Option<rules::LiveOutcome> = None;
     let mut log = CompactLog::default();
     let mut file_names: Vec<String> = Vec::new();
     // Where each file's blocks start, to re-read evidence lines.
@@ -306,6 +321,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             let lateness =
                 pipeline::lateness_micros(config.allowed_lateness).map_err(|e| ScoreError::Setting(e.to_string()))?;
             let mut failed = Ok(());
+            let mut live_rules = rules::LiveRules::new(&rule_set, true)?;
             let result = if model.is_none() {
                 // Without a model the logs are read once: each kind's rows
                 // are sampled and every row spooled to disk; the sets are
@@ -316,7 +332,16 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                     sampler.add(&table);
                     spool.push(&table)
                 };
-                let read = pipeline::run_closing(&sources, &cfg, lateness, &mut sample, |_| Ok(()), &|_| {})?;
+                let mut on_events = |batches, until| live_rules.add(batches, until);
+                let read = pipeline::run_closing_with_events(
+                    &sources,
+                    &cfg,
+                    lateness,
+                    &mut sample,
+                    &mut on_events,
+                    |_| Ok(()),
+                    &|_| {},
+                )?;
                 tracing::info!(
                     seconds = started.elapsed().as_secs_f64(),
                     rows = spool.rows(),
@@ -342,10 +367,26 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                     score_closed(&mut scoring, &mut failed, t);
                     Ok(())
                 };
-                pipeline::run_closing(&sources, &cfg, lateness, &mut on_rows, |_| Ok(()), &|_| {})?
+                let mut on_events = |batches, until| live_rules.add(batches, until);
+                pipeline::run_closing_with_events(
+                    &sources,
+                    &cfg,
+                    lateness,
+                    &mut on_rows,
+                    &mut on_events,
+                    |_| Ok(()),
+                    &|_| {},
+                )?
             };
             failed?;
             late_events = result.aggregator.late_events();
+            let started_rules = Instant::now();
+            live = Some(live_rules.finish(&context)?);
+            tracing::info!(
+                seconds = started_rules.elapsed().as_secs_f64(),
+                rss_mib = rss_mib(),
+                "rules finished"
+            );
             result
         } else {
             pipeline::run(&sources, &cfg, |_| Ok(()), &|_| {})?
@@ -411,13 +452,14 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     // without one the input's own replay.
     let window = features_used.window_secs as i64 * 1_000_000;
 
-    // Rules, with new-term history from the model when it has one.
-    let history = model.as_ref().map(|m| &m.history).filter(|h| !h.terms.is_empty());
-    let context = rules::Context {
-        history,
-        assets: assets.as_ref(),
+    let (hits, notes, mut spool, late_rule_events) = match live {
+        Some(o) => (o.hits, o.notes, o.spool, o.late),
+        None => {
+            let (hits, notes) = rules::evaluate_with(&rule_set, &log, &context);
+            (hits, notes, None, 0)
+        }
     };
-    let (hits, notes) = rules::evaluate_with(&rule_set, &log, &context);
+    let kept_events = spool.as_ref().map_or(log.len() as u64, |s| s.events());
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         hits = hits.len(),
@@ -471,6 +513,59 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         rerank,
         ..AlertConfig::default()
     };
+    // The merge's events: from the spool, only those it asks about, unless
+    // the report or the evaluation reads them all.
+    let (sources_log, hosts_log, population_log);
+    let logs = match spool.as_mut() {
+        Some(spool) if config.report.is_some() || config.labels.is_some() => {
+            log = spool.collect(|_, _| true)?;
+            EventLogs::whole(&log)
+        }
+        Some(spool) => {
+            let population = calibration
+                .population
+                .as_ref()
+                .zip(model.as_ref().and_then(|m| m.history.accounts()));
+            population_log = match population {
+                Some((p, accounts)) => {
+                    spool.collect(|e, s| loglynx_baseline::population::counts_toward(e, s, accounts, &p.guessed))?
+                }
+                None => CompactLog::default(),
+            };
+            let spans = alerts::population_spans(
+                &calibration,
+                model.as_ref().map(|m| &m.history),
+                &population_log,
+                window,
+                evidence_config.alert_budget,
+                suppression,
+            );
+            let hosts = alerts::population_hosts(&episodes, &spans);
+            let sources = EventLogs::sources_wanted(&hits, &anomalies, &episodes);
+            [hosts_log, sources_log] = spool.collect_many(|e, s| {
+                [
+                    e.host.is_some() && hosts.contains(s.str(e.host)),
+                    e.source.is_some() && sources.contains(s.str(e.source)),
+                ]
+            })?;
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                hosts = hosts.len(),
+                host_events = hosts_log.len(),
+                sources = sources.len(),
+                source_events = sources_log.len(),
+                population_events = population_log.len(),
+                rss_mib = rss_mib(),
+                "events read back for the merge"
+            );
+            EventLogs {
+                sources: &sources_log,
+                hosts: &hosts_log,
+                population: &population_log,
+            }
+        }
+        None => EventLogs::whole(&log),
+    };
     let input = MergeInput {
         hits: &hits,
         anomalies: &anomalies,
@@ -481,7 +576,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         history: model.as_ref().map(|m| &m.history),
         window,
         rules: &rule_set,
-        log: &log,
+        logs,
         file_names: &file_names,
     };
     let (mut alerts, merge_stats) = alerts::merge(&input, &alert_cfg);
@@ -521,6 +616,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         lines,
         events,
         late_events,
+        late_rule_events,
+        kept_events,
         scored_rows,
         anomalous,
         rule_hits: hits.len(),

@@ -394,6 +394,17 @@ pub fn lateness_micros(secs: u64) -> Result<Micros, LatenessTooLong> {
 /// Where windows closed as time passes go ([`run_closing`]).
 pub type RowSink<'s> = &'s mut (dyn FnMut(FeatureTable) -> Result<(), OutputError> + Send);
 
+/// Where the kept events of a closing run go ([`run_closing_with_events`]):
+/// each merged batch's, with the time before which no event is expected
+/// any more (the allowed lateness behind the latest).
+pub type EventSink<'s> = &'s mut (dyn FnMut(Vec<CompactBatch>, Micros) -> Result<(), OutputError> + Send);
+
+/// What the reading thread hands the sink's thread.
+enum Closed {
+    Rows(FeatureTable),
+    Events(Vec<CompactBatch>, Micros),
+}
+
 /// Like [`run`], but windows are closed as time passes and their rows
 /// handed to `on_rows` at once (sorted by window start, kind and entity name hash),
 /// so memory holds only the windows still open. Files are read in the order
@@ -409,7 +420,28 @@ pub fn run_closing(
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
-    run_inner(sources, cfg, Some((lateness, on_rows)), on_batch, progress)
+    run_inner(sources, cfg, Some((lateness, on_rows, None)), on_batch, progress)
+}
+
+/// [`run_closing`], with the kept events (`cfg.collect_compact`) handed to
+/// `on_events` on the row sink's thread instead of gathered in
+/// [`RunResult::compact`].
+pub fn run_closing_with_events(
+    sources: &[Source],
+    cfg: &RunConfig,
+    lateness: Micros,
+    on_rows: RowSink<'_>,
+    on_events: EventSink<'_>,
+    on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunResult, PipelineError> {
+    run_inner(
+        sources,
+        cfg,
+        Some((lateness, on_rows, Some(on_events))),
+        on_batch,
+        progress,
+    )
 }
 
 /// How windows close as time passes while a run merges its batches.
@@ -422,8 +454,10 @@ struct Closer {
     later_first: Vec<Micros>,
     /// The file of the latest merged block with events.
     current: Option<usize>,
-    /// Where closed rows go: the sink's thread.
-    rows: std::sync::mpsc::Sender<FeatureTable>,
+    /// Where closed rows (and kept events) go: the sink's thread.
+    rows: std::sync::mpsc::Sender<Closed>,
+    /// Kept events go to the sink's thread too.
+    events: bool,
     queue: Arc<SinkQueue>,
     /// Rows closed since freed heap pages were last handed back.
     untrimmed: usize,
@@ -438,8 +472,9 @@ struct SinkQueue {
     failed: std::sync::atomic::AtomicBool,
 }
 
-/// Tables that may wait for the row sink before reading pauses.
-const MAX_QUEUED_TABLES: usize = 2;
+/// Messages (tables, batches of events) that may wait for the row sink
+/// before reading pauses.
+const MAX_QUEUED_TABLES: usize = 4;
 
 impl SinkQueue {
     fn sent(&self) {
@@ -490,16 +525,21 @@ impl Closer {
             self.untrimmed = 0;
             crate::mem::release::release_free_memory();
         }
-        self.queue.sent();
-        if self.rows.send(rows).is_err() {
-            // The sink's thread is gone: it failed, and says why.
-            self.queue.taken();
-        }
+        self.send(Closed::Rows(rows));
         Ok(())
     }
 
-    /// Closes what the merged blocks allow.
-    fn advance(&mut self, aggregator: &mut Aggregator, outputs: &[(u64, BlockOutput)]) -> Result<(), OutputError> {
+    fn send(&self, message: Closed) {
+        self.queue.sent();
+        if self.rows.send(message).is_err() {
+            // The sink's thread is gone: it failed, and says why.
+            self.queue.taken();
+        }
+    }
+
+    /// Closes what the merged blocks allow; returns the time windows are
+    /// closed until.
+    fn advance(&mut self, aggregator: &mut Aggregator, outputs: &[(u64, BlockOutput)]) -> Result<Micros, OutputError> {
         for (_, out) in outputs {
             if let Some(t) = out.facts.max_time() {
                 let file = out.file as usize;
@@ -508,12 +548,13 @@ impl Closer {
             }
         }
         let Some(file) = self.current else {
-            return Ok(());
+            return Ok(Micros::MIN);
         };
         let until = self.file_max[file]
             .min(self.later_first[file])
             .saturating_sub(self.lateness);
-        self.close(aggregator, until)
+        self.close(aggregator, until)?;
+        Ok(until)
     }
 }
 
@@ -545,17 +586,18 @@ fn read_order(sources: &[Source], cfg: &RunConfig) -> (Vec<Option<Micros>>, Vec<
 fn run_inner(
     sources: &[Source],
     cfg: &RunConfig,
-    closing: Option<(Micros, RowSink<'_>)>,
+    closing: Option<(Micros, RowSink<'_>, Option<EventSink<'_>>)>,
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
-    let Some((lateness, on_rows)) = closing else {
+    let Some((lateness, on_rows, mut on_events)) = closing else {
         return read_and_merge(sources, cfg, None, on_batch, progress);
     };
     // Closed rows go to the sink on a thread of its own, so that writing or
     // scoring them does not hold up the merge, which all decoding waits on.
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel::<FeatureTable>();
+        let (tx, rx) = std::sync::mpsc::channel::<Closed>();
+        let events = on_events.is_some();
         let queue = Arc::new(SinkQueue::default());
         let sink_queue = Arc::clone(&queue);
         let sink = scope.spawn(move || -> Result<(), OutputError> {
@@ -571,9 +613,15 @@ fn run_inner(
             }
             let _on_panic = OnPanic(&sink_queue);
             let mut result = Ok(());
-            for rows in rx {
+            for message in rx {
                 if result.is_ok() {
-                    result = on_rows(rows);
+                    result = match message {
+                        Closed::Rows(rows) => on_rows(rows),
+                        Closed::Events(batches, until) => match on_events.as_mut() {
+                            Some(sink) => sink(batches, until),
+                            None => Ok(()),
+                        },
+                    };
                     if result.is_err() {
                         sink_queue.fail();
                     }
@@ -582,7 +630,7 @@ fn run_inner(
             }
             result
         });
-        let read = read_and_merge(sources, cfg, Some((lateness, tx, queue)), on_batch, progress);
+        let read = read_and_merge(sources, cfg, Some((lateness, tx, queue, events)), on_batch, progress);
         // The sink's failure comes first: reading stops early because of it.
         match sink.join() {
             Ok(sunk) => sunk?,
@@ -597,7 +645,7 @@ fn run_inner(
 fn read_and_merge(
     sources: &[Source],
     cfg: &RunConfig,
-    closing: Option<(Micros, std::sync::mpsc::Sender<FeatureTable>, Arc<SinkQueue>)>,
+    closing: Option<(Micros, std::sync::mpsc::Sender<Closed>, Arc<SinkQueue>, bool)>,
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
@@ -608,7 +656,7 @@ fn read_and_merge(
         aggregator.keep_evidence();
     }
     let (order, closer) = match closing {
-        Some((lateness, rows, queue)) => {
+        Some((lateness, rows, queue, events)) => {
             aggregator.close_as_time_passes();
             let (first, order) = read_order(sources, cfg);
             let mut later_first = vec![Micros::MAX; sources.len()];
@@ -623,6 +671,7 @@ fn read_and_merge(
                 later_first,
                 current: None,
                 rows,
+                events,
                 queue,
                 untrimmed: 0,
             };
@@ -634,7 +683,11 @@ fn read_and_merge(
     let shards = aggregator.shards();
     let stats = LineStats::default();
     let mut pending: Vec<Block> = Vec::new();
-    let compact = cfg.collect_compact.as_ref().map(|_| CompactLog::default());
+    let compact = cfg
+        .collect_compact
+        .as_ref()
+        .filter(|_| !closer.as_ref().is_some_and(|c| c.events))
+        .map(|_| CompactLog::default());
 
     // Merging a batch's results runs while the next batch is decoded, so
     // both cores stay busy; merge order is still input order.
@@ -654,18 +707,26 @@ fn read_and_merge(
             }
             let batches: Vec<&FactBatch> = outputs.iter().map(|(_, out)| &out.facts).collect();
             self.aggregator.add_batches(&batches);
-            if let Some(closer) = &mut self.closer {
-                closer.advance(&mut self.aggregator, &outputs)?;
-            }
+            let until = match &mut self.closer {
+                Some(closer) => Some(closer.advance(&mut self.aggregator, &outputs)?),
+                None => None,
+            };
+            let mut sent: Vec<CompactBatch> = Vec::new();
+            let send_events = self.closer.as_ref().is_some_and(|c| c.events);
             for (bytes, out) in outputs {
                 (self.progress)(bytes);
                 self.stats.merge(out.stats);
                 if let Some(events) = out.events {
                     (self.on_batch)(&events)?;
                 }
-                if let (Some(log), Some(batch)) = (self.compact.as_mut(), out.compact) {
-                    log.append(batch);
+                match (self.compact.as_mut(), out.compact) {
+                    (_, Some(batch)) if send_events => sent.push(batch),
+                    (Some(log), Some(batch)) => log.append(batch),
+                    _ => {}
                 }
+            }
+            if let (Some(closer), Some(until)) = (&self.closer, until.filter(|_| send_events)) {
+                closer.send(Closed::Events(sent, until));
             }
             Ok(())
         }

@@ -11,7 +11,7 @@ use crate::aggregate::enrich::IpScope;
 use crate::event::{is_present, Action, AttemptLine, AuthMethod, Event, FileId, Micros, Outcome};
 
 /// An interned string; [`Sym::NONE`] stands for an absent value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Sym(pub u32);
 
 impl Sym {
@@ -107,6 +107,17 @@ impl Interner {
         self.ends.is_empty()
     }
 
+    /// Interns every string of `other`: the symbol here of each of its
+    /// symbols, in order.
+    pub fn absorb(&mut self, other: &Interner) -> Vec<Sym> {
+        other.hashed().map(|(s, hash)| self.intern_hashed(s, hash)).collect()
+    }
+
+    /// Bytes held (strings, ends, hashes and the table), for diagnostics.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * 8 + self.hashes.capacity() * 8 + self.table.capacity() * 4
+    }
+
     /// Every string with its symbol's hash, in symbol order.
     fn hashed(&self) -> impl Iterator<Item = (&str, u64)> {
         self.hashes
@@ -190,6 +201,17 @@ impl EventClass {
                 .is_none_or(|v| ev.source_key().is_some_and(is_present) == v)
             && self.attempt.is_none_or(|v| (ev.attempt_line != AttemptLine::None) == v)
     }
+
+    /// As [`EventClass::contains`], for an event already compact.
+    #[inline]
+    pub fn contains_compact(&self, e: &CompactEvent) -> bool {
+        self.actions & (1 << e.action as u32) != 0
+            && self.outcomes & (1 << e.outcome as u8) != 0
+            && self.user_invalid.is_none_or(|v| e.names_invalid_user() == v)
+            && self.denied.is_none_or(|v| e.denied == v)
+            && self.has_source.is_none_or(|v| e.source.is_some() == v)
+            && self.attempt.is_none_or(|v| (e.attempt_line != AttemptLine::None) == v)
+    }
 }
 
 /// Which events a compact log keeps: the union of the classes its
@@ -268,6 +290,15 @@ impl KeepEvents {
             KeepKind::Flags => self.classes.iter().any(|c| c.contains(ev)),
         }
     }
+
+    /// As [`KeepEvents::keeps`], for an event already compact.
+    pub fn keeps_compact(&self, e: &CompactEvent) -> bool {
+        match self.by_kind[e.action as usize][e.outcome as usize] {
+            KeepKind::Never => false,
+            KeepKind::Always => true,
+            KeepKind::Flags => self.classes.iter().any(|c| c.contains_compact(e)),
+        }
+    }
 }
 
 impl Default for KeepEvents {
@@ -277,7 +308,7 @@ impl Default for KeepEvents {
 }
 
 /// One event, owned and small.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CompactEvent {
     pub timestamp: Micros,
     pub line: u64,
@@ -302,6 +333,22 @@ pub struct CompactEvent {
 }
 
 impl CompactEvent {
+    /// Replaces each of its symbols by `f` of it ([`Sym::NONE`] stays).
+    pub fn map_syms(&mut self, mut f: impl FnMut(Sym) -> Sym) {
+        for s in [
+            &mut self.user,
+            &mut self.host,
+            &mut self.source,
+            &mut self.target_user,
+            &mut self.program,
+            &mut self.command,
+        ] {
+            if s.is_some() {
+                *s = f(*s);
+            }
+        }
+    }
+
     /// As [`Event::names_invalid_user`].
     pub fn names_invalid_user(&self) -> bool {
         self.user_invalid || self.action == Action::InvalidUser
@@ -399,22 +446,19 @@ impl CompactLog {
     }
 
     pub fn append(&mut self, batch: CompactBatch) {
-        let map: Vec<Sym> = batch
-            .strings
-            .hashed()
-            .map(|(s, hash)| self.strings.intern_hashed(s, hash))
-            .collect();
-        let remap = |s: Sym| if s.is_none() { s } else { map[s.0 as usize] };
+        let map = self.strings.absorb(&batch.strings);
         self.events.reserve(batch.events.len());
         for mut e in batch.events {
-            e.user = remap(e.user);
-            e.host = remap(e.host);
-            e.source = remap(e.source);
-            e.target_user = remap(e.target_user);
-            e.program = remap(e.program);
-            e.command = remap(e.command);
+            e.map_syms(|s| map[s.0 as usize]);
             self.events.push(e);
         }
+    }
+
+    /// Appends `e`, whose symbols are `strings`', re-interned here.
+    pub fn push_from(&mut self, e: &CompactEvent, strings: &Interner) {
+        let mut e = *e;
+        e.map_syms(|s| self.strings.intern(strings.str(s)));
+        self.events.push(e);
     }
 
     pub fn len(&self) -> usize {

@@ -15,7 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::{collect, duration, Ctx, Key, Matcher};
 use crate::assets::first_label;
 use crate::rule::{Chain, TermField};
-use crate::{evidence_ends, Assets, History, RuleHit, EVIDENCE_EACH_END};
+use crate::{evidence_ends, places_of, Assets, History, RuleHit, EVIDENCE_EACH_END};
 
 /// Most target hosts or users named in a summary.
 const NAMED: usize = 5;
@@ -259,15 +259,14 @@ fn hit(ctx: &Ctx, key: &Key, host: &str, session: Option<u32>, chain: &Found) ->
     let mut hit = ctx.hit_with_group(group, &members, |_| String::new());
     // Evidence: the session, the first escalations, the first and last
     // onward events.
-    let mut evidence: Vec<usize> = session
-        .into_iter()
-        .chain(chain.escalations.iter().take(EVIDENCE_EACH_END).copied())
-        .chain(evidence_ends(&chain.onward))
-        .map(|i| i as usize)
-        .collect();
-    evidence.sort_unstable();
-    evidence.dedup();
-    hit.evidence = evidence;
+    hit.evidence = places_of(
+        ctx.log,
+        session
+            .into_iter()
+            .chain(chain.escalations.iter().take(EVIDENCE_EACH_END).copied())
+            .chain(evidence_ends(&chain.onward))
+            .map(|i| i as usize),
+    );
     hit.summary = summary(ctx, host, user, session.is_some(), chain);
     hit
 }

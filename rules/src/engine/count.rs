@@ -1,8 +1,8 @@
 //! `count`: at least `threshold` matching events (weighted by `repeat`) of
 //! one group within a sliding window.
 
-use super::{bursts, collect, fill, noun, span, Ctx, WindowState};
-use crate::rule::Count;
+use super::{bursts, collect, extras, fill, noun, span, Ctx, WindowState};
+use crate::rule::{Count, Rule};
 use crate::RuleHit;
 
 pub(super) fn run(ctx: &Ctx, rule: &Count) -> Vec<RuleHit> {
@@ -24,14 +24,16 @@ pub(super) fn run(ctx: &Ctx, rule: &Count) -> Vec<RuleHit> {
         spans.clear();
         bursts(fill(&mut ts_buf, idx, |i| ctx.time(i)), window, &mut state, &mut spans);
         for &(s, e) in &spans {
-            hits.push(ctx.hit(key, &idx[s..=e], |h| {
-                let n = h.count;
-                let noun = noun(&ctx.rule.filter, n);
-                format!("{n} {noun} in {}{}", span(h), ctx.extras(h, None))
-            }));
+            hits.push(ctx.hit(key, &idx[s..=e], |h| summary(ctx.rule, h)));
         }
     }
     hits
+}
+
+/// `27 failed logins in 3 minutes, 4 distinct users`.
+pub(super) fn summary(rule: &Rule, h: &RuleHit) -> String {
+    let n = h.count;
+    format!("{n} {} in {}{}", noun(&rule.filter, n), span(h), extras(rule, h, None))
 }
 
 /// Weighted event count in the window.

@@ -16,13 +16,15 @@ mod distinct;
 mod new_term;
 mod sequence;
 mod single;
+pub(crate) mod stream;
 
 use loglynx_features::event::{Action, Micros, Outcome};
 use loglynx_features::output::compact::{CompactEvent, CompactLog, EventClass, Interner, Sym};
+use loglynx_features::output::ordered::SymMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::rule::{Field, Filter, Logic, Rule, TermField};
-use crate::{evidence_ends, Context, History, RuleHit, Severity, Skipped, MAX_LISTED};
+use crate::{Context, History, Place, RuleHit, Severity, Skipped, EVIDENCE_EACH_END, MAX_LISTED};
 
 /// A group or term key: up to six symbols (the hour for [`TermField::Hour`]),
 /// unused slots `u32::MAX`.
@@ -475,15 +477,7 @@ impl Ctx<'_> {
     }
 
     fn hit(&self, key: &Key, members: &[u32], summary: impl FnOnce(&RuleHit) -> String) -> RuleHit {
-        let group = self
-            .rule
-            .kind
-            .group_by()
-            .iter()
-            .zip(key)
-            .map(|(f, &s)| (f.as_str().to_owned(), self.log.strings.str(Sym(s)).to_owned()))
-            .collect();
-        self.hit_with_group(group, members, summary)
+        self.hit_with_group(group_names(self.rule, &self.log.strings, key), members, summary)
     }
 
     /// A hit over `members` (indices into the log, in time order).
@@ -493,91 +487,172 @@ impl Ctx<'_> {
         members: &[u32],
         summary: impl FnOnce(&RuleHit) -> String,
     ) -> RuleHit {
-        let events = &self.log.events;
-        let mut users = FxHashSet::default();
-        let mut hosts = FxHashSet::default();
-        let mut sources = FxHashSet::default();
-        let (mut first, mut last, mut count) = (Micros::MAX, Micros::MIN, 0u64);
+        let mut agg = HitAgg::default();
         for &i in members {
-            let e = &events[i as usize];
-            first = first.min(e.timestamp);
-            last = last.max(e.timestamp);
-            count += self.filter.weight(e);
-            for (set, s) in [(&mut users, e.user), (&mut hosts, e.host), (&mut sources, e.source)] {
-                if s.is_some() {
-                    set.insert(s);
-                }
+            let e = &self.log.events[i as usize];
+            agg.add(e, self.filter.weight(e));
+        }
+        agg.into_hit(self.rule, &self.log.strings, group, summary)
+    }
+
+    fn extras(&self, h: &RuleHit, skip: Option<Field>) -> String {
+        extras(self.rule, h, skip)
+    }
+}
+
+/// What a hit reads of its members, added in time order: enough to build
+/// it without keeping them.
+#[derive(Debug, Clone)]
+pub(super) struct HitAgg {
+    first: Micros,
+    last: Micros,
+    count: u64,
+    users: FxHashSet<Sym>,
+    hosts: FxHashSet<Sym>,
+    sources: FxHashSet<Sym>,
+    /// The places of the first and of the last [`EVIDENCE_EACH_END`] members.
+    head: Vec<Place>,
+    tail: std::collections::VecDeque<Place>,
+}
+
+impl Default for HitAgg {
+    fn default() -> Self {
+        HitAgg {
+            first: Micros::MAX,
+            last: Micros::MIN,
+            count: 0,
+            users: FxHashSet::default(),
+            hosts: FxHashSet::default(),
+            sources: FxHashSet::default(),
+            head: Vec::new(),
+            tail: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl HitAgg {
+    /// Adds a member that weighs `weight` (the rule filter's weight).
+    pub(super) fn add(&mut self, e: &CompactEvent, weight: u64) {
+        self.first = self.first.min(e.timestamp);
+        self.last = self.last.max(e.timestamp);
+        self.count += weight;
+        for (set, s) in [
+            (&mut self.users, e.user),
+            (&mut self.hosts, e.host),
+            (&mut self.sources, e.source),
+        ] {
+            if s.is_some() {
+                set.insert(s);
             }
         }
-        let mut evidence: Vec<usize> = evidence_ends(members).map(|i| i as usize).collect();
+        let place = (e.file, e.line);
+        if self.head.len() < EVIDENCE_EACH_END {
+            self.head.push(place);
+        }
+        if self.tail.len() == EVIDENCE_EACH_END {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(place);
+    }
+
+    /// Whether no member was added.
+    pub(super) fn is_empty(&self) -> bool {
+        self.head.is_empty()
+    }
+
+    /// Renumbers its symbols.
+    pub(super) fn remap(&mut self, map: &mut SymMap<'_>) {
+        for set in [&mut self.users, &mut self.hosts, &mut self.sources] {
+            *set = set.iter().map(|&s| map.sym(s)).collect();
+        }
+    }
+
+    /// The hit: names from `strings`, severity by the rule's escalations,
+    /// then the summary.
+    pub(super) fn into_hit(
+        self,
+        rule: &Rule,
+        strings: &Interner,
+        group: Vec<(String, String)>,
+        summary: impl FnOnce(&RuleHit) -> String,
+    ) -> RuleHit {
+        let mut evidence: Vec<Place> = self.head.iter().chain(&self.tail).copied().collect();
         evidence.sort_unstable();
         evidence.dedup();
         let names = |set: &FxHashSet<Sym>| {
-            let mut v: Vec<String> = set.iter().map(|&s| self.log.strings.str(s).to_owned()).collect();
+            let mut v: Vec<String> = set.iter().map(|&s| strings.str(s).to_owned()).collect();
             v.sort_unstable();
             v.truncate(MAX_LISTED);
             v
         };
         let mut hit = RuleHit {
-            rule_id: self.rule.id.clone(),
+            rule_id: rule.id.clone(),
             severity: Severity::Low,
             group,
-            first,
-            last,
-            count,
-            users: names(&users),
-            hosts: names(&hosts),
-            sources: names(&sources),
-            distinct_users: users.len(),
-            distinct_hosts: hosts.len(),
-            distinct_sources: sources.len(),
+            first: self.first,
+            last: self.last,
+            count: self.count,
+            users: names(&self.users),
+            hosts: names(&self.hosts),
+            sources: names(&self.sources),
+            distinct_users: self.users.len(),
+            distinct_hosts: self.hosts.len(),
+            distinct_sources: self.sources.len(),
             evidence,
             summary: String::new(),
         };
-        hit.severity = self.severity(&hit);
+        hit.severity = severity(rule, &hit);
         hit.summary = summary(&hit);
         hit
     }
+}
 
-    /// The first matching escalation's level, else the rule's.
-    fn severity(&self, h: &RuleHit) -> Severity {
-        self.rule
-            .severity
-            .iter()
-            .find(|s| {
-                s.min_count.is_none_or(|m| h.count >= m)
-                    && s.min_distinct_users.is_none_or(|m| h.distinct_users >= m)
-                    && s.min_distinct_hosts.is_none_or(|m| h.distinct_hosts >= m)
-                    && s.min_distinct_sources.is_none_or(|m| h.distinct_sources >= m)
-            })
-            .map_or(self.rule.level, |s| s.level)
-    }
+/// The group's field values of a hit, in `group_by` order.
+pub(super) fn group_names(rule: &Rule, strings: &Interner, key: &Key) -> Vec<(String, String)> {
+    rule.kind
+        .group_by()
+        .iter()
+        .zip(key)
+        .map(|(f, &s)| (f.as_str().to_owned(), strings.str(Sym(s)).to_owned()))
+        .collect()
+}
 
-    /// `, 4 distinct users, from 203.0.113.9`: users, sources and hosts that
-    /// are not already part of the group (or the distinct field).
-    fn extras(&self, h: &RuleHit, skip: Option<Field>) -> String {
-        let terms: &[TermField] = match &self.rule.kind {
-            Logic::NewTerm(n) => &n.fields,
-            _ => &[],
-        };
-        let shown = |f: Field| {
-            skip != Some(f) && !self.rule.kind.group_by().contains(&f) && !terms.iter().any(|t| t.field() == Some(f))
-        };
-        let mut parts = Vec::new();
-        let mut add = |f: Field, n: usize, list: &[String], one: &str, many: &str| {
-            if shown(f) {
-                match n {
-                    0 => {}
-                    1 => parts.push(format!("{one} {}", list[0])),
-                    n => parts.push(format!("{many} {n} distinct {}s", f.as_str())),
-                }
+/// The first matching escalation's level, else the rule's.
+fn severity(rule: &Rule, h: &RuleHit) -> Severity {
+    rule.severity
+        .iter()
+        .find(|s| {
+            s.min_count.is_none_or(|m| h.count >= m)
+                && s.min_distinct_users.is_none_or(|m| h.distinct_users >= m)
+                && s.min_distinct_hosts.is_none_or(|m| h.distinct_hosts >= m)
+                && s.min_distinct_sources.is_none_or(|m| h.distinct_sources >= m)
+        })
+        .map_or(rule.level, |s| s.level)
+}
+
+/// `, 4 distinct users, from 203.0.113.9`: users, sources and hosts that
+/// are not already part of the group (or the distinct field).
+fn extras(rule: &Rule, h: &RuleHit, skip: Option<Field>) -> String {
+    let terms: &[TermField] = match &rule.kind {
+        Logic::NewTerm(n) => &n.fields,
+        _ => &[],
+    };
+    let shown =
+        |f: Field| skip != Some(f) && !rule.kind.group_by().contains(&f) && !terms.iter().any(|t| t.field() == Some(f));
+    let mut parts = Vec::new();
+    let mut add = |f: Field, n: usize, list: &[String], one: &str, many: &str| {
+        if shown(f) {
+            match n {
+                0 => {}
+                1 => parts.push(format!("{one} {}", list[0])),
+                n => parts.push(format!("{many} {n} distinct {}s", f.as_str())),
             }
-        };
-        add(Field::User, h.distinct_users, &h.users, "user", "");
-        add(Field::Source, h.distinct_sources, &h.sources, "from", "from");
-        add(Field::Host, h.distinct_hosts, &h.hosts, "on", "on");
-        parts.iter().map(|p| format!(", {}", p.trim_start())).collect()
-    }
+        }
+    };
+    add(Field::User, h.distinct_users, &h.users, "user", "");
+    add(Field::Source, h.distinct_sources, &h.sources, "from", "from");
+    add(Field::Host, h.distinct_hosts, &h.hosts, "on", "on");
+    parts.iter().map(|p| format!(", {}", p.trim_start())).collect()
 }
 
 /// The filter a summary describes: `step`'s keys, else `base`'s.

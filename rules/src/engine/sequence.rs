@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use loglynx_features::event::Micros;
 use loglynx_features::output::compact::CompactEvent;
 
-use super::{collect, noun, span, text_filter, Ctx, Matcher};
-use crate::rule::Sequence;
+use super::{collect, extras, noun, span, text_filter, Ctx, Matcher};
+use crate::rule::{Rule, Sequence};
 use crate::RuleHit;
 
 pub(super) fn run(ctx: &Ctx, rule: &Sequence) -> Vec<RuleHit> {
@@ -30,20 +30,21 @@ pub(super) fn run(ctx: &Ctx, rule: &Sequence) -> Vec<RuleHit> {
         }
         for seq in sequences(events, idx, window, rule.min_first, &first, &then, &mut firsts) {
             let members: Vec<u32> = seq.members.iter().map(|&p| idx[p]).collect();
-            hits.push(ctx.hit(key, &members, |h| {
-                format!(
-                    "{} {} then {} {} within {}{}",
-                    seq.n_first,
-                    noun(&text_filter(&ctx.rule.filter, &rule.first), seq.n_first),
-                    seq.n_then,
-                    noun(&text_filter(&ctx.rule.filter, &rule.then), seq.n_then),
-                    span(h),
-                    ctx.extras(h, None)
-                )
-            }));
+            hits.push(ctx.hit(key, &members, |h| summary(ctx.rule, rule, seq.n_first, seq.n_then, h)));
         }
     }
     hits
+}
+
+/// `8 failed logins then 1 successful login within 3 minutes`.
+pub(super) fn summary(rule: &Rule, seq: &Sequence, n_first: u64, n_then: u64, h: &RuleHit) -> String {
+    format!(
+        "{n_first} {} then {n_then} {} within {}{}",
+        noun(&text_filter(&rule.filter, &seq.first), n_first),
+        noun(&text_filter(&rule.filter, &seq.then), n_then),
+        span(h),
+        extras(rule, h, None)
+    )
 }
 
 /// One sequence hit: positions into the group, ascending.

@@ -1,8 +1,8 @@
 //! `single`: every matching event; hits of one group closer than the
 //! window merge.
 
-use super::{collect, counted, fill, Ctx};
-use crate::rule::Single;
+use super::{collect, counted, extras, fill, Ctx};
+use crate::rule::{Rule, Single};
 use crate::RuleHit;
 
 pub(super) fn run(ctx: &Ctx, rule: &Single) -> Vec<RuleHit> {
@@ -15,12 +15,15 @@ pub(super) fn run(ctx: &Ctx, rule: &Single) -> Vec<RuleHit> {
         let mut start = 0;
         for k in 1..=idx.len() {
             if k == idx.len() || ts[k] - ts[k - 1] > window {
-                hits.push(ctx.hit(key, &idx[start..k], |h| {
-                    format!("{}{}", counted(&ctx.rule.filter, h), ctx.extras(h, None))
-                }));
+                hits.push(ctx.hit(key, &idx[start..k], |h| summary(ctx.rule, h)));
                 start = k;
             }
         }
     }
     hits
+}
+
+/// `3 failed logins in 2 minutes, from 203.0.113.9`.
+pub(super) fn summary(rule: &Rule, h: &RuleHit) -> String {
+    format!("{}{}", counted(&rule.filter, h), extras(rule, h, None))
 }

@@ -64,7 +64,7 @@ fn chain_session_escalation_onward_logins() {
     assert_eq!(h.hosts, vec!["db-1", "db-2", "web-1"]);
     assert_eq!(h.users, vec!["alice", "root"]);
     assert_eq!(h.sources, vec![WEB_IP, PUBLIC]);
-    assert_eq!(h.evidence, vec![0, 1, 2, 3]);
+    assert_eq!(input_positions(h), vec![0, 1, 2, 3]);
     assert_eq!((h.first, h.last), (us(0), us(1320)));
     assert_eq!(
         h.summary,
@@ -154,7 +154,7 @@ fn chain_without_a_session_says_so() {
     v[0] = ok(600 - 12 * 3600 - 1, "alice", PUBLIC).host("web-1");
     let hits = lateral(v, Some(&a));
     assert!(hits[0].summary.contains("no session"), "{}", hits[0].summary);
-    assert_eq!(hits[0].evidence, vec![1, 2, 3]);
+    assert_eq!(input_positions(&hits[0]), vec![1, 2, 3]);
     // Another user's session on the host is not alice's.
     let mut v = story();
     v[0] = ok(0, "bob", PUBLIC).host("web-1");
@@ -224,7 +224,7 @@ fn chain_min_targets_and_merged_escalations() {
         hits[0].summary
     );
     // Each onward login once, though three escalations reach it.
-    assert_eq!((hits[0].count, hits[0].evidence.len()), (6, 6));
+    assert_eq!((hits[0].count, input_positions(&hits[0]).len()), (6, 6));
 }
 
 #[test]
@@ -245,7 +245,9 @@ fn chain_events_are_kept_for_the_rules() {
     assert!(kept.len() < all.len());
     let lat = |log: &CompactLog| {
         let hits = evaluate_with(&rules, log, &ctx).0;
-        by_lines(log, hits.into_iter().filter(|h| h.rule_id == "LLX-LAT-001").collect())
+        hits.into_iter()
+            .filter(|h| h.rule_id == "LLX-LAT-001")
+            .collect::<Vec<_>>()
     };
     let expected = lat(&all);
     assert_eq!(expected.len(), 1);
@@ -266,7 +268,7 @@ fn concurrent_logins_from_the_office_and_a_new_public_address() {
     let h = &hits[0];
     assert_eq!(h.group, vec![("user".into(), "alice".into())]);
     assert_eq!(h.severity, Severity::High);
-    assert_eq!(h.evidence, vec![0, 1]);
+    assert_eq!(input_positions(h), vec![0, 1]);
     assert_eq!(
         h.summary,
         format!(
@@ -350,7 +352,7 @@ fn concurrent_with_and_without_a_history() {
     assert!(concurrent(v.clone(), None).is_empty());
     let hits = concurrent(v, Some(&history));
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].evidence, vec![1, 2]);
+    assert_eq!(input_positions(&hits[0]), vec![1, 2]);
     // The history learns the concurrent rule's terms even without LLX-NEW-001.
     let only = RuleSet {
         rules: vec![builtin("LLX-AUTH-006")],
@@ -375,7 +377,7 @@ fn concurrent_bursts_merge_within_the_window() {
     ];
     let hits = concurrent(v, None);
     assert_eq!(hits.len(), 2, "{hits:?}");
-    assert_eq!(hits[0].evidence, vec![0, 1, 2, 3, 4]);
+    assert_eq!(input_positions(&hits[0]), vec![0, 1, 2, 3, 4]);
     assert_eq!(
         hits[0].summary,
         format!(
@@ -383,7 +385,7 @@ fn concurrent_bursts_merge_within_the_window() {
              5 logins from 3 networks in 8 minutes, on web-01"
         )
     );
-    assert_eq!(hits[1].evidence, vec![5, 6]);
+    assert_eq!(input_positions(&hits[1]), vec![5, 6]);
 }
 
 // ------------------------------------------------------------ LLX-NEW-003
