@@ -131,6 +131,15 @@ fn account_of<'a>(log: &'a CompactLog, accounts: &'a BTreeSet<String>) -> impl F
     move |u| *known.entry(u).or_insert_with(|| accounts.contains(log.strings.str(u)))
 }
 
+/// Whether [`baseline_counts`] reads `e` (names in `strings`): a login
+/// from a source, or a public source's failure naming one of `accounts`.
+/// On the events it accepts it counts what it counts on the whole log, and
+/// the names it returns are the guessed ones among `accounts`, the only
+/// ones [`scored_windows`] looks up.
+pub fn baseline_reads(e: &CompactEvent, strings: &Interner, accounts: &BTreeSet<String>) -> bool {
+    (e.logged_in() && e.source.is_some()) || (public_failure(e) && accounts.contains(strings.str(e.user)))
+}
+
 /// The baseline replayed: the count of each of its host-windows, a name
 /// counted when it is one of `accounts` and public sources that never got
 /// in guessed it on no other day; and every name they guessed.

@@ -29,6 +29,7 @@ pub struct LiveRules {
     /// Handed-out events waiting to be spooled as one frame.
     frame: Vec<CompactEvent>,
     hits: Vec<RuleHit>,
+    span: Option<(Micros, Micros)>,
     /// Strings before a compaction (tests set 0 to compact every time).
     compact_from: usize,
 }
@@ -43,6 +44,11 @@ pub struct LiveOutcome {
     pub late: u64,
     /// Every kept event, when the run spooled them.
     pub spool: Option<EventSpool>,
+    /// The events of the rules run at the end (those [`RuleStream`] does
+    /// not stream): every event their filters read.
+    pub rest_log: CompactLog,
+    /// The first and last time of the kept events.
+    pub span: Option<(Micros, Micros)>,
 }
 
 impl LiveRules {
@@ -68,6 +74,7 @@ impl LiveRules {
             spool: if spool { Some(EventSpool::new()?) } else { None },
             frame: Vec::new(),
             hits: Vec::new(),
+            span: None,
             compact_from: COMPACT_FROM,
         })
     }
@@ -89,9 +96,12 @@ impl LiveRules {
             rest_log,
             frame,
             spool,
+            span,
             ..
         } = self;
         order.release(until, |e, late, strings| {
+            let t = e.timestamp;
+            *span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
             if !late {
                 stream.push(e, strings);
             }
@@ -134,6 +144,8 @@ impl LiveRules {
             notes,
             late,
             spool: self.spool,
+            rest_log: self.rest_log,
+            span: self.span,
         })
     }
 }

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 
 use loglynx_baseline::accumulate::{BaselineCalibrator, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
 use loglynx_baseline::fit::SCORE_CHUNK;
-use loglynx_baseline::population::PopulationCalibration;
+use loglynx_baseline::population::{self, PopulationCalibration};
+use loglynx_baseline::routine::Routine;
 use loglynx_baseline::sample::{check_fit_sample, KindSampler, DEFAULT_FIT_SAMPLE};
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, RowKind, TrainingMetadata};
 use loglynx_cli::spinner;
@@ -35,7 +36,9 @@ use loglynx_labels::verdicts::Feedback;
 use loglynx_models::{ExplainRows, ModelSetConfig};
 
 use crate::config::TrainConfig;
-use crate::run::{assets_and_rules, learn_from_events, ConfirmedAttacks, LoadedInputs, LogsRead};
+use loglynx_rules::{Context, LiveOutcome, LiveRules, Novelty, RuleSet};
+
+use crate::run::{assets_and_rules, ConfirmedAttacks, LoadedInputs, LogsRead};
 use crate::TrainError;
 
 /// Default `--allowed-lateness`: five minutes.
@@ -102,7 +105,19 @@ pub fn train_streaming(
         collect_compact: Some(rules.events_read()),
         ..RunConfig::new(features.clone())
     };
-    let mut result = pipeline::run_closing(&sources, &sampling, lateness, &mut sample, |_| Ok(()), &|_| bar.tick())?;
+    // The rules read the events as they come, and every event is spooled
+    // for the population's replay.
+    let mut live = LiveRules::new(&rules, true)?;
+    let mut on_events = |batches, until| live.add(batches, until);
+    let result = pipeline::run_closing_with_events(
+        &sources,
+        &sampling,
+        lateness,
+        &mut sample,
+        &mut on_events,
+        |_| Ok(()),
+        &|_| bar.tick(),
+    )?;
     bar.finish_and_clear();
     if let Some((name, err)) = result.errors().next() {
         return Err(TrainError::Input(format!("{name}: {err}")));
@@ -119,16 +134,21 @@ pub fn train_streaming(
         logs_read: Some((result.stats.lines, result.stats.events, result.files.len())),
     };
     let late = result.aggregator.late_events();
-    tracing::info!(
-        kept_events = result.compact.as_ref().map_or(0, |c| c.len()),
-        late_events = late,
-        rss_mib = loglynx_features::mem::rss_mib(),
-        "logs read and sampled"
-    );
-    if let Some(log) = result.compact.take() {
-        learn_from_events(&mut loaded, &log, &rules, assets.as_ref(), window);
-    }
     drop(result);
+    let context = Context {
+        history: None,
+        assets: assets.as_ref(),
+    };
+    let live = live.finish(&context)?;
+    tracing::info!(
+        kept_events = live.spool.as_ref().map_or(0, |s| s.events()),
+        late_events = late,
+        late_rule_events = live.late,
+        rss_mib = loglynx_features::mem::rss_mib(),
+        "logs read and sampled, rules evaluated"
+    );
+    let late_rule_events = live.late;
+    learn_from_live(&mut loaded, live, &rules, window)?;
     let Some((first, last)) = range else {
         return Err(TrainError::NoRows);
     };
@@ -201,6 +221,15 @@ pub fn train_streaming(
             format!("{late} events later than the allowed lateness ({lateness_secs} s) left out of the features"),
         );
     }
+    if late_rule_events > 0 {
+        metadata.notes.insert(
+            "late_rule_events".into(),
+            format!(
+                "{late_rule_events} events later than the allowed lateness ({lateness_secs} s) not read by the windowed \
+                 rules"
+            ),
+        );
+    }
 
     // Every spooled window scored by its kind's set, for the alert
     // budget's replay and the anomalous entities.
@@ -259,4 +288,31 @@ pub fn train_streaming(
         reranker: None,
     };
     Ok((baseline, loaded.logs_read))
+}
+
+/// [`crate::run::learn_from_events`] for a run whose rules read the events
+/// as they came: the history and novelty from the events of the rules run
+/// at the end, the population's baseline from the spooled events it reads.
+fn learn_from_live(
+    loaded: &mut LoadedInputs,
+    mut live: LiveOutcome,
+    rules: &RuleSet,
+    window: i64,
+) -> Result<(), TrainError> {
+    let (history, novelty, replay) = Novelty::baseline_terms(&live.rest_log, rules);
+    drop(std::mem::take(&mut live.rest_log));
+    loaded.population = match (history.accounts(), live.spool.as_mut()) {
+        (Some(accounts), Some(spool)) => {
+            let log = spool.collect(|e, s| population::baseline_reads(e, s, accounts))?;
+            Some(population::baseline_counts(&log, window, accounts))
+        }
+        _ => None,
+    };
+    if let Some((first, last)) = live.span {
+        loaded.routine = Routine::from_hits(&live.hits, first, last);
+    }
+    tracing::info!(hits = live.hits.len(), "baseline history, novelty and routine");
+    (loaded.history, loaded.novelty, loaded.rarity_replay) = (history, novelty, replay);
+    loaded.hits = live.hits;
+    Ok(())
 }
