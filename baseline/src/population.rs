@@ -17,7 +17,8 @@ use std::collections::BTreeSet;
 use loglynx_features::aggregate::enrich::IpScope;
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::event::Micros;
-use loglynx_features::output::compact::{CompactEvent, CompactLog, Interner, Sym};
+use loglynx_features::output::compact::{CompactEvent, CompactLog, Sym};
+use loglynx_features::output::ordered::FrameNames;
 use loglynx_features::time::MICROS_PER_DAY;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,7 @@ fn public_failure(e: &CompactEvent) -> bool {
 /// it accepts give the same windows as the whole log.
 pub fn counts_toward(
     e: &CompactEvent,
-    strings: &Interner,
+    strings: &FrameNames<'_>,
     accounts: &BTreeSet<String>,
     guessed: &BTreeSet<String>,
 ) -> bool {
@@ -136,7 +137,7 @@ fn account_of<'a>(log: &'a CompactLog, accounts: &'a BTreeSet<String>) -> impl F
 /// On the events it accepts it counts what it counts on the whole log, and
 /// the names it returns are the guessed ones among `accounts`, the only
 /// ones [`scored_windows`] looks up.
-pub fn baseline_reads(e: &CompactEvent, strings: &Interner, accounts: &BTreeSet<String>) -> bool {
+pub fn baseline_reads(e: &CompactEvent, strings: &FrameNames<'_>, accounts: &BTreeSet<String>) -> bool {
     (e.logged_in() && e.source.is_some()) || (public_failure(e) && accounts.contains(strings.str(e.user)))
 }
 

@@ -18,6 +18,7 @@ use loglynx_features::output::spool::RowSpool;
 use loglynx_features::output::{write_atomic, OutputError, TableFormat};
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
+use rustc_hash::FxHashSet;
 
 use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex};
 
@@ -542,6 +543,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             );
             let hosts = alerts::population_hosts(&episodes, &spans);
             let sources = EventLogs::sources_wanted(&hits, &anomalies, &episodes);
+            let hosts: FxHashSet<&str> = hosts.iter().map(String::as_str).collect();
+            let sources: FxHashSet<&str> = sources.iter().map(String::as_str).collect();
             [hosts_log, sources_log] = spool.collect_many(|e, s| {
                 [
                     e.host.is_some() && hosts.contains(s.str(e.host)),

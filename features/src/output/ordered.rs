@@ -54,25 +54,17 @@ impl EventOrder {
     /// arrival), each with whether it is late: before an earlier `until`
     /// (late events come first, out of order).
     pub fn release(&mut self, until: Micros, mut each: impl FnMut(&CompactEvent, bool, &Interner)) {
-        let mut out: Vec<CompactEvent> = Vec::new();
-        self.pending.retain(|e| {
-            let go = e.timestamp < until;
-            if go {
-                out.push(*e);
-            }
-            !go
-        });
+        let (mut out, stay): (Vec<CompactEvent>, Vec<CompactEvent>) =
+            self.pending.drain(..).partition(|e| e.timestamp < until);
+        self.pending = stay;
+        // Stable: arrival order among equal keys. Late events sort first,
+        // being before every event on time.
+        out.sort_by_key(|e| (e.timestamp, e.file, e.line));
         let released = self.released;
-        let (late, on_time): (Vec<CompactEvent>, Vec<CompactEvent>) =
-            out.into_iter().partition(|e| e.timestamp < released);
-        let mut on_time = on_time;
-        on_time.sort_by_key(|e| (e.timestamp, e.file, e.line));
-        self.late += late.len() as u64;
-        for e in &late {
-            each(e, true, &self.strings);
-        }
-        for e in &on_time {
-            each(e, false, &self.strings);
+        for e in &out {
+            let late = e.timestamp < released;
+            self.late += u64::from(late);
+            each(e, late, &self.strings);
         }
         self.released = self.released.max(until);
     }
@@ -171,9 +163,25 @@ struct FrameOut<'a> {
 }
 
 #[derive(Deserialize)]
-struct FrameIn {
-    strings: Vec<String>,
+struct FrameIn<'a> {
+    #[serde(borrow)]
+    strings: Vec<&'a str>,
     events: Vec<CompactEvent>,
+}
+
+/// The names of a spooled frame's symbols, for [`EventSpool::collect`]'s
+/// questions.
+pub struct FrameNames<'a>(&'a [&'a str]);
+
+impl FrameNames<'_> {
+    /// The name of `s`, `""` for [`Sym::NONE`].
+    pub fn str(&self, s: Sym) -> &str {
+        if s.is_none() {
+            ""
+        } else {
+            self.0[s.0 as usize]
+        }
+    }
 }
 
 impl EventSpool {
@@ -237,11 +245,11 @@ impl EventSpool {
     }
 
     /// Reads every spooled event back in order and keeps those `keep`
-    /// accepts (given the event and the interner of its names) in a log of
+    /// accepts (given the event and the names of its frame) in a log of
     /// their own. May be called again; no event can be pushed after it.
     pub fn collect(
         &mut self,
-        mut keep: impl FnMut(&CompactEvent, &Interner) -> bool,
+        mut keep: impl FnMut(&CompactEvent, &FrameNames<'_>) -> bool,
     ) -> Result<CompactLog, OutputError> {
         let [log] = self.collect_many(|e, s| [keep(e, s)])?;
         Ok(log)
@@ -251,7 +259,7 @@ impl EventSpool {
     /// of them take the event.
     pub fn collect_many<const N: usize>(
         &mut self,
-        mut keep: impl FnMut(&CompactEvent, &Interner) -> [bool; N],
+        mut keep: impl FnMut(&CompactEvent, &FrameNames<'_>) -> [bool; N],
     ) -> Result<[CompactLog; N], OutputError> {
         let mut file = match std::mem::replace(&mut self.state, SpoolState::Failed) {
             SpoolState::Writing(w) => w
@@ -271,16 +279,13 @@ impl EventSpool {
                 r.read_exact(&mut len)?;
                 let mut bytes = vec![0u8; u64::from_le_bytes(len) as usize];
                 r.read_exact(&mut bytes)?;
-                let frame: FrameIn = postcard::from_bytes(&bytes).map_err(io::Error::other)?;
+                let frame: FrameIn<'_> = postcard::from_bytes(&bytes).map_err(io::Error::other)?;
                 read += frame.events.len() as u64;
-                let mut strings = Interner::default();
-                for s in &frame.strings {
-                    strings.intern(s);
-                }
+                let names = FrameNames(&frame.strings);
                 // Per log, its symbols of the frame's, interned when first kept.
                 let mut here: [Vec<u32>; N] = std::array::from_fn(|_| vec![u32::MAX; frame.strings.len()]);
                 for e in frame.events {
-                    for (n, wanted) in keep(&e, &strings).into_iter().enumerate() {
+                    for (n, wanted) in keep(&e, &names).into_iter().enumerate() {
                         if !wanted {
                             continue;
                         }
@@ -289,7 +294,7 @@ impl EventSpool {
                         e.map_syms(|s| {
                             let slot = &mut here[s.0 as usize];
                             if *slot == u32::MAX {
-                                *slot = log.strings.intern(&frame.strings[s.0 as usize]).0;
+                                *slot = log.strings.intern(frame.strings[s.0 as usize]).0;
                             }
                             Sym(*slot)
                         });
