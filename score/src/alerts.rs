@@ -188,8 +188,16 @@ impl<'a> EventLogs<'a> {
     }
 
     /// The sources whose events [`EventLogs::sources`] must hold: those
-    /// the hits name, and those of source anomalies and episodes.
-    pub fn sources_wanted(hits: &[RuleHit], anomalies: &[Anomaly], episodes: &[EntityEpisode]) -> BTreeSet<String> {
+    /// the hits name, of source anomalies, and of source episodes above the
+    /// threshold (`budget` on `calibration`): every source an incident can
+    /// name.
+    pub fn sources_wanted(
+        hits: &[RuleHit],
+        anomalies: &[Anomaly],
+        episodes: &[EntityEpisode],
+        calibration: &AlertCalibration,
+        budget: f64,
+    ) -> BTreeSet<String> {
         let mut out: BTreeSet<String> = BTreeSet::new();
         for h in hits {
             out.extend(h.sources.iter().cloned());
@@ -204,7 +212,7 @@ impl<'a> EventLogs<'a> {
         out.extend(
             episodes
                 .iter()
-                .filter(|e| e.entity_kind == EntityKind::SourceIp)
+                .filter(|e| e.entity_kind == EntityKind::SourceIp && alerts(calibration, e, budget))
                 .map(|e| e.entity.clone()),
         );
         out
@@ -231,12 +239,25 @@ pub fn population_spans(
     }
 }
 
+/// Whether an episode passes its kind's threshold under `budget`.
+fn alerts(calibration: &AlertCalibration, e: &EntityEpisode, budget: f64) -> bool {
+    calibration
+        .kind(e.entity_kind)
+        .is_some_and(|k| k.alerts(e.episode.peak, budget))
+}
+
 /// The hosts whose events [`EventLogs::hosts`] must hold: those of host
-/// episodes and of `spans` ([`population_spans`]).
-pub fn population_hosts(episodes: &[EntityEpisode], spans: &[(String, Micros, Micros)]) -> BTreeSet<String> {
+/// episodes above the threshold (`budget` on `calibration`) and of
+/// `spans` ([`population_spans`]).
+pub fn population_hosts(
+    episodes: &[EntityEpisode],
+    calibration: &AlertCalibration,
+    budget: f64,
+    spans: &[(String, Micros, Micros)],
+) -> BTreeSet<String> {
     episodes
         .iter()
-        .filter(|e| e.entity_kind == EntityKind::Host)
+        .filter(|e| e.entity_kind == EntityKind::Host && alerts(calibration, e, budget))
         .map(|e| e.entity.clone())
         .chain(spans.iter().map(|(h, _, _)| h.clone()))
         .collect()
@@ -542,12 +563,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         .episodes
         .iter()
         .enumerate()
-        .filter(|(_, e)| {
-            input
-                .calibration
-                .kind(e.entity_kind)
-                .is_some_and(|k| k.alerts(e.episode.peak, budget))
-        })
+        .filter(|(_, e)| alerts(input.calibration, e, budget))
         .map(|(i, _)| i)
         .collect();
     stats.episodes_alerting = alerting.len();
