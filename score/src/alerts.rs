@@ -188,12 +188,12 @@ impl<'a> EventLogs<'a> {
     }
 
     /// The sources whose events [`EventLogs::sources`] must hold: those
-    /// the hits name, of source anomalies, and of source episodes above the
-    /// threshold (`budget` on `calibration`): every source an incident can
-    /// name.
+    /// the hits name and those of source episodes above the threshold
+    /// (`budget` on `calibration`). An alert that names another source
+    /// (an anomaly's alone, a population's) has no rule a background alert
+    /// may have.
     pub fn sources_wanted(
         hits: &[RuleHit],
-        anomalies: &[Anomaly],
         episodes: &[EntityEpisode],
         calibration: &AlertCalibration,
         budget: f64,
@@ -203,12 +203,6 @@ impl<'a> EventLogs<'a> {
             out.extend(h.sources.iter().cloned());
             out.extend(h.group.iter().filter(|(f, _)| f == "source").map(|(_, v)| v.clone()));
         }
-        out.extend(
-            anomalies
-                .iter()
-                .filter(|a| a.entity_kind == EntityKind::SourceIp)
-                .map(|a| a.entity.clone()),
-        );
         out.extend(
             episodes
                 .iter()

@@ -542,8 +542,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                 suppression,
             );
             let hosts = alerts::population_hosts(&episodes, &calibration, evidence_config.alert_budget, &spans);
-            let sources =
-                EventLogs::sources_wanted(&hits, &anomalies, &episodes, &calibration, evidence_config.alert_budget);
+            let sources = EventLogs::sources_wanted(&hits, &episodes, &calibration, evidence_config.alert_budget);
             let hosts: FxHashSet<&str> = hosts.iter().map(String::as_str).collect();
             let sources: FxHashSet<&str> = sources.iter().map(String::as_str).collect();
             [hosts_log, sources_log] = spool.collect_many(|e, s| {
