@@ -240,21 +240,27 @@ fn alerts(calibration: &AlertCalibration, e: &EntityEpisode, budget: f64) -> boo
         .is_some_and(|k| k.alerts(e.episode.peak, budget))
 }
 
-/// The hosts whose events [`EventLogs::hosts`] must hold: those of host
-/// episodes above the threshold (`budget` on `calibration`) and of
-/// `spans` ([`population_spans`]).
-pub fn population_hosts(
+/// Per host, the times [`EventLogs::hosts`] must hold its events for, as
+/// `[start, end)`: the spans of its episodes above the threshold (`budget`
+/// on `calibration`) and its population `spans` ([`population_spans`]),
+/// each followed by `after`, as [`merge`] reads them.
+pub fn population_host_spans(
     episodes: &[EntityEpisode],
     calibration: &AlertCalibration,
     budget: f64,
     spans: &[(String, Micros, Micros)],
-) -> BTreeSet<String> {
-    episodes
+    window: Micros,
+    after: Micros,
+) -> BTreeMap<String, Vec<(Micros, Micros)>> {
+    let mut out: BTreeMap<String, Vec<(Micros, Micros)>> = BTreeMap::new();
+    let episode_spans = episodes
         .iter()
         .filter(|e| e.entity_kind == EntityKind::Host && alerts(calibration, e, budget))
-        .map(|e| e.entity.clone())
-        .chain(spans.iter().map(|(h, _, _)| h.clone()))
-        .collect()
+        .map(|e| (e.entity.clone(), e.episode.first, e.episode.last + window));
+    for (host, start, end) in episode_spans.chain(spans.iter().cloned()) {
+        out.entry(host).or_default().push((start, end.saturating_add(after)));
+    }
+    out
 }
 
 /// One entity's evidence episode.

@@ -11,14 +11,17 @@ use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
 use loglynx_cli::{rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
 use loglynx_features::aggregate::{FeatureConfig, FeatureTable, ValidFeatureConfig};
+use loglynx_features::event::Micros;
 use loglynx_features::ingest::input::{self, Source};
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::compact::CompactLog;
+use loglynx_features::output::compact::Sym;
+use loglynx_features::output::ordered::EventSpool;
 use loglynx_features::output::spool::RowSpool;
 use loglynx_features::output::{write_atomic, OutputError, TableFormat};
 use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex};
 
@@ -516,7 +519,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     };
     // The merge's events: from the spool, only those it asks about, unless
     // the report or the evaluation reads them all.
-    let (sources_log, hosts_log, population_log);
+    let (sources_log, mut hosts_log, population_log);
     let logs = match spool.as_mut() {
         Some(spool) if config.report.is_some() || config.labels.is_some() => {
             log = spool.collect(|_, _| true)?;
@@ -541,19 +544,31 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                 evidence_config.alert_budget,
                 suppression,
             );
-            let hosts = alerts::population_hosts(&episodes, &calibration, evidence_config.alert_budget, &spans);
+            let host_spans = alerts::population_host_spans(
+                &episodes,
+                &calibration,
+                evidence_config.alert_budget,
+                &spans,
+                window,
+                suppression,
+            );
             let sources = EventLogs::sources_wanted(&hits, &episodes, &calibration, evidence_config.alert_budget);
-            let hosts: FxHashSet<&str> = hosts.iter().map(String::as_str).collect();
             let sources: FxHashSet<&str> = sources.iter().map(String::as_str).collect();
+            let in_span = |host: &str, t: Micros| {
+                host_spans
+                    .get(host)
+                    .is_some_and(|v| v.iter().any(|&(a, b)| a <= t && t < b))
+            };
             [hosts_log, sources_log] = spool.collect_many(|e, s| {
                 [
-                    e.host.is_some() && hosts.contains(s.str(e.host)),
+                    e.host.is_some() && in_span(s.str(e.host), e.timestamp),
                     e.source.is_some() && sources.contains(s.str(e.source)),
                 ]
             })?;
+            add_first_seen(spool, &mut hosts_log)?;
             tracing::info!(
                 seconds = started.elapsed().as_secs_f64(),
-                hosts = hosts.len(),
+                hosts = host_spans.len(),
                 host_events = hosts_log.len(),
                 sources = sources.len(),
                 source_events = sources_log.len(),
@@ -673,6 +688,39 @@ pub fn unread_note(failures: &[String]) -> String {
     }
 }
 
+/// Adds to `hosts_log` (the events of some hosts over some spans), for
+/// each host and source in it, the source's first event on the host when
+/// the spool holds one before those: the population asks whether a source
+/// is new to the host.
+fn add_first_seen(spool: &mut EventSpool, hosts_log: &mut CompactLog) -> Result<(), ScoreError> {
+    let mut first: FxHashMap<String, FxHashMap<String, Micros>> = FxHashMap::default();
+    for e in hosts_log.events.iter().filter(|e| e.source.is_some()) {
+        let by_source = first.entry(hosts_log.strings.str(e.host).to_owned()).or_default();
+        let t = by_source
+            .entry(hosts_log.strings.str(e.source).to_owned())
+            .or_insert(Micros::MAX);
+        *t = (*t).min(e.timestamp);
+    }
+    // Each event that is the earliest of its pair so far, then the earliest.
+    let earlier = spool.collect(|e, s| {
+        let Some(t) = first.get_mut(s.str(e.host)).and_then(|m| m.get_mut(s.str(e.source))) else {
+            return false;
+        };
+        let earliest = e.timestamp < *t;
+        if earliest {
+            *t = e.timestamp;
+        }
+        earliest
+    })?;
+    let mut taken: FxHashSet<(Sym, Sym)> = FxHashSet::default();
+    for e in earlier.events.iter().rev() {
+        if taken.insert((e.host, e.source)) {
+            hosts_log.push_from(e, &earlier.strings);
+        }
+    }
+    Ok(())
+}
+
 /// Scores a table of closed windows, unless an earlier table failed.
 fn score_closed(scoring: &mut Scoring, failed: &mut Result<(), ScoreError>, mut table: FeatureTable) {
     if failed.is_ok() {
@@ -736,6 +784,51 @@ mod tests {
         assert!(without.is_off_hours(MONDAY_0730_UTC));
         let repeated = feature_config(&config(&["--time-zone", "Europe/Berlin"]), Some(&baseline)).unwrap();
         assert!(!repeated.is_off_hours(MONDAY_0730_UTC));
+    }
+
+    #[test]
+    fn the_population_learns_when_each_source_was_first_on_the_host_from_the_spool() {
+        use loglynx_features::output::compact::CompactBatch;
+        use loglynx_features::output::ordered::EventOrder;
+        let ev = |secs: i64, line: u64, host: &str, source: &str| {
+            let mut e = loglynx_features::event::Event::new(
+                secs * 1_000_000,
+                loglynx_features::event::Action::Authentication,
+                loglynx_features::event::Evidence {
+                    file: 0,
+                    line,
+                    raw: std::borrow::Cow::Borrowed(""),
+                },
+            );
+            e.host = Some(host.to_owned().into());
+            e.set_source(source.to_owned().into());
+            e
+        };
+        // a: on web before the span (10, then 20) and in it (100);
+        // b: only in it; c: before it on db only.
+        let events = [
+            ev(10, 1, "web", "a"),
+            ev(15, 2, "db", "c"),
+            ev(20, 3, "web", "a"),
+            ev(100, 4, "web", "a"),
+            ev(110, 5, "web", "b"),
+            ev(120, 6, "web", "c"),
+        ];
+        let mut batch = CompactBatch::default();
+        for e in &events {
+            batch.push(e);
+        }
+        let mut order = EventOrder::new();
+        order.append(batch);
+        let mut all = Vec::new();
+        order.release(Micros::MAX, |e, _, _| all.push(*e));
+        let mut spool = EventSpool::new().unwrap();
+        spool.push(&all, &order.strings).unwrap();
+        let mut hosts_log = spool.collect(|e, _| e.timestamp >= 100_000_000).unwrap();
+        add_first_seen(&mut spool, &mut hosts_log).unwrap();
+        let lines: Vec<u64> = hosts_log.events.iter().map(|e| e.line).collect();
+        // a's first event on web is added; c's on db is another host's.
+        assert_eq!(lines, vec![4, 5, 6, 1]);
     }
 
     #[test]

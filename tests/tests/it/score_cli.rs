@@ -1174,3 +1174,72 @@ fn dictionary_scanners_of_names_that_do_not_exist_roll_up_on_a_real_internet_fac
         "HIGH dictionary scans are members"
     );
 }
+
+/// Without `--report` the merge reads back from the event spool only the
+/// events it asks about (the population's, the hosts' over their spans,
+/// the sources'); with it, every event. The alerts are the same, with and
+/// without a model, and include population alerts, which read the hosts'
+/// events and whether each source was new there. (The high-cardinality
+/// logs of BENCHMARKS.md, whose alerts were compared byte for byte with
+/// the whole log's, also roll background sources up.)
+#[test]
+fn the_merge_asks_the_spool_for_the_events_it_reads_and_alerts_as_on_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = generate(dir.path(), 60_000, 21, &["--stealthy", "--days", "10"]);
+    let quiet = dir.path().join("quiet.log");
+    Command::new(bin("loglynx-gen"))
+        .args([
+            "--events",
+            "60000",
+            "--seed",
+            "21",
+            "--stealthy",
+            "--no-attacks",
+            "--days",
+            "10",
+        ])
+        .args(["--start", "2026-01-20", "--quiet", "-o"])
+        .arg(&quiet)
+        .assert()
+        .success();
+    let model = dir.path().join("quiet.llx");
+    Command::new(bin("loglynx-train"))
+        .arg(&quiet)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(&model)
+        .assert()
+        .success();
+    let mut rules_seen = BTreeSet::new();
+    for with_model in [false, true] {
+        let alerts = |report: bool| {
+            let out = dir.path().join(format!("a-{with_model}-{report}.ndjson"));
+            let mut cmd = score();
+            // Two background sources on a host roll up: the roll-up reads
+            // the facts of every source.
+            cmd.arg(&log)
+                .args(["--year", "2026", "--rollup-min-sources", "2", "--quiet", "-o"])
+                .arg(&out);
+            if with_model {
+                cmd.arg("--model").arg(&model);
+            }
+            if report {
+                cmd.arg("--report").arg(dir.path().join("report.md"));
+            }
+            cmd.assert().success();
+            std::fs::read_to_string(&out).unwrap()
+        };
+        let asked = alerts(false);
+        assert_eq!(asked, alerts(true), "model: {with_model}");
+        for a in asked
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        {
+            for r in a["rule_ids"].as_array().unwrap() {
+                rules_seen.insert(r.as_str().unwrap().to_owned());
+            }
+        }
+    }
+    for rule in ["LLX-BASE-POP", "LLX-AUTH-007", "LLX-SSH-001"] {
+        assert!(rules_seen.contains(rule), "{rule} not in {rules_seen:?}");
+    }
+}
