@@ -368,3 +368,79 @@ fn a_row_sink_that_panics_fails_the_run_instead_of_hanging_it() {
     let panic = run.err().expect("the sink's panic reaches the caller");
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"sink bug"));
 }
+
+/// The kept events go to a sink on a thread of their own: its failure
+/// stops the run with its error, its panic reaches the caller, and every
+/// kept event reaches it, with a watermark that never goes back.
+#[test]
+fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
+    use loglynx_features::ingest::pipeline::run_closing_with_events;
+    use loglynx_features::output::compact::{CompactBatch, KeepEvents};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    std::fs::write(&path, (0..72).map(hour_of_lines).collect::<String>()).unwrap();
+    let sources = vec![Source::File(path.clone())];
+    let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
+    cfg.year = Some(2026);
+    cfg.block_size = 8 * 1024;
+    cfg.collect_compact = Some(KeepEvents::all());
+    let (mut kept, mut last) = (0u64, i64::MIN);
+    let mut events = |batches: Vec<CompactBatch>, until: i64| -> Result<(), OutputError> {
+        kept += batches.iter().map(|b| b.events.len() as u64).sum::<u64>();
+        assert!(until >= last, "the watermark went back");
+        last = until;
+        Ok(())
+    };
+    let result = run_closing_with_events(
+        &sources,
+        &cfg,
+        300 * S,
+        &mut |_| Ok(()),
+        &mut events,
+        |_| Ok(()),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(result.compact.is_none());
+    assert_eq!(kept, result.stats.events);
+
+    let mut calls = 0;
+    let mut failing = |_: Vec<CompactBatch>, _: i64| -> Result<(), OutputError> {
+        calls += 1;
+        Err(OutputError::Io {
+            path: path.clone(),
+            source: std::io::Error::other("spool full"),
+        })
+    };
+    let err = run_closing_with_events(
+        &sources,
+        &cfg,
+        300 * S,
+        &mut |_| Ok(()),
+        &mut failing,
+        |_| Ok(()),
+        &|_| {},
+    )
+    .err()
+    .expect("the event sink's error");
+    assert!(err.to_string().contains("spool full"), "{err}");
+    assert_eq!(calls, 1);
+
+    let run = std::panic::catch_unwind(move || {
+        let mut panicking = |_: Vec<CompactBatch>, _: i64| -> Result<(), OutputError> {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            panic!("event sink bug");
+        };
+        run_closing_with_events(
+            &sources,
+            &cfg,
+            300 * S,
+            &mut |_| Ok(()),
+            &mut panicking,
+            |_| Ok(()),
+            &|_| {},
+        )
+    });
+    let panic = run.err().expect("the event sink's panic reaches the caller");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"event sink bug"));
+}

@@ -399,11 +399,18 @@ pub type RowSink<'s> = &'s mut (dyn FnMut(FeatureTable) -> Result<(), OutputErro
 /// any more (the allowed lateness behind the latest).
 pub type EventSink<'s> = &'s mut (dyn FnMut(Vec<CompactBatch>, Micros) -> Result<(), OutputError> + Send);
 
-/// What the reading thread hands the sink's thread.
-enum Closed {
-    Rows(FeatureTable),
-    Events(Vec<CompactBatch>, Micros),
-}
+/// A merged batch's kept events and the watermark, for the event sink's
+/// thread.
+type ClosedEvents = (Vec<CompactBatch>, Micros);
+
+/// The lateness, where closed rows and kept events go, and the queue of
+/// both.
+type ClosingSinks = (
+    Micros,
+    std::sync::mpsc::Sender<FeatureTable>,
+    Option<std::sync::mpsc::Sender<ClosedEvents>>,
+    Arc<SinkQueue>,
+);
 
 /// Like [`run`], but windows are closed as time passes and their rows
 /// handed to `on_rows` at once (sorted by window start, kind and entity name hash),
@@ -454,10 +461,10 @@ struct Closer {
     later_first: Vec<Micros>,
     /// The file of the latest merged block with events.
     current: Option<usize>,
-    /// Where closed rows (and kept events) go: the sink's thread.
-    rows: std::sync::mpsc::Sender<Closed>,
-    /// Kept events go to the sink's thread too.
-    events: bool,
+    /// Where closed rows go: the row sink's thread.
+    rows: std::sync::mpsc::Sender<FeatureTable>,
+    /// Where kept events go, when they do: the event sink's thread.
+    events: Option<std::sync::mpsc::Sender<ClosedEvents>>,
     queue: Arc<SinkQueue>,
     /// Rows closed since freed heap pages were last handed back.
     untrimmed: usize,
@@ -525,15 +532,20 @@ impl Closer {
             self.untrimmed = 0;
             crate::mem::release::release_free_memory();
         }
-        self.send(Closed::Rows(rows));
+        self.queue.sent();
+        if self.rows.send(rows).is_err() {
+            // The sink's thread is gone: it failed, and says why.
+            self.queue.taken();
+        }
         Ok(())
     }
 
-    fn send(&self, message: Closed) {
-        self.queue.sent();
-        if self.rows.send(message).is_err() {
-            // The sink's thread is gone: it failed, and says why.
-            self.queue.taken();
+    fn send_events(&self, events: ClosedEvents) {
+        if let Some(tx) = &self.events {
+            self.queue.sent();
+            if tx.send(events).is_err() {
+                self.queue.taken();
+            }
         }
     }
 
@@ -590,53 +602,70 @@ fn run_inner(
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
-    let Some((lateness, on_rows, mut on_events)) = closing else {
+    let Some((lateness, on_rows, on_events)) = closing else {
         return read_and_merge(sources, cfg, None, on_batch, progress);
     };
-    // Closed rows go to the sink on a thread of its own, so that writing or
-    // scoring them does not hold up the merge, which all decoding waits on.
+    // Closed rows go to the row sink on a thread of its own, so that
+    // writing or scoring them does not hold up the merge, which all
+    // decoding waits on; kept events to the event sink on another.
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel::<Closed>();
-        let events = on_events.is_some();
         let queue = Arc::new(SinkQueue::default());
-        let sink_queue = Arc::clone(&queue);
-        let sink = scope.spawn(move || -> Result<(), OutputError> {
-            // A panicking sink releases the reading thread, which would
-            // otherwise wait for room forever; the panic is resumed below.
-            struct OnPanic<'q>(&'q SinkQueue);
-            impl Drop for OnPanic<'_> {
-                fn drop(&mut self) {
-                    if std::thread::panicking() {
-                        self.0.fail();
-                    }
-                }
+        let (tx, rx) = std::sync::mpsc::channel::<FeatureTable>();
+        let sink = spawn_sink(scope, &queue, rx, on_rows);
+        let (events_tx, event_sink) = match on_events {
+            Some(on_events) => {
+                let (tx, rx) = std::sync::mpsc::channel::<ClosedEvents>();
+                let sink = spawn_sink(scope, &queue, rx, move |(batches, until)| on_events(batches, until));
+                (Some(tx), Some(sink))
             }
-            let _on_panic = OnPanic(&sink_queue);
-            let mut result = Ok(());
-            for message in rx {
-                if result.is_ok() {
-                    result = match message {
-                        Closed::Rows(rows) => on_rows(rows),
-                        Closed::Events(batches, until) => match on_events.as_mut() {
-                            Some(sink) => sink(batches, until),
-                            None => Ok(()),
-                        },
-                    };
-                    if result.is_err() {
-                        sink_queue.fail();
-                    }
-                }
-                sink_queue.taken();
+            None => (None, None),
+        };
+        let read = read_and_merge(sources, cfg, Some((lateness, tx, events_tx, queue)), on_batch, progress);
+        // A sink's failure comes first: reading stops early because of it.
+        for sink in std::iter::once(sink).chain(event_sink) {
+            match sink.join() {
+                Ok(sunk) => sunk?,
+                Err(panic) => std::panic::resume_unwind(panic),
             }
-            result
-        });
-        let read = read_and_merge(sources, cfg, Some((lateness, tx, queue, events)), on_batch, progress);
-        // The sink's failure comes first: reading stops early because of it.
-        match sink.join() {
-            Ok(sunk) => sunk?,
-            Err(panic) => std::panic::resume_unwind(panic),
         }
         read
+    })
+}
+
+/// A thread that hands what `rx` brings to `each` until the channel
+/// closes, telling `queue` as each is taken; after a failure it takes the
+/// rest without looking, and a panic releases the reading thread first.
+fn spawn_sink<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    queue: &Arc<SinkQueue>,
+    rx: std::sync::mpsc::Receiver<T>,
+    mut each: impl FnMut(T) -> Result<(), OutputError> + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, Result<(), OutputError>> {
+    let queue = Arc::clone(queue);
+    scope.spawn(move || {
+        // A panicking sink releases the reading thread, which would
+        // otherwise wait for room forever; the panic is resumed by the
+        // caller.
+        struct OnPanic<'q>(&'q SinkQueue);
+        impl Drop for OnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.fail();
+                }
+            }
+        }
+        let _on_panic = OnPanic(&queue);
+        let mut result = Ok(());
+        for item in rx {
+            if result.is_ok() {
+                result = each(item);
+                if result.is_err() {
+                    queue.fail();
+                }
+            }
+            queue.taken();
+        }
+        result
     })
 }
 
@@ -645,7 +674,7 @@ fn run_inner(
 fn read_and_merge(
     sources: &[Source],
     cfg: &RunConfig,
-    closing: Option<(Micros, std::sync::mpsc::Sender<Closed>, Arc<SinkQueue>, bool)>,
+    closing: Option<ClosingSinks>,
     on_batch: impl FnMut(&EventBatch) -> Result<(), OutputError> + Send,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, PipelineError> {
@@ -656,7 +685,7 @@ fn read_and_merge(
         aggregator.keep_evidence();
     }
     let (order, closer) = match closing {
-        Some((lateness, rows, queue, events)) => {
+        Some((lateness, rows, events, queue)) => {
             aggregator.close_as_time_passes();
             let (first, order) = read_order(sources, cfg);
             let mut later_first = vec![Micros::MAX; sources.len()];
@@ -686,7 +715,7 @@ fn read_and_merge(
     let compact = cfg
         .collect_compact
         .as_ref()
-        .filter(|_| !closer.as_ref().is_some_and(|c| c.events))
+        .filter(|_| closer.as_ref().is_none_or(|c| c.events.is_none()))
         .map(|_| CompactLog::default());
 
     // Merging a batch's results runs while the next batch is decoded, so
@@ -712,7 +741,7 @@ fn read_and_merge(
                 None => None,
             };
             let mut sent: Vec<CompactBatch> = Vec::new();
-            let send_events = self.closer.as_ref().is_some_and(|c| c.events);
+            let send_events = self.closer.as_ref().is_some_and(|c| c.events.is_some());
             for (bytes, out) in outputs {
                 (self.progress)(bytes);
                 self.stats.merge(out.stats);
@@ -726,7 +755,7 @@ fn read_and_merge(
                 }
             }
             if let (Some(closer), Some(until)) = (&self.closer, until.filter(|_| send_events)) {
-                closer.send(Closed::Events(sent, until));
+                closer.send_events((sent, until));
             }
             Ok(())
         }
