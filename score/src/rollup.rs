@@ -125,7 +125,8 @@ impl<'a> SourceFacts<'a> {
     pub fn of(log: &'a CompactLog) -> SourceFacts<'a> {
         // A name sshd called invalid on a host is no account there, also
         // on the lines of the attempt that do not say so (the closing
-        // `Connection closed … [preauth]`).
+        // `Connection closed … [preauth]`). On logs alone `log` holds the
+        // events of the sources alerts name, whose own lines say so.
         let invalid: FxHashSet<(Sym, Sym)> = log
             .events
             .iter()
