@@ -321,8 +321,9 @@ fn rotated_files_given_newest_first_are_read_oldest_first_and_close_as_they_go()
     assert_eq!(rows(&on_three), expected);
 }
 
-#[test]
-fn a_row_sink_that_fails_stops_the_run_with_its_error() {
+/// 72 hours of lines in a temporary file, and a run over it in small
+/// blocks.
+fn three_days() -> (tempfile::TempDir, std::path::PathBuf, Vec<Source>, RunConfig) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.log");
     std::fs::write(&path, (0..72).map(hour_of_lines).collect::<String>()).unwrap();
@@ -330,6 +331,12 @@ fn a_row_sink_that_fails_stops_the_run_with_its_error() {
     let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
     cfg.year = Some(2026);
     cfg.block_size = 8 * 1024;
+    (dir, path, sources, cfg)
+}
+
+#[test]
+fn a_row_sink_that_fails_stops_the_run_with_its_error() {
+    let (_dir, path, sources, cfg) = three_days();
     let mut calls = 0;
     let mut failing = |_: FeatureTable| -> Result<(), OutputError> {
         calls += 1;
@@ -348,13 +355,7 @@ fn a_row_sink_that_fails_stops_the_run_with_its_error() {
 
 #[test]
 fn a_row_sink_that_panics_fails_the_run_instead_of_hanging_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("auth.log");
-    std::fs::write(&path, (0..72).map(hour_of_lines).collect::<String>()).unwrap();
-    let sources = vec![Source::File(path)];
-    let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
-    cfg.year = Some(2026);
-    cfg.block_size = 8 * 1024;
+    let (_dir, _, sources, cfg) = three_days();
     let run = std::panic::catch_unwind(move || {
         let mut calls = 0;
         let mut panicking = |_: FeatureTable| -> Result<(), OutputError> {
@@ -376,13 +377,7 @@ fn a_row_sink_that_panics_fails_the_run_instead_of_hanging_it() {
 fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
     use loglynx_features::ingest::pipeline::run_closing_with_events;
     use loglynx_features::output::compact::{CompactBatch, KeepEvents};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("auth.log");
-    std::fs::write(&path, (0..72).map(hour_of_lines).collect::<String>()).unwrap();
-    let sources = vec![Source::File(path.clone())];
-    let mut cfg = RunConfig::new(FeatureConfig::default().check().unwrap());
-    cfg.year = Some(2026);
-    cfg.block_size = 8 * 1024;
+    let (_dir, path, sources, mut cfg) = three_days();
     cfg.collect_compact = Some(KeepEvents::all());
     let (mut kept, mut last) = (0u64, i64::MIN);
     let mut events = |batches: Vec<CompactBatch>, until: i64| -> Result<(), OutputError> {

@@ -34,6 +34,16 @@ pub(super) fn generate(dir: &Path, events: u32, seed: u32, extra: &[&str]) -> (P
     (log, labels)
 }
 
+/// Trains `model` on the log at `log` (year 2026).
+fn train_on(log: &Path, model: &Path) {
+    Command::new(bin("loglynx-train"))
+        .arg(log)
+        .args(["--year", "2026", "--quiet", "-o"])
+        .arg(model)
+        .assert()
+        .success();
+}
+
 fn read_alerts(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -212,12 +222,7 @@ fn corrupt_incompatible_or_missing_models_are_refused_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = generate(dir.path(), 5_000, 1, &["--days", "2"]);
     let model = dir.path().join("base.llx");
-    Command::new(bin("loglynx-train"))
-        .arg(&log)
-        .args(["--year", "2026", "--quiet", "-o"])
-        .arg(&model)
-        .assert()
-        .success();
+    train_on(&log, &model);
     // The good model scores.
     score()
         .arg(&log)
@@ -475,12 +480,7 @@ fn a_baseline_trained_on_a_quiet_period_keeps_new_term_history_and_detects_every
     let dir = tempfile::tempdir().unwrap();
     let (quiet, _) = generate(dir.path(), 60_000, 4, &["--no-attacks", "--start", "2026-02-01"]);
     let model = dir.path().join("quiet.llx");
-    Command::new(bin("loglynx-train"))
-        .arg(&quiet)
-        .args(["--year", "2026", "--quiet", "-o"])
-        .arg(&model)
-        .assert()
-        .success();
+    train_on(&quiet, &model);
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.with_extension("card.json")).unwrap()).unwrap();
     assert!(
@@ -1203,12 +1203,7 @@ fn the_merge_asks_the_spool_for_the_events_it_reads_and_alerts_as_on_every_event
         .assert()
         .success();
     let model = dir.path().join("quiet.llx");
-    Command::new(bin("loglynx-train"))
-        .arg(&quiet)
-        .args(["--year", "2026", "--quiet", "-o"])
-        .arg(&model)
-        .assert()
-        .success();
+    train_on(&quiet, &model);
     let mut rules_seen = BTreeSet::new();
     for with_model in [false, true] {
         let alerts = |report: bool| {
