@@ -8,7 +8,7 @@
 //! memory follows the events in flight and the rules' live groups.
 
 use loglynx_features::event::Micros;
-use loglynx_features::output::compact::{CompactBatch, CompactEvent, CompactLog, Interner, KeepEvents};
+use loglynx_features::output::compact::{CompactBatch, CompactEvent, CompactLog, KeepEvents};
 use loglynx_features::output::ordered::{EventOrder, EventSpool};
 use loglynx_features::output::OutputError;
 
@@ -56,7 +56,7 @@ impl LiveRules {
     /// is also written to an [`EventSpool`].
     pub fn new(rules: &RuleSet, spool: bool) -> Result<LiveRules, OutputError> {
         let mut order = EventOrder::new();
-        let stream = RuleStream::new(&rules.rules, &mut order.strings);
+        let stream = RuleStream::new(&rules.rules, order.strings_mut());
         let rest = RuleSet {
             rules: rules
                 .rules
@@ -112,10 +112,10 @@ impl LiveRules {
                 frame.push(*e);
             }
         });
-        stream.advance(until, &order.strings);
+        stream.advance(until, order.strings());
         self.hits.extend(stream.take_hits());
         if let Some(spool) = spool {
-            spool.push(frame, &order.strings)?;
+            spool.push(frame, order.strings())?;
             frame.clear();
         }
         if order.strings_grown(self.compact_from) {
@@ -124,17 +124,12 @@ impl LiveRules {
         Ok(())
     }
 
-    /// The interner of the events in flight (for diagnostics).
-    pub fn strings(&self) -> &Interner {
-        &self.order.strings
-    }
-
     /// Every hit, after the last batch: the windowed rules' and those of
     /// the others, run on their events with `context`.
     pub fn finish(mut self, context: &Context) -> Result<LiveOutcome, OutputError> {
         self.release(Micros::MAX)?;
         let late = self.order.late();
-        let mut hits = self.stream.finish(&self.order.strings);
+        let mut hits = self.stream.finish(self.order.strings());
         hits.append(&mut self.hits);
         let (rest, notes) = evaluate_with(&self.rest, &self.rest_log, context);
         hits.extend(rest);

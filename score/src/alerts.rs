@@ -169,8 +169,8 @@ pub struct EventLogs<'a> {
     /// Every event of the sources a background alert may name
     /// ([`EventLogs::sources_wanted`]), for [`rollup::SourceFacts`].
     pub sources: &'a CompactLog,
-    /// Every event of the hosts a population may be about
-    /// ([`population_hosts`]).
+    /// The events of the hosts a population may be about, over the spans
+    /// it reads ([`population_host_spans`]).
     pub hosts: &'a CompactLog,
     /// The events the population statistic counts
     /// ([`population::counts_toward`]).

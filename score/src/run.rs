@@ -297,7 +297,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     let mut file_names: Vec<String> = Vec::new();
     // Where each file's blocks start, to re-read evidence lines.
     let mut block_starts: Vec<Vec<(u64, u64)>> = Vec::new();
-    let (mut lines, mut events) = (0, 0);
+    let (mut lines, mut events, mut kept_events) = (0, 0, 0);
     if !sources.is_empty() {
         // Only the events the rules (and the evaluation) read are kept.
         let mut keep = rule_set.events_read();
@@ -407,9 +407,13 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         lines = result.stats.lines;
         events = result.stats.events;
         log = result.compact.unwrap_or_default();
+        kept_events = live
+            .as_ref()
+            .and_then(|o| o.spool.as_ref())
+            .map_or(log.len() as u64, |s| s.events());
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
-            kept_events = log.len(),
+            kept_events,
             rss_mib = rss_mib(),
             "read and aggregated"
         );
@@ -463,7 +467,6 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             (hits, notes, None, 0)
         }
     };
-    let kept_events = spool.as_ref().map_or(log.len() as u64, |s| s.events());
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         hits = hits.len(),
@@ -823,7 +826,7 @@ mod tests {
         let mut all = Vec::new();
         order.release(Micros::MAX, |e, _, _| all.push(*e));
         let mut spool = EventSpool::new().unwrap();
-        spool.push(&all, &order.strings).unwrap();
+        spool.push(&all, order.strings()).unwrap();
         let mut hosts_log = spool.collect(|e, _| e.timestamp >= 100_000_000).unwrap();
         add_first_seen(&mut spool, &mut hosts_log).unwrap();
         let lines: Vec<u64> = hosts_log.events.iter().map(|e| e.line).collect();

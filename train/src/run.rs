@@ -113,6 +113,28 @@ pub struct LoadedInputs {
     pub logs_read: Option<(u64, u64, usize)>,
 }
 
+impl LoadedInputs {
+    /// Records what the rules learnt from the baseline's events: the new
+    /// terms' history, novelty and replay, the population's counts, and
+    /// the hits with their routine over `span` (the events' first and last
+    /// time).
+    pub(crate) fn learnt(
+        &mut self,
+        (history, novelty, replay): (History, Novelty, Vec<loglynx_rules::ReplayedTerms>),
+        population: Option<(Vec<u32>, std::collections::BTreeSet<String>)>,
+        hits: Vec<loglynx_rules::RuleHit>,
+        span: Option<(i64, i64)>,
+    ) {
+        if let Some((first, last)) = span {
+            self.routine = Routine::from_hits(&hits, first, last);
+        }
+        tracing::info!(hits = hits.len(), "baseline history, novelty and routine");
+        (self.history, self.novelty, self.rarity_replay) = (history, novelty, replay);
+        self.population = population;
+        self.hits = hits;
+    }
+}
+
 /// Reads `inputs` (tables and raw logs) as `config` says.
 pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Result<LoadedInputs, TrainError> {
     let (tables, logs): (Vec<&String>, Vec<&String>) = inputs
@@ -208,7 +230,7 @@ pub(crate) fn learn_from_events(
     let context = Context { history: None, assets };
     // The population statistic counts the accounts that logged in, as the
     // new-account rule does.
-    let (((history, novelty, replay), counted), (hits, _)) = rayon::join(
+    let ((terms, counted), (hits, _)) = rayon::join(
         || {
             let terms = Novelty::baseline_terms(log, rules);
             let counted = terms.0.accounts().map(|a| population::baseline_counts(log, window, a));
@@ -216,15 +238,9 @@ pub(crate) fn learn_from_events(
         },
         || loglynx_rules::evaluate_with(rules, log, &context),
     );
-    loaded.population = counted;
     let first = log.events.iter().map(|e| e.timestamp).min();
     let last = log.events.iter().map(|e| e.timestamp).max();
-    if let (Some(first), Some(last)) = (first, last) {
-        loaded.routine = Routine::from_hits(&hits, first, last);
-    }
-    tracing::info!(hits = hits.len(), "baseline history, novelty and routine");
-    (loaded.history, loaded.novelty, loaded.rarity_replay) = (history, novelty, replay);
-    loaded.hits = hits;
+    loaded.learnt(terms, counted, hits, first.zip(last));
 }
 
 /// Trains a baseline on `config.inputs`, writes it to `config.output` with

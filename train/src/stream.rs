@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use loglynx_baseline::accumulate::{BaselineCalibrator, EvidenceConfig, HitIndex, DEFAULT_SUPPRESSION};
 use loglynx_baseline::fit::SCORE_CHUNK;
 use loglynx_baseline::population::{self, PopulationCalibration};
-use loglynx_baseline::routine::Routine;
 use loglynx_baseline::sample::{check_fit_sample, KindSampler, DEFAULT_FIT_SAMPLE};
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, RowKind, TrainingMetadata};
 use loglynx_cli::spinner;
@@ -299,20 +298,15 @@ fn learn_from_live(
     rules: &RuleSet,
     window: i64,
 ) -> Result<(), TrainError> {
-    let (history, novelty, replay) = Novelty::baseline_terms(&live.rest_log, rules);
+    let terms = Novelty::baseline_terms(&live.rest_log, rules);
     drop(std::mem::take(&mut live.rest_log));
-    loaded.population = match (history.accounts(), live.spool.as_mut()) {
+    let counted = match (terms.0.accounts(), live.spool.as_mut()) {
         (Some(accounts), Some(spool)) => {
             let log = spool.collect(|e, s| population::baseline_reads(e, s, accounts))?;
             Some(population::baseline_counts(&log, window, accounts))
         }
         _ => None,
     };
-    if let Some((first, last)) = live.span {
-        loaded.routine = Routine::from_hits(&live.hits, first, last);
-    }
-    tracing::info!(hits = live.hits.len(), "baseline history, novelty and routine");
-    (loaded.history, loaded.novelty, loaded.rarity_replay) = (history, novelty, replay);
-    loaded.hits = live.hits;
+    loaded.learnt(terms, counted, live.hits, live.span);
     Ok(())
 }

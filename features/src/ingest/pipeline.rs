@@ -431,8 +431,8 @@ pub fn run_closing(
 }
 
 /// [`run_closing`], with the kept events (`cfg.collect_compact`) handed to
-/// `on_events` on the row sink's thread instead of gathered in
-/// [`RunResult::compact`].
+/// `on_events`, on a thread of its own beside the row sink's, instead of
+/// gathered in [`RunResult::compact`].
 pub fn run_closing_with_events(
     sources: &[Source],
     cfg: &RunConfig,
@@ -470,8 +470,8 @@ struct Closer {
     untrimmed: usize,
 }
 
-/// Tables sent to the row sink's thread and not yet taken; whether the
-/// sink failed.
+/// Tables and batches of events sent to the sinks' threads and not yet
+/// taken; whether a sink failed.
 #[derive(Default)]
 struct SinkQueue {
     queued: std::sync::Mutex<usize>,
@@ -479,13 +479,18 @@ struct SinkQueue {
     failed: std::sync::atomic::AtomicBool,
 }
 
-/// Messages (tables, batches of events) that may wait for the row sink
-/// before reading pauses.
-const MAX_QUEUED_TABLES: usize = 4;
+/// Tables and batches of events that may wait for the sinks before
+/// reading pauses.
+const MAX_QUEUED: usize = 4;
 
 impl SinkQueue {
-    fn sent(&self) {
+    /// Sends `item` down `tx`, counted until its sink takes it.
+    fn send<T>(&self, tx: &std::sync::mpsc::Sender<T>, item: T) {
         *self.queued.lock().expect("sink queue lock") += 1;
+        if tx.send(item).is_err() {
+            // The sink's thread is gone: it failed, and says why.
+            self.taken();
+        }
     }
 
     fn taken(&self) {
@@ -501,12 +506,12 @@ impl SinkQueue {
         self.taken.notify_all();
     }
 
-    /// Waits until at most [`MAX_QUEUED_TABLES`] wait for the sink (or it
+    /// Waits until at most [`MAX_QUEUED`] wait for the sink (or it
     /// failed). Called by the reading thread, never by a pool thread, so
     /// the sink's own parallel work is never held up.
     fn wait_for_room(&self) {
         let mut queued = self.queued.lock().expect("sink queue lock");
-        while *queued > MAX_QUEUED_TABLES && !self.failed() {
+        while *queued > MAX_QUEUED && !self.failed() {
             queued = self.taken.wait(queued).expect("sink queue lock");
         }
     }
@@ -532,20 +537,14 @@ impl Closer {
             self.untrimmed = 0;
             crate::mem::release::release_free_memory();
         }
-        self.queue.sent();
-        if self.rows.send(rows).is_err() {
-            // The sink's thread is gone: it failed, and says why.
-            self.queue.taken();
-        }
+        self.queue.send(&self.rows, rows);
         Ok(())
     }
 
+    /// Sends a batch's events to the event sink, when there is one.
     fn send_events(&self, events: ClosedEvents) {
         if let Some(tx) = &self.events {
-            self.queue.sent();
-            if tx.send(events).is_err() {
-                self.queue.taken();
-            }
+            self.queue.send(tx, events);
         }
     }
 
@@ -754,7 +753,7 @@ fn read_and_merge(
                     _ => {}
                 }
             }
-            if let (Some(closer), Some(until)) = (&self.closer, until.filter(|_| send_events)) {
+            if let (Some(closer), Some(until)) = (&self.closer, until) {
                 closer.send_events((sent, until));
             }
             Ok(())

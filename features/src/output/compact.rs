@@ -113,11 +113,6 @@ impl Interner {
         other.hashed().map(|(s, hash)| self.intern_hashed(s, hash)).collect()
     }
 
-    /// Bytes held (strings, ends, hashes and the table), for diagnostics.
-    pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 8 + self.hashes.capacity() * 8 + self.table.capacity() * 4
-    }
-
     /// Every string with its symbol's hash, in symbol order.
     fn hashed(&self) -> impl Iterator<Item = (&str, u64)> {
         self.hashes

@@ -20,11 +20,10 @@ use crate::event::Micros;
 /// Kept events waiting for the watermark, and the interner of their names.
 #[derive(Debug, Default)]
 pub struct EventOrder {
-    /// The names of the events held and of everything the caller keeps
-    /// symbols of ([`EventOrder::compact_strings`]).
-    pub strings: Interner,
-    /// Events not yet handed out, in arrival order.
-    pending: Vec<CompactEvent>,
+    /// Events not yet handed out, in arrival order; its interner also
+    /// names everything the caller keeps symbols of
+    /// ([`EventOrder::compact_strings`]).
+    pending: CompactLog,
     /// Every event before it has been handed out.
     released: Micros,
     late: u64,
@@ -42,12 +41,17 @@ impl EventOrder {
 
     /// Appends a merged batch's events, in arrival order.
     pub fn append(&mut self, batch: CompactBatch) {
-        let map = self.strings.absorb(&batch.strings);
-        self.pending.reserve(batch.events.len());
-        for mut e in batch.events {
-            e.map_syms(|s| map[s.0 as usize]);
-            self.pending.push(e);
-        }
+        self.pending.append(batch);
+    }
+
+    /// The interner of the events held (and of the caller's symbols).
+    pub fn strings(&self) -> &Interner {
+        &self.pending.strings
+    }
+
+    /// The interner, to intern names the caller will hold symbols of.
+    pub fn strings_mut(&mut self) -> &mut Interner {
+        &mut self.pending.strings
     }
 
     /// Hands out the events before `until` in order of (time, file, line,
@@ -55,8 +59,8 @@ impl EventOrder {
     /// (late events come first, out of order).
     pub fn release(&mut self, until: Micros, mut each: impl FnMut(&CompactEvent, bool, &Interner)) {
         let (mut out, stay): (Vec<CompactEvent>, Vec<CompactEvent>) =
-            self.pending.drain(..).partition(|e| e.timestamp < until);
-        self.pending = stay;
+            self.pending.events.drain(..).partition(|e| e.timestamp < until);
+        self.pending.events = stay;
         // Stable: arrival order among equal keys. Late events sort first,
         // being before every event on time.
         out.sort_by_key(|e| (e.timestamp, e.file, e.line));
@@ -64,7 +68,7 @@ impl EventOrder {
         for e in &out {
             let late = e.timestamp < released;
             self.late += u64::from(late);
-            each(e, late, &self.strings);
+            each(e, late, &self.pending.strings);
         }
         self.released = self.released.max(until);
     }
@@ -82,25 +86,25 @@ impl EventOrder {
     /// Whether the interner has more than doubled (and by at least `min`
     /// strings) since it was last compacted.
     pub fn strings_grown(&self, min: usize) -> bool {
-        self.strings.len() > (2 * self.compacted_at).max(min)
+        self.pending.strings.len() > (2 * self.compacted_at).max(min)
     }
 
     /// Rebuilds the interner with only the strings still named: those of
     /// the events held and those `others` maps (every symbol the caller
     /// keeps must go through it). Symbols are renumbered.
     pub fn compact_strings(&mut self, others: impl FnOnce(&mut SymMap<'_>)) {
-        let old = std::mem::take(&mut self.strings);
+        let old = std::mem::take(&mut self.pending.strings);
         let mut map = SymMap {
             old: &old,
             new: Interner::default(),
             map: vec![u32::MAX; old.len()],
         };
-        for e in &mut self.pending {
+        for e in &mut self.pending.events {
             map.event(e);
         }
         others(&mut map);
-        self.strings = map.new;
-        self.compacted_at = self.strings.len();
+        self.pending.strings = map.new;
+        self.compacted_at = self.pending.strings.len();
     }
 }
 
@@ -382,8 +386,8 @@ mod tests {
             }
         });
         order.compact_strings(|map| kept = map.sym(kept));
-        assert_eq!(order.strings.len(), 2);
-        assert_eq!(order.strings.str(kept), "kept");
+        assert_eq!(order.strings().len(), 2);
+        assert_eq!(order.strings().str(kept), "kept");
         let mut out = Vec::new();
         release(&mut order, 100, &mut out);
         assert_eq!(out, vec![(30, 3, "held".into(), false)]);
@@ -396,8 +400,8 @@ mod tests {
         let mut spool = EventSpool::new().unwrap();
         let mut held = Vec::new();
         order.release(Micros::MAX, |e, _, _| held.push(*e));
-        spool.push(&held[..2], &order.strings).unwrap();
-        spool.push(&held[2..], &order.strings).unwrap();
+        spool.push(&held[..2], order.strings()).unwrap();
+        spool.push(&held[2..], order.strings()).unwrap();
         let alice = spool.collect(|e, s| s.str(e.user) == "alice").unwrap();
         assert_eq!(alice.len(), 2);
         assert_eq!(alice.strings.len(), 1);
@@ -408,6 +412,6 @@ mod tests {
             all.events.iter().map(|e| all.strings.str(e.user)).collect::<Vec<_>>(),
             vec!["alice", "bob", "alice"]
         );
-        assert!(spool.push(&held, &order.strings).is_err());
+        assert!(spool.push(&held, order.strings()).is_err());
     }
 }

@@ -56,15 +56,6 @@ impl RuleStream {
         }
     }
 
-    /// Rules streamed.
-    pub fn len(&self) -> usize {
-        self.rules.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     /// The next event: no earlier in (time, file, line) than the last one,
     /// and not before the watermark.
     pub fn push(&mut self, e: &CompactEvent, strings: &Interner) {
