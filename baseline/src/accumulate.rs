@@ -17,10 +17,13 @@
 //! below one window at the model's own decision threshold.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use compact_str::CompactString;
 use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::event::Micros;
+use loglynx_features::output::OutputError;
 use loglynx_features::time::MICROS_PER_DAY;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -76,6 +79,44 @@ pub const CORROBORATING_HOST_LIMIT: usize = 3;
 /// Baseline episode peaks kept per kind: enough to recompute the threshold
 /// for any budget up to this many alerts.
 pub const KEPT_PEAKS: usize = 10_000;
+
+/// The strongest episode peaks offered (at least [`KEPT_PEAKS`] of them
+/// when there are as many), and how many were offered.
+#[derive(Debug, Default)]
+struct TopPeaks {
+    peaks: Vec<f64>,
+    count: u64,
+}
+
+impl TopPeaks {
+    fn push(&mut self, peak: f64) {
+        self.count += 1;
+        self.peaks.push(peak);
+        if self.peaks.len() >= 2 * KEPT_PEAKS {
+            self.peaks.select_nth_unstable_by(KEPT_PEAKS - 1, |a, b| b.total_cmp(a));
+            self.peaks.truncate(KEPT_PEAKS);
+        }
+    }
+}
+
+/// What becomes of a finished episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    No,
+    /// Kept without its windows: what reads it needs its span and peak only.
+    Span,
+    Whole,
+}
+
+impl From<bool> for Keep {
+    fn from(whole: bool) -> Keep {
+        if whole {
+            Keep::Whole
+        } else {
+            Keep::No
+        }
+    }
+}
 
 impl EvidenceConfig {
     /// A budget and drift that make sense.
@@ -140,20 +181,35 @@ pub fn episodes_with(
     drift_of: &dyn Fn(u32, Micros) -> f64,
 ) -> Vec<Episode> {
     windows.sort_by_key(|w| (w.entity, w.start));
+    let mut out = Vec::new();
+    scan_episodes(windows, window, drift_of, true, |e| out.push(e.take()));
+    out
+}
+
+/// Walks the episodes of `windows`, sorted by entity then start, handing
+/// each to `done` when it ends, with its windows when `with_windows`. The
+/// episode handed over is reused for the next one: take what is kept
+/// ([`Episode::take`]).
+pub fn scan_episodes(
+    windows: &[WindowEvidence],
+    window: Micros,
+    drift_of: &dyn Fn(u32, Micros) -> f64,
+    with_windows: bool,
+    mut done: impl FnMut(&mut Episode),
+) {
     let window = window.max(1);
-    let mut out: Vec<Episode> = Vec::new();
+    let mut current: Option<Episode> = None;
     let mut sum = 0.0;
-    let mut prev: Option<(u32, Micros)> = None;
-    for w in windows.iter() {
+    for w in windows {
         let drift = drift_of(w.entity, w.start);
         let excess = w.nats - drift;
         if excess <= 0.0 {
             continue;
         }
-        let continues = match prev {
-            Some((e, start)) if e == w.entity => {
+        let continues = match &current {
+            Some(ep) if ep.entity == w.entity => {
                 // Windows in between added nothing.
-                let between = ((w.start - start) / window - 1).max(0) as f64;
+                let between = ((w.start - ep.last) / window - 1).max(0) as f64;
                 sum = (sum - drift * between).max(0.0);
                 sum > 0.0
             }
@@ -161,22 +217,49 @@ pub fn episodes_with(
         };
         if !continues {
             sum = 0.0;
-            out.push(Episode {
-                entity: w.entity,
-                first: w.start,
-                last: w.start,
-                peak: 0.0,
-                windows: Vec::new(),
-            });
+            match current.as_mut() {
+                Some(ep) => {
+                    done(ep);
+                    ep.entity = w.entity;
+                    ep.first = w.start;
+                    ep.peak = 0.0;
+                    ep.windows.clear();
+                }
+                None => {
+                    current = Some(Episode {
+                        entity: w.entity,
+                        first: w.start,
+                        last: w.start,
+                        peak: 0.0,
+                        windows: Vec::new(),
+                    })
+                }
+            }
         }
         sum += excess;
-        let ep = out.last_mut().expect("pushed above");
+        let ep = current.as_mut().expect("set above");
         ep.last = w.start;
         ep.peak = ep.peak.max(sum);
-        ep.windows.push((w.start, w.nats));
-        prev = Some((w.entity, w.start));
+        if with_windows {
+            ep.windows.push((w.start, w.nats));
+        }
     }
-    out
+    if let Some(ep) = current.as_mut() {
+        done(ep);
+    }
+}
+
+impl Episode {
+    /// This episode, leaving its windows behind empty.
+    pub fn take(&mut self) -> Episode {
+        Episode {
+            entity: self.entity,
+            first: self.first,
+            last: self.last,
+            peak: self.peak,
+            windows: std::mem::take(&mut self.windows),
+        }
+    }
 }
 
 /// What replaying one kind's baseline gave.
@@ -207,8 +290,13 @@ impl KindCalibration {
     }
 
     /// Calibrates from the peaks of the baseline's replay, in any order.
-    pub fn from_peaks(entity_kind: EntityKind, entity_days: u64, mut peaks: Vec<f64>, floor: f64) -> KindCalibration {
+    pub fn from_peaks(entity_kind: EntityKind, entity_days: u64, peaks: Vec<f64>, floor: f64) -> KindCalibration {
         let count = peaks.len() as u64;
+        KindCalibration::from_top(entity_kind, entity_days, TopPeaks { peaks, count }, floor)
+    }
+
+    fn from_top(entity_kind: EntityKind, entity_days: u64, top: TopPeaks, floor: f64) -> KindCalibration {
+        let TopPeaks { mut peaks, count } = top;
         peaks.sort_by(|a, b| b.total_cmp(a));
         peaks.truncate(KEPT_PEAKS);
         KindCalibration {
@@ -421,9 +509,9 @@ mod tests {
         }
         // A row that cannot add evidence is no entity-day.
         c.add(EntityKind::User, "c", 0, 0.5, false);
-        assert_eq!(c.entity_days(), 3);
+        assert_eq!(c.entity_days().unwrap(), 3);
         c.add(EntityKind::Host, "a", 0, 0.5, true);
-        assert_eq!(c.entity_days(), 4);
+        assert_eq!(c.entity_days().unwrap(), 4);
     }
 
     #[test]
@@ -438,26 +526,62 @@ mod tests {
     }
 }
 
-/// One entity kind's windows while they are scored.
-#[derive(Debug, Default)]
+/// Partitions of a kind's evidence, by the top bits of its entities' name
+/// hash: the end of a run reads one partition at a time.
+pub const PARTITIONS: usize = 64;
+
+/// Bytes of records a kind buffers before it writes them to its
+/// partitions' temporary files.
+pub const SPILL_AT: usize = 32 << 20;
+
+/// One entity kind's windows while they are scored: per row that may add
+/// evidence its [`row_key`], per window above the evidence minimum its
+/// entity, start and surprise, as records in the entity's partition. Small
+/// inputs stay in memory; larger ones go to anonymous temporary files, so
+/// memory holds a partition, not the history.
+#[derive(Debug)]
 struct KindWindows {
-    /// Entities with a window that adds evidence, by name.
-    ids: FxHashMap<CompactString, u32>,
-    names: Vec<CompactString>,
-    /// Per scored row that may add evidence, [`row_key`]: sorted and
-    /// counted by [`KindWindows::tally`], not kept in a map per row.
-    rows: Vec<u64>,
-    /// Rows tallied, (entity, day) pairs among them, and per entity with
-    /// evidence (by [`row_key`]'s entity part) and day parity: windows
-    /// scored, days active.
-    tallied: usize,
-    entity_days: u64,
-    seen: FxHashMap<u64, [(u32, u32); 2]>,
-    windows: Vec<WindowEvidence>,
     n_baseline: usize,
     floor: f64,
-    /// Drift per entity id and day parity of the window it judges.
-    drift: FxHashMap<u32, [f64; 2]>,
+    /// Evidence windows recorded: each names its entity in this order.
+    seq: u64,
+    parts: Vec<Part>,
+    /// Bytes in the parts' buffers, and where they go past it.
+    buffered: usize,
+    spill_at: usize,
+    /// The first write to a partition's file that failed.
+    failed: Option<io::Error>,
+    /// The entity-days, once counted.
+    entity_days: Option<u64>,
+    /// Per entity name, the drift the model's baseline recorded.
+    named_drift: BTreeMap<String, f64>,
+}
+
+/// A partition's records: those written to its file, then its buffer.
+#[derive(Debug, Default)]
+struct Part {
+    file: Option<File>,
+    buf: Vec<u8>,
+}
+
+const ROW: u8 = 0;
+const WINDOW: u8 = 1;
+
+impl Default for KindWindows {
+    fn default() -> Self {
+        KindWindows::new(PARTITIONS, SPILL_AT)
+    }
+}
+
+/// A partition read back: its rows' keys, and its evidence windows with
+/// entity ids local to it.
+#[derive(Debug, Default)]
+struct PartData {
+    rows: Vec<u64>,
+    names: Vec<CompactString>,
+    /// Per local entity id, the [`KindWindows::seq`] of its first window.
+    first_seq: Vec<u64>,
+    windows: Vec<WindowEvidence>,
 }
 
 /// FNV-1a of an entity's name.
@@ -491,17 +615,274 @@ fn fold(start: Micros) -> usize {
     (start.div_euclid(MICROS_PER_DAY) & 1) as usize
 }
 
+/// The rows' counts of one partition: its (entity, day) pairs, and per
+/// entity with evidence and day parity, windows scored and days active.
+struct Tally {
+    entity_days: u64,
+    seen: FxHashMap<u64, [(u32, u32); 2]>,
+}
+
+/// What one partition gave a calibration, and the drift per entity and
+/// fold its episodes are judged with.
+struct PartCalibration {
+    entity_days: u64,
+    alone: TopPeaks,
+    named: Vec<(String, f64)>,
+    cross: FxHashMap<u32, [f64; 2]>,
+}
+
+/// Episodes of one kind, each with the order its entity was first named in.
+type SeqEpisodes = Vec<(u64, EntityKind, String, Episode)>;
+
 impl KindWindows {
+    fn new(partitions: usize, spill_at: usize) -> KindWindows {
+        KindWindows {
+            n_baseline: 0,
+            floor: 0.0,
+            seq: 0,
+            parts: (0..partitions.max(1)).map(|_| Part::default()).collect(),
+            buffered: 0,
+            spill_at,
+            failed: None,
+            entity_days: None,
+            named_drift: BTreeMap::new(),
+        }
+    }
+
+    fn part_of(&self, hash: u64) -> usize {
+        // The entity part of the hash, so rows and windows of one key meet.
+        ((entity_part(hash) >> DAY_BITS) % self.parts.len() as u64) as usize
+    }
+
+    /// A scored row that may add evidence.
+    fn add_row(&mut self, hash: u64, window_start: Micros) {
+        let p = self.part_of(hash);
+        let buf = &mut self.parts[p].buf;
+        buf.push(ROW);
+        buf.extend_from_slice(&row_key(hash, window_start).to_le_bytes());
+        self.wrote(9);
+    }
+
+    /// The evidence of a window of `entity` scored above the minimum.
+    fn add_evidence(&mut self, hash: u64, entity: &str, window_start: Micros, score: f64) {
+        let p = self.part_of(hash);
+        let nats = surprisal(score, self.n_baseline);
+        // Names longer than a u16 holds are cut: no entity name is that long.
+        let name = &entity.as_bytes()[..entity.len().min(u16::MAX as usize)];
+        let buf = &mut self.parts[p].buf;
+        buf.push(WINDOW);
+        buf.extend_from_slice(&self.seq.to_le_bytes());
+        buf.extend_from_slice(&window_start.to_le_bytes());
+        buf.extend_from_slice(&nats.to_bits().to_le_bytes());
+        buf.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        buf.extend_from_slice(name);
+        self.seq += 1;
+        self.wrote(27 + name.len());
+    }
+
+    fn wrote(&mut self, bytes: usize) {
+        self.entity_days = None;
+        self.buffered += bytes;
+        if self.buffered >= self.spill_at {
+            self.spill();
+        }
+    }
+
+    /// Moves every buffer to its partition's file.
+    fn spill(&mut self) {
+        self.buffered = 0;
+        for part in &mut self.parts {
+            if part.buf.is_empty() {
+                continue;
+            }
+            if self.failed.is_none() {
+                let written = (|| -> io::Result<()> {
+                    if part.file.is_none() {
+                        part.file = Some(tempfile::tempfile()?);
+                    }
+                    let mut f: &File = part.file.as_ref().expect("opened above");
+                    f.seek(SeekFrom::End(0))?;
+                    f.write_all(&part.buf)
+                })();
+                if let Err(e) = written {
+                    self.failed = Some(e);
+                }
+            }
+            part.buf.clear();
+            part.buf.shrink_to(0);
+        }
+    }
+
+    fn check(&self) -> Result<(), OutputError> {
+        match &self.failed {
+            Some(e) => Err(spill_error(io::Error::new(e.kind(), e.to_string()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Partition `p`'s records.
+    fn load(&self, p: usize) -> Result<PartData, OutputError> {
+        let part = &self.parts[p];
+        let mut bytes = Vec::new();
+        if let Some(file) = &part.file {
+            let mut f: &File = file;
+            f.seek(SeekFrom::Start(0)).map_err(spill_error)?;
+            f.read_to_end(&mut bytes).map_err(spill_error)?;
+        }
+        let mut data = PartData::default();
+        let mut ids: FxHashMap<CompactString, u32> = FxHashMap::default();
+        for chunk in [&bytes[..], &part.buf[..]] {
+            data.parse(chunk, &mut ids)
+                .map_err(|why| spill_error(io::Error::new(io::ErrorKind::InvalidData, why)))?;
+        }
+        Ok(data)
+    }
+
+    /// Runs `f` on every partition (its index and records), side by side,
+    /// in partition order.
+    fn each_part<T: Send>(&self, f: impl Fn(usize, PartData) -> T + Sync) -> Result<Vec<T>, OutputError> {
+        self.check()?;
+        (0..self.parts.len())
+            .into_par_iter()
+            .map(|p| self.load(p).map(|d| f(p, d)))
+            .collect()
+    }
+
+    /// Distinct (entity, day) pairs of the rows.
+    fn entity_days(&mut self) -> Result<u64, OutputError> {
+        if let Some(days) = self.entity_days {
+            return Ok(days);
+        }
+        let days = self.each_part(|_, mut d| d.tally().entity_days)?.into_iter().sum();
+        self.entity_days = Some(days);
+        Ok(days)
+    }
+
+    /// The episodes `keep` keeps, each judged by the drift the model
+    /// recorded for its entity, if any.
+    fn episodes(
+        &self,
+        kind: EntityKind,
+        window: Micros,
+        cfg: &EvidenceConfig,
+        keep: &(dyn Fn(EntityKind, &str, &Episode) -> Keep + Sync),
+    ) -> Result<SeqEpisodes, OutputError> {
+        let parts = self.each_part(|_, mut d| {
+            d.sort();
+            let drift: FxHashMap<u32, [f64; 2]> = d
+                .names
+                .iter()
+                .enumerate()
+                .filter_map(|(id, n)| self.named_drift.get(n.as_str()).map(|&x| (id as u32, [x; 2])))
+                .collect();
+            let mut out = Vec::new();
+            d.scan(&drift, window, cfg, true, |e| {
+                let name = &d.names[e.entity as usize];
+                d.keep_into(&mut out, kind, name, e, keep(kind, name, e));
+            });
+            out
+        })?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// This kind's calibration as a baseline (see
+    /// [`EvidenceCollector::calibrate_keeping`]), and the episodes `keep`
+    /// keeps.
+    fn calibrate(
+        &self,
+        kind: EntityKind,
+        window: Micros,
+        covered: &HitIndex,
+        cfg: &EvidenceConfig,
+        keep: &(dyn Fn(&KindCalibration, &str, &Episode) -> Keep + Sync),
+    ) -> Result<(KindCalibration, BTreeMap<String, f64>, SeqEpisodes), OutputError> {
+        // Twice over the partitions: the peaks of the episodes no hit
+        // covers make the threshold, which says which episodes to keep.
+        let mut parts = self.each_part(|_, mut d| {
+            let tally = d.tally();
+            let (cross, all) = d.own_drifts(&tally, cfg);
+            let mut alone = TopPeaks::default();
+            d.scan(&cross, window, cfg, false, |e| {
+                if !covered.covers(kind, &d.names[e.entity as usize], e.first, e.last + window) {
+                    alone.push(e.peak);
+                }
+            });
+            let named = all
+                .into_iter()
+                .map(|(id, x)| (d.names[id as usize].to_string(), x))
+                .collect();
+            PartCalibration {
+                entity_days: tally.entity_days,
+                alone,
+                named,
+                cross,
+            }
+        })?;
+        let mut alone = TopPeaks::default();
+        let (mut entity_days, mut named) = (0, BTreeMap::new());
+        for p in &mut parts {
+            entity_days += p.entity_days;
+            alone.count += p.alone.count - p.alone.peaks.len() as u64;
+            p.alone.peaks.drain(..).for_each(|x| alone.push(x));
+            named.extend(std::mem::take(&mut p.named));
+        }
+        let calibration = KindCalibration::from_top(kind, entity_days, alone, self.floor);
+        let episodes = self.each_part(|p, mut d| {
+            d.sort();
+            let mut out = Vec::new();
+            d.scan(&parts[p].cross, window, cfg, true, |e| {
+                let name = &d.names[e.entity as usize];
+                d.keep_into(&mut out, kind, name, e, keep(&calibration, name, e));
+            });
+            out
+        })?;
+        Ok((calibration, named, episodes.into_iter().flatten().collect()))
+    }
+}
+
+impl PartData {
+    fn parse(&mut self, mut bytes: &[u8], ids: &mut FxHashMap<CompactString, u32>) -> Result<(), &'static str> {
+        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], &'static str> {
+            if bytes.len() < n {
+                return Err("a truncated evidence record");
+            }
+            let (head, rest) = bytes.split_at(n);
+            *bytes = rest;
+            Ok(head)
+        }
+        fn word(bytes: &mut &[u8]) -> Result<u64, &'static str> {
+            Ok(u64::from_le_bytes(take(bytes, 8)?.try_into().expect("8 bytes")))
+        }
+        while let Some((&tag, rest)) = bytes.split_first() {
+            bytes = rest;
+            match tag {
+                ROW => self.rows.push(word(&mut bytes)?),
+                WINDOW => {
+                    let seq = word(&mut bytes)?;
+                    let start = word(&mut bytes)? as i64;
+                    let nats = f64::from_bits(word(&mut bytes)?);
+                    let len = u16::from_le_bytes(take(&mut bytes, 2)?.try_into().expect("2 bytes"));
+                    let name = std::str::from_utf8(take(&mut bytes, len.into())?).map_err(|_| "a name not in UTF-8")?;
+                    let next = self.names.len() as u32;
+                    let entity = *ids.entry(CompactString::from(name)).or_insert_with(|| {
+                        self.names.push(CompactString::from(name));
+                        self.first_seq.push(seq);
+                        next
+                    });
+                    self.windows.push(WindowEvidence { entity, start, nats });
+                }
+                _ => return Err("an unknown evidence record"),
+            }
+        }
+        Ok(())
+    }
+
     /// Counts the rows: distinct (entity, day) pairs, and for entities
     /// with evidence their windows and days per fold.
-    fn tally(&mut self) {
-        if self.tallied == self.rows.len() {
-            return;
-        }
-        use rayon::slice::ParallelSliceMut;
-        self.rows.par_sort_unstable();
+    fn tally(&mut self) -> Tally {
+        self.rows.sort_unstable();
         let wanted: FxHashSet<u64> = self.names.iter().map(|n| entity_part(name_hash(n))).collect();
-        let (mut days, mut seen) = (0, FxHashMap::default());
+        let (mut entity_days, mut seen) = (0, FxHashMap::default());
         for run in self.rows.chunk_by(|a, b| entity_part(*a) == entity_part(*b)) {
             let mut counts = [(0u32, 0u32); 2];
             let mut last = None;
@@ -511,7 +892,7 @@ impl KindWindows {
                 c.0 += 1;
                 if last != Some(day) {
                     c.1 += 1;
-                    days += 1;
+                    entity_days += 1;
                     last = Some(day);
                 }
             }
@@ -520,34 +901,7 @@ impl KindWindows {
                 seen.insert(entity, counts);
             }
         }
-        (self.entity_days, self.seen, self.tallied) = (days, seen, self.rows.len());
-    }
-
-    /// A scored window of `entity`: its row for the entity-days, and its
-    /// evidence when its score passes `min`.
-    fn add(&mut self, min: f64, entity: &str, window_start: Micros, score: f64) {
-        self.rows.push(row_key(name_hash(entity), window_start));
-        if score > min {
-            self.add_evidence(entity, window_start, score);
-        }
-    }
-
-    /// The evidence of a window of `entity` scored above the minimum.
-    fn add_evidence(&mut self, entity: &str, window_start: Micros, score: f64) {
-        let next = self.names.len() as u32;
-        let id = match self.ids.get(entity) {
-            Some(&id) => id,
-            None => {
-                self.ids.insert(CompactString::from(entity), next);
-                self.names.push(CompactString::from(entity));
-                next
-            }
-        };
-        self.windows.push(WindowEvidence {
-            entity: id,
-            start: window_start,
-            nats: surprisal(score, self.n_baseline),
-        });
+        Tally { entity_days, seen }
     }
 
     /// Per entity active on at least `self_days` days, its own window at
@@ -555,9 +909,8 @@ impl KindWindows {
     /// that is more surprising than the drift (else the drift): the drift
     /// each fold's windows are judged with (the other fold's), and the one
     /// learnt from every day. One pass over the windows, sorted by entity.
-    fn own_drifts(&mut self, cfg: &EvidenceConfig) -> (FxHashMap<u32, [f64; 2]>, FxHashMap<u32, f64>) {
-        self.tally();
-        self.windows.sort_by_key(|w| (w.entity, w.start));
+    fn own_drifts(&mut self, tally: &Tally, cfg: &EvidenceConfig) -> (FxHashMap<u32, [f64; 2]>, FxHashMap<u32, f64>) {
+        self.sort();
         let (mut cross, mut all) = (FxHashMap::default(), FxHashMap::default());
         let quantile = |rows: usize, nats: &mut Vec<f64>| -> Option<f64> {
             // Windows not kept are below the drift, so the quantile is
@@ -576,7 +929,7 @@ impl KindWindows {
         let mut bufs: [Vec<f64>; 3] = Default::default();
         for run in self.windows.chunk_by(|a, b| a.entity == b.entity) {
             let id = run[0].entity;
-            let Some(&seen) = self.seen.get(&entity_part(name_hash(&self.names[id as usize]))) else {
+            let Some(&seen) = tally.seen.get(&entity_part(name_hash(&self.names[id as usize]))) else {
                 continue;
             };
             if seen[0].1 + seen[1].1 < cfg.self_days {
@@ -603,19 +956,67 @@ impl KindWindows {
         (cross, all)
     }
 
-    /// The episodes of this kind's windows, each judged by its drift.
-    fn episodes(&mut self, window: Micros, cfg: &EvidenceConfig) -> Vec<Episode> {
-        // Taken out while sorted: the drift lookup borrows the rest.
-        let mut windows = std::mem::take(&mut self.windows);
-        let eps = episodes_with(&mut windows, window, &self.drift_of(cfg));
-        self.windows = windows;
-        eps
+    /// Sorts the windows by entity, then start, for [`PartData::scan`].
+    fn sort(&mut self) {
+        self.windows.sort_by_key(|w| (w.entity, w.start));
     }
 
-    fn drift_of(&self, cfg: &EvidenceConfig) -> impl Fn(u32, Micros) -> f64 + '_ {
-        let drift = cfg.drift;
-        move |id, start| self.drift.get(&id).map_or(drift, |d| d[fold(start)])
+    /// [`scan_episodes`] of the sorted windows, each judged by its entity's
+    /// `drift` per fold, or the configured one.
+    fn scan(
+        &self,
+        drift: &FxHashMap<u32, [f64; 2]>,
+        window: Micros,
+        cfg: &EvidenceConfig,
+        with_windows: bool,
+        done: impl FnMut(&mut Episode),
+    ) {
+        let default = cfg.drift;
+        let drift_of = |id: u32, start: Micros| drift.get(&id).map_or(default, |d| d[fold(start)]);
+        scan_episodes(&self.windows, window, &drift_of, with_windows, done);
     }
+
+    /// `episode` of `kind`'s entity `name` into `out` as `keep` says.
+    fn keep_into(&self, out: &mut SeqEpisodes, kind: EntityKind, name: &str, episode: &mut Episode, keep: Keep) {
+        let kept = match keep {
+            Keep::No => return,
+            Keep::Span => Episode {
+                windows: Vec::new(),
+                ..episode.take()
+            },
+            Keep::Whole => episode.take(),
+        };
+        out.push((self.first_seq[episode.entity as usize], kind, name.to_owned(), kept));
+    }
+}
+
+/// An I/O error of the evidence's partition files.
+fn spill_error(source: io::Error) -> OutputError {
+    OutputError::Spool {
+        dir: std::env::temp_dir(),
+        source,
+    }
+}
+
+/// Episodes of partitions in the order a single pass would give them: by
+/// kind, then the order their entities were first named in, then time;
+/// each [`Episode::entity`] numbers its entity among those given, per
+/// kind, in that order.
+fn in_order(mut episodes: SeqEpisodes) -> Vec<(EntityKind, String, Episode)> {
+    episodes.sort_by_key(|(seq, kind, _, e)| (*kind, *seq, e.first));
+    let mut id = (None, u32::MAX);
+    episodes
+        .into_iter()
+        .map(|(seq, kind, name, mut e)| {
+            id = match id {
+                (Some((k, s)), n) if k == kind && s == seq => (Some((k, s)), n),
+                (Some((k, _)), n) if k == kind => (Some((kind, seq)), n + 1),
+                _ => (Some((kind, seq)), 0),
+            };
+            e.entity = id.1;
+            (kind, name, e)
+        })
+        .collect()
 }
 
 /// Collects the windows that add evidence, and the entity-days, as rows
@@ -625,31 +1026,44 @@ impl KindWindows {
 pub struct EvidenceCollector {
     pub config: EvidenceConfig,
     kinds: BTreeMap<EntityKind, KindWindows>,
+    /// Partitions and spill size of new kinds.
+    partitions: usize,
+    spill_at: usize,
 }
 
 impl EvidenceCollector {
     pub fn new(config: EvidenceConfig) -> EvidenceCollector {
+        EvidenceCollector::with_partitions(config, PARTITIONS, SPILL_AT)
+    }
+
+    /// A collector with `partitions` per kind, each kind writing its
+    /// records to files past `spill_at` bytes.
+    pub fn with_partitions(config: EvidenceConfig, partitions: usize, spill_at: usize) -> EvidenceCollector {
         EvidenceCollector {
             config,
             kinds: BTreeMap::new(),
+            partitions,
+            spill_at,
         }
+    }
+
+    fn windows_of(&mut self, kind: EntityKind) -> &mut KindWindows {
+        let (partitions, spill_at) = (self.partitions, self.spill_at);
+        self.kinds
+            .entry(kind)
+            .or_insert_with(|| KindWindows::new(partitions, spill_at))
     }
 
     /// Starts a kind scored against `n_baseline` baseline windows.
     pub fn begin_kind(&mut self, kind: EntityKind, n_baseline: usize) {
-        self.kinds.entry(kind).or_default().n_baseline = n_baseline;
-    }
-
-    /// Room for `rows` more scored rows of a kind.
-    pub fn reserve(&mut self, kind: EntityKind, rows: usize) {
-        self.kinds.entry(kind).or_default().rows.reserve_exact(rows);
+        self.windows_of(kind).n_baseline = n_baseline;
     }
 
     /// The model's decision threshold (a calibrated score) of a kind: one
     /// window at it is the least evidence that may alert.
     pub fn set_threshold(&mut self, kind: EntityKind, threshold: f64) {
         let drift = self.config.drift;
-        let k = self.kinds.entry(kind).or_default();
+        let k = self.windows_of(kind);
         k.floor = floor_for_threshold(threshold, k.n_baseline, drift);
     }
 
@@ -659,10 +1073,12 @@ impl EvidenceCollector {
     pub fn add(&mut self, kind: EntityKind, entity: &str, window_start: Micros, score: f64, adds: bool) {
         if adds {
             let min = self.config.min_score();
-            self.kinds
-                .entry(kind)
-                .or_default()
-                .add(min, entity, window_start, score);
+            let k = self.windows_of(kind);
+            let hash = name_hash(entity);
+            k.add_row(hash, window_start);
+            if score > min {
+                k.add_evidence(hash, entity, window_start, score);
+            }
         }
     }
 
@@ -670,19 +1086,19 @@ impl EvidenceCollector {
     /// entity-window goes to [`EvidenceCollector::add`] with
     /// [`AccessColumns::adds_evidence`]. Kinds are collected side by side.
     pub fn add_rows(&mut self, frame: &crate::FeatureFrame, n: usize, row: impl Fn(usize) -> (usize, f64) + Sync) {
-        /// One chunk's rows per kind: their keys, and those with a score
-        /// above the evidence minimum.
+        /// One chunk's rows per kind: their name hashes and starts, and
+        /// whether the score is above the evidence minimum.
         #[derive(Default)]
         struct Chunk {
             present: bool,
-            keys: Vec<u64>,
-            evidence: Vec<(usize, Micros, f64)>,
+            rows: Vec<(usize, u64, Micros, Option<f64>)>,
         }
         const CHUNK: usize = 64 * 1024;
         let access = AccessColumns::of(frame);
         let min = self.config.min_score();
-        // Keys are hashed in parallel chunks; evidence windows are named
-        // in row order, so entity ids do not depend on the threads.
+        // Names are hashed in parallel chunks; records are written in row
+        // order, so the order entities are named in does not depend on
+        // the threads.
         let chunks: Vec<[Chunk; EntityKind::ALL.len()]> = (0..n.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
@@ -694,11 +1110,10 @@ impl EvidenceCollector {
                     let Some(start) = frame.window_starts[r].filter(|_| access.adds_evidence(frame, kind, r)) else {
                         continue;
                     };
-                    let k = &mut out[kind as usize];
-                    k.keys.push(row_key(name_hash(&frame.ids[r]), start));
-                    if score > min {
-                        k.evidence.push((r, start, score));
-                    }
+                    let evidence = (score > min).then_some(score);
+                    out[kind as usize]
+                        .rows
+                        .push((r, name_hash(&frame.ids[r]), start, evidence));
                 }
                 out
             })
@@ -707,54 +1122,54 @@ impl EvidenceCollector {
             if !chunks.iter().any(|c| c[kind as usize].present) {
                 continue;
             }
-            let k = self.kinds.entry(kind).or_default();
+            let k = self.windows_of(kind);
             for c in &chunks {
-                let c = &c[kind as usize];
-                k.rows.extend_from_slice(&c.keys);
-                for &(r, start, score) in &c.evidence {
-                    k.add_evidence(&frame.ids[r], start, score);
+                for &(r, hash, start, evidence) in &c[kind as usize].rows {
+                    k.add_row(hash, start);
+                    if let Some(score) = evidence {
+                        k.add_evidence(hash, &frame.ids[r], start, score);
+                    }
                 }
             }
         }
     }
 
     /// Distinct (entity, day) pairs scored, all kinds.
-    pub fn entity_days(&mut self) -> u64 {
-        self.kinds
-            .values_mut()
-            .map(|k| {
-                k.tally();
-                k.entity_days
-            })
-            .sum()
+    pub fn entity_days(&mut self) -> Result<u64, OutputError> {
+        let mut days = 0;
+        for k in self.kinds.values_mut() {
+            days += k.entity_days()?;
+        }
+        Ok(days)
     }
 
     /// Measures entities against themselves as the model's baseline
     /// recorded them (`calibration`'s drift per entity).
     pub fn use_own_drift(&mut self, calibration: &AlertCalibration) {
         for (kind, k) in &mut self.kinds {
-            k.drift = calibration
-                .self_drift
-                .get(kind)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(name, &d)| k.ids.get(name.as_str()).map(|&id| (id, [d; 2])))
-                        .collect()
-                })
-                .unwrap_or_default();
+            k.named_drift = calibration.self_drift.get(kind).cloned().unwrap_or_default();
         }
     }
 
     /// Every kind's episodes, entities by name.
-    pub fn episodes(&mut self, window: Micros) -> Vec<(EntityKind, String, Episode)> {
+    pub fn episodes(&mut self, window: Micros) -> Result<Vec<(EntityKind, String, Episode)>, OutputError> {
+        self.episodes_keeping(window, |_, _, _| Keep::Whole)
+    }
+
+    /// The episodes `keep` keeps (given the kind, the entity's name and the
+    /// episode), in kind order, then the order their entities were first
+    /// named in, then time.
+    pub fn episodes_keeping(
+        &mut self,
+        window: Micros,
+        keep: impl Fn(EntityKind, &str, &Episode) -> Keep + Sync,
+    ) -> Result<Vec<(EntityKind, String, Episode)>, OutputError> {
         let cfg = self.config;
         let mut out = Vec::new();
-        for (kind, k) in &mut self.kinds {
-            for e in k.episodes(window, &cfg) {
-                out.push((*kind, k.names[e.entity as usize].to_string(), e));
-            }
+        for (&kind, k) in &self.kinds {
+            out.extend(k.episodes(kind, window, &cfg, &keep)?);
         }
-        out
+        Ok(in_order(out))
     }
 
     /// The calibration of these rows as a baseline: each day's windows are
@@ -764,67 +1179,39 @@ impl EvidenceCollector {
     /// recorded for scoring later logs is learnt from every day. Also gives
     /// every episode, as [`EvidenceCollector::episodes`] would, for an input
     /// that is its own baseline.
-    pub fn calibrate(
-        &mut self,
-        window: Micros,
-        covered: &HitIndex,
-    ) -> (AlertCalibration, Vec<(EntityKind, String, Episode)>) {
-        self.calibrate_keeping(window, covered, |_, _, _| true)
+    pub fn calibrate(&mut self, window: Micros, covered: &HitIndex) -> Result<CalibratedEpisodes, OutputError> {
+        self.calibrate_keeping(window, covered, |_, _, _| Keep::Whole)
     }
 
     /// [`EvidenceCollector::calibrate`], giving only the episodes `keep`
-    /// accepts, with their kind's calibration and their entity's name.
+    /// keeps, given their kind's calibration and their entity's name.
     pub fn calibrate_keeping(
         &mut self,
         window: Micros,
         covered: &HitIndex,
-        keep: impl Fn(&KindCalibration, &str, &Episode) -> bool + Sync,
-    ) -> (AlertCalibration, Vec<(EntityKind, String, Episode)>) {
+        keep: impl Fn(&KindCalibration, &str, &Episode) -> Keep + Sync,
+    ) -> Result<CalibratedEpisodes, OutputError> {
         let cfg = self.config;
-        let mut self_drift = BTreeMap::new();
-        let mut all_episodes = Vec::new();
-        let mut kinds = Vec::new();
-        // Each kind on its own, side by side; put together in kind order.
-        let per_kind: Vec<_> = self
-            .kinds
-            .par_iter_mut()
-            .map(|(&kind, k)| {
-                let (cross, all) = k.own_drifts(&cfg);
-                k.drift = cross;
-                let eps = k.episodes(window, &cfg);
-                let alone: Vec<&Episode> = eps
-                    .iter()
-                    .filter(|e| !covered.covers(kind, &k.names[e.entity as usize], e.first, e.last + window))
-                    .collect();
-                let calibration = KindCalibration::new(kind, k.entity_days, alone, k.floor);
-                let named: BTreeMap<String, f64> = all
-                    .into_iter()
-                    .map(|(id, d)| (k.names[id as usize].to_string(), d))
-                    .collect();
-                let eps: Vec<(EntityKind, String, Episode)> = eps
-                    .into_iter()
-                    .filter(|e| keep(&calibration, &k.names[e.entity as usize], e))
-                    .map(|e| (kind, k.names[e.entity as usize].to_string(), e))
-                    .collect();
-                (kind, calibration, named, eps)
-            })
-            .collect();
-        for (kind, calibration, named, eps) in per_kind {
-            if !named.is_empty() {
-                self_drift.insert(kind, named);
-            }
-            kinds.push(calibration);
-            all_episodes.extend(eps);
-        }
-        let calibration = AlertCalibration {
+        let mut calibration = AlertCalibration {
             config: cfg,
-            kinds,
-            self_drift,
-            population: None,
+            ..AlertCalibration::default()
         };
-        (calibration, all_episodes)
+        let mut episodes = Vec::new();
+        for (&kind, k) in &mut self.kinds {
+            let (kind_calibration, named, eps) = k.calibrate(kind, window, covered, &cfg, &keep)?;
+            k.entity_days = Some(kind_calibration.entity_days);
+            if !named.is_empty() {
+                calibration.self_drift.insert(kind, named);
+            }
+            calibration.kinds.push(kind_calibration);
+            episodes.extend(eps);
+        }
+        Ok((calibration, in_order(episodes)))
     }
 }
+
+/// A calibration and the episodes kept with it, entities by name.
+pub type CalibratedEpisodes = (AlertCalibration, Vec<(EntityKind, String, Episode)>);
 
 #[cfg(test)]
 mod collector_tests {
@@ -851,18 +1238,149 @@ mod collector_tests {
         for h in 1..6 {
             c.add(EntityKind::SourceIp, "10.0.0.0", h * H, 0.999, true);
         }
-        let (cal, replayed) = c.calibrate(H, &HitIndex::default());
+        let (cal, replayed) = c.calibrate(H, &HitIndex::default()).unwrap();
         let k = cal.kind(EntityKind::SourceIp).unwrap();
         assert_eq!(k.entity_days, 3000);
         assert_relative_eq!(k.allowed(1.0), 3.0);
         assert!(k.replay_alerts(1.0) <= 3);
-        let eps = c.episodes(H);
+        let eps = c.episodes(H).unwrap();
         // The replay gives the same episodes as asking for them.
         assert_eq!(eps.len(), replayed.len());
         let strongest = eps.iter().max_by(|a, b| a.2.peak.total_cmp(&b.2.peak)).unwrap();
         assert_eq!(strongest.1, "10.0.0.0");
         assert_eq!(strongest.2.windows.len(), 6);
         assert!(strongest.2.peak > k.threshold(1.0));
+    }
+
+    /// A collector fed seeded random rows of 40 sources, 15 users and 5
+    /// hosts over 9 days, some with odd hours.
+    fn random_collector(seed: u64, partitions: usize, spill_at: usize) -> EvidenceCollector {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut c = EvidenceCollector::with_partitions(EvidenceConfig::default(), partitions, spill_at);
+        let kinds = [
+            (EntityKind::SourceIp, 40),
+            (EntityKind::User, 15),
+            (EntityKind::Host, 5),
+        ];
+        for (kind, _) in kinds {
+            c.begin_kind(kind, 5_000);
+            c.set_threshold(kind, 0.99);
+        }
+        for _ in 0..6_000 {
+            let (kind, n) = kinds[rng.gen_range(0..kinds.len())];
+            let entity = format!("{}-{}", kind.as_str(), rng.gen_range(0..n));
+            let start = rng.gen_range(0..9 * 24) * H;
+            let score = if rng.gen_bool(0.15) {
+                rng.gen_range(0.9..1.0)
+            } else {
+                rng.gen_range(0.0..0.9)
+            };
+            c.add(kind, &entity, start, score, rng.gen_bool(0.95));
+        }
+        c
+    }
+
+    #[test]
+    fn partitions_spilled_to_files_give_what_one_partition_in_memory_gives() {
+        for seed in 0..4 {
+            let one = || random_collector(seed, 1, usize::MAX);
+            // A few records per spill: every partition is written many times.
+            let many = || random_collector(seed, 7, 200);
+            let (mut a, mut b) = (one(), many());
+            assert!(b.kinds.values().all(|k| k.parts.iter().any(|p| p.file.is_some())));
+            assert_eq!(a.entity_days().unwrap(), b.entity_days().unwrap());
+            let hits = HitIndex::default();
+            let (cal_a, eps_a) = a.calibrate(H, &hits).unwrap();
+            let (cal_b, eps_b) = b.calibrate(H, &hits).unwrap();
+            assert_eq!(cal_a, cal_b);
+            assert!(
+                !cal_a.self_drift.is_empty(),
+                "seed {seed}: no entity is measured against itself"
+            );
+            assert_eq!(eps_a, eps_b);
+            assert!(eps_a.len() > 10);
+            // Scoring later rows with the drifts this baseline recorded.
+            let (mut a, mut b) = (one(), many());
+            a.use_own_drift(&cal_a);
+            b.use_own_drift(&cal_a);
+            let keep = |kind: EntityKind, _: &str, e: &Episode| match kind {
+                EntityKind::Host => Keep::No,
+                _ if e.peak > 3.0 => Keep::Whole,
+                _ => Keep::Span,
+            };
+            assert_eq!(
+                a.episodes_keeping(H, keep).unwrap(),
+                b.episodes_keeping(H, keep).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_peaks_kept_while_scanning_calibrate_as_every_peak_does() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // Enough for several cuts, with ties.
+        let peaks: Vec<f64> = (0..5 * KEPT_PEAKS + 17)
+            .map(|_| f64::from(rng.gen_range(0..20_000u32)) / 100.0)
+            .collect();
+        let mut top = TopPeaks::default();
+        for &p in &peaks {
+            top.push(p);
+        }
+        assert!(top.peaks.len() < 2 * KEPT_PEAKS);
+        let scanned = KindCalibration::from_top(EntityKind::SourceIp, 9_000, top, 0.3);
+        let every = KindCalibration::from_peaks(EntityKind::SourceIp, 9_000, peaks, 0.3);
+        assert_eq!(scanned, every);
+        assert_eq!(scanned.episodes, 5 * KEPT_PEAKS as u64 + 17);
+    }
+
+    #[test]
+    fn episodes_are_kept_whole_as_spans_or_not_at_all_as_asked() {
+        let mut c = EvidenceCollector::new(EvidenceConfig::default());
+        c.begin_kind(EntityKind::SourceIp, 100_000);
+        c.begin_kind(EntityKind::Host, 100_000);
+        // Three sources with one, two and three odd hours, two hosts.
+        for (e, hours) in [("a", 1), ("b", 2), ("c", 3)] {
+            for h in 0..hours {
+                c.add(EntityKind::SourceIp, e, h * H, 0.999, true);
+            }
+        }
+        c.add(EntityKind::Host, "h1", 0, 0.999, true);
+        c.add(EntityKind::Host, "h2", 5 * H, 0.9999, true);
+        let every = c.episodes(H).unwrap();
+        assert_eq!(every.len(), 5);
+        let kept = c
+            .episodes_keeping(H, |kind, name, e| match (kind, name) {
+                (EntityKind::Host, "h1") => Keep::No,
+                (EntityKind::Host, _) => Keep::Whole,
+                _ if e.windows.len() >= 2 => Keep::Whole,
+                _ => Keep::Span,
+            })
+            .unwrap();
+        let expected: Vec<_> = every
+            .iter()
+            .filter(|(_, name, _)| name != "h1")
+            .map(|(kind, name, e)| {
+                let mut e = e.clone();
+                if *kind == EntityKind::SourceIp && e.windows.len() < 2 {
+                    e.windows.clear();
+                }
+                (*kind, name.clone(), e)
+            })
+            .collect();
+        // Entities are numbered among the episodes given.
+        let unnumbered = |eps: &[(EntityKind, String, Episode)]| -> Vec<_> {
+            eps.iter()
+                .map(|(k, n, e)| (*k, n.clone(), e.first, e.last, e.peak, e.windows.clone()))
+                .collect()
+        };
+        assert_eq!(unnumbered(&kept), unnumbered(&expected));
+        let host = kept.iter().find(|(k, _, _)| *k == EntityKind::Host).unwrap();
+        assert_eq!((host.1.as_str(), host.2.entity), ("h2", 0));
+        assert!(kept
+            .iter()
+            .any(|(_, n, e)| n == "a" && e.windows.is_empty() && e.peak > 0.0));
     }
 }
 
@@ -926,12 +1444,8 @@ impl<'a> BaselineCalibrator<'a> {
         set: &loglynx_models::ModelSet,
         frame: &crate::FeatureFrame,
         verdicts: &[crate::fit::RowVerdict],
-    ) -> KindReplay {
+    ) -> Result<KindReplay, OutputError> {
         let mut c = self.collector([set]);
-        if let Some(kind) = EntityKind::parse(&set.spec().entity_kind) {
-            // Untouched room costs no memory.
-            c.reserve(kind, verdicts.len());
-        }
         c.add_rows(frame, verdicts.len(), |i| (verdicts[i].row, verdicts[i].score));
         self.replay(c)
     }
@@ -950,11 +1464,16 @@ impl<'a> BaselineCalibrator<'a> {
     }
 
     /// The calibration part of the kinds `c` collected.
-    pub fn replay(&self, mut c: EvidenceCollector) -> KindReplay {
+    pub fn replay(&self, mut c: EvidenceCollector) -> Result<KindReplay, OutputError> {
         let (calibration, episodes) = c.calibrate_keeping(self.window, self.covered, |k, name, _| {
-            self.replayed.contains(&(k.entity_kind, name))
-        });
-        KindReplay { calibration, episodes }
+            // What finishes the calibration reads of them.
+            if self.replayed.contains(&(k.entity_kind, name)) {
+                Keep::Span
+            } else {
+                Keep::No
+            }
+        })?;
+        Ok(KindReplay { calibration, episodes })
     }
 
     /// The baseline's calibration from its kinds' parts.

@@ -544,7 +544,7 @@ mod tests {
         let window = frame.window.unwrap();
         let calibrator = BaselineCalibrator::new(config, &covered, &[], window);
         let (baseline, parts) = fit_baseline_keeping(&frame, &opts, TrainingMetadata::default(), |set, v| {
-            calibrator.kind(set, &frame, &v)
+            calibrator.kind(set, &frame, &v).unwrap()
         })
         .unwrap();
         let by_kind = calibrator.finish(parts);
@@ -555,7 +555,7 @@ mod tests {
             all.set_threshold(kind, set.threshold());
         }
         all.add_rows(&frame, verdicts.len(), |i| (verdicts[i].row, verdicts[i].score));
-        let (whole, _) = all.calibrate(window, &covered);
+        let (whole, _) = all.calibrate(window, &covered).unwrap();
         assert_eq!(by_kind.kinds.len(), 3);
         assert_eq!(by_kind, whole);
     }

@@ -57,8 +57,8 @@ use loglynx_features::event::{parse_ip, FileId, Micros};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::time::{format_rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 use loglynx_rules::{History, Logic, Novelty, TermRarity};
-use rustc_hash::FxHashMap;
-use serde::Serialize;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
 
 use crate::policy::{self, PolicyRule};
 use crate::rollup::{self, RollupConfig};
@@ -187,6 +187,36 @@ impl<'a> EventLogs<'a> {
         }
     }
 
+    /// The entities whose anomalies [`merge`] may attach: those the hits
+    /// name, those of `episodes`, and every user, host and source of the
+    /// hosts' events (which population hits name).
+    pub fn anomaly_entities<'h>(
+        &'h self,
+        hits: &'h [RuleHit],
+        episodes: &'h [EntityEpisode],
+    ) -> FxHashSet<(EntityKind, &'h str)> {
+        let mut out = FxHashSet::default();
+        for h in hits {
+            out.extend(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())));
+            out.extend(h.users.iter().map(|u| (EntityKind::User, u.as_str())));
+            out.extend(h.hosts.iter().map(|x| (EntityKind::Host, x.as_str())));
+        }
+        out.extend(episodes.iter().map(|e| (e.entity_kind, e.entity.as_str())));
+        let log = self.hosts;
+        for e in &log.events {
+            for (kind, sym) in [
+                (EntityKind::SourceIp, e.source),
+                (EntityKind::User, e.user),
+                (EntityKind::Host, e.host),
+            ] {
+                if sym.is_some() {
+                    out.insert((kind, log.strings.str(sym)));
+                }
+            }
+        }
+        out
+    }
+
     /// The sources whose events [`EventLogs::sources`] must hold: those
     /// the hits name and those of source episodes above the threshold
     /// (`budget` on `calibration`). An alert that names another source
@@ -272,7 +302,7 @@ pub struct EntityEpisode {
 }
 
 /// One scored entity-window that the model flagged.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Anomaly {
     pub entity_kind: EntityKind,
     pub entity: String,
@@ -292,7 +322,7 @@ pub struct Anomaly {
 }
 
 /// One feature behind an anomaly: a value outside the baseline's range.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Driver {
     pub feature: String,
     pub value: f64,

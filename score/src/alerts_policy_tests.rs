@@ -1033,3 +1033,71 @@ fn too_few_background_sources_stay_alerts_and_periods_split_rollups() {
     let (_, stats) = run(&hits, &[], &medium);
     assert_eq!(stats.rolled_up, 0);
 }
+
+#[test]
+fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_episode_or_a_hosts_event_names() {
+    // A population on web-01 whose one login (carol from 81.2.69.12) only
+    // the population's hit names, a brute force, and an episode.
+    let mut lines = String::new();
+    for (i, (user, src)) in [
+        ("alice", "45.33.32.10"),
+        ("bob", "45.33.32.11"),
+        ("carol", "81.2.69.12"),
+        ("alice", "185.220.100.13"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push_str(&format!(
+            "Mar  4 03:{:02}:00 web-01 sshd[{}]: Failed password for {user} from {src} port 4{i}000 ssh2\n",
+            10 + 10 * i,
+            100 + i
+        ));
+    }
+    lines.push_str("Mar  4 03:50:00 web-01 sshd[200]: Accepted password for carol from 81.2.69.12 port 42222 ssh2\n");
+    let mut history = History::default();
+    let users = history.terms.entry("user".into()).or_default();
+    users.extend(["alice", "bob", "carol"].map(String::from));
+    let mut calibration = calibration();
+    calibration.population = Some(PopulationCalibration::new(&[1, 1], 10_000, ["root".to_string()].into()));
+    let extra = Extra {
+        calibration: Some(calibration),
+        history: Some(history),
+        log: compact_of(&lines),
+        ..Extra::default()
+    };
+    let hits = [brute_force(PUBLIC, "db-01", 600)];
+    let episodes = [episode("source_ip", PUBLIC2, &[(900, 9.0), (960, 9.0)], 12.0)];
+    let anomalies = [
+        failing_source("81.2.69.12", 180),
+        failing_source(PUBLIC, 590),
+        Anomaly {
+            flagged: false,
+            ..failing_source(PUBLIC2, 900)
+        },
+        // Nothing names these.
+        failing_source("198.51.100.77", 600),
+        anomaly("user", "nobody-named", 600, 0.9999, &[("failures", 9.0, 1.0)]),
+    ];
+    let logs = crate::alerts::EventLogs::whole(&extra.log);
+    let wanted = logs.anomaly_entities(&hits, &episodes);
+    let read_back: Vec<Anomaly> = anomalies
+        .iter()
+        .filter(|a| wanted.contains(&(a.entity_kind, a.entity.as_str())))
+        .cloned()
+        .collect();
+    assert_eq!(read_back.len(), 3);
+    let (every, every_stats) = merge_all(&hits, &anomalies, &episodes, &extra, &AlertConfig::default());
+    let (asked, asked_stats) = merge_all(&hits, &read_back, &episodes, &extra, &AlertConfig::default());
+    let json = |alerts: &[Alert]| serde_json::to_string(alerts).unwrap();
+    assert_eq!(json(&asked), json(&every));
+    assert_eq!(asked_stats.anomalies_corroborating, every_stats.anomalies_corroborating);
+    // Each kept anomaly made it into an alert: the login's source through
+    // the population's hit, the brute force's source, the episode's.
+    for entity in ["81.2.69.12", PUBLIC, PUBLIC2] {
+        assert!(
+            every.iter().any(|a| a.anomalies.iter().any(|x| x.entity == entity)),
+            "{entity}: {every:#?}"
+        );
+    }
+}

@@ -10,12 +10,14 @@ use loglynx_baseline::sample::{check_fit_sample, FittedSets, KindSampler};
 use loglynx_baseline::{is_feature_table, Baseline, FeatureFrame};
 use loglynx_cli::{rss_mib, spinner};
 use loglynx_features::aggregate::enrich::Allowlist;
+use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::{FeatureConfig, FeatureTable, ValidFeatureConfig};
 use loglynx_features::event::Micros;
 use loglynx_features::ingest::input::{self, Source};
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::compact::CompactLog;
 use loglynx_features::output::compact::Sym;
+use loglynx_features::output::frames::FrameSpool;
 use loglynx_features::output::ordered::EventSpool;
 use loglynx_features::output::spool::RowSpool;
 use loglynx_features::output::{write_atomic, OutputError, TableFormat};
@@ -23,7 +25,7 @@ use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex};
+use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex, Keep};
 
 use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, EventLogs, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
@@ -77,8 +79,8 @@ pub struct ScoreOutcome {
     pub entity_days: u64,
     pub calibration: AlertCalibration,
     /// The events the rules read (logs alone: only with `--report` or
-    /// `--labels`, read back from the spool), and the anomalies: large, so
-    /// a binary about to exit may leave them to the OS.
+    /// `--labels`, read back from the spool), and the anomalies the merge
+    /// read back: large, so a binary about to exit may leave them to the OS.
     pub kept: CompactLog,
     pub anomalies: Vec<Anomaly>,
     /// Every scored window's score per entity kind, with the threshold.
@@ -270,7 +272,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         fitted: 0,
         skipped: Vec::new(),
         unscored: Vec::new(),
-        anomalies: Vec::new(),
+        anomalies: FrameSpool::new()?,
         rows: 0,
         anomalous: 0,
         histograms: Vec::new(),
@@ -446,7 +448,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         "scored"
     );
     let Scoring {
-        anomalies,
+        anomalies: mut anomaly_spool,
         unscored,
         skipped: too_small,
         rows: scored_rows,
@@ -475,18 +477,31 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     );
 
     let suppression = config.suppression as i64 * 1_000_000;
-    let entity_days = collector.entity_days();
+    let entity_days = collector.entity_days()?;
     // Without a model the input's replay gives the episodes too.
     let (mut calibration, episodes) = match &model {
+        // The merge reads the windows of episodes above the threshold, and
+        // the span and peak of the others of users and sources (their
+        // rarity).
         Some(m) => {
             collector.use_own_drift(&m.calibration);
-            (m.calibration.clone(), collector.episodes(window))
+            let budget = evidence_config.alert_budget;
+            let episodes = collector.episodes_keeping(window, |kind, _, e| {
+                if m.calibration.kind(kind).is_some_and(|k| k.alerts(e.peak, budget)) {
+                    Keep::Whole
+                } else if kind == EntityKind::Host {
+                    Keep::No
+                } else {
+                    Keep::Span
+                }
+            })?;
+            (m.calibration.clone(), episodes)
         }
         // Without a model no rarity reads the episodes under the
         // threshold: only those above it are kept.
         None => collector.calibrate_keeping(window, &HitIndex::new(&hits, suppression), |k, _, e| {
-            k.alerts(e.peak, evidence_config.alert_budget)
-        }),
+            k.alerts(e.peak, evidence_config.alert_budget).into()
+        })?,
     };
     calibration.config.alert_budget = evidence_config.alert_budget;
     tracing::debug!(
@@ -587,6 +602,25 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         }
         None => EventLogs::whole(&log),
     };
+    // The explained rows the merge can attach: those of entities a hit,
+    // an episode or an event it reads names.
+    let anomalies = {
+        let wanted = logs.anomaly_entities(&hits, &episodes);
+        let mut kept = Vec::new();
+        anomaly_spool.read(|a| {
+            if wanted.contains(&(a.entity_kind, a.entity.as_str())) {
+                kept.push(a);
+            }
+        })?;
+        kept
+    };
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        explained = anomaly_spool.records(),
+        read_back = anomalies.len(),
+        rss_mib = rss_mib(),
+        "explained rows read back for the merge"
+    );
     let input = MergeInput {
         hits: &hits,
         anomalies: &anomalies,
@@ -600,7 +634,8 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         logs,
         file_names: &file_names,
     };
-    let (mut alerts, merge_stats) = alerts::merge(&input, &alert_cfg);
+    let (mut alerts, mut merge_stats) = alerts::merge(&input, &alert_cfg);
+    merge_stats.anomalies = anomaly_spool.records() as usize;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "alerts merged");
     evidence::fill(&mut alerts, &sources, &block_starts);
     tracing::info!(

@@ -11,6 +11,7 @@ use loglynx_baseline::sample::FittedSets;
 use loglynx_baseline::{Baseline, FeatureFrame, KindJob, KindModel, KindOutcome};
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::WindowEvidence;
+use loglynx_features::output::frames::FrameSpool;
 use loglynx_models::{ExplainRows, ModelSetConfig, RowScore};
 
 use crate::alerts::{Anomaly, Driver};
@@ -40,7 +41,9 @@ pub(crate) struct Scoring<'m> {
     pub(crate) skipped: Vec<String>,
     /// Kinds the model has no set for.
     pub(crate) unscored: Vec<String>,
-    pub(crate) anomalies: Vec<Anomaly>,
+    /// The explained rows, spooled: the merge reads back those of the
+    /// entities it asks about.
+    pub(crate) anomalies: FrameSpool<Anomaly>,
     pub(crate) rows: usize,
     pub(crate) anomalous: usize,
     /// Every scored row's score, per entity kind, for the report.
@@ -115,9 +118,6 @@ impl Scoring<'_> {
             };
             if let Some(entity_kind) = kind.entity() {
                 self.evidence.begin_kind(entity_kind, n_baseline);
-                if one_kind {
-                    self.evidence.reserve(entity_kind, rows);
-                }
                 if let Some(t) = saved_threshold {
                     self.evidence.set_threshold(entity_kind, t);
                 }
@@ -151,7 +151,8 @@ impl Scoring<'_> {
         }
         // Row order, as kinds may interleave in a table.
         found.sort_by_key(|(r, _)| *r);
-        self.anomalies.extend(found.into_iter().map(|(_, a)| a));
+        let found: Vec<Anomaly> = found.into_iter().map(|(_, a)| a).collect();
+        self.anomalies.push(&found)?;
         kept.sort_by_key(|(r, _)| *r);
         self.write_scores(&frame, &mut kept)?;
         self.rows += rows;

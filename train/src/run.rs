@@ -386,6 +386,7 @@ fn train_in_memory(
     baseline.novelty = inputs.novelty;
     baseline.routine = inputs.routine;
     let (anomalous, replays): (Vec<Vec<usize>>, Vec<_>) = per_kind.into_iter().unzip();
+    let replays = replays.into_iter().collect::<Result<Vec<_>, _>>()?;
     baseline.calibration = calibrator.finish(replays);
     if let Some((counts, guessed)) = &inputs.population {
         let host_days = baseline.calibration.kind(EntityKind::Host).map_or(0, |k| k.entity_days);

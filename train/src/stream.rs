@@ -269,7 +269,7 @@ pub fn train_streaming(
     spool.replay(score)?;
     failed?;
     bar.finish_and_clear();
-    let mut calibration = calibrator.finish(vec![calibrator.replay(collector)]);
+    let mut calibration = calibrator.finish(vec![calibrator.replay(collector)?]);
     if let Some((counts, guessed)) = &loaded.population {
         let host_days = calibration.kind(EntityKind::Host).map_or(0, |k| k.entity_days);
         calibration.population = Some(PopulationCalibration::new(counts, host_days, guessed.clone()));

@@ -4,6 +4,7 @@
 //! [`compact`] is the in-memory event log that detection rules read.
 
 pub mod compact;
+pub mod frames;
 pub mod ordered;
 pub mod spool;
 

@@ -7,13 +7,13 @@
 //! An event that arrives after the watermark passed its time (later than
 //! the allowed lateness) is handed out at once, out of order, marked late.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::compact::{CompactBatch, CompactEvent, CompactLog, Interner, Sym};
+use super::frames::{spool_error, FrameFile};
 use super::OutputError;
 use crate::event::Micros;
 
@@ -144,20 +144,11 @@ impl SymMap<'_> {
     }
 }
 
-/// zstd level: the fastest standard level.
-const LEVEL: i32 = 1;
-
 /// Handed-out events written to an anonymous temporary file (in `TMPDIR`),
 /// a frame at a time, each frame with the strings it names.
 pub struct EventSpool {
-    state: SpoolState,
+    frames: FrameFile,
     events: u64,
-}
-
-enum SpoolState {
-    Writing(zstd::stream::write::Encoder<'static, BufWriter<File>>),
-    Written(File),
-    Failed,
 }
 
 #[derive(Serialize)]
@@ -191,17 +182,10 @@ impl FrameNames<'_> {
 impl EventSpool {
     /// An empty spool in a new anonymous temporary file.
     pub fn new() -> Result<EventSpool, OutputError> {
-        let open = || -> io::Result<EventSpool> {
-            let file = tempfile::tempfile()?;
-            Ok(EventSpool {
-                state: SpoolState::Writing(zstd::stream::write::Encoder::new(
-                    BufWriter::with_capacity(1 << 20, file),
-                    LEVEL,
-                )?),
-                events: 0,
-            })
-        };
-        open().map_err(spool_error)
+        Ok(EventSpool {
+            frames: FrameFile::new()?,
+            events: 0,
+        })
     }
 
     /// Events spooled.
@@ -214,9 +198,6 @@ impl EventSpool {
         if events.is_empty() {
             return Ok(());
         }
-        let SpoolState::Writing(w) = &mut self.state else {
-            return Err(spool_error(io::Error::other("events spooled after reading began")));
-        };
         let mut local: FxHashMap<Sym, Sym> = FxHashMap::default();
         let mut names: Vec<&str> = Vec::new();
         let framed: Vec<CompactEvent> = events
@@ -237,13 +218,7 @@ impl EventSpool {
             events: &framed,
         })
         .map_err(|e| spool_error(io::Error::other(e)))?;
-        let written = w
-            .write_all(&(bytes.len() as u64).to_le_bytes())
-            .and_then(|()| w.write_all(&bytes));
-        if let Err(e) = written {
-            self.state = SpoolState::Failed;
-            return Err(spool_error(e));
-        }
+        self.frames.write(&bytes)?;
         self.events += events.len() as u64;
         Ok(())
     }
@@ -265,58 +240,32 @@ impl EventSpool {
         &mut self,
         mut keep: impl FnMut(&CompactEvent, &FrameNames<'_>) -> [bool; N],
     ) -> Result<[CompactLog; N], OutputError> {
-        let mut file = match std::mem::replace(&mut self.state, SpoolState::Failed) {
-            SpoolState::Writing(w) => w
-                .finish()
-                .and_then(|b| b.into_inner().map_err(|e| e.into_error()))
-                .map_err(spool_error)?,
-            SpoolState::Written(f) => f,
-            SpoolState::Failed => return Err(spool_error(io::Error::other("the event spool failed earlier"))),
-        };
-        let read = (|| -> io::Result<[CompactLog; N]> {
-            file.seek(SeekFrom::Start(0))?;
-            let mut r = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, &file))?;
-            let mut logs: [CompactLog; N] = std::array::from_fn(|_| CompactLog::default());
-            let mut read = 0u64;
-            let mut len = [0u8; 8];
-            while read < self.events {
-                r.read_exact(&mut len)?;
-                let mut bytes = vec![0u8; u64::from_le_bytes(len) as usize];
-                r.read_exact(&mut bytes)?;
-                let frame: FrameIn<'_> = postcard::from_bytes(&bytes).map_err(io::Error::other)?;
-                read += frame.events.len() as u64;
-                let names = FrameNames(&frame.strings);
-                // Per log, its symbols of the frame's, interned when first kept.
-                let mut here: [Vec<u32>; N] = std::array::from_fn(|_| vec![u32::MAX; frame.strings.len()]);
-                for e in frame.events {
-                    for (n, wanted) in keep(&e, &names).into_iter().enumerate() {
-                        if !wanted {
-                            continue;
-                        }
-                        let (log, here) = (&mut logs[n], &mut here[n]);
-                        let mut e = e;
-                        e.map_syms(|s| {
-                            let slot = &mut here[s.0 as usize];
-                            if *slot == u32::MAX {
-                                *slot = log.strings.intern(frame.strings[s.0 as usize]).0;
-                            }
-                            Sym(*slot)
-                        });
-                        log.events.push(e);
+        let mut logs: [CompactLog; N] = std::array::from_fn(|_| CompactLog::default());
+        self.frames.read(|bytes| {
+            let frame: FrameIn<'_> = postcard::from_bytes(bytes).map_err(io::Error::other)?;
+            let names = FrameNames(&frame.strings);
+            // Per log, its symbols of the frame's, interned when first kept.
+            let mut here: [Vec<u32>; N] = std::array::from_fn(|_| vec![u32::MAX; frame.strings.len()]);
+            for e in frame.events {
+                for (n, wanted) in keep(&e, &names).into_iter().enumerate() {
+                    if !wanted {
+                        continue;
                     }
+                    let (log, here) = (&mut logs[n], &mut here[n]);
+                    let mut e = e;
+                    e.map_syms(|s| {
+                        let slot = &mut here[s.0 as usize];
+                        if *slot == u32::MAX {
+                            *slot = log.strings.intern(frame.strings[s.0 as usize]).0;
+                        }
+                        Sym(*slot)
+                    });
+                    log.events.push(e);
                 }
             }
-            Ok(logs)
-        })();
-        self.state = SpoolState::Written(file);
-        read.map_err(spool_error)
-    }
-}
-
-fn spool_error(source: io::Error) -> OutputError {
-    OutputError::Spool {
-        dir: std::env::temp_dir(),
-        source,
+            Ok(())
+        })?;
+        Ok(logs)
     }
 }
 

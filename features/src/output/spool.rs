@@ -12,6 +12,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use compact_str::CompactString;
 
+use super::frames::spool_error;
 use super::OutputError;
 use crate::aggregate::registry::{EntityKind, N_FEATURES};
 use crate::aggregate::{source_scope, FeatureTable, LineRef, WindowEvidence, EVIDENCE_PER_WINDOW};
@@ -118,13 +119,6 @@ impl RowSpool {
             }
         })?;
         Ok(self.rows)
-    }
-}
-
-fn spool_error(source: io::Error) -> OutputError {
-    OutputError::Spool {
-        dir: std::env::temp_dir(),
-        source,
     }
 }
 
