@@ -76,25 +76,45 @@ pub const DEFAULT_SUPPRESSION: Micros = loglynx_features::time::MICROS_PER_HOUR;
 /// one of them.
 pub const CORROBORATING_HOST_LIMIT: usize = 3;
 
-/// Baseline episode peaks kept per kind: enough to recompute the threshold
-/// for any budget up to this many alerts.
+/// Baseline episode peaks kept per kind at least: enough to recompute the
+/// threshold for any budget up to this many alerts. A replay whose budget
+/// allows more keeps one more than it allows ([`peaks_needed`]).
 pub const KEPT_PEAKS: usize = 10_000;
 
-/// The strongest episode peaks offered (at least [`KEPT_PEAKS`] of them
-/// when there are as many), and how many were offered.
-#[derive(Debug, Default)]
+/// Peaks to keep so that `budget` on `entity_days` finds its threshold
+/// among them: one more than it allows, at least [`KEPT_PEAKS`].
+pub fn peaks_needed(budget: f64, entity_days: u64) -> usize {
+    let allowed = budget * entity_days as f64 / 1000.0;
+    if allowed.is_finite() && allowed > 0.0 {
+        KEPT_PEAKS.max(allowed.floor() as usize + 1)
+    } else {
+        KEPT_PEAKS
+    }
+}
+
+/// The strongest `cap` episode peaks offered, and how many were offered.
+#[derive(Debug)]
 struct TopPeaks {
     peaks: Vec<f64>,
     count: u64,
+    cap: usize,
 }
 
 impl TopPeaks {
+    fn new(cap: usize) -> TopPeaks {
+        TopPeaks {
+            peaks: Vec::new(),
+            count: 0,
+            cap: cap.max(1),
+        }
+    }
+
     fn push(&mut self, peak: f64) {
         self.count += 1;
         self.peaks.push(peak);
-        if self.peaks.len() >= 2 * KEPT_PEAKS {
-            self.peaks.select_nth_unstable_by(KEPT_PEAKS - 1, |a, b| b.total_cmp(a));
-            self.peaks.truncate(KEPT_PEAKS);
+        if self.peaks.len() >= 2 * self.cap {
+            self.peaks.select_nth_unstable_by(self.cap - 1, |a, b| b.total_cmp(a));
+            self.peaks.truncate(self.cap);
         }
     }
 }
@@ -292,13 +312,18 @@ impl KindCalibration {
     /// Calibrates from the peaks of the baseline's replay, in any order.
     pub fn from_peaks(entity_kind: EntityKind, entity_days: u64, peaks: Vec<f64>, floor: f64) -> KindCalibration {
         let count = peaks.len() as u64;
-        KindCalibration::from_top(entity_kind, entity_days, TopPeaks { peaks, count }, floor)
+        let top = TopPeaks {
+            peaks,
+            count,
+            cap: KEPT_PEAKS,
+        };
+        KindCalibration::from_top(entity_kind, entity_days, top, floor)
     }
 
     fn from_top(entity_kind: EntityKind, entity_days: u64, top: TopPeaks, floor: f64) -> KindCalibration {
-        let TopPeaks { mut peaks, count } = top;
+        let TopPeaks { mut peaks, count, cap } = top;
         peaks.sort_by(|a, b| b.total_cmp(a));
-        peaks.truncate(KEPT_PEAKS);
+        peaks.truncate(cap);
         KindCalibration {
             entity_kind,
             entity_days,
@@ -315,14 +340,20 @@ impl KindCalibration {
 
     /// Peaks above this alert: the baseline's strongest episode beyond the
     /// allowance, so that replaying the baseline gives no more alerts than
-    /// allowed; at least the floor.
+    /// allowed; at least the floor. A budget that allows more episodes than
+    /// were kept, when there were more, gets the weakest kept one: fewer
+    /// alerts than allowed, never more.
     pub fn threshold(&self, budget: f64) -> f64 {
         let allowed = self.allowed(budget);
         if allowed <= 0.0 {
             // No budget: the model raises no alert of its own.
             return f64::INFINITY;
         }
-        let rank = self.top_peaks.get(allowed.floor() as usize).copied().unwrap_or(0.0);
+        let rank = match self.top_peaks.get(allowed.floor() as usize) {
+            Some(&peak) => peak,
+            None if self.episodes > self.top_peaks.len() as u64 => self.top_peaks.last().copied().unwrap_or(0.0),
+            None => 0.0,
+        };
         rank.max(self.floor)
     }
 
@@ -334,10 +365,11 @@ impl KindCalibration {
     /// Adds alerts of another policy judged by the same threshold (the
     /// rarity of new terms, for users), as their peaks in nats.
     pub fn add_peaks(&mut self, peaks: &[f64]) {
+        let kept = self.top_peaks.len().max(KEPT_PEAKS);
         self.episodes += peaks.len() as u64;
         self.top_peaks.extend_from_slice(peaks);
         self.top_peaks.sort_by(|a, b| b.total_cmp(a));
-        self.top_peaks.truncate(KEPT_PEAKS);
+        self.top_peaks.truncate(kept);
     }
 
     /// Baseline episodes at least as strong as `peak` (up to the kept ones).
@@ -625,7 +657,6 @@ struct Tally {
 /// What one partition gave a calibration, and the drift per entity and
 /// fold its episodes are judged with.
 struct PartCalibration {
-    entity_days: u64,
     alone: TopPeaks,
     named: Vec<(String, f64)>,
     cross: FxHashMap<u32, [f64; 2]>,
@@ -791,6 +822,7 @@ impl KindWindows {
     fn calibrate(
         &self,
         kind: EntityKind,
+        entity_days: u64,
         window: Micros,
         covered: &HitIndex,
         cfg: &EvidenceConfig,
@@ -798,10 +830,11 @@ impl KindWindows {
     ) -> Result<(KindCalibration, BTreeMap<String, f64>, SeqEpisodes), OutputError> {
         // Twice over the partitions: the peaks of the episodes no hit
         // covers make the threshold, which says which episodes to keep.
+        let cap = peaks_needed(cfg.alert_budget, entity_days);
         let mut parts = self.each_part(|_, mut d| {
             let tally = d.tally();
             let (cross, all) = d.own_drifts(&tally, cfg);
-            let mut alone = TopPeaks::default();
+            let mut alone = TopPeaks::new(cap);
             d.scan(&cross, window, cfg, false, |e| {
                 if !covered.covers(kind, &d.names[e.entity as usize], e.first, e.last + window) {
                     alone.push(e.peak);
@@ -811,17 +844,11 @@ impl KindWindows {
                 .into_iter()
                 .map(|(id, x)| (d.names[id as usize].to_string(), x))
                 .collect();
-            PartCalibration {
-                entity_days: tally.entity_days,
-                alone,
-                named,
-                cross,
-            }
+            PartCalibration { alone, named, cross }
         })?;
-        let mut alone = TopPeaks::default();
-        let (mut entity_days, mut named) = (0, BTreeMap::new());
+        let mut alone = TopPeaks::new(cap);
+        let mut named = BTreeMap::new();
         for p in &mut parts {
-            entity_days += p.entity_days;
             alone.count += p.alone.count - p.alone.peaks.len() as u64;
             p.alone.peaks.drain(..).for_each(|x| alone.push(x));
             named.extend(std::mem::take(&mut p.named));
@@ -1198,8 +1225,9 @@ impl EvidenceCollector {
         };
         let mut episodes = Vec::new();
         for (&kind, k) in &mut self.kinds {
-            let (kind_calibration, named, eps) = k.calibrate(kind, window, covered, &cfg, &keep)?;
-            k.entity_days = Some(kind_calibration.entity_days);
+            // The entity-days first: they say how many peaks the budget needs.
+            let entity_days = k.entity_days()?;
+            let (kind_calibration, named, eps) = k.calibrate(kind, entity_days, window, covered, &cfg, &keep)?;
             if !named.is_empty() {
                 calibration.self_drift.insert(kind, named);
             }
@@ -1317,6 +1345,49 @@ mod collector_tests {
     }
 
     #[test]
+    fn a_budget_beyond_the_kept_peaks_never_allows_more_alerts_than_it_says() {
+        // 12,000 baseline episodes over 40M entity-days: a budget of 0.5
+        // allows 20,000, more than the 10,000 peaks kept. It used to fall
+        // to the floor, so every episode above it alerted.
+        let peaks: Vec<f64> = (0..12_000).map(|i| 50.0 - f64::from(i) / 1000.0).collect();
+        let cal = KindCalibration::from_peaks(EntityKind::SourceIp, 40_000_000, peaks, 0.5);
+        assert_eq!(cal.top_peaks.len(), KEPT_PEAKS);
+        assert_relative_eq!(cal.threshold(0.5), *cal.top_peaks.last().unwrap());
+        assert!(cal.threshold(0.5) > 0.5);
+        // Every episode was kept: then the floor is right.
+        let every: Vec<f64> = (0..5_000).map(|i| 50.0 - f64::from(i) / 1000.0).collect();
+        let cal = KindCalibration::from_peaks(EntityKind::SourceIp, 40_000_000, every, 0.5);
+        assert_relative_eq!(cal.threshold(0.5), 0.5);
+    }
+
+    #[test]
+    fn a_replay_keeps_as_many_peaks_as_its_budget_allows_alerts() {
+        // 30,000 sources with one odd hour each: a budget of 500 per 1,000
+        // entity-days allows 15,000 alerts.
+        let mut c = EvidenceCollector::with_partitions(
+            EvidenceConfig {
+                alert_budget: 500.0,
+                ..Default::default()
+            },
+            4,
+            1 << 16,
+        );
+        c.begin_kind(EntityKind::SourceIp, 1_000_000);
+        c.set_threshold(EntityKind::SourceIp, 0.95);
+        for e in 0..30_000u32 {
+            let score = 0.999 - f64::from(e) * 1e-8;
+            c.add(EntityKind::SourceIp, &format!("s{e}"), 0, score, true);
+        }
+        let (cal, eps) = c
+            .calibrate_keeping(H, &HitIndex::default(), |k, _, e| k.alerts(e.peak, 500.0).into())
+            .unwrap();
+        let k = cal.kind(EntityKind::SourceIp).unwrap();
+        assert_eq!(k.top_peaks.len(), 15_001);
+        assert_eq!(k.replay_alerts(500.0), 15_000);
+        assert_eq!(eps.len(), 15_000);
+    }
+
+    #[test]
     fn the_peaks_kept_while_scanning_calibrate_as_every_peak_does() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -1324,7 +1395,7 @@ mod collector_tests {
         let peaks: Vec<f64> = (0..5 * KEPT_PEAKS + 17)
             .map(|_| f64::from(rng.gen_range(0..20_000u32)) / 100.0)
             .collect();
-        let mut top = TopPeaks::default();
+        let mut top = TopPeaks::new(KEPT_PEAKS);
         for &p in &peaks {
             top.push(p);
         }
