@@ -606,10 +606,10 @@ fn many_sources_against_one_host_are_one_alert_and_a_source_that_logs_in_is_anot
     assert_eq!(alerts[0].rule_ids, vec!["LLX-BASE-ACC"]);
 }
 
-/// Credential stuffing: public sources that each try a real account once
-/// on one host, with no evidence episode of the host at all.
-#[test]
-fn many_public_sources_naming_real_accounts_are_a_population_without_the_hosts_evidence() {
+/// Four public sources failing on web-01 at real accounts (alice, bob,
+/// carol), the third then logging in as carol; and a history that knows
+/// the three accounts.
+fn stuffing_on_web01() -> (String, History) {
     let mut lines = String::new();
     for (i, (user, src)) in [
         ("alice", "45.33.32.10"),
@@ -630,6 +630,14 @@ fn many_public_sources_naming_real_accounts_are_a_population_without_the_hosts_e
     let mut history = History::default();
     let users = history.terms.entry("user".into()).or_default();
     users.extend(["alice", "bob", "carol"].map(String::from));
+    (lines, history)
+}
+
+/// Credential stuffing: public sources that each try a real account once
+/// on one host, with no evidence episode of the host at all.
+#[test]
+fn many_public_sources_naming_real_accounts_are_a_population_without_the_hosts_evidence() {
+    let (lines, history) = stuffing_on_web01();
     let with = |guessed: &[&str], history: Option<History>| {
         let mut calibration = calibration();
         calibration.population = Some(PopulationCalibration::new(
@@ -1038,26 +1046,7 @@ fn too_few_background_sources_stay_alerts_and_periods_split_rollups() {
 fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_episode_or_a_hosts_event_names() {
     // A population on web-01 whose one login (carol from 81.2.69.12) only
     // the population's hit names, a brute force, and an episode.
-    let mut lines = String::new();
-    for (i, (user, src)) in [
-        ("alice", "45.33.32.10"),
-        ("bob", "45.33.32.11"),
-        ("carol", "81.2.69.12"),
-        ("alice", "185.220.100.13"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        lines.push_str(&format!(
-            "Mar  4 03:{:02}:00 web-01 sshd[{}]: Failed password for {user} from {src} port 4{i}000 ssh2\n",
-            10 + 10 * i,
-            100 + i
-        ));
-    }
-    lines.push_str("Mar  4 03:50:00 web-01 sshd[200]: Accepted password for carol from 81.2.69.12 port 42222 ssh2\n");
-    let mut history = History::default();
-    let users = history.terms.entry("user".into()).or_default();
-    users.extend(["alice", "bob", "carol"].map(String::from));
+    let (lines, history) = stuffing_on_web01();
     let mut calibration = calibration();
     calibration.population = Some(PopulationCalibration::new(&[1, 1], 10_000, ["root".to_string()].into()));
     let extra = Extra {
