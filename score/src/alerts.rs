@@ -813,6 +813,17 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         }
     }
 
+    // The users' and sources' episodes, for the rarity of new terms.
+    let mut episodes_of: EpisodesOf = FxHashMap::default();
+    for (i, e) in input.episodes.iter().enumerate() {
+        if e.entity_kind != EntityKind::Host {
+            episodes_of
+                .entry((e.entity_kind, e.entity.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+
     // 8. Known recurring noise in the input: same primary and rules,
     // private source, no anomaly, on several days.
     let mut days_by_pattern: BTreeMap<(String, Vec<String>), BTreeSet<i64>> = BTreeMap::new();
@@ -863,7 +874,7 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         // they alert when the term's rarity in the baseline and the
         // model's evidence for its entities together pass the threshold.
         if only_new_terms(inc, hits, input) && !inc.strong {
-            match rarity(inc, hits, input, &threshold) {
+            match rarity(inc, hits, input, &episodes_of, &threshold) {
                 Some(r) if r.alerts() => {
                     inc.rarity = Some(r);
                     stats.rarity_alerts += 1;
@@ -1064,14 +1075,18 @@ impl Rarity {
     }
 }
 
+/// Indices of the input's episodes per user and source.
+type EpisodesOf<'a> = FxHashMap<(EntityKind, &'a str), Vec<usize>>;
+
 /// A new-term incident's rarity: per rule the rarest of its terms in the
 /// baseline (nats), the strongest evidence episode of its users and
-/// sources around it (a host's evidence is about everyone on the host),
-/// and the threshold of the user kind (or of the primary's).
+/// sources around it (`episodes_of`; a host's evidence is about everyone
+/// on the host), and the threshold of the user kind (or of the primary's).
 fn rarity(
     inc: &Incident,
     hits: &[RuleHit],
     input: &MergeInput,
+    episodes_of: &EpisodesOf,
     threshold: &dyn Fn(EntityKind) -> Option<f64>,
 ) -> Option<Rarity> {
     let novelty = input.novelty?;
@@ -1103,10 +1118,10 @@ fn rarity(
                 .chain(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())))
         })
         .collect();
-    let model = input
-        .episodes
+    let model = entities
         .iter()
-        .filter(|e| entities.contains(&(e.entity_kind, e.entity.as_str())))
+        .flat_map(|key| episodes_of.get(key).into_iter().flatten())
+        .map(|&i| &input.episodes[i])
         .filter(|e| e.episode.first <= inc.last && e.episode.last + input.window >= inc.first)
         .map(|e| e.episode.peak)
         .fold(0.0, f64::max);
