@@ -188,12 +188,15 @@ impl<'a> EventLogs<'a> {
     }
 
     /// The entities whose anomalies [`merge`] may attach: those the hits
-    /// name, those of `episodes`, and every user, host and source of the
-    /// hosts' events (which population hits name).
+    /// name, those of `episodes` above the threshold (`budget` on
+    /// `calibration`: the others make no alert), and every user, host and
+    /// source of the hosts' events (which population hits name).
     pub fn anomaly_entities<'h>(
         &'h self,
         hits: &'h [RuleHit],
         episodes: &'h [EntityEpisode],
+        calibration: &AlertCalibration,
+        budget: f64,
     ) -> FxHashSet<(EntityKind, &'h str)> {
         let mut out = FxHashSet::default();
         for h in hits {
@@ -201,7 +204,12 @@ impl<'a> EventLogs<'a> {
             out.extend(h.users.iter().map(|u| (EntityKind::User, u.as_str())));
             out.extend(h.hosts.iter().map(|x| (EntityKind::Host, x.as_str())));
         }
-        out.extend(episodes.iter().map(|e| (e.entity_kind, e.entity.as_str())));
+        out.extend(
+            episodes
+                .iter()
+                .filter(|e| alerts(calibration, e, budget))
+                .map(|e| (e.entity_kind, e.entity.as_str())),
+        );
         let log = self.hosts;
         for e in &log.events {
             for (kind, sym) in [

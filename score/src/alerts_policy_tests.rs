@@ -1043,7 +1043,7 @@ fn too_few_background_sources_stay_alerts_and_periods_split_rollups() {
 }
 
 #[test]
-fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_episode_or_a_hosts_event_names() {
+fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_alerting_episode_or_a_hosts_event_names() {
     // A population on web-01 whose one login (carol from 81.2.69.12) only
     // the population's hit names, a brute force, and an episode.
     let (lines, history) = stuffing_on_web01();
@@ -1056,7 +1056,11 @@ fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_episode_or_a_hosts_eve
         ..Extra::default()
     };
     let hits = [brute_force(PUBLIC, "db-01", 600)];
-    let episodes = [episode("source_ip", PUBLIC2, &[(900, 9.0), (960, 9.0)], 12.0)];
+    // The second episode is under the threshold (7 nats): it makes no alert.
+    let episodes = [
+        episode("source_ip", PUBLIC2, &[(900, 9.0), (960, 9.0)], 12.0),
+        episode("source_ip", "198.51.100.9", &[(300, 4.0)], 2.0),
+    ];
     let anomalies = [
         failing_source("81.2.69.12", 180),
         failing_source(PUBLIC, 590),
@@ -1064,12 +1068,16 @@ fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_episode_or_a_hosts_eve
             flagged: false,
             ..failing_source(PUBLIC2, 900)
         },
-        // Nothing names these.
+        // Nothing that alerts names these.
+        Anomaly {
+            flagged: false,
+            ..failing_source("198.51.100.9", 300)
+        },
         failing_source("198.51.100.77", 600),
         anomaly("user", "nobody-named", 600, 0.9999, &[("failures", 9.0, 1.0)]),
     ];
     let logs = crate::alerts::EventLogs::whole(&extra.log);
-    let wanted = logs.anomaly_entities(&hits, &episodes);
+    let wanted = logs.anomaly_entities(&hits, &episodes, extra.calibration.as_ref().unwrap(), 0.3);
     let read_back: Vec<Anomaly> = anomalies
         .iter()
         .filter(|a| wanted.contains(&(a.entity_kind, a.entity.as_str())))

@@ -605,7 +605,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     // The explained rows the merge can attach: those of entities a hit,
     // an episode or an event it reads names.
     let anomalies = {
-        let wanted = logs.anomaly_entities(&hits, &episodes);
+        let wanted = logs.anomaly_entities(&hits, &episodes, &calibration, evidence_config.alert_budget);
         let mut kept = Vec::new();
         anomaly_spool.read(|a| {
             if wanted.contains(&(a.entity_kind, a.entity.as_str())) {
