@@ -821,14 +821,21 @@ pub fn merge(input: &MergeInput, cfg: &AlertConfig) -> (Vec<Alert>, MergeStats) 
         }
     }
 
-    // The users' and sources' episodes, for the rarity of new terms.
-    let mut episodes_of: EpisodesOf = FxHashMap::default();
+    // The episodes of users and sources a hit names, for the rarity of
+    // new terms (which reads those of its incident's hits).
+    let mut episodes_of: EpisodesOf = hits
+        .iter()
+        .flat_map(|h| {
+            h.users
+                .iter()
+                .map(|u| (EntityKind::User, u.as_str()))
+                .chain(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())))
+        })
+        .map(|key| (key, Vec::new()))
+        .collect();
     for (i, e) in input.episodes.iter().enumerate() {
-        if e.entity_kind != EntityKind::Host {
-            episodes_of
-                .entry((e.entity_kind, e.entity.as_str()))
-                .or_default()
-                .push(i);
+        if let Some(v) = episodes_of.get_mut(&(e.entity_kind, e.entity.as_str())) {
+            v.push(i);
         }
     }
 
@@ -1083,7 +1090,7 @@ impl Rarity {
     }
 }
 
-/// Indices of the input's episodes per user and source.
+/// Indices of the input's episodes per user and source a hit names.
 type EpisodesOf<'a> = FxHashMap<(EntityKind, &'a str), Vec<usize>>;
 
 /// A new-term incident's rarity: per rule the rarest of its terms in the
