@@ -23,6 +23,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use compact_str::CompactString;
 use loglynx_features::aggregate::registry::{self, EntityKind, Tag};
 use loglynx_features::event::Micros;
+use loglynx_features::output::frames::spool_error;
 use loglynx_features::output::OutputError;
 use loglynx_features::time::MICROS_PER_DAY;
 use rayon::prelude::*;
@@ -599,12 +600,6 @@ struct Part {
 const ROW: u8 = 0;
 const WINDOW: u8 = 1;
 
-impl Default for KindWindows {
-    fn default() -> Self {
-        KindWindows::new(PARTITIONS, SPILL_AT)
-    }
-}
-
 /// A partition read back: its rows' keys, and its evidence windows with
 /// entity ids local to it.
 #[derive(Debug, Default)]
@@ -746,7 +741,7 @@ impl KindWindows {
 
     fn check(&self) -> Result<(), OutputError> {
         match &self.failed {
-            Some(e) => Err(spill_error(io::Error::new(e.kind(), e.to_string()))),
+            Some(e) => Err(spool_error(io::Error::new(e.kind(), e.to_string()))),
             None => Ok(()),
         }
     }
@@ -757,14 +752,14 @@ impl KindWindows {
         let mut bytes = Vec::new();
         if let Some(file) = &part.file {
             let mut f: &File = file;
-            f.seek(SeekFrom::Start(0)).map_err(spill_error)?;
-            f.read_to_end(&mut bytes).map_err(spill_error)?;
+            f.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+            f.read_to_end(&mut bytes).map_err(spool_error)?;
         }
         let mut data = PartData::default();
         let mut ids: FxHashMap<CompactString, u32> = FxHashMap::default();
         for chunk in [&bytes[..], &part.buf[..]] {
             data.parse(chunk, &mut ids)
-                .map_err(|why| spill_error(io::Error::new(io::ErrorKind::InvalidData, why)))?;
+                .map_err(|why| spool_error(io::Error::new(io::ErrorKind::InvalidData, why)))?;
         }
         Ok(data)
     }
@@ -1017,14 +1012,6 @@ impl PartData {
     }
 }
 
-/// An I/O error of the evidence's partition files.
-fn spill_error(source: io::Error) -> OutputError {
-    OutputError::Spool {
-        dir: std::env::temp_dir(),
-        source,
-    }
-}
-
 /// Episodes of partitions in the order a single pass would give them: by
 /// kind, then the order their entities were first named in, then time;
 /// each [`Episode::entity`] numbers its entity among those given, per
@@ -1049,13 +1036,19 @@ fn in_order(mut episodes: SeqEpisodes) -> Vec<(EntityKind, String, Episode)> {
 /// Collects the windows that add evidence, and the entity-days, as rows
 /// are scored; then gives the episodes, and the calibration when the
 /// scored rows are the baseline itself.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EvidenceCollector {
     pub config: EvidenceConfig,
     kinds: BTreeMap<EntityKind, KindWindows>,
     /// Partitions and spill size of new kinds.
     partitions: usize,
     spill_at: usize,
+}
+
+impl Default for EvidenceCollector {
+    fn default() -> Self {
+        EvidenceCollector::new(EvidenceConfig::default())
+    }
 }
 
 impl EvidenceCollector {
@@ -1179,7 +1172,7 @@ impl EvidenceCollector {
     }
 
     /// Every kind's episodes, entities by name.
-    pub fn episodes(&mut self, window: Micros) -> Result<Vec<(EntityKind, String, Episode)>, OutputError> {
+    pub fn episodes(&self, window: Micros) -> Result<Vec<(EntityKind, String, Episode)>, OutputError> {
         self.episodes_keeping(window, |_, _, _| Keep::Whole)
     }
 
@@ -1187,7 +1180,7 @@ impl EvidenceCollector {
     /// episode), in kind order, then the order their entities were first
     /// named in, then time.
     pub fn episodes_keeping(
-        &mut self,
+        &self,
         window: Micros,
         keep: impl Fn(EntityKind, &str, &Episode) -> Keep + Sync,
     ) -> Result<Vec<(EntityKind, String, Episode)>, OutputError> {

@@ -373,9 +373,26 @@ fn a_row_sink_that_panics_fails_the_run_instead_of_hanging_it() {
 /// The kept events go to a sink on a thread of their own: its failure
 /// stops the run with its error, its panic reaches the caller, and every
 /// kept event reaches it, with a watermark that never goes back.
+/// `sources` read with windows closing as time passes (5 minutes late at
+/// most), rows dropped, kept events handed to `events`.
+fn read_with_events(
+    sources: &[Source],
+    cfg: &RunConfig,
+    events: loglynx_features::ingest::pipeline::EventSink<'_>,
+) -> Result<loglynx_features::ingest::pipeline::RunResult, loglynx_features::ingest::pipeline::PipelineError> {
+    loglynx_features::ingest::pipeline::run_closing_with_events(
+        sources,
+        cfg,
+        300 * S,
+        &mut |_| Ok(()),
+        events,
+        |_| Ok(()),
+        &|_| {},
+    )
+}
+
 #[test]
 fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
-    use loglynx_features::ingest::pipeline::run_closing_with_events;
     use loglynx_features::output::compact::{CompactBatch, KeepEvents};
     let (_dir, path, sources, mut cfg) = three_days();
     cfg.collect_compact = Some(KeepEvents::all());
@@ -386,16 +403,7 @@ fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
         last = until;
         Ok(())
     };
-    let result = run_closing_with_events(
-        &sources,
-        &cfg,
-        300 * S,
-        &mut |_| Ok(()),
-        &mut events,
-        |_| Ok(()),
-        &|_| {},
-    )
-    .unwrap();
+    let result = read_with_events(&sources, &cfg, &mut events).unwrap();
     assert!(result.compact.is_none());
     assert_eq!(kept, result.stats.events);
 
@@ -407,17 +415,9 @@ fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
             source: std::io::Error::other("spool full"),
         })
     };
-    let err = run_closing_with_events(
-        &sources,
-        &cfg,
-        300 * S,
-        &mut |_| Ok(()),
-        &mut failing,
-        |_| Ok(()),
-        &|_| {},
-    )
-    .err()
-    .expect("the event sink's error");
+    let err = read_with_events(&sources, &cfg, &mut failing)
+        .err()
+        .expect("the event sink's error");
     assert!(err.to_string().contains("spool full"), "{err}");
     assert_eq!(calls, 1);
 
@@ -426,15 +426,7 @@ fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
             std::thread::sleep(std::time::Duration::from_millis(50));
             panic!("event sink bug");
         };
-        run_closing_with_events(
-            &sources,
-            &cfg,
-            300 * S,
-            &mut |_| Ok(()),
-            &mut panicking,
-            |_| Ok(()),
-            &|_| {},
-        )
+        read_with_events(&sources, &cfg, &mut panicking)
     });
     let panic = run.err().expect("the event sink's panic reaches the caller");
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"event sink bug"));

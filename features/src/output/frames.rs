@@ -136,7 +136,7 @@ impl<T: Serialize + DeserializeOwned> FrameSpool<T> {
 }
 
 /// A spool's I/O error, naming the directory it writes to.
-pub(crate) fn spool_error(source: io::Error) -> OutputError {
+pub fn spool_error(source: io::Error) -> OutputError {
     OutputError::Spool {
         dir: std::env::temp_dir(),
         source,
