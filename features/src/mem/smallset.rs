@@ -129,7 +129,7 @@ impl<K: Copy + Eq + std::hash::Hash, const N: usize> Counts<K, N> {
 }
 
 /// When each key (a name hash) was last seen, as a `u32` tick; a few
-/// entries inline, more in a hash map.
+/// entries inline, more in a [`Packed`] table.
 ///
 /// Keys are kept as 32-bit fingerprints of the 64-bit hash, which halves
 /// the memory of the largest sets (the sources a scanned host remembers).
@@ -138,7 +138,7 @@ impl<K: Copy + Eq + std::hash::Hash, const N: usize> Counts<K, N> {
 #[derive(Debug, Clone)]
 pub enum LastSeen {
     Few(SmallVec<[(u32, u32); 2]>),
-    Many(Box<FxHashMap<u32, u32>>),
+    Many(Box<Packed>),
 }
 
 impl Default for LastSeen {
@@ -158,7 +158,7 @@ impl LastSeen {
         let k = fingerprint(k);
         match self {
             LastSeen::Few(few) => few.iter().find(|e| e.0 == k).map(|e| e.1),
-            LastSeen::Many(map) => map.get(&k).copied(),
+            LastSeen::Many(packed) => packed.get(k),
         }
     }
 
@@ -173,13 +173,16 @@ impl LastSeen {
                 if few.len() < INLINE_LIMIT {
                     few.push((k, tick));
                 } else {
-                    let mut map: FxHashMap<u32, u32> = few.iter().copied().collect();
-                    map.insert(k, tick);
-                    *self = LastSeen::Many(Box::new(map));
+                    let mut packed = Packed::default();
+                    for &(k, t) in few.iter() {
+                        packed.set(k, t);
+                    }
+                    packed.set(k, tick);
+                    *self = LastSeen::Many(Box::new(packed));
                 }
                 None
             }
-            LastSeen::Many(map) => map.insert(k, tick),
+            LastSeen::Many(packed) => packed.set(k, tick),
         }
     }
 
@@ -187,12 +190,10 @@ impl LastSeen {
     pub fn forget_before(&mut self, tick: u32) {
         match self {
             LastSeen::Few(few) => few.retain(|e| e.1 >= tick),
-            LastSeen::Many(map) => {
-                map.retain(|_, t| *t >= tick);
-                if map.len() <= INLINE_LIMIT {
-                    *self = LastSeen::Few(map.iter().map(|(k, t)| (*k, *t)).collect());
-                } else if map.capacity() > 4 * map.len() {
-                    map.shrink_to_fit();
+            LastSeen::Many(packed) => {
+                packed.forget_before(tick);
+                if packed.len() <= INLINE_LIMIT {
+                    *self = LastSeen::Few(packed.entries().collect());
                 }
             }
         }
@@ -205,12 +206,143 @@ impl LastSeen {
     pub fn len(&self) -> usize {
         match self {
             LastSeen::Few(f) => f.len(),
-            LastSeen::Many(m) => m.len(),
+            LastSeen::Many(p) => p.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Keys a [`Packed`] table keeps in its hash map before the first merge
+/// into the sorted array.
+const PACK_FROM: usize = 4096;
+
+/// A large [`LastSeen`]: most keys in a sorted array of `key << 32 | tick`
+/// (8 bytes a key, with a bucket index of about one byte a key), the keys
+/// added since the last merge in a hash map, merged in once they pass an
+/// eighth of the array. A hash map alone costs 10 to 20 bytes a key, and
+/// twice that while it grows.
+#[derive(Debug, Clone, Default)]
+pub struct Packed {
+    /// `key << 32 | tick`, sorted, one per key; no key is also in `recent`.
+    sorted: Vec<u64>,
+    /// `starts[b]..starts[b + 1]` are the entries of `sorted` whose key's
+    /// top `bits` bits are `b`.
+    starts: Vec<u32>,
+    bits: u32,
+    recent: FxHashMap<u32, u32>,
+}
+
+impl Packed {
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
+
+    /// The position in `sorted` of key `k`.
+    fn find(&self, k: u32) -> Option<usize> {
+        if self.sorted.is_empty() {
+            return None;
+        }
+        let b = bucket(k, self.bits);
+        let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        let found = self.sorted[from..to].binary_search_by_key(&k, |&e| (e >> 32) as u32);
+        found.ok().map(|i| from + i)
+    }
+
+    fn get(&self, k: u32) -> Option<u32> {
+        match self.find(k) {
+            Some(i) => Some(self.sorted[i] as u32),
+            None => self.recent.get(&k).copied(),
+        }
+    }
+
+    fn set(&mut self, k: u32, tick: u32) -> Option<u32> {
+        if let Some(i) = self.find(k) {
+            let before = self.sorted[i] as u32;
+            self.sorted[i] = pack(k, tick);
+            return Some(before);
+        }
+        let before = self.recent.insert(k, tick);
+        if self.recent.len() > (self.sorted.len() / 8).max(PACK_FROM) {
+            self.merge();
+        }
+        before
+    }
+
+    /// Moves the recent keys into the sorted array, in place from the back.
+    fn merge(&mut self) {
+        let mut recent: Vec<u64> = self.recent.drain().map(|(k, t)| pack(k, t)).collect();
+        self.recent = FxHashMap::default();
+        recent.sort_unstable();
+        let old = self.sorted.len();
+        self.sorted.reserve_exact(recent.len());
+        self.sorted.resize(old + recent.len(), 0);
+        let (mut i, mut j, mut out) = (old, recent.len(), self.sorted.len());
+        while j > 0 {
+            out -= 1;
+            if i > 0 && self.sorted[i - 1] > recent[j - 1] {
+                i -= 1;
+                self.sorted[out] = self.sorted[i];
+            } else {
+                j -= 1;
+                self.sorted[out] = recent[j];
+            }
+        }
+        self.index();
+    }
+
+    /// Rebuilds the bucket index: about four keys a bucket.
+    fn index(&mut self) {
+        let n = self.sorted.len();
+        self.bits = if n < 8 { 0 } else { (n.ilog2() - 2).min(24) };
+        let buckets = 1usize << self.bits;
+        self.starts.clear();
+        self.starts.reserve_exact(buckets + 1);
+        let mut at = 0usize;
+        for b in 0..buckets {
+            while at < n && bucket((self.sorted[at] >> 32) as u32, self.bits) < b {
+                at += 1;
+            }
+            self.starts.push(at as u32);
+        }
+        self.starts.push(n as u32);
+        self.starts.shrink_to_fit();
+    }
+
+    fn forget_before(&mut self, tick: u32) {
+        self.recent.retain(|_, t| *t >= tick);
+        if self.recent.capacity() > 4 * self.recent.len().max(64) {
+            self.recent.shrink_to_fit();
+        }
+        let before = self.sorted.len();
+        self.sorted.retain(|&e| e as u32 >= tick);
+        if self.sorted.len() != before {
+            if self.sorted.capacity() > self.sorted.len() + self.sorted.len() / 4 {
+                self.sorted.shrink_to_fit();
+            }
+            self.index();
+        }
+    }
+
+    /// Every (key, tick), in no particular order.
+    fn entries(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let sorted = self.sorted.iter().map(|&e| ((e >> 32) as u32, e as u32));
+        sorted.chain(self.recent.iter().map(|(&k, &t)| (k, t)))
+    }
+}
+
+fn pack(k: u32, tick: u32) -> u64 {
+    (u64::from(k) << 32) | u64::from(tick)
+}
+
+/// The bucket of key `k` in an index of `bits` bits: its top bits.
+fn bucket(k: u32, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (k >> (32 - bits)) as usize
     }
 }
 
@@ -250,6 +382,55 @@ mod tests {
         assert_eq!(s.get(3), None);
         s.forget_before(1000);
         assert!(s.is_empty());
+    }
+
+    /// Keys from a splitmix64 stream: uniform over 64 bits, deterministic.
+    fn splitmix(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn a_packed_last_seen_answers_like_a_hash_map_through_merges_and_forgetting() {
+        for seed in 0..3u64 {
+            let mut rng = seed;
+            let mut s = LastSeen::default();
+            let mut model: FxHashMap<u32, u32> = FxHashMap::default();
+            // Keys drawn from a pool, so that some come back and move.
+            let pool: Vec<u64> = (0..40_000).map(|_| splitmix(&mut rng)).collect();
+            for step in 0..120_000u32 {
+                let tick = step / 1000;
+                let k = pool[(splitmix(&mut rng) % pool.len() as u64) as usize];
+                assert_eq!(
+                    s.set(k, tick),
+                    model.insert(fingerprint(k), tick),
+                    "seed {seed} step {step}"
+                );
+                if step % 7 == 0 {
+                    let q = pool[(splitmix(&mut rng) % pool.len() as u64) as usize];
+                    assert_eq!(s.get(q), model.get(&fingerprint(q)).copied());
+                }
+                if step % 20_000 == 19_999 {
+                    let cutoff = tick.saturating_sub(10);
+                    s.forget_before(cutoff);
+                    model.retain(|_, t| *t >= cutoff);
+                }
+                assert_eq!(s.len(), model.len());
+            }
+            assert!(
+                matches!(s, LastSeen::Many(ref p) if !p.sorted.is_empty()),
+                "merged at least once"
+            );
+            for &k in &pool {
+                assert_eq!(s.get(k), model.get(&fingerprint(k)).copied());
+            }
+            s.forget_before(u32::MAX);
+            assert!(s.is_empty());
+            assert!(matches!(s, LastSeen::Few(_)));
+        }
     }
 
     #[test]
