@@ -225,6 +225,26 @@ impl<'a> EventLogs<'a> {
         out
     }
 
+    /// The users and sources the hits name, and every user and source of
+    /// the hosts' events: all that the merge's hits can name (population
+    /// hits are made of the hosts' events).
+    pub fn users_and_sources_named<'h>(&'h self, hits: &'h [RuleHit]) -> FxHashSet<(EntityKind, &'h str)> {
+        let mut out = FxHashSet::default();
+        for h in hits {
+            out.extend(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())));
+            out.extend(h.users.iter().map(|u| (EntityKind::User, u.as_str())));
+        }
+        let log = self.hosts;
+        for e in &log.events {
+            for (kind, sym) in [(EntityKind::SourceIp, e.source), (EntityKind::User, e.user)] {
+                if sym.is_some() {
+                    out.insert((kind, log.strings.str(sym)));
+                }
+            }
+        }
+        out
+    }
+
     /// The sources whose events [`EventLogs::sources`] must hold: those
     /// the hits name and those of source episodes above the threshold
     /// (`budget` on `calibration`). An alert that names another source
@@ -272,7 +292,7 @@ pub fn population_spans(
 }
 
 /// Whether an episode passes its kind's threshold under `budget`.
-fn alerts(calibration: &AlertCalibration, e: &EntityEpisode, budget: f64) -> bool {
+pub(crate) fn alerts(calibration: &AlertCalibration, e: &EntityEpisode, budget: f64) -> bool {
     calibration
         .kind(e.entity_kind)
         .is_some_and(|k| k.alerts(e.episode.peak, budget))

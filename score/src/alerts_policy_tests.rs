@@ -1098,3 +1098,70 @@ fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_alerting_episode_or_a_
         );
     }
 }
+
+#[test]
+fn the_episodes_under_the_threshold_of_users_and_sources_nothing_names_change_no_alert() {
+    // alice's new address alerts only with her episode under the threshold
+    // (the rarity reads it); dave's and a scanner's are named by nothing.
+    let new_source = hit(
+        "LLX-NEW-001",
+        Severity::Low,
+        &[("user", "alice"), ("source", PUBLIC)],
+        0,
+        0,
+    );
+    let steady = NoveltyCounts {
+        events: 400,
+        singletons: 0,
+        public_singletons: 0,
+    };
+    let (lines, _) = stuffing_on_web01();
+    let extra = Extra {
+        novelty: Some(Novelty {
+            fields: BTreeMap::from([(
+                "user+source".to_owned(),
+                FieldNovelty {
+                    all: NoveltyCounts {
+                        events: 10_000,
+                        singletons: 2_000,
+                        public_singletons: 1_000,
+                    },
+                    by_first: BTreeMap::from([("alice".to_owned(), steady)]),
+                },
+            )]),
+        }),
+        log: compact_of(&lines),
+        ..Extra::default()
+    };
+    let hits = [new_source];
+    let every = [
+        episode("user", "alice", &[(0, 3.8)], 1.5),
+        episode("user", "dave", &[(0, 3.8)], 1.5),
+        episode("source_ip", "198.51.100.9", &[(0, 4.0)], 2.0),
+        episode("source_ip", PUBLIC2, &[(900, 9.0), (960, 9.0)], 12.0),
+    ];
+    let logs = crate::alerts::EventLogs::whole(&extra.log);
+    let named = logs.users_and_sources_named(&hits);
+    // The hosts' events name every user and source population hits can.
+    for (kind, name) in [(EntityKind::User, "carol"), (EntityKind::SourceIp, "81.2.69.12")] {
+        assert!(named.contains(&(kind, name)), "{name}");
+    }
+    let cal = calibration();
+    let kept: Vec<EntityEpisode> = every
+        .iter()
+        .filter(|e| {
+            crate::alerts::alerts(&cal, e, cal.config.alert_budget)
+                || named.contains(&(e.entity_kind, e.entity.as_str()))
+        })
+        .cloned()
+        .collect();
+    let kept_names: Vec<&str> = kept.iter().map(|e| e.entity.as_str()).collect();
+    assert_eq!(kept_names, ["alice", PUBLIC2]);
+    let (all, all_stats) = merge_all(&hits, &[], &every, &extra, &AlertConfig::default());
+    let (asked, asked_stats) = merge_all(&hits, &[], &kept, &extra, &AlertConfig::default());
+    let json = |alerts: &[Alert]| serde_json::to_string(alerts).unwrap();
+    assert_eq!(json(&asked), json(&all));
+    assert_eq!(asked_stats.rarity_alerts, 1);
+    assert_eq!(all_stats.rarity_alerts, 1);
+    assert!(all.iter().any(|a| a.rule_ids.contains(&"LLX-BASE-RARE".to_owned())));
+}

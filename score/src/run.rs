@@ -25,7 +25,7 @@ use loglynx_models::{ExplainRows, ModelSetConfig};
 use loglynx_rules::{self as rules, RuleSet, Severity};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use loglynx_baseline::accumulate::{AlertCalibration, EvidenceCollector, EvidenceConfig, HitIndex, Keep};
+use loglynx_baseline::accumulate::{AlertCalibration, Episode, EvidenceCollector, EvidenceConfig, HitIndex, Keep};
 
 use crate::alerts::{self, Alert, AlertConfig, Anomaly, EntityEpisode, EventLogs, MergeInput, MergeStats};
 use crate::config::ScoreConfig;
@@ -478,27 +478,20 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
 
     let suppression = config.suppression as i64 * 1_000_000;
     let entity_days = collector.entity_days()?;
-    // Without a model the input's replay gives the episodes too.
-    let (mut calibration, episodes) = match &model {
-        // The merge reads the windows of episodes above the threshold, and
-        // the span and peak of the others of users and sources (their
-        // rarity).
+    // The episodes above the threshold: the model's calibration's, or
+    // without one the input's own replay's.
+    let (mut calibration, alerting_episodes) = match &model {
         Some(m) => {
             collector.use_own_drift(&m.calibration);
             let budget = evidence_config.alert_budget;
             let episodes = collector.episodes_keeping(window, |kind, _, e| {
-                if m.calibration.kind(kind).is_some_and(|k| k.alerts(e.peak, budget)) {
-                    Keep::Whole
-                } else if kind == EntityKind::Host {
-                    Keep::No
-                } else {
-                    Keep::Span
-                }
+                m.calibration
+                    .kind(kind)
+                    .is_some_and(|k| k.alerts(e.peak, budget))
+                    .into()
             })?;
             (m.calibration.clone(), episodes)
         }
-        // Without a model no rarity reads the episodes under the
-        // threshold: only those above it are kept.
         None => collector.calibrate_keeping(window, &HitIndex::new(&hits, suppression), |k, _, e| {
             k.alerts(e.peak, evidence_config.alert_budget).into()
         })?,
@@ -506,18 +499,10 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     calibration.config.alert_budget = evidence_config.alert_budget;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        episodes = episodes.len(),
-        "evidence episodes"
+        episodes = alerting_episodes.len(),
+        "evidence episodes above the threshold"
     );
-    let episodes: Vec<EntityEpisode> = episodes
-        .into_iter()
-        .map(|(entity_kind, entity, episode)| EntityEpisode {
-            entity_kind,
-            entity,
-            episode,
-        })
-        .collect();
-    drop(collector);
+    let alerting_episodes = entity_episodes(alerting_episodes);
 
     let model_version = match (&model, &config.model) {
         (Some(m), Some(p)) => format!("{} ({})", p.display(), m.metadata.created_at),
@@ -563,14 +548,15 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
                 suppression,
             );
             let host_spans = alerts::population_host_spans(
-                &episodes,
+                &alerting_episodes,
                 &calibration,
                 evidence_config.alert_budget,
                 &spans,
                 window,
                 suppression,
             );
-            let sources = EventLogs::sources_wanted(&hits, &episodes, &calibration, evidence_config.alert_budget);
+            let sources =
+                EventLogs::sources_wanted(&hits, &alerting_episodes, &calibration, evidence_config.alert_budget);
             let sources: FxHashSet<&str> = sources.iter().map(String::as_str).collect();
             let in_span = |host: &str, t: Micros| {
                 host_spans
@@ -602,6 +588,33 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         }
         None => EventLogs::whole(&log),
     };
+    // With a model, the rarity of new terms also reads the span and peak
+    // of the episodes under the threshold of the users and sources a hit
+    // names: the rules' hits, and the population's (which name only what
+    // the hosts' events do).
+    let episodes = match &model {
+        Some(m) => {
+            let named = logs.users_and_sources_named(&hits);
+            let budget = evidence_config.alert_budget;
+            let episodes = collector.episodes_keeping(window, |kind, name, e| {
+                if m.calibration.kind(kind).is_some_and(|k| k.alerts(e.peak, budget)) {
+                    Keep::Whole
+                } else if kind != EntityKind::Host && named.contains(&(kind, name)) {
+                    Keep::Span
+                } else {
+                    Keep::No
+                }
+            })?;
+            entity_episodes(episodes)
+        }
+        None => alerting_episodes,
+    };
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        episodes = episodes.len(),
+        "evidence episodes"
+    );
+    drop(collector);
     // The explained rows the merge can attach: those of entities a hit,
     // an episode or an event it reads names.
     let anomalies = {
@@ -768,6 +781,18 @@ fn score_closed(scoring: &mut Scoring, failed: &mut Result<(), ScoreError>, mut 
 }
 
 /// The roll-up's settings from the flags.
+/// The collector's episodes as the merge takes them.
+fn entity_episodes(episodes: Vec<(EntityKind, String, Episode)>) -> Vec<EntityEpisode> {
+    episodes
+        .into_iter()
+        .map(|(entity_kind, entity, episode)| EntityEpisode {
+            entity_kind,
+            entity,
+            episode,
+        })
+        .collect()
+}
+
 fn rollup_config(config: &ScoreConfig) -> RollupConfig {
     RollupConfig {
         min_sources: config.rollup_min_sources,
