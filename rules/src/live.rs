@@ -1,10 +1,11 @@
 //! [`LiveRules`]: the rules' half of a run that closes windows as time
 //! passes. Kept events arrive a merged batch at a time with the
 //! watermark; they are put back in time order ([`EventOrder`]), the
-//! windowed rules read them as they go ([`RuleStream`]), the other rules'
-//! events are kept for the end, and every event is spooled to disk
-//! ([`EventSpool`]) for the stages after the rules, which read back only
-//! the events they ask for. The interner is compacted as it grows, so
+//! windowed rules read them as they go ([`RuleStream`]), and every event
+//! is spooled to disk ([`EventSpool`]) for the other rules, which read
+//! theirs back at the end, and for the stages after the rules, which read
+//! back only the events they ask for (without a spool the other rules'
+//! events are held). The interner is compacted as it grows, so
 //! memory follows the events in flight and the rules' live groups.
 
 use loglynx_features::event::Micros;
@@ -105,7 +106,9 @@ impl LiveRules {
             if !late {
                 stream.push(e, strings);
             }
-            if rest_keep.keeps_compact(e) {
+            // With a spool the other rules' events are read back from it
+            // at the end, not held.
+            if spool.is_none() && rest_keep.keeps_compact(e) {
                 rest_log.push_from(e, strings);
             }
             if spool.is_some() {
@@ -128,6 +131,10 @@ impl LiveRules {
     /// the others, run on their events with `context`.
     pub fn finish(mut self, context: &Context) -> Result<LiveOutcome, OutputError> {
         self.release(Micros::MAX)?;
+        if let Some(spool) = self.spool.as_mut().filter(|_| !self.rest.rules.is_empty()) {
+            let keep = &self.rest_keep;
+            self.rest_log = spool.collect(|e, _| keep.keeps_compact(e))?;
+        }
         let late = self.order.late();
         let mut hits = self.stream.finish(self.order.strings());
         hits.append(&mut self.hits);

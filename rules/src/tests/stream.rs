@@ -210,6 +210,14 @@ proptest! {
         let events = counted(events);
         let log = log_as_counted(events.clone());
         let (expected, expected_notes) = evaluate(&all, &log, None);
+        // The other rules read their events back from the spool, or
+        // without one hold them as they come: the same hits.
+        let mut held = LiveRules::new(&all, false).unwrap();
+        for (batch, latest) in batches(&events, &cuts) {
+            held.add(vec![batch], latest - lateness).unwrap();
+        }
+        let held = held.finish(&Context::default()).unwrap();
+        prop_assert_eq!(&held.hits, &expected);
         let mut live = LiveRules::new(&all, true).unwrap();
         live.compact_always();
         for (batch, latest) in batches(&events, &cuts) {
@@ -218,6 +226,7 @@ proptest! {
         let out = live.finish(&Context::default()).unwrap();
         prop_assert_eq!(out.late, 0);
         prop_assert_eq!(out.notes, expected_notes);
+        prop_assert_eq!(out.rest_log.len(), held.rest_log.len());
         prop_assert_eq!(out.hits, expected);
         let mut spool = out.spool.unwrap();
         let back = spool.collect(|_, _| true).unwrap();
