@@ -370,18 +370,20 @@ fn evidence_accumulated_over_seven_hours_is_one_alert_listing_its_windows() {
     assert_eq!(alerts[0].severity, Severity::Medium);
 }
 
-#[test]
-fn new_term_hits_alert_when_rarity_and_the_models_evidence_pass_the_threshold() {
-    let new_source = hit(
+/// alice's login from a new public address.
+fn alice_new_source() -> RuleHit {
+    hit(
         "LLX-NEW-001",
         Severity::Low,
         &[("user", "alice"), ("source", PUBLIC)],
         0,
         0,
-    );
-    // alice logged in 400 times from 2 addresses, each seen often: a new
-    // address for her has a chance of 1/402, 6.0 nats.
-    let novelty = |events: u64, singletons: u64, public_singletons: u64| Novelty {
+    )
+}
+
+/// The baseline's `user+source` novelty, with alice's counts.
+fn alice_novelty(events: u64, singletons: u64, public_singletons: u64) -> Novelty {
+    Novelty {
         fields: BTreeMap::from([(
             "user+source".to_owned(),
             FieldNovelty {
@@ -400,7 +402,15 @@ fn new_term_hits_alert_when_rarity_and_the_models_evidence_pass_the_threshold() 
                 )]),
             },
         )]),
-    };
+    }
+}
+
+#[test]
+fn new_term_hits_alert_when_rarity_and_the_models_evidence_pass_the_threshold() {
+    let new_source = alice_new_source();
+    // alice logged in 400 times from 2 addresses, each seen often: a new
+    // address for her has a chance of 1/402, 6.0 nats.
+    let novelty = alice_novelty;
     let steady = Extra {
         novelty: Some(novelty(400, 0, 0)),
         ..Extra::default()
@@ -1103,37 +1113,13 @@ fn the_merge_attaches_only_anomalies_of_entities_a_hit_an_alerting_episode_or_a_
 fn the_episodes_under_the_threshold_of_users_and_sources_nothing_names_change_no_alert() {
     // alice's new address alerts only with her episode under the threshold
     // (the rarity reads it); dave's and a scanner's are named by nothing.
-    let new_source = hit(
-        "LLX-NEW-001",
-        Severity::Low,
-        &[("user", "alice"), ("source", PUBLIC)],
-        0,
-        0,
-    );
-    let steady = NoveltyCounts {
-        events: 400,
-        singletons: 0,
-        public_singletons: 0,
-    };
     let (lines, _) = stuffing_on_web01();
     let extra = Extra {
-        novelty: Some(Novelty {
-            fields: BTreeMap::from([(
-                "user+source".to_owned(),
-                FieldNovelty {
-                    all: NoveltyCounts {
-                        events: 10_000,
-                        singletons: 2_000,
-                        public_singletons: 1_000,
-                    },
-                    by_first: BTreeMap::from([("alice".to_owned(), steady)]),
-                },
-            )]),
-        }),
+        novelty: Some(alice_novelty(400, 0, 0)),
         log: compact_of(&lines),
         ..Extra::default()
     };
-    let hits = [new_source];
+    let hits = [alice_new_source()];
     let every = [
         episode("user", "alice", &[(0, 3.8)], 1.5),
         episode("user", "dave", &[(0, 3.8)], 1.5),
