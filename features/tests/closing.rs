@@ -370,9 +370,6 @@ fn a_row_sink_that_panics_fails_the_run_instead_of_hanging_it() {
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"sink bug"));
 }
 
-/// The kept events go to a sink on a thread of their own: its failure
-/// stops the run with its error, its panic reaches the caller, and every
-/// kept event reaches it, with a watermark that never goes back.
 /// `sources` read with windows closing as time passes (5 minutes late at
 /// most), rows dropped, kept events handed to `events`.
 fn read_with_events(
@@ -391,6 +388,9 @@ fn read_with_events(
     )
 }
 
+/// The kept events go to a sink on a thread of their own: its failure
+/// stops the run with its error, its panic reaches the caller, and every
+/// kept event reaches it, with a watermark that never goes back.
 #[test]
 fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
     use loglynx_features::output::compact::{CompactBatch, KeepEvents};

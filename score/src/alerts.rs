@@ -198,30 +198,13 @@ impl<'a> EventLogs<'a> {
         calibration: &AlertCalibration,
         budget: f64,
     ) -> FxHashSet<(EntityKind, &'h str)> {
-        let mut out = FxHashSet::default();
-        for h in hits {
-            out.extend(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())));
-            out.extend(h.users.iter().map(|u| (EntityKind::User, u.as_str())));
-            out.extend(h.hosts.iter().map(|x| (EntityKind::Host, x.as_str())));
-        }
+        let mut out = self.named(hits, &EntityKind::ALL);
         out.extend(
             episodes
                 .iter()
                 .filter(|e| alerts(calibration, e, budget))
                 .map(|e| (e.entity_kind, e.entity.as_str())),
         );
-        let log = self.hosts;
-        for e in &log.events {
-            for (kind, sym) in [
-                (EntityKind::SourceIp, e.source),
-                (EntityKind::User, e.user),
-                (EntityKind::Host, e.host),
-            ] {
-                if sym.is_some() {
-                    out.insert((kind, log.strings.str(sym)));
-                }
-            }
-        }
         out
     }
 
@@ -229,14 +212,30 @@ impl<'a> EventLogs<'a> {
     /// the hosts' events: all that the merge's hits can name (population
     /// hits are made of the hosts' events).
     pub fn users_and_sources_named<'h>(&'h self, hits: &'h [RuleHit]) -> FxHashSet<(EntityKind, &'h str)> {
+        self.named(hits, &[EntityKind::User, EntityKind::SourceIp])
+    }
+
+    /// The entities of `kinds` that the hits or the hosts' events name.
+    fn named<'h>(&'h self, hits: &'h [RuleHit], kinds: &[EntityKind]) -> FxHashSet<(EntityKind, &'h str)> {
         let mut out = FxHashSet::default();
         for h in hits {
-            out.extend(h.sources.iter().map(|s| (EntityKind::SourceIp, s.as_str())));
-            out.extend(h.users.iter().map(|u| (EntityKind::User, u.as_str())));
+            for &kind in kinds {
+                let names = match kind {
+                    EntityKind::User => &h.users,
+                    EntityKind::SourceIp => &h.sources,
+                    EntityKind::Host => &h.hosts,
+                };
+                out.extend(names.iter().map(|n| (kind, n.as_str())));
+            }
         }
         let log = self.hosts;
         for e in &log.events {
-            for (kind, sym) in [(EntityKind::SourceIp, e.source), (EntityKind::User, e.user)] {
+            for &kind in kinds {
+                let sym = match kind {
+                    EntityKind::User => e.user,
+                    EntityKind::SourceIp => e.source,
+                    EntityKind::Host => e.host,
+                };
                 if sym.is_some() {
                     out.insert((kind, log.strings.str(sym)));
                 }

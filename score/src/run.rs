@@ -780,7 +780,6 @@ fn score_closed(scoring: &mut Scoring, failed: &mut Result<(), ScoreError>, mut 
     }
 }
 
-/// The roll-up's settings from the flags.
 /// The collector's episodes as the merge takes them.
 fn entity_episodes(episodes: Vec<(EntityKind, String, Episode)>) -> Vec<EntityEpisode> {
     episodes
@@ -793,6 +792,7 @@ fn entity_episodes(episodes: Vec<(EntityKind, String, Episode)>) -> Vec<EntityEp
         .collect()
 }
 
+/// The roll-up's settings from the flags.
 fn rollup_config(config: &ScoreConfig) -> RollupConfig {
     RollupConfig {
         min_sources: config.rollup_min_sources,
