@@ -2,6 +2,7 @@
 //! progress, durations and the parsers of format flags. The libraries do not
 //! depend on clap, indicatif or tracing-subscriber; this crate does.
 
+mod alloc;
 pub mod features;
 
 use std::io::IsTerminal;

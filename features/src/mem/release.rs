@@ -17,9 +17,12 @@
 use std::sync::mpsc::{channel, Sender};
 use std::thread::JoinHandle;
 
-/// Hands memory freed by the allocator back to the OS. After the
+/// Hands memory freed by glibc's malloc back to the OS. After the
 /// aggregation state is dropped, glibc keeps its many small freed blocks
 /// and the process's RSS stays at its peak while the next stage allocates.
+/// The loglynx binaries allocate with jemalloc (`loglynx-cli`), whose
+/// background thread returns freed pages itself; this then trims only
+/// glibc's own, nearly empty, heap.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap pages; it has no

@@ -399,3 +399,27 @@ fn audit_and_journald_inputs_are_detected_and_kernel_records_are_not_malformed()
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("malformed: 3"), "{stderr}");
 }
+
+/// The stage binaries allocate with jemalloc and read its options: with
+/// glibc's malloc their peak RSS sat 200–300 MiB above the live heap
+/// (issue 19). `stats_print` makes jemalloc print its options at exit.
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[test]
+fn the_stage_binaries_allocate_with_jemalloc_and_read_its_options() {
+    for name in ["loglynx-features", "loglynx-score", "loglynx-train"] {
+        let out = std::process::Command::new(bin(name))
+            .arg("--version")
+            .env("_RJEM_MALLOC_CONF", "stats_print:true")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for option in [
+            "opt.background_thread: true",
+            "opt.dirty_decay_ms: 1000",
+            "opt.muzzy_decay_ms: 0",
+        ] {
+            assert!(stderr.contains(option), "{name} lacks {option}: {stderr}");
+        }
+    }
+}
