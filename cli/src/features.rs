@@ -242,6 +242,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         collect_events: events_format.is_some(),
         collect_compact: None,
         window_evidence: false,
+        table_rows: pipeline::DEFAULT_TABLE_ROWS,
     };
     let mut events_writer = match (&cli.events_out, events_format) {
         (Some(p), Some(f)) => {

@@ -431,3 +431,43 @@ fn an_event_sink_gets_every_kept_event_and_its_failure_or_panic_ends_the_run() {
     let panic = run.err().expect("the event sink's panic reaches the caller");
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"event sink bug"));
 }
+
+/// A batch that spans many hours hands the row sink tables of about
+/// `table_rows` rows, not one table of every window it closes, and the rows
+/// are those, in the order, of a batch closed in one table.
+#[test]
+fn a_batch_spanning_many_windows_is_sent_in_tables_of_about_table_rows() {
+    let (_dir, _path, sources, mut cfg) = three_days();
+    // One block, so one batch closes every window but the last ones.
+    cfg.block_size = 64 << 20;
+    let collect = |cfg: &RunConfig| {
+        let mut tables: Vec<FeatureTable> = Vec::new();
+        let mut on_rows = |rows: FeatureTable| -> Result<(), OutputError> {
+            tables.push(rows);
+            Ok(())
+        };
+        run_closing(&sources, cfg, 300 * S, &mut on_rows, |_| Ok(()), &|_| {}).unwrap();
+        tables
+    };
+    cfg.table_rows = usize::MAX;
+    let whole = collect(&cfg);
+    assert!(whole.len() <= 2, "{} tables", whole.len());
+    cfg.table_rows = 100;
+    let parts = collect(&cfg);
+    // 58 rows a window start: two starts make a table of 116.
+    assert!(parts.len() >= 30, "{} tables", parts.len());
+    for t in &parts {
+        assert!(t.len() < 100 + 58, "a table of {} rows", t.len());
+    }
+    // Only what is left at the end of the batch and of the input is smaller.
+    let small = parts.iter().filter(|t| t.len() < 100).count();
+    assert!(small <= 2, "{small} tables under 100 rows");
+    let joined = |tables: Vec<FeatureTable>| {
+        let mut all = FeatureTable::new(3600 * S);
+        for t in tables {
+            all.append(t);
+        }
+        rows(&all)
+    };
+    assert_eq!(joined(parts), joined(whole));
+}

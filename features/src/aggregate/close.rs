@@ -30,6 +30,30 @@ impl Aggregator {
         self.streaming = true;
     }
 
+    /// Where to close until, at most `until`, so that about `rows` rows
+    /// close: the windows of the earliest starts whose open windows
+    /// together reach `rows` (one start's at least, however many).
+    pub fn close_step(&self, until: Micros, rows: usize) -> Micros {
+        let window = self.cfg.window;
+        let mut counts: std::collections::BTreeMap<Micros, usize> = std::collections::BTreeMap::new();
+        for open in self.shards.iter().flat_map(|s| s.open.iter()) {
+            for (&start, windows) in open {
+                if start.saturating_add(window) > until {
+                    break;
+                }
+                *counts.entry(start).or_default() += windows.len();
+            }
+        }
+        let mut total = 0;
+        for (&start, &n) in &counts {
+            total += n;
+            if total >= rows {
+                return start.saturating_add(window).min(until);
+            }
+        }
+        until
+    }
+
     /// Closes every window that ends at or before `until` (a time that only
     /// moves forward; an earlier one closes nothing) and returns their rows,
     /// sorted by window start, entity kind and name hash. Later events in those

@@ -51,6 +51,9 @@ enum FileError {
 /// that a batch of blocks stays a few tens of MiB.
 pub const DEFAULT_BLOCK_SIZE: usize = 4 << 20;
 
+/// Default [`RunConfig::table_rows`].
+pub const DEFAULT_TABLE_ROWS: usize = 1 << 16;
+
 /// How to read and aggregate a run's inputs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -71,6 +74,11 @@ pub struct RunConfig {
     pub collect_compact: Option<KeepEvents>,
     /// Keep evidence lines per entity-window ([`Aggregator::keep_evidence`]).
     pub window_evidence: bool,
+    /// Rows per table handed to the row sink as windows close: a batch's
+    /// closed windows are gathered until they reach this many (a window
+    /// start's rows are never split), and what is left when the batch's
+    /// windows are all closed goes as one more table.
+    pub table_rows: usize,
 }
 
 impl RunConfig {
@@ -88,6 +96,7 @@ impl RunConfig {
             collect_events: false,
             collect_compact: None,
             window_evidence: false,
+            table_rows: DEFAULT_TABLE_ROWS,
         }
     }
 }
@@ -468,6 +477,8 @@ struct Closer {
     queue: Arc<SinkQueue>,
     /// Rows closed since freed heap pages were last handed back.
     untrimmed: usize,
+    /// [`RunConfig::table_rows`].
+    table_rows: usize,
 }
 
 /// Tables and batches of events sent to the sinks' threads and not yet
@@ -525,11 +536,26 @@ impl SinkQueue {
 const TRIM_EVERY_ROWS: usize = 1 << 19;
 
 impl Closer {
+    /// Closes the windows that end at or before `until` and sends their
+    /// rows in tables of about `table_rows` (a window start's rows are
+    /// never split): a batch of blocks can span many hours of a busy log,
+    /// and a table of all their rows was the largest passing allocation
+    /// (the sink queue holds up to four). Rows go out in the same order, as
+    /// tables are sorted by window start first.
     fn close(&mut self, aggregator: &mut Aggregator, until: Micros) -> Result<(), OutputError> {
-        let rows = aggregator.close_until(until);
-        if rows.is_empty() {
-            return Ok(());
+        loop {
+            let step = aggregator.close_step(until, self.table_rows);
+            let rows = aggregator.close_until(step);
+            if !rows.is_empty() {
+                self.send(rows);
+            }
+            if step >= until {
+                return Ok(());
+            }
         }
+    }
+
+    fn send(&mut self, rows: FeatureTable) {
         // The closed windows' state is freed in the heap's midst, where
         // glibc keeps it: handed back now and then, RSS follows what is open.
         self.untrimmed += rows.len();
@@ -538,7 +564,6 @@ impl Closer {
             crate::mem::release::release_free_memory();
         }
         self.queue.send(&self.rows, rows);
-        Ok(())
     }
 
     /// Sends a batch's events to the event sink, when there is one.
@@ -702,6 +727,7 @@ fn read_and_merge(
                 events,
                 queue,
                 untrimmed: 0,
+                table_rows: cfg.table_rows.max(1),
             };
             (order, Some(closer))
         }
