@@ -90,7 +90,7 @@ impl Reservoir {
             (&self.entities[a], self.window_starts[a]).cmp(&(&self.entities[b], self.window_starts[b]))
         });
         let rows = order.len();
-        let mut table = FeatureTable::with_capacity(window, 0);
+        let mut table = FeatureTable::new(window);
         table.kinds = vec![self.kind; rows];
         table.window_starts = order.iter().map(|&i| self.window_starts[i as usize]).collect();
         table.source_scope = vec![None; rows];

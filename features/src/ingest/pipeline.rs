@@ -74,10 +74,10 @@ pub struct RunConfig {
     pub collect_compact: Option<KeepEvents>,
     /// Keep evidence lines per entity-window ([`Aggregator::keep_evidence`]).
     pub window_evidence: bool,
-    /// Rows per table handed to the row sink as windows close: a batch's
-    /// closed windows are gathered until they reach this many (a window
-    /// start's rows are never split), and what is left when the batch's
-    /// windows are all closed goes as one more table.
+    /// Rows per table handed to the row sink as windows close: a table
+    /// holds the windows of the earliest starts that together reach this
+    /// many rows (a window start's rows are never split); what a batch
+    /// closes beyond the last such table goes as one smaller table.
     pub table_rows: usize,
 }
 
@@ -542,7 +542,7 @@ impl Closer {
     /// and a table of all their rows was the largest passing allocation
     /// (the sink queue holds up to four). Rows go out in the same order, as
     /// tables are sorted by window start first.
-    fn close(&mut self, aggregator: &mut Aggregator, until: Micros) -> Result<(), OutputError> {
+    fn close(&mut self, aggregator: &mut Aggregator, until: Micros) {
         loop {
             let step = aggregator.close_step(until, self.table_rows);
             let rows = aggregator.close_until(step);
@@ -550,7 +550,7 @@ impl Closer {
                 self.send(rows);
             }
             if step >= until {
-                return Ok(());
+                return;
             }
         }
     }
@@ -575,7 +575,7 @@ impl Closer {
 
     /// Closes what the merged blocks allow; returns the time windows are
     /// closed until.
-    fn advance(&mut self, aggregator: &mut Aggregator, outputs: &[(u64, BlockOutput)]) -> Result<Micros, OutputError> {
+    fn advance(&mut self, aggregator: &mut Aggregator, outputs: &[(u64, BlockOutput)]) -> Micros {
         for (_, out) in outputs {
             if let Some(t) = out.facts.max_time() {
                 let file = out.file as usize;
@@ -584,13 +584,13 @@ impl Closer {
             }
         }
         let Some(file) = self.current else {
-            return Ok(Micros::MIN);
+            return Micros::MIN;
         };
         let until = self.file_max[file]
             .min(self.later_first[file])
             .saturating_sub(self.lateness);
-        self.close(aggregator, until)?;
-        Ok(until)
+        self.close(aggregator, until);
+        until
     }
 }
 
@@ -727,7 +727,7 @@ fn read_and_merge(
                 events,
                 queue,
                 untrimmed: 0,
-                table_rows: cfg.table_rows.max(1),
+                table_rows: cfg.table_rows,
             };
             (order, Some(closer))
         }
@@ -762,7 +762,7 @@ fn read_and_merge(
             let batches: Vec<&FactBatch> = outputs.iter().map(|(_, out)| &out.facts).collect();
             self.aggregator.add_batches(&batches);
             let until = match &mut self.closer {
-                Some(closer) => Some(closer.advance(&mut self.aggregator, &outputs)?),
+                Some(closer) => Some(closer.advance(&mut self.aggregator, &outputs)),
                 None => None,
             };
             let mut sent: Vec<CompactBatch> = Vec::new();
@@ -886,7 +886,7 @@ fn read_and_merge(
     let files = files_read?;
     merger.merge(decoded)?;
     if let Some(mut closer) = merger.closer.take() {
-        closer.close(&mut merger.aggregator, Micros::MAX)?;
+        closer.close(&mut merger.aggregator, Micros::MAX);
     }
     Ok(RunResult {
         aggregator: merger.aggregator,
