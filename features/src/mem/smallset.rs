@@ -216,93 +216,223 @@ impl LastSeen {
 }
 
 /// Keys a [`Packed`] table keeps in its hash map before the first merge
-/// into the sorted array.
-const PACK_FROM: usize = 4096;
+/// into the sorted arrays.
+const PACK_FROM: usize = 256;
 
-/// A large [`LastSeen`]: most keys in a sorted array of `key << 32 | tick`
-/// (8 bytes a key, with a bucket index of about one byte a key), the keys
-/// added since the last merge in a hash map, merged in once they pass an
-/// eighth of the array. A hash map alone costs 10 to 20 bytes a key, and
-/// twice that while it grows.
+/// A large [`LastSeen`]: most keys in sorted arrays of fingerprints and
+/// ticks (4 and 2 bytes a key, with a bucket index of half a byte a key),
+/// the keys added since the last merge in a hash map, merged in once they
+/// pass an eighth of the arrays. A hash map alone costs 10 to 20 bytes a
+/// key, and twice that while it grows.
 #[derive(Debug, Clone, Default)]
 pub struct Packed {
-    /// `key << 32 | tick`, sorted, one per key; no key is also in `recent`.
-    sorted: Vec<u64>,
-    /// `starts[b]..starts[b + 1]` are the entries of `sorted` whose key's
+    /// Fingerprints, sorted, one per key; no key is also in `recent`.
+    keys: Vec<u32>,
+    /// The tick of each key of `keys`.
+    ticks: Ticks,
+    /// `starts[b]..starts[b + 1]` are the positions in `keys` whose key's
     /// top `bits` bits are `b`.
     starts: Vec<u32>,
     bits: u32,
     recent: FxHashMap<u32, u32>,
 }
 
-impl Packed {
-    fn len(&self) -> usize {
-        self.sorted.len() + self.recent.len()
+/// The ticks of a [`Packed`] table: offsets from a base while they span
+/// less than 2^16 (forgetting moves the base up), else whole.
+#[derive(Debug, Clone)]
+enum Ticks {
+    Narrow { base: u32, offsets: Vec<u16> },
+    Wide(Vec<u32>),
+}
+
+impl Default for Ticks {
+    fn default() -> Self {
+        Ticks::Narrow {
+            base: 0,
+            offsets: Vec::new(),
+        }
+    }
+}
+
+impl Ticks {
+    fn get(&self, i: usize) -> u32 {
+        match self {
+            Ticks::Narrow { base, offsets } => base + u32::from(offsets[i]),
+            Ticks::Wide(ticks) => ticks[i],
+        }
     }
 
-    /// The position in `sorted` of key `k`.
+    /// Whether `tick` can be stored as it is.
+    fn fits(&self, tick: u32) -> bool {
+        match self {
+            Ticks::Narrow { base, .. } => tick.checked_sub(*base).is_some_and(|o| o <= u32::from(u16::MAX)),
+            Ticks::Wide(_) => true,
+        }
+    }
+
+    /// Stores ticks whole from now on.
+    fn widen(&mut self) {
+        if let Ticks::Narrow { base, offsets } = self {
+            let wide = offsets.iter().map(|&o| *base + u32::from(o)).collect();
+            *self = Ticks::Wide(wide);
+        }
+    }
+
+    /// Sets the tick at `i`, which must fit.
+    fn set(&mut self, i: usize, tick: u32) {
+        match self {
+            Ticks::Narrow { base, offsets } => offsets[i] = (tick - *base) as u16,
+            Ticks::Wide(ticks) => ticks[i] = tick,
+        }
+    }
+
+    /// Makes room for `more` entries at the end.
+    fn grow(&mut self, more: usize) {
+        match self {
+            Ticks::Narrow { offsets, .. } => {
+                offsets.reserve_exact(more);
+                offsets.resize(offsets.len() + more, 0);
+            }
+            Ticks::Wide(ticks) => {
+                ticks.reserve_exact(more);
+                ticks.resize(ticks.len() + more, 0);
+            }
+        }
+    }
+
+    fn copy_within(&mut self, from: usize, to: usize) {
+        match self {
+            Ticks::Narrow { offsets, .. } => offsets[to] = offsets[from],
+            Ticks::Wide(ticks) => ticks[to] = ticks[from],
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        match self {
+            Ticks::Narrow { offsets, .. } => {
+                offsets.truncate(len);
+                shrink_if_slack(offsets);
+            }
+            Ticks::Wide(ticks) => {
+                ticks.truncate(len);
+                shrink_if_slack(ticks);
+            }
+        }
+    }
+
+    /// Stores the ticks (all at or after `floor`) as offsets from `floor`
+    /// when they fit.
+    fn narrow_from(&mut self, floor: u32) {
+        let fits = |t: u32| t.checked_sub(floor).is_some_and(|o| o <= u32::from(u16::MAX));
+        match self {
+            Ticks::Narrow { base, offsets } if floor > *base => {
+                let shift = floor - *base;
+                if offsets.iter().all(|&o| u32::from(o) >= shift) {
+                    for o in offsets.iter_mut() {
+                        *o -= shift as u16;
+                    }
+                    *base = floor;
+                }
+            }
+            Ticks::Wide(ticks) if ticks.iter().all(|&t| fits(t)) => {
+                let offsets = ticks.iter().map(|&t| (t - floor) as u16).collect();
+                *self = Ticks::Narrow { base: floor, offsets };
+            }
+            _ => {}
+        }
+    }
+}
+
+fn shrink_if_slack<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 4 {
+        v.shrink_to_fit();
+    }
+}
+
+impl Packed {
+    fn len(&self) -> usize {
+        self.keys.len() + self.recent.len()
+    }
+
+    /// The position in `keys` of key `k`.
     fn find(&self, k: u32) -> Option<usize> {
-        if self.sorted.is_empty() {
+        if self.keys.is_empty() {
             return None;
         }
         let b = bucket(k, self.bits);
         let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
-        let found = self.sorted[from..to].binary_search_by_key(&k, |&e| (e >> 32) as u32);
+        let found = self.keys[from..to].binary_search(&k);
         found.ok().map(|i| from + i)
     }
 
     fn get(&self, k: u32) -> Option<u32> {
         match self.find(k) {
-            Some(i) => Some(self.sorted[i] as u32),
+            Some(i) => Some(self.ticks.get(i)),
             None => self.recent.get(&k).copied(),
         }
     }
 
     fn set(&mut self, k: u32, tick: u32) -> Option<u32> {
         if let Some(i) = self.find(k) {
-            let before = self.sorted[i] as u32;
-            self.sorted[i] = pack(k, tick);
+            let before = self.ticks.get(i);
+            if !self.ticks.fits(tick) {
+                self.ticks.widen();
+            }
+            self.ticks.set(i, tick);
             return Some(before);
         }
         let before = self.recent.insert(k, tick);
-        if self.recent.len() > (self.sorted.len() / 8).max(PACK_FROM) {
+        if self.recent.len() > (self.keys.len() / 8).max(PACK_FROM) {
             self.merge();
         }
         before
     }
 
-    /// Moves the recent keys into the sorted array, in place from the back.
+    /// Moves the recent keys into the sorted arrays, in place from the back.
     fn merge(&mut self) {
-        let mut recent: Vec<u64> = self.recent.drain().map(|(k, t)| pack(k, t)).collect();
+        let mut recent: Vec<(u32, u32)> = self.recent.drain().collect();
         self.recent = FxHashMap::default();
         recent.sort_unstable();
-        let old = self.sorted.len();
-        self.sorted.reserve_exact(recent.len());
-        self.sorted.resize(old + recent.len(), 0);
-        let (mut i, mut j, mut out) = (old, recent.len(), self.sorted.len());
+        if self.keys.is_empty() {
+            let base = recent.iter().map(|e| e.1).min().unwrap_or(0);
+            self.ticks = Ticks::Narrow {
+                base,
+                offsets: Vec::new(),
+            };
+        }
+        if !recent.iter().all(|e| self.ticks.fits(e.1)) {
+            self.ticks.widen();
+        }
+        let old = self.keys.len();
+        self.keys.reserve_exact(recent.len());
+        self.keys.resize(old + recent.len(), 0);
+        self.ticks.grow(recent.len());
+        let (mut i, mut j, mut out) = (old, recent.len(), self.keys.len());
         while j > 0 {
             out -= 1;
-            if i > 0 && self.sorted[i - 1] > recent[j - 1] {
+            if i > 0 && self.keys[i - 1] > recent[j - 1].0 {
                 i -= 1;
-                self.sorted[out] = self.sorted[i];
+                self.keys[out] = self.keys[i];
+                self.ticks.copy_within(i, out);
             } else {
                 j -= 1;
-                self.sorted[out] = recent[j];
+                self.keys[out] = recent[j].0;
+                self.ticks.set(out, recent[j].1);
             }
         }
         self.index();
     }
 
-    /// Rebuilds the bucket index: about four keys a bucket.
+    /// Rebuilds the bucket index: about eight keys (half a cache line) a bucket.
     fn index(&mut self) {
-        let n = self.sorted.len();
-        self.bits = if n < 8 { 0 } else { (n.ilog2() - 2).min(24) };
+        let n = self.keys.len();
+        self.bits = if n < 16 { 0 } else { (n.ilog2() - 3).min(24) };
         let buckets = 1usize << self.bits;
         self.starts.clear();
         self.starts.reserve_exact(buckets + 1);
         let mut at = 0usize;
         for b in 0..buckets {
-            while at < n && bucket((self.sorted[at] >> 32) as u32, self.bits) < b {
+            while at < n && bucket(self.keys[at], self.bits) < b {
                 at += 1;
             }
             self.starts.push(at as u32);
@@ -316,25 +446,29 @@ impl Packed {
         if self.recent.capacity() > 4 * self.recent.len().max(64) {
             self.recent.shrink_to_fit();
         }
-        let before = self.sorted.len();
-        self.sorted.retain(|&e| e as u32 >= tick);
-        if self.sorted.len() != before {
-            if self.sorted.capacity() > self.sorted.len() + self.sorted.len() / 4 {
-                self.sorted.shrink_to_fit();
+        let before = self.keys.len();
+        let mut kept = 0;
+        for i in 0..before {
+            if self.ticks.get(i) >= tick {
+                self.keys[kept] = self.keys[i];
+                self.ticks.copy_within(i, kept);
+                kept += 1;
             }
+        }
+        if kept != before {
+            self.keys.truncate(kept);
+            shrink_if_slack(&mut self.keys);
+            self.ticks.truncate(kept);
             self.index();
         }
+        self.ticks.narrow_from(tick);
     }
 
     /// Every (key, tick), in no particular order.
     fn entries(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let sorted = self.sorted.iter().map(|&e| ((e >> 32) as u32, e as u32));
+        let sorted = self.keys.iter().enumerate().map(|(i, &k)| (k, self.ticks.get(i)));
         sorted.chain(self.recent.iter().map(|(&k, &t)| (k, t)))
     }
-}
-
-fn pack(k: u32, tick: u32) -> u64 {
-    (u64::from(k) << 32) | u64::from(tick)
 }
 
 /// The bucket of key `k` in an index of `bits` bits: its top bits.
@@ -395,14 +529,17 @@ mod tests {
 
     #[test]
     fn a_packed_last_seen_answers_like_a_hash_map_through_merges_and_forgetting() {
-        for seed in 0..3u64 {
+        // Ticks 1 apart fit in 16-bit offsets; 4,000 apart they span more
+        // than 2^16 between forgettings, and fit again after each.
+        for (seed, tick_step) in [(0u64, 1u32), (1, 1), (2, 1), (3, 4000)] {
             let mut rng = seed;
+            let mut widened = false;
             let mut s = LastSeen::default();
             let mut model: FxHashMap<u32, u32> = FxHashMap::default();
             // Keys drawn from a pool, so that some come back and move.
             let pool: Vec<u64> = (0..40_000).map(|_| splitmix(&mut rng)).collect();
             for step in 0..120_000u32 {
-                let tick = step / 1000;
+                let tick = step / 1000 * tick_step;
                 let k = pool[(splitmix(&mut rng) % pool.len() as u64) as usize];
                 assert_eq!(
                     s.set(k, tick),
@@ -414,14 +551,19 @@ mod tests {
                     assert_eq!(s.get(q), model.get(&fingerprint(q)).copied());
                 }
                 if step % 20_000 == 19_999 {
-                    let cutoff = tick.saturating_sub(10);
+                    let cutoff = tick.saturating_sub(10 * tick_step);
                     s.forget_before(cutoff);
                     model.retain(|_, t| *t >= cutoff);
+                    if let LastSeen::Many(p) = &s {
+                        assert!(matches!(p.ticks, Ticks::Narrow { .. }), "narrow again after forgetting");
+                    }
                 }
+                widened |= matches!(&s, LastSeen::Many(p) if matches!(p.ticks, Ticks::Wide(_)));
                 assert_eq!(s.len(), model.len());
             }
+            assert_eq!(widened, tick_step > 1, "seed {seed}");
             assert!(
-                matches!(s, LastSeen::Many(ref p) if !p.sorted.is_empty()),
+                matches!(s, LastSeen::Many(ref p) if !p.keys.is_empty()),
                 "merged at least once"
             );
             for &k in &pool {
