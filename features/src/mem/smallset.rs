@@ -254,6 +254,11 @@ impl Default for Ticks {
     }
 }
 
+/// `tick` as a 16-bit offset from `base`, when it is one.
+fn offset(base: u32, tick: u32) -> Option<u16> {
+    tick.checked_sub(base).and_then(|o| u16::try_from(o).ok())
+}
+
 impl Ticks {
     fn get(&self, i: usize) -> u32 {
         match self {
@@ -265,7 +270,7 @@ impl Ticks {
     /// Whether `tick` can be stored as it is.
     fn fits(&self, tick: u32) -> bool {
         match self {
-            Ticks::Narrow { base, .. } => tick.checked_sub(*base).is_some_and(|o| o <= u32::from(u16::MAX)),
+            Ticks::Narrow { base, .. } => offset(*base, tick).is_some(),
             Ticks::Wide(_) => true,
         }
     }
@@ -320,25 +325,25 @@ impl Ticks {
         }
     }
 
-    /// Stores the ticks (all at or after `floor`) as offsets from `floor`
-    /// when they fit.
+    /// Stores the ticks as offsets from `floor` when they fit. Every tick
+    /// must be at or after `floor` ([`Packed::forget_before`] has just
+    /// dropped the others).
     fn narrow_from(&mut self, floor: u32) {
-        let fits = |t: u32| t.checked_sub(floor).is_some_and(|o| o <= u32::from(u16::MAX));
         match self {
             Ticks::Narrow { base, offsets } if floor > *base => {
                 let shift = floor - *base;
-                if offsets.iter().all(|&o| u32::from(o) >= shift) {
-                    for o in offsets.iter_mut() {
-                        *o -= shift as u16;
-                    }
-                    *base = floor;
+                debug_assert!(offsets.iter().all(|&o| u32::from(o) >= shift), "a tick before {floor}");
+                for o in offsets.iter_mut() {
+                    *o = (u32::from(*o) - shift) as u16;
+                }
+                *base = floor;
+            }
+            Ticks::Wide(ticks) => {
+                if let Some(offsets) = ticks.iter().map(|&t| offset(floor, t)).collect() {
+                    *self = Ticks::Narrow { base: floor, offsets };
                 }
             }
-            Ticks::Wide(ticks) if ticks.iter().all(|&t| fits(t)) => {
-                let offsets = ticks.iter().map(|&t| (t - floor) as u16).collect();
-                *self = Ticks::Narrow { base: floor, offsets };
-            }
-            _ => {}
+            Ticks::Narrow { .. } => {}
         }
     }
 }
