@@ -85,30 +85,32 @@ impl Aggregator {
         if forget {
             self.forgotten_at = until;
         }
-        let tables: Vec<(FeatureTable, Vec<u64>)> = self
+        let parts: Vec<(FeatureTable, Vec<u64>)> = self
             .shards
             .par_iter_mut()
             .map(|shard| shard.close_until(until, &maker, evidence, forget))
             .collect();
-        let mut rows = FeatureTable::new(window);
-        let mut hashes = Vec::new();
-        for (t, h) in tables {
-            rows.append(t);
-            hashes.extend(h);
-        }
         // Sorted by start, kind and name hash (names only break a tie of
         // hashes): an order that depends neither on when windows closed nor
-        // on the number of shards, without comparing names.
-        let mut keys: Vec<(Micros, usize, u64, u32)> = (0..rows.len())
-            .map(|i| (rows.window_starts[i], rows.kinds[i].index(), hashes[i], i as u32))
+        // on the number of shards, without comparing names. The rows are
+        // gathered from the shards' tables in that order, not appended
+        // into one table first.
+        let mut keys: Vec<(Micros, usize, u64, (u32, u32))> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(p, (t, hashes))| {
+                (0..t.len()).map(move |i| (t.window_starts[i], t.kinds[i].index(), hashes[i], (p as u32, i as u32)))
+            })
             .collect();
+        let entity = |(p, i): (u32, u32)| &parts[p as usize].0.entities[i as usize];
         keys.par_sort_unstable_by(|a, b| {
             (a.0, a.1, a.2)
                 .cmp(&(b.0, b.1, b.2))
-                .then_with(|| rows.entities[a.3 as usize].cmp(&rows.entities[b.3 as usize]))
+                .then_with(|| entity(a.3).cmp(entity(b.3)))
         });
-        let order: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
-        rows.reordered(&order)
+        let order: Vec<(u32, u32)> = keys.into_iter().map(|k| k.3).collect();
+        let tables: Vec<FeatureTable> = parts.into_iter().map(|(t, _)| t).collect();
+        FeatureTable::gathered(window, &tables, &order)
     }
 }
 
@@ -124,8 +126,17 @@ impl Shard {
         forget: bool,
     ) -> (FeatureTable, Vec<u64>) {
         let window = maker.window;
-        let mut table = FeatureTable::new(window);
-        let mut hashes = Vec::new();
+        let closing: usize = self
+            .open
+            .iter()
+            .flat_map(|open| {
+                open.iter()
+                    .take_while(|(&start, _)| start.saturating_add(window) <= until)
+            })
+            .map(|(_, windows)| windows.len())
+            .sum();
+        let mut table = FeatureTable::with_capacity(window, closing);
+        let mut hashes = Vec::with_capacity(closing);
         for kind in EntityKind::ALL {
             let k = kind.index();
             while let Some(first) = self.open[k].first_entry() {

@@ -1387,27 +1387,78 @@ impl FeatureTable {
         }
     }
 
+    /// The rows of `parts` at `order` (a part's index, a row's index in
+    /// it), in that order, as one table. The parts' window length is
+    /// `window`.
+    pub fn gathered(window: Micros, parts: &[FeatureTable], order: &[(u32, u32)]) -> FeatureTable {
+        let at = |&(p, i): &(u32, u32)| (&parts[p as usize], i as usize);
+        let evidence = parts.iter().any(|t| !t.evidence.is_empty());
+        let (columns, (kinds, entities, window_starts, source_scope, asset_criticality, evidence)) = rayon::join(
+            || {
+                (0..FEATURES.len())
+                    .into_par_iter()
+                    .map(|c| {
+                        order
+                            .iter()
+                            .map(|o| {
+                                let (t, i) = at(o);
+                                t.columns[c][i]
+                            })
+                            .collect()
+                    })
+                    .collect::<Vec<Vec<f64>>>()
+            },
+            || {
+                let kinds = order.iter().map(|o| {
+                    let (t, i) = at(o);
+                    t.kinds[i]
+                });
+                let entities = order.iter().map(|o| {
+                    let (t, i) = at(o);
+                    t.entities[i].clone()
+                });
+                let window_starts = order.iter().map(|o| {
+                    let (t, i) = at(o);
+                    t.window_starts[i]
+                });
+                let source_scope = order.iter().map(|o| {
+                    let (t, i) = at(o);
+                    t.source_scope[i]
+                });
+                let asset_criticality = order.iter().map(|o| {
+                    let (t, i) = at(o);
+                    t.asset_criticality[i].clone()
+                });
+                let evidence_rows = order.iter().map(|o| {
+                    let (t, i) = at(o);
+                    t.evidence[i]
+                });
+                (
+                    kinds.collect::<Vec<_>>(),
+                    entities.collect::<Vec<_>>(),
+                    window_starts.collect::<Vec<_>>(),
+                    source_scope.collect::<Vec<_>>(),
+                    asset_criticality.collect::<Vec<_>>(),
+                    if evidence { evidence_rows.collect() } else { Vec::new() },
+                )
+            },
+        );
+        FeatureTable {
+            window,
+            kinds,
+            entities,
+            window_starts,
+            columns,
+            source_scope,
+            asset_criticality,
+            evidence,
+        }
+    }
+
     /// The rows at `order`, in that order.
     pub fn reordered(&self, order: &[u32]) -> FeatureTable {
-        let pick = |i: &u32| *i as usize;
-        FeatureTable {
-            window: self.window,
-            kinds: order.iter().map(|i| self.kinds[pick(i)]).collect(),
-            entities: order.iter().map(|i| self.entities[pick(i)].clone()).collect(),
-            window_starts: order.iter().map(|i| self.window_starts[pick(i)]).collect(),
-            columns: self
-                .columns
-                .par_iter()
-                .map(|c| order.iter().map(|i| c[pick(i)]).collect())
-                .collect(),
-            source_scope: order.iter().map(|i| self.source_scope[pick(i)]).collect(),
-            asset_criticality: order.iter().map(|i| self.asset_criticality[pick(i)].clone()).collect(),
-            evidence: if self.evidence.is_empty() {
-                Vec::new()
-            } else {
-                order.iter().map(|i| self.evidence[pick(i)]).collect()
-            },
-        }
+        let order: Vec<(u32, u32)> = order.iter().map(|&i| (0, i)).collect();
+        FeatureTable::gathered(self.window, std::slice::from_ref(self), &order)
     }
 
     /// The value of feature `name` in row `row`.
@@ -1431,6 +1482,48 @@ mod tests {
     use super::*;
     use crate::event::Evidence;
     use std::borrow::Cow;
+
+    #[test]
+    fn gathering_rows_from_several_tables_keeps_every_column_of_each_row() {
+        let row = |k: usize| {
+            let mut t = FeatureTable::new(3_600_000_000);
+            let name = CompactString::new(format!("e{k}"));
+            let mut values = [0.0; N_FEATURES];
+            for (j, v) in values.iter_mut().enumerate() {
+                *v = (k * 100 + j) as f64;
+            }
+            t.push(EntityKind::User, &name, None, k as Micros, &values);
+            t.asset_criticality[0] = Some(format!("c{k}"));
+            t.evidence.push([LineRef::new(1, k as u64); EVIDENCE_PER_WINDOW]);
+            t
+        };
+        let mut a = row(0);
+        a.append(row(1));
+        let b = row(2);
+        let parts = [a, b];
+        let got = FeatureTable::gathered(3_600_000_000, &parts, &[(1, 0), (0, 1), (0, 0)]);
+        assert_eq!(got.len(), 3);
+        for (at, k) in [2usize, 1, 0].into_iter().enumerate() {
+            assert_eq!(got.entities[at], format!("e{k}"));
+            assert_eq!(got.window_starts[at], k as Micros);
+            assert_eq!(got.asset_criticality[at].as_deref(), Some(format!("c{k}").as_str()));
+            assert_eq!(got.evidence[at][0], LineRef::new(1, k as u64));
+            for (j, f) in FEATURES.iter().enumerate() {
+                let want = if f.applies_to(EntityKind::User) {
+                    (k * 100 + j) as f64
+                } else {
+                    f64::NAN
+                };
+                assert_eq!(got.columns[j][at].to_bits(), want.to_bits(), "{} of row {at}", f.name);
+            }
+        }
+        // Tables without evidence give none.
+        let mut plain = row(3);
+        plain.evidence.clear();
+        assert!(FeatureTable::gathered(3_600_000_000, &[plain], &[(0, 0)])
+            .evidence
+            .is_empty());
+    }
 
     fn event(t_secs: i64, line: u64, user: &str, src: &str) -> Event<'static> {
         let mut ev = Event::new(
