@@ -24,6 +24,44 @@ pub struct ScoreConfig {
     #[arg(short, long, default_value = "alerts.ndjson")]
     pub output: PathBuf,
 
+    /// Also send the alerts to this Elasticsearch or OpenSearch cluster
+    /// (`https://host:9200`), after the alerts file is written: `_bulk` in
+    /// batches, each alert's fingerprint its document id (a re-run
+    /// updates). Credentials from --es-credentials or LOGLYNX_ES_API_KEY,
+    /// or LOGLYNX_ES_USERNAME and LOGLYNX_ES_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub to_es: Option<String>,
+
+    /// Index the alerts go to with --to-es (an index template for it is
+    /// created when absent).
+    #[arg(long, value_name = "NAME", default_value = "loglynx-alerts")]
+    pub alerts_index: String,
+
+    /// Alerts per `_bulk` request.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub es_batch: usize,
+
+    /// File with the cluster's credentials: `api_key = …`, or `username = …`
+    /// and `password = …`.
+    #[arg(long, value_name = "FILE")]
+    pub es_credentials: Option<PathBuf>,
+
+    /// PEM file of the certificate authorities to trust for --to-es.
+    #[arg(long, value_name = "FILE")]
+    pub es_ca_file: Option<PathBuf>,
+
+    /// Do not verify the cluster's TLS certificate (loud; never the default).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Retries of a request answered 429 or 5xx, or whose connection failed.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub es_retries: u32,
+
+    /// Milliseconds before the first retry; doubled for each next one.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub es_retry_wait_ms: u64,
+
     /// Format of --output; default from its extension.
     #[arg(long, value_parser = loglynx_cli::table_format())]
     pub output_format: Option<TableFormat>,

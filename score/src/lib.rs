@@ -25,6 +25,7 @@ pub mod rerank;
 pub mod rollup;
 pub mod run;
 mod scoring;
+pub mod sink;
 pub use loglynx_rules as rules;
 pub use scoring::{ScoreHistogram, HISTOGRAM_BINS};
 
@@ -71,4 +72,12 @@ pub enum ScoreError {
     Feedback(#[from] feedback::FeedbackError),
     #[error(transparent)]
     Output(#[from] loglynx_features::output::OutputError),
+    #[error(transparent)]
+    Sink(Box<sink::SinkError>),
+}
+
+impl From<sink::SinkError> for ScoreError {
+    fn from(e: sink::SinkError) -> Self {
+        ScoreError::Sink(Box::new(e))
+    }
 }

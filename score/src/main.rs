@@ -23,6 +23,7 @@ Examples:
   zcat auth.log.gz | loglynx-score - --format syslog --year 2025
   loglynx-score --model baseline.llx --alert-budget 0.2 auth.log   # fewer model-driven alerts
   loglynx-score auth.log --report report.html    # a page to read; report.md for a ticket
+  LOGLYNX_ES_API_KEY=… loglynx-score auth.log --to-es https://es:9200 --alerts-index loglynx-alerts
   loglynx-score auth.log --verdict-template verdicts.csv   # fill in the verdict column, then:
   loglynx-score next-day.log --feedback verdicts.csv       # false positives judged once stay out
   loglynx-train quiet.log --feedback verdicts.csv --alerts alerts.ndjson -o reranked.llx
@@ -63,6 +64,17 @@ fn main() -> ExitCode {
     };
     if !cli.verbosity.quiet {
         summary(&cli.score, &outcome, started);
+        if let (Some((index, r)), Some(url)) = (&outcome.sent_to_es, &cli.score.to_es) {
+            eprintln!(
+                "  sent {} alerts to {} index {} in {} requests: {} new, {} updated",
+                r.sent,
+                escape_terminal(url),
+                escape_terminal(index),
+                r.requests,
+                r.created,
+                r.updated
+            );
+        }
     }
     if let Some(e) = &outcome.evaluation {
         print!("{}", eval::render(e));

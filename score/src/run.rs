@@ -77,6 +77,8 @@ pub struct ScoreOutcome {
     /// input's distinct (entity, day) pairs.
     pub alert_budget: f64,
     pub entity_days: u64,
+    /// With --to-es: the index and what the bulk upload did.
+    pub sent_to_es: Option<(String, loglynx_es::BulkReport)>,
     pub calibration: AlertCalibration,
     /// The events the rules read (logs alone: only with `--report` or
     /// `--labels`, read back from the spool), and the anomalies the merge
@@ -185,6 +187,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
             )));
         }
     }
+    let sink = crate::sink::AlertSink::from_config(config)?;
     let scores_format = match &config.scores_out {
         Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
@@ -658,6 +661,11 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     );
 
     report::write_alerts(&alerts, &config.output, output_format)?;
+    // The alerts file is written first: a failing cluster loses nothing.
+    let sent_to_es = match &sink {
+        Some(sink) => Some((sink.index().to_owned(), sink.send(&alerts, &config.output)?)),
+        None => None,
+    };
     if let Some(p) = &config.verdict_template {
         crate::feedback::write_template(p, &alerts)?;
     }
@@ -680,6 +688,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         None => None,
     };
     let outcome = ScoreOutcome {
+        sent_to_es,
         alerts,
         merge_stats,
         lines,

@@ -2,6 +2,7 @@
 
 mod conformance;
 mod connectors;
+mod es_sink;
 mod features_cli;
 mod gen_stealthy;
 mod report_browser;

@@ -1,0 +1,166 @@
+//! Alerts into Elasticsearch or OpenSearch (`--to-es`): each alert an
+//! ECS-shaped document whose id is its fingerprint, so a re-run updates
+//! instead of adding copies, sent with `_bulk` after the alerts file is
+//! written; an index template maps the fields first when none exists.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use loglynx_es::{ensure_template, send_bulk, BulkDoc, BulkReport, Client, ConnectionConfig, Credentials, EsError};
+use serde_json::{json, Value};
+
+use crate::alerts::Alert;
+use crate::config::ScoreConfig;
+
+/// Where alerts go, checked before the run so that a bad setting fails
+/// before the work.
+#[derive(Debug)]
+pub struct AlertSink {
+    client: Client,
+    url: String,
+    index: String,
+    batch: usize,
+}
+
+/// An alert sink that could not be set up or did not take the alerts.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("--to-es: {0}")]
+    Setup(Box<EsError>),
+    #[error("--to-es {url}, index {index}: {source}; the alerts are in {}", output.display())]
+    Send {
+        url: String,
+        index: String,
+        output: PathBuf,
+        source: Box<EsError>,
+    },
+}
+
+impl AlertSink {
+    /// The sink `config` asks for, if any: credentials from
+    /// `--es-credentials` or the environment, never from flags.
+    pub fn from_config(config: &ScoreConfig) -> Result<Option<AlertSink>, SinkError> {
+        let Some(url) = &config.to_es else {
+            return Ok(None);
+        };
+        let setup = |e| SinkError::Setup(Box::new(e));
+        let mut c = ConnectionConfig::new(url);
+        c.credentials = match &config.es_credentials {
+            Some(p) => Some(Credentials::from_file(p).map_err(setup)?),
+            None => Credentials::from_env().map_err(setup)?,
+        };
+        c.ca_file = config.es_ca_file.clone();
+        c.insecure = config.insecure;
+        c.retries = config.es_retries;
+        c.retry_wait = Duration::from_millis(config.es_retry_wait_ms);
+        if c.insecure {
+            tracing::warn!("--insecure: the certificate of {url} is not verified");
+            eprintln!("loglynx-score: warning: --insecure: TLS certificates of {url} are NOT verified");
+        }
+        let client = Client::new(&c).map_err(setup)?;
+        Ok(Some(AlertSink {
+            client,
+            url: url.clone(),
+            index: config.alerts_index.clone(),
+            batch: config.es_batch,
+        }))
+    }
+
+    /// Creates the index template if absent, then indexes the alerts.
+    pub fn send(&self, alerts: &[Alert], output: &std::path::Path) -> Result<BulkReport, SinkError> {
+        let failed = |source| SinkError::Send {
+            url: self.url.clone(),
+            index: self.index.clone(),
+            output: output.to_path_buf(),
+            source: Box::new(source),
+        };
+        let template = format!("{}-template", self.index);
+        ensure_template(&self.client, &template, &alerts_template(&self.index)).map_err(failed)?;
+        let docs: Vec<BulkDoc> = alerts
+            .iter()
+            .map(|a| BulkDoc {
+                id: a.fingerprint.clone(),
+                doc: alert_document(a),
+            })
+            .collect();
+        send_bulk(&self.client, &self.index, &docs, self.batch).map_err(failed)
+    }
+
+    pub fn index(&self) -> &str {
+        &self.index
+    }
+}
+
+/// An alert as an ECS-shaped document: `@timestamp`, `event.*`, `rule.*`,
+/// `source.ip` (the sources that are addresses), `host.name`, `user.name`
+/// and `message`, with the whole alert under `loglynx` (stored, not
+/// indexed).
+pub fn alert_document(a: &Alert) -> Value {
+    let ips: Vec<&str> = a
+        .source_ips
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        .collect();
+    json!({
+        "@timestamp": a.first_seen,
+        "event": {
+            "kind": "alert",
+            "module": "loglynx",
+            "id": a.id,
+            "severity": a.severity as u8 + 1,
+            "risk_score": a.risk_score,
+            "start": a.first_seen,
+            "end": a.last_seen,
+        },
+        "rule": { "id": a.rule_ids, "name": a.title },
+        "source": { "ip": ips, "address": a.source_ips },
+        "host": { "name": a.target_hosts },
+        "user": { "name": a.users },
+        "message": a.summary,
+        "tags": a.tags,
+        "loglynx": {
+            "severity": a.severity.as_str(),
+            "fingerprint": a.fingerprint,
+            "primary": a.primary,
+            "alert": a,
+        },
+    })
+}
+
+/// The index template of the alerts index: keywords, addresses, dates and
+/// numbers, and the whole alert kept but not indexed.
+pub fn alerts_template(index: &str) -> Value {
+    let keyword = json!({"type": "keyword"});
+    let date = json!({"type": "date"});
+    json!({
+        "index_patterns": [index],
+        "priority": 200,
+        "template": {
+            "mappings": {
+                "dynamic_templates": [
+                    {"strings_as_keywords": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}
+                ],
+                "properties": {
+                    "@timestamp": date,
+                    "event": {"properties": {
+                        "kind": keyword, "module": keyword, "id": keyword,
+                        "severity": {"type": "byte"},
+                        "risk_score": {"type": "scaled_float", "scaling_factor": 100},
+                        "start": date, "end": date,
+                    }},
+                    "rule": {"properties": {"id": keyword, "name": {"type": "text", "fields": {"keyword": keyword}}}},
+                    "source": {"properties": {"ip": {"type": "ip"}, "address": keyword}},
+                    "host": {"properties": {"name": keyword}},
+                    "user": {"properties": {"name": keyword}},
+                    "message": {"type": "text"},
+                    "tags": keyword,
+                    "loglynx": {"properties": {
+                        "severity": keyword, "fingerprint": keyword, "primary": keyword,
+                        "alert": {"type": "object", "enabled": false},
+                    }},
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,341 @@
+//! `loglynx-score --to-es`: alerts sent to a real OpenSearch-API server
+//! (osmem-server, which `.ci/run` installs) and to small fake clusters that
+//! refuse, drop the connection or answer 429 and 5xx.
+//!
+//! The osmem-server tests need its binary in `LOGLYNX_OSMEM_SERVER`;
+//! without it they say so and pass, unless `LOGLYNX_REQUIRE_OSMEM` is set
+//! (`.ci/run` sets both), so that CI cannot pass them vacuously.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::{Arc, Mutex};
+
+use assert_cmd::Command;
+use loglynx_es::{Client, ConnectionConfig};
+use loglynx_tests::bin;
+use serde_json::Value;
+
+/// An osmem-server on loopback, stopped when dropped.
+struct Osmem {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Osmem {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn osmem() -> Option<Osmem> {
+    let Some(path) = std::env::var_os("LOGLYNX_OSMEM_SERVER") else {
+        assert!(
+            std::env::var_os("LOGLYNX_REQUIRE_OSMEM").is_none(),
+            "LOGLYNX_REQUIRE_OSMEM is set but LOGLYNX_OSMEM_SERVER is not"
+        );
+        eprintln!("skipped: set LOGLYNX_OSMEM_SERVER to osmem-server's binary (pip install osmem-server)");
+        return None;
+    };
+    let mut child = Process::new(path)
+        .args(["-addr", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("osmem-server starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let hello: Value = serde_json::from_str(&first).expect("osmem-server prints its address first");
+    Some(Osmem {
+        url: hello["url"].as_str().unwrap().to_owned(),
+        child,
+    })
+}
+
+fn client(url: &str) -> Client {
+    Client::new(&ConnectionConfig::new(url)).unwrap()
+}
+
+fn small_log(dir: &Path) -> PathBuf {
+    let log = dir.join("auth.log");
+    Command::new(bin("loglynx-gen"))
+        .args(["--events", "20000", "--seed", "5", "-q", "-o"])
+        .arg(&log)
+        .assert()
+        .success();
+    log
+}
+
+fn score_to(log: &Path, out: &Path, url: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    Command::new(bin("loglynx-score"))
+        .arg(log)
+        .args(["--year", "2026", "-o"])
+        .arg(out)
+        .args(["--to-es", url, "--alerts-index", "llx-alerts"])
+        .args(extra)
+        .assert()
+}
+
+fn alerts_in(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn count(url: &str, index: &str) -> u64 {
+    let c = client(url);
+    c.send_ok("POST", &format!("/{index}/_refresh"), None).ok();
+    let r = c.send_ok("GET", &format!("/{index}/_count"), None).unwrap();
+    serde_json::from_str::<Value>(&r.body).unwrap()["count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_adding_copies() {
+    let Some(server) = osmem() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_log(dir.path());
+    let out = dir.path().join("alerts.ndjson");
+    let first = score_to(&log, &out, &server.url, &[]).code(0);
+    let alerts = alerts_in(&out);
+    assert!(!alerts.is_empty(), "the generated log raises alerts");
+    let stderr = String::from_utf8_lossy(&first.get_output().stderr).to_string();
+    assert!(stderr.contains(&format!("{} new, 0 updated", alerts.len())), "{stderr}");
+    assert_eq!(count(&server.url, "llx-alerts"), alerts.len() as u64);
+
+    // Each alert is a document under its fingerprint, ECS fields on top.
+    let c = client(&server.url);
+    for a in &alerts {
+        let fp = a["fingerprint"].as_str().unwrap();
+        let r = c.send_ok("GET", &format!("/llx-alerts/_doc/{fp}"), None).unwrap();
+        let doc: Value = serde_json::from_str(&r.body).unwrap();
+        let src = &doc["_source"];
+        assert_eq!(src["event"]["kind"], "alert");
+        assert_eq!(src["event"]["id"], a["id"]);
+        assert_eq!(src["rule"]["id"], a["rule_ids"]);
+        assert_eq!(src["@timestamp"], a["first_seen"]);
+        assert_eq!(src["loglynx"]["alert"]["summary"], a["summary"]);
+    }
+    let t = c.send("GET", "/_index_template/llx-alerts-template", None).unwrap();
+    assert_eq!(t.status, 200, "the index template was created: {}", t.body);
+
+    // The same run again: every alert updated, none added.
+    let again = score_to(&log, &out, &server.url, &[]).code(0);
+    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    assert!(stderr.contains(&format!("0 new, {} updated", alerts.len())), "{stderr}");
+    assert_eq!(count(&server.url, "llx-alerts"), alerts.len() as u64);
+}
+
+/// A fake cluster: answers each request (method, path, body) with a
+/// status and body from `answer`, closing every connection; `None` drops
+/// the connection without an answer. Returns its URL and the requests.
+#[allow(clippy::type_complexity)]
+fn fake_cluster(
+    answer: impl Fn(usize, &str, &str, &str) -> Option<(u16, String)> + Send + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { continue };
+            let Some((method, path, body)) = read_request(&stream) else {
+                continue;
+            };
+            log.lock().unwrap().push(format!("{method} {path}"));
+            let mut stream = stream;
+            if let Some((status, text)) = answer(n, &method, &path, &body) {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        }
+    });
+    (url, seen)
+}
+
+fn read_request(stream: &TcpStream) -> Option<(String, String, String)> {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut length = 0;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).ok()?;
+    Some((method, path, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A bulk answer creating every document of `body`.
+fn bulk_created(body: &str) -> String {
+    let items: Vec<Value> = body
+        .lines()
+        .step_by(2)
+        .map(|action| {
+            let a: Value = serde_json::from_str(action).unwrap();
+            serde_json::json!({"index": {"_id": a["index"]["_id"], "status": 201, "result": "created"}})
+        })
+        .collect();
+    serde_json::json!({"errors": false, "items": items}).to_string()
+}
+
+#[test]
+fn a_cluster_answering_429_and_503_gets_the_alerts_after_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_log(dir.path());
+    let out = dir.path().join("alerts.ndjson");
+    let (url, seen) = fake_cluster(|n, method, path, body| {
+        Some(match (n, method, path) {
+            (0, _, _) => (429, r#"{"error":"slow down"}"#.into()),
+            (_, "GET", p) if p.starts_with("/_index_template/") => (404, "{}".into()),
+            (_, "PUT", _) => (200, r#"{"acknowledged":true}"#.into()),
+            (3, "POST", "/_bulk") => (503, r#"{"error":"unavailable"}"#.into()),
+            (_, "POST", "/_bulk") => (200, bulk_created(body)),
+            _ => (400, "{}".into()),
+        })
+    });
+    score_to(&log, &out, &url, &["--es-retry-wait-ms", "1"]).code(0);
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(
+        requests,
+        [
+            "GET /_index_template/llx-alerts-template",
+            "GET /_index_template/llx-alerts-template",
+            "PUT /_index_template/llx-alerts-template",
+            "POST /_bulk",
+            "POST /_bulk"
+        ]
+    );
+    assert!(!alerts_in(&out).is_empty());
+}
+
+#[test]
+fn a_cluster_that_fails_is_an_error_with_exit_code_2_and_the_alerts_file_is_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_log(dir.path());
+    let out = dir.path().join("alerts.ndjson");
+
+    // Always 500: the retries, then an error naming the status.
+    let (url, seen) = fake_cluster(|_, _, _, _| Some((500, r#"{"error":"boom"}"#.into())));
+    let a = score_to(&log, &out, &url, &["--es-retries", "2", "--es-retry-wait-ms", "1"]).code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("HTTP 500") && stderr.contains("after 3 attempts"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the alerts are in"), "{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert!(
+        !alerts_in(&out).is_empty(),
+        "the alerts file is written before the sink"
+    );
+
+    // Connections dropped without an answer.
+    std::fs::remove_file(&out).unwrap();
+    let (url, _) = fake_cluster(|_, _, _, _| None);
+    let a = score_to(&log, &out, &url, &["--es-retries", "1", "--es-retry-wait-ms", "1"]).code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains("after 2 attempts"), "{stderr}");
+    assert!(!alerts_in(&out).is_empty());
+
+    // Nothing listening.
+    std::fs::remove_file(&out).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let a = score_to(&log, &out, &format!("http://127.0.0.1:{port}"), &["--es-retries", "0"]).code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(!alerts_in(&out).is_empty());
+
+    // Refused documents are named.
+    std::fs::remove_file(&out).unwrap();
+    let (url, _) = fake_cluster(|_, method, path, body| {
+        Some(match (method, path) {
+            ("GET", _) => (200, "{}".into()),
+            ("POST", "/_bulk") => {
+                let mut answer: Value = serde_json::from_str(&bulk_created(body)).unwrap();
+                answer["items"][0]["index"]["status"] = 400.into();
+                answer["items"][0]["index"]["error"] = serde_json::json!({"reason": "mapper_parsing_exception"});
+                (200, answer.to_string())
+            }
+            _ => (400, "{}".into()),
+        })
+    });
+    let a = score_to(&log, &out, &url, &[]).code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("were refused") && stderr.contains("mapper_parsing_exception"),
+        "{stderr}"
+    );
+    assert!(!alerts_in(&out).is_empty());
+}
+
+#[test]
+fn credentials_come_from_the_environment_and_never_show_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_log(dir.path());
+    let out = dir.path().join("alerts.ndjson");
+    let auth = Arc::new(Mutex::new(Vec::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::clone(&auth);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut r = BufReader::new(&stream);
+            let mut head = String::new();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                head.push_str(&h);
+            }
+            seen.lock().unwrap().push(head);
+            let mut s = &stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 401 X\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+            );
+        }
+    });
+    let a = Command::new(bin("loglynx-score"))
+        .arg(&log)
+        .args(["--year", "2026", "-o"])
+        .arg(&out)
+        .args(["--to-es", &url, "--es-retries", "0"])
+        .env("LOGLYNX_ES_USERNAME", "svc")
+        .env("LOGLYNX_ES_PASSWORD", "hunter2")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let heads = auth.lock().unwrap().join("");
+    assert!(
+        heads
+            .to_ascii_lowercase()
+            .contains("authorization: basic c3zjomh1bnrlcji="),
+        "{heads}"
+    );
+}
