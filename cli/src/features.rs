@@ -35,6 +35,8 @@ pub enum FeaturesError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error(transparent)]
+    Es(#[from] crate::es::EsInputError),
 }
 
 impl From<ConnectorError> for FeaturesError {
@@ -64,8 +66,14 @@ pub struct FeaturesOutcome {
 #[derive(Debug, Clone, Args)]
 pub struct FeaturesConfig {
     /// Input files, directories, globs, or `-` for stdin (gzip is detected).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_es")]
     pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub es: crate::es::EsSourceArgs,
+
+    #[command(flatten)]
+    pub es_connection: crate::es::EsConnectionArgs,
 
     /// Feature table to write.
     #[arg(short, long, default_value = "features.parquet")]
@@ -207,17 +215,19 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         None => None,
     };
 
-    let (sources, input_errors) = input::discover(&cli.inputs);
+    let (mut sources, input_errors) = input::discover(&cli.inputs);
     let input_errors: Vec<String> = input_errors.iter().map(|e| e.to_string()).collect();
+    // Events read from a cluster are spooled to a file read like the others.
+    let es_spool = crate::es::spool_from_es(&cli.es, &cli.es_connection, "loglynx-features")?;
+    if let Some((source, _, _)) = &es_spool {
+        sources.push(source.clone());
+    }
     if sources.is_empty() {
         return Err(FeaturesError::NoInput(input_errors.join("; ")));
     }
     let total_bytes: u64 = sources
         .iter()
-        .filter_map(|s| match s {
-            input::Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            input::Source::Stdin => None,
-        })
+        .filter_map(|s| s.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()))
         .sum();
 
     let bar = if quiet {

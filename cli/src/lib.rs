@@ -3,6 +3,7 @@
 //! depend on clap, indicatif or tracing-subscriber; this crate does.
 
 mod alloc;
+pub mod es;
 pub mod features;
 
 use std::io::IsTerminal;

@@ -143,6 +143,8 @@ pub enum EsError {
     },
     #[error("{url}: unexpected answer: {why}")]
     Answer { url: String, why: String },
+    #[error("`{url}`: {why}")]
+    Url { url: String, why: String },
     #[error("{url}: {failed} of {sent} documents were refused; first: {first}")]
     Items {
         url: String,
@@ -194,7 +196,7 @@ fn excerpt(body: &str) -> String {
 impl Client {
     pub fn new(cfg: &ConnectionConfig) -> Result<Client, EsError> {
         if !(cfg.url.starts_with("http://") || cfg.url.starts_with("https://")) {
-            return Err(EsError::Answer {
+            return Err(EsError::Url {
                 url: cfg.url.clone(),
                 why: "the URL must start with http:// or https://".into(),
             });

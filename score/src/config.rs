@@ -13,7 +13,7 @@ use loglynx_rules::Severity;
 pub struct ScoreConfig {
     /// Logs (files, directories, globs, `-` for stdin) or feature tables
     /// (.parquet; .csv with an `entity_kind` column or with --id-column).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_es")]
     pub inputs: Vec<String>,
 
     /// Baseline from loglynx-train; without it a baseline is fitted on the input itself.
@@ -41,26 +41,11 @@ pub struct ScoreConfig {
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub es_batch: usize,
 
-    /// File with the cluster's credentials: `api_key = …`, or `username = …`
-    /// and `password = …`.
-    #[arg(long, value_name = "FILE")]
-    pub es_credentials: Option<PathBuf>,
+    #[command(flatten)]
+    pub es_connection: loglynx_cli::es::EsConnectionArgs,
 
-    /// PEM file of the certificate authorities to trust for --to-es.
-    #[arg(long, value_name = "FILE")]
-    pub es_ca_file: Option<PathBuf>,
-
-    /// Do not verify the cluster's TLS certificate (loud; never the default).
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// Retries of a request answered 429 or 5xx, or whose connection failed.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub es_retries: u32,
-
-    /// Milliseconds before the first retry; doubled for each next one.
-    #[arg(long, value_name = "MS", default_value_t = 500)]
-    pub es_retry_wait_ms: u64,
+    #[command(flatten)]
+    pub es: loglynx_cli::es::EsSourceArgs,
 
     /// Format of --output; default from its extension.
     #[arg(long, value_parser = loglynx_cli::table_format())]

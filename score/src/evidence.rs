@@ -65,9 +65,9 @@ fn kept_text(line: &[u8]) -> String {
 /// be re-read, cut to [`MAX_RAW_LEN`].
 fn read_wanted(source: &Source, lines: &[u64], starts: &[(u64, u64)]) -> Vec<(u64, String)> {
     let mut found = Vec::new();
-    match source {
-        Source::Stdin => {}
-        Source::File(path) => match uncompressed(path) {
+    match source.path() {
+        None => {}
+        Some(path) => match uncompressed(path) {
             Some(_) if starts.first().is_some_and(|&(first, offset)| first == 1 && offset == 0) => {
                 // Each run of wanted lines in one block is read from the
                 // start of that block, the runs in parallel. Line numbers

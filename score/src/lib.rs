@@ -74,10 +74,18 @@ pub enum ScoreError {
     Output(#[from] loglynx_features::output::OutputError),
     #[error(transparent)]
     Sink(Box<sink::SinkError>),
+    #[error(transparent)]
+    Es(Box<loglynx_cli::es::EsInputError>),
 }
 
 impl From<sink::SinkError> for ScoreError {
     fn from(e: sink::SinkError) -> Self {
         ScoreError::Sink(Box::new(e))
+    }
+}
+
+impl From<loglynx_cli::es::EsInputError> for ScoreError {
+    fn from(e: loglynx_cli::es::EsInputError) -> Self {
+        ScoreError::Es(Box::new(e))
     }
 }

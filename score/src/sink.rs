@@ -4,9 +4,8 @@
 //! written; an index template maps the fields first when none exists.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use loglynx_es::{ensure_template, send_bulk, BulkDoc, BulkReport, Client, ConnectionConfig, Credentials, EsError};
+use loglynx_es::{ensure_template, send_bulk, BulkDoc, BulkReport, Client, EsError};
 use serde_json::{json, Value};
 
 use crate::alerts::Alert;
@@ -38,26 +37,14 @@ pub enum SinkError {
 
 impl AlertSink {
     /// The sink `config` asks for, if any: credentials from
-    /// `--es-credentials` or the environment, never from flags.
+    /// `--es-credentials` or the environment, never from flags
+    /// ([`loglynx_cli::es::EsConnectionArgs`]).
     pub fn from_config(config: &ScoreConfig) -> Result<Option<AlertSink>, SinkError> {
         let Some(url) = &config.to_es else {
             return Ok(None);
         };
         let setup = |e| SinkError::Setup(Box::new(e));
-        let mut c = ConnectionConfig::new(url);
-        c.credentials = match &config.es_credentials {
-            Some(p) => Some(Credentials::from_file(p).map_err(setup)?),
-            None => Credentials::from_env().map_err(setup)?,
-        };
-        c.ca_file = config.es_ca_file.clone();
-        c.insecure = config.insecure;
-        c.retries = config.es_retries;
-        c.retry_wait = Duration::from_millis(config.es_retry_wait_ms);
-        if c.insecure {
-            tracing::warn!("--insecure: the certificate of {url} is not verified");
-            eprintln!("loglynx-score: warning: --insecure: TLS certificates of {url} are NOT verified");
-        }
-        let client = Client::new(&c).map_err(setup)?;
+        let client = config.es_connection.client(url, "loglynx-score").map_err(setup)?;
         Ok(Some(AlertSink {
             client,
             url: url.clone(),

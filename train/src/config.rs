@@ -20,9 +20,17 @@ use crate::TrainError;
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// Feature tables (.parquet, .csv) or raw logs (files, directories, globs, `-`).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_es")]
     #[serde(skip)]
     pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    #[serde(skip)]
+    pub es: loglynx_cli::es::EsSourceArgs,
+
+    #[command(flatten)]
+    #[serde(skip)]
+    pub es_connection: loglynx_cli::es::EsConnectionArgs,
 
     /// Model bundle to write; the model card goes beside it (.card.json, .card.md).
     #[arg(short, long, default_value = "baseline.llx")]

@@ -50,6 +50,8 @@ use loglynx_baseline::{BaselineError, FitError, TableError};
 pub enum TrainError {
     #[error("{0}")]
     Setting(String),
+    #[error(transparent)]
+    Es(Box<loglynx_cli::es::EsInputError>),
     #[error("{0}")]
     Input(String),
     #[error(transparent)]
@@ -72,4 +74,10 @@ pub enum TrainError {
     Labels(#[from] labels::LabelsError),
     #[error(transparent)]
     Output(#[from] loglynx_features::output::OutputError),
+}
+
+impl From<loglynx_cli::es::EsInputError> for TrainError {
+    fn from(e: loglynx_cli::es::EsInputError) -> Self {
+        TrainError::Es(Box::new(e))
+    }
 }

@@ -157,12 +157,9 @@ pub fn load_inputs(inputs: &[String], config: &TrainConfig, quiet: bool) -> Resu
             .append(FeatureFrame::read(Path::new(t), config.id_column.as_deref())?);
         loaded.files.push(t.clone());
     }
-    if !logs.is_empty() {
+    if !logs.is_empty() || config.es.from_es.is_some() {
         let logs: Vec<String> = logs.into_iter().cloned().collect();
-        let (sources, errors) = input::discover(&logs);
-        if let Some(e) = errors.first() {
-            return Err(TrainError::Input(e.to_string()));
-        }
+        let (sources, _es_spool) = log_sources(&logs, config)?;
         let features = config.feature_config().check()?;
         let (assets, rules) = assets_and_rules(config)?;
         let cfg = RunConfig {
@@ -319,6 +316,27 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
 
 /// Whether training reads its inputs as windows close (raw logs only, no
 /// `--eval`, which scores the training rows again).
+/// The log inputs among `inputs`, and the events of `--from-es` spooled to
+/// a file (deleted when the returned path is dropped): the first input
+/// that cannot be read is an error.
+pub(crate) fn log_sources(
+    inputs: &[String],
+    config: &TrainConfig,
+) -> Result<(Vec<input::Source>, Option<tempfile::TempPath>), TrainError> {
+    let (mut sources, errors) = input::discover(inputs);
+    if let Some(e) = errors.first() {
+        return Err(TrainError::Input(e.to_string()));
+    }
+    let spool = match loglynx_cli::es::spool_from_es(&config.es, &config.es_connection, "loglynx-train")? {
+        Some((source, path, _)) => {
+            sources.push(source);
+            Some(path)
+        }
+        None => None,
+    };
+    Ok((sources, spool))
+}
+
 fn streams(config: &TrainConfig) -> bool {
     config.eval.is_none()
         && config

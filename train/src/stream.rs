@@ -26,7 +26,6 @@ use loglynx_cli::spinner;
 use loglynx_features::aggregate::registry::EntityKind;
 use loglynx_features::aggregate::registry::SPEC_VERSION;
 use loglynx_features::aggregate::FeatureTable;
-use loglynx_features::ingest::input;
 use loglynx_features::ingest::pipeline::{self, RunConfig};
 use loglynx_features::output::spool::RowSpool;
 use loglynx_features::output::OutputError;
@@ -69,10 +68,7 @@ pub fn train_streaming(
     evidence: EvidenceConfig,
 ) -> Result<(Baseline, Option<LogsRead>), TrainError> {
     model_config.check().map_err(loglynx_baseline::FitError::from)?;
-    let (sources, errors) = input::discover(&config.inputs);
-    if let Some(e) = errors.first() {
-        return Err(TrainError::Input(e.to_string()));
-    }
+    let (sources, _es_spool) = crate::run::log_sources(&config.inputs, config)?;
     let features = config.feature_config().check()?;
     let window = features.window();
     let (assets, rules) = assets_and_rules(config)?;

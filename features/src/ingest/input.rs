@@ -65,6 +65,13 @@ impl InputFormat {
 pub enum Source {
     Stdin,
     File(PathBuf),
+    /// A file standing in for an input that is not one, such as the
+    /// documents read from a cluster: read from `path`, named `name` in
+    /// messages and evidence.
+    Spooled {
+        path: PathBuf,
+        name: String,
+    },
 }
 
 impl Source {
@@ -73,13 +80,22 @@ impl Source {
         match self {
             Source::Stdin => "-".to_owned(),
             Source::File(p) => p.display().to_string(),
+            Source::Spooled { name, .. } => name.clone(),
+        }
+    }
+
+    /// The file read, unless this is stdin.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::Stdin => None,
+            Source::File(p) | Source::Spooled { path: p, .. } => Some(p),
         }
     }
 
     /// Modification time, used to infer the year of RFC 3164 timestamps.
     pub fn modified(&self) -> Option<SystemTime> {
         match self {
-            Source::Stdin => None,
+            Source::Stdin | Source::Spooled { .. } => None,
             Source::File(p) => std::fs::metadata(p).and_then(|m| m.modified()).ok(),
         }
     }
@@ -185,7 +201,7 @@ fn walk_dir(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<InputError>)
 pub fn open(source: &Source) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match source {
         Source::Stdin => Box::new(io::stdin()),
-        Source::File(p) => Box::new(File::open(p)?),
+        Source::File(p) | Source::Spooled { path: p, .. } => Box::new(File::open(p)?),
     };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let is_gzip = {

@@ -2,7 +2,7 @@
 
 mod conformance;
 mod connectors;
-mod es_sink;
+mod es_cluster;
 mod features_cli;
 mod gen_stealthy;
 mod report_browser;

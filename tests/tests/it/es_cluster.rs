@@ -1,6 +1,8 @@
-//! `loglynx-score --to-es`: alerts sent to a real OpenSearch-API server
-//! (osmem-server, which `.ci/run` installs) and to small fake clusters that
-//! refuse, drop the connection or answer 429 and 5xx.
+//! Elasticsearch and OpenSearch: events read with `--from-es` and alerts
+//! sent with `--to-es`, against a real OpenSearch-API server (osmem-server,
+//! which `.ci/run` installs) and small fake clusters that speak
+//! Elasticsearch's point-in-time API, refuse, drop the connection or
+//! answer 429 and 5xx.
 //!
 //! The osmem-server tests need its binary in `LOGLYNX_OSMEM_SERVER`;
 //! without it they say so and pass, unless `LOGLYNX_REQUIRE_OSMEM` is set
@@ -337,5 +339,192 @@ fn credentials_come_from_the_environment_and_never_show_in_errors() {
             .to_ascii_lowercase()
             .contains("authorization: basic c3zjomh1bnrlcji="),
         "{heads}"
+    );
+}
+
+/// Indexes the lines of an NDJSON file into `index`, ids the line numbers.
+fn index_lines(url: &str, index: &str, path: &Path) {
+    let docs: Vec<loglynx_es::BulkDoc> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| loglynx_es::BulkDoc {
+            id: i.to_string(),
+            doc: serde_json::from_str(l).unwrap(),
+        })
+        .collect();
+    let report = loglynx_es::send_bulk(&client(url), index, &docs, 5000).unwrap();
+    assert_eq!(report.sent, docs.len());
+    client(url)
+        .send_ok("POST", &format!("/{index}/_refresh"), None)
+        .unwrap();
+}
+
+#[test]
+fn events_read_back_from_opensearch_give_the_features_and_alerts_of_the_file_whatever_the_slices() {
+    let Some(server) = osmem() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_log(dir.path());
+    let events = dir.path().join("events.ndjson");
+    Command::new(bin("loglynx-features"))
+        .arg(&log)
+        .args(["--year", "2026", "-q", "-o"])
+        .arg(dir.path().join("f-log.parquet"))
+        .arg("--events-out")
+        .arg(&events)
+        .assert()
+        .success();
+    index_lines(&server.url, "auth-events", &events);
+    let from_file = dir.path().join("f-file.parquet");
+    Command::new(bin("loglynx-features"))
+        .arg(&events)
+        .args(["-q", "-o"])
+        .arg(&from_file)
+        .assert()
+        .success();
+
+    // Features: the same table from the file and from the cluster, read
+    // with one slice or three.
+    let features_from_es = |slices: &str, out: &Path| {
+        Command::new(bin("loglynx-features"))
+            .args(["--from-es", &server.url, "--index", "auth-*", "--es-slices", slices])
+            .args(["--es-page-size", "700", "-q", "-o"])
+            .arg(out)
+            .assert()
+            .success();
+    };
+    let one = dir.path().join("f-es1.parquet");
+    let three = dir.path().join("f-es3.parquet");
+    features_from_es("1", &one);
+    features_from_es("3", &three);
+    let file_table = std::fs::read(&from_file).unwrap();
+    assert!(
+        std::fs::read(&one).unwrap() == file_table,
+        "one slice gives the file's features"
+    );
+    assert!(
+        std::fs::read(&three).unwrap() == file_table,
+        "three slices give the file's features"
+    );
+
+    // Alerts: the same as scoring the events file, evidence named es:INDEX.
+    let a_file = dir.path().join("a-file.ndjson");
+    let a_es = dir.path().join("a-es.ndjson");
+    Command::new(bin("loglynx-score"))
+        .arg(&events)
+        .args(["-q", "-o"])
+        .arg(&a_file)
+        .assert()
+        .code(0);
+    Command::new(bin("loglynx-score"))
+        .args(["--from-es", &server.url, "--index", "auth-events", "-q", "-o"])
+        .arg(&a_es)
+        .assert()
+        .code(0);
+    let file_text = std::fs::read_to_string(&a_file).unwrap();
+    let es_text = std::fs::read_to_string(&a_es).unwrap();
+    assert!(!file_text.is_empty());
+    assert!(es_text.contains("\"es:auth-events\""), "evidence names the index");
+    assert_eq!(
+        es_text.replace(
+            "\"es:auth-events\"",
+            &serde_json::to_string(&events.display().to_string()).unwrap()
+        ),
+        file_text
+    );
+
+    // A time range and a query narrow what is read.
+    let query = dir.path().join("q.json");
+    std::fs::write(&query, r#"{"term": {"event.outcome": "failure"}}"#).unwrap();
+    let narrowed = dir.path().join("e-narrow.ndjson");
+    Command::new(bin("loglynx-features"))
+        .args(["--from-es", &server.url, "--index", "auth-events", "--query"])
+        .arg(&query)
+        .args([
+            "--since",
+            "2026-03-03T00:00:00Z",
+            "--until",
+            "2026-03-04T00:00:00Z",
+            "-q",
+            "-o",
+        ])
+        .arg(dir.path().join("f-narrow.parquet"))
+        .arg("--events-out")
+        .arg(&narrowed)
+        .assert()
+        .success();
+    let kept = alerts_in(&narrowed);
+    assert!(!kept.is_empty());
+    assert!(alerts_in(&events).len() > kept.len());
+    for e in &kept {
+        assert_eq!(e["event"]["outcome"], "failure", "{e}");
+        let t = e["@timestamp"].as_str().unwrap();
+        assert!(t.starts_with("2026-03-03"), "{t}");
+    }
+
+    // Training reads the cluster the same way.
+    Command::new(bin("loglynx-train"))
+        .args(["--from-es", &server.url, "--index", "auth-events", "-q", "-o"])
+        .arg(dir.path().join("m.llx"))
+        .assert()
+        .success();
+}
+
+#[test]
+fn elasticsearch_point_in_time_is_opened_read_and_closed_also_after_an_error() {
+    let doc = r#"{"@timestamp":"2026-03-02T10:00:00Z","host":{"name":"web-01"},"process":{"name":"sshd","pid":811},"message":"Failed password for root from 203.0.113.9 port 4711 ssh2"}"#;
+    let cluster = move |fail_search: bool| {
+        fake_cluster(move |_, method, path, _| {
+            Some(match (method, path) {
+                ("GET", "/") => (
+                    200,
+                    r#"{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}"#.into(),
+                ),
+                ("POST", p) if p.starts_with("/auth/_pit") => (200, r#"{"id":"PIT-1"}"#.into()),
+                ("POST", "/_search") if fail_search => (400, r#"{"error":"bad query"}"#.into()),
+                ("POST", "/_search") => (
+                    200,
+                    format!(
+                        r#"{{"pit_id":"PIT-1","hits":{{"hits":[{{"_source":{doc},"sort":[1,0]}},{{"_source":{doc},"sort":[1,1]}}]}}}}"#
+                    ),
+                ),
+                ("DELETE", "/_pit") => (200, r#"{"succeeded":true}"#.into()),
+                _ => (404, "{}".into()),
+            })
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.ndjson");
+    let (url, seen) = cluster(false);
+    Command::new(bin("loglynx-features"))
+        .args(["--from-es", &url, "--index", "auth", "--es-slices", "1", "-q", "-o"])
+        .arg(dir.path().join("f.parquet"))
+        .arg("--events-out")
+        .arg(&events)
+        .assert()
+        .success();
+    assert_eq!(alerts_in(&events).len(), 2);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [
+            "GET /",
+            "POST /auth/_pit?keep_alive=5m",
+            "POST /_search",
+            "DELETE /_pit"
+        ]
+    );
+
+    let (url, seen) = cluster(true);
+    let a = Command::new(bin("loglynx-features"))
+        .args(["--from-es", &url, "--index", "auth", "--es-slices", "1", "-q", "-o"])
+        .arg(dir.path().join("f2.parquet"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains("--from-es") && stderr.contains("HTTP 400"), "{stderr}");
+    assert_eq!(
+        seen.lock().unwrap().last().unwrap(),
+        "DELETE /_pit",
+        "closed after the error"
     );
 }
