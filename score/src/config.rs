@@ -8,12 +8,34 @@ use loglynx_features::ingest::input::InputFormat;
 use loglynx_features::output::TableFormat;
 use loglynx_rules::Severity;
 
+/// The formats of the alerts file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertsFormat {
+    Parquet,
+    Csv,
+    Ndjson,
+    /// Elasticsearch/OpenSearch `_bulk` NDJSON.
+    EsBulk,
+}
+
+impl AlertsFormat {
+    /// The table format, `None` for `es-bulk`.
+    pub fn table(self) -> Option<TableFormat> {
+        match self {
+            AlertsFormat::Parquet => Some(TableFormat::Parquet),
+            AlertsFormat::Csv => Some(TableFormat::Csv),
+            AlertsFormat::Ndjson => Some(TableFormat::Ndjson),
+            AlertsFormat::EsBulk => None,
+        }
+    }
+}
+
 /// What `loglynx-score` is asked to do: its flags.
 #[derive(Debug, Clone, Args)]
 pub struct ScoreConfig {
     /// Logs (files, directories, globs, `-` for stdin) or feature tables
     /// (.parquet; .csv with an `entity_kind` column or with --id-column).
-    #[arg(required_unless_present = "from_es")]
+    #[arg(required_unless_present_any = ["from_es", "send_alerts"])]
     pub inputs: Vec<String>,
 
     /// Baseline from loglynx-train; without it a baseline is fitted on the input itself.
@@ -47,9 +69,15 @@ pub struct ScoreConfig {
     #[command(flatten)]
     pub es: loglynx_cli::es::EsSourceArgs,
 
-    /// Format of --output; default from its extension.
-    #[arg(long, value_parser = loglynx_cli::table_format())]
-    pub output_format: Option<TableFormat>,
+    /// Format of --output; default from its extension. `es-bulk` writes
+    /// the `_bulk` NDJSON of the alerts for --alerts-index, to load later.
+    #[arg(long, value_enum)]
+    pub output_format: Option<AlertsFormat>,
+
+    /// Send the alerts of an earlier run's NDJSON alerts file to --to-es
+    /// and stop (for a run whose cluster failed: its alerts file is kept).
+    #[arg(long, value_name = "FILE", requires = "to_es")]
+    pub send_alerts: Option<PathBuf>,
 
     /// Every entity-window's scores (.parquet, .csv or .ndjson); explanations
     /// for anomalous windows and public sources near the threshold.

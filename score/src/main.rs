@@ -24,6 +24,8 @@ Examples:
   loglynx-score --model baseline.llx --alert-budget 0.2 auth.log   # fewer model-driven alerts
   loglynx-score auth.log --report report.html    # a page to read; report.md for a ticket
   LOGLYNX_ES_API_KEY=… loglynx-score auth.log --to-es https://es:9200 --alerts-index loglynx-alerts
+  loglynx-score --send-alerts alerts.ndjson --to-es https://es:9200   # finish a run whose cluster failed
+  loglynx-score --from-es https://es:9200 --index 'filebeat-*' --since now-1d --model baseline.llx
   loglynx-score auth.log --verdict-template verdicts.csv   # fill in the verdict column, then:
   loglynx-score next-day.log --feedback verdicts.csv       # false positives judged once stay out
   loglynx-train quiet.log --feedback verdicts.csv --alerts alerts.ndjson -o reranked.llx
@@ -58,6 +60,9 @@ fn main() -> ExitCode {
         eprintln!("loglynx-score: error: {}", escape_terminal_lines(&e.to_string()));
         ExitCode::from(2)
     };
+    if let Some(path) = &cli.score.send_alerts {
+        return send_alerts(&cli.score, path, cli.verbosity.quiet);
+    }
     let outcome = match loglynx_score::run(&cli.score, cli.verbosity.quiet) {
         Ok(outcome) => outcome,
         Err(e) => return fail(&e),
@@ -93,6 +98,40 @@ fn main() -> ExitCode {
     // anomalies back at once instead of one by one.
     std::mem::forget(outcome);
     code
+}
+
+/// `--send-alerts`: an earlier run's alerts file to the cluster, nothing else.
+fn send_alerts(config: &ScoreConfig, path: &std::path::Path, quiet: bool) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("loglynx-score: error: {}", escape_terminal_lines(&e.to_string()));
+        ExitCode::from(2)
+    };
+    let docs = match loglynx_score::sink::read_alert_documents(path) {
+        Ok(docs) => docs,
+        Err(e) => return fail(&format!("--send-alerts {e}")),
+    };
+    let sink = match loglynx_score::sink::AlertSink::from_config(config) {
+        Ok(Some(sink)) => sink,
+        Ok(None) => return fail(&"--send-alerts needs --to-es"),
+        Err(e) => return fail(&e),
+    };
+    match sink.send_documents(&docs, path) {
+        Ok(r) => {
+            if !quiet {
+                eprintln!(
+                    "loglynx-score: sent {} alerts of {} to index {} in {} requests: {} new, {} updated",
+                    r.sent,
+                    escape_terminal(&path.display().to_string()),
+                    escape_terminal(sink.index()),
+                    r.requests,
+                    r.created,
+                    r.updated
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 fn summary(config: &ScoreConfig, o: &ScoreOutcome, started: Instant) {

@@ -173,7 +173,11 @@ pub fn feature_config(config: &ScoreConfig, baseline: Option<&Baseline>) -> Resu
 /// Scores `config.inputs` and writes the alerts (and scores, evaluation).
 pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError> {
     let started = Instant::now();
-    let output_format = TableFormat::resolve(config.output_format, &config.output, "use --output-format")?;
+    // `None`: the `_bulk` NDJSON of --output-format es-bulk.
+    let output_format = match config.output_format {
+        Some(f) => f.table(),
+        None => Some(TableFormat::resolve(None, &config.output, "use --output-format")?),
+    };
     // Read before the logs, so that a bad verdicts file fails fast.
     let feedback = match &config.feedback {
         Some(p) => crate::feedback::Feedback::read(p)?,
@@ -665,7 +669,10 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         "alerts merged, evidence read"
     );
 
-    report::write_alerts(&alerts, &config.output, output_format)?;
+    match output_format {
+        Some(format) => report::write_alerts(&alerts, &config.output, format)?,
+        None => crate::sink::write_bulk_file(&alerts, &config.output, &config.alerts_index)?,
+    }
     // The alerts file is written first: a failing cluster loses nothing.
     let sent_to_es = match &sink {
         Some(sink) => Some((sink.index().to_owned(), sink.send(&alerts, &config.output)?)),

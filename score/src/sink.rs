@@ -3,9 +3,9 @@
 //! instead of adding copies, sent with `_bulk` after the alerts file is
 //! written; an index template maps the fields first when none exists.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use loglynx_es::{ensure_template, send_bulk, BulkDoc, BulkReport, Client, EsError};
+use loglynx_es::{bulk_body, ensure_template, send_bulk, BulkDoc, BulkReport, Client, EsError};
 use serde_json::{json, Value};
 
 use crate::alerts::Alert;
@@ -54,7 +54,13 @@ impl AlertSink {
     }
 
     /// Creates the index template if absent, then indexes the alerts.
-    pub fn send(&self, alerts: &[Alert], output: &std::path::Path) -> Result<BulkReport, SinkError> {
+    pub fn send(&self, alerts: &[Alert], output: &Path) -> Result<BulkReport, SinkError> {
+        self.send_documents(&alert_documents(alerts), output)
+    }
+
+    /// Like [`AlertSink::send`], for alerts as `loglynx-score` writes them
+    /// in NDJSON (`--send-alerts`, to finish a run whose sink failed).
+    pub fn send_documents(&self, docs: &[BulkDoc], output: &Path) -> Result<BulkReport, SinkError> {
         let failed = |source| SinkError::Send {
             url: self.url.clone(),
             index: self.index.clone(),
@@ -63,14 +69,7 @@ impl AlertSink {
         };
         let template = format!("{}-template", self.index);
         ensure_template(&self.client, &template, &alerts_template(&self.index)).map_err(failed)?;
-        let docs: Vec<BulkDoc> = alerts
-            .iter()
-            .map(|a| BulkDoc {
-                id: a.fingerprint.clone(),
-                doc: alert_document(a),
-            })
-            .collect();
-        send_bulk(&self.client, &self.index, &docs, self.batch).map_err(failed)
+        send_bulk(&self.client, &self.index, docs, self.batch).map_err(failed)
     }
 
     pub fn index(&self) -> &str {
@@ -78,41 +77,85 @@ impl AlertSink {
     }
 }
 
-/// An alert as an ECS-shaped document: `@timestamp`, `event.*`, `rule.*`,
-/// `source.ip` (the sources that are addresses), `host.name`, `user.name`
-/// and `message`, with the whole alert under `loglynx` (stored, not
-/// indexed).
-pub fn alert_document(a: &Alert) -> Value {
-    let ips: Vec<&str> = a
-        .source_ips
+/// The documents of `alerts`, ids their fingerprints.
+pub fn alert_documents(alerts: &[Alert]) -> Vec<BulkDoc> {
+    alerts
         .iter()
-        .map(String::as_str)
+        .map(|a| {
+            let value = serde_json::to_value(a).expect("an alert is plain JSON");
+            alert_document(&value).expect("a serialized alert has a fingerprint")
+        })
+        .collect()
+}
+
+/// The documents of an alerts file in NDJSON; the error names the line.
+pub fn read_alert_documents(path: &Path) -> Result<Vec<BulkDoc>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut docs = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |why: String| format!("{}:{}: {why}", path.display(), n + 1);
+        let value: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        docs.push(alert_document(&value).ok_or_else(|| bad("not an alert of loglynx-score (no fingerprint)".into()))?);
+    }
+    Ok(docs)
+}
+
+/// Writes the `_bulk` NDJSON of `alerts` for `index` (`--output-format
+/// es-bulk`), atomically, for loading later (`curl --data-binary @FILE
+/// URL/_bulk`).
+pub fn write_bulk_file(
+    alerts: &[Alert],
+    path: &Path,
+    index: &str,
+) -> Result<(), loglynx_features::output::OutputError> {
+    loglynx_features::output::write_atomic(path, bulk_body(index, &alert_documents(alerts)).as_bytes())
+}
+
+/// An alert (as `loglynx-score` serializes it) as an ECS-shaped document:
+/// `@timestamp`, `event.*`, `rule.*`, `source.ip` (the sources that are
+/// addresses), `host.name`, `user.name` and `message`, with the whole
+/// alert under `loglynx.alert` (stored, not indexed). `None` without a
+/// fingerprint, the document id.
+pub fn alert_document(a: &Value) -> Option<BulkDoc> {
+    let fingerprint = a.get("fingerprint")?.as_str()?.to_owned();
+    let ips: Vec<&str> = a["source_ips"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let ips: Vec<&str> = ips
+        .into_iter()
         .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
         .collect();
-    json!({
-        "@timestamp": a.first_seen,
+    let severity = a["severity"].as_str().unwrap_or_default();
+    let level = ["low", "medium", "high", "critical"]
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(severity))
+        .map(|i| i + 1);
+    let doc = json!({
+        "@timestamp": a["first_seen"],
         "event": {
             "kind": "alert",
             "module": "loglynx",
-            "id": a.id,
-            "severity": a.severity as u8 + 1,
-            "risk_score": a.risk_score,
-            "start": a.first_seen,
-            "end": a.last_seen,
+            "id": a["id"],
+            "severity": level,
+            "risk_score": a["risk_score"],
+            "start": a["first_seen"],
+            "end": a["last_seen"],
         },
-        "rule": { "id": a.rule_ids, "name": a.title },
-        "source": { "ip": ips, "address": a.source_ips },
-        "host": { "name": a.target_hosts },
-        "user": { "name": a.users },
-        "message": a.summary,
-        "tags": a.tags,
+        "rule": { "id": a["rule_ids"], "name": a["title"] },
+        "source": { "ip": ips, "address": a["source_ips"] },
+        "host": { "name": a["target_hosts"] },
+        "user": { "name": a["users"] },
+        "message": a["summary"],
+        "tags": a["tags"],
         "loglynx": {
-            "severity": a.severity.as_str(),
-            "fingerprint": a.fingerprint,
-            "primary": a.primary,
+            "severity": severity,
+            "fingerprint": fingerprint,
+            "primary": a["primary"],
             "alert": a,
         },
-    })
+    });
+    Some(BulkDoc { id: fingerprint, doc })
 }
 
 /// The index template of the alerts index: keywords, addresses, dates and

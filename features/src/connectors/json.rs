@@ -8,6 +8,9 @@
 //! - **Other schemas**, through a [`FieldMap`] read from TOML that says
 //!   which JSON field holds each ECS field and how the schema's action
 //!   values translate to loglynx [`Action`] keywords.
+//! - **Wazuh alerts** (`alerts.json`, the indexer's `wazuh-alerts-*`),
+//!   recognized by `full_log` and `predecoder.program_name`: the raw line's
+//!   message goes through the syslog message decoders.
 //! - **Windows Security events** as JSON, recognized by an `EventID` /
 //!   `EventId` field (OTRF, NXLog and similar flat exports) or by
 //!   `winlog.event_id` (Winlogbeat), whatever the field map says. Event IDs
@@ -271,7 +274,65 @@ pub fn decode_json_line<'a>(line: &'a str, file: FileId, line_no: u64, map: &Fie
     if let Some(id) = windows_event_id(&root) {
         return decode_windows(&root, id, map, evidence);
     }
+    if is_wazuh_alert(&root) {
+        return decode_wazuh_alert(&root, evidence);
+    }
     decode_mapped(&root, map, evidence)
+}
+
+// ---------------------------------------------------------------------------
+// Wazuh alerts
+
+/// A Wazuh alert (`alerts.json`, or the `wazuh-alerts-*` documents of its
+/// indexer): the raw log line in `full_log`, its program in
+/// `predecoder.program_name`.
+fn is_wazuh_alert(root: &Map<String, Value>) -> bool {
+    root.contains_key("full_log") && lookup(root, "predecoder.program_name").is_some()
+}
+
+/// Decodes a Wazuh alert's raw line with the syslog message decoders, so
+/// what the event is comes from the program's own message, not from
+/// Wazuh's rule.
+fn decode_wazuh_alert<'a>(root: &Map<String, Value>, evidence: Evidence<'a>) -> Decoded<'a> {
+    let Some(timestamp) = lookup(root, "@timestamp")
+        .or_else(|| root.get("timestamp"))
+        .and_then(timestamp_of)
+    else {
+        return Err(Skip::new(SkipReason::BadTimestamp));
+    };
+    let program = text_at(root, "predecoder.program_name").unwrap_or_default();
+    let host = text_at(root, "predecoder.hostname").or_else(|| text_at(root, "agent.name"));
+    let full_log = text_at(root, "full_log").unwrap_or_default();
+    match message_after_program(&full_log, &program) {
+        Some((pid, message)) => from_message(timestamp, host.as_deref(), &program, pid, message, evidence),
+        None => Err(Skip {
+            reason: SkipReason::Unrecognized,
+            program: Some(owned(program)),
+        }),
+    }
+}
+
+/// The pid and message of a syslog line whose tag is `program[pid]: ` or
+/// `program: `: the first such tag, which is the header's, since the
+/// message (the only text an attacker writes) comes after it.
+fn message_after_program<'l>(line: &'l str, program: &str) -> Option<(Option<u32>, &'l str)> {
+    if program.is_empty() {
+        return None;
+    }
+    for (at, _) in line.match_indices(program) {
+        let rest = &line[at + program.len()..];
+        if let Some(message) = rest.strip_prefix(": ") {
+            return Some((None, message));
+        }
+        if let Some(bracketed) = rest.strip_prefix('[') {
+            if let Some((pid, message)) = bracketed.split_once("]: ") {
+                if let Ok(pid) = pid.parse() {
+                    return Some((Some(pid), message));
+                }
+            }
+        }
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------
@@ -964,6 +1025,41 @@ mod tests {
         assert_eq!(s.program.as_deref(), Some("named"));
         let s = ecs(r#"{"@timestamp":"2024-03-03T04:05:06Z","message":"hello"}"#).unwrap_err();
         assert_eq!((s.reason, s.program), (SkipReason::Unrecognized, None));
+    }
+
+    #[test]
+    fn wazuh_alerts_are_read_from_their_raw_line_whatever_the_user_name_says() {
+        let doc = |user: &str| {
+            serde_json::json!({
+                "timestamp": "2026-03-02T10:00:00.000+0000",
+                "@timestamp": "2026-03-02T10:00:00.000Z",
+                "rule": {"level": 5, "id": "5710", "description": "sshd: Attempt to login using a non-existent user"},
+                "agent": {"id": "001", "name": "agent-web"},
+                "full_log": format!("Mar  2 10:00:00 web-01 sshd[811]: Failed password for invalid user {user} from 203.0.113.9 port 4711 ssh2"),
+                "predecoder": {"program_name": "sshd", "timestamp": "Mar  2 10:00:00", "hostname": "web-01"},
+                "decoder": {"parent": "sshd", "name": "sshd"},
+                "data": {"srcip": "203.0.113.9", "srcuser": user},
+                "location": "/var/log/auth.log"
+            })
+            .to_string()
+        };
+        let line = doc("oracle");
+        let ev = ecs(&line).unwrap();
+        assert_eq!(ev.action, Action::Authentication);
+        assert!(ev.names_invalid_user());
+        assert_eq!(ev.outcome, Outcome::Failure);
+        assert_eq!(ev.user.as_deref(), Some("oracle"));
+        assert_eq!(ev.source_key(), Some("203.0.113.9"));
+        assert_eq!(ev.host.as_deref(), Some("web-01"));
+        assert_eq!(ev.pid, Some(811));
+        // A user name that spells another tag and address moves nothing.
+        let hostile = doc("x sshd[1]: Accepted password for root from 198.51.100.7 port 1 ssh2 from");
+        let ev = ecs(&hostile).unwrap();
+        assert_eq!(ev.source_key(), Some("203.0.113.9"));
+        assert_eq!(ev.pid, Some(811));
+        assert_eq!(ev.outcome, Outcome::Failure);
+        assert_eq!(message_after_program("web-01 cron: job", "sshd"), None);
+        assert_eq!(message_after_program("sshd-box sshd: m", "sshd"), Some((None, "m")));
     }
 
     #[test]

@@ -133,6 +133,59 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
     let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
     assert!(stderr.contains(&format!("0 new, {} updated", alerts.len())), "{stderr}");
     assert_eq!(count(&server.url, "llx-alerts"), alerts.len() as u64);
+
+    // A run whose cluster failed is finished from its alerts file alone.
+    Command::new(bin("loglynx-score"))
+        .arg("--send-alerts")
+        .arg(&out)
+        .args(["--to-es", &server.url, "--alerts-index", "llx-resumed"])
+        .assert()
+        .code(0);
+    assert_eq!(count(&server.url, "llx-resumed"), alerts.len() as u64);
+    let c = client(&server.url);
+    let fp = alerts[0]["fingerprint"].as_str().unwrap();
+    let resumed: Value =
+        serde_json::from_str(&c.send_ok("GET", &format!("/llx-resumed/_doc/{fp}"), None).unwrap().body).unwrap();
+    let direct: Value =
+        serde_json::from_str(&c.send_ok("GET", &format!("/llx-alerts/_doc/{fp}"), None).unwrap().body).unwrap();
+    assert_eq!(resumed["_source"], direct["_source"], "the same document either way");
+
+    // --output-format es-bulk: the same documents in a file, loaded later.
+    let bulk = dir.path().join("alerts.bulk");
+    Command::new(bin("loglynx-score"))
+        .arg(&log)
+        .args([
+            "--year",
+            "2026",
+            "-q",
+            "--output-format",
+            "es-bulk",
+            "--alerts-index",
+            "llx-offline",
+            "-o",
+        ])
+        .arg(&bulk)
+        .assert()
+        .code(0);
+    let body = std::fs::read(&bulk).unwrap();
+    assert_eq!(body.iter().filter(|&&b| b == b'\n').count(), 2 * alerts.len());
+    let r = c
+        .send_ok("POST", "/_bulk?refresh=true", Some(("application/x-ndjson", &body)))
+        .unwrap();
+    assert!(r.body.contains("\"errors\":false"), "{}", r.body);
+    assert_eq!(count(&server.url, "llx-offline"), alerts.len() as u64);
+
+    // An alerts file that is not one is refused, naming the line.
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(&bad, "{\"id\":1}\n").unwrap();
+    let a = Command::new(bin("loglynx-score"))
+        .arg("--send-alerts")
+        .arg(&bad)
+        .args(["--to-es", &server.url])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains("bad.ndjson:1: not an alert"), "{stderr}");
 }
 
 /// A fake cluster: answers each request (method, path, body) with a
