@@ -1391,55 +1391,29 @@ impl FeatureTable {
     /// it), in that order, as one table. The parts' window length is
     /// `window`.
     pub fn gathered(window: Micros, parts: &[FeatureTable], order: &[(u32, u32)]) -> FeatureTable {
-        let at = |&(p, i): &(u32, u32)| (&parts[p as usize], i as usize);
+        fn pick<T>(parts: &[FeatureTable], order: &[(u32, u32)], f: impl Fn(&FeatureTable, usize) -> T) -> Vec<T> {
+            order.iter().map(|&(p, i)| f(&parts[p as usize], i as usize)).collect()
+        }
         let evidence = parts.iter().any(|t| !t.evidence.is_empty());
         let (columns, (kinds, entities, window_starts, source_scope, asset_criticality, evidence)) = rayon::join(
             || {
                 (0..FEATURES.len())
                     .into_par_iter()
-                    .map(|c| {
-                        order
-                            .iter()
-                            .map(|o| {
-                                let (t, i) = at(o);
-                                t.columns[c][i]
-                            })
-                            .collect()
-                    })
+                    .map(|c| pick(parts, order, |t, i| t.columns[c][i]))
                     .collect::<Vec<Vec<f64>>>()
             },
             || {
-                let kinds = order.iter().map(|o| {
-                    let (t, i) = at(o);
-                    t.kinds[i]
-                });
-                let entities = order.iter().map(|o| {
-                    let (t, i) = at(o);
-                    t.entities[i].clone()
-                });
-                let window_starts = order.iter().map(|o| {
-                    let (t, i) = at(o);
-                    t.window_starts[i]
-                });
-                let source_scope = order.iter().map(|o| {
-                    let (t, i) = at(o);
-                    t.source_scope[i]
-                });
-                let asset_criticality = order.iter().map(|o| {
-                    let (t, i) = at(o);
-                    t.asset_criticality[i].clone()
-                });
-                let evidence_rows = order.iter().map(|o| {
-                    let (t, i) = at(o);
-                    t.evidence[i]
-                });
                 (
-                    kinds.collect::<Vec<_>>(),
-                    entities.collect::<Vec<_>>(),
-                    window_starts.collect::<Vec<_>>(),
-                    source_scope.collect::<Vec<_>>(),
-                    asset_criticality.collect::<Vec<_>>(),
-                    if evidence { evidence_rows.collect() } else { Vec::new() },
+                    pick(parts, order, |t, i| t.kinds[i]),
+                    pick(parts, order, |t, i| t.entities[i].clone()),
+                    pick(parts, order, |t, i| t.window_starts[i]),
+                    pick(parts, order, |t, i| t.source_scope[i]),
+                    pick(parts, order, |t, i| t.asset_criticality[i].clone()),
+                    if evidence {
+                        pick(parts, order, |t, i| t.evidence[i])
+                    } else {
+                        Vec::new()
+                    },
                 )
             },
         );

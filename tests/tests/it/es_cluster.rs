@@ -63,13 +63,7 @@ fn client(url: &str) -> Client {
 }
 
 fn small_log(dir: &Path) -> PathBuf {
-    let log = dir.join("auth.log");
-    Command::new(bin("loglynx-gen"))
-        .args(["--events", "20000", "--seed", "5", "-q", "-o"])
-        .arg(&log)
-        .assert()
-        .success();
-    log
+    super::score_cli::generate(dir, 20_000, 5, &[]).0
 }
 
 fn score_to(log: &Path, out: &Path, url: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
