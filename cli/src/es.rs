@@ -97,11 +97,13 @@ pub struct EsSourceArgs {
 /// Why events could not be read from a cluster.
 #[derive(Debug, thiserror::Error)]
 pub enum EsInputError {
-    #[error("--from-es {url}, index {index}: {source}")]
+    #[error("--from-es {url}, index {index}: {error}")]
     Read {
         url: String,
         index: String,
-        source: Box<EsError>,
+        /// Not a `source`: the message already holds it, and chains
+        /// printed by cause would say it twice.
+        error: Box<EsError>,
     },
     #[error("--query {path}: {why}")]
     Query { path: String, why: String },
@@ -123,7 +125,7 @@ pub fn spool_from_es(
     let failed = |e: EsError| EsInputError::Read {
         url: url.clone(),
         index: index.clone(),
-        source: Box::new(e),
+        error: Box::new(e),
     };
     let mut cfg = SourceConfig::new(index);
     if let Some(p) = &src.query {

@@ -126,14 +126,14 @@ pub enum EsError {
     Credentials(String),
     #[error("CA file {path}: {why}")]
     CaFile { path: String, why: String },
-    #[error("{method} {url}: {why} (after {attempts} attempts)")]
+    #[error("{method} {url}: {why} ({})", attempts_text(*.attempts))]
     Transport {
         method: String,
         url: String,
         why: String,
         attempts: u32,
     },
-    #[error("{method} {url}: HTTP {status} (after {attempts} attempts): {body}")]
+    #[error("{method} {url}: HTTP {status} ({}): {body}", attempts_text(*.attempts))]
     Status {
         method: String,
         url: String,
@@ -152,6 +152,14 @@ pub enum EsError {
         failed: usize,
         first: String,
     },
+}
+
+fn attempts_text(n: u32) -> String {
+    if n == 1 {
+        "after 1 attempt".into()
+    } else {
+        format!("after {n} attempts")
+    }
 }
 
 /// A status and body.

@@ -26,12 +26,13 @@ pub struct AlertSink {
 pub enum SinkError {
     #[error("--to-es: {0}")]
     Setup(Box<EsError>),
-    #[error("--to-es {url}, index {index}: {source}; the alerts are in {}", output.display())]
+    #[error("--to-es {url}, index {index}: {error}; the alerts are in {}", output.display())]
     Send {
         url: String,
         index: String,
         output: PathBuf,
-        source: Box<EsError>,
+        /// Not a `source`: the message already holds it.
+        error: Box<EsError>,
     },
 }
 
@@ -65,7 +66,7 @@ impl AlertSink {
             url: self.url.clone(),
             index: self.index.clone(),
             output: output.to_path_buf(),
-            source: Box::new(source),
+            error: Box::new(source),
         };
         let template = format!("{}-template", self.index);
         ensure_template(&self.client, &template, &alerts_template(&self.index)).map_err(failed)?;
