@@ -59,6 +59,13 @@ pub struct ScoreConfig {
     #[arg(long, value_name = "NAME", default_value = "loglynx-alerts")]
     pub alerts_index: String,
 
+    /// Also send every entity-window's scores to this index with --to-es,
+    /// read back from --scores-out (which must then be .ndjson); each
+    /// row's id is a hash of its entity kind, entity and window start, so a
+    /// re-run updates instead of adding copies.
+    #[arg(long, value_name = "NAME", requires_all = ["to_es", "scores_out"])]
+    pub scores_index: Option<String>,
+
     /// Alerts per `_bulk` request.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub es_batch: usize,

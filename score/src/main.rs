@@ -80,6 +80,16 @@ fn main() -> ExitCode {
                 r.updated
             );
         }
+        if let (Some(r), Some(index)) = (&outcome.scores_sent, &cli.score.scores_index) {
+            eprintln!(
+                "  sent {} scores to index {} in {} requests: {} new, {} updated",
+                r.sent,
+                escape_terminal(index),
+                r.requests,
+                r.created,
+                r.updated
+            );
+        }
     }
     if let Some(e) = &outcome.evaluation {
         print!("{}", eval::render(e));

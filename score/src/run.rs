@@ -79,6 +79,8 @@ pub struct ScoreOutcome {
     pub entity_days: u64,
     /// With --to-es: the index and what the bulk upload did.
     pub sent_to_es: Option<(String, loglynx_es::BulkReport)>,
+    /// With --scores-index: what the scores' upload did.
+    pub scores_sent: Option<loglynx_es::BulkReport>,
     pub calibration: AlertCalibration,
     /// The events the rules read (logs alone: only with `--report` or
     /// `--labels`, read back from the spool), and the anomalies the merge
@@ -196,6 +198,11 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
         Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
     };
+    if config.scores_index.is_some() && scores_format != Some(TableFormat::Ndjson) {
+        return Err(ScoreError::Setting(
+            "--scores-index sends the rows of --scores-out: name it .ndjson".into(),
+        ));
+    }
     let model = match &config.model {
         Some(p) => {
             let model_error = |source| ScoreError::Model {
@@ -684,6 +691,10 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     if let Some(w) = scores_out {
         w.finish()?;
     }
+    let scores_sent = match (&sink, &config.scores_index, &config.scores_out) {
+        (Some(sink), Some(index), Some(path)) => Some(sink.send_scores(path, index)?),
+        _ => None,
+    };
     let evaluation = match &config.labels {
         Some(p) => {
             let labels = loglynx_labels::read_labels_file(p).map_err(|e| ScoreError::Labels {
@@ -701,6 +712,7 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     };
     let outcome = ScoreOutcome {
         sent_to_es,
+        scores_sent,
         alerts,
         merge_stats,
         lines,

@@ -26,6 +26,8 @@ pub struct AlertSink {
 pub enum SinkError {
     #[error("--to-es: {0}")]
     Setup(Box<EsError>),
+    #[error("--scores-index: {0}")]
+    Scores(String),
     #[error("--to-es {url}, index {index}: {error}; the alerts are in {}", output.display())]
     Send {
         url: String,
@@ -76,6 +78,85 @@ impl AlertSink {
     pub fn index(&self) -> &str {
         &self.index
     }
+
+    /// Sends the rows of a `--scores-out` NDJSON file to `index`, a batch
+    /// at a time (the file is not held whole), after creating the index
+    /// template if absent.
+    pub fn send_scores(&self, scores: &Path, index: &str) -> Result<BulkReport, SinkError> {
+        let failed = |error| SinkError::Send {
+            url: self.url.clone(),
+            index: index.to_owned(),
+            output: scores.to_path_buf(),
+            error: Box::new(error),
+        };
+        let unreadable = |why: String| SinkError::Scores(format!("{}: {why}", scores.display()));
+        ensure_template(&self.client, &format!("{index}-template"), &scores_template(index)).map_err(failed)?;
+        let file = std::fs::File::open(scores).map_err(|e| unreadable(e.to_string()))?;
+        let mut total = BulkReport::default();
+        let mut batch = Vec::with_capacity(self.batch);
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(file)).enumerate();
+        loop {
+            let next = lines.next();
+            if let Some((n, line)) = &next {
+                let line = line.as_ref().map_err(|e| unreadable(e.to_string()))?;
+                let row: Value = serde_json::from_str(line).map_err(|e| unreadable(format!("line {}: {e}", n + 1)))?;
+                batch.push(score_document(row));
+            }
+            if batch.len() >= self.batch.max(1) || (next.is_none() && !batch.is_empty()) {
+                let r = send_bulk(&self.client, index, &batch, self.batch).map_err(failed)?;
+                total.sent += r.sent;
+                total.created += r.created;
+                total.updated += r.updated;
+                total.requests += r.requests;
+                batch.clear();
+            }
+            if next.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// A `--scores-out` row as a document: the row, `@timestamp` its window
+/// start; its id a hash of entity kind, entity and window start.
+pub fn score_document(mut row: Value) -> BulkDoc {
+    let text = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
+    let mut h = rustc_hash::FxHasher::default();
+    std::hash::Hash::hash(&(text("entity_kind"), text("entity"), text("window_start")), &mut h);
+    let id = format!("{:016x}", std::hash::Hasher::finish(&h));
+    row["@timestamp"] = row["window_start"].clone();
+    BulkDoc { id, doc: row }
+}
+
+/// The index template of a scores index.
+pub fn scores_template(index: &str) -> Value {
+    let keyword = json!({"type": "keyword"});
+    let date = json!({"type": "date"});
+    let number = json!({"type": "double"});
+    json!({
+        "index_patterns": [index],
+        "priority": 200,
+        "template": {
+            "mappings": {
+                "dynamic_templates": [
+                    {"strings_as_keywords": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}
+                ],
+                "properties": {
+                    "@timestamp": date,
+                    "entity_kind": keyword,
+                    "entity": keyword,
+                    "window_start": date,
+                    "window_end": date,
+                    "score": number,
+                    "iforest_pct": number,
+                    "kmeans_pct": number,
+                    "cluster": {"type": "integer"},
+                    "is_anomaly": {"type": "boolean"},
+                    "explanation": keyword,
+                }
+            }
+        }
+    })
 }
 
 /// The documents of `alerts`, ids their fingerprints.

@@ -128,6 +128,36 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
     assert!(stderr.contains(&format!("0 new, {} updated", alerts.len())), "{stderr}");
     assert_eq!(count(&server.url, "llx-alerts"), alerts.len() as u64);
 
+    // Every entity-window's scores too, from --scores-out; a re-run updates.
+    let scores = dir.path().join("scores.ndjson");
+    let with_scores = |scores: &Path| {
+        let mut extra: Vec<String> = vec!["--scores-index".into(), "llx-scores".into(), "--scores-out".into()];
+        extra.push(scores.display().to_string());
+        extra
+    };
+    let extra = with_scores(&scores);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    score_to(&log, &out, &server.url, &extra).code(0);
+    let rows = std::fs::read_to_string(&scores).unwrap().lines().count();
+    assert!(rows > 1000, "{rows} scored windows");
+    assert_eq!(count(&server.url, "llx-scores"), rows as u64);
+    let again = score_to(&log, &out, &server.url, &extra).code(0);
+    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(&format!("sent {rows} scores to index llx-scores")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("0 new, {rows} updated")), "{stderr}");
+    assert_eq!(count(&server.url, "llx-scores"), rows as u64);
+    let csv = with_scores(&dir.path().join("scores.csv"));
+    let csv: Vec<&str> = csv.iter().map(String::as_str).collect();
+    let refused = score_to(&log, &out, &server.url, &csv).code(2);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("--scores-index") && stderr.contains(".ndjson"),
+        "{stderr}"
+    );
+
     // A run whose cluster failed is finished from its alerts file alone.
     Command::new(bin("loglynx-score"))
         .arg("--send-alerts")
@@ -466,8 +496,14 @@ fn events_read_back_from_opensearch_give_the_features_and_alerts_of_the_file_wha
     Command::new(bin("loglynx-score"))
         .args(["--from-es", &server.url, "--index", "auth-events", "-q", "-o"])
         .arg(&a_es)
+        .args(["--to-es", &server.url, "--alerts-index", "llx-from-es"])
         .assert()
         .code(0);
+    assert_eq!(
+        count(&server.url, "llx-from-es"),
+        alerts_in(&a_es).len() as u64,
+        "read from and written to the cluster"
+    );
     let file_text = std::fs::read_to_string(&a_file).unwrap();
     let es_text = std::fs::read_to_string(&a_es).unwrap();
     assert!(!file_text.is_empty());
