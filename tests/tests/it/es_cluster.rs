@@ -9,7 +9,7 @@
 //! (`.ci/run` sets both), so that CI cannot pass them vacuously.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
@@ -226,7 +226,7 @@ fn fake_cluster(
     std::thread::spawn(move || {
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { continue };
-            let Some((method, path, body)) = read_request(&stream) else {
+            let Some((method, path, body)) = read_request_from(&stream) else {
                 continue;
             };
             log.lock().unwrap().push(format!("{method} {path}"));
@@ -241,30 +241,6 @@ fn fake_cluster(
         }
     });
     (url, seen)
-}
-
-fn read_request(stream: &TcpStream) -> Option<(String, String, String)> {
-    let mut r = BufReader::new(stream);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut length = 0;
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        if h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    r.read_exact(&mut body).ok()?;
-    Some((method, path, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// A bulk answer creating every document of `body`.
@@ -610,4 +586,114 @@ fn elasticsearch_point_in_time_is_opened_read_and_closed_also_after_an_error() {
         "DELETE /_pit",
         "closed after the error"
     );
+}
+
+/// Reads one HTTP request (method, path, body) from any stream.
+fn read_request_from(stream: impl Read) -> Option<(String, String, String)> {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut length = 0;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).ok()?;
+    Some((method, path, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A fake Elasticsearch over TLS with a certificate made now for
+/// 127.0.0.1: returns its URL and the certificate (PEM).
+fn fake_tls_cluster() -> (String, String) {
+    let rcgen::CertifiedKey { cert, key_pair } = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let doc = r#"{"@timestamp":"2026-03-02T10:00:00Z","host":{"name":"web-01"},"process":{"name":"sshd","pid":811},"message":"Failed password for root from 203.0.113.9 port 4711 ssh2"}"#;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            // A client that refuses the certificate ends the handshake here.
+            let Some((method, path, _)) = read_request_from(&mut tls) else {
+                continue;
+            };
+            let (status, body) = match (method.as_str(), path.as_str()) {
+                ("GET", "/") => (200, r#"{"version":{"number":"8.15.0"}}"#.to_owned()),
+                ("POST", p) if p.starts_with("/auth/_pit") => (200, r#"{"id":"PIT-1"}"#.to_owned()),
+                ("POST", "/_search") => (
+                    200,
+                    format!(r#"{{"hits":{{"hits":[{{"_source":{doc},"sort":[1,0]}}]}}}}"#),
+                ),
+                _ => (200, "{}".to_owned()),
+            };
+            let _ = write!(
+                tls,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (url, cert.pem())
+}
+
+#[test]
+fn tls_certificates_are_verified_unless_insecure_is_asked_for_loudly() {
+    let (url, pem) = fake_tls_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let read = |extra: &[&str]| {
+        Command::new(bin("loglynx-features"))
+            .args([
+                "--from-es",
+                &url,
+                "--index",
+                "auth",
+                "--es-slices",
+                "1",
+                "--es-retries",
+                "0",
+                "-o",
+            ])
+            .arg(dir.path().join("f.parquet"))
+            .args(extra)
+            .assert()
+    };
+    // An unknown issuer: refused, nothing read.
+    let refused = read(&[]).code(2);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(stderr.to_ascii_lowercase().contains("certificate"), "{stderr}");
+
+    // Trusted through --es-ca-file.
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let trusted = read(&["--es-ca-file", ca.to_str().unwrap()]).success();
+    assert!(!String::from_utf8_lossy(&trusted.get_output().stderr).contains("NOT verified"));
+
+    // --insecure reads, and says so.
+    let insecure = read(&["--insecure"]).success();
+    let stderr = String::from_utf8_lossy(&insecure.get_output().stderr).to_string();
+    assert!(stderr.contains("NOT verified"), "{stderr}");
 }
