@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use loglynx_es::{read_documents, Client, ConnectionConfig, Credentials, EsError, ReadReport, SourceConfig};
+use loglynx_es::{read_documents, Client, ConnectionConfig, Credentials, EsError, SourceConfig};
 use loglynx_features::ingest::input::Source;
 
 /// How to reach a cluster (credentials from a file or the environment,
@@ -111,14 +111,15 @@ pub enum EsInputError {
     Spool(std::io::Error),
 }
 
-/// The events of `--from-es`, read into a temporary NDJSON file (deleted
-/// when the returned path is dropped) and named `es:INDEX` in messages and
-/// evidence; `None` without the flag.
+/// The events of `--from-es`, read into a temporary NDJSON file added to
+/// `sources` and named `es:INDEX` in messages and evidence; the file is
+/// deleted when the returned path is dropped. `None` without the flag.
 pub fn spool_from_es(
     src: &EsSourceArgs,
     conn: &EsConnectionArgs,
     binary: &str,
-) -> Result<Option<(Source, tempfile::TempPath, ReadReport)>, EsInputError> {
+    sources: &mut Vec<Source>,
+) -> Result<Option<tempfile::TempPath>, EsInputError> {
     let (Some(url), Some(index)) = (&src.from_es, &src.index) else {
         return Ok(None);
     };
@@ -156,9 +157,9 @@ pub fn spool_from_es(
         "read from {url} index {index}"
     );
     let path = tmp.into_temp_path();
-    let source = Source::Spooled {
+    sources.push(Source::Spooled {
         path: path.to_path_buf(),
         name: format!("es:{index}"),
-    };
-    Ok(Some((source, path, report)))
+    });
+    Ok(Some(path))
 }

@@ -217,11 +217,9 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
 
     let (mut sources, input_errors) = input::discover(&cli.inputs);
     let input_errors: Vec<String> = input_errors.iter().map(|e| e.to_string()).collect();
-    // Events read from a cluster are spooled to a file read like the others.
-    let es_spool = crate::es::spool_from_es(&cli.es, &cli.es_connection, "loglynx-features")?;
-    if let Some((source, _, _)) = &es_spool {
-        sources.push(source.clone());
-    }
+    // Events read from a cluster are spooled to a file read like the others,
+    // deleted when this binding goes.
+    let _es_spool = crate::es::spool_from_es(&cli.es, &cli.es_connection, "loglynx-features", &mut sources)?;
     if sources.is_empty() {
         return Err(FeaturesError::NoInput(input_errors.join("; ")));
     }

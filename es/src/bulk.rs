@@ -28,6 +28,17 @@ pub struct BulkReport {
     pub failed: Vec<ItemError>,
 }
 
+impl BulkReport {
+    /// Adds what another upload did.
+    pub fn add(&mut self, other: BulkReport) {
+        self.sent += other.sent;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.requests += other.requests;
+        self.failed.extend(other.failed);
+    }
+}
+
 /// The `_bulk` NDJSON body indexing `docs` into `index`: an action line
 /// and a source line each.
 pub fn bulk_body(index: &str, docs: &[BulkDoc]) -> String {
@@ -121,13 +132,7 @@ pub fn ensure_template(client: &Client, name: &str, body: &Value) -> Result<bool
             client.send_ok("PUT", &path, Some(("application/json", body.to_string().as_bytes())))?;
             Ok(true)
         }
-        status => Err(EsError::Status {
-            method: "GET".into(),
-            url: client.url(&path),
-            status,
-            body: r.body.chars().take(300).collect(),
-            attempts: 1,
-        }),
+        _ => Err(client.status_error("GET", &path, &r)),
     }
 }
 

@@ -162,11 +162,12 @@ fn attempts_text(n: u32) -> String {
     }
 }
 
-/// A status and body.
+/// A status and body, and the attempts it took.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub body: String,
+    pub attempts: u32,
 }
 
 /// A connection to one cluster.
@@ -268,7 +269,22 @@ impl Client {
             .limit(1 << 30)
             .read_to_string()
             .map_err(|e| e.to_string())?;
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            attempts: 1,
+        })
+    }
+
+    /// The error of an answer `r` to `method path`.
+    pub fn status_error(&self, method: &str, path: &str, r: &Response) -> EsError {
+        EsError::Status {
+            method: method.to_owned(),
+            url: self.url(path),
+            status: r.status,
+            body: excerpt(&r.body),
+            attempts: r.attempts,
+        }
     }
 
     /// Sends a request; 429, 5xx and failed connections are tried again
@@ -280,17 +296,9 @@ impl Client {
         loop {
             attempts += 1;
             let last = attempts > self.retries;
-            match self.attempt(method, path, body) {
+            match self.attempt(method, path, body).map(|r| Response { attempts, ..r }) {
                 Ok(r) if !retryable(r.status) => return Ok(r),
-                Ok(r) if last => {
-                    return Err(EsError::Status {
-                        method: method.to_owned(),
-                        url: self.url(path),
-                        status: r.status,
-                        body: excerpt(&r.body),
-                        attempts,
-                    })
-                }
+                Ok(r) if last => return Err(self.status_error(method, path, &r)),
                 Err(why) if last => {
                     return Err(EsError::Transport {
                         method: method.to_owned(),
@@ -313,13 +321,7 @@ impl Client {
         if (200..300).contains(&r.status) {
             Ok(r)
         } else {
-            Err(EsError::Status {
-                method: method.to_owned(),
-                url: self.url(path),
-                status: r.status,
-                body: excerpt(&r.body),
-                attempts: 1,
-            })
+            Err(self.status_error(method, path, &r))
         }
     }
 }

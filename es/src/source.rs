@@ -56,6 +56,25 @@ pub struct ReadReport {
     pub api: PitApi,
 }
 
+impl ReadReport {
+    fn new(api: PitApi) -> ReadReport {
+        ReadReport {
+            documents: 0,
+            without_source: 0,
+            pages: 0,
+            api,
+        }
+    }
+}
+
+/// A local I/O failure (`what`) while reading from `client`.
+fn io_failure(client: &Client, what: &str, e: std::io::Error) -> EsError {
+    EsError::Answer {
+        url: client.url("/_search"),
+        why: format!("{what}: {e}"),
+    }
+}
+
 fn parse(url: String, body: &str) -> Result<Value, EsError> {
     serde_json::from_str(body).map_err(|e| EsError::Answer {
         url,
@@ -168,10 +187,7 @@ fn read_slice(
     mut emit: impl FnMut((i64, i64), &Value) -> std::io::Result<()>,
 ) -> Result<(), EsError> {
     let url = client.url("/_search");
-    let io = |e: std::io::Error| EsError::Answer {
-        url: url.clone(),
-        why: format!("writing the documents: {e}"),
-    };
+    let io = |e| io_failure(client, "writing the documents", e);
     let mut pit_id = pit.id.clone();
     let mut after: Option<Value> = None;
     loop {
@@ -217,17 +233,8 @@ fn read_slice(
 pub fn read_documents(client: &Client, cfg: &SourceConfig, out: &mut dyn Write) -> Result<ReadReport, EsError> {
     let api = detect_api(client)?;
     let pit = Pit::open(client, api, cfg)?;
-    let mut report = ReadReport {
-        documents: 0,
-        without_source: 0,
-        pages: 0,
-        api,
-    };
-    let url = client.url("/_search");
-    let io = |e: std::io::Error| EsError::Answer {
-        url: url.clone(),
-        why: format!("writing the documents: {e}"),
-    };
+    let mut report = ReadReport::new(api);
+    let io = |e| io_failure(client, "writing the documents", e);
     if cfg.slices <= 1 {
         read_slice(client, &pit, cfg, None, &mut report, |_, source| {
             serde_json::to_writer(&mut *out, source)?;
@@ -241,29 +248,16 @@ pub fn read_documents(client: &Client, cfg: &SourceConfig, out: &mut dyn Write) 
             .map(|id| {
                 let pit = &pit;
                 scope.spawn(move || {
-                    let file = tempfile::NamedTempFile::new().map_err(|e| EsError::Answer {
-                        url: client.url("/_search"),
-                        why: format!("a temporary file: {e}"),
-                    })?;
-                    let mut w = BufWriter::new(file.reopen().map_err(|e| EsError::Answer {
-                        url: client.url("/_search"),
-                        why: format!("a temporary file: {e}"),
-                    })?);
-                    let mut part = ReadReport {
-                        documents: 0,
-                        without_source: 0,
-                        pages: 0,
-                        api,
-                    };
+                    let temp = |e| io_failure(client, "a temporary file", e);
+                    let file = tempfile::NamedTempFile::new().map_err(temp)?;
+                    let mut w = BufWriter::new(file.reopen().map_err(temp)?);
+                    let mut part = ReadReport::new(api);
                     read_slice(client, pit, cfg, Some((id, cfg.slices)), &mut part, |(t, d), source| {
                         write!(w, "{t} {d} ")?;
                         serde_json::to_writer(&mut w, source)?;
                         w.write_all(b"\n")
                     })?;
-                    w.flush().map_err(|e| EsError::Answer {
-                        url: client.url("/_search"),
-                        why: format!("a temporary file: {e}"),
-                    })?;
+                    w.flush().map_err(temp)?;
                     Ok((file, part))
                 })
             })

@@ -52,14 +52,21 @@ struct Cli {
     verbosity: Verbosity,
 }
 
+/// Prints an error and gives exit code 2.
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("loglynx-score: error: {}", escape_terminal_lines(&e.to_string()));
+    ExitCode::from(2)
+}
+
+/// `in N requests: N new, N updated`.
+fn uploaded(r: &loglynx_es::BulkReport) -> String {
+    format!("in {} requests: {} new, {} updated", r.requests, r.created, r.updated)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.verbosity.init_tracing();
     let started = Instant::now();
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("loglynx-score: error: {}", escape_terminal_lines(&e.to_string()));
-        ExitCode::from(2)
-    };
     if let Some(path) = &cli.score.send_alerts {
         return send_alerts(&cli.score, path, cli.verbosity.quiet);
     }
@@ -71,23 +78,19 @@ fn main() -> ExitCode {
         summary(&cli.score, &outcome, started);
         if let (Some((index, r)), Some(url)) = (&outcome.sent_to_es, &cli.score.to_es) {
             eprintln!(
-                "  sent {} alerts to {} index {} in {} requests: {} new, {} updated",
+                "  sent {} alerts to {} index {} {}",
                 r.sent,
                 escape_terminal(url),
                 escape_terminal(index),
-                r.requests,
-                r.created,
-                r.updated
+                uploaded(r)
             );
         }
         if let (Some(r), Some(index)) = (&outcome.scores_sent, &cli.score.scores_index) {
             eprintln!(
-                "  sent {} scores to index {} in {} requests: {} new, {} updated",
+                "  sent {} scores to index {} {}",
                 r.sent,
                 escape_terminal(index),
-                r.requests,
-                r.created,
-                r.updated
+                uploaded(r)
             );
         }
     }
@@ -112,10 +115,6 @@ fn main() -> ExitCode {
 
 /// `--send-alerts`: an earlier run's alerts file to the cluster, nothing else.
 fn send_alerts(config: &ScoreConfig, path: &std::path::Path, quiet: bool) -> ExitCode {
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("loglynx-score: error: {}", escape_terminal_lines(&e.to_string()));
-        ExitCode::from(2)
-    };
     let docs = match loglynx_score::sink::read_alert_documents(path) {
         Ok(docs) => docs,
         Err(e) => return fail(&format!("--send-alerts {e}")),
@@ -129,13 +128,11 @@ fn send_alerts(config: &ScoreConfig, path: &std::path::Path, quiet: bool) -> Exi
         Ok(r) => {
             if !quiet {
                 eprintln!(
-                    "loglynx-score: sent {} alerts of {} to index {} in {} requests: {} new, {} updated",
+                    "loglynx-score: sent {} alerts of {} to index {} {}",
                     r.sent,
                     escape_terminal(&path.display().to_string()),
                     escape_terminal(sink.index()),
-                    r.requests,
-                    r.created,
-                    r.updated
+                    uploaded(&r)
                 );
             }
             ExitCode::SUCCESS

@@ -249,11 +249,9 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     let (mut sources, input_errors) = input::discover(&logs.into_iter().cloned().collect::<Vec<_>>());
     // An input that cannot be read is reported and the others are still scored.
     let mut input_failures: Vec<String> = input_errors.iter().map(|e| e.to_string()).collect();
-    // Events read from a cluster are spooled to a file read like the others.
-    let es_spool = loglynx_cli::es::spool_from_es(&config.es, &config.es_connection, "loglynx-score")?;
-    if let Some((source, _, _)) = &es_spool {
-        sources.push(source.clone());
-    }
+    // Events read from a cluster are spooled to a file read like the others,
+    // deleted when this binding goes.
+    let _es_spool = loglynx_cli::es::spool_from_es(&config.es, &config.es_connection, "loglynx-score", &mut sources)?;
     if sources.is_empty() && tables.is_empty() {
         return Err(ScoreError::NoInput(input_failures.join("; ")));
     }

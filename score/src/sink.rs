@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::alerts::Alert;
 use crate::config::ScoreConfig;
+use crate::rules::Severity;
 
 /// Where alerts go, checked before the run so that a bad setting fails
 /// before the work.
@@ -64,14 +65,13 @@ impl AlertSink {
     /// Like [`AlertSink::send`], for alerts as `loglynx-score` writes them
     /// in NDJSON (`--send-alerts`, to finish a run whose sink failed).
     pub fn send_documents(&self, docs: &[BulkDoc], output: &Path) -> Result<BulkReport, SinkError> {
-        let failed = |source| SinkError::Send {
-            url: self.url.clone(),
-            index: self.index.clone(),
-            output: output.to_path_buf(),
-            error: Box::new(source),
-        };
-        let template = format!("{}-template", self.index);
-        ensure_template(&self.client, &template, &alerts_template(&self.index)).map_err(failed)?;
+        let failed = self.failure(&self.index, output);
+        ensure_template(
+            &self.client,
+            &format!("{}-template", self.index),
+            &alerts_template(&self.index),
+        )
+        .map_err(failed)?;
         send_bulk(&self.client, &self.index, docs, self.batch).map_err(failed)
     }
 
@@ -83,36 +83,34 @@ impl AlertSink {
     /// at a time (the file is not held whole), after creating the index
     /// template if absent.
     pub fn send_scores(&self, scores: &Path, index: &str) -> Result<BulkReport, SinkError> {
-        let failed = |error| SinkError::Send {
-            url: self.url.clone(),
-            index: index.to_owned(),
-            output: scores.to_path_buf(),
-            error: Box::new(error),
-        };
+        let failed = self.failure(index, scores);
         let unreadable = |why: String| SinkError::Scores(format!("{}: {why}", scores.display()));
         ensure_template(&self.client, &format!("{index}-template"), &scores_template(index)).map_err(failed)?;
         let file = std::fs::File::open(scores).map_err(|e| unreadable(e.to_string()))?;
         let mut total = BulkReport::default();
         let mut batch = Vec::with_capacity(self.batch);
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(file)).enumerate();
-        loop {
-            let next = lines.next();
-            if let Some((n, line)) = &next {
-                let line = line.as_ref().map_err(|e| unreadable(e.to_string()))?;
-                let row: Value = serde_json::from_str(line).map_err(|e| unreadable(format!("line {}: {e}", n + 1)))?;
-                batch.push(score_document(row));
-            }
-            if batch.len() >= self.batch.max(1) || (next.is_none() && !batch.is_empty()) {
-                let r = send_bulk(&self.client, index, &batch, self.batch).map_err(failed)?;
-                total.sent += r.sent;
-                total.created += r.created;
-                total.updated += r.updated;
-                total.requests += r.requests;
+        for (n, line) in std::io::BufRead::lines(std::io::BufReader::new(file)).enumerate() {
+            let line = line.map_err(|e| unreadable(e.to_string()))?;
+            let row: Value = serde_json::from_str(&line).map_err(|e| unreadable(format!("line {}: {e}", n + 1)))?;
+            batch.push(score_document(row));
+            if batch.len() >= self.batch.max(1) {
+                total.add(send_bulk(&self.client, index, &batch, self.batch).map_err(failed)?);
                 batch.clear();
             }
-            if next.is_none() {
-                return Ok(total);
-            }
+        }
+        if !batch.is_empty() {
+            total.add(send_bulk(&self.client, index, &batch, self.batch).map_err(failed)?);
+        }
+        Ok(total)
+    }
+
+    /// The error of a failed upload to `index` of what `file` holds.
+    fn failure<'a>(&'a self, index: &'a str, file: &'a Path) -> impl Fn(EsError) -> SinkError + Copy + 'a {
+        move |error| SinkError::Send {
+            url: self.url.clone(),
+            index: index.to_owned(),
+            output: file.to_path_buf(),
+            error: Box::new(error),
         }
     }
 }
@@ -128,11 +126,9 @@ pub fn score_document(mut row: Value) -> BulkDoc {
     BulkDoc { id, doc: row }
 }
 
-/// The index template of a scores index.
-pub fn scores_template(index: &str) -> Value {
-    let keyword = json!({"type": "keyword"});
-    let date = json!({"type": "date"});
-    let number = json!({"type": "double"});
+/// An index template for `index`: strings are keywords unless
+/// `properties` maps them otherwise.
+fn index_template(index: &str, properties: Value) -> Value {
     json!({
         "index_patterns": [index],
         "priority": 200,
@@ -141,22 +137,33 @@ pub fn scores_template(index: &str) -> Value {
                 "dynamic_templates": [
                     {"strings_as_keywords": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}
                 ],
-                "properties": {
-                    "@timestamp": date,
-                    "entity_kind": keyword,
-                    "entity": keyword,
-                    "window_start": date,
-                    "window_end": date,
-                    "score": number,
-                    "iforest_pct": number,
-                    "kmeans_pct": number,
-                    "cluster": {"type": "integer"},
-                    "is_anomaly": {"type": "boolean"},
-                    "explanation": keyword,
-                }
+                "properties": properties,
             }
         }
     })
+}
+
+/// The index template of a scores index.
+pub fn scores_template(index: &str) -> Value {
+    let keyword = json!({"type": "keyword"});
+    let date = json!({"type": "date"});
+    let number = json!({"type": "double"});
+    index_template(
+        index,
+        json!({
+            "@timestamp": date,
+            "entity_kind": keyword,
+            "entity": keyword,
+            "window_start": date,
+            "window_end": date,
+            "score": number,
+            "iforest_pct": number,
+            "kmeans_pct": number,
+            "cluster": {"type": "integer"},
+            "is_anomaly": {"type": "boolean"},
+            "explanation": keyword,
+        }),
+    )
 }
 
 /// The documents of `alerts`, ids their fingerprints.
@@ -202,17 +209,16 @@ pub fn alert_document(a: &Value) -> Option<BulkDoc> {
     let fingerprint = a.get("fingerprint")?.as_str()?.to_owned();
     let ips: Vec<&str> = a["source_ips"]
         .as_array()
-        .map(|v| v.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let ips: Vec<&str> = ips
         .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
         .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
         .collect();
     let severity = a["severity"].as_str().unwrap_or_default();
-    let level = ["low", "medium", "high", "critical"]
-        .iter()
-        .position(|s| s.eq_ignore_ascii_case(severity))
-        .map(|i| i + 1);
+    // ECS's event.severity: 1 (low) to 4 (critical).
+    let level = serde_json::from_value::<Severity>(a["severity"].clone())
+        .ok()
+        .map(|s| s as u8 + 1);
     let doc = json!({
         "@timestamp": a["first_seen"],
         "event": {
@@ -245,34 +251,26 @@ pub fn alert_document(a: &Value) -> Option<BulkDoc> {
 pub fn alerts_template(index: &str) -> Value {
     let keyword = json!({"type": "keyword"});
     let date = json!({"type": "date"});
-    json!({
-        "index_patterns": [index],
-        "priority": 200,
-        "template": {
-            "mappings": {
-                "dynamic_templates": [
-                    {"strings_as_keywords": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}
-                ],
-                "properties": {
-                    "@timestamp": date,
-                    "event": {"properties": {
-                        "kind": keyword, "module": keyword, "id": keyword,
-                        "severity": {"type": "byte"},
-                        "risk_score": {"type": "scaled_float", "scaling_factor": 100},
-                        "start": date, "end": date,
-                    }},
-                    "rule": {"properties": {"id": keyword, "name": {"type": "text", "fields": {"keyword": keyword}}}},
-                    "source": {"properties": {"ip": {"type": "ip"}, "address": keyword}},
-                    "host": {"properties": {"name": keyword}},
-                    "user": {"properties": {"name": keyword}},
-                    "message": {"type": "text"},
-                    "tags": keyword,
-                    "loglynx": {"properties": {
-                        "severity": keyword, "fingerprint": keyword, "primary": keyword,
-                        "alert": {"type": "object", "enabled": false},
-                    }},
-                }
-            }
-        }
-    })
+    index_template(
+        index,
+        json!({
+            "@timestamp": date,
+            "event": {"properties": {
+                "kind": keyword, "module": keyword, "id": keyword,
+                "severity": {"type": "byte"},
+                "risk_score": {"type": "scaled_float", "scaling_factor": 100},
+                "start": date, "end": date,
+            }},
+            "rule": {"properties": {"id": keyword, "name": {"type": "text", "fields": {"keyword": keyword}}}},
+            "source": {"properties": {"ip": {"type": "ip"}, "address": keyword}},
+            "host": {"properties": {"name": keyword}},
+            "user": {"properties": {"name": keyword}},
+            "message": {"type": "text"},
+            "tags": keyword,
+            "loglynx": {"properties": {
+                "severity": keyword, "fingerprint": keyword, "primary": keyword,
+                "alert": {"type": "object", "enabled": false},
+            }},
+        }),
+    )
 }

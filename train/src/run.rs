@@ -314,8 +314,6 @@ pub fn run(config: &TrainConfig, quiet: bool) -> Result<TrainOutcome, TrainError
     })
 }
 
-/// Whether training reads its inputs as windows close (raw logs only, no
-/// `--eval`, which scores the training rows again).
 /// The log inputs among `inputs`, and the events of `--from-es` spooled to
 /// a file (deleted when the returned path is dropped): the first input
 /// that cannot be read is an error.
@@ -327,16 +325,12 @@ pub(crate) fn log_sources(
     if let Some(e) = errors.first() {
         return Err(TrainError::Input(e.to_string()));
     }
-    let spool = match loglynx_cli::es::spool_from_es(&config.es, &config.es_connection, "loglynx-train")? {
-        Some((source, path, _)) => {
-            sources.push(source);
-            Some(path)
-        }
-        None => None,
-    };
+    let spool = loglynx_cli::es::spool_from_es(&config.es, &config.es_connection, "loglynx-train", &mut sources)?;
     Ok((sources, spool))
 }
 
+/// Whether training reads its inputs as windows close (raw logs only, no
+/// `--eval`, which scores the training rows again).
 fn streams(config: &TrainConfig) -> bool {
     config.eval.is_none()
         && config

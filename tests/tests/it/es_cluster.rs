@@ -76,6 +76,10 @@ fn score_to(log: &Path, out: &Path, url: &str, extra: &[&str]) -> assert_cmd::as
         .assert()
 }
 
+fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
 fn alerts_in(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -102,7 +106,7 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
     let first = score_to(&log, &out, &server.url, &[]).code(0);
     let alerts = alerts_in(&out);
     assert!(!alerts.is_empty(), "the generated log raises alerts");
-    let stderr = String::from_utf8_lossy(&first.get_output().stderr).to_string();
+    let stderr = stderr_of(&first);
     assert!(stderr.contains(&format!("{} new, 0 updated", alerts.len())), "{stderr}");
     assert_eq!(count(&server.url, "llx-alerts"), alerts.len() as u64);
 
@@ -124,7 +128,7 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
 
     // The same run again: every alert updated, none added.
     let again = score_to(&log, &out, &server.url, &[]).code(0);
-    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    let stderr = stderr_of(&again);
     assert!(stderr.contains(&format!("0 new, {} updated", alerts.len())), "{stderr}");
     assert_eq!(count(&server.url, "llx-alerts"), alerts.len() as u64);
 
@@ -142,7 +146,7 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
     assert!(rows > 1000, "{rows} scored windows");
     assert_eq!(count(&server.url, "llx-scores"), rows as u64);
     let again = score_to(&log, &out, &server.url, &extra).code(0);
-    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    let stderr = stderr_of(&again);
     assert!(
         stderr.contains(&format!("sent {rows} scores to index llx-scores")),
         "{stderr}"
@@ -152,7 +156,7 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
     let csv = with_scores(&dir.path().join("scores.csv"));
     let csv: Vec<&str> = csv.iter().map(String::as_str).collect();
     let refused = score_to(&log, &out, &server.url, &csv).code(2);
-    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    let stderr = stderr_of(&refused);
     assert!(
         stderr.contains("--scores-index") && stderr.contains(".ndjson"),
         "{stderr}"
@@ -208,7 +212,7 @@ fn alerts_round_trip_through_opensearch_and_a_rerun_updates_them_instead_of_addi
         .args(["--to-es", &server.url])
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(stderr.contains("bad.ndjson:1: not an alert"), "{stderr}");
 }
 
@@ -226,17 +230,12 @@ fn fake_cluster(
     std::thread::spawn(move || {
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { continue };
-            let Some((method, path, body)) = read_request_from(&stream) else {
+            let Some(r) = read_request_from(&stream) else {
                 continue;
             };
-            log.lock().unwrap().push(format!("{method} {path}"));
-            let mut stream = stream;
-            if let Some((status, text)) = answer(n, &method, &path, &body) {
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                    text.len()
-                );
+            log.lock().unwrap().push(format!("{} {}", r.method, r.path));
+            if let Some((status, text)) = answer(n, &r.method, &r.path, &r.body) {
+                respond(&stream, status, &text);
             }
         }
     });
@@ -295,7 +294,7 @@ fn a_cluster_that_fails_is_an_error_with_exit_code_2_and_the_alerts_file_is_stil
     // Always 500: the retries, then an error naming the status.
     let (url, seen) = fake_cluster(|_, _, _, _| Some((500, r#"{"error":"boom"}"#.into())));
     let a = score_to(&log, &out, &url, &["--es-retries", "2", "--es-retry-wait-ms", "1"]).code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(
         stderr.contains("HTTP 500") && stderr.contains("after 3 attempts"),
         "{stderr}"
@@ -311,7 +310,7 @@ fn a_cluster_that_fails_is_an_error_with_exit_code_2_and_the_alerts_file_is_stil
     std::fs::remove_file(&out).unwrap();
     let (url, _) = fake_cluster(|_, _, _, _| None);
     let a = score_to(&log, &out, &url, &["--es-retries", "1", "--es-retry-wait-ms", "1"]).code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(stderr.contains("after 2 attempts"), "{stderr}");
     assert!(!alerts_in(&out).is_empty());
 
@@ -319,7 +318,7 @@ fn a_cluster_that_fails_is_an_error_with_exit_code_2_and_the_alerts_file_is_stil
     std::fs::remove_file(&out).unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let a = score_to(&log, &out, &format!("http://127.0.0.1:{port}"), &["--es-retries", "0"]).code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert!(!alerts_in(&out).is_empty());
 
@@ -338,7 +337,7 @@ fn a_cluster_that_fails_is_an_error_with_exit_code_2_and_the_alerts_file_is_stil
         })
     });
     let a = score_to(&log, &out, &url, &[]).code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(
         stderr.contains("were refused") && stderr.contains("mapper_parsing_exception"),
         "{stderr}"
@@ -357,21 +356,10 @@ fn credentials_come_from_the_environment_and_never_show_in_errors() {
     let seen = Arc::clone(&auth);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut r = BufReader::new(&stream);
-            let mut head = String::new();
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                head.push_str(&h);
+            if let Some(r) = read_request_from(&stream) {
+                seen.lock().unwrap().push(r.head);
             }
-            seen.lock().unwrap().push(head);
-            let mut s = &stream;
-            let _ = write!(
-                s,
-                "HTTP/1.1 401 X\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
-            );
+            respond(&stream, 401, "{}");
         }
     });
     let a = Command::new(bin("loglynx-score"))
@@ -383,7 +371,7 @@ fn credentials_come_from_the_environment_and_never_show_in_errors() {
         .env("LOGLYNX_ES_PASSWORD", "hunter2")
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(stderr.contains("HTTP 401"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
     let heads = auth.lock().unwrap().join("");
@@ -531,26 +519,8 @@ fn events_read_back_from_opensearch_give_the_features_and_alerts_of_the_file_wha
 
 #[test]
 fn elasticsearch_point_in_time_is_opened_read_and_closed_also_after_an_error() {
-    let doc = r#"{"@timestamp":"2026-03-02T10:00:00Z","host":{"name":"web-01"},"process":{"name":"sshd","pid":811},"message":"Failed password for root from 203.0.113.9 port 4711 ssh2"}"#;
-    let cluster = move |fail_search: bool| {
-        fake_cluster(move |_, method, path, _| {
-            Some(match (method, path) {
-                ("GET", "/") => (
-                    200,
-                    r#"{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}"#.into(),
-                ),
-                ("POST", p) if p.starts_with("/auth/_pit") => (200, r#"{"id":"PIT-1"}"#.into()),
-                ("POST", "/_search") if fail_search => (400, r#"{"error":"bad query"}"#.into()),
-                ("POST", "/_search") => (
-                    200,
-                    format!(
-                        r#"{{"pit_id":"PIT-1","hits":{{"hits":[{{"_source":{doc},"sort":[1,0]}},{{"_source":{doc},"sort":[1,1]}}]}}}}"#
-                    ),
-                ),
-                ("DELETE", "/_pit") => (200, r#"{"succeeded":true}"#.into()),
-                _ => (404, "{}".into()),
-            })
-        })
+    let cluster = |fail_search: bool| {
+        fake_cluster(move |_, method, path, _| Some(elasticsearch_answer(method, path, fail_search)))
     };
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("e.ndjson");
@@ -579,7 +549,7 @@ fn elasticsearch_point_in_time_is_opened_read_and_closed_also_after_an_error() {
         .arg(dir.path().join("f2.parquet"))
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = stderr_of(&a);
     assert!(stderr.contains("--from-es") && stderr.contains("HTTP 400"), "{stderr}");
     assert_eq!(
         seen.lock().unwrap().last().unwrap(),
@@ -589,12 +559,22 @@ fn elasticsearch_point_in_time_is_opened_read_and_closed_also_after_an_error() {
 }
 
 /// Reads one HTTP request (method, path, body) from any stream.
-fn read_request_from(stream: impl Read) -> Option<(String, String, String)> {
+/// One HTTP request as a fake cluster reads it.
+struct Request {
+    method: String,
+    path: String,
+    /// The header lines.
+    head: String,
+    body: String,
+}
+
+fn read_request_from(stream: impl Read) -> Option<Request> {
     let mut r = BufReader::new(stream);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut head = String::new();
     let mut length = 0;
     loop {
         let mut h = String::new();
@@ -607,10 +587,48 @@ fn read_request_from(stream: impl Read) -> Option<(String, String, String)> {
                 length = v.trim().parse().ok()?;
             }
         }
+        head.push_str(&h);
     }
     let mut body = vec![0; length];
     r.read_exact(&mut body).ok()?;
-    Some((method, path, String::from_utf8_lossy(&body).into_owned()))
+    Some(Request {
+        method,
+        path,
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Answers with `status` and a JSON `body`, and closes.
+fn respond(mut w: impl Write, status: u16, body: &str) {
+    let _ = write!(
+        w,
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// What a fake Elasticsearch answers: its version, a point in time on
+/// index `auth`, one page of two sshd failures (or 400 with
+/// `fail_search`), and the point in time closed.
+fn elasticsearch_answer(method: &str, path: &str, fail_search: bool) -> (u16, String) {
+    let doc = r#"{"@timestamp":"2026-03-02T10:00:00Z","host":{"name":"web-01"},"process":{"name":"sshd","pid":811},"message":"Failed password for root from 203.0.113.9 port 4711 ssh2"}"#;
+    match (method, path) {
+        ("GET", "/") => (
+            200,
+            r#"{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}"#.into(),
+        ),
+        ("POST", p) if p.starts_with("/auth/_pit") => (200, r#"{"id":"PIT-1"}"#.into()),
+        ("POST", "/_search") if fail_search => (400, r#"{"error":"bad query"}"#.into()),
+        ("POST", "/_search") => (
+            200,
+            format!(
+                r#"{{"pit_id":"PIT-1","hits":{{"hits":[{{"_source":{doc},"sort":[1,0]}},{{"_source":{doc},"sort":[1,1]}}]}}}}"#
+            ),
+        ),
+        ("DELETE", "/_pit") => (200, r#"{"succeeded":true}"#.into()),
+        _ => (404, "{}".into()),
+    }
 }
 
 /// A fake Elasticsearch over TLS with a certificate made now for
@@ -628,7 +646,6 @@ fn fake_tls_cluster() -> (String, String) {
     );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
-    let doc = r#"{"@timestamp":"2026-03-02T10:00:00Z","host":{"name":"web-01"},"process":{"name":"sshd","pid":811},"message":"Failed password for root from 203.0.113.9 port 4711 ssh2"}"#;
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
@@ -636,23 +653,11 @@ fn fake_tls_cluster() -> (String, String) {
             };
             let mut tls = rustls::StreamOwned::new(conn, stream);
             // A client that refuses the certificate ends the handshake here.
-            let Some((method, path, _)) = read_request_from(&mut tls) else {
+            let Some(r) = read_request_from(&mut tls) else {
                 continue;
             };
-            let (status, body) = match (method.as_str(), path.as_str()) {
-                ("GET", "/") => (200, r#"{"version":{"number":"8.15.0"}}"#.to_owned()),
-                ("POST", p) if p.starts_with("/auth/_pit") => (200, r#"{"id":"PIT-1"}"#.to_owned()),
-                ("POST", "/_search") => (
-                    200,
-                    format!(r#"{{"hits":{{"hits":[{{"_source":{doc},"sort":[1,0]}}]}}}}"#),
-                ),
-                _ => (200, "{}".to_owned()),
-            };
-            let _ = write!(
-                tls,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let (status, body) = elasticsearch_answer(&r.method, &r.path, false);
+            respond(&mut tls, status, &body);
             tls.conn.send_close_notify();
             let _ = tls.flush();
         }
@@ -683,17 +688,17 @@ fn tls_certificates_are_verified_unless_insecure_is_asked_for_loudly() {
     };
     // An unknown issuer: refused, nothing read.
     let refused = read(&[]).code(2);
-    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    let stderr = stderr_of(&refused);
     assert!(stderr.to_ascii_lowercase().contains("certificate"), "{stderr}");
 
     // Trusted through --es-ca-file.
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &pem).unwrap();
     let trusted = read(&["--es-ca-file", ca.to_str().unwrap()]).success();
-    assert!(!String::from_utf8_lossy(&trusted.get_output().stderr).contains("NOT verified"));
+    assert!(!stderr_of(&trusted).contains("NOT verified"));
 
     // --insecure reads, and says so.
     let insecure = read(&["--insecure"]).success();
-    let stderr = String::from_utf8_lossy(&insecure.get_output().stderr).to_string();
+    let stderr = stderr_of(&insecure);
     assert!(stderr.contains("NOT verified"), "{stderr}");
 }
