@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use loglynx_features::aggregate::enrich::{Allowlist, AssetInventory, EnrichError};
-use loglynx_features::aggregate::{BusinessHours, ConfigError, FeatureConfig, FeatureTable};
+use loglynx_features::aggregate::{BusinessHours, ConfigError, FeatureConfig, FeatureTable, ValidFeatureConfig};
 use loglynx_features::connectors::csv::ColumnMap;
 use loglynx_features::connectors::json::{ConnectorError, FieldMap};
 use loglynx_features::ingest::input::{self, InputFormat};
@@ -163,8 +163,38 @@ pub struct FeaturesConfig {
     pub seed: u64,
 }
 
+/// What [`run_collect`] keeps in memory instead of writing files.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Every row, in the order `--output` would have them.
+    pub table: Option<FeatureTable>,
+    /// With `events`: the normalized events, a table a batch, with the
+    /// columns of [`output::EVENT_COLUMNS`].
+    pub events: Vec<loglynx_features::polars::prelude::DataFrame>,
+    /// Keep the events too.
+    pub keep_events: bool,
+}
+
 /// Reads `config.inputs`, writes the feature table (and events, summary).
 pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, FeaturesError> {
+    run_into(cli, quiet, None)
+}
+
+/// Like [`run`], but keeps the rows (and with `collected.keep_events` the
+/// events) in `collected` instead of writing `--output` and `--events-out`.
+pub fn run_collect(
+    cli: &FeaturesConfig,
+    quiet: bool,
+    collected: &mut Collected,
+) -> Result<FeaturesOutcome, FeaturesError> {
+    run_into(cli, quiet, Some(collected))
+}
+
+fn run_into(
+    cli: &FeaturesConfig,
+    quiet: bool,
+    collected: Option<&mut Collected>,
+) -> Result<FeaturesOutcome, FeaturesError> {
     let started = Instant::now();
     if let Some(n) = cli.threads {
         rayon::ThreadPoolBuilder::new()
@@ -177,27 +207,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         Some(p) => Some(TableFormat::resolve(None, p, "name it .parquet, .csv or .ndjson")?),
         None => None,
     };
-    let (start_hour, end_hour) = match parse_range(&cli.business_hours, "--business-hours")?.as_slice() {
-        [a, .., b] => (*a, *b),
-        _ => {
-            return Err(FeaturesError::Setting(format!(
-                "--business-hours `{}`: use START-END such as 8-18",
-                cli.business_hours
-            )))
-        }
-    };
-    let features = FeatureConfig {
-        window_secs: cli.window,
-        business_hours: BusinessHours {
-            start_hour,
-            end_hour,
-            days: parse_range(&cli.business_days, "--business-days")?,
-            time_zone: cli.time_zone.clone(),
-        },
-        novelty_horizon_secs: cli.novelty_horizon,
-        ..FeatureConfig::default()
-    }
-    .check()?;
+    let features = feature_config(cli)?;
     let field_map = match &cli.field_map {
         Some(p) => FieldMap::from_toml_file(p)?,
         None => FieldMap::default(),
@@ -227,6 +237,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         .iter()
         .filter_map(|s| s.path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()))
         .sum();
+    crate::progress::stage("reading logs", total_bytes);
 
     let bar = if quiet {
         ProgressBar::hidden()
@@ -247,23 +258,50 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         features: Arc::new(features),
         exclude,
         block_size: pipeline::DEFAULT_BLOCK_SIZE,
-        collect_events: events_format.is_some(),
+        collect_events: match &collected {
+            Some(c) => c.keep_events,
+            None => events_format.is_some(),
+        },
         collect_compact: None,
         window_evidence: false,
         table_rows: pipeline::DEFAULT_TABLE_ROWS,
     };
+    let file_names: Vec<String> = sources.iter().map(|s| s.display()).collect();
     let mut events_writer = match (&cli.events_out, events_format) {
+        _ if collected.is_some() => None,
         (Some(p), Some(f)) => {
             let mut w = EventWriter::create(p, f)?;
-            w.set_files(sources.iter().map(|s| s.display()).collect());
+            w.set_files(file_names.clone());
             Some(w)
         }
         _ => None,
     };
-    let progress = |n: u64| bar.inc(n);
+    let progress = |n: u64| {
+        bar.inc(n);
+        crate::progress::advance(n);
+    };
     let lateness =
         pipeline::lateness_micros(cli.allowed_lateness).map_err(|e| FeaturesError::Setting(e.to_string()))?;
-    let mut writer = output::FeatureWriter::create(&cli.output, output_format)?;
+    let mut writer = match collected {
+        Some(_) => None,
+        None => Some(output::FeatureWriter::create(&cli.output, output_format)?),
+    };
+    let mut rows = 0u64;
+    let mut kept: Option<FeatureTable> = None;
+    let mut write = |table: FeatureTable| -> Result<(), OutputError> {
+        rows += table.len() as u64;
+        match &mut writer {
+            Some(w) => w.write(&table),
+            None => {
+                match &mut kept {
+                    Some(k) => k.append(table),
+                    None => kept = Some(table),
+                }
+                Ok(())
+            }
+        }
+    };
+    let mut kept_events: Vec<loglynx_features::polars::prelude::DataFrame> = Vec::new();
     // Rows are written in the merge step, which runs while the next batch
     // decodes (a writer thread fed by a bounded channel would block a pool
     // thread that the writer's own parallel work may need). Windows close
@@ -280,7 +318,7 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
             None => pending = Some(rows),
         }
         if pending.as_ref().is_some_and(|p| p.len() >= WRITE_ROWS) {
-            writer.write(&pending.take().expect("checked"))?;
+            write(pending.take().expect("checked"))?;
         }
         Ok(())
     };
@@ -291,15 +329,28 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         &mut on_rows,
         |batch| match &mut events_writer {
             Some(w) => w.write(batch),
+            None if cfg.collect_events => {
+                let df = batch.dataframe(&file_names).map_err(|source| OutputError::Parquet {
+                    path: "<events>".into(),
+                    source,
+                })?;
+                kept_events.push(df);
+                Ok(())
+            }
             None => Ok(()),
         },
         &progress,
     )?;
     if let Some(last) = pending.take() {
-        writer.write(&last)?;
+        write(last)?;
     }
-    let rows = writer.rows;
-    writer.finish()?;
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    if let Some(c) = collected {
+        c.table = Some(kept.unwrap_or_else(|| FeatureTable::new(cfg.features.window())));
+        c.events = kept_events;
+    }
     bar.finish_and_clear();
     let late_events = result.aggregator.late_events();
     if late_events > 0 {
@@ -371,6 +422,32 @@ pub fn run(cli: &FeaturesConfig, quiet: bool) -> Result<FeaturesOutcome, Feature
         events_written,
         seconds: elapsed,
     })
+}
+
+/// How features are computed, from `--window`, `--business-hours`,
+/// `--business-days`, `--time-zone` and `--novelty-horizon`.
+pub fn feature_config(cli: &FeaturesConfig) -> Result<ValidFeatureConfig, FeaturesError> {
+    let (start_hour, end_hour) = match parse_range(&cli.business_hours, "--business-hours")?.as_slice() {
+        [a, .., b] => (*a, *b),
+        _ => {
+            return Err(FeaturesError::Setting(format!(
+                "--business-hours `{}`: use START-END such as 8-18",
+                cli.business_hours
+            )))
+        }
+    };
+    Ok(FeatureConfig {
+        window_secs: cli.window,
+        business_hours: BusinessHours {
+            start_hour,
+            end_hour,
+            days: parse_range(&cli.business_days, "--business-days")?,
+            time_zone: cli.time_zone.clone(),
+        },
+        novelty_horizon_secs: cli.novelty_horizon,
+        ..FeatureConfig::default()
+    }
+    .check()?)
 }
 
 /// `1-5` or `1,3,7` as numbers.

@@ -5,6 +5,7 @@
 mod alloc;
 pub mod es;
 pub mod features;
+pub mod progress;
 
 use std::io::IsTerminal;
 
@@ -56,6 +57,7 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
 /// A spinner with a message and the elapsed time on stderr; hidden with
 /// `--quiet` or when stderr is not a terminal.
 pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
+    progress::stage(msg, 0);
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

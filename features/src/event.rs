@@ -201,6 +201,21 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    pub const ALL: [AuthMethod; 7] = [
+        AuthMethod::Password,
+        AuthMethod::Publickey,
+        AuthMethod::KeyboardInteractive,
+        AuthMethod::None,
+        AuthMethod::Kerberos,
+        AuthMethod::Ntlm,
+        AuthMethod::Other,
+    ];
+
+    /// Parses a name written by [`AuthMethod::as_str`].
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Password => "password",
@@ -246,6 +261,35 @@ pub enum AttemptLine {
 }
 
 impl AttemptLine {
+    /// Every kind, in declaration order.
+    pub const ALL: [AttemptLine; 7] = [
+        AttemptLine::None,
+        AttemptLine::Whole,
+        AttemptLine::Daemon,
+        AttemptLine::Pam,
+        AttemptLine::DaemonPam,
+        AttemptLine::Opening,
+        AttemptLine::Closing,
+    ];
+
+    /// The kebab-case name (`daemon-pam`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptLine::None => "none",
+            AttemptLine::Whole => "whole",
+            AttemptLine::Daemon => "daemon",
+            AttemptLine::Pam => "pam",
+            AttemptLine::DaemonPam => "daemon-pam",
+            AttemptLine::Opening => "opening",
+            AttemptLine::Closing => "closing",
+        }
+    }
+
+    /// Parses a name written by [`AttemptLine::as_str`].
+    pub fn parse(s: &str) -> Option<AttemptLine> {
+        AttemptLine::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
     /// The outcome of the attempt a line of this kind records, given the
     /// line's own outcome: none for lines outside attempts, failure for lines
     /// that only open or close one (they are no verdict of their own).

@@ -47,3 +47,6 @@ pub mod time;
 
 pub use compact_str::CompactString;
 pub use event::{Action, Event, Outcome};
+/// The polars the tables are built with, for callers that take them.
+#[cfg(feature = "parquet")]
+pub use polars;

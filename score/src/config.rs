@@ -42,6 +42,12 @@ pub struct ScoreConfig {
     #[arg(long)]
     pub model: Option<PathBuf>,
 
+    /// How alerts name the model (`model_version`), when not by the path of
+    /// `--model`: a library caller that wrote the bundle to a temporary file
+    /// names where it came from.
+    #[arg(skip)]
+    pub model_name: Option<String>,
+
     /// Alerts file: .ndjson (default), .csv or .parquet.
     #[arg(short, long, default_value = "alerts.ndjson")]
     pub output: PathBuf,

@@ -522,7 +522,11 @@ pub fn run(config: &ScoreConfig, quiet: bool) -> Result<ScoreOutcome, ScoreError
     let alerting_episodes = entity_episodes(alerting_episodes);
 
     let model_version = match (&model, &config.model) {
-        (Some(m), Some(p)) => format!("{} ({})", p.display(), m.metadata.created_at),
+        (Some(m), Some(p)) => format!(
+            "{} ({})",
+            config.model_name.clone().unwrap_or_else(|| p.display().to_string()),
+            m.metadata.created_at
+        ),
         _ => "fitted on the input".into(),
     };
     let alert_cfg = AlertConfig {

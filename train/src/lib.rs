@@ -81,3 +81,16 @@ impl From<loglynx_cli::es::EsInputError> for TrainError {
         TrainError::Es(Box::new(e))
     }
 }
+
+/// When the baseline was made, RFC 3339: now, or `SOURCE_DATE_EPOCH`
+/// (seconds since 1970, the reproducible-builds convention) when set, so
+/// that the same inputs and seed give the same bundle bytes.
+pub(crate) fn created_at() -> String {
+    let fixed = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    fixed
+        .unwrap_or_else(chrono::Utc::now)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

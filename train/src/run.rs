@@ -364,7 +364,7 @@ fn train_in_memory(
         rows_per_set: Default::default(),
         seed: config.seed.unwrap_or(42),
         loglynx_version: env!("CARGO_PKG_VERSION").to_owned(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: crate::created_at(),
         notes: Default::default(),
     };
     let opts = TrainOptions {

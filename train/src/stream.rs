@@ -184,7 +184,7 @@ pub fn train_streaming(
         rows_per_set: Default::default(),
         seed,
         loglynx_version: env!("CARGO_PKG_VERSION").to_owned(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: crate::created_at(),
         notes: Default::default(),
     };
     for (kind, set, rows) in &fitted.sets {

@@ -451,7 +451,7 @@ impl OffHoursCache {
 
 /// The entity names of an event, indexed by [`EntityKind::index`]; empty
 /// names and a `-` source count as absent.
-fn entity_names<'e>(ev: &'e Event<'_>) -> [Option<&'e str>; 3] {
+pub fn entity_names<'e>(ev: &'e Event<'_>) -> [Option<&'e str>; 3] {
     [
         ev.user.as_deref().filter(|u| !u.is_empty()),
         ev.source_key().filter(|s| is_present(s)),
@@ -832,6 +832,13 @@ impl Aggregator {
                 }
             }
         });
+    }
+
+    /// Counts novelty from `t` on (after the warm-up) even when this
+    /// aggregator's first event is later: a part of a larger input (one
+    /// partition of a distributed run) starts where the whole input starts.
+    pub fn start_at(&mut self, t: Micros) {
+        self.data_start = self.data_start.min(t);
     }
 
     /// Events left out because their window had already closed

@@ -485,6 +485,8 @@ pub struct EventBatch {
     pub command: Vec<Option<String>>,
     pub repeat: Vec<u32>,
     pub attempts: Vec<u32>,
+    pub attempt_line: Vec<&'static str>,
+    pub denied: Vec<bool>,
     pub source_unreliable: Vec<bool>,
     pub category: Vec<&'static str>,
     pub file: Vec<u32>,
@@ -516,6 +518,8 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "log.file.path",
     "log.file.line",
     "event.original",
+    "loglynx.attempt_line",
+    "loglynx.denied",
 ];
 
 impl EventBatch {
@@ -549,6 +553,8 @@ impl EventBatch {
         self.command.push(s(&ev.command));
         self.repeat.push(ev.repeat);
         self.attempts.push(ev.attempts);
+        self.attempt_line.push(ev.attempt_line.as_str());
+        self.denied.push(ev.denied);
         self.source_unreliable.push(ev.source_unreliable);
         self.category.push(ev.action.category());
         self.file.push(ev.evidence.file);
@@ -556,8 +562,10 @@ impl EventBatch {
         self.message.push(ev.evidence.raw.to_string());
     }
 
+    /// The batch as a table with the columns of [`EVENT_COLUMNS`]; `files`
+    /// names the file ids.
     #[cfg(feature = "parquet")]
-    fn dataframe(&self, files: &[String]) -> PolarsResult<DataFrame> {
+    pub fn dataframe(&self, files: &[String]) -> PolarsResult<DataFrame> {
         let c = EVENT_COLUMNS;
         let cols = vec![
             datetime_column(c[0], self.timestamp.clone()),
@@ -588,6 +596,8 @@ impl EventBatch {
             ),
             Column::new(c[20].into(), &self.line),
             Column::new(c[21].into(), &self.message),
+            Column::new(c[22].into(), &self.attempt_line),
+            Column::new(c[23].into(), &self.denied),
         ];
         DataFrame::new(self.len(), cols)
     }
@@ -597,7 +607,7 @@ impl EventBatch {
         for i in 0..self.len() {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 crate::time::format_rfc3339(self.timestamp[i]),
                 opt(&self.host[i]),
                 opt(&self.source_address[i]),
@@ -620,6 +630,8 @@ impl EventBatch {
                 csv_field(&files[self.file[i] as usize]),
                 self.line[i],
                 csv_field(&self.message[i]),
+                self.attempt_line[i],
+                self.denied[i],
             )?;
         }
         Ok(())
@@ -693,8 +705,12 @@ impl EventBatch {
             if self.repeat[i] != 1 {
                 ll.insert("repeat".into(), self.repeat[i].into());
             }
-            if self.attempts[i] != 0 {
+            if self.attempt_line[i] != "none" {
+                ll.insert("attempt_line".into(), self.attempt_line[i].into());
                 ll.insert("attempts".into(), self.attempts[i].into());
+            }
+            if self.denied[i] {
+                ll.insert("denied".into(), true.into());
             }
             if self.source_unreliable[i] {
                 ll.insert("source_unreliable".into(), true.into());
