@@ -34,8 +34,47 @@ from typing import Any, Iterable, Optional, Union
 
 import polars as pl
 
-from . import _loglynx as _ll
-from ._loglynx import LoglynxError, __version__
+
+def _extension_from_zip():
+    """The extension module when the package is imported from a zip (what
+    ``loglynx.spark`` ships to Spark's executors with ``addPyFile``): Python
+    cannot load a native module from inside a zip, so it is copied out once
+    (into TMPDIR, named by its hash) and loaded from there."""
+    import hashlib
+    import importlib.util
+    import sys
+    import tempfile
+    import zipfile
+
+    archive = getattr(__loader__, "archive", None)
+    if archive is None:
+        raise ImportError("loglynx: the extension module loglynx._loglynx is missing")
+    with zipfile.ZipFile(archive) as z:
+        names = [n for n in z.namelist() if n.startswith("loglynx/_loglynx") and n.endswith((".so", ".pyd"))]
+        if not names:
+            raise ImportError(f"loglynx: {archive} holds no extension module")
+        data = z.read(names[0])
+    directory = os.path.join(tempfile.gettempdir(), "loglynx-ext-" + hashlib.sha256(data).hexdigest()[:16])
+    target = os.path.join(directory, os.path.basename(names[0]))
+    if not os.path.exists(target):
+        os.makedirs(directory, exist_ok=True)
+        partial = f"{target}.{os.getpid()}.tmp"
+        with open(partial, "wb") as f:
+            f.write(data)
+        os.replace(partial, target)
+    spec = importlib.util.spec_from_file_location("loglynx._loglynx", target)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["loglynx._loglynx"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+try:
+    from . import _loglynx as _ll
+except ImportError:
+    _ll = _extension_from_zip()
+LoglynxError = _ll.LoglynxError
+__version__ = _ll.__version__
 
 __all__ = [
     "Baseline",

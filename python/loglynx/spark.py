@@ -28,11 +28,11 @@ hosts, a login followed by a first sudo), so it runs in one task over the
 given files, which gives exactly the binary's alerts but is not spread
 over the cluster.
 
-The executors' Python needs loglynx installed (the wheel holds a native
-module, which Spark cannot import from ``addPyFile``): install the wheel on
-the workers, or pack a venv with it (``venv-pack``) and ship it with
-``spark.archives`` and ``PYSPARK_PYTHON``. The baseline bundle is shipped
-by these functions (``SparkContext.addFile``).
+The package is shipped to the executors by these functions
+(:func:`ship_package`: the installed package zipped, ``addPyFile``; its
+native module is copied out of the zip where it is imported), and so is
+the baseline bundle (``addFile``). The executors' Python needs polars
+1.43.x and pyarrow, as the driver's.
 
 On Spark the events' ECS names are written with ``_`` for ``.``
 (``host_name``, ``source_ip``, ``log_file_path``): Spark resolves a dot as
@@ -73,6 +73,37 @@ SCORE_SCHEMA = (
     "score double, iforest_pct double, kmeans_pct double, cluster long, is_anomaly boolean, "
     "explanation string"
 )
+
+
+_shipped: dict = {}
+
+
+def ship_package(spark) -> str:
+    """Sends this loglynx (its Python files and native module, zipped) to
+    the executors of ``spark``'s context, once per context; the zip's path.
+    The functions below call it."""
+    import zipfile
+
+    sc = spark.sparkContext
+    key = id(sc._jsc)
+    if key in _shipped:
+        return _shipped[key]
+    package = os.path.dirname(os.path.abspath(loglynx.__file__))
+    native = os.path.abspath(_ll.__file__)
+    with open(native, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"loglynx-{loglynx.__version__}-{digest}.zip")
+    if not os.path.exists(path):
+        partial = f"{path}.{os.getpid()}.tmp"
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in sorted(os.listdir(package)):
+                if name.endswith((".py", ".typed")):
+                    z.write(os.path.join(package, name), f"loglynx/{name}")
+            z.write(native, f"loglynx/{os.path.basename(native)}")
+        os.replace(partial, path)
+    sc.addPyFile(path)
+    _shipped[key] = path
+    return path
 
 
 def _spark_schema(df: pl.DataFrame, extra: Optional[dict[str, Any]] = None):
@@ -140,6 +171,7 @@ def read_events(spark, paths, year: Optional[int] = None, format: Optional[str] 
     Spark DataFrame of normalized events, one task per path argument.
     ``options`` are ``loglynx-features`` flags."""
     files = _paths(paths)
+    ship_package(spark)
     argv_tail = loglynx._flags(dict(year=year, format=format, **options))
     schema = _event_schema()
 
@@ -163,6 +195,7 @@ def features(events, window: str = "1h", time_zone: str = "UTC", buckets: Option
     from pyspark.sql import functions as F
 
     spark = events.sparkSession
+    ship_package(spark)
     n = buckets or 2 * spark.sparkContext.defaultParallelism
     # Spark keeps timestamps in the session's zone; the events' first
     # instant, in UTC microseconds, whatever that zone is.
@@ -223,6 +256,7 @@ def score(rows, baseline: Union[Baseline, str, "os.PathLike[str]"], **options: A
     from pyspark.sql import types as T
 
     spark = rows.sparkSession
+    ship_package(spark)
     name = _ship(spark, baseline)
     schema = T._parse_datatype_string(SCORE_SCHEMA)
     flags = loglynx._flags(options)
@@ -279,6 +313,7 @@ def alerts(spark, paths, baseline: Union[Baseline, str, "os.PathLike[str]", None
     documentation): a Spark DataFrame with one JSON alert per row
     (``alert``), highest priority first (``rank``)."""
     files = _paths(paths)
+    ship_package(spark)
     name = _ship(spark, baseline) if baseline is not None else None
     if isinstance(baseline, Baseline):
         model_name = baseline.source

@@ -4,6 +4,7 @@ the same feature rows, scores and alerts, and a bundle the binary reads."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import polars as pl
@@ -22,13 +23,39 @@ from loglynx import spark as llspark  # noqa: E402
 KEYS = ["entity_kind", "entity", "window_start"]
 
 
+def python_without_loglynx(directory) -> str:
+    """This Python, with every installed package but loglynx: the executors
+    get loglynx only from what `loglynx.spark` ships them."""
+    import site
+    import stat
+
+    site_dir = directory / "site"
+    site_dir.mkdir()
+    for packages in site.getsitepackages():
+        for entry in os.listdir(packages):
+            if entry.startswith(("loglynx", "_loglynx")) or entry.endswith(".pth"):
+                continue
+            if not (site_dir / entry).exists():
+                (site_dir / entry).symlink_to(os.path.join(packages, entry))
+    wrapper = directory / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        # Not the checkout's python/ (which holds loglynx/) as working directory.
+        f'cd "{directory}"\n'
+        f'PYTHONPATH="{site_dir}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" -S "$@"\n'
+    )
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return str(wrapper)
+
+
 @pytest.fixture(scope="module")
-def spark():
+def spark(tmp_path_factory):
     from pyspark.sql import SparkSession
 
-    # The executors' Python must have loglynx: this one (Spark's default is
-    # `python3` on the PATH).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    bare = python_without_loglynx(tmp_path_factory.mktemp("workers"))
+    check = subprocess.run([bare, "-c", "import polars, pyarrow, pyspark; import loglynx"], capture_output=True, text=True)
+    assert "No module named 'loglynx'" in check.stderr, check.stderr
+    os.environ["PYSPARK_PYTHON"] = bare
     session = (
         SparkSession.builder.master("local[2]")
         .appName("loglynx-tests")
