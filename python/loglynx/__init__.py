@@ -222,6 +222,10 @@ def read_events(
     return events
 
 
+# What applies to events already read (the others are about reading logs).
+_EVENT_TABLE_SETTINGS = {"business_hours", "business_days", "novelty_horizon"}
+
+
 def features(
     events_or_paths: Any,
     window: str = "1h",
@@ -239,6 +243,12 @@ def features(
     events, by entity kind, entity and window."""
     settings = dict(window=window, time_zone=time_zone, **options)
     if _is_table(events_or_paths):
+        unused = set(options) - _EVENT_TABLE_SETTINGS
+        if unused:
+            raise TypeError(
+                f"features of an events table take only {sorted(_EVENT_TABLE_SETTINGS)} besides window and "
+                f"time_zone; not {sorted(unused)}"
+            )
         argv = _features_argv(["-"], settings)
         return _run(_ll.features_of_events, _as_polars(events_or_paths), argv, quiet=quiet)
     rows, _, summary = _run(

@@ -11,7 +11,8 @@ Four steps, each a Spark DataFrame to the next:
    partition, and every task makes the rows of its buckets' entities.
    Every entity's events are in one partition, so each window is whole
    and the rows are exactly those of one machine. The shuffle moves each
-   event once per distinct bucket of its entities (at most three times).
+   event once per distinct bucket of its entities (at most three times),
+   with only the columns rows are made from.
    Novelty counts from the earliest event of the whole input, which the
    driver computes first (one aggregate).
 3. :func:`score`: the baseline bundle is shipped to the executors
@@ -55,6 +56,7 @@ BUCKET = "loglynx.bucket"
 FILE = "log.file.path"
 LINE = "log.file.line"
 TIMESTAMP = "@timestamp"
+EVENT_ID = "loglynx.event"
 
 
 def spark_name(name: str) -> str:
@@ -64,7 +66,7 @@ def spark_name(name: str) -> str:
 
 def _rust_names(df: pl.DataFrame) -> pl.DataFrame:
     """Spark's column names back to the events table's."""
-    names = {spark_name(c): c for c in [*_ll.event_columns().columns, BUCKET]}
+    names = {spark_name(c): c for c in [*_ll.event_columns().columns, BUCKET, EVENT_ID]}
     return df.rename({c: names[c] for c in df.columns if c in names and names[c] != c})
 
 #: The scores' columns, as ``loglynx-score --scores-out`` writes them.
@@ -90,16 +92,19 @@ def ship_package(spark) -> str:
         return _shipped[key]
     package = os.path.dirname(os.path.abspath(loglynx.__file__))
     native = os.path.abspath(_ll.__file__)
-    with open(native, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    path = os.path.join(tempfile.gettempdir(), f"loglynx-{loglynx.__version__}-{digest}.zip")
+    members = [os.path.join(package, n) for n in sorted(os.listdir(package)) if n.endswith((".py", ".typed"))]
+    members.append(native)
+    # Named by what it holds: a changed file is a new zip.
+    digest = hashlib.sha256()
+    for member in members:
+        with open(member, "rb") as f:
+            digest.update(os.path.basename(member).encode() + b"\0" + f.read())
+    path = os.path.join(tempfile.gettempdir(), f"loglynx-{loglynx.__version__}-{digest.hexdigest()[:16]}.zip")
     if not os.path.exists(path):
         partial = f"{path}.{os.getpid()}.tmp"
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
-            for name in sorted(os.listdir(package)):
-                if name.endswith((".py", ".typed")):
-                    z.write(os.path.join(package, name), f"loglynx/{name}")
-            z.write(native, f"loglynx/{os.path.basename(native)}")
+            for member in members:
+                z.write(member, f"loglynx/{os.path.basename(member)}")
         os.replace(partial, path)
     sc.addPyFile(path)
     _shipped[key] = path
@@ -148,10 +153,13 @@ def _from_arrow_batches(batches: Iterator[Any]) -> pl.DataFrame:
     return pl.from_arrow(pa.Table.from_batches(batches))
 
 
-def _event_schema(with_bucket: bool = False):
+def _event_schema(with_bucket: bool = False, only: Optional[list] = None):
     from pyspark.sql import types as T
 
-    return _spark_schema(_ll.event_columns(), {BUCKET: T.LongType()} if with_bucket else None)
+    columns = _ll.event_columns()
+    if only is not None:
+        columns = columns.select(only)
+    return _spark_schema(columns, {EVENT_ID: T.LongType(), BUCKET: T.LongType()} if with_bucket else None)
 
 
 def _feature_schema():
@@ -191,24 +199,30 @@ def features(events, window: str = "1h", time_zone: str = "UTC", buckets: Option
     :func:`read_events`, or any with the events' column names), computed in
     parallel: repartitioned by entity so that every window is whole in one
     partition. ``buckets`` (default: twice the default parallelism) is the
-    number of partitions. ``options`` are ``loglynx-features`` flags."""
+    number of partitions. ``events`` is read twice (its first time, then
+    the rows): cache it when it is expensive to make. ``options`` are ``loglynx-features`` flags."""
     from pyspark.sql import functions as F
 
     spark = events.sparkSession
     ship_package(spark)
     n = buckets or 2 * spark.sparkContext.defaultParallelism
-    # Spark keeps timestamps in the session's zone; the events' first
-    # instant, in UTC microseconds, whatever that zone is.
-    first = events.agg(F.min(F.unix_micros(F.col(spark_name(TIMESTAMP))))).first()[0]
     argv = loglynx._features_argv(["-"], dict(window=window, time_zone=time_zone, **options))
-    routed_schema = _event_schema(with_bucket=True)
+    # Only the columns rows are made from are moved (not the raw line,
+    # the command, the process).
+    columns = _ll.row_columns()
+    routed_schema = _event_schema(with_bucket=True, only=columns)
     rows_schema = _feature_schema()
-    event_cols = list(_ll.event_columns().columns)
 
     def route(batches):
+        from pyspark import TaskContext
+
+        # Each event's id, unique in the job: its copies are one event.
+        next_id = TaskContext.get().partitionId() << 40
         for batch in batches:
             df = _events_for_rust(_rust_names(_from_arrow_batches(iter([batch]))))
             if df.height:
+                df = df.with_columns(pl.int_range(next_id, next_id + df.height, dtype=pl.Int64).alias(EVENT_ID))
+                next_id += df.height
                 yield from _to_arrow_batches(_ll.route_events(df, n), routed_schema)
 
     def make_rows(batches):
@@ -217,11 +231,15 @@ def features(events, window: str = "1h", time_zone: str = "UTC", buckets: Option
             return
         mine = sorted(set(df[BUCKET].to_list()))
         # An event whose entities share a bucket's partition came once per bucket.
-        df = df.drop(BUCKET).unique(subset=event_cols, maintain_order=True).sort([FILE, LINE], maintain_order=True)
+        df = df.unique(subset=[EVENT_ID], maintain_order=True).sort([FILE, LINE], maintain_order=True)
         rows = _ll.features_of_events(_events_for_rust(df), argv, first, n, mine)
         if rows.height:
             yield from _to_arrow_batches(rows, rows_schema)
 
+    # Spark keeps timestamps in the session's zone; the events' first
+    # instant, in UTC microseconds, whatever that zone is.
+    first = events.agg(F.min(F.unix_micros(F.col(spark_name(TIMESTAMP))))).first()[0]
+    events = events.select([spark_name(c) for c in columns])
     routed = events.mapInArrow(route, routed_schema)
     grouped = routed.repartition(n, F.col(spark_name(BUCKET)))
     return grouped.mapInArrow(make_rows, rows_schema)

@@ -84,6 +84,12 @@ fn read_parquet(path: &Path) -> PyResult<DataFrame> {
         .map_err(|e| fail(format!("{}: reading Parquet: {e}", path.display())))
 }
 
+/// An error that names the temporary file a DataFrame went through, with
+/// the DataFrame named instead.
+fn fail_table(e: impl std::fmt::Display, table_path: &Path) -> PyErr {
+    fail(e.to_string().replace(&path_arg(table_path), TABLE_INPUT))
+}
+
 fn path_arg(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -258,7 +264,9 @@ fn train(py: Python<'_>, mut argv: Vec<String>, table: Option<PyDataFrame>) -> P
         }
         let args: TrainArgs = parse(argv)?;
         let config = args.config.with_config_file().map_err(fail)?;
-        let mut baseline = loglynx_train::run(&config, true).map_err(fail)?.baseline;
+        let mut baseline = loglynx_train::run(&config, true)
+            .map_err(|e| fail_table(e, &table_path))?
+            .baseline;
         drop(dir);
         if from_table {
             // The card names the table, not the temporary file it went through.
@@ -302,14 +310,14 @@ fn score(
             std::fs::write(&path, bytes).map_err(|e| fail(format!("{}: {e}", path.display())))?;
             argv.extend(["--model".to_owned(), path_arg(&path)]);
         }
+        let table_path = dir.path().join("features.parquet");
         if let Some(mut t) = table {
-            let path = dir.path().join("features.parquet");
-            write_parquet(&mut t.0, &path)?;
-            argv.push(path_arg(&path));
+            write_parquet(&mut t.0, &table_path)?;
+            argv.push(path_arg(&table_path));
         }
         let mut args: ScoreArgs = parse(argv)?;
         args.config.model_name = model_name;
-        let outcome = loglynx_score::run(&args.config, true).map_err(fail)?;
+        let outcome = loglynx_score::run(&args.config, true).map_err(|e| fail_table(e, &table_path))?;
         let alerts =
             std::fs::read_to_string(&alerts_path).map_err(|e| fail(format!("{}: {e}", alerts_path.display())))?;
         let scores = if scores {
@@ -340,6 +348,12 @@ fn score(
 #[pyfunction]
 fn event_columns() -> PyResult<PyDataFrame> {
     Ok(PyDataFrame(EventBatch::default().dataframe(&[]).map_err(fail)?))
+}
+
+/// The events' columns that feature rows are made from.
+#[pyfunction]
+fn row_columns() -> Vec<&'static str> {
+    frame::ROW_COLUMNS.to_vec()
 }
 
 /// An empty table with the feature rows' columns and types.
@@ -381,6 +395,7 @@ fn _loglynx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(event_columns, m)?)?;
     m.add_function(wrap_pyfunction!(feature_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(row_columns, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
     m.add_function(wrap_pyfunction!(watch_progress, m)?)?;
     m.add_function(wrap_pyfunction!(unwatch_progress, m)?)?;

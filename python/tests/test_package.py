@@ -125,6 +125,11 @@ def test_errors_carry_the_binaries_messages(logs, tmp_path):
         loglynx.features(pl.DataFrame({"@timestamp": [0], "event.outcome": ["success"]}), quiet=True)
     with pytest.raises(TypeError):
         loglynx.features(42)
+    with pytest.raises(TypeError, match="exclude"):
+        loglynx.features(loglynx.read_events(logs["attack"], year=2026, quiet=True), exclude="x.toml")
+    # A table handed over is named as such, not by the file it went through.
+    with pytest.raises(loglynx.LoglynxError, match="^<DataFrame>: no id column"):
+        loglynx.train(pl.DataFrame({"a": [1.0, 2.0]}), quiet=True)
 
 
 def test_long_calls_release_the_gil(logs):
@@ -171,3 +176,19 @@ def test_a_progress_bar_is_drawn_unless_quiet(logs, capsys, monkeypatch):
     assert "fitting models" in drawn or "computing features" in drawn, drawn[-500:]
     loglynx.train(logs["quiet"], year=2026, seed=7, quiet=True)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "name, year",
+    [("gtkcyber/auth.log", 2018), ("loghub-full/Linux.log", 2005), ("loghub/OpenSSH/OpenSSH_2k.log", 2017)],
+)
+def test_rows_of_a_public_logs_events_table_are_the_logs_rows(name, year):
+    """Real logs this project did not write: the events table carries all
+    the rows need (attempts already paired, denied, attempt lines)."""
+    from conftest import REPO
+
+    path = REPO.parent / "shared" / "datasets" / name
+    events = loglynx.read_events(path, year=year, quiet=True)
+    rows = loglynx.features(path, year=year, quiet=True)
+    assert events.height > 1000 and rows.height > 100
+    assert_frame_equal(loglynx.features(events, quiet=True).sort(KEYS), rows.sort(KEYS))

@@ -16,6 +16,26 @@ use crate::aggregate::registry::EntityKind;
 use crate::aggregate::{entity_names, name_hash, Aggregator, FeatureTable, ValidFeatureConfig};
 use crate::event::{parse_ip, Action, AttemptLine, AuthMethod, Event, Evidence, Micros, Outcome};
 
+/// The columns of [`EVENT_COLUMNS`](crate::output::EVENT_COLUMNS) that
+/// feature rows are made from: a table of only these gives the rows of the
+/// whole table (what a distributed run needs to move).
+pub const ROW_COLUMNS: &[&str] = &[
+    "@timestamp",
+    "host.name",
+    "source.address",
+    "source.ip",
+    "user.name",
+    "event.action",
+    "event.outcome",
+    "loglynx.user_invalid",
+    "loglynx.repeat",
+    "loglynx.attempts",
+    "loglynx.attempt_line",
+    "loglynx.source_unreliable",
+    "log.file.path",
+    "log.file.line",
+];
+
 /// Why a table of events cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -356,16 +376,15 @@ mod tests {
     #[test]
     fn rows_computed_per_bucket_are_the_rows_of_the_whole() {
         let mut lines = Vec::new();
-        for i in 0..60 {
-            lines.push(format!(
-                "Mar  3 {:02}:{:02}:06 web{} sshd[{}]: Failed password for u{} from 203.0.113.{} port 4711 ssh2",
-                4 + i / 20,
-                i % 60,
-                i % 3,
-                100 + i,
-                i % 7,
-                i % 5
-            ));
+        for i in 0..80 {
+            let (hour, minute, host, pid, user, ip) = (4 + i / 20, i % 60, i % 3, 100 + i, i % 7, i % 5);
+            let message = match i % 4 {
+                0 => format!("sshd[{pid}]: Failed password for u{user} from 203.0.113.{ip} port 4711 ssh2"),
+                1 => format!("sshd[{pid}]: Accepted publickey for u{user} from 10.0.0.{ip} port 4711 ssh2"),
+                2 => format!("sshd[{pid}]: Invalid user x{user} from 203.0.113.{ip} port 4711"),
+                _ => format!("sudo:    u{user} : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls"),
+            };
+            lines.push(format!("Mar  3 {hour:02}:{minute:02}:06 web{host} {message}"));
         }
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let events = decoded(&refs);
@@ -380,6 +399,14 @@ mod tests {
                 .filter(|e| event_buckets(e, buckets).contains(&b))
                 .cloned()
                 .collect();
+            // Through a table of the row columns only, as Spark moves them.
+            let mut batch = EventBatch::default();
+            for ev in &mine {
+                batch.push(ev);
+            }
+            let table = batch.dataframe(&["auth.log".to_owned()]).unwrap();
+            let table = table.select(ROW_COLUMNS.iter().copied()).unwrap();
+            let mine = events_from_dataframe(&table).unwrap().events;
             let rows = features_of_events(&mine, cfg.clone(), start);
             parts.push(rows_in_buckets(&rows, &[b], buckets));
         }
