@@ -185,6 +185,18 @@ def _run(fn, *args, quiet: bool = False):
     return result["value"]
 
 
+def _write_atomic(path: str, text: str) -> None:
+    """Writes a temporary file beside ``path``, then renames it over."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
 def _warn_unread(summary: dict[str, Any]) -> None:
     for what in summary.get("unread") or []:
         warnings.warn(f"loglynx: not read in full: {what}", stacklevel=3)
@@ -286,10 +298,8 @@ class Baseline:
         self._inner.save(path)
         self.source = path
         stem = os.path.splitext(path)[0]
-        with open(stem + ".card.json", "w", encoding="utf-8") as f:
-            f.write(self._inner.card_json())
-        with open(stem + ".card.md", "w", encoding="utf-8") as f:
-            f.write(self._inner.card_markdown())
+        _write_atomic(stem + ".card.json", self._inner.card_json())
+        _write_atomic(stem + ".card.md", self._inner.card_markdown())
 
     def to_bytes(self) -> bytes:
         return self._inner.to_bytes()

@@ -255,9 +255,10 @@ def _ship(spark, baseline: Union[Baseline, str, "os.PathLike[str]"]) -> str:
     name = f"loglynx-{hashlib.sha256(data).hexdigest()[:16]}.llx"
     path = os.path.join(tempfile.gettempdir(), name)
     if not os.path.exists(path):
-        with open(path + ".tmp", "wb") as f:
+        partial = f"{path}.{os.getpid()}.tmp"
+        with open(partial, "wb") as f:
             f.write(data)
-        os.replace(path + ".tmp", path)
+        os.replace(partial, path)
     try:
         spark.sparkContext.addFile(path)
     except Exception as e:  # the same bundle shipped before
