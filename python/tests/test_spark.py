@@ -16,7 +16,7 @@ from conftest import run
 
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java (17 or later), which is not installed here", allow_module_level=True)
-pyspark = pytest.importorskip("pyspark", reason="pip install 'loglynx[spark]' to run the Spark tests")
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (the wheel's spark extra)")
 
 from loglynx import spark as llspark  # noqa: E402
 
