@@ -32,7 +32,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::event::{Action, AuthMethod, Decoded, Event, Evidence, FileId, Micros, Outcome, Skip, SkipReason};
+use crate::event::{
+    Action, AttemptLine, AuthMethod, Decoded, Event, Evidence, FileId, Micros, Outcome, Skip, SkipReason,
+};
 use crate::time::{parse_iso8601, IsoStyle, MICROS_PER_SECOND};
 
 /// Errors of connector configuration: field and column maps, CSV headers.
@@ -646,7 +648,36 @@ fn decode_mapped<'a>(root: &Map<String, Value>, map: &FieldMap, evidence: Eviden
         .and_then(value_uint)
         .and_then(|p| u32::try_from(p).ok());
     ev.command = text_at(root, &map.command).map(owned);
+    read_loglynx_fields(root, &mut ev);
     Ok(ev)
+}
+
+/// loglynx's own fields (`loglynx.*`, as `--events-out` writes them), so
+/// that an events file read back gives the events it was written from:
+/// which record of an attempt a line is (the attempts are paired again
+/// from it, as they were), the repeat count, the flags.
+fn read_loglynx_fields(root: &Map<String, Value>, ev: &mut Event<'_>) {
+    let Some(Value::Object(own)) = root.get("loglynx") else {
+        return;
+    };
+    let field = |name: &str| own.get(name).filter(|v| !v.is_null());
+    let flag = |name: &str| field(name).and_then(Value::as_bool).unwrap_or(false);
+    if let Some(m) = field("auth_method").and_then(Value::as_str).and_then(AuthMethod::parse) {
+        ev.auth_method = Some(m);
+    }
+    if let Some(r) = field("repeat").and_then(value_uint).and_then(|r| u32::try_from(r).ok()) {
+        ev.repeat = r.max(1);
+    }
+    if let Some(line) = field("attempt_line")
+        .and_then(Value::as_str)
+        .and_then(AttemptLine::parse)
+    {
+        ev.attempt_line = line;
+        ev.attempts = u32::from(line != AttemptLine::None) * ev.repeat;
+    }
+    ev.user_invalid |= flag("user_invalid");
+    ev.denied |= flag("denied");
+    ev.source_unreliable |= flag("source_unreliable");
 }
 
 /// Runs the syslog message decoders on a message held in the JSON document,

@@ -423,3 +423,42 @@ fn the_stage_binaries_allocate_with_jemalloc_and_read_its_options() {
         }
     }
 }
+
+#[test]
+fn events_written_with_events_out_read_back_give_the_same_feature_table() {
+    // Regression: the attempts of an events file read back were counted
+    // as whole attempts (the record of the attempt each line is was not
+    // written), so features from `--events-out` differed from the log's.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    Command::new(bin("loglynx-gen"))
+        .args(["--events", "20000", "--seed", "9", "-q", "-o"])
+        .arg(&log)
+        .assert()
+        .success();
+    let (from_log, events, from_events) = (
+        dir.path().join("a.parquet"),
+        dir.path().join("e.ndjson"),
+        dir.path().join("b.parquet"),
+    );
+    features()
+        .arg(&log)
+        .args(["--year", "2026", "-q", "-o"])
+        .arg(&from_log)
+        .arg("--events-out")
+        .arg(&events)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&events).unwrap();
+    assert!(text.contains(r#""attempt_line":"opening""#) && text.contains(r#""attempts":0"#));
+    features()
+        .arg(&events)
+        .args(["-q", "-o"])
+        .arg(&from_events)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read(&from_log).unwrap() == std::fs::read(&from_events).unwrap(),
+        "the feature tables differ"
+    );
+}
