@@ -404,6 +404,18 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// Marks which record of an attempt this line is; alone it counts
+    /// `repeat` attempts (none outside attempts), until
+    /// [`crate::ingest::attempts`] pairs it with its connection's other lines.
+    pub fn set_attempt_line(&mut self, line: AttemptLine) {
+        self.attempt_line = line;
+        self.attempts = if line == AttemptLine::None {
+            0
+        } else {
+            self.repeat.max(1)
+        };
+    }
+
     /// The outcome of the attempt this line records, if it records one: the
     /// event's outcome, or failure for lines that only open or close one.
     pub fn attempt_outcome(&self) -> Option<Outcome> {

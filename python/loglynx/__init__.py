@@ -35,6 +35,19 @@ from typing import Any, Iterable, Optional, Union
 import polars as pl
 
 
+def _write_atomic(path: str, data: Union[str, bytes]) -> None:
+    """Writes ``data`` (text as UTF-8) to a temporary file beside ``path``,
+    named by this process, then renames it over."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(partial, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
 def _extension_from_zip():
     """The extension module when the package is imported from a zip (what
     ``loglynx.spark`` ships to Spark's executors with ``addPyFile``): Python
@@ -58,10 +71,7 @@ def _extension_from_zip():
     target = os.path.join(directory, os.path.basename(names[0]))
     if not os.path.exists(target):
         os.makedirs(directory, exist_ok=True)
-        partial = f"{target}.{os.getpid()}.tmp"
-        with open(partial, "wb") as f:
-            f.write(data)
-        os.replace(partial, target)
+        _write_atomic(target, data)
     spec = importlib.util.spec_from_file_location("loglynx._loglynx", target)
     module = importlib.util.module_from_spec(spec)
     sys.modules["loglynx._loglynx"] = module
@@ -185,24 +195,9 @@ def _run(fn, *args, quiet: bool = False):
     return result["value"]
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """Writes a temporary file beside ``path``, then renames it over."""
-    partial = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(partial, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-
-
-def _warn_unread(summary: dict[str, Any]) -> None:
-    for what in summary.get("unread") or []:
+def _warn_unread(unread: list[str]) -> None:
+    for what in unread:
         warnings.warn(f"loglynx: not read in full: {what}", stacklevel=3)
-    note = summary.get("unread_note")
-    if note:
-        warnings.warn(f"loglynx: alerts cover the readable inputs only{note}", stacklevel=3)
 
 
 def _features_argv(paths: list[str], options: dict[str, Any]) -> list[str]:
@@ -229,8 +224,8 @@ def read_events(
     argv = _features_argv(
         _paths(paths), dict(format=format, year=year, field_map=field_map, **options)
     )
-    _, events, summary = _run(_ll.features, argv, True, quiet=quiet)
-    _warn_unread(json.loads(summary))
+    _, events, unread = _run(_ll.features, argv, True, quiet=quiet)
+    _warn_unread(unread)
     return events
 
 
@@ -263,10 +258,10 @@ def features(
             )
         argv = _features_argv(["-"], settings)
         return _run(_ll.features_of_events, _as_polars(events_or_paths), argv, quiet=quiet)
-    rows, _, summary = _run(
+    rows, _, unread = _run(
         _ll.features, _features_argv(_paths(events_or_paths), settings), False, quiet=quiet
     )
-    _warn_unread(json.loads(summary))
+    _warn_unread(unread)
     return rows
 
 
@@ -380,8 +375,9 @@ def _alerts(paths, baseline, settings, as_frame, with_scores, quiet, model_name=
     elif baseline is not None:
         settings["model"] = baseline
     argv = ["loglynx-score", *_paths(paths), *_flags(settings)]
-    text, scores, summary = _run(_ll.score, argv, None, inner, with_scores, model_name, quiet=quiet)
-    _warn_unread(json.loads(summary))
+    text, scores, unread = _run(_ll.score, argv, None, inner, with_scores, model_name, quiet=quiet)
+    if unread:
+        warnings.warn(f"loglynx: alerts cover the readable inputs only{unread}", stacklevel=3)
     found = [json.loads(line) for line in text.splitlines() if line.strip()]
     if as_frame:
         found = pl.DataFrame(found) if found else pl.DataFrame()

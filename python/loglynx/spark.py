@@ -43,6 +43,7 @@ a struct field.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from typing import Any, Iterator, Optional, Union
@@ -50,7 +51,7 @@ from typing import Any, Iterator, Optional, Union
 import polars as pl
 
 import loglynx
-from loglynx import Baseline, _ll, _paths
+from loglynx import Baseline, _ll, _paths, _write_atomic
 
 BUCKET = "loglynx.bucket"
 FILE = "log.file.path"
@@ -101,11 +102,11 @@ def ship_package(spark) -> str:
             digest.update(os.path.basename(member).encode() + b"\0" + f.read())
     path = os.path.join(tempfile.gettempdir(), f"loglynx-{loglynx.__version__}-{digest.hexdigest()[:16]}.zip")
     if not os.path.exists(path):
-        partial = f"{path}.{os.getpid()}.tmp"
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
             for member in members:
                 z.write(member, f"loglynx/{os.path.basename(member)}")
-        os.replace(partial, path)
+        _write_atomic(path, archive.getvalue())
     sc.addPyFile(path)
     _shipped[key] = path
     return path
@@ -166,12 +167,14 @@ def _feature_schema():
     return _spark_schema(_ll.feature_columns())
 
 
+def _with_types_of(df: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the column types of ``like``'s columns: Spark's Arrow
+    types back to loglynx's (long → unsigned)."""
+    return df.with_columns([pl.col(c).cast(t) for c, t in like.schema.items() if c in df.columns])
+
+
 def _events_for_rust(df: pl.DataFrame) -> pl.DataFrame:
-    """Spark's Arrow types back to the events table's (long → unsigned)."""
-    wanted = _ll.event_columns().schema
-    return df.with_columns(
-        [pl.col(name).cast(dtype) for name, dtype in wanted.items() if name in df.columns]
-    )
+    return _with_types_of(df, _ll.event_columns())
 
 
 def read_events(spark, paths, year: Optional[int] = None, format: Optional[str] = None, **options: Any):
@@ -255,10 +258,7 @@ def _ship(spark, baseline: Union[Baseline, str, "os.PathLike[str]"]) -> str:
     name = f"loglynx-{hashlib.sha256(data).hexdigest()[:16]}.llx"
     path = os.path.join(tempfile.gettempdir(), name)
     if not os.path.exists(path):
-        partial = f"{path}.{os.getpid()}.tmp"
-        with open(partial, "wb") as f:
-            f.write(data)
-        os.replace(partial, path)
+        _write_atomic(path, data)
     try:
         spark.sparkContext.addFile(path)
     except Exception as e:  # the same bundle shipped before
@@ -287,7 +287,7 @@ def score(rows, baseline: Union[Baseline, str, "os.PathLike[str]"], **options: A
         if not df.height:
             return
         model = Baseline.load(SparkFiles.get(name))
-        df = df.with_columns([pl.col(c).cast(t) for c, t in _ll.feature_columns().schema.items() if c in df.columns])
+        df = _with_types_of(df, _ll.feature_columns())
         _, scores, _ = _ll.score(["loglynx-score", *flags], df, model._inner, True)
         yield from _to_arrow_batches(scores, schema)
 
@@ -317,9 +317,7 @@ def train(
             part = part.orderBy(F.rand(seed)).limit(fit_sample)
         parts.append(pl.from_arrow(part.toArrow()))
     sample = pl.concat(parts, how="vertical_relaxed") if parts else _ll.feature_columns()
-    sample = sample.with_columns(
-        [pl.col(c).cast(t) for c, t in _ll.feature_columns().schema.items() if c in sample.columns]
-    ).sort(["entity_kind", "entity", "window_start"])
+    sample = _with_types_of(sample, _ll.feature_columns()).sort(["entity_kind", "entity", "window_start"])
     baseline = loglynx.train(sample, seed=seed, quiet=True, **options)
     if output is not None:
         baseline.save(output)

@@ -94,15 +94,15 @@ fn path_arg(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// `loglynx-features` flags → (features, events when asked, run summary as
-/// JSON). Nothing is written: the rows and events stay in memory.
+/// `loglynx-features` flags → (features, events when asked, the inputs not
+/// read in full). Nothing is written: the rows and events stay in memory.
 #[pyfunction]
 #[pyo3(signature = (argv, keep_events=false))]
 fn features(
     py: Python<'_>,
     argv: Vec<String>,
     keep_events: bool,
-) -> PyResult<(PyDataFrame, Option<PyDataFrame>, String)> {
+) -> PyResult<(PyDataFrame, Option<PyDataFrame>, Vec<String>)> {
     let args: FeaturesArgs = parse(argv)?;
     py.detach(move || {
         let mut collected = Collected {
@@ -126,19 +126,7 @@ fn features(
         } else {
             None
         };
-        let summary = serde_json::json!({
-            "files": outcome.file_names,
-            "unread": outcome.unread,
-            "lines": outcome.stats.lines,
-            "events": outcome.stats.events,
-            "excluded": outcome.stats.excluded,
-            "malformed": outcome.stats.malformed(),
-            "skipped": outcome.stats.skipped,
-            "late_events": outcome.late_events,
-            "rows": outcome.rows,
-            "seconds": outcome.seconds,
-        });
-        Ok((PyDataFrame(rows), events, summary.to_string()))
+        Ok((PyDataFrame(rows), events, outcome.unread))
     })
 }
 
@@ -200,8 +188,8 @@ struct PyBaseline {
 }
 
 impl PyBaseline {
-    fn from_bytes(bytes: Vec<u8>) -> PyResult<PyBaseline> {
-        let inner = Baseline::from_bytes(&bytes).map_err(fail)?;
+    fn from_bytes(bytes: Vec<u8>) -> Result<PyBaseline, loglynx_baseline::BaselineError> {
+        let inner = Baseline::from_bytes(&bytes)?;
         Ok(PyBaseline { bytes, inner })
     }
 }
@@ -219,7 +207,7 @@ impl PyBaseline {
     /// A bundle from its bytes (`to_bytes`).
     #[staticmethod]
     fn from_bundle(bytes: Vec<u8>) -> PyResult<PyBaseline> {
-        PyBaseline::from_bytes(bytes)
+        PyBaseline::from_bytes(bytes).map_err(fail)
     }
 
     /// Writes the bundle atomically (temporary file, then rename).
@@ -284,7 +272,7 @@ fn train(py: Python<'_>, mut argv: Vec<String>, table: Option<PyDataFrame>) -> P
 
 /// `loglynx-score` flags (without `-o` or `--scores-out`), plus a feature
 /// table and a baseline → (alerts as NDJSON, every window's scores when
-/// asked, the run summary as JSON). `model_name` is how alerts name the
+/// asked, the note on inputs not read in full). `model_name` is how alerts name the
 /// model (`model_version`) instead of the path it was read from.
 #[pyfunction]
 #[pyo3(signature = (argv, table=None, baseline=None, scores=false, model_name=None))]
@@ -295,7 +283,7 @@ fn score(
     baseline: Option<PyRef<'_, PyBaseline>>,
     scores: bool,
     model_name: Option<String>,
-) -> PyResult<(String, Option<PyDataFrame>, String)> {
+) -> PyResult<(String, Option<PyDataFrame>, Option<String>)> {
     let dir = temp_dir()?;
     let alerts_path = dir.path().join("alerts.ndjson");
     let scores_path = dir.path().join("scores.parquet");
@@ -325,22 +313,10 @@ fn score(
         } else {
             None
         };
-        let summary = serde_json::json!({
-            "alerts": outcome.alerts.len(),
-            "lines": outcome.lines,
-            "events": outcome.events,
-            "scored_rows": outcome.scored_rows,
-            "anomalous": outcome.anomalous,
-            "rule_hits": outcome.rule_hits,
-            "model_skipped": outcome.model_skipped,
-            "fitted_on_input": outcome.fitted_on_input,
-            "baseline_note": outcome.baseline_note(),
-            "input_failures": outcome.input_failures,
-            "unread_note": (!outcome.input_failures.is_empty())
-                .then(|| loglynx_score::run::unread_note(&outcome.input_failures)),
-        });
+        let unread =
+            (!outcome.input_failures.is_empty()).then(|| loglynx_score::run::unread_note(&outcome.input_failures));
         drop(dir);
-        Ok((alerts, scores, summary.to_string()))
+        Ok((alerts, scores, unread))
     })
 }
 

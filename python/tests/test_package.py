@@ -116,7 +116,10 @@ def test_errors_carry_the_binaries_messages(logs, tmp_path):
     assert cli.returncode == 2
     with pytest.raises(loglynx.LoglynxError) as err:
         loglynx.Baseline.load(corrupt)
-    assert str(corrupt) in str(err.value)
+    # The path, then the binary's reason (not an exception's name inside it).
+    assert str(err.value).startswith(f"{corrupt}: ")
+    reason = str(err.value).removeprefix(f"{corrupt}: ")
+    assert reason in cli.stderr and "LoglynxError" not in reason, reason
     with pytest.raises(loglynx.LoglynxError) as err:
         loglynx.alerts(logs["attack"], baseline=corrupt, quiet=True)
     assert str(err.value) in cli.stderr

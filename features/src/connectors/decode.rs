@@ -74,12 +74,7 @@ pub fn decode_message<'a>(
     e.denied = f.denied;
     e.command = non_blank(f.command).map(Cow::Borrowed);
     e.repeat = f.repeat;
-    e.attempt_line = f.attempt;
-    e.attempts = if f.attempt == AttemptLine::None {
-        0
-    } else {
-        f.repeat.max(1)
-    };
+    e.set_attempt_line(f.attempt);
     e.source_unreliable = f.unreliable && e.source_address.is_some();
     Ok(e)
 }

@@ -672,8 +672,7 @@ fn read_loglynx_fields(root: &Map<String, Value>, ev: &mut Event<'_>) {
         .and_then(Value::as_str)
         .and_then(AttemptLine::parse)
     {
-        ev.attempt_line = line;
-        ev.attempts = u32::from(line != AttemptLine::None) * ev.repeat;
+        ev.set_attempt_line(line);
     }
     ev.user_invalid |= flag("user_invalid");
     ev.denied |= flag("denied");

@@ -160,17 +160,17 @@ pub fn events_from_dataframe(df: &DataFrame) -> Result<FrameEvents, FrameError> 
     }
     let action = strings(df, "event.action")?;
     let outcome = strings(df, "event.outcome")?;
-    let host = strings(df, "host.name")?;
-    let source_address = strings(df, "source.address")?;
+    let mut host = strings(df, "host.name")?;
+    let mut source_address = strings(df, "source.address")?;
     let source_ip = strings(df, "source.ip")?;
     let source_port = numbers(df, "source.port")?;
-    let user = strings(df, "user.name")?;
-    let target_user = strings(df, "user.target.name")?;
+    let mut user = strings(df, "user.name")?;
+    let mut target_user = strings(df, "user.target.name")?;
     let auth_method = strings(df, "loglynx.auth_method")?;
     let user_invalid = flags(df, "loglynx.user_invalid")?;
-    let program = strings(df, "process.name")?;
+    let mut program = strings(df, "process.name")?;
     let pid = numbers(df, "process.pid")?;
-    let command = strings(df, "process.command_line")?;
+    let mut command = strings(df, "process.command_line")?;
     let repeat = numbers(df, "loglynx.repeat")?;
     let attempts = numbers(df, "loglynx.attempts")?;
     let attempt_line = strings(df, "loglynx.attempt_line")?;
@@ -178,7 +178,7 @@ pub fn events_from_dataframe(df: &DataFrame) -> Result<FrameEvents, FrameError> 
     let source_unreliable = flags(df, "loglynx.source_unreliable")?;
     let path = strings(df, "log.file.path")?;
     let line = numbers(df, "log.file.line")?;
-    let original = strings(df, "event.original")?;
+    let mut original = strings(df, "event.original")?;
 
     let mut files: Vec<String> = Vec::new();
     let mut file_ids: rustc_hash::FxHashMap<String, u32> = Default::default();
@@ -208,35 +208,35 @@ pub fn events_from_dataframe(df: &DataFrame) -> Result<FrameEvents, FrameError> 
         let evidence = Evidence {
             file,
             line: line[row].unwrap_or(0),
-            raw: Cow::Owned(original[row].clone().unwrap_or_default()),
+            raw: Cow::Owned(original[row].take().unwrap_or_default()),
         };
         let mut ev = Event::new(times[row], act, evidence);
         ev.outcome = out;
-        ev.host = host[row].clone().map(Cow::Owned);
-        if let Some(a) = source_address[row].clone() {
+        ev.host = host[row].take().map(Cow::Owned);
+        if let Some(a) = source_address[row].take() {
             ev.set_source(Cow::Owned(a));
         }
         if let Some(ip) = source_ip[row].as_deref() {
             ev.source_ip = parse_ip(ip);
         }
         ev.source_port = source_port[row].and_then(|p| u16::try_from(p).ok());
-        ev.user = user[row].clone().map(Cow::Owned);
-        ev.target_user = target_user[row].clone().map(Cow::Owned);
+        ev.user = user[row].take().map(Cow::Owned);
+        ev.target_user = target_user[row].take().map(Cow::Owned);
         if let Some(m) = auth_method[row].as_deref() {
             ev.auth_method =
                 Some(AuthMethod::parse(m).ok_or_else(|| bad("loglynx.auth_method", &auth_method[row], "auth method"))?);
         }
         ev.user_invalid = user_invalid[row];
-        ev.program = program[row].clone().map(Cow::Owned);
+        ev.program = program[row].take().map(Cow::Owned);
         ev.pid = pid[row].and_then(|p| u32::try_from(p).ok());
-        ev.command = command[row].clone().map(Cow::Owned);
+        ev.command = command[row].take().map(Cow::Owned);
         if let Some(r) = repeat[row] {
             ev.repeat = r as u32;
         }
         if let Some(l) = attempt_line[row].as_deref() {
-            ev.attempt_line =
+            let line =
                 AttemptLine::parse(l).ok_or_else(|| bad("loglynx.attempt_line", &attempt_line[row], "attempt line"))?;
-            ev.attempts = u32::from(ev.attempt_line != AttemptLine::None) * ev.repeat;
+            ev.set_attempt_line(line);
         }
         if let Some(a) = attempts[row] {
             ev.attempts = a as u32;

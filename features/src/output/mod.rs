@@ -322,7 +322,6 @@ impl ParquetStream {
 pub struct FeatureWriter {
     out: AtomicFile,
     sink: FeatureSink,
-    pub rows: u64,
 }
 
 impl FeatureWriter {
@@ -335,7 +334,7 @@ impl FeatureWriter {
             TableFormat::Parquet => return Err(parquet_disabled(path)),
             f => FeatureSink::Text(BufWriter::new(out.file().try_clone().map_err(io_err(path))?), f, false),
         };
-        Ok(FeatureWriter { out, sink, rows: 0 })
+        Ok(FeatureWriter { out, sink })
     }
 
     pub fn write(&mut self, table: &FeatureTable) -> Result<(), OutputError> {
@@ -366,7 +365,6 @@ impl FeatureWriter {
                 *header = true;
             }
         }
-        self.rows += table.len() as u64;
         Ok(())
     }
 
